@@ -1,0 +1,76 @@
+"""flock_core: typed agents that react to artifacts on a shared blackboard.
+
+>>> from pydantic import BaseModel
+>>> from flock_core import Flock
+>>> from flock_core.testing import FunctionEngine
+>>> class Question(BaseModel):
+...     text: str
+>>> class Answer(BaseModel):
+...     text: str
+>>> flock = Flock(engine=FunctionEngine(lambda r: [Answer(text=r.payloads[0].text.upper())]))
+>>> _ = flock.register_type(Question), flock.register_type(Answer)
+>>> _ = flock.agent("answerer").consumes(Question).publishes(Answer)
+>>> flock.run(Question(text="why?")).get(Answer)
+[Answer(text='WHY?')]
+"""
+
+from ._artifacts import Artifact, WorkflowError
+from ._builder import AgentBuilder
+from ._clock import Clock, SystemClock
+from ._components import AgentComponent
+from ._engine import Engine, EvaluationRequest, EvaluationResult, Usage
+from ._flock import Flock
+from ._memory_store import InMemoryBlackboardStore
+from ._registry import TypeRegistry, flock_type, type_name_of
+from ._scheduler import Rejection
+from ._spec import AgentSpec, BestOf, FanOut, OutputGroup, Subscription
+from ._status import CorrelationState, CorrelationStatus, RunResult
+from ._store import ArtifactPage, ArtifactQuery, BlackboardStore
+from ._version import __version__
+from ._visibility import (
+    AfterVisibility,
+    AgentIdentity,
+    LabelledVisibility,
+    PrivateVisibility,
+    PublicVisibility,
+    TenantVisibility,
+    Visibility,
+)
+
+__all__ = [
+    "AfterVisibility",
+    "AgentBuilder",
+    "AgentComponent",
+    "AgentIdentity",
+    "AgentSpec",
+    "Artifact",
+    "ArtifactPage",
+    "ArtifactQuery",
+    "BestOf",
+    "BlackboardStore",
+    "Clock",
+    "CorrelationState",
+    "CorrelationStatus",
+    "Engine",
+    "EvaluationRequest",
+    "EvaluationResult",
+    "FanOut",
+    "Flock",
+    "InMemoryBlackboardStore",
+    "LabelledVisibility",
+    "OutputGroup",
+    "PrivateVisibility",
+    "PublicVisibility",
+    "Rejection",
+    "RunResult",
+    "Subscription",
+    "SystemClock",
+    "TenantVisibility",
+    "TypeRegistry",
+    "Usage",
+    "Visibility",
+    "WorkflowError",
+    "__version__",
+    "flock_type",
+    "type_name_of",
+]

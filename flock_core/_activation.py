@@ -1,0 +1,160 @@
+"""One activation: components, engine calls per output group, the contract with repair, best-of."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+from pydantic import BaseModel, TypeAdapter
+
+from ._artifacts import Artifact
+from ._contract import enforce_contract
+from ._engine import Engine, EvaluationRequest, Usage
+from ._registry import TypeRegistry
+from ._spec import AgentSpec, OutputGroup
+from ._visibility import PublicVisibility, Visibility
+from .exceptions import ContractViolation, EngineError
+
+__all__ = ["ActivationRunner", "Output", "UsageMeter"]
+
+_log = logging.getLogger("flock_core.activation")
+_visibility_adapter: TypeAdapter[Visibility] = TypeAdapter(Visibility)
+
+
+@dataclass(frozen=True, slots=True)
+class Output:
+    """A validated output ready to publish: its payload, visibility and output group."""
+
+    payload: BaseModel
+    visibility: Visibility
+    group_index: int
+
+
+@dataclass(slots=True)
+class UsageMeter:
+    """Accumulates model usage of one activation, including failed and repaired attempts."""
+
+    total: Usage = field(default_factory=Usage)
+    repairs: int = 0
+
+    def add(self, usage: Usage) -> None:
+        """Add the usage of one engine call."""
+        self.total = self.total + usage
+
+
+class ActivationRunner:
+    """Runs an agent on a complete set of inputs and returns the outputs to publish."""
+
+    def __init__(
+        self,
+        registry: TypeRegistry,
+        engine_for: Callable[[AgentSpec], Engine],
+        model: str | None,
+    ) -> None:
+        self._registry = registry
+        self._engine_for = engine_for
+        self._model = model
+
+    async def run(
+        self,
+        spec: AgentSpec,
+        inputs: Sequence[Artifact],
+        context: Sequence[Artifact],
+        meter: UsageMeter,
+        tick: int | None = None,
+    ) -> list[Output]:
+        """Evaluate every output group of `spec` and return the outputs that passed the contract."""
+        for component in spec.components:
+            inputs = await component.on_pre_consume(spec, inputs)
+        payloads: Sequence[BaseModel] = [a.as_model(self._registry.resolve(a.type)) for a in inputs]
+        for component in spec.components:
+            payloads = await component.on_pre_evaluate(spec, payloads)
+        base = EvaluationRequest(
+            agent=spec,
+            group=spec.output_groups[0] if spec.output_groups else _NO_GROUP,
+            group_index=0,
+            inputs=tuple(inputs),
+            payloads=tuple(payloads),
+            context=tuple(context),
+            model=self._model,
+            tick=tick,
+        )
+        outputs: list[Output] = []
+        for index, group in enumerate(spec.output_groups):
+            request = _replace(base, group=group, group_index=index)
+            produced = await self._best_of(spec, request, meter)
+            outputs.extend(Output(p, self._visibility(spec, group, p), index) for p in produced)
+        return outputs
+
+    async def _best_of(self, spec: AgentSpec, request: EvaluationRequest, meter: UsageMeter) -> list[BaseModel]:
+        if spec.best_of is None or spec.best_of.n == 1:
+            return await self._with_repair(spec, request, meter)
+        candidates: list[list[BaseModel]] = []
+        failures: list[Exception] = []
+
+        async def candidate() -> None:
+            try:
+                candidates.append(await self._with_repair(spec, request, meter))
+            except (ContractViolation, EngineError) as exc:
+                failures.append(exc)
+
+        async with anyio.create_task_group() as group:
+            for _ in range(spec.best_of.n):
+                group.start_soon(candidate)
+        if not candidates:
+            raise failures[-1]
+        score = spec.best_of.score
+        return max(candidates, key=score)
+
+    async def _with_repair(self, spec: AgentSpec, request: EvaluationRequest, meter: UsageMeter) -> list[BaseModel]:
+        engine = self._engine_for(spec)
+        for attempt in range(spec.max_repairs + 1):
+            if attempt:
+                meter.repairs += 1
+            outputs: Sequence[BaseModel] = ()
+            try:
+                result = await engine.evaluate(request)
+                meter.add(result.usage)
+                outputs = result.outputs
+                for component in spec.components:
+                    outputs = await component.on_post_evaluate(spec, outputs)
+                return enforce_contract(spec.name, request.group, outputs)
+            except ContractViolation as violation:
+                _log.info(
+                    "agent %r group %d attempt %d violated its contract: %s",
+                    spec.name,
+                    request.group_index,
+                    attempt,
+                    violation,
+                )
+                if attempt == spec.max_repairs:
+                    raise
+                request = _replace(
+                    request,
+                    attempt=attempt + 1,
+                    previous_outputs=tuple(outputs),
+                    previous_error=violation,
+                )
+        raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
+
+    def _visibility(self, spec: AgentSpec, group: OutputGroup, payload: BaseModel) -> Visibility:
+        rule = group.visibility
+        if rule is None:
+            return PublicVisibility()
+        if callable(rule):
+            try:
+                return _visibility_adapter.validate_python(rule(payload))
+            except Exception as exc:
+                raise EngineError(spec.name, f"visibility function failed: {type(exc).__name__}: {exc}") from exc
+        return rule
+
+
+_NO_GROUP = OutputGroup(types=(), models=())
+
+
+def _replace(request: EvaluationRequest, **changes: Any) -> EvaluationRequest:
+    return dataclasses.replace(request, **changes)

@@ -1,0 +1,83 @@
+"""The engine protocol: the one thing that turns an agent's inputs into outputs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+from pydantic import BaseModel
+
+from ._artifacts import Artifact
+from ._spec import AgentSpec, OutputGroup
+from .exceptions import ContractViolation
+
+__all__ = ["Engine", "EvaluationRequest", "EvaluationResult", "Usage"]
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Model usage of one or more calls.
+
+    >>> Usage(10, 5, 1) + Usage(1, 1, 1)
+    Usage(input_tokens=11, output_tokens=6, calls=2)
+    """
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    calls: int = 0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            self.input_tokens + other.input_tokens,
+            self.output_tokens + other.output_tokens,
+            self.calls + other.calls,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class EvaluationRequest:
+    """Everything an engine needs for one output group of one activation.
+
+    Attributes:
+        agent: the frozen agent declaration.
+        group: the output group to produce (`agent.output_groups[group_index]`).
+        group_index: position of `group` in the agent's output groups.
+        inputs: the artifacts that activated the agent, in arrival order.
+        payloads: the same inputs as validated Pydantic models.
+        context: other artifacts the agent may see (correlation-scoped by default).
+        attempt: 0 for the first try, then 1, 2, ... for repair attempts.
+        previous_outputs: on a repair attempt, what the engine returned last time.
+        previous_error: on a repair attempt, the contract violation to fix.
+        model: the model chosen for the Flock (engines may override it).
+        tick: for a scheduled activation, which timer tick fired it.
+    """
+
+    agent: AgentSpec
+    group: OutputGroup
+    group_index: int
+    inputs: tuple[Artifact, ...]
+    payloads: tuple[BaseModel, ...]
+    context: tuple[Artifact, ...] = ()
+    attempt: int = 0
+    previous_outputs: tuple[BaseModel, ...] = ()
+    previous_error: ContractViolation | None = None
+    model: str | None = None
+    tick: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EvaluationResult:
+    """What an engine returns: output models (checked by the contract) and the model usage it cost."""
+
+    outputs: Sequence[BaseModel] = ()
+    usage: Usage = field(default_factory=Usage)
+
+
+@runtime_checkable
+class Engine(Protocol):
+    """Produces the outputs of one output group. Deterministic and LLM engines implement the same method."""
+
+    async def evaluate(self, request: EvaluationRequest) -> EvaluationResult:
+        """Return the outputs for `request.group`; the core checks them against the contract."""
+        ...

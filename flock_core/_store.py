@@ -1,0 +1,114 @@
+"""The blackboard store protocol and the query record every backend understands."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol, TypeVar
+from uuid import UUID
+
+from pydantic import BaseModel
+
+from ._artifacts import Artifact
+from ._visibility import AgentIdentity, is_visible
+
+__all__ = ["ArtifactPage", "ArtifactQuery", "BlackboardStore", "matches"]
+
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass(frozen=True, slots=True)
+class ArtifactQuery:
+    """Filters for `BlackboardStore.query`; every filter given must match (AND).
+
+    Attributes:
+        types: type names to include (any of them).
+        produced_by: producers to include (any of them).
+        correlation_id: only this workflow.
+        tags: artifacts must carry all of these tags.
+        since: created at or after this time.
+        until: created before this time.
+        visible_to: only artifacts this identity may see at `now`.
+        now: the time at which visibility is judged (default: the store's current time).
+        offset: how many matching artifacts to skip (oldest first).
+        limit: the page size (`None`: everything).
+    """
+
+    types: frozenset[str] | None = None
+    produced_by: frozenset[str] | None = None
+    correlation_id: str | None = None
+    tags: frozenset[str] | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    visible_to: AgentIdentity | None = None
+    now: datetime | None = None
+    offset: int = 0
+    limit: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ArtifactPage:
+    """One page of query results, oldest first, with the total number of matches."""
+
+    items: tuple[Artifact, ...]
+    total: int
+    offset: int
+
+    @property
+    def next_offset(self) -> int | None:
+        """The offset of the next page, or `None` when this is the last one."""
+        end = self.offset + len(self.items)
+        return end if end < self.total else None
+
+
+def matches(artifact: Artifact, query: ArtifactQuery, now: datetime) -> bool:  # noqa: PLR0911 - one filter per line
+    """Whether `artifact` passes every filter of `query` (the reference semantics of all backends)."""
+    if query.types is not None and artifact.type not in query.types:
+        return False
+    if query.produced_by is not None and artifact.produced_by not in query.produced_by:
+        return False
+    if query.correlation_id is not None and artifact.correlation_id != query.correlation_id:
+        return False
+    if query.tags is not None and not query.tags <= artifact.tags:
+        return False
+    if query.since is not None and artifact.created_at < query.since:
+        return False
+    if query.until is not None and artifact.created_at >= query.until:
+        return False
+    if query.visible_to is not None:
+        when = query.now or now
+        return is_visible(artifact.visibility, query.visible_to, created_at=artifact.created_at, now=when)
+    return True
+
+
+class BlackboardStore(Protocol):
+    """Where artifacts live. Appends are atomic and ordered; artifacts are never modified."""
+
+    async def append(self, artifact: Artifact) -> int:
+        """Store `artifact` and return its sequence number (strictly increasing)."""
+        ...
+
+    async def get(self, artifact_id: UUID) -> Artifact | None:
+        """The artifact with this id, or `None`."""
+        ...
+
+    async def query(self, query: ArtifactQuery) -> ArtifactPage:
+        """Artifacts matching `query`, oldest first, one page at a time."""
+        ...
+
+    async def get_by_type(self, model: type[M], *, correlation_id: str | None = None) -> list[M]:
+        """Payloads of every artifact of `model`'s registered type, validated as `model`."""
+        ...
+
+    async def record_consumption(self, agent: str, artifact_ids: Sequence[UUID]) -> None:
+        """Remember that `agent` consumed these artifacts."""
+        ...
+
+    async def consumers_of(self, artifact_id: UUID) -> frozenset[str]:
+        """The agents that consumed this artifact."""
+        ...
+
+    async def close(self) -> None:
+        """Release resources."""
+        ...

@@ -1,0 +1,164 @@
+"""Every exception the framework raises, split by whose fault it is.
+
+```
+FlockError
+├── UserError                      a declaration or configuration mistake: fix the code
+│   ├── TypeRegistrationError      a type is not a Pydantic model, not registered, or its name is taken
+│   ├── AgentDeclarationError      a contradictory or incomplete agent declaration
+│   │   └── DuplicateAgentError    two agents share a name in one Flock
+│   ├── UnknownAgentError          an agent name that this Flock does not know
+│   ├── PayloadValidationError     a published payload does not validate against its registered type
+│   └── ConfigurationError         a setting is missing or invalid (for example no model configured)
+└── RuntimeFlockError              something failed while a workflow ran
+    ├── ContractViolation          an engine's result broke the declared output contract
+    ├── EngineError                an engine raised or returned something unusable
+    ├── StoreError                 the blackboard store failed
+    ├── CircuitBreakerTripped      an agent hit max_agent_iterations in one workflow
+    └── RunTimeoutError            `run_until_idle` / `run_until` hit its timeout
+```
+
+Errors carry the context needed to act on them (agent, output type, artifact id, field) as attributes,
+and name it in their message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+__all__ = [
+    "AgentDeclarationError",
+    "CircuitBreakerTripped",
+    "ConfigurationError",
+    "ContractViolation",
+    "DuplicateAgentError",
+    "EngineError",
+    "FlockError",
+    "PayloadValidationError",
+    "RunTimeoutError",
+    "RuntimeFlockError",
+    "StoreError",
+    "TypeRegistrationError",
+    "UnknownAgentError",
+    "UserError",
+]
+
+
+class FlockError(Exception):
+    """Base class of every error raised by `flock_core` and `engines`."""
+
+
+class UserError(FlockError):
+    """A mistake in how the framework is used: a declaration, a type, a setting."""
+
+
+class TypeRegistrationError(UserError):
+    """A payload type is not a Pydantic model, is not registered, or its name is already taken."""
+
+    def __init__(self, message: str, *, type_name: str | None = None) -> None:
+        super().__init__(message)
+        self.type_name = type_name
+
+
+class AgentDeclarationError(UserError):
+    """An agent declaration is contradictory or incomplete."""
+
+    def __init__(self, agent: str, problem: str) -> None:
+        super().__init__(f"agent {agent!r}: {problem}")
+        self.agent = agent
+        self.problem = problem
+
+
+class DuplicateAgentError(AgentDeclarationError):
+    """Two agents in one `Flock` have the same name."""
+
+    def __init__(self, agent: str) -> None:
+        super().__init__(agent, "an agent with this name is already declared in this Flock")
+
+
+class UnknownAgentError(UserError):
+    """An agent name that the `Flock` does not know."""
+
+    def __init__(self, agent: str, known: Sequence[str]) -> None:
+        super().__init__(f"unknown agent {agent!r}; declared agents: {sorted(known)}")
+        self.agent = agent
+
+
+class PayloadValidationError(UserError, ValueError):
+    """A payload published to the blackboard does not validate against its registered type.
+
+    Attributes:
+        type_name: the registered type.
+        errors: one line per invalid field, `field.path: message`.
+    """
+
+    def __init__(self, type_name: str, errors: Sequence[str]) -> None:
+        detail = "".join(f"\n  - {e}" for e in errors)
+        super().__init__(f"invalid {type_name!r} payload:{detail}")
+        self.type_name = type_name
+        self.errors = tuple(errors)
+
+
+class ConfigurationError(UserError):
+    """A required setting is missing or invalid."""
+
+
+class RuntimeFlockError(FlockError):
+    """Something failed while a workflow was running."""
+
+
+class ContractViolation(RuntimeFlockError):
+    """An engine's result does not match the agent's declared output contract.
+
+    Attributes:
+        agent: the agent whose engine produced the result.
+        output_type: the declared output type concerned, when one is.
+        expected: what the contract asked for.
+        got: what the engine returned.
+        errors: individual problems (for example Pydantic's error messages), fed back on a repair attempt.
+    """
+
+    def __init__(
+        self,
+        agent: str,
+        *,
+        expected: str,
+        got: str,
+        output_type: str | None = None,
+        errors: Sequence[str] = (),
+    ) -> None:
+        where = f" output {output_type!r}" if output_type else ""
+        detail = "".join(f"\n  - {e}" for e in errors)
+        super().__init__(f"agent {agent!r}{where}: expected {expected}, got {got}{detail}")
+        self.agent = agent
+        self.output_type = output_type
+        self.expected = expected
+        self.got = got
+        self.errors = tuple(errors)
+
+
+class EngineError(RuntimeFlockError):
+    """An engine failed to produce a result for an agent."""
+
+    def __init__(self, agent: str, message: str) -> None:
+        super().__init__(f"agent {agent!r}: {message}")
+        self.agent = agent
+
+
+class StoreError(RuntimeFlockError):
+    """The blackboard store failed to read or write."""
+
+
+class CircuitBreakerTripped(RuntimeFlockError):
+    """An agent reached `max_agent_iterations` activations in one workflow and was stopped for it."""
+
+    def __init__(self, agent: str, limit: int) -> None:
+        super().__init__(
+            f"circuit breaker: agent {agent!r} reached max_agent_iterations={limit} in this workflow "
+            "and was stopped for it (check for a feedback loop)"
+        )
+        self.agent = agent
+        self.limit = limit
+
+
+class RunTimeoutError(RuntimeFlockError, TimeoutError):
+    """A run did not reach its stop condition within the timeout."""

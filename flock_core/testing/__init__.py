@@ -1,0 +1,24 @@
+"""Test doubles shipped with the framework: deterministic engines, capture, a fake model server, a network guard.
+
+Nothing here changes global state at import time.
+"""
+
+from .._clock import VirtualClock
+from ._capture import CapturedArtifacts, capture
+from ._engines import FunctionEngine, Script, ScriptedEngine
+from ._fake_openai import ChatRequest, FakeOpenAIServer, Fault
+from ._network import NetworkBlockedError, block_network
+
+__all__ = [
+    "CapturedArtifacts",
+    "ChatRequest",
+    "FakeOpenAIServer",
+    "Fault",
+    "FunctionEngine",
+    "NetworkBlockedError",
+    "Script",
+    "ScriptedEngine",
+    "VirtualClock",
+    "block_network",
+    "capture",
+]
