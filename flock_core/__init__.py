@@ -17,10 +17,21 @@
 from ._artifacts import Artifact, WorkflowError
 from ._builder import AgentBuilder
 from ._clock import Clock, SystemClock
+from ._collectors import ExpiredJoin
 from ._components import AgentComponent
+from ._conditions import ArtifactCount, Condition, ConditionView, Exists, Idle, WorkflowFailed
+from ._context import (
+    ContextProvider,
+    ContextRequest,
+    CorrelationContext,
+    FilteredContext,
+    NoContext,
+    RecentContext,
+)
 from ._engine import Engine, EvaluationRequest, EvaluationResult, Usage
 from ._flock import Flock
 from ._memory_store import InMemoryBlackboardStore
+from ._patterns import BatchSpec, JoinSpec, ScheduleSpec, Tick
 from ._registry import TypeRegistry, flock_type, type_name_of
 from ._scheduler import Rejection
 from ._spec import AgentSpec, BestOf, FanOut, OutputGroup, Subscription
@@ -44,32 +55,49 @@ __all__ = [
     "AgentIdentity",
     "AgentSpec",
     "Artifact",
+    "ArtifactCount",
     "ArtifactPage",
     "ArtifactQuery",
+    "BatchSpec",
     "BestOf",
     "BlackboardStore",
     "Clock",
+    "Condition",
+    "ConditionView",
+    "ContextProvider",
+    "ContextRequest",
+    "CorrelationContext",
     "CorrelationState",
     "CorrelationStatus",
     "Engine",
     "EvaluationRequest",
     "EvaluationResult",
+    "Exists",
+    "ExpiredJoin",
     "FanOut",
+    "FilteredContext",
     "Flock",
+    "Idle",
     "InMemoryBlackboardStore",
+    "JoinSpec",
     "LabelledVisibility",
+    "NoContext",
     "OutputGroup",
     "PrivateVisibility",
     "PublicVisibility",
+    "RecentContext",
     "Rejection",
     "RunResult",
+    "ScheduleSpec",
     "Subscription",
     "SystemClock",
     "TenantVisibility",
+    "Tick",
     "TypeRegistry",
     "Usage",
     "Visibility",
     "WorkflowError",
+    "WorkflowFailed",
     "__version__",
     "flock_type",
     "type_name_of",

@@ -14,6 +14,7 @@ from pydantic import BaseModel, TypeAdapter
 from ._artifacts import Artifact
 from ._contract import enforce_contract
 from ._engine import Engine, EvaluationRequest, Usage
+from ._patterns import Tick
 from ._registry import TypeRegistry
 from ._spec import AgentSpec, OutputGroup
 from ._visibility import PublicVisibility, Visibility
@@ -65,7 +66,9 @@ class ActivationRunner:
         inputs: Sequence[Artifact],
         context: Sequence[Artifact],
         meter: UsageMeter,
-        tick: int | None = None,
+        *,
+        tick: Tick | None = None,
+        batched: bool = False,
     ) -> list[Output]:
         """Evaluate every output group of `spec` and return the outputs that passed the contract."""
         for component in spec.components:
@@ -82,6 +85,7 @@ class ActivationRunner:
             context=tuple(context),
             model=self._model,
             tick=tick,
+            batched=batched,
         )
         outputs: list[Output] = []
         for index, group in enumerate(spec.output_groups):

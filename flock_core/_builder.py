@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime, time, timedelta
 from typing import Any, Self, TypeVar, cast
 
 from pydantic import BaseModel
 
 from ._components import AgentComponent
+from ._context import ContextProvider
+from ._cron import CronExpression
 from ._engine import Engine
+from ._patterns import BatchSpec, JoinSpec, ScheduleSpec
 from ._registry import TypeRegistry
 from ._spec import AgentSpec, BestOf, FanOut, OutputGroup, Predicate, Subscription, VisibilityRule
-from .exceptions import AgentDeclarationError, TypeRegistrationError
+from .exceptions import AgentDeclarationError, TypeRegistrationError, UserError
 
 __all__ = ["AgentBuilder"]
 
@@ -111,6 +115,8 @@ class AgentBuilder:
         where: Predicate | Sequence[Predicate] | None = None,
         from_agents: str | Iterable[str] | None = None,
         tags: str | Iterable[str] | None = None,
+        join: JoinSpec | None = None,
+        batch: BatchSpec | None = None,
         priority: int = 0,
     ) -> Self:
         """Subscribe to artifacts of `types` (all of them, per correlation id), filtered by the keywords.
@@ -120,8 +126,12 @@ class AgentBuilder:
             where: predicates on each input payload; all must hold.
             from_agents: accept only artifacts produced by these agents.
             tags: accept only artifacts carrying all of these tags.
+            join: correlate the types by a key within a window instead of by correlation id.
+            batch: hand the engine several completed groups at once.
             priority: ready activations with a higher priority start first.
         """
+        if join is not None and len(types) < 2:
+            raise self._fail("join= needs at least two types to correlate, e.g. consumes(Order, Payment, join=...)")
         subscription = Subscription(
             types=self._type_names(types, "consumes"),
             models=tuple(types),
@@ -129,6 +139,8 @@ class AgentBuilder:
             from_agents=_names(from_agents),
             tags=_names(tags),
             priority=priority,
+            join=join,
+            batch=batch,
         )
         return self._update(subscriptions=(*self._spec.subscriptions, subscription))
 
@@ -224,6 +236,34 @@ class AgentBuilder:
         if n < 1:
             raise self._fail(f"best_of needs n >= 1, got {n}")
         return self._update(best_of=BestOf(n, score))
+
+    def schedule(
+        self,
+        *,
+        every: timedelta | None = None,
+        at: time | datetime | None = None,
+        cron: str | None = None,
+        after: timedelta | None = None,
+        max_repeats: int | None = None,
+    ) -> Self:
+        """Make this a timer agent: it is activated at each tick (with no input artifacts).
+
+        Exactly one of `every`, `at` (daily `time` or one-off `datetime`, UTC) or `cron` (5 fields, UTC).
+        The engine learns which tick fired from `EvaluationRequest.tick`.
+        """
+        try:
+            spec = ScheduleSpec(every=every, at=at, cron=cron, after=after, max_repeats=max_repeats)
+            if cron is not None:
+                CronExpression.parse(cron)
+        except UserError as exc:
+            raise self._fail(str(exc)) from exc
+        return self._update(schedule=spec)
+
+    def with_context(self, provider: ContextProvider) -> Self:
+        """What this agent sees besides its inputs (default: the Flock's provider). Visibility still applies."""
+        if not isinstance(provider, ContextProvider):
+            raise self._fail(f"{provider!r} is not a ContextProvider (it needs an async provide(request) method)")
+        return self._update(context=provider)
 
     def max_repairs(self, n: int) -> Self:
         """How many repair attempts an engine gets after a contract violation (default 1)."""

@@ -9,6 +9,7 @@ from typing import Protocol, runtime_checkable
 from pydantic import BaseModel
 
 from ._artifacts import Artifact
+from ._patterns import Tick
 from ._spec import AgentSpec, OutputGroup
 from .exceptions import ContractViolation
 
@@ -51,6 +52,7 @@ class EvaluationRequest:
         previous_error: on a repair attempt, the contract violation to fix.
         model: the model chosen for the Flock (engines may override it).
         tick: for a scheduled activation, which timer tick fired it.
+        batched: whether `inputs` is a whole batch (`BatchSpec`): engines present it as one plural input.
     """
 
     agent: AgentSpec
@@ -63,7 +65,8 @@ class EvaluationRequest:
     previous_outputs: tuple[BaseModel, ...] = ()
     previous_error: ContractViolation | None = None
     model: str | None = None
-    tick: int | None = None
+    tick: Tick | None = None
+    batched: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,4 @@
-"""The work loop: ready activations by priority, per-agent limits, delayed artifacts, event-driven idle."""
+"""The work loop: ready activations by priority, per-agent limits, timers, event-driven idle."""
 
 from __future__ import annotations
 
@@ -7,14 +7,17 @@ import itertools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Literal, Protocol
 
 import anyio
 
-from ._artifacts import Artifact
 from ._clock import Clock
+from ._patterns import Tick
 from ._scheduler import Activation
 
-__all__ = ["Runtime", "WorkItem"]
+__all__ = ["Runtime", "RuntimeHost", "TimerKind", "WorkItem"]
+
+TimerKind = Literal["delayed", "tick"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,7 +26,7 @@ class WorkItem:
 
     activation: Activation
     correlation_id: str
-    tick: int | None = None
+    tick: Tick | None = None
 
 
 @dataclass(order=True, slots=True)
@@ -32,10 +35,43 @@ class _Queued:
     item: WorkItem = field(compare=False)
 
 
-class Runtime:
-    """Holds ready work and delayed artifacts, and drives them until nothing is left to do.
+@dataclass(order=True, slots=True)
+class _Timer:
+    when: datetime
+    seq: int
+    fire: Callable[[], Awaitable[None]] = field(compare=False)
+    hard: bool = field(compare=False)
+    kind: TimerKind = field(compare=False)
+    correlation_id: str | None = field(compare=False)
 
-    Idle is an event, not a poll: the loop sleeps on a wake-up event that every state change sets.
+
+class RuntimeHost(Protocol):
+    """What the loop calls back into (the `Flock`)."""
+
+    async def run_item(self, item: WorkItem) -> None:
+        """Run one activation to completion (never raises for an activation failure)."""
+        ...
+
+    async def on_clock(self, now: datetime) -> None:
+        """Expire joins and time out batches that are due at `now`."""
+        ...
+
+    def next_deadline(self) -> datetime | None:
+        """The next join expiry or batch timeout."""
+        ...
+
+    async def on_idle(self) -> bool:
+        """Nothing runs: flush what should be flushed; return whether new work was queued."""
+        ...
+
+
+class Runtime:
+    """Holds ready work and timers, and drives them until nothing is left to do.
+
+    Idle is an event, not a poll: the loop sleeps on a wake-up event that every state change sets, or on
+    the clock until the next timer. Hard timers (delayed artifacts, bounded schedules) keep a run alive;
+    soft ones (unbounded schedules, join windows, batch timeouts) fire only while it runs, unless
+    `keep_alive` asks the loop to wait for them.
     """
 
     def __init__(self, clock: Clock, max_concurrency: int, agent_limit: Callable[[str], int]) -> None:
@@ -43,7 +79,7 @@ class Runtime:
         self._max_concurrency = max_concurrency
         self._agent_limit = agent_limit
         self._ready: list[_Queued] = []
-        self._delayed: list[tuple[datetime, int, Artifact]] = []
+        self._timers: list[_Timer] = []
         self._counter = itertools.count()
         self._running: dict[str, int] = {}
         self._running_by_correlation: dict[str, int] = {}
@@ -61,24 +97,32 @@ class Runtime:
             return queued + self.in_flight
         return queued + self._running_by_correlation.get(correlation_id, 0)
 
-    def delayed(self, correlation_id: str | None = None) -> int:
-        """Artifacts waiting to become visible (optionally for one workflow)."""
-        return sum(1 for _, _, a in self._delayed if correlation_id in (None, a.correlation_id))
+    def timers(self, kind: TimerKind, correlation_id: str | None = None) -> int:
+        """Timers of `kind` waiting to fire (optionally for one workflow)."""
+        return sum(1 for t in self._timers if t.kind == kind and correlation_id in (None, t.correlation_id))
 
     def submit(self, item: WorkItem) -> None:
         """Queue an activation; higher priority first, then first come first served."""
         heapq.heappush(self._ready, _Queued((-item.activation.priority, next(self._counter)), item))
         self._wake.set()
 
-    def delay(self, artifact: Artifact, until: datetime) -> None:
-        """Route `artifact` again once the clock reaches `until`."""
-        heapq.heappush(self._delayed, (until, next(self._counter), artifact))
+    def call_at(
+        self,
+        when: datetime,
+        fire: Callable[[], Awaitable[None]],
+        *,
+        hard: bool,
+        kind: TimerKind,
+        correlation_id: str | None = None,
+    ) -> None:
+        """Call `fire` once the clock reaches `when`."""
+        heapq.heappush(self._timers, _Timer(when, next(self._counter), fire, hard, kind, correlation_id))
         self._wake.set()
 
     def _take_startable(self) -> list[WorkItem]:
         started: list[WorkItem] = []
         blocked: list[_Queued] = []
-        while self._ready and self.in_flight + len(started) < self._max_concurrency:
+        while self._ready and self.in_flight < self._max_concurrency:
             queued = heapq.heappop(self._ready)
             agent = queued.item.activation.agent
             if self._running.get(agent, 0) >= self._agent_limit(agent):
@@ -100,40 +144,58 @@ class Runtime:
             del self._running_by_correlation[cid]
         self._wake.set()
 
+    async def _fire_due(self) -> None:
+        now = self._clock.now()
+        while self._timers and self._timers[0].when <= now:
+            await heapq.heappop(self._timers).fire()
+
+    def _next_wakeup(self, host: RuntimeHost, *, hard_only: bool) -> datetime | None:
+        candidates = [t.when for t in self._timers if t.hard or not hard_only]
+        if not hard_only and (deadline := host.next_deadline()) is not None:
+            candidates.append(deadline)
+        return min(candidates) if candidates else None
+
     async def drive(
         self,
-        run_item: Callable[[WorkItem], Awaitable[None]],
-        reroute: Callable[[Artifact], Awaitable[None]],
-        stop: Callable[[], bool] = lambda: False,
+        host: RuntimeHost,
+        stop: Callable[[], Awaitable[bool]] | None = None,
+        *,
+        keep_alive: bool = False,
     ) -> None:
-        """Run work until idle (nothing ready, running or delayed) or until `stop()` is true."""
+        """Run work until idle, or until `stop()` returns true (running activations then finish)."""
 
         async def run_and_finish(item: WorkItem) -> None:
             try:
-                await run_item(item)
+                await host.run_item(item)
             finally:
                 self._finish(item)
 
         async with anyio.create_task_group() as group:
-            while not stop():
+            while True:
                 self._wake = anyio.Event()
-                await self._release_due(reroute)
+                await self._fire_due()
+                await host.on_clock(self._clock.now())
+                if stop is not None and await stop():
+                    return
                 for item in self._take_startable():
                     group.start_soon(run_and_finish, item)
                 if self.in_flight or self._ready:
-                    with anyio.move_on_after(self._seconds_to_next_delay()):
-                        await self._wake.wait()
-                elif self._delayed:
-                    await self._clock.sleep_until(self._delayed[0][0])
-                else:
+                    await self._wait(host)
+                elif not await host.on_idle() and not await self._sleep_to_next(host, keep_alive):
                     return
 
-    def _seconds_to_next_delay(self) -> float:
-        if not self._delayed:
-            return float("inf")
-        return max(0.0, (self._delayed[0][0] - self._clock.now()).total_seconds())
+    async def _wait(self, host: RuntimeHost) -> None:
+        wakeup = self._next_wakeup(host, hard_only=False)
+        seconds = float("inf") if wakeup is None else max(0.0, (wakeup - self._clock.now()).total_seconds())
+        with anyio.move_on_after(seconds):
+            await self._wake.wait()
 
-    async def _release_due(self, reroute: Callable[[Artifact], Awaitable[None]]) -> None:
-        while self._delayed and self._delayed[0][0] <= self._clock.now():
-            _, _, artifact = heapq.heappop(self._delayed)
-            await reroute(artifact)
+    async def _sleep_to_next(self, host: RuntimeHost, keep_alive: bool) -> bool:
+        hard = self._next_wakeup(host, hard_only=True)
+        if hard is None and not keep_alive:
+            return False
+        wakeup = self._next_wakeup(host, hard_only=False)
+        if wakeup is None:
+            return False
+        await self._clock.sleep_until(wakeup)
+        return True

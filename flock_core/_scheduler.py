@@ -1,14 +1,15 @@
-"""Routing: which agents an artifact activates, and when a gate has collected a complete activation."""
+"""Routing: which agents an artifact activates, and when their inputs are complete."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
 from ._artifacts import Artifact
+from ._collectors import BatchCollector, ExpiredJoin, Group, GroupCollector
 from ._registry import TypeRegistry
 from ._spec import AgentSpec, Subscription
 from ._visibility import is_visible
@@ -26,6 +27,7 @@ class Activation:
     subscription: int
     inputs: tuple[Artifact, ...]
     priority: int = 0
+    batched: bool = False
 
     @property
     def key(self) -> tuple[str, tuple[UUID, ...]]:
@@ -42,28 +44,23 @@ class Rejection:
     reason: str
 
 
-@dataclass(slots=True)
-class _Gate:
-    """Artifacts waiting for the rest of an AND/count gate, per type, oldest first."""
-
-    waiting: dict[str, list[Artifact]] = field(default_factory=dict[str, list[Artifact]])
-
-
 def _ignore(_rejection: Rejection) -> None:
     return None
 
 
 class Scheduler:
-    """Finds subscribers by type (an index, not a scan), filters them, and collects gates per correlation id.
+    """Finds subscribers by type (an index, not a scan), filters them, and completes their inputs.
 
-    Gates are scoped to the correlation id: artifacts of unrelated workflows never complete each other's gate.
+    AND/count gates are scoped to the correlation id, joins to their key; completed groups go straight
+    to an activation, or into a batch.
     """
 
     def __init__(self, registry: TypeRegistry, on_reject: Callable[[Rejection], None] | None = None) -> None:
         self._registry = registry
         self._agents: dict[str, AgentSpec] = {}
         self._index: dict[str, list[tuple[str, int]]] = {}
-        self._gates: dict[tuple[str, int, str], _Gate] = {}
+        self._groups: dict[tuple[str, int], GroupCollector] = {}
+        self._batches: dict[tuple[str, int], BatchCollector] = {}
         self._seen: set[tuple[str, UUID]] = set()
         self._on_reject: Callable[[Rejection], None] = on_reject or _ignore
 
@@ -75,19 +72,15 @@ class Scheduler:
             for position, subscription in enumerate(agent.subscriptions):
                 for type_name in dict.fromkeys(subscription.types):
                     self._index.setdefault(type_name, []).append((agent.name, position))
+        for key in [k for k in self._groups if k[0] == spec.name]:
+            if key[1] >= len(spec.subscriptions) or self._groups[key].subscription != spec.subscriptions[key[1]]:
+                del self._groups[key]
+                self._batches.pop(key, None)
 
-    def pending_gate_inputs(self, correlation_id: str | None = None) -> int:
-        """How many artifacts wait in incomplete gates (optionally for one workflow)."""
-        return sum(
-            len(items)
-            for (_, _, cid), gate in self._gates.items()
-            if correlation_id is None or cid == correlation_id
-            for items in gate.waiting.values()
-        )
-
-    def route(self, artifact: Artifact, now: datetime) -> list[Activation]:
-        """The activations that `artifact` completes, in subscription priority order."""
+    def route(self, artifact: Artifact, now: datetime) -> tuple[list[Activation], list[ExpiredJoin]]:
+        """The activations that `artifact` completes (highest priority first), and joins it expired."""
         ready: list[Activation] = []
+        expired: list[ExpiredJoin] = []
         for agent_name, position in self._index.get(artifact.type, ()):
             if (agent_name, artifact.id) in self._seen:
                 continue
@@ -98,12 +91,13 @@ class Scheduler:
                 self._on_reject(Rejection(agent_name, artifact.id, reason))
                 continue
             self._seen.add((agent_name, artifact.id))
-            activation = self._collect(spec, position, subscription, artifact)
-            if activation is not None:
-                ready.append(activation)
-        return sorted(ready, key=lambda a: -a.priority)
+            group, newly_expired = self._complete(spec, position, subscription, artifact, now)
+            expired.extend(newly_expired)
+            if group is not None:
+                ready.extend(self._batch_or_activate(spec, position, subscription, group, now))
+        return sorted(ready, key=lambda a: -a.priority), expired
 
-    def _reject_reason(
+    def _reject_reason(  # noqa: PLR0911 - one early return per filter, in the documented order
         self, spec: AgentSpec, subscription: Subscription, artifact: Artifact, now: datetime
     ) -> str | None:
         if spec.prevent_self_trigger and artifact.produced_by == spec.name:
@@ -114,40 +108,75 @@ class Scheduler:
             return f"produced by {artifact.produced_by!r}, not one of from_agents"
         if subscription.tags is not None and not subscription.tags <= artifact.tags:
             return f"missing tags {sorted(subscription.tags - artifact.tags)}"
-        return self._predicate_reason(subscription, artifact)
-
-    def _predicate_reason(self, subscription: Subscription, artifact: Artifact) -> str | None:
         if not subscription.where:
             return None
         try:
             payload = artifact.as_model(self._registry.resolve(artifact.type))
-            for predicate in subscription.where:
-                if not predicate(payload):
-                    return "where= predicate returned false"
+            if not all(predicate(payload) for predicate in subscription.where):
+                return "where= predicate returned false"
         except Exception as exc:  # noqa: BLE001 - a user predicate that raises rejects the activation, with the reason
-            _log.warning("where= predicate raised for artifact %s: %r", artifact.id, exc)
+            _log.warning("where= predicate of agent %r raised for artifact %s: %r", spec.name, artifact.id, exc)
             return f"where= predicate raised {type(exc).__name__}: {exc}"
         return None
 
-    def _collect(
-        self, spec: AgentSpec, position: int, subscription: Subscription, artifact: Artifact
-    ) -> Activation | None:
-        if not subscription.is_gate:
-            return Activation(spec.name, position, (artifact,), subscription.priority)
-        key = (spec.name, position, artifact.correlation_id)
-        gate = self._gates.setdefault(key, _Gate())
-        gate.waiting.setdefault(artifact.type, []).append(artifact)
-        required = subscription.required
-        if any(len(gate.waiting.get(t, ())) < n for t, n in required.items()):
-            return None
-        inputs: list[Artifact] = []
-        for type_name, count in required.items():
-            taken, gate.waiting[type_name] = gate.waiting[type_name][:count], gate.waiting[type_name][count:]
-            inputs.extend(taken)
-        if not any(gate.waiting.values()):
-            del self._gates[key]
-        return Activation(spec.name, position, tuple(sorted(inputs, key=lambda a: a.id)), subscription.priority)
+    def _complete(
+        self, spec: AgentSpec, position: int, subscription: Subscription, artifact: Artifact, now: datetime
+    ) -> tuple[Group | None, list[ExpiredJoin]]:
+        if len(subscription.types) == 1 and subscription.join is None:
+            return (artifact,), []
+        key: Hashable = artifact.correlation_id
+        if subscription.join is not None:
+            try:
+                key = subscription.join.by(artifact.as_model(self._registry.resolve(artifact.type)))
+                hash(key)
+            except Exception as exc:  # noqa: BLE001 - a join key function that raises rejects the artifact, with the reason
+                self._seen.discard((spec.name, artifact.id))
+                self._on_reject(Rejection(spec.name, artifact.id, f"join key raised {type(exc).__name__}: {exc}"))
+                return None, []
+        collector = self._groups.setdefault((spec.name, position), GroupCollector(spec.name, position, subscription))
+        return collector.add(artifact, key, now)
 
-    def forget(self, pairs: Iterable[tuple[str, UUID]]) -> None:
-        """Allow these (agent, artifact) pairs to trigger again (used when an activation is re-queued)."""
-        self._seen.difference_update(pairs)
+    def _batch_or_activate(
+        self, spec: AgentSpec, position: int, subscription: Subscription, group: Group, now: datetime
+    ) -> list[Activation]:
+        if subscription.batch is None:
+            return [Activation(spec.name, position, group, subscription.priority)]
+        collector = self._batches.setdefault((spec.name, position), BatchCollector(subscription.batch))
+        batch = collector.add(group, now)
+        return [] if batch is None else [self._batch_activation(spec.name, position, batch)]
+
+    def _batch_activation(self, agent: str, position: int, groups: list[Group]) -> Activation:
+        subscription = self._agents[agent].subscriptions[position]
+        inputs = tuple(a for group in groups for a in group)
+        return Activation(agent, position, inputs, subscription.priority, batched=True)
+
+    def expire_due(self, now: datetime) -> tuple[list[Activation], list[ExpiredJoin]]:
+        """Expire joins and flush batches whose windows have elapsed at `now`."""
+        expired = [e for collector in self._groups.values() for e in collector.expire_due(now)]
+        ready = [
+            self._batch_activation(agent, position, batch)
+            for (agent, position), collector in self._batches.items()
+            for batch in collector.flush_due(now)
+        ]
+        return ready, expired
+
+    def flush_on_idle(self) -> list[Activation]:
+        """Flush every partial batch whose spec asks for it (called when the run goes idle)."""
+        return [
+            self._batch_activation(agent, position, batch)
+            for (agent, position), collector in self._batches.items()
+            for batch in collector.flush_all()
+        ]
+
+    def next_deadline(self) -> datetime | None:
+        """The earliest join expiry or batch timeout, if any."""
+        deadlines = [c.next_deadline() for c in (*self._groups.values(), *self._batches.values())]
+        present = [d for d in deadlines if d is not None]
+        return min(present) if present else None
+
+    def waiting(self, correlation_id: str | None = None) -> tuple[int, int, int]:
+        """Artifacts waiting in (gates, joins, batches), optionally for one workflow."""
+        gates = sum(c.waiting(correlation_id) for c in self._groups.values() if c.subscription.join is None)
+        joins = sum(c.waiting(correlation_id) for c in self._groups.values() if c.subscription.join is not None)
+        batches = sum(c.waiting(correlation_id) for c in self._batches.values())
+        return gates, joins, batches

@@ -8,10 +8,12 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
+from ._patterns import BatchSpec, JoinSpec, ScheduleSpec
 from ._visibility import AgentIdentity, Visibility
 
 if TYPE_CHECKING:
     from ._components import AgentComponent
+    from ._context import ContextProvider
     from ._engine import Engine
 
 __all__ = ["AgentSpec", "BestOf", "FanOut", "OutputGroup", "Subscription"]
@@ -60,8 +62,8 @@ class Subscription:
     from_agents: frozenset[str] | None = None
     tags: frozenset[str] | None = None
     priority: int = 0
-    join: Any = None
-    batch: Any = None
+    join: JoinSpec | None = None
+    batch: BatchSpec | None = None
 
     @property
     def required(self) -> Mapping[str, int]:
@@ -73,8 +75,8 @@ class Subscription:
 
     @property
     def is_gate(self) -> bool:
-        """Whether the subscription waits for more than one artifact."""
-        return len(self.types) > 1
+        """Whether the subscription collects more than one artifact per activation (gate, join or batch)."""
+        return len(self.types) > 1 or self.join is not None or self.batch is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +117,8 @@ class AgentSpec:
     prevent_self_trigger: bool = True
     best_of: BestOf | None = None
     max_repairs: int = 1
+    schedule: ScheduleSpec | None = None
+    context: ContextProvider | None = None
 
     @property
     def identity(self) -> AgentIdentity:

@@ -22,8 +22,9 @@ CorrelationState = Literal["active", "completed", "failed"]
 class CorrelationStatus:
     """Where one workflow (one correlation id) stands.
 
-    `state` is `active` while activations are queued, running or waiting for a delayed artifact,
-    `failed` once idle with at least one `WorkflowError`, else `completed`.
+    `state` is `active` while activations are queued or running, or inputs wait for a delayed artifact,
+    a join or a batch; `failed` once settled with at least one `WorkflowError`; else `completed`.
+    Inputs waiting in an AND/count gate do not keep a workflow active (a gate may legitimately never fill).
     """
 
     correlation_id: str
@@ -32,6 +33,8 @@ class CorrelationStatus:
     error_count: int
     pending_activations: int
     waiting_gate_inputs: int
+    waiting_join_inputs: int
+    waiting_batch_inputs: int
     delayed_artifacts: int
     usage: Usage = field(default_factory=Usage)
 

@@ -1,0 +1,101 @@
+"""Context providers: correlation-scoped by default, visibility always applied."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pytest
+from pydantic import BaseModel
+
+from flock_core import (
+    Artifact,
+    ArtifactQuery,
+    ContextRequest,
+    EvaluationRequest,
+    FilteredContext,
+    Flock,
+    NoContext,
+    PrivateVisibility,
+    RecentContext,
+)
+from flock_core.testing import FunctionEngine
+
+pytestmark = pytest.mark.anyio
+
+
+class Note(BaseModel):
+    text: str
+
+
+class Question(BaseModel):
+    text: str
+
+
+class Answer(BaseModel):
+    seen: list[str]
+
+
+def make_flock(**options: object) -> Flock:
+    def engine(request: EvaluationRequest) -> list[BaseModel]:
+        return [Answer(seen=sorted(str(a.payload.get("text")) for a in request.context))]
+
+    flock = Flock(engine=FunctionEngine(engine), **options)  # type: ignore[arg-type]
+    for model in (Note, Question, Answer):
+        flock.register_type(model)
+    return flock
+
+
+async def seed(flock: Flock) -> None:
+    await flock.publish(Note(text="other workflow"), correlation_id="old")
+    await flock.publish(Note(text="mine"), correlation_id="cid")
+    await flock.publish(Note(text="secret"), correlation_id="cid", visibility=PrivateVisibility(agents=frozenset({"x"})))
+    await flock.publish(Note(text="tagged"), correlation_id="old", tags={"kb"})
+
+
+async def answers(flock: Flock) -> list[list[str]]:
+    return [a.seen for a in await flock.store.get_by_type(Answer)]
+
+
+async def test_default_context_is_own_workflow_and_visible_only() -> None:
+    flock = make_flock()
+    flock.agent("a").consumes(Question).publishes(Answer)
+    await seed(flock)
+    await flock.publish(Question(text="q"), correlation_id="cid")
+    await flock.run_until_idle()
+    assert await answers(flock) == [["mine"]]
+
+
+async def test_no_context() -> None:
+    flock = make_flock(context=NoContext())
+    flock.agent("a").consumes(Question).publishes(Answer)
+    await seed(flock)
+    await flock.publish(Question(text="q"), correlation_id="cid")
+    await flock.run_until_idle()
+    assert await answers(flock) == [[]]
+
+
+async def test_recent_across_workflows_and_filtered_by_tag() -> None:
+    flock = make_flock()
+    flock.agent("recent").consumes(Question).publishes(Answer).with_context(RecentContext(n=2))
+    flock.agent("kb").consumes(Question).publishes(Answer).with_context(
+        FilteredContext(tags=frozenset({"kb"}), same_workflow=False)
+    )
+    await seed(flock)
+    await flock.publish(Question(text="q"), correlation_id="cid")
+    await flock.run_until_idle()
+    assert sorted(await answers(flock)) == [["mine", "tagged"], ["tagged"]]
+
+
+async def test_custom_provider_cannot_widen_visibility() -> None:
+    class Greedy:
+        async def provide(self, request: ContextRequest) -> Sequence[Artifact]:
+            return (await request.store.query(ArtifactQuery())).items
+
+    flock = make_flock()
+    flock.agent("a").consumes(Question).publishes(Answer).with_context(Greedy())
+    await seed(flock)
+    await flock.publish(Question(text="q"), correlation_id="cid")
+    await flock.run_until_idle()
+    [seen] = await answers(flock)
+    assert "secret" not in seen
+    assert seen == ["mine", "other workflow", "tagged"]
