@@ -58,7 +58,9 @@ class VirtualClock:
         return self._now
 
     def advance(self, delta: timedelta) -> datetime:
-        """Move the clock forward by `delta` and return the new time."""
+        """Move the clock forward by `delta` and return the new time; a virtual clock never goes back."""
+        if delta < timedelta(0):
+            raise ValueError(f"VirtualClock.advance() needs a non-negative delta, got {delta}")
         self._now += delta
         return self._now
 

@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from ._artifacts import WorkflowError
-from ._registry import type_name_of
+from ._registry import TypeRegistry, type_name_of
 from ._store import ArtifactQuery, BlackboardStore
 
 __all__ = ["ArtifactCount", "Condition", "ConditionView", "Exists", "Idle", "WorkflowFailed"]
@@ -21,6 +21,7 @@ class ConditionView:
 
     store: BlackboardStore
     idle: bool
+    registry: TypeRegistry
 
 
 class Condition:
@@ -104,7 +105,8 @@ class ArtifactCount(Condition):
 
     async def check(self, view: ConditionView) -> bool:
         """Count matching artifacts in the store."""
-        query = ArtifactQuery(types=frozenset({type_name_of(self.model)}), correlation_id=self.correlation_id, limit=0)
+        name = view.registry.name_of(self.model)
+        query = ArtifactQuery(types=frozenset({name}), correlation_id=self.correlation_id, limit=0)
         return (await view.store.query(query)).total >= self.at_least
 
     def __str__(self) -> str:
@@ -123,7 +125,9 @@ class Exists(Condition):
         """Look for a matching payload."""
         if self.where is None:
             return await ArtifactCount(self.model, 1, self.correlation_id).check(view)
-        payloads = await view.store.get_by_type(self.model, correlation_id=self.correlation_id)
+        payloads = await view.store.get_by_type(
+            self.model, correlation_id=self.correlation_id, type_name=view.registry.name_of(self.model)
+        )
         return any(self.where(p) for p in payloads)
 
     def __str__(self) -> str:

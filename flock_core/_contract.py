@@ -13,12 +13,19 @@ from .exceptions import ContractViolation
 __all__ = ["enforce_contract"]
 
 
+def _declared(group: OutputGroup, output: BaseModel) -> tuple[str, type[BaseModel] | None]:
+    """The declared name and model of `output` in `group` (by class, so explicit names work), if declared."""
+    for name, model in zip(group.types, group.models, strict=True):
+        if type(output) is model:
+            return name, model
+    return type_name_of(type(output)), None
+
+
 def _describe_counts(counts: dict[str, int]) -> str:
     return ", ".join(f"{n} x {t}" for t, n in counts.items()) or "nothing"
 
 
 def _validated(agent: str, group: OutputGroup, outputs: Sequence[object]) -> list[BaseModel]:
-    allowed = dict(zip(group.types, group.models, strict=True))
     result: list[BaseModel] = []
     for index, output in enumerate(outputs):
         if not isinstance(output, BaseModel):
@@ -27,9 +34,8 @@ def _validated(agent: str, group: OutputGroup, outputs: Sequence[object]) -> lis
                 expected=f"Pydantic models of {list(group.types)}",
                 got=f"{type(output).__name__} at #{index}",
             )
-        name = type_name_of(type(output))
-        model = allowed.get(name)
-        if model is None or not isinstance(output, model):
+        name, model = _declared(group, output)
+        if model is None:
             raise ContractViolation(
                 agent,
                 output_type=name,
@@ -37,7 +43,7 @@ def _validated(agent: str, group: OutputGroup, outputs: Sequence[object]) -> lis
                 got=f"undeclared {name!r}",
             )
         try:
-            result.append(model.model_validate(output.model_dump()))
+            result.append(model.model_validate(output.model_dump(warnings=False)))
         except ValidationError as exc:
             errors = [f"{'.'.join(map(str, e['loc'])) or '<root>'}: {e['msg']}" for e in exc.errors()]
             raise ContractViolation(
@@ -49,7 +55,7 @@ def _validated(agent: str, group: OutputGroup, outputs: Sequence[object]) -> lis
 def _check_counts(agent: str, group: OutputGroup, outputs: Sequence[BaseModel]) -> None:
     counts = {name: 0 for name in group.types}
     for output in outputs:
-        counts[type_name_of(type(output))] += 1
+        counts[_declared(group, output)[0]] += 1
     wrong = [name for name, count in counts.items() if not group.fan_out.accepts(count)]
     if wrong:
         expected = ", ".join(f"{group.fan_out.describe()} {name}" for name in group.types)
@@ -71,7 +77,7 @@ def _check_rules(agent: str, group: OutputGroup, outputs: Sequence[BaseModel]) -
             except Exception as exc:  # noqa: BLE001 - a user rule that raises is a failed rule, named with its error
                 problem = f"{message} (rule raised {type(exc).__name__}: {exc})"
             if problem is not None:
-                errors.append(f"{type_name_of(type(output))}: {problem}")
+                errors.append(f"{_declared(group, output)[0]}: {problem}")
     if errors:
         raise ContractViolation(agent, expected="outputs passing validate= rules", got="violations", errors=errors)
 
@@ -84,7 +90,7 @@ def _keep(agent: str, group: OutputGroup, output: BaseModel) -> bool:
         except Exception as exc:
             raise ContractViolation(
                 agent,
-                output_type=type_name_of(type(output)),
+                output_type=_declared(group, output)[0],
                 expected="where= filters that return a bool",
                 got=f"{type(exc).__name__}: {exc}",
             ) from exc

@@ -6,7 +6,7 @@ import math
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType, TracebackType
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 import anyio
 from pydantic import BaseModel
@@ -30,6 +30,8 @@ from ._visibility import Visibility
 from .exceptions import DuplicateAgentError, RunTimeoutError, UnknownAgentError
 
 __all__ = ["Flock"]
+
+M = TypeVar("M", bound=BaseModel)
 
 
 class Flock:
@@ -144,6 +146,12 @@ class Flock:
         """Publish several objects with the same options (see `publish`)."""
         return [await self.publish(obj, **options) for obj in objs]
 
+    async def get_by_type(self, model: type[M], *, correlation_id: str | None = None) -> list[M]:
+        """Payloads of `model`'s registered type as `model` instances (optionally in one workflow)."""
+        return await self.store.get_by_type(
+            model, correlation_id=correlation_id, type_name=self.registry.name_of(model)
+        )
+
     # -- running -------------------------------------------------------------------------------------
 
     async def run_until_idle(self, timeout: float | None = None) -> None:
@@ -175,7 +183,7 @@ class Flock:
 
         async def check(idle: bool = False) -> bool:
             nonlocal met
-            met = await condition.check(ConditionView(self.store, idle))
+            met = await condition.check(ConditionView(self.store, idle, self.registry))
             return met
 
         with anyio.move_on_after(math.inf if timeout is None else timeout) as scope:

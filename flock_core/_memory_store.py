@@ -67,9 +67,15 @@ class InMemoryBlackboardStore:
         end = None if query.limit is None else query.offset + query.limit
         return ArtifactPage(items=tuple(found[query.offset : end]), total=len(found), offset=query.offset)
 
-    async def get_by_type(self, model: type[M], *, correlation_id: str | None = None) -> list[M]:
-        """Payloads of `model`'s type (optionally in one workflow) as `model` instances."""
-        name = type_name_of(model)
+    async def get_by_type(
+        self, model: type[M], *, correlation_id: str | None = None, type_name: str | None = None
+    ) -> list[M]:
+        """Payloads of `model`'s type (optionally in one workflow) as `model` instances.
+
+        The type name defaults to the model's `@flock_type` name or class name; pass `type_name` for a
+        model registered under another name (or use `Flock.get_by_type`, which knows the registry).
+        """
+        name = type_name or type_name_of(model)
         return [
             model.model_validate(a.payload)
             for a in self._by_type.get(name, [])

@@ -41,6 +41,7 @@ class TypeRegistry:
 
     def __init__(self, parent: TypeRegistry | None = None) -> None:
         self._by_name: dict[str, type[BaseModel]] = dict(parent._by_name) if parent else {}
+        self._names: dict[type[BaseModel], str] = dict(parent._names) if parent else {}
 
     def register(self, model: type[BaseModel], *, name: str | None = None) -> str:
         """Register `model` under `name` (default: its `@flock_type` name or class name) and return the name.
@@ -59,12 +60,15 @@ class TypeRegistry:
                 f"type name {type_name!r} is already registered for {existing.__module__}.{existing.__qualname__}",
                 type_name=type_name,
             )
+        if existing is not None:
+            self._names.pop(existing, None)
         self._by_name[type_name] = model
+        self._names[model] = type_name
         return type_name
 
     def name_of(self, model: type[BaseModel]) -> str:
         """The registered name of `model`; raises `TypeRegistrationError` when it is not registered."""
-        name = type_name_of(model)
+        name = self._names.get(model, type_name_of(model))
         if self._by_name.get(name) is not model:
             raise TypeRegistrationError(
                 f"type {model.__qualname__!r} is not registered; decorate it with @flock_type "
@@ -83,7 +87,7 @@ class TypeRegistry:
     def __contains__(self, item: object) -> bool:
         if isinstance(item, str):
             return item in self._by_name
-        return isinstance(item, type) and self._by_name.get(type_name_of(item)) is item  # pyright: ignore[reportUnknownArgumentType]
+        return isinstance(item, type) and item in self._names
 
     def __iter__(self) -> Iterator[str]:
         return iter(sorted(self._by_name))
@@ -128,5 +132,5 @@ def flock_type(model: M | None = None, /, *, name: str | None = None) -> M | Cal
 def validate_payload(model: type[BaseModel], data: Any) -> BaseModel:
     """Validate `data` (a model instance or a mapping) as `model`, re-checking instances built without validation."""
     if isinstance(data, model):
-        return model.model_validate(data.model_dump())
+        return model.model_validate(data.model_dump(warnings=False))
     return model.model_validate(data)

@@ -97,8 +97,10 @@ class BlackboardStore(Protocol):
         """Artifacts matching `query`, oldest first, one page at a time."""
         ...
 
-    async def get_by_type(self, model: type[M], *, correlation_id: str | None = None) -> list[M]:
-        """Payloads of every artifact of `model`'s registered type, validated as `model`."""
+    async def get_by_type(
+        self, model: type[M], *, correlation_id: str | None = None, type_name: str | None = None
+    ) -> list[M]:
+        """Payloads of every artifact of `model`'s type (or `type_name`), validated as `model`."""
         ...
 
     async def record_consumption(self, agent: str, artifact_ids: Sequence[UUID]) -> None:

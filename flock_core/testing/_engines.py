@@ -28,6 +28,8 @@ class Script:
     replies: tuple[Outputs | BaseException, ...]
 
     def __init__(self, *replies: Outputs | BaseException) -> None:
+        if not replies:
+            raise ValueError("Script() needs at least one reply")
         object.__setattr__(self, "replies", replies)
 
 
@@ -56,14 +58,14 @@ class ScriptedEngine:
         by_type: Mapping[type[BaseModel], BaseModel] | None = None,
     ) -> None:
         self._by_agent = dict(by_agent or {})
-        self._by_type = {type_name_of(model): value for model, value in (by_type or {}).items()}
+        self._by_type: dict[type[BaseModel], BaseModel] = dict(by_type or {})
         self._calls: dict[str, int] = {}
         self.requests: list[EvaluationRequest] = []
 
     @property
     def by_type_names(self) -> tuple[str, ...]:
         """The type names this engine has canned outputs for."""
-        return tuple(sorted(self._by_type))
+        return tuple(sorted(type_name_of(model) for model in self._by_type))
 
     async def evaluate(self, request: EvaluationRequest) -> EvaluationResult:
         """Return the scripted reply for the agent, or the canned outputs for the group's types."""
@@ -79,11 +81,11 @@ class ScriptedEngine:
             return EvaluationResult(list(chosen))
         if reply is not None:
             return EvaluationResult(list(reply))
-        missing = [t for t in request.group.types if t not in self._by_type]
+        missing = [t for t, m in zip(request.group.types, request.group.models, strict=True) if m not in self._by_type]
         if missing:
             raise EngineError(name, f"ScriptedEngine has no reply for agent {name!r} or types {missing}")
         count = request.group.fan_out.low or 1
-        return EvaluationResult([self._by_type[t] for t in request.group.types for _ in range(count)])
+        return EvaluationResult([self._by_type[m] for m in request.group.models for _ in range(count)])
 
 
 class FunctionEngine:

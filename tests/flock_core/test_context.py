@@ -48,7 +48,9 @@ def make_flock(**options: object) -> Flock:
 async def seed(flock: Flock) -> None:
     await flock.publish(Note(text="other workflow"), correlation_id="old")
     await flock.publish(Note(text="mine"), correlation_id="cid")
-    await flock.publish(Note(text="secret"), correlation_id="cid", visibility=PrivateVisibility(agents=frozenset({"x"})))
+    await flock.publish(
+        Note(text="secret"), correlation_id="cid", visibility=PrivateVisibility(agents=frozenset({"x"}))
+    )
     await flock.publish(Note(text="tagged"), correlation_id="old", tags={"kb"})
 
 

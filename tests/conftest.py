@@ -1,0 +1,24 @@
+"""Session-wide test setup: no real network, and a local fake OpenAI server on demand."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from flock_core.testing._fake_openai import FakeOpenAIServer
+from flock_core.testing._network import block_network
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _network_blocked() -> Iterator[None]:
+    """Make any non-loopback connection raise `NetworkBlockedError` for the whole session."""
+    with block_network():
+        yield
+
+
+@pytest.fixture
+def fake_openai() -> Iterator[FakeOpenAIServer]:
+    """A started `FakeOpenAIServer` answering "ok"; stopped after the test."""
+    with FakeOpenAIServer() as server:
+        yield server

@@ -1,0 +1,106 @@
+"""Importing the package has no side effects (STYLE rule 5), checked in a fresh interpreter."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_python(code: str) -> dict[str, object]:
+    """Run `code` in a fresh interpreter at the project root; it prints one JSON object."""
+    completed = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stderr == ""
+    return json.loads(completed.stdout)
+
+
+def test_import_flock_core_has_no_side_effects() -> None:
+    report = run_python(
+        """
+        import json, logging, os, sys, warnings
+        warnings.simplefilter("error")
+        environ = dict(os.environ)
+        root_handlers = list(logging.getLogger().handlers)
+        root_level = logging.getLogger().level
+
+        import flock_core
+
+        import opentelemetry.trace as trace  # imported after flock_core, only to inspect it
+        loggers = {
+            name: logger
+            for name, logger in logging.Logger.manager.loggerDict.items()
+            if name.split(".")[0] == "flock_core" and isinstance(logger, logging.Logger)
+        }
+        print(json.dumps({
+            "heavy_modules": sorted(
+                m for m in ("dspy", "litellm", "opentelemetry.sdk", "engines") if m in sys.modules
+            ),
+            "root_handlers_changed": logging.getLogger().handlers != root_handlers,
+            "root_level_changed": logging.getLogger().level != root_level,
+            "flock_core_handlers": {n: len(lg.handlers) for n, lg in loggers.items() if lg.handlers},
+            "flock_core_levels": {n: lg.level for n, lg in loggers.items() if lg.level != logging.NOTSET},
+            "tracer_provider_set": trace._TRACER_PROVIDER is not None,
+            "environ_changed": dict(os.environ) != environ,
+        }))
+        """
+    )
+    assert report == {
+        "heavy_modules": [],
+        "root_handlers_changed": False,
+        "root_level_changed": False,
+        "flock_core_handlers": {},
+        "flock_core_levels": {},
+        "tracer_provider_set": False,
+        "environ_changed": False,
+    }
+
+
+def test_import_flock_core_prints_nothing() -> None:
+    completed = subprocess.run(
+        [sys.executable, "-c", "import flock_core, flock_core.testing"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert (completed.returncode, completed.stdout, completed.stderr) == (0, "", "")
+
+
+def test_import_flock_core_testing_does_not_patch_socket() -> None:
+    report = run_python(
+        """
+        import json, socket
+        before = {
+            "connect": socket.socket.connect,
+            "connect_ex": socket.socket.connect_ex,
+            "create_connection": socket.create_connection,
+            "getaddrinfo": socket.getaddrinfo,
+            "socket": socket.socket,
+        }
+
+        import flock_core.testing
+
+        after = {
+            "connect": socket.socket.connect,
+            "connect_ex": socket.socket.connect_ex,
+            "create_connection": socket.create_connection,
+            "getaddrinfo": socket.getaddrinfo,
+            "socket": socket.socket,
+        }
+        print(json.dumps({"patched": sorted(k for k in before if before[k] is not after[k])}))
+        """
+    )
+    assert report == {"patched": []}

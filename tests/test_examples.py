@@ -1,0 +1,36 @@
+"""Every example runs offline and prints what it promises."""
+
+from __future__ import annotations
+
+import runpy
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = sorted((ROOT / "examples").rglob("*.py"))
+
+EXPECTED: dict[str, list[str]] = {
+    "patterns/join_orders.py": ["shipped: {'order_id': 2, 'item': 'chair', 'amount': 12.5}", "expired: order 1"],
+    "patterns/batch_digest.py": ["digest: ['story 1', 'story 2', 'story 3']", "digest: ['story 7']"],
+    "patterns/timers.py": ["heartbeat 3 at 08:03", "report at Mon 09:00", "report at Tue 09:00"],
+    "patterns/run_until.py": ["condition met: True; stopped after 3 of 20 verdicts"],
+    "patterns/context_and_best_of.py": ["based on ['the sky is blue'] (confidence 0.9)"],
+}
+
+
+def test_every_example_has_expectations() -> None:
+    names = {str(p.relative_to(ROOT / "examples")) for p in EXAMPLES}
+    assert names - {"__init__.py"} <= set(EXPECTED) | {n for n in names if n.startswith("_")}
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: str(p.relative_to(ROOT / "examples")))
+def test_example_runs(example: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("FLOCK_MODEL", raising=False)
+    monkeypatch.setattr(sys, "argv", [str(example)])
+    monkeypatch.syspath_prepend(str(example.parent))
+    runpy.run_path(str(example), run_name="__main__")
+    out = capsys.readouterr().out
+    for expected in EXPECTED[str(example.relative_to(ROOT / "examples"))]:
+        assert expected in out
