@@ -22,6 +22,7 @@ from ._ids import new_id
 from ._memory_store import InMemoryBlackboardStore
 from ._orchestrator import Orchestrator
 from ._registry import TypeRegistry, default_registry
+from ._resume import ResumeReport
 from ._scheduler import Rejection
 from ._spec import AgentSpec
 from ._status import CorrelationStatus, RunResult
@@ -136,10 +137,11 @@ class Flock:
         `obj` is a registered Pydantic model instance or `{"type": name, "payload": {...}}`. Without a
         `correlation_id`, the artifact starts a new workflow. Activations run in `run_until_idle()`.
         """
+        await self._ensure_started()
         artifact = self._core.make_artifact(
             obj, visibility=visibility, correlation_id=correlation_id, partition_key=partition_key, tags=tags
         )
-        await self._core.append_and_route(artifact)
+        await self._core.publish(artifact)
         return artifact
 
     async def publish_many(self, objs: Iterable[BaseModel | Mapping[str, Any]], **options: Any) -> list[Artifact]:
@@ -152,6 +154,26 @@ class Flock:
             model, correlation_id=correlation_id, type_name=self.registry.name_of(model)
         )
 
+    async def start(self) -> ResumeReport:
+        """Resume from the store (pending work, partial gates, joins, batches, timers); idempotent.
+
+        Called automatically by the first `publish`, `invoke` or run; call it yourself to see the
+        `ResumeReport` (what changed in the declarations since the store was last used) before running.
+        """
+        if self._core.resume_report is None:
+            self._core.resume_report = ResumeReport()
+            self._core.resume_report = await self._core.start()
+        return self._core.resume_report
+
+    async def _ensure_started(self) -> None:
+        if self._core.resume_report is None:
+            await self.start()
+
+    async def _before_run(self) -> None:
+        await self._ensure_started()
+        await self._core.save_fingerprints()
+        self._core.arm_schedules()
+
     # -- running -------------------------------------------------------------------------------------
 
     async def run_until_idle(self, timeout: float | None = None) -> None:
@@ -163,7 +185,7 @@ class Flock:
         Raises:
             RunTimeoutError: `timeout` seconds passed first; unfinished activations are cancelled.
         """
-        self._core.arm_schedules()
+        await self._before_run()
         with anyio.move_on_after(math.inf if timeout is None else timeout) as scope:
             await self._core.runtime.drive(self._core)
         if scope.cancelled_caught:
@@ -178,7 +200,7 @@ class Flock:
         Raises:
             RunTimeoutError: `timeout` seconds passed first.
         """
-        self._core.arm_schedules()
+        await self._before_run()
         met = False
 
         async def check(idle: bool = False) -> bool:
@@ -203,15 +225,9 @@ class Flock:
         (with lineage) and the outputs are routed to subscribers; call `run_until_idle()` to process them.
         """
         spec = self._spec_of(agent)
+        await self._ensure_started()
         source = self._core.make_artifact(obj)
-        artifacts, usage = await self._core.evaluate_direct(spec, source)
-        self._core.usage[source.correlation_id] = self._core.usage.get(source.correlation_id, Usage()) + usage
-        if publish_outputs:
-            await self.store.append(source)
-            await self.store.record_consumption(spec.name, [source.id])
-            for artifact in artifacts:
-                await self._core.append_and_route(artifact)
-        return artifacts
+        return await self._core.evaluate_direct(spec, source, publish_outputs)
 
     async def arun(self, *objs: BaseModel | Mapping[str, Any], timeout: float | None = None) -> RunResult:
         """Publish `objs` (one workflow), run until idle, and return every artifact of that workflow."""

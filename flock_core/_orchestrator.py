@@ -1,12 +1,13 @@
-"""The orchestrator behind `Flock`: routes artifacts, runs activations, records failures, fires timers."""
+"""The orchestrator behind `Flock`: routes artifacts, runs activations, commits each step, resumes."""
 
 from __future__ import annotations
 
 import logging
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 from pydantic import BaseModel
 
@@ -15,27 +16,37 @@ from ._artifacts import Artifact, WorkflowError
 from ._clock import Clock
 from ._collectors import ExpiredJoin
 from ._context import ContextProvider, ContextRequest, provide_context
-from ._cron import CronExpression
 from ._default_engine import load_default_engine
 from ._engine import Engine, Usage
 from ._ids import new_id
 from ._patterns import ScheduleSpec, Tick
 from ._payloads import to_payload
 from ._registry import TypeRegistry
+from ._resume import ResumeReport, compare_fingerprints, fingerprint
 from ._runtime import Runtime, WorkItem
 from ._scheduler import Activation, Rejection, Scheduler
 from ._spec import AgentSpec
-from ._store import BlackboardStore
+from ._store import ArtifactQuery, BlackboardStore
+from ._timers import first_tick, next_tick
 from ._visibility import PublicVisibility, Visibility, visible_from
-from .exceptions import CircuitBreakerTripped
+from ._work import Commit, TimerState, WorkRecord, owner_alive, work_key, worker_identity
+from .exceptions import CircuitBreakerTripped, RuntimeFlockError
 
 __all__ = ["Orchestrator"]
 
 _log = logging.getLogger("flock_core")
 
+_LEASE = timedelta(minutes=5)
+Routed = tuple[list[WorkItem], list[ExpiredJoin]]
+
 
 class Orchestrator:
-    """Owns the run-time state of one `Flock`; implements the runtime's host callbacks."""
+    """Owns the run-time state of one `Flock`; implements the runtime's host callbacks.
+
+    Every step of a run is one atomic store commit (new artifacts, the work items they complete, the
+    completion of the producing work item), so a run on a durable store resumes after a crash without
+    losing or duplicating work.
+    """
 
     def __init__(
         self,
@@ -48,17 +59,21 @@ class Orchestrator:
         context: ContextProvider,
         max_agent_iterations: int,
         max_concurrency: int,
+        max_attempts: int = 3,
     ) -> None:
         self.registry = registry
         self.store = store
         self.clock = clock
         self.context = context
         self.max_agent_iterations = max_agent_iterations
+        self.max_attempts = max_attempts
+        self.worker_id = worker_identity()
         self.specs: dict[str, AgentSpec] = {}
         self.rejections: deque[Rejection] = deque(maxlen=1000)
         self.expired_joins: list[ExpiredJoin] = []
         self.usage: dict[str, Usage] = {}
         self.listeners: list[Callable[[Artifact], None]] = []
+        self.resume_report: ResumeReport | None = None
         self.scheduler = Scheduler(registry, on_reject=self.rejections.append)
         self.runtime = Runtime(clock, max_concurrency, lambda name: self.specs[name].max_concurrency)
         self._default_engine = engine
@@ -67,6 +82,7 @@ class Orchestrator:
         self._tripped: set[tuple[str, str]] = set()
         self._initialized: set[str] = set()
         self._armed: set[str] = set()
+        self._saved_fingerprints: dict[str, str] = {}
 
     def update_spec(self, spec: AgentSpec) -> None:
         """Record a new or changed declaration."""
@@ -81,7 +97,7 @@ class Orchestrator:
             self._default_engine = load_default_engine()
         return self._default_engine
 
-    # -- artifacts -----------------------------------------------------------------------------------
+    # -- artifacts and routing -----------------------------------------------------------------------
 
     def make_artifact(
         self,
@@ -108,33 +124,68 @@ class Orchestrator:
             consumed_from=tuple(a.id for a in consumed_from),
         )
 
-    async def append_and_route(self, artifact: Artifact) -> None:
-        """Store `artifact`, tell listeners, then route it (nothing is scheduled before it is stored)."""
-        await self.store.append(artifact)
-        for listener in self.listeners:
-            listener(artifact)
-        await self.route(artifact)
-
-    async def route(self, artifact: Artifact) -> None:
-        """Queue the activations `artifact` completes, or wait until it becomes visible."""
+    def _route(self, artifact: Artifact) -> Routed:
+        """The work `artifact` completes now; a delayed artifact is routed again when it becomes visible."""
         now = self.clock.now()
         visible_at = visible_from(artifact.visibility, artifact.created_at)
         if visible_at > now:
 
             async def release() -> None:
-                await self.route(artifact)
+                await self._commit_and_submit(Commit(), self._route(artifact))
 
             self.runtime.call_at(visible_at, release, hard=True, kind="delayed", correlation_id=artifact.correlation_id)
-            return
+            return [], []
         ready, expired = self.scheduler.route(artifact, now)
-        self._report_expired(expired)
-        for activation in ready:
-            self._submit(activation)
+        return [self._work_item(a) for a in ready], expired
 
-    def _submit(self, activation: Activation, tick: Tick | None = None) -> None:
+    def _route_all(self, artifacts: Iterable[Artifact]) -> Routed:
+        items: list[WorkItem] = []
+        expired: list[ExpiredJoin] = []
+        for artifact in artifacts:
+            more, gone = self._route(artifact)
+            items.extend(more)
+            expired.extend(gone)
+        return items, expired
+
+    def _work_item(self, activation: Activation, tick: Tick | None = None) -> WorkItem:
         cids = {a.correlation_id for a in activation.inputs}
-        cid = cids.pop() if len(cids) == 1 else str(new_id())
-        self.runtime.submit(WorkItem(activation, cid, tick))
+        record = WorkRecord(
+            key=work_key(activation.agent, [a.id for a in activation.inputs], tick),
+            agent=activation.agent,
+            subscription=activation.subscription,
+            input_ids=tuple(a.id for a in activation.inputs),
+            correlation_id=cids.pop() if len(cids) == 1 else str(new_id()),
+            priority=activation.priority,
+            batched=activation.batched,
+            tick=tick,
+        )
+        return WorkItem(record, activation.inputs)
+
+    async def _commit_and_submit(self, commit: Commit, routed: Routed) -> bool:
+        items, expired = routed
+        full = Commit(
+            artifacts=commit.artifacts,
+            enqueue=(*commit.enqueue, *(i.record for i in items)),
+            complete=commit.complete,
+            outcome=commit.outcome,
+            error=commit.error,
+            consumed=commit.consumed,
+            timers=commit.timers,
+            expired_joins=(*commit.expired_joins, *expired),
+        )
+        if not await self.store.commit(full):
+            return False
+        self._report_expired(expired)
+        for artifact in commit.artifacts:
+            for listener in self.listeners:
+                listener(artifact)
+        for item in items:
+            self.runtime.submit(item)
+        return True
+
+    async def publish(self, artifact: Artifact) -> None:
+        """Store an external artifact together with the work it completes."""
+        await self._commit_and_submit(Commit(artifacts=(artifact,)), self._route(artifact))
 
     def _report_expired(self, expired: Iterable[ExpiredJoin]) -> None:
         for record in expired:
@@ -152,9 +203,8 @@ class Orchestrator:
     async def on_clock(self, now: datetime) -> None:
         """Expire joins and flush timed-out batches."""
         ready, expired = self.scheduler.expire_due(now)
-        self._report_expired(expired)
-        for activation in ready:
-            self._submit(activation)
+        if ready or expired:
+            await self._commit_and_submit(Commit(), ([self._work_item(a) for a in ready], expired))
 
     def next_deadline(self) -> datetime | None:
         """The next join expiry or batch timeout."""
@@ -163,52 +213,62 @@ class Orchestrator:
     async def on_idle(self) -> bool:
         """Flush partial batches that ask for it; report whether that queued work."""
         ready = self.scheduler.flush_on_idle()
-        for activation in ready:
-            self._submit(activation)
+        if ready:
+            await self._commit_and_submit(Commit(), ([self._work_item(a) for a in ready], []))
         return bool(ready)
 
     async def run_item(self, item: WorkItem) -> None:
-        """Run one activation; any failure becomes a `WorkflowError` artifact."""
-        activation = item.activation
-        spec = self.specs[activation.agent]
-        if not self._breaker_allows(spec, item.correlation_id):
-            error = CircuitBreakerTripped(spec.name, self.max_agent_iterations)
-            await self._publish_error(spec, activation.inputs, item.correlation_id, error)
+        """Run one stored work item; any failure becomes a `WorkflowError` artifact."""
+        spec = self.specs.get(item.agent)
+        record = await self.store.lease(item.record.key, self.worker_id, self.clock.now() + _LEASE)
+        if spec is None or record is None:
             return
-        await self.store.record_consumption(spec.name, [a.id for a in activation.inputs])
+        if record.attempts > self.max_attempts:
+            error = RuntimeFlockError(f"gave up after {record.attempts - 1} attempts: {record.last_error or 'crash'}")
+            await self._publish_error(spec, item, error)
+            return
+        if not self._breaker_allows(spec, item.correlation_id):
+            await self._publish_error(spec, item, CircuitBreakerTripped(spec.name, self.max_agent_iterations))
+            return
         meter = UsageMeter()
         try:
             await self.initialize(spec)
-            request = ContextRequest(self.store, spec, activation.inputs, self.clock.now())
+            request = ContextRequest(self.store, spec, item.inputs, self.clock.now())
             context = await provide_context(spec.context or self.context, request)
             outputs = await self._runner.run(
-                spec, activation.inputs, context, meter, tick=item.tick, batched=activation.batched
+                spec, item.inputs, context, meter, tick=record.tick, batched=record.batched
             )
         except Exception as exc:  # noqa: BLE001 - any failing activation is recorded as a WorkflowError; others keep running
-            await self._fail(spec, activation, item.correlation_id, exc)
+            await self._fail(spec, item, exc)
             return
         finally:
             self.usage[item.correlation_id] = self.usage.get(item.correlation_id, Usage()) + meter.total
-        published: list[Artifact] = []
-        for output in outputs:
-            artifact = self.make_artifact(
+        artifacts = [
+            self.make_artifact(
                 output.payload,
                 visibility=output.visibility,
                 correlation_id=item.correlation_id,
-                partition_key=activation.inputs[0].partition_key if activation.inputs else None,
+                partition_key=item.inputs[0].partition_key if item.inputs else None,
                 produced_by=spec.name,
-                consumed_from=activation.inputs,
+                consumed_from=item.inputs,
             )
-            await self.append_and_route(artifact)
-            published.append(artifact)
-        for component in spec.components:
-            await component.on_post_publish(spec, published)
+            for output in outputs
+        ]
+        committed = await self._commit_and_submit(
+            Commit(artifacts=tuple(artifacts), complete=record.key), self._route_all(artifacts)
+        )
+        if committed:
+            for component in spec.components:
+                await component.on_post_publish(spec, artifacts)
 
-    async def evaluate_direct(self, spec: AgentSpec, source: Artifact) -> tuple[list[Artifact], Usage]:
+    async def evaluate_direct(self, spec: AgentSpec, source: Artifact, publish: bool) -> list[Artifact]:
         """Run `spec` on one artifact outside the queue (for `invoke`); errors propagate."""
         meter = UsageMeter()
         await self.initialize(spec)
-        outputs = await self._runner.run(spec, (source,), (), meter)
+        try:
+            outputs = await self._runner.run(spec, (source,), (), meter)
+        finally:
+            self.usage[source.correlation_id] = self.usage.get(source.correlation_id, Usage()) + meter.total
         artifacts = [
             self.make_artifact(
                 o.payload,
@@ -219,7 +279,10 @@ class Orchestrator:
             )
             for o in outputs
         ]
-        return artifacts, meter.total
+        if publish:
+            commit = Commit(artifacts=(source, *artifacts), consumed=((spec.name, source.id),))
+            await self._commit_and_submit(commit, self._route_all(artifacts))
+        return artifacts
 
     def _breaker_allows(self, spec: AgentSpec, correlation_id: str) -> bool:
         key = (spec.name, correlation_id)
@@ -233,80 +296,110 @@ class Orchestrator:
             for component in spec.components:
                 await component.on_initialize(spec)
 
-    async def _fail(self, spec: AgentSpec, activation: Activation, correlation_id: str, exc: Exception) -> None:
-        _log.warning("agent %r failed on %d input(s): %s", spec.name, len(activation.inputs), exc)
+    async def _fail(self, spec: AgentSpec, item: WorkItem, exc: Exception) -> None:
+        _log.warning("agent %r failed on %d input(s): %s", spec.name, len(item.inputs), exc)
         for component in spec.components:
             try:
                 await component.on_error(spec, exc)
             except Exception:  # noqa: BLE001 - a failing error hook must not hide the original failure
                 _log.exception("on_error hook of agent %r raised", spec.name)
-        await self._publish_error(spec, activation.inputs, correlation_id, exc)
+        await self._publish_error(spec, item, exc)
 
-    async def _publish_error(
-        self, spec: AgentSpec, inputs: Sequence[Artifact], correlation_id: str, exc: Exception
-    ) -> None:
+    async def _publish_error(self, spec: AgentSpec, item: WorkItem, exc: Exception) -> None:
+        inputs = item.inputs
+        report = True
         if isinstance(exc, CircuitBreakerTripped):
-            key = (spec.name, correlation_id)
-            if key in self._tripped:
-                return
+            key = (spec.name, item.correlation_id)
+            report = key not in self._tripped
             self._tripped.add(key)
-            _log.warning("%s", exc)
-        error = WorkflowError(
-            agent=spec.name,
-            error_type=type(exc).__name__,
-            message=str(exc),
-            input_ids=[str(a.id) for a in inputs],
-        )
-        artifact = self.make_artifact(
-            error,
-            visibility=inputs[0].visibility if inputs else None,
-            correlation_id=correlation_id,
-            partition_key=inputs[0].partition_key if inputs else None,
-            produced_by=spec.name,
-            consumed_from=inputs,
-        )
-        await self.append_and_route(artifact)
+            if report:
+                _log.warning("%s", exc)
+        artifacts: tuple[Artifact, ...] = ()
+        if report:
+            error = WorkflowError(
+                agent=spec.name,
+                error_type=type(exc).__name__,
+                message=str(exc),
+                input_ids=[str(a.id) for a in inputs],
+            )
+            artifacts = (
+                self.make_artifact(
+                    error,
+                    visibility=inputs[0].visibility if inputs else None,
+                    correlation_id=item.correlation_id,
+                    partition_key=inputs[0].partition_key if inputs else None,
+                    produced_by=spec.name,
+                    consumed_from=inputs,
+                ),
+            )
+        commit = Commit(artifacts=artifacts, complete=item.record.key, outcome="failed", error=str(exc))
+        await self._commit_and_submit(commit, self._route_all(artifacts))
 
-    # -- timers --------------------------------------------------------------------------------------
+    @property
+    def _fingerprints(self) -> dict[str, str]:
+        return {name: fingerprint(spec) for name, spec in self.specs.items()}
 
-    def arm_schedules(self) -> None:
-        """Start the timers of scheduled agents that are not running yet."""
+    async def save_fingerprints(self) -> None:
+        """Save the current declarations' fingerprints when they changed since the last save."""
+        current = self._fingerprints
+        if current != self._saved_fingerprints:
+            await self.store.save_fingerprints(current)
+            self._saved_fingerprints = current
+
+    # -- timers and resume ---------------------------------------------------------------------------
+
+    def arm_schedules(self, last: Mapping[str, TimerState] | None = None) -> None:
+        """Start the timers of scheduled agents that are not running yet (continuing from `last` ticks)."""
         now = self.clock.now()
         for spec in self.specs.values():
-            if spec.schedule is not None and spec.name not in self._armed:
-                self._armed.add(spec.name)
-                first = _first_tick(spec.schedule, now)
+            if spec.schedule is None or spec.name in self._armed:
+                continue
+            self._armed.add(spec.name)
+            previous = (last or {}).get(spec.name)
+            if previous is None:
+                first = first_tick(spec.schedule, now)
                 if first is not None:
                     self._arm(spec.name, spec.schedule, 1, first)
+            elif spec.schedule.max_repeats is None or previous.number < spec.schedule.max_repeats:
+                following = next_tick(spec.schedule, previous.scheduled_at)
+                if following is not None:
+                    self._arm(spec.name, spec.schedule, previous.number + 1, following)
 
     def _arm(self, agent: str, schedule: ScheduleSpec, number: int, when: datetime) -> None:
         async def fire() -> None:
-            self._submit(Activation(agent, -1, ()), Tick(number, when))
+            tick = Tick(number, when)
+            item = self._work_item(Activation(agent, -1, ()), tick)
+            await self._commit_and_submit(Commit(timers=(TimerState(agent, number, when),)), ([item], []))
             if schedule.max_repeats is None or number < schedule.max_repeats:
-                following = _next_tick(schedule, when)
+                following = next_tick(schedule, when)
                 if following is not None:
                     self._arm(agent, schedule, number + 1, following)
 
         self.runtime.call_at(when, fire, hard=schedule.bounded, kind="tick")
 
-
-def _first_tick(schedule: ScheduleSpec, now: datetime) -> datetime | None:
-    start = now + (schedule.after or timedelta(0))
-    if schedule.every is not None:
-        return start if schedule.after is not None else start + schedule.every
-    if isinstance(schedule.at, datetime):
-        return schedule.at if schedule.at >= now else None
-    return _next_tick(schedule, start)
-
-
-def _next_tick(schedule: ScheduleSpec, previous: datetime) -> datetime | None:
-    if schedule.every is not None:
-        return previous + schedule.every
-    if isinstance(schedule.at, time):
-        candidate = previous.replace(
-            hour=schedule.at.hour, minute=schedule.at.minute, second=schedule.at.second, microsecond=0
-        )
-        return candidate if candidate > previous else candidate + timedelta(days=1)
-    if schedule.cron is not None:
-        return CronExpression.parse(schedule.cron).next_after(previous)
-    return None
+    async def start(self) -> ResumeReport:
+        """Resume from the store: pending work, partial gates/joins/batches, timers; compare declarations."""
+        previous = await self.store.fingerprints()
+        added, removed, changed = compare_fingerprints(previous, self._fingerprints) if previous else ((), (), ())
+        await self.save_fingerprints()
+        self.expired_joins.extend(await self.store.expired_joins())
+        seen = await self.store.consumed_pairs()
+        seen |= {(e.agent, UUID(i)) for e in self.expired_joins for i in e.artifact_ids}
+        self.scheduler.mark_seen(seen)
+        resumed = orphaned = 0
+        abandoned = [r.key for r in await self.store.work(("leased",)) if not owner_alive(r.lease_owner)]
+        await self.store.release(abandoned)
+        for record in await self.store.work(("pending", "leased")):
+            if record.agent not in self.specs:
+                orphaned += 1
+                continue
+            inputs = tuple(await self.store.get_many(record.input_ids))
+            self.runtime.submit(WorkItem(record, inputs))
+            resumed += 1
+        page = await self.store.query(ArtifactQuery())
+        await self._commit_and_submit(Commit(), self._route_all(page.items))
+        self.arm_schedules({t.agent: t for t in await self.store.timer_states()})
+        report = ResumeReport(added, removed, changed, resumed, orphaned)
+        if not report.unchanged or orphaned:
+            _log.warning("resuming with changed declarations: %s", report)
+        return report

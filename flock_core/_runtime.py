@@ -11,9 +11,9 @@ from typing import Literal, Protocol
 
 import anyio
 
+from ._artifacts import Artifact
 from ._clock import Clock
-from ._patterns import Tick
-from ._scheduler import Activation
+from ._work import WorkRecord
 
 __all__ = ["Runtime", "RuntimeHost", "TimerKind", "WorkItem"]
 
@@ -22,11 +22,20 @@ TimerKind = Literal["delayed", "tick"]
 
 @dataclass(frozen=True, slots=True)
 class WorkItem:
-    """A complete activation waiting to run, with the correlation id it belongs to."""
+    """A stored work record and its input artifacts, ready to run."""
 
-    activation: Activation
-    correlation_id: str
-    tick: Tick | None = None
+    record: WorkRecord
+    inputs: tuple[Artifact, ...]
+
+    @property
+    def agent(self) -> str:
+        """The agent to run."""
+        return self.record.agent
+
+    @property
+    def correlation_id(self) -> str:
+        """The workflow of the outputs."""
+        return self.record.correlation_id
 
 
 @dataclass(order=True, slots=True)
@@ -103,7 +112,7 @@ class Runtime:
 
     def submit(self, item: WorkItem) -> None:
         """Queue an activation; higher priority first, then first come first served."""
-        heapq.heappush(self._ready, _Queued((-item.activation.priority, next(self._counter)), item))
+        heapq.heappush(self._ready, _Queued((-item.record.priority, next(self._counter)), item))
         self._wake.set()
 
     def call_at(
@@ -124,7 +133,7 @@ class Runtime:
         blocked: list[_Queued] = []
         while self._ready and self.in_flight < self._max_concurrency:
             queued = heapq.heappop(self._ready)
-            agent = queued.item.activation.agent
+            agent = queued.item.agent
             if self._running.get(agent, 0) >= self._agent_limit(agent):
                 blocked.append(queued)
                 continue
@@ -137,7 +146,7 @@ class Runtime:
         return started
 
     def _finish(self, item: WorkItem) -> None:
-        agent, cid = item.activation.agent, item.correlation_id
+        agent, cid = item.agent, item.correlation_id
         self._running[agent] -= 1
         self._running_by_correlation[cid] -= 1
         if not self._running_by_correlation[cid]:

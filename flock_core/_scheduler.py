@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
@@ -63,6 +63,10 @@ class Scheduler:
         self._batches: dict[tuple[str, int], BatchCollector] = {}
         self._seen: set[tuple[str, UUID]] = set()
         self._on_reject: Callable[[Rejection], None] = on_reject or _ignore
+
+    def mark_seen(self, pairs: Iterable[tuple[str, UUID]]) -> None:
+        """Record `(agent, artifact id)` pairs that were already routed (when resuming from a store)."""
+        self._seen.update(pairs)
 
     def update_agent(self, spec: AgentSpec) -> None:
         """Add or replace an agent's declaration and rebuild the type index."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, TypeVar
@@ -11,7 +11,9 @@ from uuid import UUID
 from pydantic import BaseModel
 
 from ._artifacts import Artifact
+from ._collectors import ExpiredJoin
 from ._visibility import AgentIdentity, is_visible
+from ._work import Commit, TimerState, WorkRecord, WorkStatus
 
 __all__ = ["ArtifactPage", "ArtifactQuery", "BlackboardStore", "matches"]
 
@@ -83,14 +85,27 @@ def matches(artifact: Artifact, query: ArtifactQuery, now: datetime) -> bool:  #
 
 
 class BlackboardStore(Protocol):
-    """Where artifacts live. Appends are atomic and ordered; artifacts are never modified."""
+    """Where artifacts and the durable state of runs live.
+
+    Artifacts are immutable and ordered. `commit` applies one step of a run atomically: new artifacts, the
+    work items they complete, the completion of the work item that produced them, timer states and expired
+    joins. Every backend (memory, SQLite, PostgreSQL) passes the same contract tests.
+    """
 
     async def append(self, artifact: Artifact) -> int:
-        """Store `artifact` and return its sequence number (strictly increasing)."""
+        """Store one artifact outside any run step; returns its sequence number (strictly increasing)."""
+        ...
+
+    async def commit(self, commit: Commit) -> bool:
+        """Apply `commit` atomically; returns False (writing nothing) if its work item was already finished."""
         ...
 
     async def get(self, artifact_id: UUID) -> Artifact | None:
         """The artifact with this id, or `None`."""
+        ...
+
+    async def get_many(self, artifact_ids: Sequence[UUID]) -> list[Artifact]:
+        """The artifacts with these ids, in the order given (missing ones are skipped)."""
         ...
 
     async def query(self, query: ArtifactQuery) -> ArtifactPage:
@@ -109,6 +124,42 @@ class BlackboardStore(Protocol):
 
     async def consumers_of(self, artifact_id: UUID) -> frozenset[str]:
         """The agents that consumed this artifact."""
+        ...
+
+    async def consumed_pairs(self) -> set[tuple[str, UUID]]:
+        """Every `(agent, artifact id)` consumption record (used to resume routing)."""
+        ...
+
+    async def lease(self, key: str, owner: str, until: datetime) -> WorkRecord | None:
+        """Lease a pending (or abandoned) work item; returns it with `attempts` incremented, else `None`."""
+        ...
+
+    async def release(self, keys: Sequence[str]) -> None:
+        """Return these leased work items to pending (their owner is known to be gone)."""
+        ...
+
+    async def work(self, statuses: Collection[WorkStatus] | None = None) -> list[WorkRecord]:
+        """Work items, oldest first, optionally only those in `statuses`."""
+        ...
+
+    async def requeue(self, key: str) -> bool:
+        """Put a failed work item back to pending (attempts reset); returns whether it existed and had failed."""
+        ...
+
+    async def timer_states(self) -> list[TimerState]:
+        """The last tick of every timer agent."""
+        ...
+
+    async def expired_joins(self) -> list[ExpiredJoin]:
+        """Every expired join record, oldest first."""
+        ...
+
+    async def fingerprints(self) -> dict[str, str]:
+        """The agent declarations' fingerprints saved by the last run on this store."""
+        ...
+
+    async def save_fingerprints(self, fingerprints: Mapping[str, str]) -> None:
+        """Replace the saved agent fingerprints."""
         ...
 
     async def close(self) -> None:
