@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
+from opentelemetry import trace
 from pydantic import BaseModel, TypeAdapter
 
 from ._artifacts import Artifact
@@ -23,7 +25,11 @@ from .exceptions import ContractViolation, EngineError
 __all__ = ["ActivationRunner", "Output", "UsageMeter"]
 
 _log = logging.getLogger("flock_core.activation")
-_visibility_adapter: TypeAdapter[Visibility] = TypeAdapter(Visibility)
+
+
+@functools.cache
+def _visibility_adapter() -> TypeAdapter[Visibility]:
+    return TypeAdapter(Visibility)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +134,17 @@ class ActivationRunner:
                     outputs = await component.on_post_evaluate(spec, outputs)
                 return enforce_contract(spec.name, request.group, outputs)
             except ContractViolation as violation:
+                trace.get_current_span().add_event(
+                    "flock.contract_violation",
+                    {
+                        "flock.output_group": request.group_index,
+                        "flock.attempt": attempt,
+                        "flock.expected": violation.expected,
+                        "flock.got": violation.got,
+                        "flock.errors": list(violation.errors),
+                        "flock.will_repair": attempt < spec.max_repairs,
+                    },
+                )
                 _log.info(
                     "agent %r group %d attempt %d violated its contract: %s",
                     spec.name,
@@ -151,7 +168,7 @@ class ActivationRunner:
             return PublicVisibility()
         if callable(rule):
             try:
-                return _visibility_adapter.validate_python(rule(payload))
+                return _visibility_adapter().validate_python(rule(payload))
             except Exception as exc:
                 raise EngineError(spec.name, f"visibility function failed: {type(exc).__name__}: {exc}") from exc
         return rule

@@ -39,7 +39,7 @@ class Artifact(BaseModel):
         trace_context: W3C trace context of the activation that produced it, so traces cross processes.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     id: UUID = Field(default_factory=new_id)
     type: str
@@ -64,6 +64,8 @@ class WorkflowError(BaseModel):
 
     It carries the failing activation's correlation id and lineage (its inputs stay on the board).
     """
+
+    model_config = ConfigDict(defer_build=True)
 
     agent: str
     error_type: str

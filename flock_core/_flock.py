@@ -9,6 +9,7 @@ from types import MappingProxyType, TracebackType
 from typing import Any, Self, TypeVar
 
 import anyio
+from opentelemetry.trace import TracerProvider
 from pydantic import BaseModel
 
 from ._artifacts import Artifact, WorkflowError
@@ -27,6 +28,7 @@ from ._scheduler import Rejection
 from ._spec import AgentSpec
 from ._status import CorrelationStatus, RunResult
 from ._store import ArtifactQuery, BlackboardStore
+from ._tracing import FlockTracer
 from ._visibility import Visibility
 from .exceptions import DuplicateAgentError, RunTimeoutError, UnknownAgentError
 
@@ -45,7 +47,9 @@ class Flock:
         context: what activations see besides their inputs (default: their own workflow, 50 artifacts).
         max_agent_iterations: circuit breaker: activations of one agent per workflow before it is stopped.
         max_concurrency: activations running at once across all agents.
+        max_attempts: how often a work item is started (crash recovery) before it is failed for good.
         clock: the time source (`flock_core.testing.VirtualClock` in tests).
+        tracer_provider: an OpenTelemetry tracer provider (default: the global one; nothing is configured).
     """
 
     def __init__(
@@ -57,7 +61,9 @@ class Flock:
         context: ContextProvider | None = None,
         max_agent_iterations: int = 1000,
         max_concurrency: int = 64,
+        max_attempts: int = 3,
         clock: Clock | None = None,
+        tracer_provider: TracerProvider | None = None,
     ) -> None:
         self.model = model
         self.registry = TypeRegistry(default_registry)
@@ -71,6 +77,8 @@ class Flock:
             context=context or CorrelationContext(),
             max_agent_iterations=max_agent_iterations,
             max_concurrency=max_concurrency,
+            max_attempts=max_attempts,
+            tracer=FlockTracer(tracer_provider),
         )
 
     @property
@@ -138,11 +146,9 @@ class Flock:
         `correlation_id`, the artifact starts a new workflow. Activations run in `run_until_idle()`.
         """
         await self._ensure_started()
-        artifact = self._core.make_artifact(
+        return await self._core.publish(
             obj, visibility=visibility, correlation_id=correlation_id, partition_key=partition_key, tags=tags
         )
-        await self._core.publish(artifact)
-        return artifact
 
     async def publish_many(self, objs: Iterable[BaseModel | Mapping[str, Any]], **options: Any) -> list[Artifact]:
         """Publish several objects with the same options (see `publish`)."""

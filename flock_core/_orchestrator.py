@@ -9,6 +9,8 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+from opentelemetry import trace
+from opentelemetry.trace import Span
 from pydantic import BaseModel
 
 from ._activation import ActivationRunner, UsageMeter
@@ -28,6 +30,7 @@ from ._scheduler import Activation, Rejection, Scheduler
 from ._spec import AgentSpec
 from ._store import ArtifactQuery, BlackboardStore
 from ._timers import first_tick, next_tick
+from ._tracing import Attr, FlockTracer, current_trace_id, inject_current, record_failure, record_outputs
 from ._visibility import PublicVisibility, Visibility, visible_from
 from ._work import Commit, TimerState, WorkRecord, owner_alive, work_key, worker_identity
 from .exceptions import CircuitBreakerTripped, RuntimeFlockError
@@ -60,6 +63,7 @@ class Orchestrator:
         max_agent_iterations: int,
         max_concurrency: int,
         max_attempts: int = 3,
+        tracer: FlockTracer | None = None,
     ) -> None:
         self.registry = registry
         self.store = store
@@ -74,6 +78,7 @@ class Orchestrator:
         self.usage: dict[str, Usage] = {}
         self.listeners: list[Callable[[Artifact], None]] = []
         self.resume_report: ResumeReport | None = None
+        self.tracer = tracer or FlockTracer()
         self.scheduler = Scheduler(registry, on_reject=self.rejections.append)
         self.runtime = Runtime(clock, max_concurrency, lambda name: self.specs[name].max_concurrency)
         self._default_engine = engine
@@ -122,6 +127,7 @@ class Orchestrator:
             visibility=visibility or PublicVisibility(),
             created_at=self.clock.now(),
             consumed_from=tuple(a.id for a in consumed_from),
+            trace_context=inject_current(),
         )
 
     def _route(self, artifact: Artifact) -> Routed:
@@ -183,9 +189,20 @@ class Orchestrator:
             self.runtime.submit(item)
         return True
 
-    async def publish(self, artifact: Artifact) -> None:
-        """Store an external artifact together with the work it completes."""
-        await self._commit_and_submit(Commit(artifacts=(artifact,)), self._route(artifact))
+    async def publish(self, obj: BaseModel | Mapping[str, Any], **options: Any) -> Artifact:
+        """Validate and store an external artifact together with the work it completes, in a publish span."""
+        with self.tracer.publish(options.get("correlation_id")) as span:
+            artifact = self.make_artifact(obj, **options)
+            span.update_name(f"publish {artifact.type}")
+            span.set_attributes(
+                {
+                    Attr.ARTIFACT_TYPE: artifact.type,
+                    Attr.ARTIFACT_ID: str(artifact.id),
+                    Attr.CONVERSATION: artifact.correlation_id,
+                }
+            )
+            await self._commit_and_submit(Commit(artifacts=(artifact,)), self._route(artifact))
+        return artifact
 
     def _report_expired(self, expired: Iterable[ExpiredJoin]) -> None:
         for record in expired:
@@ -227,9 +244,16 @@ class Orchestrator:
             error = RuntimeFlockError(f"gave up after {record.attempts - 1} attempts: {record.last_error or 'crash'}")
             await self._publish_error(spec, item, error)
             return
-        if not self._breaker_allows(spec, item.correlation_id):
-            await self._publish_error(spec, item, CircuitBreakerTripped(spec.name, self.max_agent_iterations))
-            return
+        attributes: dict[str, str | int] = {Attr.WORK_KEY: record.key, Attr.ATTEMPT: record.attempts}
+        if record.tick is not None:
+            attributes[Attr.TICK] = record.tick.number
+        with self.tracer.activation(spec.name, item.correlation_id, item.inputs, attributes) as span:
+            if not self._breaker_allows(spec, item.correlation_id):
+                await self._publish_error(spec, item, CircuitBreakerTripped(spec.name, self.max_agent_iterations))
+                return
+            await self._activate(spec, item, record, span)
+
+    async def _activate(self, spec: AgentSpec, item: WorkItem, record: WorkRecord, span: Span) -> None:
         meter = UsageMeter()
         try:
             await self.initialize(spec)
@@ -254,6 +278,7 @@ class Orchestrator:
             )
             for output in outputs
         ]
+        record_outputs(span, artifacts, meter.total.input_tokens, meter.total.output_tokens)
         committed = await self._commit_and_submit(
             Commit(artifacts=tuple(artifacts), complete=record.key), self._route_all(artifacts)
         )
@@ -298,6 +323,7 @@ class Orchestrator:
 
     async def _fail(self, spec: AgentSpec, item: WorkItem, exc: Exception) -> None:
         _log.warning("agent %r failed on %d input(s): %s", spec.name, len(item.inputs), exc)
+        record_failure(trace.get_current_span(), exc)
         for component in spec.components:
             try:
                 await component.on_error(spec, exc)
@@ -321,6 +347,7 @@ class Orchestrator:
                 error_type=type(exc).__name__,
                 message=str(exc),
                 input_ids=[str(a.id) for a in inputs],
+                trace_id=current_trace_id(),
             )
             artifacts = (
                 self.make_artifact(

@@ -38,7 +38,7 @@ class AgentIdentity:
 
 
 class _Base(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 class PublicVisibility(_Base):
@@ -106,8 +106,6 @@ Visibility = Annotated[
     Field(discriminator="kind"),
 ]
 """Any visibility; serialised with a `kind` discriminator."""
-
-AfterVisibility.model_rebuild()
 
 
 def is_visible(visibility: Visibility, identity: AgentIdentity, *, created_at: datetime, now: datetime) -> bool:

@@ -1,0 +1,139 @@
+"""Spans, attributes, links and events, captured with the SDK's in-memory exporter."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind, StatusCode
+from pydantic import BaseModel
+
+from flock_core import ArtifactQuery, EvaluationRequest, EvaluationResult, Flock, Usage, WorkflowError
+from flock_core.testing import FunctionEngine, Script, ScriptedEngine
+
+pytestmark = pytest.mark.anyio
+
+
+class Topic(BaseModel):
+    name: str
+
+
+class Idea(BaseModel):
+    text: str
+
+
+class Summary(BaseModel):
+    text: str
+
+
+@pytest.fixture
+def exporter() -> Iterator[InMemorySpanExporter]:
+    exporter = InMemorySpanExporter()
+    yield exporter
+    exporter.shutdown()
+
+
+def make_flock(exporter: InMemorySpanExporter, engine: FunctionEngine | ScriptedEngine) -> tuple[Flock, TracerProvider]:
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    flock = Flock(engine=engine, tracer_provider=provider)
+    for model in (Topic, Idea, Summary):
+        flock.register_type(model)
+    return flock, provider
+
+
+def by_name(spans: tuple[ReadableSpan, ...], name: str) -> list[ReadableSpan]:
+    return [s for s in spans if s.name == name]
+
+
+def pipeline_engine(request: EvaluationRequest) -> EvaluationResult:
+    if request.agent.name == "brainstorm":
+        return EvaluationResult([Idea(text=f"idea {i}") for i in range(3)], Usage(10, 5, 1))
+    return EvaluationResult([Summary(text=" + ".join(str(p) for p in request.payloads))], Usage(7, 3, 1))
+
+
+async def test_fan_out_and_gate_span_tree_and_links(exporter: InMemorySpanExporter) -> None:
+    flock, provider = make_flock(exporter, FunctionEngine(pipeline_engine))
+    flock.agent("brainstorm").consumes(Topic).publishes(Idea, fan_out=3)
+    flock.agent("summarise").consumes(Idea, Idea, Idea).publishes(Summary)
+    topic = await flock.publish(Topic(name="bees"))
+    await flock.run_until_idle()
+    provider.shutdown()
+    spans = exporter.get_finished_spans()
+
+    [publish] = by_name(spans, "publish Topic")
+    [brainstorm] = by_name(spans, "invoke_agent brainstorm")
+    [summarise] = by_name(spans, "invoke_agent summarise")
+    assert publish.kind == SpanKind.PRODUCER
+    assert publish.attributes is not None
+    assert publish.attributes["flock.artifact.id"] == str(topic.id)
+    assert brainstorm.kind == SpanKind.INTERNAL
+    assert brainstorm.parent is not None and publish.context is not None
+    assert brainstorm.parent.span_id == publish.context.span_id
+    assert brainstorm.context is not None and brainstorm.context.trace_id == publish.context.trace_id
+    attrs = dict(brainstorm.attributes or {})
+    assert attrs["gen_ai.operation.name"] == "invoke_agent"
+    assert attrs["gen_ai.agent.name"] == "brainstorm"
+    assert attrs["gen_ai.conversation.id"] == topic.correlation_id
+    assert attrs["flock.input.ids"] == (str(topic.id),)
+    assert attrs["flock.input.types"] == ("Topic",)
+    assert attrs["flock.output.types"] == ("Idea", "Idea", "Idea")
+    assert (attrs["gen_ai.usage.input_tokens"], attrs["gen_ai.usage.output_tokens"]) == (10, 5)
+    # fan-in: the gate's activation links to the producer span of each of its three inputs
+    assert summarise.parent is not None and summarise.parent.span_id == brainstorm.context.span_id
+    assert [link.context.span_id for link in summarise.links] == [brainstorm.context.span_id] * 3
+    ideas = await flock.store.query(ArtifactQuery(types=frozenset({"Idea"})))
+    assert {link.attributes["flock.artifact.id"] for link in summarise.links if link.attributes} == {
+        str(a.id) for a in ideas.items
+    }
+    assert all(
+        a.trace_context["traceparent"].split("-")[1] == format(publish.context.trace_id, "032x") for a in ideas.items
+    )
+
+
+async def test_engine_failure_marks_span_and_error_carries_trace_id(exporter: InMemorySpanExporter) -> None:
+    flock, provider = make_flock(exporter, ScriptedEngine({"broken": Script(RuntimeError("model down"))}))
+    flock.agent("broken").consumes(Topic).publishes(Idea)
+    result = await flock.arun(Topic(name="x"))
+    provider.shutdown()
+    [span] = by_name(exporter.get_finished_spans(), "invoke_agent broken")
+    assert span.status.status_code == StatusCode.ERROR
+    assert span.status.description == "model down"
+    assert (span.attributes or {})["error.type"] == "RuntimeError"
+    assert [e.name for e in span.events] == ["exception"]
+    [error] = result.get(WorkflowError)
+    assert span.context is not None
+    assert error.trace_id == format(span.context.trace_id, "032x")
+
+
+async def test_repaired_contract_violation_is_a_span_event(exporter: InMemorySpanExporter) -> None:
+    engine = ScriptedEngine({"b": Script([Idea(text="1")], [Idea(text="1"), Idea(text="2")])})
+    flock, provider = make_flock(exporter, engine)
+    flock.agent("b").consumes(Topic).publishes(Idea, fan_out=2)
+    result = await flock.arun(Topic(name="x"))
+    provider.shutdown()
+    assert len(result.get(Idea)) == 2
+    [span] = by_name(exporter.get_finished_spans(), "invoke_agent b")
+    [event] = span.events
+    assert event.name == "flock.contract_violation"
+    assert dict(event.attributes or {}) == {
+        "flock.output_group": 0,
+        "flock.attempt": 0,
+        "flock.expected": "exactly 2 Idea",
+        "flock.got": "1 x Idea",
+        "flock.errors": ("Idea: expected exactly 2, got 1",),
+        "flock.will_repair": True,
+    }
+    assert span.status.status_code == StatusCode.UNSET
+
+
+async def test_no_spans_recorded_without_a_provider() -> None:
+    flock = Flock(engine=FunctionEngine(pipeline_engine))
+    flock.register_type(Topic)
+    flock.register_type(Idea)
+    flock.agent("brainstorm").consumes(Topic).publishes(Idea, fan_out=3)
+    artifact = await flock.publish(Topic(name="x"))
+    assert artifact.trace_context == {}
