@@ -71,9 +71,11 @@ async def test_fan_out_and_gate_span_tree_and_links(exporter: InMemorySpanExport
     assert publish.attributes is not None
     assert publish.attributes["flock.artifact.id"] == str(topic.id)
     assert brainstorm.kind == SpanKind.INTERNAL
-    assert brainstorm.parent is not None and publish.context is not None
+    assert brainstorm.parent is not None
+    assert publish.context is not None
     assert brainstorm.parent.span_id == publish.context.span_id
-    assert brainstorm.context is not None and brainstorm.context.trace_id == publish.context.trace_id
+    assert brainstorm.context is not None
+    assert brainstorm.context.trace_id == publish.context.trace_id
     attrs = dict(brainstorm.attributes or {})
     assert attrs["gen_ai.operation.name"] == "invoke_agent"
     assert attrs["gen_ai.agent.name"] == "brainstorm"
@@ -83,10 +85,11 @@ async def test_fan_out_and_gate_span_tree_and_links(exporter: InMemorySpanExport
     assert attrs["flock.output.types"] == ("Idea", "Idea", "Idea")
     assert (attrs["gen_ai.usage.input_tokens"], attrs["gen_ai.usage.output_tokens"]) == (10, 5)
     # fan-in: the gate's activation links to the producer span of each of its three inputs
-    assert summarise.parent is not None and summarise.parent.span_id == brainstorm.context.span_id
+    assert summarise.parent is not None
+    assert summarise.parent.span_id == brainstorm.context.span_id
     assert [link.context.span_id for link in summarise.links] == [brainstorm.context.span_id] * 3
     ideas = await flock.store.query(ArtifactQuery(types=frozenset({"Idea"})))
-    assert {link.attributes["flock.artifact.id"] for link in summarise.links if link.attributes} == {
+    assert {str(link.attributes["flock.artifact.id"]) for link in summarise.links if link.attributes} == {
         str(a.id) for a in ideas.items
     }
     assert all(
