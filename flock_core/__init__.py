@@ -29,10 +29,20 @@ from ._context import (
     RecentContext,
 )
 from ._engine import Engine, EvaluationRequest, EvaluationResult, Usage
+from ._events import (
+    ActivationFailed,
+    ActivationFinished,
+    ActivationStarted,
+    ArtifactPublished,
+    EventBus,
+    FlockEvent,
+    TokenStreamed,
+)
 from ._flock import Flock
 from ._memory_store import InMemoryBlackboardStore
 from ._patterns import BatchSpec, JoinSpec, ScheduleSpec, Tick
 from ._registry import TypeRegistry, flock_type, type_name_of
+from ._resume import ResumeReport
 from ._scheduler import Rejection
 from ._spec import AgentSpec, BestOf, FanOut, OutputGroup, Subscription
 from ._status import CorrelationState, CorrelationStatus, RunResult
@@ -47,8 +57,12 @@ from ._visibility import (
     TenantVisibility,
     Visibility,
 )
+from ._work import Commit, TimerState, WorkRecord, WorkStatus
 
 __all__ = [
+    "ActivationFailed",
+    "ActivationFinished",
+    "ActivationStarted",
     "AfterVisibility",
     "AgentBuilder",
     "AgentComponent",
@@ -57,11 +71,13 @@ __all__ = [
     "Artifact",
     "ArtifactCount",
     "ArtifactPage",
+    "ArtifactPublished",
     "ArtifactQuery",
     "BatchSpec",
     "BestOf",
     "BlackboardStore",
     "Clock",
+    "Commit",
     "Condition",
     "ConditionView",
     "ContextProvider",
@@ -72,11 +88,13 @@ __all__ = [
     "Engine",
     "EvaluationRequest",
     "EvaluationResult",
+    "EventBus",
     "Exists",
     "ExpiredJoin",
     "FanOut",
     "FilteredContext",
     "Flock",
+    "FlockEvent",
     "Idle",
     "InMemoryBlackboardStore",
     "JoinSpec",
@@ -87,15 +105,20 @@ __all__ = [
     "PublicVisibility",
     "RecentContext",
     "Rejection",
+    "ResumeReport",
     "RunResult",
     "ScheduleSpec",
     "Subscription",
     "SystemClock",
     "TenantVisibility",
     "Tick",
+    "TimerState",
+    "TokenStreamed",
     "TypeRegistry",
     "Usage",
     "Visibility",
+    "WorkRecord",
+    "WorkStatus",
     "WorkflowError",
     "WorkflowFailed",
     "__version__",

@@ -19,6 +19,7 @@ from ._collectors import ExpiredJoin
 from ._conditions import Condition, ConditionView
 from ._context import ContextProvider, CorrelationContext
 from ._engine import Engine, Usage
+from ._events import EventBus
 from ._ids import new_id
 from ._memory_store import InMemoryBlackboardStore
 from ._orchestrator import Orchestrator
@@ -123,6 +124,11 @@ class Flock:
         if name not in self._core.specs:
             raise UnknownAgentError(name, list(self._core.specs))
         return self._core.specs[name]
+
+    @property
+    def events(self) -> EventBus:
+        """Run events (published, activation started/finished/failed, streamed tokens) for observers."""
+        return self._core.events
 
     def add_listener(self, listener: Callable[[Artifact], None]) -> Callable[[], None]:
         """Call `listener` with every artifact this Flock stores; returns a function that removes it."""

@@ -20,6 +20,7 @@ from ._collectors import ExpiredJoin
 from ._context import ContextProvider, ContextRequest, provide_context
 from ._default_engine import load_default_engine
 from ._engine import Engine, Usage
+from ._events import ActivationFailed, ActivationFinished, ActivationStarted, ArtifactPublished, EventBus
 from ._ids import new_id
 from ._patterns import ScheduleSpec, Tick
 from ._payloads import to_payload
@@ -79,6 +80,7 @@ class Orchestrator:
         self.listeners: list[Callable[[Artifact], None]] = []
         self.resume_report: ResumeReport | None = None
         self.tracer = tracer or FlockTracer()
+        self.events = EventBus()
         self.scheduler = Scheduler(registry, on_reject=self.rejections.append)
         self.runtime = Runtime(clock, max_concurrency, lambda name: self.specs[name].max_concurrency)
         self._default_engine = engine
@@ -185,6 +187,7 @@ class Orchestrator:
         for artifact in commit.artifacts:
             for listener in self.listeners:
                 listener(artifact)
+            self.events.emit(ArtifactPublished(artifact))
         for item in items:
             self.runtime.submit(item)
         return True
@@ -254,6 +257,8 @@ class Orchestrator:
             await self._activate(spec, item, record, span)
 
     async def _activate(self, spec: AgentSpec, item: WorkItem, record: WorkRecord, span: Span) -> None:
+        input_ids = tuple(str(a.id) for a in item.inputs)
+        self.events.emit(ActivationStarted(spec.name, record.key, item.correlation_id, input_ids))
         meter = UsageMeter()
         try:
             await self.initialize(spec)
@@ -283,6 +288,8 @@ class Orchestrator:
             Commit(artifacts=tuple(artifacts), complete=record.key), self._route_all(artifacts)
         )
         if committed:
+            output_ids = tuple(str(a.id) for a in artifacts)
+            self.events.emit(ActivationFinished(spec.name, record.key, item.correlation_id, output_ids))
             for component in spec.components:
                 await component.on_post_publish(spec, artifacts)
 
@@ -324,6 +331,9 @@ class Orchestrator:
     async def _fail(self, spec: AgentSpec, item: WorkItem, exc: Exception) -> None:
         _log.warning("agent %r failed on %d input(s): %s", spec.name, len(item.inputs), exc)
         record_failure(trace.get_current_span(), exc)
+        self.events.emit(
+            ActivationFailed(spec.name, item.record.key, item.correlation_id, type(exc).__name__, str(exc))
+        )
         for component in spec.components:
             try:
                 await component.on_error(spec, exc)

@@ -551,3 +551,32 @@ def _by_type(name: str):
     from flock_core import ArtifactQuery
 
     return ArtifactQuery(types=frozenset({name}))
+
+
+async def test_events_describe_the_run_in_order() -> None:
+    from flock_core import FlockEvent
+
+    def engine(request: EvaluationRequest) -> list[BaseModel]:
+        if request.agent.name == "bad":
+            raise RuntimeError("nope")
+        return echo(request)
+
+    flock = make_flock(FunctionEngine(engine))
+    flock.agent("w").consumes(Idea).publishes(Draft)
+    flock.agent("bad").consumes(Draft).publishes(Tag)
+    seen: list[FlockEvent] = []
+    unsubscribe = flock.events.subscribe(seen.append)
+    await flock.arun(Idea(text="x"))
+    unsubscribe()
+    assert [e.kind for e in seen] == [
+        "artifact_published",
+        "activation_started",
+        "artifact_published",
+        "activation_finished",
+        "activation_started",
+        "activation_failed",
+        "artifact_published",
+    ]
+    failed = seen[5]
+    assert failed.kind == "activation_failed"
+    assert (failed.agent, failed.error_type, failed.message) == ("bad", "RuntimeError", "nope")
