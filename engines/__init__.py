@@ -1,0 +1,37 @@
+"""Engines for flockboard: `DSPyEngine`, the signature builder it uses, and the switch for tests.
+
+Importing this package loads neither DSPy nor LiteLLM; they load when an engine first evaluates.
+"""
+
+from ._dspy_engine import DSPyEngine
+from ._guard import ALLOW_MODEL_REQUESTS_ENV, model_requests_allowed, override_allow_model_requests
+from ._inputs import ContextItem, PreviousAttempt, PreviousOutput
+from ._naming import pluralize, snake_case
+from ._settings import MODEL_ENV, OFFLINE_MODEL, AdapterName, BackendName, ProgramName
+from ._shape import InputShape, InputSlot
+from ._signature import RESERVED_NAMES, FieldPlan, FieldRole, SignaturePlan, build_signature, plan_signature
+
+__all__ = [
+    "ALLOW_MODEL_REQUESTS_ENV",
+    "MODEL_ENV",
+    "OFFLINE_MODEL",
+    "RESERVED_NAMES",
+    "AdapterName",
+    "BackendName",
+    "ContextItem",
+    "DSPyEngine",
+    "FieldPlan",
+    "FieldRole",
+    "InputShape",
+    "InputSlot",
+    "PreviousAttempt",
+    "PreviousOutput",
+    "ProgramName",
+    "SignaturePlan",
+    "build_signature",
+    "model_requests_allowed",
+    "override_allow_model_requests",
+    "plan_signature",
+    "pluralize",
+    "snake_case",
+]

@@ -1,0 +1,94 @@
+"""What the model is given besides the triggering artifacts: context records and repair feedback.
+
+These are the Pydantic types of the two extra input fields the signature builder may add:
+`context: list[ContextItem]` and `previous_attempt: PreviousAttempt`. `signature_inputs` turns an
+`EvaluationRequest` into the keyword arguments of the DSPy program.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from flock_core import Artifact, EvaluationRequest, type_name_of
+from flock_core.exceptions import ContractViolation
+
+if TYPE_CHECKING:
+    from ._signature import SignaturePlan
+
+__all__ = ["ContextItem", "PreviousAttempt", "PreviousOutput", "signature_inputs"]
+
+
+class ContextItem(BaseModel):
+    """One artifact on the blackboard that the agent may use as background."""
+
+    model_config = ConfigDict(frozen=True)
+
+    type: str = Field(description="The registered type name of the artifact.")
+    producer: str = Field(description='The agent that produced it, or "external".')
+    payload: dict[str, Any] = Field(description="The artifact's data.")
+
+    @classmethod
+    def of(cls, artifact: Artifact) -> ContextItem:
+        """The context record of `artifact` (its id, tags and timestamps are left out of the prompt)."""
+        return cls(type=artifact.type, producer=artifact.produced_by, payload=artifact.payload)
+
+
+class PreviousOutput(BaseModel):
+    """One output of a rejected answer."""
+
+    model_config = ConfigDict(frozen=True)
+
+    type: str = Field(description="The type name the output was published as.")
+    payload: dict[str, Any] = Field(description="The output's data.")
+
+
+class PreviousAttempt(BaseModel):
+    """A rejected answer and the exact reasons it was rejected."""
+
+    model_config = ConfigDict(frozen=True)
+
+    outputs: list[PreviousOutput] = Field(description="What the previous answer produced (empty if unreadable).")
+    problem: str = Field(description="What was expected and what was received.")
+    errors: list[str] = Field(description="Every individual error to fix.")
+
+    @classmethod
+    def of(cls, outputs: tuple[BaseModel, ...], error: ContractViolation | None) -> PreviousAttempt:
+        """The feedback record for a repair attempt.
+
+        >>> from flock_core.exceptions import ContractViolation
+        >>> error = ContractViolation("a", expected="exactly 2 Idea", got="1 x Idea", errors=["Idea: got 1"])
+        >>> PreviousAttempt.of((), error).problem
+        'expected exactly 2 Idea, got 1 x Idea'
+        """
+        records = [
+            PreviousOutput(type=type_name_of(type(output)), payload=output.model_dump(mode="json"))
+            for output in outputs
+        ]
+        if error is None:
+            return cls(outputs=records, problem="the previous answer was rejected", errors=[])
+        return cls(outputs=records, problem=f"expected {error.expected}, got {error.got}", errors=list(error.errors))
+
+
+def signature_inputs(plan: SignaturePlan, request: EvaluationRequest) -> dict[str, Any]:
+    """The keyword arguments for the DSPy program: every input field of `plan` filled from `request`.
+
+    Artifact fields receive the validated payloads of their type in arrival order (a list field gets
+    every one of them); `context` gets one `ContextItem` per context artifact; `previous_attempt` gets
+    the rejected outputs and the contract violation of the previous attempt.
+    """
+    values: dict[str, Any] = {}
+    for field in plan.inputs:
+        if field.role == "context":
+            values[field.name] = [ContextItem.of(artifact) for artifact in request.context]
+        elif field.role == "feedback":
+            values[field.name] = PreviousAttempt.of(request.previous_outputs, request.previous_error)
+        else:
+            payloads = [
+                payload
+                for artifact, payload in zip(request.inputs, request.payloads, strict=True)
+                if artifact.type == field.type_name
+            ]
+            values[field.name] = payloads if field.many else payloads[0]
+    return values

@@ -1,0 +1,55 @@
+"""The DSPy LM and adapter an engine calls for a model."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import dspy
+from dspy.adapters.baml_adapter import BAMLAdapter
+
+from flock_core.exceptions import ConfigurationError
+
+from ._offline import OfflineLM
+from ._settings import OFFLINE_MODEL, AdapterName, LMSettings
+
+__all__ = ["make_adapter", "make_lm"]
+
+_ADAPTERS: dict[str, Callable[[dspy.BaseLM], dspy.Adapter]] = {
+    # ChatAdapter's silent second call with JSONAdapter after a parse error is off: a reply that does not
+    # parse becomes a ContractViolation, and the core's repair attempt shows the model what went wrong.
+    "chat": lambda lm: dspy.ChatAdapter(use_json_adapter_fallback=False),
+    "json": lambda lm: dspy.JSONAdapter(),
+    "xml": lambda lm: dspy.XMLAdapter(),
+    "two_step": lambda lm: dspy.TwoStepAdapter(extraction_model=lm),
+    "baml": lambda lm: BAMLAdapter(),
+}
+
+
+def make_lm(model: str, settings: LMSettings) -> dspy.BaseLM:
+    """The offline model, or a `dspy.LM` for `model` with the engine's settings (`lm_kwargs` win)."""
+    if model == OFFLINE_MODEL:
+        return OfflineLM()
+    options: dict[str, Any] = {
+        "temperature": settings.temperature,
+        "max_tokens": settings.max_tokens,
+        "num_retries": settings.num_retries,
+        "timeout": settings.timeout,
+        "cache": settings.cache,
+        "engine": settings.backend,
+    }
+    if settings.api_base is not None:
+        options["api_base"] = settings.api_base
+    if settings.api_key is not None:
+        options["api_key"] = settings.api_key
+    return dspy.LM(model, **{**options, **settings.lm_kwargs})
+
+
+def make_adapter(adapter: AdapterName | dspy.Adapter, lm: dspy.BaseLM) -> dspy.Adapter:
+    """The DSPy adapter named `adapter` (a `dspy.Adapter` instance is used as is). TwoStep extracts with `lm`."""
+    if isinstance(adapter, dspy.Adapter):
+        return adapter
+    factory = _ADAPTERS.get(adapter)
+    if factory is None:
+        raise ConfigurationError(f"DSPyEngine adapter must be one of {sorted(_ADAPTERS)} or a dspy.Adapter")
+    return factory(lm)

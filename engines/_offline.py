@@ -1,0 +1,146 @@
+"""The offline model: deterministic, schema-valid, visibly synthetic answers with no key and no network.
+
+`OfflineLM` is a real `dspy.LM` whose execution engine answers locally instead of over HTTP, so its
+replies travel DSPy's whole path: the adapter formats the prompt, the "model" replies with text in that
+adapter's format (`[[ ## field ## ]]` sections for ChatAdapter, a JSON object for JSONAdapter, XML for
+XMLAdapter, ...), and the adapter parses that text exactly as it parses a provider's reply.
+
+How it knows what to answer: `run_program` installs a `CallRecorder` callback, which sees every
+`Adapter.format(signature, ...)` call. The offline engine reads the signature formatted last, builds a
+value for each output field from the field type's JSON schema (`engines._synthetic`), and formats them
+with that adapter's own `format_assistant_message_content`. A list field whose description says
+"exactly N" or "between A and B" (the wording of the signature builder) gets that many items. In DSPy's
+tool loop it always picks `finish` at once: offline runs never call tools with synthetic arguments.
+
+Values are seeded from a hash of the whole prompt, so the same inputs give the same outputs. Token usage
+is estimated as one token per four characters.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from typing import Any, cast
+
+import dspy
+import pydantic
+from dspy.lm15 import ConfigurationError as LM15ConfigurationError
+from dspy.lm15 import Message, Request, Response, Usage, response_to_events
+
+from ._recorder import CallRecorder, FormattedCall
+from ._settings import OFFLINE_MODEL
+from ._synthetic import synthesize
+
+__all__ = ["OfflineLM", "offline_reply"]
+
+_EXACTLY = re.compile(r"\bexactly (\d+)\b")
+_BETWEEN = re.compile(r"\bbetween (\d+) and (\d+)\b")
+_REACT_CHOICES: dict[str, Any] = {"next_tool_name": "finish", "next_tool_args": {}}
+
+
+class OfflineLM(dspy.LM):
+    """A `dspy.LM` named `"offline"` that answers locally with synthetic values (see the module docstring)."""
+
+    def __init__(self) -> None:
+        engine = _OfflineEngine()
+        super().__init__(  # pyright: ignore[reportUnknownMemberType] - dspy.LM takes untyped **kwargs
+            OFFLINE_MODEL, engine=engine, async_engine=_AsyncOfflineEngine(engine), cache=False, num_retries=0
+        )
+
+
+class _OfflineEngine:
+    """A DSPy execution engine (`complete(Request) -> Response`) that never leaves the process."""
+
+    supports_function_calling = False
+    supports_response_schema = False
+
+    def complete(self, request: Request) -> Response:
+        recorder = CallRecorder.current()
+        if recorder is None or recorder.last is None:
+            raise LM15ConfigurationError(
+                "the offline model answers DSPy programs run by engines.DSPyEngine (it reads the signature "
+                "being formatted from the engine's CallRecorder callback)"
+            )
+        prompt = _prompt_text(request)
+        text = offline_reply(recorder.last, prompt)
+        usage = Usage(input_tokens=_tokens(prompt), output_tokens=_tokens(text))
+        digest = hashlib.sha256(prompt.encode()).hexdigest()[:16]
+        return Response(
+            id=f"offline-{digest}",
+            model=OFFLINE_MODEL,
+            message=Message.assistant(text),
+            finish_reason="stop",
+            usage=usage,
+        )
+
+    def stream(self, request: Request) -> Any:
+        return response_to_events(self.complete(request))
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+class _AsyncOfflineEngine:
+    """The async face of `_OfflineEngine` (answering is pure computation, so no thread is needed)."""
+
+    supports_function_calling = False
+    supports_response_schema = False
+
+    def __init__(self, engine: _OfflineEngine) -> None:
+        self._engine = engine
+
+    async def complete(self, request: Request) -> Response:
+        return self._engine.complete(request)
+
+    async def stream(self, request: Request) -> Any:
+        for event in self._engine.stream(request):
+            yield event
+
+    async def aclose(self) -> None:
+        """Nothing to release."""
+
+
+def offline_reply(call: FormattedCall, prompt: str) -> str:
+    """The reply text for the formatted `call`, seeded by `prompt`: what a perfectly obedient model says."""
+    seed = int.from_bytes(hashlib.sha256(prompt.encode()).digest()[:8], "big")
+    values: dict[str, Any] = {}
+    for name, field in call.signature.output_fields.items():
+        if name in _REACT_CHOICES:
+            values[name] = _REACT_CHOICES[name]
+            continue
+        extra = cast(dict[str, Any], field.json_schema_extra or {})
+        values[name] = synthesize(
+            _schema(field.annotation), seed=seed, label=name, count=_count(str(extra.get("desc", "")))
+        )
+    return call.adapter.format_assistant_message_content(call.signature, values)
+
+
+def _schema(annotation: Any) -> dict[str, Any]:
+    try:
+        return pydantic.TypeAdapter(annotation).json_schema()
+    except (pydantic.PydanticSchemaGenerationError, pydantic.PydanticInvalidForJsonSchema):
+        return {"type": "string"}
+
+
+def _count(description: str) -> tuple[int, int] | None:
+    if match := _EXACTLY.search(description):
+        return int(match[1]), int(match[1])
+    if match := _BETWEEN.search(description):
+        return int(match[1]), int(match[2])
+    return None
+
+
+def _prompt_text(request: Request) -> str:
+    system = request.system
+    if system is None:
+        head = ""
+    elif isinstance(system, str):
+        head = system
+    else:
+        head = "".join(str(getattr(part, "text", "")) for part in system)
+    return "\n\n".join([head, *(message.text or "" for message in request.messages)])
+
+
+def _tokens(text: str) -> int:
+    return math.ceil(len(text) / 4)

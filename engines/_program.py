@@ -1,0 +1,94 @@
+"""DSPy programs and how one runs: Predict, ChainOfThought or a tool loop, in a task-local DSPy context.
+
+`run_program` never calls `dspy.configure` (process-global): the LM, the adapter and the other settings
+are set with `dspy.context(...)` for the current task only, so concurrent activations with different
+models do not interfere. Inside that context DSPy's in-memory LM history and trace (up to 10,000 entries
+each by default, prompts and replies included) are turned off, and usage is collected with
+`dspy.track_usage()`.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, cast
+
+import anyio.to_thread
+import dspy
+
+from flock_core import Usage
+from flock_core.exceptions import ConfigurationError
+
+from ._recorder import CallRecorder
+from ._settings import ProgramName
+from ._tool_loop import ToolLoop
+
+__all__ = ["make_program", "run_program"]
+
+
+def make_program(
+    kind: ProgramName,
+    signature: type[dspy.Signature],
+    tools: Sequence[Callable[..., Any]],
+    *,
+    max_tool_calls: int,
+) -> dspy.Module:
+    """The DSPy module for one call. Any tool switches the program to the tool loop (ReAct)."""
+    if tools or kind == "react":
+        return ToolLoop(signature, _as_tools(tools), max_iters=max_tool_calls)
+    if kind == "chain_of_thought":
+        return dspy.ChainOfThought(signature)
+    return dspy.Predict(signature)
+
+
+def _as_tools(functions: Sequence[Callable[..., Any]]) -> list[dspy.Tool]:
+    tools: dict[str, dspy.Tool] = {}
+    for function in functions:
+        # A user's dspy.Tool is copied, never changed.
+        tool = function.model_copy() if isinstance(function, dspy.Tool) else dspy.Tool(function)
+        name = cast(str, tool.name)
+        if name in tools:
+            raise ConfigurationError(f"two tools are named {name!r}; tool names must be unique per agent")
+        call = cast(Callable[..., Any], tool.func)  # pyright: ignore[reportUnknownMemberType]
+        if not _is_async(call):
+            tool.func = _in_worker_thread(call)
+        tools[name] = tool
+    return list(tools.values())
+
+
+def _is_async(function: Callable[..., Any]) -> bool:
+    call = getattr(function, "__call__", None)  # noqa: B004 - async callable objects count too
+    return inspect.iscoroutinefunction(function) or inspect.iscoroutinefunction(call)
+
+
+def _in_worker_thread(function: Callable[..., Any]) -> Callable[..., Any]:
+    """Run a blocking tool in a worker thread, so that other activations keep running meanwhile."""
+
+    @functools.wraps(function)
+    async def call(**kwargs: Any) -> Any:
+        return await anyio.to_thread.run_sync(functools.partial(function, **kwargs))
+
+    return call
+
+
+async def run_program(
+    program: dspy.Module, inputs: Mapping[str, Any], *, lm: dspy.BaseLM, adapter: dspy.Adapter
+) -> tuple[dspy.Prediction, Usage]:
+    """Run `program` on `inputs` with `lm` and `adapter` in a task-local DSPy context; return its usage too."""
+    recorder = CallRecorder()
+    settings: Any = dspy.settings  # DSPy's settings and context take untyped keyword arguments
+    callbacks = [*settings.callbacks, recorder]
+    with (
+        settings.context(lm=lm, adapter=adapter, callbacks=callbacks, disable_history=True, trace=None),
+        dspy.track_usage() as tracker,
+    ):
+        prediction = await program.acall(**inputs)  # pyright: ignore[reportUnknownMemberType]
+    return prediction, _usage(tracker.get_total_tokens(), recorder.calls)
+
+
+def _usage(totals: Mapping[str, Mapping[str, Any]], calls: int) -> Usage:
+    """Sum DSPy's per-model usage records (OpenAI-style `prompt_tokens` / `completion_tokens`)."""
+    input_tokens = sum(int(usage.get("prompt_tokens") or 0) for usage in totals.values())
+    output_tokens = sum(int(usage.get("completion_tokens") or 0) for usage in totals.values())
+    return Usage(input_tokens=input_tokens, output_tokens=output_tokens, calls=calls)

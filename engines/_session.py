@@ -1,0 +1,60 @@
+"""The DSPy side of a `DSPyEngine`: its LMs, and one evaluation from request to typed outputs.
+
+This module imports DSPy; `DSPyEngine` imports it at its first `evaluate`, so that `import engines`
+and constructing an engine stay cheap.
+"""
+
+from __future__ import annotations
+
+import dspy
+
+from flock_core import EvaluationRequest, EvaluationResult
+from flock_core.exceptions import EngineError
+
+from ._inputs import signature_inputs
+from ._lm import make_adapter, make_lm
+from ._outputs import collect_outputs, parse_violation
+from ._program import make_program, run_program
+from ._settings import EngineSettings
+from ._shape import InputShape
+from ._signature import build_signature
+
+__all__ = ["DSPySession"]
+
+
+class DSPySession:
+    """One engine's DSPy state: an LM and an adapter per model, created at first use and then reused.
+
+    Reusing the LM keeps its HTTP connection pools warm across activations.
+    """
+
+    def __init__(self, settings: EngineSettings) -> None:
+        self._settings = settings
+        self._runtimes: dict[str, tuple[dspy.BaseLM, dspy.Adapter]] = {}
+
+    def runtime(self, model: str) -> tuple[dspy.BaseLM, dspy.Adapter]:
+        """The LM and adapter for `model`."""
+        runtime = self._runtimes.get(model)
+        if runtime is None:
+            lm = make_lm(model, self._settings.lm)
+            runtime = self._runtimes[model] = (lm, make_adapter(self._settings.adapter, lm))
+        return runtime
+
+    async def evaluate(self, request: EvaluationRequest, model: str) -> EvaluationResult:
+        """Build the signature, run the program with `model`, and return the typed outputs and usage.
+
+        A reply the adapter cannot parse raises `ContractViolation` (the core then asks for a repair);
+        a failed model call, once its retries are spent, raises `EngineError`.
+        """
+        agent = request.agent.name
+        plan, signature = build_signature(request.agent, request.group_index, InputShape.of(request))
+        lm, adapter = self.runtime(model)
+        tools = (*self._settings.tools, *request.agent.tools)
+        program = make_program(self._settings.program, signature, tools, max_tool_calls=self._settings.max_tool_calls)
+        try:
+            prediction, usage = await run_program(program, signature_inputs(plan, request), lm=lm, adapter=adapter)
+        except dspy.AdapterParseError as exc:
+            raise parse_violation(agent, plan, exc) from exc
+        except dspy.LMError as exc:
+            raise EngineError(agent, f"the call to model {model!r} failed: {exc}") from exc
+        return EvaluationResult(outputs=collect_outputs(agent, plan, prediction), usage=usage)

@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+from typing import Any
+
+import dspy
+import pytest
+
+from engines._program import _as_tools, _usage, make_program, run_program
+from engines._tool_loop import ToolLoop
+from flock_core import Usage
+from flock_core.exceptions import ConfigurationError
+
+SIGNATURE = dspy.make_signature("question -> answer", "Answer.")
+
+
+def lookup(key: str) -> str:
+    """Look a key up."""
+    return key.upper()
+
+
+async def fetch(url: str) -> str:
+    """Fetch a page."""
+    return url
+
+
+def test_programs_by_name() -> None:
+    assert type(make_program("predict", SIGNATURE, (), max_tool_calls=3)) is dspy.Predict
+    assert type(make_program("chain_of_thought", SIGNATURE, (), max_tool_calls=3)) is dspy.ChainOfThought
+    loop = make_program("react", SIGNATURE, (), max_tool_calls=3)
+    assert isinstance(loop, ToolLoop)
+    assert loop.max_iters == 3
+
+
+def test_tools_switch_any_program_to_the_tool_loop() -> None:
+    loop = make_program("predict", SIGNATURE, (lookup, fetch), max_tool_calls=4)
+    assert isinstance(loop, ToolLoop)
+    assert sorted(loop.tools) == ["fetch", "finish", "lookup"]
+
+
+def test_tool_names_must_be_unique() -> None:
+    with pytest.raises(ConfigurationError, match="'lookup'"):
+        _as_tools([lookup, dspy.Tool(fetch, name="lookup")])
+
+
+@pytest.mark.anyio
+async def test_blocking_tools_run_in_a_worker_thread_and_user_tools_are_not_changed() -> None:
+    mine = dspy.Tool(lookup)
+    [wrapped, async_tool] = _as_tools([mine, fetch])
+    assert mine.func is lookup
+    assert wrapped.func is not lookup
+    assert await wrapped.acall(key="abc") == "ABC"
+    assert await async_tool.acall(url="u") == "u"
+    assert wrapped.args == {"key": {"type": "string"}}
+
+
+def test_usage_sums_every_model() -> None:
+    totals: dict[str, dict[str, Any]] = {
+        "openai/a": {"prompt_tokens": 10, "completion_tokens": 3, "total_tokens": 13},
+        "openai/b": {"prompt_tokens": 5, "completion_tokens": None},
+    }
+    assert _usage(totals, calls=2) == Usage(input_tokens=15, output_tokens=3, calls=2)
+
+
+@pytest.mark.anyio
+async def test_a_run_leaves_no_global_dspy_state_behind() -> None:
+    from dspy.clients.base_lm import GLOBAL_HISTORY
+
+    from engines._offline import OfflineLM
+
+    settings: Any = dspy.settings
+    history, trace = len(GLOBAL_HISTORY), len(settings.trace)
+    lm = OfflineLM()
+    prediction, usage = await run_program(
+        dspy.Predict(SIGNATURE), {"question": "why?"}, lm=lm, adapter=dspy.ChatAdapter()
+    )
+    assert str(prediction.answer).startswith("synthetic")
+    assert usage.calls == 1
+    assert usage.input_tokens > 0
+    assert (len(GLOBAL_HISTORY), len(settings.trace), lm.history) == (history, trace, [])
+    assert settings.lm is None
+    assert settings.adapter is None
+    assert settings.callbacks == []
