@@ -11,6 +11,8 @@ from flock_core.exceptions import ContractViolation
 if TYPE_CHECKING:
     import dspy
 
+    from flock_core import Usage
+
     from ._signature import SignaturePlan
 
 __all__ = ["collect_outputs", "parse_violation"]
@@ -51,7 +53,9 @@ def _as_model(agent: str, model: type[BaseModel], type_name: str, item: object, 
         ) from exc
 
 
-def parse_violation(agent: str, plan: SignaturePlan, error: dspy.AdapterParseError) -> ContractViolation:
+def parse_violation(
+    agent: str, plan: SignaturePlan, error: dspy.AdapterParseError, *, usage: Usage | None = None
+) -> ContractViolation:
     """The contract violation for a reply the adapter could not parse (the core then asks for a repair)."""
     expected = [field.name for field in plan.outputs]
     errors: list[str] = []
@@ -74,4 +78,5 @@ def parse_violation(agent: str, plan: SignaturePlan, error: dspy.AdapterParseErr
         expected=f"a reply with the fields {', '.join(expected)} ({error.adapter_name} format)",
         got=f"an unparseable reply {shown!r}",
         errors=errors,
+        usage=usage,
     )

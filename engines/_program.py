@@ -83,8 +83,20 @@ async def run_program(
         settings.context(lm=lm, adapter=adapter, callbacks=callbacks, disable_history=True, trace=None),
         dspy.track_usage() as tracker,
     ):
-        prediction = await program.acall(**inputs)  # pyright: ignore[reportUnknownMemberType]
+        try:
+            prediction = await program.acall(**inputs)  # pyright: ignore[reportUnknownMemberType]
+        except Exception as exc:
+            raise ProgramFailed(exc, _usage(tracker.get_total_tokens(), recorder.calls)) from exc
     return prediction, _usage(tracker.get_total_tokens(), recorder.calls)
+
+
+class ProgramFailed(Exception):
+    """A DSPy program call failed; carries the cause and the usage the failed call still cost."""
+
+    def __init__(self, cause: Exception, usage: Usage) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+        self.usage = usage
 
 
 def _usage(totals: Mapping[str, Mapping[str, Any]], calls: int) -> Usage:

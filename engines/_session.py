@@ -14,7 +14,7 @@ from flock_core.exceptions import EngineError
 from ._inputs import signature_inputs
 from ._lm import make_adapter, make_lm
 from ._outputs import collect_outputs, parse_violation
-from ._program import make_program, run_program
+from ._program import ProgramFailed, make_program, run_program
 from ._settings import EngineSettings
 from ._shape import InputShape
 from ._signature import build_signature
@@ -53,8 +53,12 @@ class DSPySession:
         program = make_program(self._settings.program, signature, tools, max_tool_calls=self._settings.max_tool_calls)
         try:
             prediction, usage = await run_program(program, signature_inputs(plan, request), lm=lm, adapter=adapter)
-        except dspy.AdapterParseError as exc:
-            raise parse_violation(agent, plan, exc) from exc
-        except dspy.LMError as exc:
-            raise EngineError(agent, f"the call to model {model!r} failed: {exc}") from exc
+        except ProgramFailed as failed:
+            cause = failed.cause
+            if isinstance(cause, dspy.AdapterParseError):
+                raise parse_violation(agent, plan, cause, usage=failed.usage) from cause
+            if isinstance(cause, dspy.LMError):
+                message = f"the call to model {model!r} failed: {cause}"
+                raise EngineError(agent, message, usage=failed.usage) from cause
+            raise cause from None
         return EvaluationResult(outputs=collect_outputs(agent, plan, prediction), usage=usage)

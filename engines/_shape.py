@@ -64,7 +64,7 @@ class InputShape:
         names = sorted(counts, key=lambda name: (order.get(name, len(order)), name))
         return cls(
             slots=tuple(InputSlot(name, models[name], counts[name]) for name in names),
-            batched=_is_batched(request.agent, frozenset(counts)),
+            batched=request.batched,
             has_context=bool(request.context),
             repair=request.attempt > 0,
         )
@@ -76,7 +76,3 @@ def _declared_order(agent: AgentSpec) -> dict[str, int]:
         for name in subscription.types:
             order.setdefault(name, len(order))
     return order
-
-
-def _is_batched(agent: AgentSpec, received: frozenset[str]) -> bool:
-    return any(s.batch is not None and received.intersection(s.types) for s in agent.subscriptions)

@@ -133,7 +133,13 @@ class ActivationRunner:
                 for component in spec.components:
                     outputs = await component.on_post_evaluate(spec, outputs)
                 return enforce_contract(spec.name, request.group, outputs)
+            except EngineError as error:
+                if error.usage is not None:
+                    meter.add(error.usage)
+                raise
             except ContractViolation as violation:
+                if violation.usage is not None:
+                    meter.add(violation.usage)
                 trace.get_current_span().add_event(
                     "flock.contract_violation",
                     {

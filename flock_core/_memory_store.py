@@ -8,11 +8,13 @@ from datetime import datetime
 from typing import TypeVar
 from uuid import UUID
 
+import anyio
 from pydantic import BaseModel
 
 from ._artifacts import Artifact, utcnow
 from ._collectors import ExpiredJoin
 from ._registry import type_name_of
+from ._shared import BoardState
 from ._store import ArtifactPage, ArtifactQuery, matches
 from ._work import Commit, TimerState, WorkRecord, WorkStatus
 from .exceptions import StoreError
@@ -25,7 +27,9 @@ M = TypeVar("M", bound=BaseModel)
 class InMemoryBlackboardStore:
     """Keeps artifacts and run state in process memory, indexed by id, type and correlation id.
 
-    Nothing survives the process; use `SQLiteBlackboardStore` for that.
+    Nothing survives the process; use `SQLiteBlackboardStore` for that. With `shared=True` it also acts as
+    a shared work queue (`SharedQueueStore`) for several `Flock` objects in one process, which runs the
+    distributed mode (one router, workers claiming leased work) without a database.
 
     >>> import anyio
     >>> from flock_core import Artifact
@@ -34,7 +38,12 @@ class InMemoryBlackboardStore:
     1
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, shared: bool = False) -> None:
+        self._shared = shared
+        self._leader: str | None = None
+        self._cursor = 0
+        self._state = BoardState(0, 0, 0, 0)
+        self._changed: anyio.Event | None = None
         self._order: list[Artifact] = []
         self._by_id: dict[UUID, Artifact] = {}
         self._by_type: dict[str, list[Artifact]] = {}
@@ -48,7 +57,18 @@ class InMemoryBlackboardStore:
     def __len__(self) -> int:
         return len(self._order)
 
+    @property
+    def shared(self) -> bool:
+        """Whether this store runs its boards in distributed mode."""
+        return self._shared
+
+    def _notify(self) -> None:
+        if self._changed is not None:
+            self._changed.set()
+            self._changed = None
+
     def _add(self, artifact: Artifact) -> int:
+        self._notify()
         self._order.append(artifact)
         self._by_id[artifact.id] = artifact
         self._by_type.setdefault(artifact.type, []).append(artifact)
@@ -74,6 +94,7 @@ class InMemoryBlackboardStore:
                 raise StoreError(f"artifact {artifact.id} is already stored; artifacts are immutable")
         for artifact in commit.artifacts:
             self._add(artifact)
+        self._notify()
         for record in commit.enqueue:
             if record.key not in self._work:
                 self._work[record.key] = record
@@ -189,6 +210,77 @@ class InMemoryBlackboardStore:
     async def save_fingerprints(self, fingerprints: Mapping[str, str]) -> None:
         """Replace the saved agent fingerprints."""
         self._fingerprints = dict(fingerprints)
+
+    # -- shared work queue (used when shared=True) ---------------------------------------------------
+
+    async def try_lead(self, owner: str) -> bool:
+        """Become the router unless a live owner leads (an owner leads until `resign`)."""
+        if self._leader is None:
+            self._leader = owner
+        return self._leader == owner
+
+    def resign(self, owner: str) -> None:
+        """Stop leading, so another owner can take over (a crashed process in a database store)."""
+        if self._leader == owner:
+            self._leader = None
+
+    async def unrouted(self, after_seq: int, limit: int) -> list[tuple[int, Artifact]]:
+        """Artifacts after `after_seq`, oldest first."""
+        return [(seq, a) for seq, a in enumerate(self._order[after_seq : after_seq + limit], start=after_seq + 1)]
+
+    async def commit_routing(self, commit: Commit, cursor: int, state: BoardState) -> None:
+        """Apply a routing commit and record the cursor and open groups."""
+        await self.commit(commit)
+        self._cursor = max(self._cursor, cursor)
+        self._state = state
+
+    async def router_cursor(self) -> int:
+        """The last routed sequence number."""
+        return self._cursor
+
+    async def claim(
+        self, owner: str, *, limit: int, agents: Collection[str] | None, lease_until: datetime
+    ) -> list[WorkRecord]:
+        """Lease up to `limit` claimable items, highest priority first."""
+        now = utcnow()
+        candidates = [
+            r
+            for r in self._work.values()
+            if (agents is None or r.agent in agents)
+            and (r.status == "pending" or (r.status == "leased" and r.lease_until is not None and r.lease_until <= now))
+        ]
+        candidates.sort(key=lambda r: -r.priority)
+        claimed: list[WorkRecord] = []
+        for record in candidates[:limit]:
+            leased = await self.lease(record.key, owner, lease_until)
+            if leased is not None:
+                claimed.append(leased)
+        return claimed
+
+    async def renew(self, keys: Sequence[str], owner: str, lease_until: datetime) -> None:
+        """Extend leases held by `owner`."""
+        for key in keys:
+            record = self._work.get(key)
+            if record is not None and record.status == "leased" and record.lease_owner == owner:
+                self._work[key] = dataclasses.replace(record, lease_until=lease_until)
+
+    async def board_state(self) -> BoardState:
+        """Counts of what is left to do."""
+        statuses = [r.status for r in self._work.values()]
+        return BoardState(
+            unrouted=len(self._order) - self._cursor,
+            pending=statuses.count("pending"),
+            leased=statuses.count("leased"),
+            open_groups=self._state.open_groups,
+            delayed=self._state.delayed,
+        )
+
+    async def wait_for_change(self, timeout: float) -> None:
+        """Wait until something is stored, or `timeout` seconds."""
+        if self._changed is None:
+            self._changed = anyio.Event()
+        with anyio.move_on_after(timeout):
+            await self._changed.wait()
 
     async def close(self) -> None:
         """Nothing to release."""

@@ -89,6 +89,15 @@ class TypeRegistry:
             return item in self._by_name
         return isinstance(item, type) and item in self._names
 
+    def snapshot(self) -> dict[str, type[BaseModel]]:
+        """The current registrations (for `restore`)."""
+        return dict(self._by_name)
+
+    def restore(self, snapshot: dict[str, type[BaseModel]]) -> None:
+        """Return to the registrations of an earlier `snapshot` (tests use this to isolate `@flock_type`)."""
+        self._by_name = dict(snapshot)
+        self._names = {model: name for name, model in snapshot.items()}
+
     def __iter__(self) -> Iterator[str]:
         return iter(sorted(self._by_name))
 

@@ -24,6 +24,10 @@ and name it in their message.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ._engine import Usage
 
 __all__ = [
     "AgentDeclarationError",
@@ -115,6 +119,7 @@ class ContractViolation(RuntimeFlockError):
         expected: what the contract asked for.
         got: what the engine returned.
         errors: individual problems (for example Pydantic's error messages), fed back on a repair attempt.
+        usage: model usage the failed attempt cost, when an engine raises this itself (counted by the core).
     """
 
     def __init__(
@@ -125,6 +130,7 @@ class ContractViolation(RuntimeFlockError):
         got: str,
         output_type: str | None = None,
         errors: Sequence[str] = (),
+        usage: Usage | None = None,
     ) -> None:
         where = f" output {output_type!r}" if output_type else ""
         detail = "".join(f"\n  - {e}" for e in errors)
@@ -134,14 +140,16 @@ class ContractViolation(RuntimeFlockError):
         self.expected = expected
         self.got = got
         self.errors = tuple(errors)
+        self.usage = usage
 
 
 class EngineError(RuntimeFlockError):
     """An engine failed to produce a result for an agent."""
 
-    def __init__(self, agent: str, message: str) -> None:
+    def __init__(self, agent: str, message: str, *, usage: Usage | None = None) -> None:
         super().__init__(f"agent {agent!r}: {message}")
         self.agent = agent
+        self.usage = usage
 
 
 class StoreError(RuntimeFlockError):

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from flock_core.testing import isolated_type_registry
 from flock_core.testing._fake_openai import FakeOpenAIServer
 from flock_core.testing._network import block_network
 
@@ -14,6 +15,13 @@ from flock_core.testing._network import block_network
 def _network_blocked() -> Iterator[None]:
     """Make any non-loopback connection raise `NetworkBlockedError` for the whole session."""
     with block_network():
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _isolated_types() -> Iterator[None]:
+    """`@flock_type` registrations made by a test (or a doc example) do not leak into the next one."""
+    with isolated_type_registry():
         yield
 
 

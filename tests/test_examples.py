@@ -12,6 +12,7 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "examples").rglob("*.py"))
 
 EXPECTED: dict[str, list[str]] = {
+    "demo.py": ["output below is SYNTHETIC", "judge -> demo.Shortlist", "11 artifacts, state=completed, errors=0"],
     "patterns/join_orders.py": ["shipped: {'order_id': 2, 'item': 'chair', 'amount': 12.5}", "expired: order 1"],
     "patterns/batch_digest.py": ["digest: ['story 1', 'story 2', 'story 3']", "digest: ['story 7']"],
     "patterns/timers.py": ["heartbeat 3 at 08:03", "report at Mon 09:00", "report at Tue 09:00"],

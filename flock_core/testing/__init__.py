@@ -7,6 +7,7 @@ from .._clock import VirtualClock
 from ._capture import CapturedArtifacts, capture
 from ._engines import FunctionEngine, Script, ScriptedEngine
 from ._fake_openai import ChatRequest, FakeOpenAIServer, Fault
+from ._isolation import isolated_type_registry
 from ._network import NetworkBlockedError, block_network
 
 __all__ = [
@@ -21,4 +22,5 @@ __all__ = [
     "VirtualClock",
     "block_network",
     "capture",
+    "isolated_type_registry",
 ]

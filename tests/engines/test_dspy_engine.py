@@ -5,6 +5,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Literal
 
 import anyio
@@ -21,6 +22,7 @@ from flock_core import (
     Flock,
     OutputGroup,
     Subscription,
+    Tick,
     Usage,
     WorkflowError,
 )
@@ -153,7 +155,7 @@ async def test_a_loopback_server_in_lm_kwargs_is_allowed(request_for: RequestFac
 
 async def test_a_scheduled_activation_without_inputs(request_for: RequestFactory) -> None:
     agent = AgentSpec("clock", "Report the hour.", output_groups=(OutputGroup(("Report",), (Report,)),))
-    result = await DSPyEngine("offline").evaluate(request_for(agent, tick=3))
+    result = await DSPyEngine("offline").evaluate(request_for(agent, tick=Tick(3, datetime(2026, 1, 1, tzinfo=UTC))))
     assert [type(o) for o in result.outputs] == [Report]
 
 

@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 from pydantic import BaseModel
 
 from engines import InputShape, InputSlot
-from flock_core import AgentSpec, BatchSpec, EvaluationRequest, OutputGroup, Subscription
+from flock_core import AgentSpec, BatchSpec, EvaluationRequest, OutputGroup, Subscription, Tick
 from flock_core.exceptions import ContractViolation
 
 RequestFactory = Callable[..., EvaluationRequest]
@@ -36,7 +37,9 @@ def test_types_are_counted_and_ordered_as_declared(request_for: RequestFactory) 
 def test_batch_context_and_repair_flags(request_for: RequestFactory) -> None:
     spec = agent(Subscription(("Draft",), (Draft,), batch=BatchSpec(size=5)))
     error = ContractViolation("editor", expected="x", got="y")
-    request = request_for(spec, Draft(text="a"), context=(Note(text="n"),), attempt=1, previous_error=error)
+    request = request_for(
+        spec, Draft(text="a"), context=(Note(text="n"),), attempt=1, previous_error=error, batched=True
+    )
     assert InputShape.of(request) == InputShape(
         (InputSlot("Draft", Draft, 1),), batched=True, has_context=True, repair=True
     )
@@ -49,4 +52,4 @@ def test_undeclared_types_come_last_by_name(request_for: RequestFactory) -> None
 
 
 def test_scheduled_activation_without_inputs(request_for: RequestFactory) -> None:
-    assert InputShape.of(request_for(agent(), tick=3)) == InputShape()
+    assert InputShape.of(request_for(agent(), tick=Tick(3, datetime(2026, 1, 1, tzinfo=UTC)))) == InputShape()

@@ -134,7 +134,7 @@ def test_context_of_the_other_errors() -> None:
     assert str(AgentDeclarationError("a", "bad")) == "agent 'a': bad"
     assert vars(UnknownAgentError("x", ["b", "a"])) == {"agent": "x"}
     assert str(UnknownAgentError("x", ["b", "a"])) == "unknown agent 'x'; declared agents: ['a', 'b']"
-    assert vars(EngineError("a", "boom")) == {"agent": "a"}
+    assert vars(EngineError("a", "boom")) == {"agent": "a", "usage": None}
     assert str(EngineError("a", "boom")) == "agent 'a': boom"
     assert vars(CircuitBreakerTripped("loop", 5)) == {"agent": "loop", "limit": 5}
     assert "agent 'loop' reached max_agent_iterations=5" in str(CircuitBreakerTripped("loop", 5))

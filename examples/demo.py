@@ -1,0 +1,105 @@
+"""The main demo: a product-idea workflow with fan-out, a multi-type output group and a count gate.
+
+Runs offline by default: the built-in offline model answers every call with deterministic, schema-valid,
+SYNTHETIC values (no API key, no network). Set FLOCK_MODEL (for example `openai/gpt-4.1-mini`, with
+OPENAI_API_KEY) to run the same code on a real model. Set FLOCK_TRACE_FILE=trace.db to record a trace file
+for `flock trace` / `flock graph`, or FLOCK_TRACE_OTLP=http://localhost:4318 to send spans to Jaeger.
+"""
+
+from __future__ import annotations
+
+import os
+
+import anyio
+from pydantic import BaseModel, Field
+
+from flock_core import Flock, flock_type
+
+
+@flock_type(name="demo.Brief")
+class Brief(BaseModel):
+    """What the customer asked for."""
+
+    product_area: str
+    audience: str
+
+
+@flock_type(name="demo.Pitch")
+class Pitch(BaseModel):
+    """A product idea."""
+
+    title: str = Field(max_length=80)
+    pitch: str
+    novelty: int = Field(ge=1, le=10)
+
+
+@flock_type(name="demo.Risk")
+class Risk(BaseModel):
+    """A risk of one pitch."""
+
+    description: str
+    severity: int = Field(ge=1, le=5)
+
+
+@flock_type(name="demo.Critique")
+class Critique(BaseModel):
+    """A review of one pitch."""
+
+    verdict: str
+    score: int = Field(ge=1, le=10)
+
+
+@flock_type(name="demo.Shortlist")
+class Shortlist(BaseModel):
+    """The decision over all pitches."""
+
+    winner: str
+    reasons: list[str] = Field(min_length=1, max_length=5)
+
+
+def build_flock(model: str) -> Flock:
+    """Declare the workflow: types are the wiring."""
+    flock = Flock(model=model)
+    flock.agent("ideator").description("Invent distinct product ideas for the brief.").consumes(Brief).publishes(
+        Pitch, fan_out=3
+    )
+    flock.agent("critic").description("Review the pitch and name its main risk.").consumes(Pitch).publishes(
+        Critique, Risk
+    )
+    flock.agent("judge").description("Pick the best pitch from all critiques.").consumes(
+        Critique, Critique, Critique
+    ).publishes(Shortlist)
+    return flock
+
+
+def configure_tracing() -> object | None:
+    """Turn tracing on from environment variables (nothing is configured unless asked)."""
+    trace_file, otlp = os.environ.get("FLOCK_TRACE_FILE"), os.environ.get("FLOCK_TRACE_OTLP")
+    if not (trace_file or otlp):
+        return None
+    from flock_core import tracing  # imported only when tracing is asked for
+
+    return tracing.configure(file=trace_file, otlp=otlp or False, service_name="flockboard-demo")
+
+
+async def main() -> None:
+    model = os.environ.get("FLOCK_MODEL", "offline")
+    provider = configure_tracing()
+    flock = build_flock(model)
+    result = await flock.arun(Brief(product_area="kitchen gadgets", audience="students"))
+    if model == "offline":
+        print("NOTE: output below is SYNTHETIC, produced by the built-in offline model (no LLM was called).\n")
+    for artifact in result.artifacts:
+        print(f"{artifact.produced_by:>9} -> {artifact.type:<16} {artifact.payload}")
+    status = await flock.get_correlation_status(result.artifacts[0].correlation_id)
+    print(
+        f"\n{len(result.artifacts)} artifacts, state={status.state}, errors={status.error_count}, "
+        f"model calls={status.usage.calls}, tokens in/out={status.usage.input_tokens}/{status.usage.output_tokens}"
+    )
+    shutdown = getattr(provider, "shutdown", None)
+    if callable(shutdown):
+        shutdown()
+
+
+if __name__ == "__main__":
+    anyio.run(main)
