@@ -39,6 +39,7 @@ from ._events import (
     TokenStreamed,
 )
 from ._flock import Flock
+from ._learned import Demo, LearnedState
 from ._memory_store import InMemoryBlackboardStore
 from ._patterns import BatchSpec, JoinSpec, ScheduleSpec, Tick
 from ._registry import TypeRegistry, flock_type, type_name_of
@@ -85,6 +86,7 @@ __all__ = [
     "CorrelationContext",
     "CorrelationState",
     "CorrelationStatus",
+    "Demo",
     "Engine",
     "EvaluationRequest",
     "EvaluationResult",
@@ -99,6 +101,7 @@ __all__ = [
     "InMemoryBlackboardStore",
     "JoinSpec",
     "LabelledVisibility",
+    "LearnedState",
     "NoContext",
     "OutputGroup",
     "PrivateVisibility",

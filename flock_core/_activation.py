@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +16,7 @@ from pydantic import BaseModel, TypeAdapter
 from ._artifacts import Artifact
 from ._contract import enforce_contract
 from ._engine import Engine, EvaluationRequest, Usage
+from ._learned import LearnedState
 from ._patterns import Tick
 from ._registry import TypeRegistry
 from ._spec import AgentSpec, OutputGroup
@@ -61,10 +62,12 @@ class ActivationRunner:
         registry: TypeRegistry,
         engine_for: Callable[[AgentSpec], Engine],
         model: str | None,
+        learned: Mapping[tuple[str, int], LearnedState] | None = None,
     ) -> None:
         self._registry = registry
         self._engine_for = engine_for
         self._model = model
+        self.learned: Mapping[tuple[str, int], LearnedState] = learned if learned is not None else {}
 
     async def run(
         self,
@@ -95,7 +98,7 @@ class ActivationRunner:
         )
         outputs: list[Output] = []
         for index, group in enumerate(spec.output_groups):
-            request = _replace(base, group=group, group_index=index)
+            request = _replace(base, group=group, group_index=index, learned=self.learned.get((spec.name, index)))
             produced = await self._best_of(spec, request, meter)
             outputs.extend(Output(p, self._visibility(spec, group, p), index) for p in produced)
         return outputs

@@ -9,6 +9,7 @@ from typing import Protocol, runtime_checkable
 from pydantic import BaseModel
 
 from ._artifacts import Artifact
+from ._learned import LearnedState
 from ._patterns import Tick
 from ._spec import AgentSpec, OutputGroup
 from .exceptions import ContractViolation
@@ -53,6 +54,7 @@ class EvaluationRequest:
         model: the model chosen for the Flock (engines may override it).
         tick: for a scheduled activation, which timer tick fired it.
         batched: whether `inputs` is a whole batch (`BatchSpec`): engines present it as one plural input.
+        learned: demonstrations and instructions learned for this agent and output group, if any.
     """
 
     agent: AgentSpec
@@ -67,6 +69,7 @@ class EvaluationRequest:
     model: str | None = None
     tick: Tick | None = None
     batched: bool = False
+    learned: LearnedState | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,7 @@ from ._context import ContextProvider, CorrelationContext
 from ._engine import Engine, Usage
 from ._events import EventBus
 from ._ids import new_id
+from ._learned import LearnedState
 from ._memory_store import InMemoryBlackboardStore
 from ._orchestrator import Orchestrator
 from ._registry import TypeRegistry, default_registry
@@ -124,6 +125,11 @@ class Flock:
         if name not in self._core.specs:
             raise UnknownAgentError(name, list(self._core.specs))
         return self._core.specs[name]
+
+    @property
+    def learned(self) -> dict[tuple[str, int], LearnedState]:
+        """Learned demos and instructions by `(agent, output group index)`; engines that learn use them."""
+        return self._core.learned
 
     @property
     def events(self) -> EventBus:

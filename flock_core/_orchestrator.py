@@ -22,6 +22,7 @@ from ._default_engine import load_default_engine
 from ._engine import Engine, Usage
 from ._events import ActivationFailed, ActivationFinished, ActivationStarted, ArtifactPublished, EventBus
 from ._ids import new_id
+from ._learned import LearnedState
 from ._patterns import ScheduleSpec, Tick
 from ._payloads import to_payload
 from ._registry import TypeRegistry
@@ -84,7 +85,8 @@ class Orchestrator:
         self.scheduler = Scheduler(registry, on_reject=self.rejections.append)
         self.runtime = Runtime(clock, max_concurrency, lambda name: self.specs[name].max_concurrency)
         self._default_engine = engine
-        self._runner = ActivationRunner(registry, self.engine_for, model)
+        self.learned: dict[tuple[str, int], LearnedState] = {}
+        self._runner = ActivationRunner(registry, self.engine_for, model, self.learned)
         self._iterations: Counter[tuple[str, str]] = Counter()
         self._tripped: set[tuple[str, str]] = set()
         self._initialized: set[str] = set()
