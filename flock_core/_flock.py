@@ -26,13 +26,15 @@ from ._memory_store import InMemoryBlackboardStore
 from ._orchestrator import Orchestrator
 from ._registry import TypeRegistry, default_registry
 from ._resume import ResumeReport
+from ._runtime import WorkItem
 from ._scheduler import Rejection
 from ._spec import AgentSpec
 from ._status import CorrelationStatus, RunResult
 from ._store import ArtifactQuery, BlackboardStore
 from ._tracing import FlockTracer
 from ._visibility import Visibility
-from .exceptions import DuplicateAgentError, RunTimeoutError, UnknownAgentError
+from ._work import WorkRecord
+from .exceptions import ConfigurationError, DuplicateAgentError, RunTimeoutError, UnknownAgentError
 
 __all__ = ["Flock"]
 
@@ -233,6 +235,34 @@ class Flock:
         if scope.cancelled_caught:
             raise RunTimeoutError(f"run_until({condition}) was not met within {timeout} s")
         return met
+
+    async def run_worker(self, *, agents: Iterable[str] | None = None) -> None:
+        """Work on a shared board until cancelled: route when this process leads, claim and run work.
+
+        For `flock worker` processes on a shared store (PostgreSQL). `agents` limits which agents' work
+        this process claims (default: all declared agents).
+        """
+        if self._core.shared is None:
+            raise ConfigurationError("run_worker() needs a shared store (for example PostgresBlackboardStore)")
+        self._core.shared.serve = frozenset(agents) if agents is not None else None
+        self._core.shared.keep_running = True
+        try:
+            await self._before_run()
+            await self._core.runtime.drive(self._core, keep_alive=True)
+        finally:
+            self._core.shared.keep_running = False
+
+    async def dead_letters(self) -> list[WorkRecord]:
+        """Work items that failed for good (the engine kept failing, or too many crashed attempts)."""
+        return await self.store.work(("failed",))
+
+    async def requeue(self, key: str) -> bool:
+        """Put a failed work item back in the queue; it runs in the next run. Returns whether it was failed."""
+        requeued = await self.store.requeue(key)
+        if requeued and self._core.shared is None:
+            [record] = [r for r in await self.store.work(("pending",)) if r.key == key]
+            self._core.runtime.submit(WorkItem(record, tuple(await self.store.get_many(record.input_ids))))
+        return requeued
 
     async def invoke(
         self, agent: str | AgentBuilder, obj: BaseModel | Mapping[str, Any], *, publish_outputs: bool = True

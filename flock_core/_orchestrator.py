@@ -27,8 +27,10 @@ from ._patterns import ScheduleSpec, Tick
 from ._payloads import to_payload
 from ._registry import TypeRegistry
 from ._resume import ResumeReport, compare_fingerprints, fingerprint
+from ._router import SharedBoard
 from ._runtime import Runtime, WorkItem
 from ._scheduler import Activation, Rejection, Scheduler
+from ._shared import shared_store
 from ._spec import AgentSpec
 from ._store import ArtifactQuery, BlackboardStore
 from ._timers import first_tick, next_tick
@@ -42,7 +44,12 @@ __all__ = ["Orchestrator"]
 _log = logging.getLogger("flock_core")
 
 _LEASE = timedelta(minutes=5)
+_SHARED_LEASE = timedelta(seconds=30)
 Routed = tuple[list[WorkItem], list[ExpiredJoin]]
+
+
+def _nothing() -> Routed:
+    return [], []
 
 
 class Orchestrator:
@@ -85,6 +92,8 @@ class Orchestrator:
         self.scheduler = Scheduler(registry, on_reject=self.rejections.append)
         self.runtime = Runtime(clock, max_concurrency, lambda name: self.specs[name].max_concurrency)
         self._default_engine = engine
+        queue = shared_store(store)
+        self.shared = SharedBoard(self, queue, _SHARED_LEASE) if queue is not None else None
         self.learned: dict[tuple[str, int], LearnedState] = {}
         self._runner = ActivationRunner(registry, self.engine_for, model, self.learned)
         self._iterations: Counter[tuple[str, str]] = Counter()
@@ -148,7 +157,7 @@ class Orchestrator:
         ready, expired = self.scheduler.route(artifact, now)
         return [self._work_item(a) for a in ready], expired
 
-    def _route_all(self, artifacts: Iterable[Artifact]) -> Routed:
+    def route_all(self, artifacts: Iterable[Artifact]) -> Routed:
         items: list[WorkItem] = []
         expired: list[ExpiredJoin] = []
         for artifact in artifacts:
@@ -183,16 +192,22 @@ class Orchestrator:
             timers=commit.timers,
             expired_joins=(*commit.expired_joins, *expired),
         )
-        if not await self.store.commit(full):
+        committed = await (self.shared.commit(full) if self.shared is not None else self.store.commit(full))
+        if not committed:
             return False
-        self._report_expired(expired)
+        self.report_expired(expired)
         for artifact in commit.artifacts:
             for listener in self.listeners:
                 listener(artifact)
             self.events.emit(ArtifactPublished(artifact))
-        for item in items:
-            self.runtime.submit(item)
+        if self.shared is None:
+            for item in items:
+                self.runtime.submit(item)
         return True
+
+    def route_outputs(self, artifacts: Sequence[Artifact]) -> Routed:
+        """Route new outputs now (local board); on a shared board the router routes them."""
+        return _nothing() if self.shared is not None else self.route_all(artifacts)
 
     async def publish(self, obj: BaseModel | Mapping[str, Any], **options: Any) -> Artifact:
         """Validate and store an external artifact together with the work it completes, in a publish span."""
@@ -206,10 +221,11 @@ class Orchestrator:
                     Attr.CONVERSATION: artifact.correlation_id,
                 }
             )
-            await self._commit_and_submit(Commit(artifacts=(artifact,)), self._route(artifact))
+            routed = _nothing() if self.shared is not None else self._route(artifact)
+            await self._commit_and_submit(Commit(artifacts=(artifact,)), routed)
         return artifact
 
-    def _report_expired(self, expired: Iterable[ExpiredJoin]) -> None:
+    def report_expired(self, expired: Iterable[ExpiredJoin]) -> None:
         for record in expired:
             _log.warning(
                 "join of agent %r key %s expired (%s); %d artifact(s) stay on the board",
@@ -228,6 +244,25 @@ class Orchestrator:
         if ready or expired:
             await self._commit_and_submit(Commit(), ([self._work_item(a) for a in ready], expired))
 
+    async def pull(self, capacity: int) -> None:
+        """On a shared board: route if leading, and claim work for this process."""
+        if self.shared is not None:
+            await self.shared.pull(capacity)
+
+    async def settled(self) -> bool:
+        """On a shared board: whether every process is done."""
+        return True if self.shared is None else await self.shared.settled()
+
+    async def wait_external(self) -> None:
+        """On a shared board: wait for another process to change it."""
+        if self.shared is not None:
+            await self.shared.wait_external()
+
+    @property
+    def poll_interval(self) -> float | None:
+        """How often a busy process looks for shared work."""
+        return None if self.shared is None else 0.05
+
     def next_deadline(self) -> datetime | None:
         """The next join expiry or batch timeout."""
         return self.scheduler.next_deadline()
@@ -242,7 +277,9 @@ class Orchestrator:
     async def run_item(self, item: WorkItem) -> None:
         """Run one stored work item; any failure becomes a `WorkflowError` artifact."""
         spec = self.specs.get(item.agent)
-        record = await self.store.lease(item.record.key, self.worker_id, self.clock.now() + _LEASE)
+        record: WorkRecord | None = item.record
+        if not (item.record.status == "leased" and item.record.lease_owner == self.worker_id):
+            record = await self.store.lease(item.record.key, self.worker_id, self.clock.now() + _LEASE)
         if spec is None or record is None:
             return
         if record.attempts > self.max_attempts:
@@ -287,7 +324,7 @@ class Orchestrator:
         ]
         record_outputs(span, artifacts, meter.total.input_tokens, meter.total.output_tokens)
         committed = await self._commit_and_submit(
-            Commit(artifacts=tuple(artifacts), complete=record.key), self._route_all(artifacts)
+            Commit(artifacts=tuple(artifacts), complete=record.key), self.route_outputs(artifacts)
         )
         if committed:
             output_ids = tuple(str(a.id) for a in artifacts)
@@ -315,7 +352,7 @@ class Orchestrator:
         ]
         if publish:
             commit = Commit(artifacts=(source, *artifacts), consumed=((spec.name, source.id),))
-            await self._commit_and_submit(commit, self._route_all(artifacts))
+            await self._commit_and_submit(commit, self.route_outputs(artifacts))
         return artifacts
 
     def _breaker_allows(self, spec: AgentSpec, correlation_id: str) -> bool:
@@ -372,7 +409,7 @@ class Orchestrator:
                 ),
             )
         commit = Commit(artifacts=artifacts, complete=item.record.key, outcome="failed", error=str(exc))
-        await self._commit_and_submit(commit, self._route_all(artifacts))
+        await self._commit_and_submit(commit, self.route_outputs(artifacts))
 
     @property
     def _fingerprints(self) -> dict[str, str]:
@@ -417,10 +454,16 @@ class Orchestrator:
         self.runtime.call_at(when, fire, hard=schedule.bounded, kind="tick")
 
     async def start(self) -> ResumeReport:
-        """Resume from the store: pending work, partial gates/joins/batches, timers; compare declarations."""
+        """Resume from the store: pending work, partial gates/joins/batches, timers; compare declarations.
+
+        On a shared board only the declarations are compared: the router resumes routing when it takes
+        the lead, and abandoned work is claimed again once its lease expires.
+        """
         previous = await self.store.fingerprints()
         added, removed, changed = compare_fingerprints(previous, self._fingerprints) if previous else ((), (), ())
         await self.save_fingerprints()
+        if self.shared is not None:
+            return ResumeReport(added, removed, changed)
         self.expired_joins.extend(await self.store.expired_joins())
         seen = await self.store.consumed_pairs()
         seen |= {(e.agent, UUID(i)) for e in self.expired_joins for i in e.artifact_ids}
@@ -436,7 +479,7 @@ class Orchestrator:
             self.runtime.submit(WorkItem(record, inputs))
             resumed += 1
         page = await self.store.query(ArtifactQuery())
-        await self._commit_and_submit(Commit(), self._route_all(page.items))
+        await self._commit_and_submit(Commit(), self.route_all(page.items))
         self.arm_schedules({t.agent: t for t in await self.store.timer_states()})
         report = ResumeReport(added, removed, changed, resumed, orphaned)
         if not report.unchanged or orphaned:

@@ -73,6 +73,23 @@ class RuntimeHost(Protocol):
         """Nothing runs: flush what should be flushed; return whether new work was queued."""
         ...
 
+    async def pull(self, capacity: int) -> None:
+        """Bring in work from outside this process (a shared store); a no-op for a local board."""
+        ...
+
+    async def settled(self) -> bool:
+        """Whether the whole board is done (other processes included); always true for a local board."""
+        ...
+
+    async def wait_external(self) -> None:
+        """Wait for other processes to change the board (only called when `settled()` is false)."""
+        ...
+
+    @property
+    def poll_interval(self) -> float | None:
+        """How often to look for outside work while busy (`None`: never, a local board)."""
+        ...
+
 
 class Runtime:
     """Holds ready work and timers, and drives them until nothing is left to do.
@@ -109,6 +126,10 @@ class Runtime:
     def timers(self, kind: TimerKind, correlation_id: str | None = None) -> int:
         """Timers of `kind` waiting to fire (optionally for one workflow)."""
         return sum(1 for t in self._timers if t.kind == kind and correlation_id in (None, t.correlation_id))
+
+    def hard_ticks(self) -> int:
+        """Ticks of bounded timers still to fire (they keep a run alive)."""
+        return sum(1 for t in self._timers if t.kind == "tick" and t.hard)
 
     def submit(self, item: WorkItem) -> None:
         """Queue an activation; higher priority first, then first come first served."""
@@ -186,16 +207,23 @@ class Runtime:
                 await host.on_clock(self._clock.now())
                 if stop is not None and await stop():
                     return
+                await host.pull(self._max_concurrency - self.in_flight - len(self._ready))
                 for item in self._take_startable():
                     group.start_soon(run_and_finish, item)
                 if self.in_flight or self._ready:
                     await self._wait(host)
-                elif not await host.on_idle() and not await self._sleep_to_next(host, keep_alive):
+                elif await host.on_idle() or await self._sleep_to_next(host, keep_alive):
+                    continue
+                elif await host.settled():
                     return
+                else:
+                    await host.wait_external()
 
     async def _wait(self, host: RuntimeHost) -> None:
         wakeup = self._next_wakeup(host, hard_only=False)
         seconds = float("inf") if wakeup is None else max(0.0, (wakeup - self._clock.now()).total_seconds())
+        if host.poll_interval is not None:
+            seconds = min(seconds, host.poll_interval)
         with anyio.move_on_after(seconds):
             await self._wake.wait()
 

@@ -11,7 +11,7 @@ from ._artifacts import Artifact
 from ._store import BlackboardStore
 from ._work import Commit, WorkRecord
 
-__all__ = ["BoardState", "SharedQueueStore", "is_shared"]
+__all__ = ["BoardState", "SharedQueueStore", "shared_store"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +88,8 @@ class SharedQueueStore(BlackboardStore, Protocol):
         ...
 
 
-def is_shared(store: BlackboardStore) -> bool:
-    """Whether `store` asks for distributed mode."""
-    return isinstance(store, SharedQueueStore) and bool(store.shared)
+def shared_store(store: BlackboardStore) -> SharedQueueStore | None:
+    """`store` as a shared work queue when it asks for distributed mode, else `None`."""
+    if isinstance(store, SharedQueueStore) and store.shared:
+        return store
+    return None

@@ -1,0 +1,106 @@
+"""Distributed mode: one process routes the shared board; every process claims and runs its work."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection
+from datetime import timedelta
+from typing import TYPE_CHECKING
+from uuid import UUID
+
+from ._runtime import WorkItem
+from ._scheduler import Scheduler
+from ._shared import BoardState, SharedQueueStore
+from ._work import Commit
+
+if TYPE_CHECKING:
+    from ._orchestrator import Orchestrator
+
+__all__ = ["SharedBoard"]
+
+_log = logging.getLogger("flock_core.distributed")
+_BATCH = 500
+
+
+class SharedBoard:
+    """The distributed-mode side of an orchestrator.
+
+    The router (whichever process holds the store's lead) routes stored artifacts in sequence order with
+    the same scheduler as a local run, so gates, joins and batches see each artifact once, and commits
+    the work they complete. A process that becomes the router replays the board (skipping what was
+    already consumed), exactly like a restart. Every process claims work items with a lease.
+    """
+
+    def __init__(self, core: Orchestrator, store: SharedQueueStore, lease: timedelta) -> None:
+        self._core = core
+        self._store = store
+        self.lease = lease
+        self.leading = False
+        self.cursor = 0
+        self.serve: Collection[str] | None = None
+        self.keep_running = False
+
+    async def route_step(self) -> None:
+        """Lead if possible, then route everything stored since the cursor."""
+        if not await self._store.try_lead(self._core.worker_id):
+            if self.leading:
+                _log.warning("worker %s lost the router lead", self._core.worker_id)
+            self.leading = False
+            return
+        if not self.leading:
+            await self._take_over()
+        while rows := await self._store.unrouted(self.cursor, _BATCH):
+            items, expired = self._core.route_all(artifact for _, artifact in rows)
+            self.cursor = rows[-1][0]
+            commit = Commit(enqueue=tuple(i.record for i in items), expired_joins=tuple(expired))
+            await self._store.commit_routing(commit, self.cursor, self.state())
+            self._core.report_expired(expired)
+
+    async def _take_over(self) -> None:
+        core = self._core
+        _log.info("worker %s is now the router; replaying the board", core.worker_id)
+        self.leading = True
+        self.cursor = 0
+        core.scheduler = Scheduler(core.registry, on_reject=core.rejections.append)
+        for spec in core.specs.values():
+            core.scheduler.update_agent(spec)
+        seen = await self._store.consumed_pairs()
+        seen |= {(e.agent, UUID(i)) for e in await self._store.expired_joins() for i in e.artifact_ids}
+        core.scheduler.mark_seen(seen)
+        core.arm_schedules({t.agent: t for t in await self._store.timer_states()})
+
+    def state(self) -> BoardState:
+        """The router's view of open groups and pending timers, published with each routing commit."""
+        _gates, joins, batches = self._core.scheduler.waiting()
+        runtime = self._core.runtime
+        delayed = runtime.timers("delayed") + runtime.hard_ticks()
+        return BoardState(unrouted=0, pending=0, leased=0, open_groups=joins + batches, delayed=delayed)
+
+    async def commit(self, commit: Commit) -> bool:
+        """A commit made by the router outside `route_step` (timers, expiries, flushes) keeps the state fresh."""
+        if self.leading:
+            await self._store.commit_routing(commit, self.cursor, self.state())
+            return True
+        return await self._store.commit(commit)
+
+    async def pull(self, capacity: int) -> None:
+        """Route (if leading), then claim up to `capacity` work items for this process."""
+        await self.route_step()
+        if capacity <= 0:
+            return
+        until = self._core.clock.now() + self.lease
+        records = await self._store.claim(self._core.worker_id, limit=capacity, agents=self.serve, lease_until=until)
+        for record in records:
+            inputs = tuple(await self._store.get_many(record.input_ids))
+            self._core.runtime.submit(WorkItem(record, inputs))
+
+    async def settled(self) -> bool:
+        """Whether every process is done: nothing unrouted, pending, leased, open or delayed."""
+        if self.keep_running:
+            return False
+        await self.route_step()
+        return (await self._store.board_state()).settled
+
+    async def wait_external(self) -> None:
+        """Sleep until another process changes the board (or briefly, to retry the lead)."""
+        await self._store.wait_for_change(0.25)

@@ -1,0 +1,127 @@
+"""Distributed mode on a shared in-process store: one router, several workers claiming leased work."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import timedelta
+
+import anyio
+import pytest
+from pydantic import BaseModel
+
+from flock_core import EvaluationRequest, Flock, InMemoryBlackboardStore, JoinSpec
+from flock_core.testing import FunctionEngine
+
+pytestmark = pytest.mark.anyio
+
+
+class Job(BaseModel):
+    n: int
+
+
+class Part(BaseModel):
+    n: int
+    i: int
+
+
+class Done(BaseModel):
+    n: int
+
+
+class Order(BaseModel):
+    order_id: int
+
+
+class Payment(BaseModel):
+    order_id: int
+
+
+class Shipment(BaseModel):
+    order_id: int
+
+
+def declare(store: InMemoryBlackboardStore, calls: Counter[str]) -> Flock:
+    async def engine(request: EvaluationRequest) -> list[BaseModel]:
+        calls[f"{request.agent.name}:{sorted(str(a.id) for a in request.inputs)}"] += 1
+        await anyio.sleep(0.001)
+        first = request.payloads[0]
+        if request.agent.name == "split":
+            assert isinstance(first, Job)
+            return [Part(n=first.n, i=i) for i in range(2)]
+        if request.agent.name == "finish":
+            assert isinstance(first, Part)
+            return [Done(n=first.n)]
+        assert isinstance(first, Order | Payment)
+        return [Shipment(order_id=first.order_id)]
+
+    flock = Flock(store=store, engine=FunctionEngine(engine), max_concurrency=4)
+    for model in (Job, Part, Done, Order, Payment, Shipment):
+        flock.register_type(model)
+    flock.agent("split").consumes(Job).publishes(Part, fan_out=2)
+    flock.agent("finish").consumes(Part).publishes(Done)
+    join = JoinSpec(by=lambda p: p.order_id, within=timedelta(minutes=5))
+    flock.agent("ship").consumes(Order, Payment, join=join).publishes(Shipment)
+    return flock
+
+
+def workers(store: InMemoryBlackboardStore, count: int, calls: Counter[str]) -> list[Flock]:
+    return [declare(store, calls) for _ in range(count)]
+
+
+async def test_every_activation_runs_exactly_once_across_workers() -> None:
+    store = InMemoryBlackboardStore(shared=True)
+    calls: Counter[str] = Counter()
+    a, b, c = workers(store, 3, calls)
+    await a.publish_many([Job(n=i) for i in range(40)])
+    ran: Counter[str] = Counter()
+    with anyio.fail_after(20):
+        async with anyio.create_task_group() as group:
+            for flock in (a, b, c):
+
+                async def drive(flock: Flock = flock) -> None:
+                    await flock.run_until_idle()
+                    ran[flock._core.worker_id] += 1
+
+                group.start_soon(drive)
+    assert len(await a.get_by_type(Done)) == 80
+    assert len(await a.get_by_type(Part)) == 80
+    assert all(count == 1 for count in calls.values())
+    assert len(calls) == 40 + 80
+    assert len(ran) == 3
+    state = await store.board_state()
+    assert state.settled
+
+
+async def test_cross_process_join_fires_once() -> None:
+    store = InMemoryBlackboardStore(shared=True)
+    calls: Counter[str] = Counter()
+    a, b = workers(store, 2, calls)
+    await a.publish(Order(order_id=7))
+    await b.publish(Payment(order_id=7))
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as group:
+            group.start_soon(a.run_until_idle)
+            group.start_soon(b.run_until_idle)
+    assert await a.get_by_type(Shipment) == [Shipment(order_id=7)]
+    assert sum(1 for k in calls if k.startswith("ship:")) == 1
+
+
+async def test_new_router_takes_over_and_abandoned_lease_is_reclaimed() -> None:
+    store = InMemoryBlackboardStore(shared=True)
+    calls: Counter[str] = Counter()
+    crashed, survivor = workers(store, 2, calls)
+    crashed._core.shared.lease = timedelta(seconds=0)  # type: ignore[union-attr]
+    await crashed.publish(Job(n=1))
+    await crashed.publish(Order(order_id=1))
+    await crashed._core.pull(1)
+    [leased] = await store.work(("leased",))
+    assert leased.lease_owner == crashed._core.worker_id
+    store.resign(crashed._core.worker_id)
+    await survivor.publish(Payment(order_id=1))
+    with anyio.fail_after(10):
+        await survivor.run_until_idle()
+    assert await survivor.get_by_type(Shipment) == [Shipment(order_id=1)]
+    assert len(await survivor.get_by_type(Done)) == 2
+    record = {r.key: r for r in await store.work()}[leased.key]
+    assert (record.status, record.attempts, record.lease_owner) == ("done", 2, None)
+    assert all(count == 1 for count in calls.values())
