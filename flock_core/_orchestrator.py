@@ -13,7 +13,7 @@ from opentelemetry import trace
 from opentelemetry.trace import Span
 from pydantic import BaseModel
 
-from ._activation import ActivationRunner, UsageMeter
+from ._activation import ActivationRunner, Output, UsageMeter
 from ._artifacts import Artifact, WorkflowError
 from ._clock import Clock
 from ._collectors import ExpiredJoin
@@ -311,17 +311,7 @@ class Orchestrator:
             return
         finally:
             self.usage[item.correlation_id] = self.usage.get(item.correlation_id, Usage()) + meter.total
-        artifacts = [
-            self.make_artifact(
-                output.payload,
-                visibility=output.visibility,
-                correlation_id=item.correlation_id,
-                partition_key=item.inputs[0].partition_key if item.inputs else None,
-                produced_by=spec.name,
-                consumed_from=item.inputs,
-            )
-            for output in outputs
-        ]
+        artifacts = self._output_artifacts(spec, outputs, item.inputs, item.correlation_id)
         record_outputs(span, artifacts, meter.total.input_tokens, meter.total.output_tokens)
         committed = await self._commit_and_submit(
             Commit(artifacts=tuple(artifacts), complete=record.key), self.route_outputs(artifacts)
@@ -340,20 +330,27 @@ class Orchestrator:
             outputs = await self._runner.run(spec, (source,), (), meter)
         finally:
             self.usage[source.correlation_id] = self.usage.get(source.correlation_id, Usage()) + meter.total
-        artifacts = [
-            self.make_artifact(
-                o.payload,
-                visibility=o.visibility,
-                correlation_id=source.correlation_id,
-                produced_by=spec.name,
-                consumed_from=(source,),
-            )
-            for o in outputs
-        ]
+        artifacts = self._output_artifacts(spec, outputs, (source,), source.correlation_id)
         if publish:
             commit = Commit(artifacts=(source, *artifacts), consumed=((spec.name, source.id),))
             await self._commit_and_submit(commit, self.route_outputs(artifacts))
         return artifacts
+
+    def _output_artifacts(
+        self, spec: AgentSpec, outputs: Sequence[Output], inputs: Sequence[Artifact], correlation_id: str
+    ) -> list[Artifact]:
+        """Artifacts for validated outputs, with the activation's lineage, workflow and partition key."""
+        return [
+            self.make_artifact(
+                output.payload,
+                visibility=output.visibility,
+                correlation_id=correlation_id,
+                partition_key=inputs[0].partition_key if inputs else None,
+                produced_by=spec.name,
+                consumed_from=inputs,
+            )
+            for output in outputs
+        ]
 
     def _breaker_allows(self, spec: AgentSpec, correlation_id: str) -> bool:
         key = (spec.name, correlation_id)
