@@ -14,6 +14,9 @@
 [Answer(text='WHY?')]
 """
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from ._artifacts import Artifact, WorkflowError
 from ._builder import AgentBuilder
 from ._clock import Clock, SystemClock
@@ -59,6 +62,22 @@ from ._visibility import (
     Visibility,
 )
 from ._work import Commit, TimerState, WorkRecord, WorkStatus
+
+if TYPE_CHECKING:
+    from ._retention import RetentionResult
+    from ._sqlite_store import SQLiteBlackboardStore
+
+_LAZY = {"SQLiteBlackboardStore": "._sqlite_store", "RetentionResult": "._retention"}
+
+
+def __getattr__(name: str) -> Any:
+    """Import the SQLite store on first use, so `import flock_core` does not load sqlite3 and threads."""
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "ActivationFailed",
@@ -109,7 +128,9 @@ __all__ = [
     "RecentContext",
     "Rejection",
     "ResumeReport",
+    "RetentionResult",
     "RunResult",
+    "SQLiteBlackboardStore",
     "ScheduleSpec",
     "Subscription",
     "SystemClock",

@@ -89,8 +89,9 @@ class InMemoryBlackboardStore:
                 raise StoreError(f"no work item {commit.complete!r} to complete")
             if current.status in ("done", "failed"):
                 return False
+        ids = [artifact.id for artifact in commit.artifacts]
         for artifact in commit.artifacts:
-            if artifact.id in self._by_id:
+            if artifact.id in self._by_id or ids.count(artifact.id) > 1:
                 raise StoreError(f"artifact {artifact.id} is already stored; artifacts are immutable")
         for artifact in commit.artifacts:
             self._add(artifact)

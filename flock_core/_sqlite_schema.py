@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
@@ -29,7 +29,9 @@ __all__ = [
     "micros",
     "migrate",
     "row_expired_join",
+    "row_timer",
     "row_work",
+    "timer_row",
     "transaction",
     "work_row",
 ]
@@ -117,14 +119,14 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @contextmanager
-def transaction(conn: sqlite3.Connection, *, write: bool) -> Iterator[sqlite3.Connection]:
+def transaction(conn: sqlite3.Connection, *, write: bool) -> Generator[sqlite3.Connection]:
     """One transaction: `BEGIN IMMEDIATE` for writes (the write lock is taken up front, so two processes
     never both read-then-write the same rows), a deferred `BEGIN` for consistent reads."""
     conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
     try:
         yield conn
         conn.execute("COMMIT")
-    except BaseException:
+    except BaseException:  # roll back on any failure, cancellation included, and re-raise
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise
@@ -168,6 +170,15 @@ def _time(text: str | None) -> datetime | None:
     return None if text is None else datetime.fromisoformat(text)
 
 
+def _tick_json(tick: Tick) -> str:
+    return _json({"number": tick.number, "scheduled_at": tick.scheduled_at.isoformat()})
+
+
+def _json_tick(text: str) -> Tick:
+    data = cast(dict[str, Any], json.loads(text))
+    return Tick(int(data["number"]), datetime.fromisoformat(data["scheduled_at"]))
+
+
 def artifact_row(artifact: Artifact) -> tuple[Any, ...]:
     """The `artifacts` columns after `seq`, in table order."""
     data = artifact.model_dump(mode="json")
@@ -190,7 +201,7 @@ def artifact_row(artifact: Artifact) -> tuple[Any, ...]:
 
 def work_row(record: WorkRecord) -> tuple[Any, ...]:
     """The `WORK_COLUMNS` of `record`."""
-    tick = None if record.tick is None else _json({"number": record.tick.number, "scheduled_at": _iso(record.tick.scheduled_at)})
+    tick = None if record.tick is None else _tick_json(record.tick)
     return (
         record.key,
         record.agent,
@@ -210,8 +221,7 @@ def work_row(record: WorkRecord) -> tuple[Any, ...]:
 
 def row_work(row: Sequence[Any]) -> WorkRecord:
     """The work record stored in a row of `WORK_COLUMNS`."""
-    tick_data = None if row[7] is None else cast(dict[str, Any], json.loads(row[7]))
-    tick = None if tick_data is None else Tick(int(tick_data["number"]), datetime.fromisoformat(tick_data["scheduled_at"]))
+    tick = None if row[7] is None else _json_tick(row[7])
     return WorkRecord(
         key=row[0],
         agent=row[1],

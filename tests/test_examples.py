@@ -12,6 +12,11 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "examples").rglob("*.py"))
 
 EXPECTED: dict[str, list[str]] = {
+    "durable_resume.py": [
+        "flock 1 stopped with 1 of 3 reviews",
+        "flock 2 resumed 2 pending activations",
+        "reviews: 3, duplicates: 0",
+    ],
     "demo.py": ["output below is SYNTHETIC", "judge -> demo.Shortlist", "11 artifacts, state=completed, errors=0"],
     "patterns/join_orders.py": ["shipped: {'order_id': 2, 'item': 'chair', 'amount': 12.5}", "expired: order 1"],
     "patterns/batch_digest.py": ["digest: ['story 1', 'story 2', 'story 3']", "digest: ['story 7']"],
