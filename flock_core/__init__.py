@@ -64,14 +64,21 @@ from ._visibility import (
 from ._work import Commit, TimerState, WorkRecord, WorkStatus
 
 if TYPE_CHECKING:
+    from ._mcp import McpServerSpec
     from ._retention import RetentionResult
+    from ._serve import ApiKeys
     from ._sqlite_store import SQLiteBlackboardStore
 
-_LAZY = {"SQLiteBlackboardStore": "._sqlite_store", "RetentionResult": "._retention"}
+_LAZY = {
+    "ApiKeys": "._serve",
+    "McpServerSpec": "._mcp",
+    "RetentionResult": "._retention",
+    "SQLiteBlackboardStore": "._sqlite_store",
+}
 
 
 def __getattr__(name: str) -> Any:
-    """Import the SQLite store on first use, so `import flock_core` does not load sqlite3 and threads."""
+    """Import optional parts (SQLite store, MCP, HTTP server) on first use, so `import flock_core` stays light."""
     if name in _LAZY:
         value = getattr(importlib.import_module(_LAZY[name], __name__), name)
         globals()[name] = value
@@ -88,6 +95,7 @@ __all__ = [
     "AgentComponent",
     "AgentIdentity",
     "AgentSpec",
+    "ApiKeys",
     "Artifact",
     "ArtifactCount",
     "ArtifactPage",
@@ -121,6 +129,7 @@ __all__ = [
     "JoinSpec",
     "LabelledVisibility",
     "LearnedState",
+    "McpServerSpec",
     "NoContext",
     "OutputGroup",
     "PrivateVisibility",

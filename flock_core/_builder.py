@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, time, timedelta
 from typing import Any, Self, TypeVar, cast
 
@@ -212,6 +212,20 @@ class AgentBuilder:
         for tool in tools:
             flat.extend(self._callables(tool, "tools"))
         return self._update(tools=(*self._spec.tools, *flat))
+
+    def with_mcps(self, servers: Sequence[str] | Mapping[str, Sequence[str] | None]) -> Self:
+        """Give the agent the tools of MCP servers added with `Flock.add_mcp`, optionally whitelisted.
+
+        `["files"]` gives every tool of server `files`; `{"files": ["read"]}` only its `read` tool. Tools
+        are named `{server}__{tool}`.
+        """
+        if isinstance(servers, str):
+            raise self._fail("with_mcps() takes a list of server names or a mapping, not a string")
+        if isinstance(servers, Mapping):
+            chosen = tuple((name, None if tools is None else frozenset(tools)) for name, tools in servers.items())
+        else:
+            chosen = tuple((name, None) for name in servers)
+        return self._update(mcp_servers=(*self._spec.mcp_servers, *chosen))
 
     def labels(self, *labels: str) -> Self:
         """Labels of the agent's identity, checked by `LabelledVisibility`."""

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from types import MappingProxyType, TracebackType
-from typing import Any, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, Self, TypeVar, overload
 
 import anyio
 from opentelemetry.trace import TracerProvider
@@ -35,6 +35,12 @@ from ._tracing import FlockTracer
 from ._visibility import Visibility
 from ._work import WorkRecord
 from .exceptions import ConfigurationError, DuplicateAgentError, RunTimeoutError, UnknownAgentError
+
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
+
+    from ._mcp import McpServerSpec
+    from ._serve import Auth, ServerHandle
 
 __all__ = ["Flock"]
 
@@ -315,11 +321,78 @@ class Flock:
         )
 
     async def shutdown(self) -> None:
-        """Run every component's `on_terminate` hook and close the store."""
+        """Run every component's `on_terminate` hook, close MCP sessions and the store."""
         for spec in self._core.specs.values():
             for component in spec.components:
                 await component.on_terminate(spec)
+        if self._core.mcp is not None:
+            await self._core.mcp.aclose()
         await self.store.close()
+
+    # -- integrations --------------------------------------------------------------------------------
+
+    def add_mcp(self, name: str, spec: McpServerSpec) -> None:
+        """Register an MCP server (`McpServerSpec.stdio(...)` or `.http(...)`); agents use it via `with_mcps`."""
+        from ._mcp import McpToolbox  # the MCP client loads only when a server is added
+
+        if self._core.mcp is None:
+            self._core.mcp = McpToolbox()
+        self._core.mcp.add(name, spec)
+
+    def app(self, *, auth: Auth = None, dashboard: bool = True, max_body_bytes: int = 1_000_000) -> Starlette:
+        """The ASGI app serving this Flock's HTTP API (and dashboard), to mount in your own server."""
+        from ._serve import create_app  # Starlette loads only when serving
+
+        return create_app(self, auth=auth, dashboard=dashboard, max_body_bytes=max_body_bytes)
+
+    @overload
+    def serve(
+        self,
+        *,
+        host: str = ...,
+        port: int = ...,
+        dashboard: bool = ...,
+        blocking: Literal[True] = ...,
+        auth: Auth = ...,
+        max_body_bytes: int = ...,
+    ) -> None: ...
+    @overload
+    def serve(
+        self,
+        *,
+        host: str = ...,
+        port: int = ...,
+        dashboard: bool = ...,
+        blocking: Literal[False],
+        auth: Auth = ...,
+        max_body_bytes: int = ...,
+    ) -> Coroutine[Any, Any, ServerHandle]: ...
+    def serve(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 8344,
+        dashboard: bool = True,
+        blocking: bool = True,
+        auth: Auth = None,
+        max_body_bytes: int = 1_000_000,
+    ) -> Coroutine[Any, Any, ServerHandle] | None:
+        """Serve the HTTP API, event stream and dashboard (needs `pip install flockboard[serve]`).
+
+        `blocking=True` runs until interrupted and keeps processing work; `handle = await
+        flock.serve(blocking=False)` serves in the background of the running event loop, across your own
+        `run_until_idle()` calls, until `await handle.stop()`. See docs/serving.md.
+        """
+        from ._serve import serve  # Starlette and uvicorn load only when serving
+
+        if blocking:
+            serve(
+                self, host=host, port=port, dashboard=dashboard, blocking=True, auth=auth, max_body_bytes=max_body_bytes
+            )
+            return None
+        return serve(
+            self, host=host, port=port, dashboard=dashboard, blocking=False, auth=auth, max_body_bytes=max_body_bytes
+        )
 
     async def __aenter__(self) -> Self:
         return self

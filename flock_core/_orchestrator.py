@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from opentelemetry import trace
@@ -37,7 +38,10 @@ from ._timers import first_tick, next_tick
 from ._tracing import Attr, FlockTracer, current_trace_id, inject_current, record_failure, record_outputs
 from ._visibility import PublicVisibility, Visibility, visible_from
 from ._work import Commit, TimerState, WorkRecord, owner_alive, work_key, worker_identity
-from .exceptions import CircuitBreakerTripped, RuntimeFlockError
+from .exceptions import CircuitBreakerTripped, ConfigurationError, RuntimeFlockError
+
+if TYPE_CHECKING:
+    from ._mcp import McpToolbox
 
 __all__ = ["Orchestrator"]
 
@@ -94,6 +98,7 @@ class Orchestrator:
         self._default_engine = engine
         queue = shared_store(store)
         self.shared = SharedBoard(self, queue, _SHARED_LEASE) if queue is not None else None
+        self.mcp: McpToolbox | None = None
         self.learned: dict[tuple[str, int], LearnedState] = {}
         self._runner = ActivationRunner(registry, self.engine_for, model, self.learned)
         self._iterations: Counter[tuple[str, str]] = Counter()
@@ -301,6 +306,7 @@ class Orchestrator:
         meter = UsageMeter()
         try:
             await self.initialize(spec)
+            spec = await self.with_mcp_tools(spec)
             request = ContextRequest(self.store, spec, item.inputs, self.clock.now())
             context = await provide_context(spec.context or self.context, request)
             outputs = await self._runner.run(
@@ -326,6 +332,7 @@ class Orchestrator:
         """Run `spec` on one artifact outside the queue (for `invoke`); errors propagate."""
         meter = UsageMeter()
         await self.initialize(spec)
+        spec = await self.with_mcp_tools(spec)
         try:
             outputs = await self._runner.run(spec, (source,), (), meter)
         finally:
@@ -351,6 +358,15 @@ class Orchestrator:
             )
             for output in outputs
         ]
+
+    async def with_mcp_tools(self, spec: AgentSpec) -> AgentSpec:
+        """`spec` with the tools of its MCP servers added (listings are cached by the toolbox)."""
+        if not spec.mcp_servers:
+            return spec
+        if self.mcp is None:
+            raise ConfigurationError(f"agent {spec.name!r} uses MCP servers but none was added with flock.add_mcp()")
+        tools = await self.mcp.tools(dict(spec.mcp_servers))
+        return dataclasses.replace(spec, tools=(*spec.tools, *tools))
 
     def _breaker_allows(self, spec: AgentSpec, correlation_id: str) -> bool:
         key = (spec.name, correlation_id)

@@ -110,6 +110,7 @@ class Runtime:
         self._running: dict[str, int] = {}
         self._running_by_correlation: dict[str, int] = {}
         self._wake = anyio.Event()
+        self._driving = anyio.Lock()
 
     @property
     def in_flight(self) -> int:
@@ -192,7 +193,11 @@ class Runtime:
         *,
         keep_alive: bool = False,
     ) -> None:
-        """Run work until idle, or until `stop()` returns true (running activations then finish)."""
+        """Run work until idle, or until `stop()` returns true (running activations then finish).
+
+        One drive runs at a time per runtime: a second concurrent call (the HTTP server's worker and a
+        user's `run_until_idle`) waits for the first and then drives whatever is left.
+        """
 
         async def run_and_finish(item: WorkItem) -> None:
             try:
@@ -200,7 +205,7 @@ class Runtime:
             finally:
                 self._finish(item)
 
-        async with anyio.create_task_group() as group:
+        async with self._driving, anyio.create_task_group() as group:
             while True:
                 self._wake = anyio.Event()
                 await self._fire_due()

@@ -119,6 +119,7 @@ class AgentSpec:
     max_repairs: int = 1
     schedule: ScheduleSpec | None = None
     context: ContextProvider | None = None
+    mcp_servers: tuple[tuple[str, frozenset[str] | None], ...] = ()
 
     @property
     def identity(self) -> AgentIdentity:

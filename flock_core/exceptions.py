@@ -14,6 +14,7 @@ FlockError
     ├── EngineError                an engine raised or returned something unusable
     ├── StoreError                 the blackboard store failed
     ├── CircuitBreakerTripped      an agent hit max_agent_iterations in one workflow
+    ├── McpError                   an MCP server could not be reached, or one of its tools failed
     └── RunTimeoutError            `run_until_idle` / `run_until` hit its timeout
 ```
 
@@ -37,6 +38,7 @@ __all__ = [
     "DuplicateAgentError",
     "EngineError",
     "FlockError",
+    "McpError",
     "PayloadValidationError",
     "RunTimeoutError",
     "RuntimeFlockError",
@@ -166,6 +168,21 @@ class CircuitBreakerTripped(RuntimeFlockError):
         )
         self.agent = agent
         self.limit = limit
+
+
+class McpError(RuntimeFlockError):
+    """An MCP server could not be reached, or one of its tools failed.
+
+    Attributes:
+        server: the server's name.
+        tool: the tool concerned, when one is.
+    """
+
+    def __init__(self, server: str, message: str, *, tool: str | None = None) -> None:
+        where = f"MCP server {server!r}" + (f" tool {tool!r}" if tool else "")
+        super().__init__(f"{where}: {message}")
+        self.server = server
+        self.tool = tool
 
 
 class RunTimeoutError(RuntimeFlockError, TimeoutError):

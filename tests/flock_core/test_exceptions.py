@@ -62,6 +62,7 @@ def test_the_tree_drawing_parses() -> None:
         "EngineError": "RuntimeFlockError",
         "StoreError": "RuntimeFlockError",
         "CircuitBreakerTripped": "RuntimeFlockError",
+        "McpError": "RuntimeFlockError",
         "RunTimeoutError": "RuntimeFlockError",
     }
 

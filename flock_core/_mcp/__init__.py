@@ -1,0 +1,11 @@
+"""The MCP client side: connect to Model Context Protocol servers and use their tools as Python callables.
+
+Needs the `mcp` extra (`pip install "flockboard[mcp]"`). See docs/serving.md.
+"""
+
+from ._errors import McpError
+from ._spec import McpServerSpec, McpTransport
+from ._toolbox import McpToolbox, ServerSelection
+from ._tools import McpTool, ToolFunction
+
+__all__ = ["McpError", "McpServerSpec", "McpTool", "McpToolbox", "McpTransport", "ServerSelection", "ToolFunction"]

@@ -1,0 +1,203 @@
+"""`serve`: run the HTTP app with uvicorn, blocking until interrupted or in the background of your own code."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from collections.abc import Coroutine, Generator
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Literal, Self, overload
+
+import uvicorn
+from starlette.applications import Starlette
+
+from ..exceptions import ConfigurationError
+from ._app import build_app
+from ._auth import Auth
+from ._state import ServeState
+
+if TYPE_CHECKING:
+    from .._flock import Flock
+
+__all__ = ["DEFAULT_PORT", "ServerHandle", "serve", "start_server"]
+
+_log = logging.getLogger("flock_core.serve")
+
+DEFAULT_PORT = 8344
+
+
+class _Server(uvicorn.Server):
+    """A uvicorn server that ends the event streams before shutting down (which waits for open responses)."""
+
+    def __init__(self, config: uvicorn.Config, state: ServeState, *, signals: bool) -> None:
+        super().__init__(config)
+        self._state = state
+        self._signals = signals
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None]:
+        """Handle Ctrl-C only when blocking; in the background, signals belong to the program."""
+        if self._signals:
+            with super().capture_signals():
+                yield
+        else:
+            yield
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        """End the event streams, then shut down as uvicorn does."""
+        self._state.close_streams()
+        await super().shutdown(sockets)
+
+
+class ServerHandle:
+    """A server running in the background of the current event loop; stop it with `await handle.stop()`.
+
+    It is its own asyncio task, so it keeps serving while your code awaits other things, including
+    `flock.run_until_idle()`. Also an async context manager that stops the server on exit.
+    """
+
+    def __init__(self, server: uvicorn.Server, task: asyncio.Task[None], app: Starlette, host: str, port: int) -> None:
+        self._server = server
+        self._task = task
+        self.app = app
+        self.host = host
+        self.port = port
+
+    @property
+    def url(self) -> str:
+        """The server's base URL, for example `http://127.0.0.1:8344`."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def running(self) -> bool:
+        """Whether the server task is still running."""
+        return not self._task.done()
+
+    async def stop(self) -> None:
+        """Stop accepting requests, finish the lifespan (the background worker) and wait for the task."""
+        self._server.should_exit = True
+        await asyncio.shield(self._task)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """A listening-ready socket, bound here so that a taken port raises `OSError` in the caller."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+async def _serve_quietly(server: uvicorn.Server, sock: socket.socket) -> None:
+    try:
+        await server.serve(sockets=[sock])
+    except SystemExit:  # uvicorn exits the process on startup failures; a background server must not
+        _log.exception("the background server failed to start")
+    finally:
+        sock.close()
+
+
+async def start_server(
+    flock: Flock,
+    *,
+    host: str = "127.0.0.1",
+    port: int = DEFAULT_PORT,
+    dashboard: bool = True,
+    auth: Auth = None,
+    max_body_bytes: int = 1_000_000,
+) -> ServerHandle:
+    """Start serving `flock` in the background of the running event loop (asyncio); return once listening.
+
+    `port=0` picks a free port (read it from `handle.port` / `handle.url`). Work published through the
+    API is run by the server (`drive="api"`); run your own publishes with `await flock.run_until_idle()`.
+    """
+    app, state = build_app(flock, auth=auth, max_body_bytes=max_body_bytes, dashboard=dashboard, drive="api")
+    sock = _bind(host, port)
+    config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False)
+    server = _Server(config, state, signals=False)
+    task = asyncio.get_running_loop().create_task(_serve_quietly(server, sock), name=f"flock-serve-{host}:{port}")
+    while not server.started:
+        if task.done():
+            raise ConfigurationError(f"the server on {host}:{port} stopped during startup (see the log)")
+        await asyncio.sleep(0.005)
+    return ServerHandle(server, task, app, host, sock.getsockname()[1])
+
+
+def _serve_blocking(flock: Flock, host: str, port: int, *, dashboard: bool, auth: Auth, max_body_bytes: int) -> None:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        pass
+    else:
+        raise ConfigurationError("serve(blocking=True) cannot run inside an event loop; use blocking=False")
+    app, state = build_app(flock, auth=auth, max_body_bytes=max_body_bytes, dashboard=dashboard, drive="always")
+    sock = _bind(host, port)
+    config = uvicorn.Config(app, log_level="info", lifespan="on")
+    _log.info("serving on http://%s:%d", host, sock.getsockname()[1])
+    try:
+        _Server(config, state, signals=True).run(sockets=[sock])
+    except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it handled; serving ended as asked
+        _log.info("server stopped")
+    finally:
+        sock.close()
+
+
+@overload
+def serve(
+    flock: Flock,
+    *,
+    host: str = ...,
+    port: int = ...,
+    dashboard: bool = ...,
+    blocking: Literal[True] = ...,
+    auth: Auth = ...,
+    max_body_bytes: int = ...,
+) -> None: ...
+@overload
+def serve(
+    flock: Flock,
+    *,
+    host: str = ...,
+    port: int = ...,
+    dashboard: bool = ...,
+    blocking: Literal[False],
+    auth: Auth = ...,
+    max_body_bytes: int = ...,
+) -> Coroutine[Any, Any, ServerHandle]: ...
+def serve(
+    flock: Flock,
+    *,
+    host: str = "127.0.0.1",
+    port: int = DEFAULT_PORT,
+    dashboard: bool = True,
+    blocking: bool = True,
+    auth: Auth = None,
+    max_body_bytes: int = 1_000_000,
+) -> Coroutine[Any, Any, ServerHandle] | None:
+    """Serve `flock` over HTTP (API, event stream, metrics and, with `dashboard`, the dashboard at `/`).
+
+    - `blocking=True` (from synchronous code): run until interrupted (Ctrl-C); the server keeps the Flock
+      running: every publish is processed and scheduled agents fire.
+    - `blocking=False` (inside async code): `handle = await serve(flock, blocking=False)` starts the server
+      in the background of the running event loop and returns a `ServerHandle` (`.url`, `await .stop()`).
+      Work published through the API is run by the server; your own publishes by your `run_until_idle()`.
+    """
+    if blocking:
+        _serve_blocking(flock, host, port, dashboard=dashboard, auth=auth, max_body_bytes=max_body_bytes)
+        return None
+    return start_server(flock, host=host, port=port, dashboard=dashboard, auth=auth, max_body_bytes=max_body_bytes)

@@ -1,0 +1,106 @@
+"""The dashboard in headless Chromium: publish through the form, watch the activation and the lineage appear."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from pathlib import Path
+
+import httpx
+import pytest
+
+from flock_core import Flock
+from flock_core._serve import start_server
+
+from .cdp import Page, find_chromium, launch
+
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def chromium() -> str:
+    """Chromium's executable; missing and not installable: fail on CI, skip elsewhere."""
+    executable, reason = find_chromium()
+    if executable is None:
+        if os.environ.get("CI"):
+            pytest.fail(f"the dashboard browser test needs Chromium on CI: {reason}")
+        pytest.skip(f"no Chromium for the dashboard browser test: {reason}")
+    return executable
+
+
+SELECT_QUESTION = """(() => {
+    const select = document.querySelector('#publish-type');
+    select.value = 'Question';
+    select.dispatchEvent(new Event('change'));
+    return true;
+})()"""
+
+
+async def fill_question(page: Page, text: str) -> None:
+    await page.evaluate(SELECT_QUESTION)
+    await page.evaluate(
+        f"""(() => {{
+            document.querySelector('[data-field="text"]').value = {json.dumps(text)};
+            document.querySelector('[data-field="priority"]').value = '3';
+            document.querySelector('[data-field="mood"]').value = '"sad"';
+            document.querySelector('[data-field="tags"]').value = 'red\\nblue';
+            document.querySelector('[data-field="urgent"]').checked = true;
+            document.querySelector('#publish-submit').click();
+            return true;
+        }})()"""
+    )
+
+
+@pytest.mark.timeout(600)  # the fixture may install Chromium first
+async def test_publish_through_the_dashboard(chromium: str, flock: Flock, tmp_path: Path) -> None:
+    async with await start_server(flock, port=0) as server, launch(chromium, tmp_path / "profile") as page:
+        await page.send("Page.navigate", url=server.url + "/")
+        await page.wait_for(
+            "document.body?.dataset.ready === 'true'"
+            " && document.querySelector('#stream-status').dataset.state === 'live'"
+            " && document.querySelectorAll('#publish-type option').length > 0"
+        )
+        nodes = await page.evaluate("[...document.querySelectorAll('#agent-graph g')].map(g => g.dataset.id)")
+        assert sorted(nodes) == ["agent:answerer", "type:Answer", "type:Question"]
+        assert await page.evaluate("[...document.querySelectorAll('#publish-type option')].map(o => o.value)") == [
+            "Answer",
+            "Question",
+        ]
+        await page.evaluate(SELECT_QUESTION)
+        fields = await page.evaluate("[...document.querySelectorAll('[data-field]')].map(i => i.dataset.kind)")
+        assert fields == ["string", "integer", "enum", "strings", "boolean"]
+
+        await fill_question(page, "hello browser")
+        await page.wait_for("!!document.querySelector('#event-feed li[data-kind=\"activation_finished\"]')")
+        answer = await page.wait_for(
+            "document.querySelector('#lineage-table tr[data-type=\"Answer\"]')?.textContent", timeout=10
+        )
+        assert "HELLO BROWSER" in answer
+        assert await page.evaluate("document.querySelectorAll('#lineage-graph g.artifact').length") == 2
+        assert "completed" in await page.wait_for(
+            "document.querySelector('#lineage-status').textContent.includes('completed') && "
+            "document.querySelector('#lineage-status').textContent"
+        )
+        kinds = await page.evaluate("[...document.querySelectorAll('#event-feed li')].map(li => li.dataset.kind)")
+        assert kinds[::-1] == ["artifact_published", "activation_started", "artifact_published", "activation_finished"]
+
+        async with httpx.AsyncClient(base_url=server.url) as http:
+            question = (await http.get("/api/v1/artifacts", params={"type": "Question"})).json()["items"][0]
+        assert question["payload"] == {
+            "text": "hello browser",
+            "priority": 3,
+            "mood": "sad",
+            "tags": ["red", "blue"],
+            "urgent": True,
+        }
+        assert page.errors == []
+
+        await fill_question(page, "")  # invalid: the form shows the field named by the 422 answer
+        error = await page.wait_for("document.querySelector('#publish-result .field-error')?.textContent")
+        assert error.startswith("payload.text:")
+        assert await page.evaluate("document.querySelector('[data-field=\"text\"]').classList.contains('invalid')")
+        shot = await page.send("Page.captureScreenshot", format="png")
+        (tmp_path / "dashboard.png").write_bytes(base64.b64decode(shot["data"]))
+        await page.evaluate("1")  # drain pending events
+        assert [e for e in page.errors if "422" not in e] == []  # Chrome logs the 422 response itself

@@ -1,0 +1,193 @@
+"""`serve`: a real uvicorn server on loopback, in the background of a test and blocking in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+from pydantic import BaseModel
+
+from flock_core import EvaluationRequest, Flock
+from flock_core._serve import create_app, serve, start_server
+from flock_core.exceptions import ConfigurationError
+from flock_core.testing import FunctionEngine
+
+from .conftest import Answer, Question, client_for, make_flock
+
+pytestmark = pytest.mark.anyio
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+async def wait_for_state(http: httpx.AsyncClient, cid: str, artifacts: int) -> dict[str, Any]:
+    """Poll a workflow's status until it is completed with `artifacts` artifacts."""
+    with anyio.fail_after(10):
+        while True:
+            response = await http.get(f"/api/v1/correlations/{cid}")
+            status: dict[str, Any] = response.json()
+            if response.status_code == 200 and status["state"] == "completed" and status["artifact_count"] == artifacts:
+                return status
+            await anyio.sleep(0.02)
+
+
+async def test_background_server_keeps_serving_across_user_runs(flock: Flock) -> None:
+    handle = await serve(flock, host="127.0.0.1", port=0, blocking=False)
+    assert handle.url == f"http://127.0.0.1:{handle.port}"
+    assert handle.port != 0
+    try:
+        async with httpx.AsyncClient(base_url=handle.url) as http:
+            await flock.publish(Question(text="local"), correlation_id="local")
+            await flock.run_until_idle()  # the user's own run: the server is not cancelled by it
+            assert (await http.get("/health")).status_code == 200
+            created = await http.post("/api/v1/artifacts", json={"type": "Question", "payload": {"text": "remote"}})
+            cid = created.json()["correlation_id"]
+            await wait_for_state(http, cid, artifacts=2)  # processed by the server's own worker
+            await flock.run_until_idle()
+            page = (await http.get("/api/v1/artifacts", params={"type": "Answer"})).json()
+            assert sorted(a["payload"]["text"] for a in page["items"]) == ["LOCAL", "REMOTE"]
+            assert handle.running
+    finally:
+        await handle.stop()
+    assert not handle.running
+
+
+async def test_event_stream_over_a_real_connection(flock: Flock) -> None:
+    async with await start_server(flock, port=0) as handle, httpx.AsyncClient(base_url=handle.url) as http:
+        kinds: list[str] = []
+        async with http.stream("GET", "/api/v1/events") as stream:
+            assert stream.headers["content-type"].startswith("text/event-stream")
+            lines = stream.aiter_lines()
+            assert await anext(lines) == "retry: 3000"  # connected: the subscription is in place
+            await http.post("/api/v1/artifacts", json={"type": "Question", "payload": {"text": "live"}})
+            with anyio.fail_after(10):
+                async for line in lines:
+                    if line.startswith("event: "):
+                        kinds.append(line.removeprefix("event: "))
+                    if kinds[-1:] == ["activation_finished"]:
+                        break
+        assert kinds == ["artifact_published", "activation_started", "artifact_published", "activation_finished"]
+
+
+async def test_lifespan_worker_runs_api_publishes_only(flock: Flock) -> None:
+    app = create_app(flock, drive="api")
+    async with app.router.lifespan_context(app), client_for(app) as http:
+        await flock.publish(Question(text="local"), correlation_id="local")
+        created = await http.post("/api/v1/artifacts", json={"type": "Question", "payload": {"text": "api"}})
+        await wait_for_state(http, created.json()["correlation_id"], artifacts=2)
+        # the worker's run picked up the local publish too (one blackboard), and a run after an
+        # API publish is what `drive="api"` promises
+        assert (await http.get("/api/v1/correlations/local")).json()["state"] == "completed"
+
+
+async def test_lifespan_worker_in_always_mode_runs_every_publish(flock: Flock) -> None:
+    app = create_app(flock, drive="always")
+    async with app.router.lifespan_context(app), client_for(app) as http:
+        await flock.publish(Question(text="local"), correlation_id="local")
+        await wait_for_state(http, "local", artifacts=2)
+
+
+async def test_never_mode_leaves_the_work_to_the_user(flock: Flock) -> None:
+    app = create_app(flock, drive="never")
+    async with app.router.lifespan_context(app), client_for(app) as http:
+        created = await http.post("/api/v1/artifacts", json={"type": "Question", "payload": {"text": "api"}})
+        await anyio.sleep(0.1)
+        status = (await http.get(f"/api/v1/correlations/{created.json()['correlation_id']}")).json()
+        assert (status["state"], status["artifact_count"]) == ("active", 1)
+        await flock.run_until_idle()
+
+
+async def test_blocking_serve_refuses_to_run_inside_an_event_loop(flock: Flock) -> None:
+    with pytest.raises(ConfigurationError, match="blocking=False"):
+        serve(flock, port=0)
+
+
+async def test_a_taken_port_raises_in_the_caller(flock: Flock) -> None:
+    async with await start_server(flock, port=0) as handle:
+        with pytest.raises(OSError, match="in use"):
+            await start_server(flock, port=handle.port)
+
+
+async def test_user_run_concurrent_with_the_server_worker() -> None:
+    async def slow(request: EvaluationRequest) -> list[BaseModel]:
+        await anyio.sleep(0.05)
+        return [Answer(text="slow")]
+
+    flock = make_flock()
+    flock.agent("slow").consumes(Question).publishes(Answer).with_engines(FunctionEngine(slow))
+    async with await start_server(flock, port=0) as handle, httpx.AsyncClient(base_url=handle.url) as http:
+        for n in range(3):
+            await http.post("/api/v1/artifacts", json={"type": "Question", "payload": {"text": f"api{n}"}})
+        await anyio.sleep(0.01)  # the server's worker is now driving the Flock
+        for n in range(3):
+            await flock.publish(Question(text=f"local{n}"))
+        with anyio.fail_after(3):
+            await flock.run_until_idle()  # a second driver at the same time
+            # whichever driver lost its wake-up event hangs; the worker must still serve new publishes
+            created = await http.post("/api/v1/artifacts", json={"type": "Question", "payload": {"text": "after"}})
+            await wait_for_state(http, created.json()["correlation_id"], artifacts=3)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_blocking_serve_runs_until_interrupted(tmp_path: Path) -> None:
+    port = _free_port()
+    script = tmp_path / "serve_it.py"
+    script.write_text(
+        textwrap.dedent(
+            f"""
+            import sys
+            sys.path.insert(0, {str(ROOT)!r})
+            from tests.flock_core.serve.conftest import make_flock
+            from flock_core._serve import serve
+            serve(make_flock(), port={port})
+            """
+        )
+    )
+    process = subprocess.Popen([sys.executable, str(script)], cwd=tmp_path, stderr=subprocess.PIPE, text=True)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        with httpx.Client(base_url=base) as http:
+            for _ in range(400):
+                try:
+                    if http.get("/health").status_code == 200:
+                        break
+                except httpx.ConnectError:
+                    pass
+                anyio.run(anyio.sleep, 0.025)
+            created = http.post("/api/v1/artifacts", json={"type": "Question", "payload": {"text": "b"}}).json()
+            status: dict[str, Any] = {}
+            for _ in range(400):
+                status = http.get(f"/api/v1/correlations/{created['correlation_id']}").json()
+                if status["artifact_count"] == 2:
+                    break
+                anyio.run(anyio.sleep, 0.025)
+            assert (status["state"], status["artifact_count"]) == ("completed", 2), json.dumps(status)
+    finally:
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=20)
+    assert process.returncode == 0, stderr
+    assert "Uvicorn running" in stderr or "Application startup complete" in stderr
+
+
+async def test_stop_ends_open_event_streams(flock: Flock) -> None:
+    handle = await start_server(flock, port=0)
+    async with httpx.AsyncClient(base_url=handle.url) as http, http.stream("GET", "/api/v1/events") as stream:
+        lines = stream.aiter_lines()
+        assert await anext(lines) == "retry: 3000"
+        with anyio.fail_after(5):
+            await handle.stop()  # would wait forever for the open stream if it were not ended first
+            rest = [line async for line in lines]
+    assert "event: " not in "".join(rest)
