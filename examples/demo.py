@@ -73,13 +73,12 @@ def build_flock(model: str) -> Flock:
 
 
 def configure_tracing() -> object | None:
-    """Turn tracing on from environment variables (nothing is configured unless asked)."""
-    trace_file, otlp = os.environ.get("FLOCK_TRACE_FILE"), os.environ.get("FLOCK_TRACE_OTLP")
-    if not (trace_file or otlp):
+    """Turn tracing on from FLOCK_TRACE_FILE / FLOCK_TRACE_OTLP / FLOCK_TRACE_CONSOLE (nothing unless asked)."""
+    if not any(os.environ.get(name) for name in ("FLOCK_TRACE_FILE", "FLOCK_TRACE_OTLP", "FLOCK_TRACE_CONSOLE")):
         return None
-    from flock_core import tracing  # imported only when tracing is asked for
+    from flock_core import tracing  # the OpenTelemetry SDK loads only when tracing is asked for
 
-    return tracing.configure(file=trace_file, otlp=otlp or False, service_name="flockboard-demo")
+    return tracing.configure_from_env(service_name="flockboard-demo")
 
 
 async def main() -> None:
