@@ -113,7 +113,7 @@ class DSPyEngine:
 
     def _dspy(self) -> DSPySession:
         if self._session is None:
-            from ._session import DSPySession  # noqa: PLC0415 - the one place the engine loads DSPy
+            from ._session import DSPySession
 
             self._session = DSPySession(self.settings)
         return self._session

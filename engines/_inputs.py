@@ -1,23 +1,26 @@
-"""What the model is given besides the triggering artifacts: context records and repair feedback.
+"""What the model is given besides the triggering artifacts: context records, repair feedback, demos.
 
 These are the Pydantic types of the two extra input fields the signature builder may add:
 `context: list[ContextItem]` and `previous_attempt: PreviousAttempt`. `signature_inputs` turns an
-`EvaluationRequest` into the keyword arguments of the DSPy program.
+`EvaluationRequest` into the keyword arguments of the DSPy program; `demo_fields` turns a learned
+`Demo` into the field values of one worked example for the same signature.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from flock_core import Artifact, EvaluationRequest, type_name_of
+from flock_core import Artifact, Demo, EvaluationRequest, type_name_of
 from flock_core.exceptions import ContractViolation
 
 if TYPE_CHECKING:
-    from ._signature import SignaturePlan
+    from collections.abc import Sequence
 
-__all__ = ["ContextItem", "PreviousAttempt", "PreviousOutput", "signature_inputs"]
+    from ._signature import FieldPlan, SignaturePlan
+
+__all__ = ["ContextItem", "PreviousAttempt", "PreviousOutput", "demo_fields", "signature_inputs"]
 
 
 class ContextItem(BaseModel):
@@ -92,3 +95,34 @@ def signature_inputs(plan: SignaturePlan, request: EvaluationRequest) -> dict[st
             ]
             values[field.name] = payloads if field.many else payloads[0]
     return values
+
+
+def demo_fields(plan: SignaturePlan, demo: Demo) -> dict[str, Any] | None:
+    """The field values of `demo` as a worked example of `plan`, or `None` when it does not fit the plan.
+
+    Every artifact field (inputs and outputs) gets the demo's payloads of its type, validated as the
+    field's model: a list field gets all of them, a single field the first. The `context` and
+    `previous_attempt` fields are left out (the demo did not record them), so adapters show the demo
+    as one with some fields not supplied. A demo that lacks a type the plan needs, or whose payload no
+    longer validates (the declaration changed), does not fit.
+    """
+    values: dict[str, Any] = {}
+    for fields, pairs in ((plan.inputs, demo.inputs), (plan.outputs, demo.outputs)):
+        for field in fields:
+            if field.role != "artifact":
+                continue
+            value = _field_value(field, [payload for name, payload in pairs if name == field.type_name])
+            if value is None:
+                return None
+            values[field.name] = value
+    return values
+
+
+def _field_value(field: FieldPlan, payloads: Sequence[dict[str, Any]]) -> Any:
+    if not payloads:
+        return None
+    try:
+        models = [field.model.model_validate(payload) for payload in payloads]
+    except ValidationError:
+        return None
+    return models if field.many else models[0]

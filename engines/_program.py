@@ -24,7 +24,7 @@ from ._recorder import CallRecorder
 from ._settings import ProgramName
 from ._tool_loop import ToolLoop
 
-__all__ = ["make_program", "run_program"]
+__all__ = ["make_program", "run_program", "set_demos"]
 
 
 def make_program(
@@ -40,6 +40,16 @@ def make_program(
     if kind == "chain_of_thought":
         return dspy.ChainOfThought(signature)
     return dspy.Predict(signature)
+
+
+def set_demos(program: dspy.Module, demos: Sequence[dspy.Example]) -> None:
+    """Give every predictor of `program` the worked examples `demos` (learned state, see `LearnedState`).
+
+    A predictor whose signature has fields the demos lack (ChainOfThought's `reasoning`, ReAct's
+    trajectory) shows them as examples with some fields not supplied, as DSPy's adapters do.
+    """
+    for predictor in program.predictors():
+        predictor.demos = list(demos)
 
 
 def _as_tools(functions: Sequence[Callable[..., Any]]) -> list[dspy.Tool]:

@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import dspy
 
-from flock_core import EvaluationRequest, EvaluationResult
+from flock_core import EvaluationRequest, EvaluationResult, LearnedState
 from flock_core.exceptions import EngineError
 
-from ._inputs import signature_inputs
+from ._inputs import demo_fields, signature_inputs
 from ._lm import make_adapter, make_lm
 from ._outputs import collect_outputs, parse_violation
-from ._program import ProgramFailed, make_program, run_program
+from ._program import ProgramFailed, make_program, run_program, set_demos
 from ._settings import EngineSettings
 from ._shape import InputShape
-from ._signature import build_signature
+from ._signature import SignaturePlan, build_signature
 
 __all__ = ["DSPySession"]
 
@@ -43,14 +43,19 @@ class DSPySession:
     async def evaluate(self, request: EvaluationRequest, model: str) -> EvaluationResult:
         """Build the signature, run the program with `model`, and return the typed outputs and usage.
 
-        A reply the adapter cannot parse raises `ContractViolation` (the core then asks for a repair);
-        a failed model call, once its retries are spent, raises `EngineError`.
+        Learned state (`request.learned`) applies here: its instructions replace the agent description,
+        its demos become the program's demos. A reply the adapter cannot parse raises `ContractViolation`
+        (the core then asks for a repair); a failed model call, once its retries are spent, raises `EngineError`.
         """
         agent = request.agent.name
-        plan, signature = build_signature(request.agent, request.group_index, InputShape.of(request))
+        learned = request.learned or _NOTHING_LEARNED
+        shape = InputShape.of(request)
+        plan, signature = build_signature(request.agent, request.group_index, shape, instructions=learned.instructions)
         lm, adapter = self.runtime(model)
         tools = (*self._settings.tools, *request.agent.tools)
         program = make_program(self._settings.program, signature, tools, max_tool_calls=self._settings.max_tool_calls)
+        if learned.demos:
+            set_demos(program, _examples(plan, learned))
         try:
             prediction, usage = await run_program(program, signature_inputs(plan, request), lm=lm, adapter=adapter)
         except ProgramFailed as failed:
@@ -62,3 +67,12 @@ class DSPySession:
                 raise EngineError(agent, message, usage=failed.usage) from cause
             raise cause from None
         return EvaluationResult(outputs=collect_outputs(agent, plan, prediction), usage=usage)
+
+
+_NOTHING_LEARNED = LearnedState()
+
+
+def _examples(plan: SignaturePlan, learned: LearnedState) -> list[dspy.Example]:
+    """The learned demos that fit `plan`, as DSPy examples named like the signature's fields."""
+    fitting = (demo_fields(plan, demo) for demo in learned.demos)
+    return [dspy.Example(**fields) for fields in fitting if fields is not None]

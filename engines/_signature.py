@@ -2,7 +2,7 @@
 
 Building is two pure steps. `plan_signature` describes the fields and instructions as a frozen
 `SignaturePlan` (snapshot-tested, no DSPy involved); `build_signature` turns a plan into a DSPy
-signature class and caches it per agent declaration, output group and input shape.
+signature class and caches it per agent declaration, output group, input shape and learned instructions.
 
 Field naming (see `docs/engines.md`):
 
@@ -129,7 +129,7 @@ class _PlanKey:
     """Everything a plan depends on; hashable, so it is the cache key of `build_signature`."""
 
     agent: str
-    description: str | None
+    description: str | None  # the agent's description, or the learned instructions that replace it
     group_index: int
     types: tuple[str, ...]
     models: tuple[type[BaseModel], ...]
@@ -138,8 +138,12 @@ class _PlanKey:
     shape: InputShape
 
 
-def plan_signature(agent: AgentSpec, group_index: int, shape: InputShape) -> SignaturePlan:
+def plan_signature(
+    agent: AgentSpec, group_index: int, shape: InputShape, *, instructions: str | None = None
+) -> SignaturePlan:
     """Plan the signature of output group `group_index` of `agent` for inputs of `shape`. Pure.
+
+    `instructions` (learned ones, see `flock_core.LearnedState`) replace the agent's description.
 
     >>> from pydantic import BaseModel
     >>> from flock_core import AgentSpec, OutputGroup
@@ -152,21 +156,21 @@ def plan_signature(agent: AgentSpec, group_index: int, shape: InputShape) -> Sig
     >>> plan_signature(spec, 0, InputShape((InputSlot("Topic", Topic),))).describe()["outputs"]
     ["idea: Idea = 'One Idea artifact.'"]
     """
-    return _plan(_key(agent, group_index, shape))
+    return _plan(_key(agent, group_index, shape, instructions))
 
 
 def build_signature(
-    agent: AgentSpec, group_index: int, shape: InputShape
+    agent: AgentSpec, group_index: int, shape: InputShape, *, instructions: str | None = None
 ) -> tuple[SignaturePlan, type[dspy.Signature]]:
-    """The plan and its DSPy signature class, cached per (agent declaration, group, input shape)."""
-    return _build(_key(agent, group_index, shape))
+    """The plan and its DSPy signature class, cached per (agent declaration, group, input shape, instructions)."""
+    return _build(_key(agent, group_index, shape, instructions))
 
 
-def _key(agent: AgentSpec, group_index: int, shape: InputShape) -> _PlanKey:
+def _key(agent: AgentSpec, group_index: int, shape: InputShape, instructions: str | None) -> _PlanKey:
     group = agent.output_groups[group_index]
     return _PlanKey(
         agent.name,
-        agent.description,
+        agent.description if instructions is None else instructions,
         group_index,
         group.types,
         group.models,
@@ -178,7 +182,7 @@ def _key(agent: AgentSpec, group_index: int, shape: InputShape) -> _PlanKey:
 
 @functools.lru_cache(maxsize=512)
 def _build(key: _PlanKey) -> tuple[SignaturePlan, type[dspy.Signature]]:
-    import dspy  # noqa: PLC0415 - planning stays DSPy-free; only building the class loads DSPy
+    import dspy
 
     plan = _plan(key)
     fields: dict[str, Any] = {}

@@ -65,6 +65,7 @@ from ._work import Commit, TimerState, WorkRecord, WorkStatus
 
 if TYPE_CHECKING:
     from ._mcp import McpServerSpec
+    from ._postgres_store import PostgresBlackboardStore
     from ._retention import RetentionResult
     from ._serve import ApiKeys
     from ._sqlite_store import SQLiteBlackboardStore
@@ -72,6 +73,7 @@ if TYPE_CHECKING:
 _LAZY = {
     "ApiKeys": "._serve",
     "McpServerSpec": "._mcp",
+    "PostgresBlackboardStore": "._postgres_store",
     "RetentionResult": "._retention",
     "SQLiteBlackboardStore": "._sqlite_store",
 }
@@ -132,6 +134,7 @@ __all__ = [
     "McpServerSpec",
     "NoContext",
     "OutputGroup",
+    "PostgresBlackboardStore",
     "PrivateVisibility",
     "PublicVisibility",
     "RecentContext",

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ._cli_serve import add_serve_command
+from ._cli_worker import add_worker_command
 from ._flock import Flock
 from ._observe._commands import GRAPH_FORMATS, format_for, graph_text, trace_text
 from ._version import __version__
@@ -122,6 +123,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_trace(commands)
     _add_graph(commands)
     add_serve_command(commands, load_flock)
+    add_worker_command(commands)
     return parser
 
 

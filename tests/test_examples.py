@@ -12,6 +12,12 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "examples").rglob("*.py"))
 
 EXPECTED: dict[str, list[str]] = {
+    "support_router/router.py": [
+        "model: SIMULATED",
+        "dev accuracy before optimization: 42%",
+        "dev accuracy after optimization: 82%",
+        "saved, then loaded into a new Flock (5 groups): dev accuracy 82%",
+    ],
     "durable_resume.py": [
         "flock 1 stopped with 1 of 3 reviews",
         "flock 2 resumed 2 pending activations",

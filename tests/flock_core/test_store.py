@@ -35,6 +35,8 @@ from flock_core._sqlite_store import SQLiteBlackboardStore
 from flock_core._work import Commit, TimerState, WorkRecord
 from flock_core.exceptions import StoreError
 
+from .conftest import postgres_store
+
 pytestmark = pytest.mark.anyio
 
 StoreFactory = Callable[[], BlackboardStore | Awaitable[BlackboardStore]]
@@ -55,6 +57,7 @@ class TempSQLiteStore(SQLiteBlackboardStore):
 STORE_FACTORIES: list[Any] = [
     pytest.param(InMemoryBlackboardStore, id="memory"),
     pytest.param(TempSQLiteStore, id="sqlite"),
+    pytest.param(postgres_store, id="postgres", marks=pytest.mark.postgres),
 ]
 """`pytest.param(factory, id=..., marks=...)` per backend; append SQLite and PostgreSQL here."""
 

@@ -1,0 +1,129 @@
+"""`python -m benchmarks` (`make bench`): run every workload on both frameworks and print the table.
+
+Options: `--smoke` (toy sizes, every code path), `--runs N`, `--no-flock` (our side only), `--only NAME`
+(repeatable; one of the workload names below), `--out DIR` (default `benchmarks/results`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from dataclasses import asdict, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ._flock_env import FlockEnv, ensure_flock
+from ._report import Row, markdown_table, row_record, targets_summary
+from ._runner import Interpreter
+from ._suite import FULL, SMOKE, WORKLOADS, Bench, Sizes
+
+__all__ = ["main"]
+
+RESULTS = Path(__file__).resolve().parent / "results"
+_FLOCK_ENV = {
+    "FLOCK_AUTO_TRACE": "false",  # Flock's tracing off unless a row says otherwise (its default is on)
+    "LITELLM_LOCAL_MODEL_COST_MAP": "True",  # no network fetch of LiteLLM's price list (ours sets it too)
+}
+
+
+def _log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description="Run the benchmarks and print the table.")
+    parser.add_argument("--smoke", action="store_true", help="toy sizes: check that every workload runs")
+    parser.add_argument("--runs", type=int, help="measured runs per figure (default 3; 1 with --smoke)")
+    parser.add_argument("--no-flock", action="store_true", help="skip Flock's side")
+    parser.add_argument("--only", action="append", choices=sorted(WORKLOADS), help="run only these workloads")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="where latest.json and latest.md go")
+    return parser
+
+
+def _flock(skip: bool) -> tuple[Interpreter | None, FlockEnv | None, str]:
+    if skip:
+        return None, None, "--no-flock"
+    env = ensure_flock(_log)
+    if isinstance(env, str):
+        _log(f"Flock's side is skipped: {env}")
+        return None, None, env
+    return Interpreter("flock", env.python, _FLOCK_ENV), env, ""
+
+
+def _document(rows: list[Row], sizes: Sizes, flock: FlockEnv | None, missing: str, wall: float) -> dict[str, Any]:
+    return {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "wall_s": round(wall, 1),
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
+        "flock": asdict(flock) | {"python": str(flock.python)} if flock else {"skipped": missing},
+        "sizes": asdict(sizes),
+        "rows": [row_record(row) for row in rows],
+    }
+
+
+def _markdown(rows: list[Row], document: dict[str, Any]) -> str:
+    flock = document["flock"]
+    flock_line = (
+        f"Flock: flock-core {flock['version']} on Python {flock['python_version']} ({flock['note']})"
+        if "version" in flock
+        else f"Flock: skipped ({flock['skipped']})"
+    )
+    machine = document["machine"]
+    return "\n".join(
+        [
+            f"# Benchmark results ({document['date']})",
+            "",
+            f"Ours: flockboard on Python {machine['python']}. {flock_line}. Machine: {machine['cpus']} CPUs, "
+            f"{machine['platform']}. Wall time {document['wall_s']} s.",
+            "",
+            f"Figures are the median [min–max] of {document['sizes']['runs']} runs (prompt sizes: the mean "
+            "[min–max] over the calls of one workflow); ratios are ours / theirs of the centres. This is a "
+            "shared 2-core machine: differences under about 10% are noise. See docs/benchmarks.md.",
+            "",
+            markdown_table(rows),
+            "",
+            "## Targets",
+            "",
+            *targets_summary(rows),
+            "",
+            "## Notes",
+            "",
+            *[f"- {row.workload}, {row.metric}: {row.note}." for row in rows if row.note],
+            "",
+        ]
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmarks; write `latest.json` and `latest.md` under `--out` and print the table."""
+    args = _parser().parse_args(argv)
+    started = time.perf_counter()
+    sizes = SMOKE if args.smoke else FULL
+    if args.runs is not None:
+        sizes = replace(sizes, runs=args.runs, import_runs=max(args.runs, sizes.import_runs))
+    flock, flock_env, missing = _flock(args.no_flock)
+    bench = Bench(sizes, Interpreter("ours", Path(sys.executable)), flock, missing, _log)
+    rows: list[Row] = []
+    for name, workload in WORKLOADS.items():
+        if args.only and name not in args.only:
+            continue
+        _log(f"{name} ...")
+        rows.extend(workload(bench))
+    wall = time.perf_counter() - started
+    document = _document(rows, sizes, flock_env, missing, wall)
+    markdown = _markdown(rows, document)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "latest.json").write_text(json.dumps(document, indent=2) + "\n")
+    (args.out / "latest.md").write_text(markdown)
+    print(markdown)
+    print(f"Wall time: {wall:.1f} s; results in {args.out}/latest.json and latest.md")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,184 @@
+"""Flock's side of every workload, written against Flock's public API; run in Flock's own virtualenv.
+
+Nothing of Flock is copied here: the workloads mirror `_ours_side` using `Flock`, `flock_type`,
+`agent(...).consumes(...).publishes(...)`, `publish`, `run_until_idle`, a custom `EngineComponent` for the
+deterministic engine and Flock's `DSPyEngine` pointed at the fake model server. Flock is configured for
+speed (no console output, no streaming, per-agent concurrency raised to `Job.concurrency`); the
+orchestrator sets `FLOCK_AUTO_TRACE` to choose between Flock's default tracing and none.
+"""
+# This module runs only under Flock's interpreter (Python 3.12+), where `flock` is installed; the project's
+# environment has no `flock`, and Flock's API is unannotated, so strict checking cannot apply here.
+# pyright: basic, reportMissingImports=false
+
+from __future__ import annotations
+
+import gc
+import importlib.metadata
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from flock import DSPyEngine, Flock, flock_type
+from flock.components.agent import EngineComponent
+from flock.core.store import SQLiteBlackboardStore
+from flock.registry import type_registry
+from flock.utils.runtime import EvalResult
+
+from ._payloads import CALLS_PER_WORKFLOW, FAN_OUT, MODELS, STAGES, Note, Review, Topic, advance, note
+from ._protocol import Outcome
+from ._rss import peak_rss_mb
+
+__all__ = ["WORKLOADS"]
+
+for _model in MODELS:
+    flock_type(_model)
+
+
+class _Advance(EngineComponent):
+    """The deterministic engine: the same `advance` step as ours, on the input artifact's payload."""
+
+    async def evaluate(self, agent, ctx, inputs, output_group):
+        artifact = inputs.artifacts[0]
+        payload = type_registry.resolve(artifact.type)(**artifact.payload)
+        return EvalResult.from_object(advance(payload), agent=agent)
+
+
+class _Review(EngineComponent):
+    async def evaluate(self, agent, ctx, inputs, output_group):
+        payload = Note(**inputs.artifacts[0].payload)
+        return EvalResult.from_object(Review(verdict=f"seen {payload}", stars=1), agent=agent)
+
+
+def _lm_engine(job):
+    lm = {"api_base": job.base_url, "api_key": "sk-bench"}
+    return DSPyEngine(model="openai/bench", lm_kwargs=lm, stream=False, no_output=True)
+
+
+def _pipeline(job, engine_factory, *, fan_out, store=None):
+    flock = Flock(store=store, no_output=True)
+    for index, stage in enumerate(STAGES):
+        builder = flock.agent(stage.agent).description(stage.description).consumes(stage.consumes)
+        builder.publishes(stage.publishes, fan_out=fan_out if index == 0 else None)
+        builder.with_engines(engine_factory()).max_concurrency(job.concurrency)
+    return flock
+
+
+def _info(outcome):
+    outcome.info.update(
+        framework="flock-core",
+        version=importlib.metadata.version("flock-core"),
+        python=sys.version.split()[0],
+        auto_trace=os.environ.get("FLOCK_AUTO_TRACE", "true"),
+    )
+    return outcome
+
+
+async def _expect(flock, model, count):
+    found = len(await flock.store.get_by_type(model))
+    if found != count:
+        raise RuntimeError(f"expected {count} {model.__name__}, found {found}")
+
+
+async def overhead(job, started):
+    del started
+    outcome = Outcome()
+    for _ in range(job.runs):
+        gc.collect()
+        flock = _pipeline(job, _Advance, fan_out=None)
+        begin = time.perf_counter()
+        for i in range(job.size):
+            await flock.publish(Topic(name=f"topic {i}"))
+        await flock.run_until_idle()
+        elapsed = time.perf_counter() - begin
+        await _expect(flock, Review, job.size)
+        outcome.add("artifacts_per_s", job.size / elapsed)
+        outcome.add("us_per_activation", elapsed / (len(STAGES) * job.size) * 1e6)
+        del flock  # collected before the next run starts its clock
+    return _info(outcome)
+
+
+async def makespan(job, started):
+    del started
+    outcome = Outcome()
+    flock = _pipeline(job, lambda: _lm_engine(job), fan_out=FAN_OUT)
+    for run in range(job.warmup + job.runs):
+        window_start, begin, cpu = time.time(), time.perf_counter(), time.process_time()
+        await flock.publish(Topic(name=f"topic {run}"))
+        await flock.run_until_idle(timeout=120)
+        elapsed, cpu = time.perf_counter() - begin, time.process_time() - cpu
+        outcome.windows.append((window_start, time.time()))
+        await _expect(flock, Review, FAN_OUT * (run + 1))
+        if run >= job.warmup:
+            outcome.add("makespan_s", elapsed)
+            outcome.add("cpu_ms_per_call", cpu / CALLS_PER_WORKFLOW * 1000)
+    return _info(outcome)
+
+
+async def first_output(job, started):
+    outcome = Outcome()
+    flock = Flock(no_output=True)
+    stage = STAGES[0]
+    engine = _lm_engine(job) if job.lm else _Advance()
+    flock.agent(stage.agent).description(stage.description).consumes(stage.consumes).publishes(
+        stage.publishes
+    ).with_engines(engine)
+    await flock.publish(Topic(name="first"))
+    await flock.run_until_idle(timeout=120)
+    await _expect(flock, stage.publishes, 1)
+    outcome.add("first_output_s", time.perf_counter() - started)
+    return _info(outcome)
+
+
+async def memory(job, started):
+    del started
+    outcome = Outcome()
+    flock = Flock(no_output=True)
+    outcome.add("baseline_mb", peak_rss_mb())
+    begin = time.perf_counter()
+    for i in range(job.size):
+        await flock.publish(note(i))
+    await flock.run_until_idle()
+    outcome.add("publish_s", time.perf_counter() - begin)
+    await _expect(flock, Note, job.size)
+    outcome.add("peak_mb", peak_rss_mb())
+    return _info(outcome)
+
+
+async def durable(job, started):
+    del started
+    outcome = Outcome()
+    if job.store == "postgres":
+        outcome.info["unavailable"] = "Flock ships no PostgreSQL store"
+        return _info(outcome)
+    for _ in range(job.runs):
+        gc.collect()
+        with tempfile.TemporaryDirectory(prefix="flock-bench-") as folder:
+            store = SQLiteBlackboardStore(str(Path(folder) / "board.db")) if job.store == "sqlite" else None
+            flock = Flock(store=store, no_output=True)
+            flock.agent("reviewer").consumes(Note).publishes(Review).with_engines(_Review()).max_concurrency(
+                job.concurrency
+            )
+            begin = time.perf_counter()
+            for i in range(job.size):
+                await flock.publish(note(i))
+            published = time.perf_counter()
+            await flock.run_until_idle(timeout=300)
+            done = time.perf_counter()
+            await _expect(flock, Review, job.size)
+            await flock.shutdown()
+            if store is not None:
+                await store.close()
+        outcome.add("publish_per_s", job.size / (published - begin))
+        outcome.add("end_to_end_per_s", job.size / (done - begin))
+    return _info(outcome)
+
+
+WORKLOADS = {
+    "overhead": overhead,
+    "makespan": makespan,
+    "first_output": first_output,
+    "memory": memory,
+    "durable": durable,
+}

@@ -1,0 +1,313 @@
+"""The six workloads: each runs both sides (and its floor) in fresh processes and returns table rows.
+
+Sizes are chosen so that the whole suite takes a few minutes on a 2-core machine; `SMOKE` runs every
+code path at toy sizes (the test suite runs our side of it in-process instead, see tests/benchmarks).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from ._lm_server import CallRecord, LMServer
+from ._payloads import CALLS_PER_WORKFLOW, FAN_OUT, STAGES
+from ._protocol import Job, Outcome, StoreKind
+from ._report import Cell, Figure, Row, Target
+from ._runner import BenchError, Interpreter, run_job, time_snippet
+
+__all__ = ["FULL", "SMOKE", "WORKLOADS", "Bench", "Sizes"]
+
+DEFAULT_PG_DSN = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+@dataclass(frozen=True, slots=True)
+class Sizes:
+    """How big and how often: runs per figure and each workload's size."""
+
+    runs: int = 3
+    import_runs: int = 5
+    overhead_inputs: int = 1_000
+    flock_default_inputs: int = 20
+    latency: float = 0.2
+    memory_artifacts: int = 100_000
+    durable_inputs: int = 300
+
+
+FULL = Sizes()
+SMOKE = Sizes(
+    runs=1,
+    import_runs=1,
+    overhead_inputs=20,
+    flock_default_inputs=3,
+    latency=0.02,
+    memory_artifacts=500,
+    durable_inputs=5,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Bench:
+    """What every workload needs: sizes, both sides' interpreters (Flock's may be missing) and a log."""
+
+    sizes: Sizes
+    ours: Interpreter
+    flock: Interpreter | None
+    flock_missing: str
+    log: Callable[[str], None]
+
+    def run(self, interpreter: Interpreter | None, job: Job, extra: dict[str, str] | None = None) -> Outcome | str:
+        """Run `job` on a side; a string says why there is no outcome (Flock skipped, or the run failed)."""
+        if interpreter is None:
+            return f"skipped: {self.flock_missing}"
+        details = [f"size {job.size:,}"] if job.size else []
+        details += [f"{job.runs} run(s)"] + ([f"{job.store} store"] if job.workload == "durable" else [])
+        self.log(f"  {interpreter.side}: {job.workload} ({', '.join(details)})")
+        try:
+            outcome = run_job(interpreter, job, extra)
+        except BenchError as error:
+            self.log(f"  failed: {error}")
+            return f"failed: {error}"
+        unavailable = outcome.info.get("unavailable")
+        return str(unavailable) if unavailable is not None else outcome
+
+    def time_imports(self, interpreter: Interpreter | None, statement: str) -> Cell:
+        """`statement`'s time in `sizes.import_runs` fresh processes, or why it could not be timed."""
+        if interpreter is None:
+            return f"skipped: {self.flock_missing}"
+        try:
+            return Figure.of(time_snippet(interpreter, statement) for _ in range(self.sizes.import_runs))
+        except BenchError as error:
+            return f"failed: {error}"
+
+    def each_run(self, interpreter: Interpreter | None, job: Job, runs: int) -> list[Outcome] | str:
+        """`runs` separate processes of `job` (for figures that must start cold), or why not."""
+        outcomes: list[Outcome] = []
+        for _ in range(runs):
+            outcome = self.run(interpreter, replace(job, runs=1))
+            if isinstance(outcome, str):
+                return outcome
+            outcomes.append(outcome)
+        return outcomes
+
+
+def series(outcome: Outcome | list[Outcome] | str, name: str) -> Cell:
+    """The figure of series `name` (across several outcomes too), or the reason there is none."""
+    if isinstance(outcome, str):
+        return outcome
+    outcomes = outcome if isinstance(outcome, list) else [outcome]
+    return Figure.of(value for one in outcomes for value in one.series[name])
+
+
+def _per_artifact_bytes(outcome: list[Outcome] | str, size: int) -> Cell:
+    if isinstance(outcome, str):
+        return outcome
+    growth = [(o.series["peak_mb"][0] - o.series["baseline_mb"][0]) * 1024 * 1024 / size for o in outcome]
+    return Figure.of(growth)
+
+
+def overhead(bench: Bench) -> list[Row]:
+    """1. The 3-stage pipeline with a deterministic engine: throughput and time per activation."""
+    sizes = bench.sizes
+    job = Job("overhead", size=sizes.overhead_inputs, runs=sizes.runs)
+    ours = bench.run(bench.ours, job)
+    floor = bench.run(bench.ours, replace(job, workload="overhead_floor"))
+    flock = bench.run(bench.flock, job)
+    default_job = replace(job, size=sizes.flock_default_inputs)
+    flock_default = bench.run(bench.flock, default_job, {"FLOCK_AUTO_TRACE": "true"})
+    name = f"1. Overhead: {sizes.overhead_inputs:,} inputs x {len(STAGES)} stages, no LM"
+    floor_label = "engine work alone"
+    return [
+        Row(
+            name,
+            "input artifacts/s (each: 3 activations)",
+            series(ours, "artifacts_per_s"),
+            series(flock, "artifacts_per_s"),
+            series(floor, "artifacts_per_s"),
+            floor_label,
+            Target("flock", ">=", 20),
+            "Flock runs with FLOCK_AUTO_TRACE=false and max_concurrency(64) per agent; each of its activations "
+            "scans the whole board for context, so its rate falls as the board grows",
+        ),
+        Row(
+            name,
+            "µs per activation",
+            series(ours, "us_per_activation"),
+            series(flock, "us_per_activation"),
+            series(floor, "us_per_activation"),
+            floor_label,
+        ),
+        Row(
+            name,
+            f"input artifacts/s; Flock out of the box (auto-trace on), {sizes.flock_default_inputs} inputs",
+            series(ours, "artifacts_per_s"),
+            series(flock_default, "artifacts_per_s"),
+            note="Flock's default traces and DEBUG-logs every method; its throughput also falls as the board grows",
+        ),
+    ]
+
+
+def _in_window(calls: list[CallRecord], window: tuple[float, float]) -> list[CallRecord]:
+    start, end = window
+    return [call for call in calls if start <= call.at <= end]
+
+
+def _prompt_tokens(outcome: Outcome | str, calls: list[CallRecord], run: int) -> Cell:
+    """Mean estimated prompt tokens per call of `run` (spread: the smallest and largest call)."""
+    if isinstance(outcome, str):
+        return outcome
+    in_run = _in_window(calls, outcome.windows[run])
+    if not in_run:
+        return "no calls recorded"
+    return Figure.of((call.tokens for call in in_run), "mean")
+
+
+def latency_bound(bench: Bench) -> list[Row]:
+    """2 and 3. Fan-out 20 through the DSPy engine and the fake model: makespan and prompt sizes."""
+    sizes = bench.sizes
+    with LMServer(sizes.latency, python=str(bench.ours.python)) as server:
+        job = Job("makespan", runs=sizes.runs, warmup=1, base_url=server.base_url)
+        ours, ours_calls = bench.run(bench.ours, job), server.calls()
+        flock, flock_calls = bench.run(bench.flock, job), server.calls()
+        flock_default, _ = bench.run(bench.flock, replace(job, concurrency=2)), server.calls()
+        http, _ = bench.run(bench.ours, replace(job, workload="makespan_floor")), server.calls()
+    name = f"2. Makespan: fan-out {FAN_OUT}, {CALLS_PER_WORKFLOW} calls, {sizes.latency * 1000:.0f} ms model latency"
+    ours_s = series(ours, "makespan_s")
+    critical = Figure.of([len(STAGES) * sizes.latency])
+    makespan_target = Target("floor", "<=", 1.15)
+    return [
+        Row(name, "wall time per workflow (s)", ours_s, series(flock, "makespan_s"), critical, "critical path",
+            makespan_target, "Flock runs with max_concurrency(64) per agent (the next row: its default, 2)"),
+        Row(name, "wall time (s); Flock with its default per-agent concurrency (2)", ours_s,
+            series(flock_default, "makespan_s")),
+        Row(name, "wall time (s) vs the same calls over bare httpx", ours_s, "—", series(http, "makespan_s"),
+            "httpx, no framework"),
+        Row(name, "client CPU per model call (ms), whole process", series(ours, "cpu_ms_per_call"),
+            series(flock, "cpu_ms_per_call"),
+            note="CPU spent building prompts, calling, parsing and orchestrating: it serialises a fan-out"),
+        *_prompt_rows(sizes, (ours, ours_calls), (flock, flock_calls)),
+    ]  # fmt: skip
+
+
+Recorded = tuple[Outcome | str, list[CallRecord]]
+
+
+def _prompt_rows(sizes: Sizes, ours: Recorded, flock: Recorded) -> list[Row]:
+    later = sizes.runs  # the last run has the warm-up's and the other runs' workflows on the board
+    name = "3. Prompt size: the same declarations, est. tokens (chars / 4) per call"
+    target = Target("flock", "<=", 0.6)
+    return [
+        Row(name, "first workflow, empty board (mean [min–max] over calls)", _prompt_tokens(*ours, 0),
+            _prompt_tokens(*flock, 0), target=target),
+        Row(name, f"with {later} earlier workflow(s) on the board", _prompt_tokens(*ours, later),
+            _prompt_tokens(*flock, later), target=target,
+            note="Flock's default context provider puts every visible artifact on the board into each prompt; "
+            "ours, the artifacts of the activation's own workflow (at most 50)"),
+    ]  # fmt: skip
+
+
+def cold_start(bench: Bench) -> list[Row]:
+    """4. Import time (fresh process each) and time from process start to the first output on the board."""
+    sizes = bench.sizes
+    bench.log(f"  import times ({sizes.import_runs} fresh processes each)")
+    name = "4. Cold start"
+    rows = [
+        Row(name, "import time (s): `from <framework> import Flock, flock_type`",
+            bench.time_imports(bench.ours, "from flock_core import Flock, flock_type"),
+            bench.time_imports(bench.flock, "from flock import Flock, flock_type"),
+            bench.time_imports(bench.ours, "import pydantic"), "import pydantic", Target("absolute", "<=", 0.2, "s")),
+    ]  # fmt: skip
+    job = Job("first_output")
+    ours, flock = bench.each_run(bench.ours, job, sizes.runs), bench.each_run(bench.flock, job, sizes.runs)
+    metric = "process start to first output (s), deterministic engine"
+    rows.append(Row(name, metric, series(ours, "first_output_s"), series(flock, "first_output_s")))
+    with LMServer(0.0, python=str(bench.ours.python)) as server:
+        job = Job("first_output", lm=True, base_url=server.base_url)
+        ours, flock = bench.each_run(bench.ours, job, sizes.runs), bench.each_run(bench.flock, job, sizes.runs)
+    metric = "process start to first output (s), DSPy engine, fake model (0 ms)"
+    rows.append(Row(name, metric, series(ours, "first_output_s"), series(flock, "first_output_s")))
+    return rows
+
+
+def memory(bench: Bench) -> list[Row]:
+    """5. Peak RSS with 100,000 artifacts on the in-memory board (one process per run)."""
+    sizes = bench.sizes
+    job = Job("memory", size=sizes.memory_artifacts)
+    ours = bench.each_run(bench.ours, job, sizes.runs)
+    flock = bench.each_run(bench.flock, job, sizes.runs)
+    floor = bench.each_run(bench.ours, replace(job, workload="memory_floor"), sizes.runs)
+    name = f"5. Memory: {sizes.memory_artifacts:,} artifacts, in-memory board"
+    label = "payloads in a list"
+    return [
+        Row(
+            name,
+            "peak RSS (MiB)",
+            series(ours, "peak_mb"),
+            series(flock, "peak_mb"),
+            series(floor, "peak_mb"),
+            label,
+            Target("absolute", "<", 1024, "MiB"),
+            "ru_maxrss of the whole process, imports included (Flock imports LiteLLM and DSPy eagerly)",
+        ),
+        Row(
+            name,
+            "RSS growth per artifact (bytes)",
+            _per_artifact_bytes(ours, job.size),
+            _per_artifact_bytes(flock, job.size),
+            _per_artifact_bytes(floor, job.size),
+            label,
+        ),
+        Row(
+            name,
+            "time to publish them all (s)",
+            series(ours, "publish_s"),
+            series(flock, "publish_s"),
+            series(floor, "publish_s"),
+            "building the payloads",
+        ),
+    ]
+
+
+_DURABLE_NOTE = (
+    "ours commits each artifact with the work items it queues in one transaction (exactly-once, resume after a "
+    "crash); Flock's SQLite store keeps the artifacts only"
+)
+
+
+def durable(bench: Bench) -> list[Row]:
+    """6. Publish+schedule and end-to-end throughput of one agent on the memory, SQLite and PostgreSQL stores."""
+    sizes = bench.sizes
+    dsn = os.environ.get("FLOCK_PG_DSN", DEFAULT_PG_DSN)
+    stores: tuple[StoreKind, ...] = ("memory", "sqlite", "postgres")
+    outcomes: dict[StoreKind, tuple[Outcome | str, Outcome | str]] = {}
+    for store in stores:
+        job = Job("durable", size=sizes.durable_inputs, runs=sizes.runs, store=store, dsn=dsn)
+        outcomes[store] = (bench.run(bench.ours, job), bench.run(bench.flock, job))
+    name = f"6. Durable stores: {sizes.durable_inputs} inputs, 1 agent"
+    rows: list[Row] = []
+    for metric, label in (("publish_per_s", "publish+schedule/s"), ("end_to_end_per_s", "end-to-end inputs/s")):
+        memory_figure = series(outcomes["memory"][0], metric)
+        for store in stores:
+            ours, flock = outcomes[store]
+            floor: Cell = memory_figure if store != "memory" else "—"
+            rows.append(
+                Row(
+                    name,
+                    f"{label}, {store}",
+                    series(ours, metric),
+                    series(flock, metric),
+                    floor,
+                    "ours, memory store" if store != "memory" else "",
+                    note=_DURABLE_NOTE if store == "sqlite" and metric == "publish_per_s" else "",
+                )
+            )
+    return rows
+
+
+WORKLOADS: dict[str, Callable[[Bench], list[Row]]] = {
+    "overhead": overhead,
+    "latency": latency_bound,
+    "cold_start": cold_start,
+    "memory": memory,
+    "durable": durable,
+}

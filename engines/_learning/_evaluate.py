@@ -1,0 +1,102 @@
+"""Scoring a workflow on a labelled set: one run per example, a metric per run, the mean as the score."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+import anyio
+from pydantic import BaseModel
+
+from flock_core import Flock, Usage
+
+from ._examples import ExampleLike, Metric, WorkflowExample, as_examples
+from ._runner import run_examples
+from ._workflow_run import WorkflowRun
+
+__all__ = ["EvaluationReport", "ExampleResult", "aevaluate", "evaluate", "judge"]
+
+L = TypeVar("L")
+_log = logging.getLogger("engines.learning")
+
+
+@dataclass(frozen=True, slots=True)
+class ExampleResult(Generic[L]):
+    """How one example went.
+
+    Attributes:
+        example: the example.
+        run: every artifact of its run.
+        output: the run's final output (the last artifact an agent produced), if any.
+        score: the metric's value as a number (`True` is 1.0; a metric that raised scores 0.0).
+        errors: the run's `WorkflowError` messages, and the metric's exception if it raised.
+    """
+
+    example: WorkflowExample[L]
+    run: WorkflowRun
+    output: BaseModel | None
+    score: float
+    errors: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class EvaluationReport(Generic[L]):
+    """The score of a workflow on a labelled set, and each example's result.
+
+    Attributes:
+        score: the mean metric value over the examples (0.0 for an empty set).
+        results: one result per example, in the order given.
+        usage: the model usage of all runs.
+    """
+
+    score: float
+    results: tuple[ExampleResult[L], ...]
+    usage: Usage
+
+    @property
+    def failed(self) -> list[ExampleResult[L]]:
+        """The results with a score of zero or below."""
+        return [result for result in self.results if result.score <= 0]
+
+
+def judge(metric: Metric[L], example: WorkflowExample[L], run: WorkflowRun) -> ExampleResult[L]:
+    """Apply `metric` to one run. A metric that raises scores 0.0 and its error is recorded (fail closed)."""
+    errors = [f"{error.agent}: {error.error_type}: {error.message}" for error in run.errors]
+    try:
+        score = float(metric(example, run))
+    except Exception as exc:  # noqa: BLE001 - a user's metric may raise anything; it is recorded, never swallowed
+        _log.warning("the metric raised on run %s: %r", run.correlation_id, exc)
+        score, errors = 0.0, [*errors, f"metric: {type(exc).__name__}: {exc}"]
+    return ExampleResult(example, run, run.output, score, tuple(errors))
+
+
+def mean(values: Sequence[float]) -> float:
+    """The mean of `values` (0.0 when empty)."""
+    return sum(values) / len(values) if values else 0.0
+
+
+async def aevaluate(
+    flock: Flock, devset: Iterable[ExampleLike[L]], metric: Metric[L], *, concurrency: int = 8
+) -> EvaluationReport[L]:
+    """Run the workflow once per example (`concurrency` at a time) and score each run with `metric`.
+
+    Args:
+        flock: the workflow, with its current learned state.
+        devset: `WorkflowExample`s or `(inputs, expected)` pairs.
+        metric: `metric(example, run) -> float | bool`.
+        concurrency: how many runs are in flight at once.
+    """
+    examples = as_examples(devset, "devset")
+    batch = await run_examples(flock, examples, concurrency=concurrency)
+    results = tuple(judge(metric, example, run) for example, run in zip(examples, batch.runs, strict=True))
+    usage = sum((run.usage for run in batch.runs), Usage())
+    return EvaluationReport(mean([r.score for r in results]), results, usage)
+
+
+def evaluate(
+    flock: Flock, devset: Iterable[ExampleLike[L]], metric: Metric[L], *, concurrency: int = 8
+) -> EvaluationReport[L]:
+    """Synchronous `aevaluate`, for scripts: do not call it from inside an event loop."""
+    return anyio.run(lambda: aevaluate(flock, devset, metric, concurrency=concurrency))

@@ -1,0 +1,72 @@
+"""Running a workflow once per example: each run in its own correlation id, a bounded number at a time."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from flock_core import Flock, Usage
+from flock_core.exceptions import ConfigurationError
+
+from ._budget import Spending
+from ._examples import WorkflowExample
+from ._workflow_run import WorkflowRun, collect_run
+
+__all__ = ["Batch", "StopReason", "run_examples"]
+
+StopReason = Literal["completed", "budget", "cancelled"]
+"""Why a batch of runs (or an optimization) stopped."""
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """The runs of a batch, in example order (only the examples that were started), and why it stopped."""
+
+    runs: tuple[WorkflowRun, ...]
+    stop: StopReason
+
+    @property
+    def usage(self) -> Usage:
+        """What the runs cost together."""
+        return sum((run.usage for run in self.runs), Usage())
+
+
+async def run_examples(
+    flock: Flock,
+    examples: Sequence[WorkflowExample[Any]],
+    *,
+    concurrency: int,
+    spending: Spending | None = None,
+    first_estimate: int = 1,
+    cancelled: Callable[[], bool] = lambda: False,
+) -> Batch:
+    """Run the workflow on each example, `concurrency` at a time, while the budget admits and nobody cancels.
+
+    Each window publishes the inputs of up to `concurrency` examples (one new correlation id each) and
+    runs the board until idle; the budget and `cancelled()` are checked before each window, so a run
+    that started always finishes.
+    """
+    if concurrency < 1:
+        raise ConfigurationError("concurrency must be at least 1")
+    runs: list[WorkflowRun] = []
+    while len(runs) < len(examples):
+        if cancelled():
+            return Batch(tuple(runs), "cancelled")
+        wanted = min(concurrency, len(examples) - len(runs))
+        size = spending.admit("run", wanted, first_estimate=first_estimate) if spending is not None else wanted
+        if size == 0:
+            return Batch(tuple(runs), "budget")
+        window = examples[len(runs) : len(runs) + size]
+        correlation_ids = [f"learn-{uuid.uuid4().hex}" for _ in window]
+        for example, correlation_id in zip(window, correlation_ids, strict=True):
+            for payload in example.inputs:
+                await flock.publish(payload, correlation_id=correlation_id)
+        await flock.run_until_idle()
+        for correlation_id in correlation_ids:
+            run = await collect_run(flock, correlation_id)
+            if spending is not None:
+                spending.record("run", run.usage)
+            runs.append(run)
+    return Batch(tuple(runs), "completed")

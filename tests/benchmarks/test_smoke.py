@@ -1,0 +1,145 @@
+"""Every benchmark workload, our side only, at toy sizes: the benchmark code cannot rot unnoticed.
+
+No Flock virtualenv is needed. The workloads run in-process (the driver protocol is exercised once), the
+fake model runs in its own process exactly as in `make bench`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import doctest
+import importlib
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from benchmarks import _ours_side, _report, _suite
+from benchmarks._lm_server import LMServer
+from benchmarks._payloads import CALLS_PER_WORKFLOW, Idea, Review
+from benchmarks._protocol import Job, Outcome, StoreKind, WorkloadName
+from benchmarks._replies import RequestedField, chat_reply, requested_fields
+from benchmarks._report import Figure, Row, Target, markdown_table, targets_summary
+from benchmarks._runner import Interpreter, run_job
+
+
+def run(job: Job) -> Outcome:
+    return asyncio.run(_ours_side.WORKLOADS[job.workload](job, time.perf_counter()))
+
+
+@pytest.fixture(scope="module")
+def lm_server() -> Iterator[LMServer]:
+    with LMServer(0.0) as server:
+        yield server
+
+
+def test_overhead_and_its_floor() -> None:
+    for workload in ("overhead", "overhead_floor"):
+        outcome = run(Job(workload, size=5, runs=2))
+        assert len(outcome.series["artifacts_per_s"]) == 2
+        assert min(outcome.series["us_per_activation"]) > 0
+
+
+def test_makespan_and_prompt_sizes_through_the_fake_model(lm_server: LMServer) -> None:
+    lm_server.calls()
+    outcome = run(Job("makespan", runs=1, warmup=1, base_url=lm_server.base_url))
+    calls = lm_server.calls()
+    assert len(outcome.series["makespan_s"]) == 1
+    assert len(outcome.windows) == 2
+    assert [len(_suite._in_window(calls, window)) for window in outcome.windows] == [CALLS_PER_WORKFLOW] * 2
+    tokens = _suite._prompt_tokens(outcome, calls, 1)
+    assert isinstance(tokens, Figure)
+    assert tokens.low > 50
+
+
+def test_makespan_floor_makes_the_same_calls(lm_server: LMServer) -> None:
+    lm_server.calls()
+    outcome = run(Job("makespan_floor", runs=1, base_url=lm_server.base_url))
+    assert len(lm_server.calls()) == CALLS_PER_WORKFLOW
+    assert outcome.series["makespan_s"][0] > 0
+
+
+@pytest.mark.parametrize("lm", [False, True], ids=["deterministic", "dspy"])
+def test_first_output(lm: bool, lm_server: LMServer) -> None:
+    outcome = run(Job("first_output", lm=lm, base_url=lm_server.base_url))
+    assert outcome.series["first_output_s"][0] > 0
+
+
+@pytest.mark.parametrize("workload", ["memory", "memory_floor"])
+def test_memory(workload: WorkloadName) -> None:
+    outcome = run(Job(workload, size=50))
+    assert outcome.series["peak_mb"][0] >= outcome.series["baseline_mb"][0] > 0
+
+
+@pytest.mark.parametrize("store", ["memory", "sqlite", "postgres"])
+def test_durable(store: StoreKind) -> None:
+    outcome = run(Job("durable", size=3, store=store, dsn=_suite.DEFAULT_PG_DSN))
+    if store == "postgres" and "unavailable" in outcome.info:
+        assert str(outcome.info["unavailable"]).startswith("not available")
+        return
+    assert outcome.series["end_to_end_per_s"][0] > 0
+
+
+def test_driver_process_round_trip() -> None:
+    outcome = run_job(Interpreter("ours", Path(sys.executable)), Job("overhead", size=3))
+    assert outcome.info["framework"] == "flockboard"
+    assert len(outcome.series["artifacts_per_s"]) == 1
+
+
+def test_a_suite_workload_without_flock_says_why() -> None:
+    bench = _suite.Bench(_suite.SMOKE, Interpreter("ours", Path(sys.executable)), None,
+                         "--no-flock", lambda message: None)  # fmt: skip
+    rows = _suite.overhead(bench)
+    assert [row.flock for row in rows] == ["skipped: --no-flock"] * 3
+    assert isinstance(rows[0].ours, Figure)
+    assert rows[0].status == "n/a"
+
+
+OURS_SYSTEM = """Your input fields are:
+1. `topic` (Topic): The Topic input artifact.
+Your output fields are:
+1. `ideas` (list[Idea]): A list of exactly 20 Idea artifacts.
+All interactions will be structured in the following way, with the appropriate values filled in."""
+
+FLOCK_SYSTEM = """Your input fields are:
+1. `description` (str):
+2. `topic` (Topic):
+Your output fields are:
+1. `ideas` (list[Idea]): Generate exactly 20 benchmarks._payloads.Idea instances
+2. `review` (Review):
+All interactions will be structured in the following way, with the appropriate values filled in."""
+
+
+def test_requested_fields_read_both_frameworks_prompts() -> None:
+    assert requested_fields(OURS_SYSTEM) == [RequestedField("ideas", Idea, 20)]
+    assert requested_fields(FLOCK_SYSTEM) == [RequestedField("ideas", Idea, 20), RequestedField("review", Review, None)]
+    reply = chat_reply(FLOCK_SYSTEM, seed=3)
+    assert reply.startswith('[[ ## ideas ## ]]\n[{"title": "Idea 3"')
+    assert reply.endswith('[[ ## review ## ]]\n{"verdict": "Draft 3 reads well", "stars": 4}\n\n[[ ## completed ## ]]')
+    with pytest.raises(ValueError, match="no 'Your output fields are:'"):
+        requested_fields("hello")
+
+
+def test_rows_ratios_statuses_and_table() -> None:
+    rows = [
+        Row("w", "rate", Figure((30.0, 20.0, 40.0)), Figure((1.0,)), target=Target("flock", ">=", 20)),
+        Row("w", "time", Figure((2.0,)), "skipped: no Python", Figure((1.0,)), "path", Target("floor", "<=", 1.15)),
+        Row("w", "import", Figure((0.3,)), target=Target("absolute", "<=", 0.2, "s")),
+        Row("w", "info", "not available yet"),
+    ]
+    assert [row.status for row in rows] == ["met", "not met", "not met", "n/a"]
+    assert markdown_table(rows).splitlines()[2:4] == [
+        "| w | rate | 30.0 [20.0–40.0] | 1.00 | 30.0x | — | — | ≥ 20x Flock | **met** |",
+        "| w | time | 2.00 | skipped: no Python | — | 1.00 (path) | 2.00x | ≤ 1.15x floor | **not met** |",
+    ]
+    assert targets_summary(rows)[2] == "- NOT MET: w, import: 0.300 (target ≤ 0.2 s)"
+    assert _report.row_record(rows[0])["ours"]["samples"] == [30.0, 20.0, 40.0]
+
+
+@pytest.mark.parametrize("module", ["_payloads", "_replies", "_report"], ids=lambda name: name.removeprefix("_"))
+def test_docstring_examples(module: str) -> None:
+    result = doctest.testmod(importlib.import_module(f"benchmarks.{module}"))
+    assert result.failed == 0
+    assert result.attempted > 0
