@@ -22,6 +22,7 @@ from flock_core.exceptions import ConfigurationError
 
 from ._recorder import CallRecorder
 from ._settings import ProgramName
+from ._telemetry import CallSpans
 from ._tool_loop import ToolLoop
 
 __all__ = ["make_program", "run_program", "set_demos"]
@@ -88,7 +89,7 @@ async def run_program(
     """Run `program` on `inputs` with `lm` and `adapter` in a task-local DSPy context; return its usage too."""
     recorder = CallRecorder()
     settings: Any = dspy.settings  # DSPy's settings and context take untyped keyword arguments
-    callbacks = [*settings.callbacks, recorder]
+    callbacks = [*settings.callbacks, recorder, CallSpans()]
     with (
         settings.context(lm=lm, adapter=adapter, callbacks=callbacks, disable_history=True, trace=None),
         dspy.track_usage() as tracker,

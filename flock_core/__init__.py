@@ -51,6 +51,7 @@ from ._scheduler import Rejection
 from ._spec import AgentSpec, BestOf, FanOut, OutputGroup, Subscription
 from ._status import CorrelationState, CorrelationStatus, RunResult
 from ._store import ArtifactPage, ArtifactQuery, BlackboardStore
+from ._tracing import active_tracer
 from ._version import __version__
 from ._visibility import (
     AfterVisibility,
@@ -158,6 +159,7 @@ __all__ = [
     "WorkflowError",
     "WorkflowFailed",
     "__version__",
+    "active_tracer",
     "flock_type",
     "type_name_of",
 ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Generator, Mapping, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Final
 
 from opentelemetry import trace
@@ -22,6 +23,7 @@ __all__ = [
     "SEMCONV_VERSION",
     "Attr",
     "FlockTracer",
+    "active_tracer",
     "context_of",
     "current_trace_id",
     "inject_current",
@@ -30,6 +32,14 @@ __all__ = [
 ]
 
 SEMCONV_VERSION: Final = "1.44.0"
+_active: ContextVar[Tracer | None] = ContextVar("flock_active_tracer", default=None)
+
+
+def active_tracer() -> Tracer:
+    """The tracer of the activation running in this task (so engines' spans reach the Flock's provider)."""
+    return _active.get() or trace.get_tracer("flock_core", __version__)
+
+
 _propagator = TraceContextTextMapPropagator()
 
 
@@ -124,7 +134,11 @@ class FlockTracer:
             record_exception=False,
             set_status_on_exception=False,
         ) as span:
-            yield span
+            token = _active.set(self._tracer)
+            try:
+                yield span
+            finally:
+                _active.reset(token)
 
 
 def record_outputs(span: Span, outputs: Sequence[Artifact], input_tokens: int, output_tokens: int) -> None:
