@@ -9,7 +9,7 @@ import anyio
 import pytest
 from pydantic import BaseModel
 
-from flock_core import EvaluationRequest, Flock, InMemoryBlackboardStore, JoinSpec
+from flock_core import BlackboardStore, EvaluationRequest, Flock, InMemoryBlackboardStore, JoinSpec
 from flock_core.testing import FunctionEngine
 
 pytestmark = pytest.mark.anyio
@@ -40,7 +40,7 @@ class Shipment(BaseModel):
     order_id: int
 
 
-def declare(store: InMemoryBlackboardStore, calls: Counter[str]) -> Flock:
+def declare(store: BlackboardStore, calls: Counter[str]) -> Flock:
     async def engine(request: EvaluationRequest) -> list[BaseModel]:
         calls[f"{request.agent.name}:{sorted(str(a.id) for a in request.inputs)}"] += 1
         await anyio.sleep(0.001)

@@ -28,7 +28,6 @@ from flock_core import (
     ArtifactQuery,
     EvaluationRequest,
     Flock,
-    JoinSpec,
     PrivateVisibility,
     TenantVisibility,
 )
@@ -40,6 +39,7 @@ from flock_core.exceptions import ConfigurationError, StoreError
 from flock_core.testing import FunctionEngine
 
 from .conftest import PG_DSN
+from .test_distributed import Done, Job, Order, Part, Payment, Shipment, declare
 
 pytestmark = [pytest.mark.anyio, pytest.mark.postgres]
 
@@ -340,55 +340,7 @@ async def test_row_level_security_binds_a_table_owner_that_is_not_a_superuser(pg
 
 
 # -- the distributed scenarios of test_distributed.py, each Flock with its own store on one schema -------
-
-
-class Job(BaseModel):
-    n: int
-
-
-class Part(BaseModel):
-    n: int
-    i: int
-
-
-class Done(BaseModel):
-    n: int
-
-
-class Order(BaseModel):
-    order_id: int
-
-
-class Payment(BaseModel):
-    order_id: int
-
-
-class Shipment(BaseModel):
-    order_id: int
-
-
-def declare(store: PostgresBlackboardStore, calls: Counter[str]) -> Flock:
-    async def engine(request: EvaluationRequest) -> list[BaseModel]:
-        calls[f"{request.agent.name}:{sorted(str(a.id) for a in request.inputs)}"] += 1
-        await anyio.sleep(0.001)
-        first = request.payloads[0]
-        if request.agent.name == "split":
-            assert isinstance(first, Job)
-            return [Part(n=first.n, i=i) for i in range(2)]
-        if request.agent.name == "finish":
-            assert isinstance(first, Part)
-            return [Done(n=first.n)]
-        assert isinstance(first, Order | Payment)
-        return [Shipment(order_id=first.order_id)]
-
-    flock = Flock(store=store, engine=FunctionEngine(engine), max_concurrency=4)
-    for model in (Job, Part, Done, Order, Payment, Shipment):
-        flock.register_type(model)
-    flock.agent("split").consumes(Job).publishes(Part, fan_out=2)
-    flock.agent("finish").consumes(Part).publishes(Done)
-    join = JoinSpec(by=lambda p: p.order_id, within=timedelta(minutes=5))
-    flock.agent("ship").consumes(Order, Payment, join=join).publishes(Shipment)
-    return flock
+# (types and declarations are shared with test_distributed.py)
 
 
 async def test_every_activation_runs_exactly_once_across_workers(pg_schema: str) -> None:
