@@ -28,8 +28,9 @@ from ._floors import makespan_floor, memory_floor, overhead_floor
 from ._payloads import CALLS_PER_WORKFLOW, FAN_OUT, MODELS, STAGES, Note, Review, Topic, advance, note
 from ._protocol import Job, Outcome, WorkloadName
 from ._rss import peak_rss_mb
+from ._scaling import scaling
 
-__all__ = ["WORKLOADS", "postgres_problem"]
+__all__ = ["WORKLOADS", "drop_schema", "postgres_problem"]
 
 Workload = Callable[[Job, float], Coroutine[Any, Any, Outcome]]
 
@@ -171,10 +172,11 @@ def _store(job: Job) -> Generator[BlackboardStore]:
         try:
             yield PostgresBlackboardStore(job.dsn, schema=schema)
         finally:
-            _drop_schema(job.dsn, schema)
+            drop_schema(job.dsn, schema)
 
 
-def _drop_schema(dsn: str, schema: str) -> None:
+def drop_schema(dsn: str, schema: str) -> None:
+    """Drop a benchmark's PostgreSQL schema and everything in it."""
     import psycopg
     from psycopg import sql
 
@@ -223,4 +225,5 @@ WORKLOADS: dict[WorkloadName, Workload] = {
     "memory": memory,
     "memory_floor": memory_floor,
     "durable": durable,
+    "scaling": scaling,
 }

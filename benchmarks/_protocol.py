@@ -16,7 +16,15 @@ __all__ = ["Job", "Outcome", "Side", "StoreKind", "WorkloadName"]
 Side = Literal["ours", "flock"]
 """Which framework a driver runs."""
 WorkloadName = Literal[
-    "overhead", "overhead_floor", "makespan", "makespan_floor", "first_output", "memory", "memory_floor", "durable"
+    "overhead",
+    "overhead_floor",
+    "makespan",
+    "makespan_floor",
+    "first_output",
+    "memory",
+    "memory_floor",
+    "durable",
+    "scaling",
 ]
 """The workloads a driver implements; the `*_floor` ones (ours only) do the same work without a framework."""
 StoreKind = Literal["memory", "sqlite", "postgres"]
@@ -29,14 +37,15 @@ class Job:
 
     Attributes:
         workload: what to run.
-        size: inputs (overhead, floor, durable) or artifacts (memory) per run.
+        size: inputs (overhead, floor, durable, scaling) or artifacts (memory) per run.
         runs: measured runs, each on a fresh `Flock` (except `makespan`, whose runs share a board).
-        base_url: the fake model server (makespan, first_output with `lm`).
-        concurrency: activations allowed at once per agent (Flock) or per Flock (ours).
+        base_url: the fake model server (makespan, scaling, first_output with `lm`).
+        concurrency: activations allowed at once per agent (Flock) or per Flock (ours; per worker in scaling).
         store: the store of the `durable` workload.
-        dsn: the PostgreSQL server of the `durable` workload.
+        dsn: the PostgreSQL server of the `durable` and `scaling` workloads.
         lm: `first_output` through the DSPy engine and the fake model instead of a deterministic engine.
         warmup: unmeasured runs first (makespan: loads DSPy and fills the board with one workflow).
+        workers: `flock worker` processes of the `scaling` workload.
     """
 
     workload: WorkloadName
@@ -48,6 +57,7 @@ class Job:
     dsn: str = ""
     lm: bool = False
     warmup: int = 0
+    workers: int = 1
 
     def dump(self, path: Path) -> None:
         """Write the job as JSON."""

@@ -32,6 +32,10 @@ class Sizes:
     latency: float = 0.2
     memory_artifacts: int = 100_000
     durable_inputs: int = 300
+    scaling_workers: tuple[int, ...] = (1, 2, 4)
+    scaling_inputs: int = 120
+    scaling_concurrency: int = 4
+    scaling_latency: float = 0.1
 
 
 FULL = Sizes()
@@ -43,6 +47,9 @@ SMOKE = Sizes(
     latency=0.02,
     memory_artifacts=500,
     durable_inputs=5,
+    scaling_workers=(1, 2),
+    scaling_inputs=4,
+    scaling_latency=0.01,
 )
 
 
@@ -304,10 +311,57 @@ def durable(bench: Bench) -> list[Row]:
     return rows
 
 
+def _ratios(high: Outcome | str, low: Outcome | str) -> Cell:
+    """Run-by-run ratios of two scaling outcomes' throughputs, or why there are none."""
+    if isinstance(high, str):
+        return high
+    if isinstance(low, str):
+        return low
+    pairs = zip(high.series["activations_per_s"], low.series["activations_per_s"], strict=True)
+    return Figure.of(h / lo for h, lo in pairs)
+
+
+def worker_scaling(bench: Bench) -> list[Row]:
+    """6. Throughput of 1, 2 and 4 `flock worker` processes on PostgreSQL, latency-bound (fake model)."""
+    sizes = bench.sizes
+    dsn = os.environ.get("FLOCK_PG_DSN", DEFAULT_PG_DSN)
+    concurrency, latency = sizes.scaling_concurrency, sizes.scaling_latency
+    outcomes: dict[int, Outcome | str] = {}
+    with LMServer(latency, python=str(bench.ours.python)) as server:
+        for workers in sizes.scaling_workers:
+            job = Job("scaling", size=sizes.scaling_inputs, runs=sizes.runs, warmup=1, base_url=server.base_url,
+                      concurrency=concurrency, dsn=dsn, workers=workers)  # fmt: skip
+            outcomes[workers] = bench.run(bench.ours, job)
+    name = (
+        f"6. Worker scaling: PostgreSQL, {sizes.scaling_inputs} inputs x 2 model calls, "
+        f"{latency * 1000:.0f} ms model latency, concurrency {concurrency} per worker"
+    )
+    none = "Flock has no distributed workers"
+    rows = [
+        Row(name, f"activations/s, {workers} worker(s)", series(outcome, "activations_per_s"), none,
+            Figure.of([workers * concurrency / latency]), "workers x concurrency / latency")
+        for workers, outcome in outcomes.items()
+    ]  # fmt: skip
+    first, *more = sizes.scaling_workers
+    for workers in more:
+        rows.append(
+            Row(name, f"scaling: {workers} workers / {first}", _ratios(outcomes[workers], outcomes[first]), none,
+                Figure.of([workers / first]), "linear", note=_SCALING_NOTE if workers == more[-1] else "")
+        )  # fmt: skip
+    return rows
+
+
+_SCALING_NOTE = (
+    "each worker is a `flock worker` process; the model server, PostgreSQL and the workers share the machine's CPUs, "
+    "so scaling flattens once their CPU, not the model latency, is the bottleneck"
+)
+
+
 WORKLOADS: dict[str, Callable[[Bench], list[Row]]] = {
     "overhead": overhead,
     "latency": latency_bound,
     "cold_start": cold_start,
     "memory": memory,
     "durable": durable,
+    "scaling": worker_scaling,
 }

@@ -81,11 +81,9 @@ def _worker(args: argparse.Namespace) -> int:
                 f"flock worker: --tenant needs a PostgresBlackboardStore, got {type(flock.store).__name__}"
             )
         flock.store.restrict_to_tenant(args.tenant)
-    if args.concurrency is not None:
-        flock._core.runtime._max_concurrency = args.concurrency
     errors: list[str] = []
     try:
-        anyio.run(serve, flock, agents, args.grace)
+        anyio.run(serve, flock, agents, args.grace, args.concurrency)
     except* FlockError as group:
         errors.extend(str(exc) for exc in group.exceptions)
     if errors:
@@ -93,14 +91,19 @@ def _worker(args: argparse.Namespace) -> int:
     return 0
 
 
-async def serve(flock: Flock, agents: frozenset[str] | None = None, grace: float = 30.0) -> None:
-    """Run `flock.run_worker(agents=...)` until SIGINT/SIGTERM, drain, then shut the Flock down."""
+async def serve(
+    flock: Flock, agents: frozenset[str] | None = None, grace: float = 30.0, concurrency: int | None = None
+) -> None:
+    """Run `flock.run_worker(agents=..., concurrency=...)` until SIGINT/SIGTERM, drain, then shut down."""
     core = flock._core
-    print(f"flock worker {core.worker_id}: serving {', '.join(sorted(agents or flock.agents))}", file=sys.stderr)
+    names = ", ".join(sorted(agents or flock.agents))
+    limit = concurrency or core.runtime.max_concurrency
+    lease = core.shared.lease.total_seconds() if core.shared is not None else 0
+    print(f"flock worker {core.worker_id}: serving {names} (concurrency {limit}, lease {lease:g} s)", file=sys.stderr)
     try:
         with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
             async with anyio.create_task_group() as group:
-                group.start_soon(lambda: flock.run_worker(agents=agents))
+                group.start_soon(lambda: flock.run_worker(agents=agents, concurrency=concurrency))
                 async for signum in signals:
                     print(f"flock worker: {signum.name}: finishing running work", file=sys.stderr)
                     break

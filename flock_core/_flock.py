@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Callable, Coroutine, Iterable, Mapping
+from datetime import timedelta
 from types import MappingProxyType, TracebackType
 from typing import TYPE_CHECKING, Any, Literal, Self, TypeVar, overload
 
@@ -62,6 +63,9 @@ class Flock:
         max_agent_iterations: circuit breaker: activations of one agent per workflow before it is stopped.
         max_concurrency: activations running at once across all agents.
         max_attempts: how often a work item is started (crash recovery) before it is failed for good.
+        lease: on a shared store (distributed mode), how long a claimed work item stays claimed (seconds or
+            a `timedelta`); a running process renews its leases every third of it, so a worker that dies
+            loses its work to another after at most one lease.
         clock: the time source (`flock_core.testing.VirtualClock` in tests).
         tracer_provider: an OpenTelemetry tracer provider (default: the global one; nothing is configured).
     """
@@ -76,9 +80,13 @@ class Flock:
         max_agent_iterations: int = 1000,
         max_concurrency: int = 64,
         max_attempts: int = 3,
+        lease: float | timedelta = 30.0,
         clock: Clock | None = None,
         tracer_provider: TracerProvider | None = None,
     ) -> None:
+        lease = lease if isinstance(lease, timedelta) else timedelta(seconds=lease)
+        if lease <= timedelta(0):
+            raise ConfigurationError(f"lease must be positive, got {lease}")
         self.model = model
         self.registry = TypeRegistry(default_registry)
         self.registry.register(WorkflowError)
@@ -92,6 +100,7 @@ class Flock:
             max_agent_iterations=max_agent_iterations,
             max_concurrency=max_concurrency,
             max_attempts=max_attempts,
+            lease=lease,
             tracer=FlockTracer(tracer_provider),
         )
 
@@ -246,14 +255,19 @@ class Flock:
             raise RunTimeoutError(f"run_until({condition}) was not met within {timeout} s")
         return met
 
-    async def run_worker(self, *, agents: Iterable[str] | None = None) -> None:
+    async def run_worker(self, *, agents: Iterable[str] | None = None, concurrency: int | None = None) -> None:
         """Work on a shared board until cancelled: route when this process leads, claim and run work.
 
         For `flock worker` processes on a shared store (PostgreSQL). `agents` limits which agents' work
-        this process claims (default: all declared agents).
+        this process claims (default: all declared agents); `concurrency` how many activations it runs at
+        once (default: the Flock's `max_concurrency`).
         """
         if self._core.shared is None:
             raise ConfigurationError("run_worker() needs a shared store (for example PostgresBlackboardStore)")
+        if concurrency is not None:
+            if concurrency < 1:
+                raise ConfigurationError(f"concurrency must be at least 1, got {concurrency}")
+            self._core.runtime.max_concurrency = concurrency
         self._core.shared.serve = frozenset(agents) if agents is not None else None
         self._core.shared.keep_running = True
         try:

@@ -229,11 +229,12 @@ class InMemoryBlackboardStore:
         """Artifacts after `after_seq`, oldest first."""
         return [(seq, a) for seq, a in enumerate(self._order[after_seq : after_seq + limit], start=after_seq + 1)]
 
-    async def commit_routing(self, commit: Commit, cursor: int, state: BoardState) -> None:
+    async def commit_routing(self, commit: Commit, cursor: int, state: BoardState) -> bool:
         """Apply a routing commit and record the cursor and open groups."""
-        await self.commit(commit)
+        applied = await self.commit(commit)
         self._cursor = max(self._cursor, cursor)
         self._state = state
+        return applied
 
     async def router_cursor(self) -> int:
         """The last routed sequence number."""
@@ -258,12 +259,15 @@ class InMemoryBlackboardStore:
                 claimed.append(leased)
         return claimed
 
-    async def renew(self, keys: Sequence[str], owner: str, lease_until: datetime) -> None:
-        """Extend leases held by `owner`."""
+    async def renew(self, keys: Sequence[str], owner: str, lease_until: datetime) -> frozenset[str]:
+        """Extend leases held by `owner`; returns the keys extended."""
+        renewed: set[str] = set()
         for key in keys:
             record = self._work.get(key)
             if record is not None and record.status == "leased" and record.lease_owner == owner:
                 self._work[key] = dataclasses.replace(record, lease_until=lease_until)
+                renewed.add(key)
+        return frozenset(renewed)
 
     async def board_state(self) -> BoardState:
         """Counts of what is left to do."""

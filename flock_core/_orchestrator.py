@@ -48,7 +48,6 @@ __all__ = ["Orchestrator"]
 _log = logging.getLogger("flock_core")
 
 _LEASE = timedelta(minutes=5)
-_SHARED_LEASE = timedelta(seconds=30)
 Routed = tuple[list[WorkItem], list[ExpiredJoin]]
 
 
@@ -76,6 +75,7 @@ class Orchestrator:
         max_agent_iterations: int,
         max_concurrency: int,
         max_attempts: int = 3,
+        lease: timedelta = timedelta(seconds=30),
         tracer: FlockTracer | None = None,
     ) -> None:
         self.registry = registry
@@ -97,7 +97,7 @@ class Orchestrator:
         self.runtime = Runtime(clock, max_concurrency, lambda name: self.specs[name].max_concurrency)
         self._default_engine = engine
         queue = shared_store(store)
-        self.shared = SharedBoard(self, queue, _SHARED_LEASE) if queue is not None else None
+        self.shared = SharedBoard(self, queue, lease) if queue is not None else None
         self.mcp: McpToolbox | None = None
         self.learned: dict[tuple[str, int], LearnedState] = {}
         self._runner = ActivationRunner(registry, self.engine_for, model, self.learned)

@@ -395,7 +395,7 @@ class PostgresBlackboardStore:
         sql = f"SELECT seq, {pg.ARTIFACT_JSON}::text FROM artifacts WHERE seq > %s ORDER BY seq LIMIT %s"
         return [(row[0], Artifact.model_validate_json(row[1])) for row in await self._fetch(sql, (after_seq, limit))]
 
-    async def commit_routing(self, commit: Commit, cursor: int, state: BoardState) -> None:
+    async def commit_routing(self, commit: Commit, cursor: int, state: BoardState) -> bool:
         """Apply a routing commit and record the cursor and open groups, if this store still leads.
 
         A router that lost the lead (its lock connection died and another process took over) is fenced
@@ -404,7 +404,7 @@ class PostgresBlackboardStore:
         """
         db = await self._open()
         async with db.transaction() as conn:
-            await self._apply(conn, commit, (cursor, state))
+            return await self._apply(conn, commit, (cursor, state))
 
     async def router_cursor(self) -> int:
         """The last routed sequence number."""
@@ -420,10 +420,13 @@ class PostgresBlackboardStore:
         rows = await self._fetch(pg.CLAIM, (owner, lease_until, names, names, limit))
         return [pg.row_work(row[1:]) for row in sorted(rows, key=lambda r: (-r[6], r[0]))]
 
-    async def renew(self, keys: Sequence[str], owner: str, lease_until: datetime) -> None:
-        """Extend leases held by `owner`."""
+    async def renew(self, keys: Sequence[str], owner: str, lease_until: datetime) -> frozenset[str]:
+        """Extend leases held by `owner`; returns the keys extended (the others were lost or finished)."""
+        if not keys:
+            return frozenset()
         sql = "UPDATE work_items SET lease_until = %s WHERE key = ANY(%s) AND status = 'leased' AND lease_owner = %s"
-        await self._fetch(sql + " RETURNING 1", (lease_until, list(keys), owner))
+        rows = await self._fetch(sql + " RETURNING key", (lease_until, list(keys), owner))
+        return frozenset(str(row[0]) for row in rows)
 
     async def board_state(self) -> BoardState:
         """Counts of what is left to do (of what this store may see)."""

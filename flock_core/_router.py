@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Collection
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 from uuid import UUID
 
@@ -35,6 +35,7 @@ class SharedBoard:
         self._core = core
         self._store = store
         self.lease = lease
+        self._renew_at: datetime | None = None
         self.leading = False
         self.cursor = 0
         self.serve: Collection[str] | None = None
@@ -77,15 +78,19 @@ class SharedBoard:
         return BoardState(unrouted=0, pending=0, leased=0, open_groups=joins + batches, delayed=delayed)
 
     async def commit(self, commit: Commit) -> bool:
-        """A commit made by the router outside `route_step` (timers, expiries, flushes) keeps the state fresh."""
+        """Apply `commit`; False if its work item was already finished (by a process that took it over).
+
+        A commit made by the router outside `route_step` (outputs, timers, expiries, flushes) also records
+        its open groups, so the board's state stays fresh.
+        """
         if self.leading:
-            await self._store.commit_routing(commit, self.cursor, self.state())
-            return True
+            return await self._store.commit_routing(commit, self.cursor, self.state())
         return await self._store.commit(commit)
 
     async def pull(self, capacity: int) -> None:
-        """Route (if leading), then claim up to `capacity` work items for this process."""
+        """Route (if leading), renew this process's leases when due, then claim up to `capacity` items."""
         await self.route_step()
+        await self.renew_leases()
         if capacity <= 0:
             return
         until = self._core.clock.now() + self.lease
@@ -93,6 +98,24 @@ class SharedBoard:
         for record in records:
             inputs = tuple(await self._store.get_many(record.input_ids))
             self._core.runtime.submit(WorkItem(record, inputs))
+
+    async def renew_leases(self) -> None:
+        """Extend the leases of the work queued or running here, every third of a lease.
+
+        An activation may run longer than one lease: as long as this process is alive and its loop turns,
+        nobody else claims its work. A lease that could not be renewed was taken over (this process
+        stalled past its lease); the other process's result wins and this one's is discarded at commit.
+        """
+        now = self._core.clock.now()
+        if self._renew_at is not None and now < self._renew_at:
+            return
+        self._renew_at = now + self.lease / 3
+        held = self._core.runtime.held_keys()
+        if not held:
+            return
+        renewed = await self._store.renew(held, self._core.worker_id, now + self.lease)
+        if lost := sorted(set(held) - renewed):
+            _log.warning("worker %s lost the lease of %d work item(s): %s", self._core.worker_id, len(lost), lost[:5])
 
     async def settled(self) -> bool:
         """Whether every process is done: nothing unrouted, pending, leased, open or delayed."""

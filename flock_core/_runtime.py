@@ -109,8 +109,21 @@ class Runtime:
         self._counter = itertools.count()
         self._running: dict[str, int] = {}
         self._running_by_correlation: dict[str, int] = {}
+        self._running_keys: set[str] = set()
         self._wake = anyio.Event()
         self._driving = anyio.Lock()
+
+    @property
+    def max_concurrency(self) -> int:
+        """Activations this runtime runs at once, across agents."""
+        return self._max_concurrency
+
+    @max_concurrency.setter
+    def max_concurrency(self, value: int) -> None:
+        if value < 1:
+            raise ValueError(f"max_concurrency must be at least 1, got {value}")
+        self._max_concurrency = value
+        self._wake.set()
 
     @property
     def in_flight(self) -> int:
@@ -127,6 +140,10 @@ class Runtime:
     def timers(self, kind: TimerKind, correlation_id: str | None = None) -> int:
         """Timers of `kind` waiting to fire (optionally for one workflow)."""
         return sum(1 for t in self._timers if t.kind == kind and correlation_id in (None, t.correlation_id))
+
+    def held_keys(self) -> list[str]:
+        """The work keys of every activation queued or running here (the leases this process holds)."""
+        return [*self._running_keys, *(q.item.record.key for q in self._ready)]
 
     def hard_ticks(self) -> int:
         """Ticks of bounded timers still to fire (they keep a run alive)."""
@@ -162,6 +179,7 @@ class Runtime:
             self._running[agent] = self._running.get(agent, 0) + 1
             cid = queued.item.correlation_id
             self._running_by_correlation[cid] = self._running_by_correlation.get(cid, 0) + 1
+            self._running_keys.add(queued.item.record.key)
             started.append(queued.item)
         for queued in blocked:
             heapq.heappush(self._ready, queued)
@@ -173,6 +191,7 @@ class Runtime:
         self._running_by_correlation[cid] -= 1
         if not self._running_by_correlation[cid]:
             del self._running_by_correlation[cid]
+        self._running_keys.discard(item.record.key)
         self._wake.set()
 
     async def _fire_due(self) -> None:

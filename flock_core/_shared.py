@@ -61,8 +61,12 @@ class SharedQueueStore(BlackboardStore, Protocol):
         """Stored artifacts with a sequence number above `after_seq`, oldest first."""
         ...
 
-    async def commit_routing(self, commit: Commit, cursor: int, state: BoardState) -> None:
-        """Apply a routing commit atomically and record the router's cursor and open-group counts."""
+    async def commit_routing(self, commit: Commit, cursor: int, state: BoardState) -> bool:
+        """Apply a routing commit atomically and record the router's cursor and open-group counts.
+
+        Returns False, like `commit`, when the work item it completes was already finished (its outputs
+        are then not stored).
+        """
         ...
 
     async def router_cursor(self) -> int:
@@ -75,8 +79,8 @@ class SharedQueueStore(BlackboardStore, Protocol):
         """Lease up to `limit` pending (or abandoned) work items for `owner`, highest priority first."""
         ...
 
-    async def renew(self, keys: Sequence[str], owner: str, lease_until: datetime) -> None:
-        """Extend the leases `owner` holds."""
+    async def renew(self, keys: Sequence[str], owner: str, lease_until: datetime) -> frozenset[str]:
+        """Extend the leases `owner` still holds among `keys`; returns the keys it extended."""
         ...
 
     async def board_state(self) -> BoardState:

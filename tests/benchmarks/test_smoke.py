@@ -82,6 +82,23 @@ def test_durable(store: StoreKind) -> None:
     assert outcome.series["end_to_end_per_s"][0] > 0
 
 
+def test_worker_scaling_runs_real_worker_processes(lm_server: LMServer) -> None:
+    job = Job("scaling", size=3, runs=1, base_url=lm_server.base_url, concurrency=2, dsn=_suite.DEFAULT_PG_DSN)
+    outcome = run(job)
+    if "unavailable" in outcome.info:
+        assert str(outcome.info["unavailable"]).startswith("not available")
+        return
+    assert outcome.info["workers"] == 1
+    assert outcome.series["activations_per_s"][0] > 0
+
+
+def test_scaling_ratios_pair_runs_and_pass_reasons_through() -> None:
+    fast = Outcome(series={"activations_per_s": [30.0, 40.0]})
+    slow = Outcome(series={"activations_per_s": [10.0, 20.0]})
+    assert _suite._ratios(fast, slow) == Figure((3.0, 2.0))
+    assert _suite._ratios("failed: boom", slow) == "failed: boom"
+
+
 def test_driver_process_round_trip() -> None:
     outcome = run_job(Interpreter("ours", Path(sys.executable)), Job("overhead", size=3))
     assert outcome.info["framework"] == "flockboard"

@@ -10,6 +10,7 @@ import pytest
 from pydantic import BaseModel
 
 from flock_core import BlackboardStore, EvaluationRequest, Flock, InMemoryBlackboardStore, JoinSpec
+from flock_core.exceptions import ConfigurationError
 from flock_core.testing import FunctionEngine
 
 pytestmark = pytest.mark.anyio
@@ -125,3 +126,80 @@ async def test_new_router_takes_over_and_abandoned_lease_is_reclaimed() -> None:
     record = {r.key: r for r in await store.work()}[leased.key]
     assert (record.status, record.attempts, record.lease_owner) == ("done", 2, None)
     assert all(count == 1 for count in calls.values())
+
+
+class Slow(BaseModel):
+    seconds: float
+
+
+class Rested(BaseModel):
+    worker: str
+
+
+def sleepers(store: InMemoryBlackboardStore, count: int, runs: Counter[str], lease: float) -> list[Flock]:
+    """Flocks whose one agent sleeps as long as its input says, counting each run by work key."""
+
+    async def engine(request: EvaluationRequest) -> list[BaseModel]:
+        first = request.payloads[0]
+        assert isinstance(first, Slow)
+        runs[str(request.inputs[0].id)] += 1
+        await anyio.sleep(first.seconds)
+        return [Rested(worker=request.agent.name)]
+
+    made: list[Flock] = []
+    for _ in range(count):
+        flock = Flock(store=store, engine=FunctionEngine(engine), lease=lease)
+        flock.register_type(Slow)
+        flock.register_type(Rested)
+        flock.agent("sleeper").consumes(Slow).publishes(Rested)
+        made.append(flock)
+    return made
+
+
+async def test_a_running_activation_keeps_its_lease_beyond_the_lease_length() -> None:
+    store = InMemoryBlackboardStore(shared=True)
+    runs: Counter[str] = Counter()
+    first, second = sleepers(store, 2, runs, lease=0.3)
+    await first.publish(Slow(seconds=1.2))  # four leases long
+    with anyio.fail_after(20):
+        async with anyio.create_task_group() as group:
+            group.start_soon(first.run_until_idle)
+            await anyio.sleep(0.1)
+            group.start_soon(second.run_until_idle)
+    assert list(runs.values()) == [1], "renewed every third of a lease: nobody else claimed it"
+    assert len(await first.get_by_type(Rested)) == 1
+    [record] = await store.work()
+    assert (record.status, record.attempts) == ("done", 1)
+
+
+async def test_a_lost_lease_is_reported_and_the_late_result_is_discarded(caplog: pytest.LogCaptureFixture) -> None:
+    store = InMemoryBlackboardStore(shared=True)
+    runs: Counter[str] = Counter()
+    stalled, other = sleepers(store, 2, runs, lease=30)
+    assert stalled._core.shared is not None
+    stalled._core.shared.lease = timedelta(0)  # a process that stalls past its lease
+    await stalled.publish(Slow(seconds=0))
+    await stalled._core.pull(1)
+    [queued] = stalled._core.runtime._ready
+    store.resign(stalled._core.worker_id)  # ... and so, in the meantime, also lost the router lead
+    with anyio.fail_after(10):
+        await other.run_until_idle()  # takes the expired lease over and finishes the work
+    assert len(await other.get_by_type(Rested)) == 1
+    stalled._core.shared.lease = timedelta(seconds=30)
+    with caplog.at_level("WARNING", logger="flock_core.distributed"):
+        await stalled._core.shared.renew_leases()
+    assert f"lost the lease of 1 work item(s): ['{queued.item.record.key}']" in caplog.text
+    finished: list[object] = []
+    stalled.events.subscribe(finished.append)
+    await stalled._core.run_item(queued.item)  # the stalled process wakes up and finishes late
+    assert len(await stalled.get_by_type(Rested)) == 1, "the late outputs were not stored"
+    assert [e for e in finished if type(e).__name__ == "ActivationFinished"] == []
+
+
+async def test_lease_and_worker_concurrency_are_validated() -> None:
+    with pytest.raises(ConfigurationError, match="lease must be positive"):
+        Flock(lease=0)
+    assert Flock(store=InMemoryBlackboardStore(shared=True), lease=2.5)._core.shared.lease == timedelta(seconds=2.5)  # type: ignore[union-attr]
+    flock = Flock(store=InMemoryBlackboardStore(shared=True))
+    with pytest.raises(ConfigurationError, match="concurrency must be at least 1"):
+        await flock.run_worker(concurrency=0)

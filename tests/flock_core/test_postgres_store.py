@@ -173,8 +173,9 @@ async def test_expired_leases_are_claimed_again_and_renewed_ones_are_not(pg_sche
     async with stores(pg_schema, 1) as (store,):
         await store.commit(Commit(enqueue=(item("old"), item("kept"))))
         await store.claim("w1", limit=2, agents=None, lease_until=PAST)
-        await store.renew(["kept"], "w1", FUTURE)
-        await store.renew(["old"], "somebody-else", FUTURE)
+        assert await store.renew(["kept", "unknown"], "w1", FUTURE) == {"kept"}
+        assert await store.renew(["old"], "somebody-else", FUTURE) == frozenset()
+        assert await store.renew([], "w1", FUTURE) == frozenset()
         [taken] = await store.claim("w2", limit=5, agents=None, lease_until=FUTURE)
         assert (taken.key, taken.attempts, taken.lease_owner) == ("old", 2, "w2")
 
@@ -187,11 +188,22 @@ async def test_board_state_counts_and_routing_commits(pg_schema: str) -> None:
         await store.append(second)
         assert await store.board_state() == BoardState(unrouted=2, pending=0, leased=0, open_groups=0)
         assert await store.try_lead("router")
-        await store.commit_routing(Commit(enqueue=(item("k", first), item("j", second))), 1, BoardState(0, 0, 0, 3, 1))
+        routing = Commit(enqueue=(item("k", first), item("j", second)))
+        assert await store.commit_routing(routing, 1, BoardState(0, 0, 0, 3, 1))
         await store.claim("w", limit=1, agents=None, lease_until=FUTURE)
         assert await store.board_state() == BoardState(unrouted=1, pending=1, leased=1, open_groups=3, delayed=1)
         assert await store.router_cursor() == 1
         assert [seq for seq, _ in await store.unrouted(await store.router_cursor(), 10)] == [2]
+
+
+async def test_a_routing_commit_completing_finished_work_stores_nothing_and_says_so(pg_schema: str) -> None:
+    async with stores(pg_schema, 1) as (store,):
+        await store.commit(Commit(enqueue=(item("k"),)))
+        assert await store.commit(Commit(complete="k"))
+        assert await store.try_lead("router")
+        late = note("late")
+        assert not await store.commit_routing(Commit(artifacts=(late,), complete="k"), 0, BoardState(0, 0, 0, 0))
+        assert await store.get(late.id) is None
 
 
 # -- the router lock -------------------------------------------------------------------------------------

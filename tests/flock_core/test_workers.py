@@ -221,6 +221,17 @@ def test_a_stopped_worker_finishes_its_running_work_and_claims_nothing_more(pg_s
     assert done == [(1,)]
 
 
+@pytest.mark.postgres
+def test_work_longer_than_the_lease_runs_once_while_its_worker_lives(pg_schema: str) -> None:
+    with workers(pg_schema, [], []) as children:
+        finish(publisher(pg_schema, "nap", str(LEASE_SECONDS * 2.5)))
+        wait_for(pg_schema, "Woke", 1)
+        stop(children)
+    assert len(payloads(pg_schema, "Woke")) == 1
+    done = rows(pg_schema, "SELECT attempts FROM work_items WHERE agent = 'sleeper' AND status = 'done'")
+    assert done == [(1,)], "the lease was renewed: the idle worker never took the nap over"
+
+
 # -- the command line --------------------------------------------------------------------------------------
 
 MODULE = """

@@ -105,7 +105,7 @@ async def work(request: EvaluationRequest) -> list[BaseModel]:
 
 def build(store: PostgresBlackboardStore) -> Flock:
     """Declare the types and agents every process of the tests shares."""
-    made = Flock(store=store, engine=FunctionEngine(work), max_concurrency=8)
+    made = Flock(store=store, engine=FunctionEngine(work), max_concurrency=8, lease=LEASE)
     for model in (Item, Mid, Out, Order, Payment, Shipment, Nap, Woke, Memo, Report):
         made.register_type(model)
     made.agent("stage1").consumes(Item).publishes(Mid)
@@ -115,8 +115,6 @@ def build(store: PostgresBlackboardStore) -> Flock:
     made.agent("sleeper").consumes(Nap).publishes(Woke)
     for tenant in ("acme", "globex"):
         made.agent(f"{tenant}_reader").tenant(tenant).consumes(Memo).publishes(Report)
-    assert made._core.shared is not None
-    made._core.shared.lease = LEASE
     return made
 
 
