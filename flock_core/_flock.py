@@ -50,6 +50,9 @@ __all__ = ["Flock"]
 
 M = TypeVar("M", bound=BaseModel)
 
+_on_create: list[Callable[[Flock], None]] = []
+"""Called with every new `Flock` at the end of its `__init__` (private: `flock run` attaches its progress view)."""
+
 
 class Flock:
     """A blackboard and the agents that react to it.
@@ -94,6 +97,8 @@ class Flock:
             max_attempts=max_attempts,
             tracer=FlockTracer(tracer_provider),
         )
+        for callback in tuple(_on_create):
+            callback(self)
 
     @property
     def store(self) -> BlackboardStore:
