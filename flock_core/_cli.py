@@ -1,14 +1,19 @@
-"""The `flock` command line: run a script, list a Flock's types and agents, read traces, draw graphs."""
+"""The `flock` command line: run a script, list a Flock's types and agents, read traces, draw graphs.
+
+The commands' descriptions and examples are in `_cli_help`; `run` is in `_cli_run`, `serve` and `worker`
+in their own modules.
+"""
 
 from __future__ import annotations
 
 import argparse
 import importlib
-import runpy
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from ._cli_help import describe
+from ._cli_run import add_run_command
 from ._cli_serve import add_serve_command
 from ._cli_worker import add_worker_command
 from ._flock import Flock
@@ -46,12 +51,6 @@ def _agents(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run(args: argparse.Namespace) -> int:
-    sys.argv = [args.script, *args.args]
-    runpy.run_path(args.script, run_name="__main__")
-    return 0
-
-
 def _trace(args: argparse.Namespace) -> int:
     limit: int | None = getattr(args, "limit", None) or None
     trace_id: str | None = getattr(args, "trace_id", None)
@@ -79,7 +78,7 @@ def _graph(args: argparse.Namespace) -> int:
 
 def _add_trace(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     trace = commands.add_parser("trace", help="read a trace file written by flock_core.tracing.configure(file=...)")
-    actions = trace.add_subparsers(dest="action", required=True)
+    actions = trace.add_subparsers(dest="action", required=True, title="actions", metavar="ACTION")
     listing = actions.add_parser("list", help="one line per run (trace), newest first")
     show = actions.add_parser("show", help="the span tree of one run, with durations, tokens and errors")
     summary = actions.add_parser("summary", help="per agent, model and tool: count, p50/p95 latency, tokens, errors")
@@ -87,7 +86,9 @@ def _add_trace(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         action.add_argument("file", metavar="FILE", help="the trace file")
         action.add_argument("--json", action="store_true", help="print JSON for machines")
         action.set_defaults(handler=_trace)
-    listing.add_argument("--limit", type=int, default=20, help="how many runs to show (0: all; default 20)")
+    listing.add_argument(
+        "--limit", type=int, default=20, metavar="N", help="how many runs to show (0: all; default 20)"
+    )
     show.add_argument("trace_id", metavar="TRACE_ID", help="a trace id or a unique prefix of one")
     summary.add_argument("--trace", dest="trace_id", metavar="TRACE_ID", help="only this run")
 
@@ -100,30 +101,30 @@ def _add_graph(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     graph.add_argument("--store", metavar="FILE", help="read the lineage from this SQLite store file")
     graph.add_argument("--correlation", metavar="ID", help="only this workflow (correlation id)")
     graph.add_argument("--declared", action="store_true", help="draw who can feed whom instead of what ran")
-    graph.add_argument("--format", choices=GRAPH_FORMATS, help="default: from the -o suffix, else mermaid")
+    graph.add_argument(
+        "--format", choices=GRAPH_FORMATS, help="the output format (default: from the -o suffix, else mermaid)"
+    )
     graph.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of standard output")
     graph.set_defaults(handler=_graph)
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="flock", description="Typed multi-agent workflows on a blackboard.")
+    parser = argparse.ArgumentParser(prog="flock")
     parser.add_argument("--version", action="version", version=f"flockboard {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True)
-    run = commands.add_parser("run", help="run a Python script that declares and runs a Flock")
-    run.add_argument("script")
-    run.add_argument("args", nargs=argparse.REMAINDER)
-    run.set_defaults(handler=_run)
+    commands = parser.add_subparsers(dest="command", required=True, title="commands", metavar="COMMAND")
+    add_run_command(commands)
     for name, handler, text in [
-        ("types", _types, "list the registered artifact types of module:flock"),
-        ("agents", _agents, "list the agents of module:flock with what they consume and publish"),
+        ("types", _types, "list the registered artifact types of MODULE:FLOCK"),
+        ("agents", _agents, "list the agents of MODULE:FLOCK with what they consume and publish"),
     ]:
         command = commands.add_parser(name, help=text)
-        command.add_argument("target", help="module:attribute naming a Flock")
+        command.add_argument("target", metavar="MODULE:FLOCK", help="module:attribute naming a Flock")
         command.set_defaults(handler=handler)
     _add_trace(commands)
     _add_graph(commands)
     add_serve_command(commands, load_flock)
     add_worker_command(commands)
+    describe(parser)
     return parser
 
 

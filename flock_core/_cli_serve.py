@@ -61,13 +61,19 @@ def add_serve_command(subparsers: Any, load_flock: FlockLoader | None = None) ->
         load_flock: turns `module:attribute` into the Flock (default: `flock_core._cli.load_flock`).
     """
     command: argparse.ArgumentParser = subparsers.add_parser(
-        "serve", help="serve module:flock over HTTP: API, event stream, metrics and dashboard (Ctrl-C stops)"
+        "serve", help="serve MODULE:FLOCK over HTTP: API, event stream, metrics and dashboard (Ctrl-C stops)"
     )
-    command.add_argument("target", help="module:attribute naming a Flock")
+    command.add_argument("target", metavar="MODULE:FLOCK", help="module:attribute naming a Flock")
     command.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: 127.0.0.1)")
     command.add_argument("--port", type=int, default=8344, help="port (default: 8344; 0 picks a free one)")
     command.add_argument("--no-dashboard", action="store_true", help="do not serve the dashboard at /")
-    command.add_argument("--max-body-bytes", type=int, default=1_000_000, help="largest accepted request body")
+    command.add_argument(
+        "--max-body-bytes",
+        type=int,
+        default=1_000_000,
+        metavar="BYTES",
+        help="largest accepted request body (default: 1000000)",
+    )
     command.add_argument(
         "--api-keys-env",
         metavar="VAR",

@@ -51,6 +51,9 @@ __all__ = ["Flock"]
 
 M = TypeVar("M", bound=BaseModel)
 
+_on_create: list[Callable[[Flock], None]] = []
+"""Called with every new `Flock` at the end of its `__init__` (private: `flock run` attaches its progress view)."""
+
 
 class Flock:
     """A blackboard and the agents that react to it.
@@ -103,6 +106,8 @@ class Flock:
             lease=lease,
             tracer=FlockTracer(tracer_provider),
         )
+        for callback in tuple(_on_create):
+            callback(self)
 
     @property
     def store(self) -> BlackboardStore:

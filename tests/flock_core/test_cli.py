@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import json
+import os
 import re
+import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
@@ -18,7 +21,8 @@ from dirty_equals import IsStr
 from inline_snapshot import snapshot
 
 from flock_core import ArtifactQuery
-from flock_core._cli import main
+from flock_core._cli import _parser, main
+from flock_core._cli_help import HELP
 from flock_core.tracing import configure, shutdown
 
 PIPELINE = """
@@ -125,7 +129,58 @@ def test_types_and_agents(project: Project, capsys: pytest.CaptureFixture[str]) 
 def test_run_executes_a_script_with_its_arguments(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     script = tmp_path / "hello.py"
     script.write_text("import sys\nprint('hello', sys.argv[1:])\n")
-    assert flock_cli(capsys, "run", str(script), "--name", "x") == "hello ['--name', 'x']\n"
+    assert main(["run", str(script), "--name", "x"]) == 0
+    assert capsys.readouterr() == ("hello ['--name', 'x']\n", "")  # no Flock created: no progress either
+
+
+RUN_SCRIPT = (
+    PIPELINE.split("flock = build()", maxsplit=1)[0]
+    + """
+import sys
+
+for name in sys.argv[1:]:
+    result = build().run(Topic(name=name))
+    print(name, len(result.get(Idea)), "ideas")
+"""
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_cli(cwd: Path, *argv: str) -> subprocess.CompletedProcess[str]:
+    """`flock ARGV...` in a child process, as a user runs it."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    command = [sys.executable, "-c", "import sys; from flock_core._cli import main; sys.exit(main())", *argv]
+    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=60, check=True)
+
+
+def progress_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line.startswith("flock run:")]
+
+
+def test_run_prints_plain_progress_to_stderr_and_leaves_stdout_to_the_script(tmp_path: Path) -> None:
+    (tmp_path / "pipeline.py").write_text(RUN_SCRIPT, encoding="utf-8")
+    completed = run_cli(tmp_path, "run", "--progress", "plain", "pipeline.py", "bees", "ants")
+    assert completed.stdout == "bees 3 ideas\nants 3 ideas\n"
+    lines = progress_lines(completed.stderr)
+    assert lines[:-1] == ["flock run: archive failed: RuntimeError: model down"] * 2
+    assert re.fullmatch(
+        r"flock run: finished after \d+\.\d s · 12 artifacts \(Topic 2, Idea 6, Summary 2, WorkflowError 2\) · "
+        r"6 activations: 0 running, 4 done, 2 failed \(brainstorm: 2 done; summarise: 2 done; archive: 2 failed\)",
+        lines[-1],
+    )
+    assert completed.stderr.rstrip().endswith(lines[-1])  # the summary is the last thing printed
+
+
+def test_run_progress_off_adds_nothing(tmp_path: Path) -> None:
+    (tmp_path / "pipeline.py").write_text(RUN_SCRIPT, encoding="utf-8")
+    off = run_cli(tmp_path, "run", "--progress", "off", "pipeline.py", "bees")
+    plain_python = subprocess.run(
+        [sys.executable, "pipeline.py", "bees"], cwd=tmp_path, capture_output=True, text=True, timeout=60, check=True
+    )
+    assert (off.stdout, off.stderr) == (plain_python.stdout, plain_python.stderr)
+    assert progress_lines(off.stderr) == []
+    assert "agent 'archive' failed" in off.stderr  # the script's own logging still reaches stderr
 
 
 # -- trace -------------------------------------------------------------------------------------------
@@ -355,3 +410,54 @@ def test_graph_from_a_sqlite_store_file(project: Project, capsys: pytest.Capture
     module.build(store=store).run(module.Topic(name="bees"))
     from_file = flock_cli(capsys, "graph", "--store", "board.db")
     assert from_file == flock_cli(capsys, "graph", project.target("ran"))
+
+
+# -- help --------------------------------------------------------------------------------------------
+
+
+def commands(parser: argparse.ArgumentParser, path: str = "") -> dict[str, argparse.ArgumentParser]:
+    """Every command and subcommand of `parser` by its path ("" for `flock` itself, "trace list", ...)."""
+    found = {path: parser}
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                found |= commands(sub, f"{path} {name}".strip())
+    return found
+
+
+def test_every_command_has_a_description_examples_and_helpful_options() -> None:
+    every = commands(_parser())
+    assert set(every) == set(HELP)
+    assert {"", "run", "types", "agents", "trace", "trace list", "trace show", "trace summary"} < set(every)
+    assert {"graph", "serve", "worker"} < set(every)
+    for path, parser in every.items():
+        assert parser.description, path
+        assert (parser.epilog or "").startswith("examples:"), path
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):  # the one-line help of each subcommand
+                assert all(choice.help for choice in action._get_subactions()), path
+            else:
+                assert action.help, f"flock {path}: {action.dest} has no help text"
+
+
+@pytest.mark.parametrize("command", sorted(HELP), ids=lambda c: c or "flock")
+def test_help_exits_0_and_shows_the_examples(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main([*command.split(), "--help"])
+    assert exited.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"usage: flock {command}".rstrip() + " ")
+    examples = [line for line in HELP[command][1].splitlines() if line.startswith("  ")]
+    assert examples
+    for line in examples:
+        assert line in out.splitlines(), f"{line!r} missing from flock {command} --help"
+    assert all(len(line) <= 120 for line in out.splitlines())
+
+
+def test_run_help_documents_the_progress_modes(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "usage: flock run [-h] [--progress {auto,live,plain,off}] SCRIPT ..." in out
+    assert "auto: live when stderr is a terminal, else plain (default: auto)" in out
+    assert "everything after SCRIPT is passed to the script" in out

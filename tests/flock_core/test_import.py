@@ -45,7 +45,7 @@ def test_import_flock_core_has_no_side_effects() -> None:
         }
         print(json.dumps({
             "heavy_modules": sorted(
-                m for m in ("dspy", "litellm", "opentelemetry.sdk", "engines") if m in sys.modules
+                m for m in ("dspy", "litellm", "opentelemetry.sdk", "engines", "rich") if m in sys.modules
             ),
             "root_handlers_changed": logging.getLogger().handlers != root_handlers,
             "root_level_changed": logging.getLogger().level != root_level,

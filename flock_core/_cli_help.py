@@ -1,0 +1,156 @@
+"""What `flock --help` and `flock COMMAND --help` say beyond the options: a description and examples.
+
+The text of every command lives here, in one table, so the commands read alike; `describe(parser)` puts it
+on a built parser and its subcommands, and fails for a command that has none.
+"""
+
+from __future__ import annotations
+
+import argparse
+import textwrap
+from typing import cast
+
+__all__ = ["HELP", "describe"]
+
+HELP: dict[str, tuple[str, str]] = {
+    "": (
+        """Typed multi-agent workflows on a blackboard.
+
+Most commands take MODULE:FLOCK, a Flock object named by the module that defines it and the attribute
+that holds it, for example myapp.pipeline:flock. The module is imported from the current directory.""",
+        """examples:
+  # run a script; the progress of every Flock it creates goes to stderr
+  flock run pipeline.py --topic bees
+  # what each agent consumes and publishes
+  flock agents myapp.pipeline:flock
+  # the HTTP API and the dashboard on http://127.0.0.1:8344
+  flock serve myapp.pipeline:flock
+  # latency, tokens and errors per agent from a trace file
+  flock trace summary traces.db
+
+Run "flock COMMAND --help" for a command's options and more examples.""",
+    ),
+    "run": (
+        """Run a Python script as __main__, like "python SCRIPT ARGS...", and show on stderr the progress
+of every Flock the script creates: elapsed time, artifacts by type, activations per agent (running, done,
+failed) and the latest failures. The script's own output is left alone.
+
+--progress auto (the default) draws a live table when stderr is a terminal and otherwise prints a plain
+summary line every 5 seconds when something changed; both end with a final summary line. Options of
+"flock run" go before SCRIPT: everything after SCRIPT is passed to the script.""",
+        """examples:
+  # a live table on a terminal, plain summary lines in CI logs and pipes
+  flock run pipeline.py
+  # plain lines, and the script sees sys.argv[1:] == ['--topic', 'bees']
+  flock run --progress plain pipeline.py --topic bees
+  # no progress at all; the script's stdout goes to out.txt
+  flock run --progress off pipeline.py > out.txt""",
+    ),
+    "types": (
+        "Print the artifact types registered with a Flock, one name per line.",
+        """examples:
+  flock types myapp.pipeline:flock""",
+    ),
+    "agents": (
+        """Print a Flock's agents, one per line: the types each consumes (& joins the inputs of one
+activation, | separates alternatives) and the types it publishes with their fan-out.""",
+        """examples:
+  flock agents myapp.pipeline:flock
+  # brainstorm: consumes Topic -> publishes Idea (exactly 3)""",
+    ),
+    "trace": (
+        """Read a trace file written by flock_core.tracing.configure(file=...): the runs it holds, the span
+tree of one run, or latency and token statistics per agent, model and tool.""",
+        """examples:
+  flock trace list traces.db
+  flock trace show traces.db 4bf92f35
+  flock trace summary traces.db --json""",
+    ),
+    "trace list": (
+        "One line per run (trace), newest first: root span, start, duration, spans, agents, tokens and errors.",
+        """examples:
+  flock trace list traces.db
+  flock trace list traces.db --limit 0 --json""",
+    ),
+    "trace show": (
+        "The span tree of one run, with start offsets, durations, tokens, fan-in and errors.",
+        """examples:
+  # a trace id, or a unique prefix of one (see "flock trace list")
+  flock trace show traces.db 4bf92f35""",
+    ),
+    "trace summary": (
+        "Per agent, model and tool: how often it ran, p50 and p95 latency, tokens and errors.",
+        """examples:
+  flock trace summary traces.db
+  flock trace summary traces.db --trace 4bf92f35 --json""",
+    ),
+    "graph": (
+        """Draw the lineage of what ran (artifacts, and the activations that consumed and produced them)
+from a Flock's store or an SQLite store file; or, with --declared, which agents can feed which. Mermaid by
+default; DOT and a self-contained HTML page on request.""",
+        """examples:
+  # Mermaid lineage of everything in the Flock's store
+  flock graph myapp.pipeline:flock
+  # one workflow, as an HTML page (the format follows the suffix: .html, .dot/.gv, .mmd)
+  flock graph myapp.pipeline:flock --correlation 0199d1a2-... -o lineage.html
+  # the declared wiring instead of what ran
+  flock graph myapp.pipeline:flock --declared --format dot
+  # the lineage in an SQLite store file, without importing the Flock
+  flock graph --store board.db -o lineage.html""",
+    ),
+    "serve": (
+        """Serve a Flock over HTTP: the JSON API, the event stream, Prometheus metrics and the dashboard.
+The server runs the Flock's work; Ctrl-C (SIGINT or SIGTERM) stops it. Needs the serve extra:
+pip install "flockboard[serve]".""",
+        """examples:
+  # http://127.0.0.1:8344, dashboard at /, API under /api/v1
+  flock serve myapp.pipeline:flock
+  flock serve myapp.pipeline:flock --host 0.0.0.0 --port 8000 --no-dashboard
+  # require API keys; each entry is key=name[@tenant][#label,...]
+  FLOCK_API_KEYS="k1=ops k2=alice@acme" flock serve myapp.pipeline:flock --api-keys-env FLOCK_API_KEYS""",
+    ),
+    "worker": (
+        """Claim and run a Flock's work on its shared store (PostgreSQL) until SIGINT or SIGTERM. The
+first signal stops claiming new work and lets running activations finish (for at most --grace seconds);
+a second one stops at once. Work cut short is not lost: its lease expires and another worker runs it.""",
+        """examples:
+  # all agents, the Flock's max_concurrency
+  flock worker support_app:flock
+  flock worker support_app:flock --agents triage --concurrency 16
+  # only tenant acme's rows (row-level security in the database)
+  flock worker support_app:flock --tenant acme --agents acme_triage""",
+    ),
+}
+
+
+class _Formatter(argparse.HelpFormatter):
+    """Wraps each paragraph of a description to the terminal, but keeps the layout of examples.
+
+    A paragraph with indented lines (the examples) is printed as written.
+    """
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        paragraphs = text.split("\n\n")
+        return "\n\n".join(
+            textwrap.indent(p, indent)
+            if any(line.startswith(" ") for line in p.splitlines())
+            else textwrap.fill(" ".join(p.split()), width, initial_indent=indent, subsequent_indent=indent)
+            for p in paragraphs
+        )
+
+
+def describe(parser: argparse.ArgumentParser, command: str = "") -> None:
+    """Give `parser` (the command `command`) and its subcommands their description and examples.
+
+    Raises:
+        KeyError: a command has no entry in `HELP`.
+    """
+    description, examples = HELP[command]
+    parser.description = description
+    parser.epilog = examples
+    parser.formatter_class = _Formatter
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            subparsers = cast("argparse._SubParsersAction[argparse.ArgumentParser]", action)
+            for name, subparser in subparsers.choices.items():
+                describe(subparser, f"{command} {name}".strip())
