@@ -17,6 +17,7 @@ from typing import Protocol, runtime_checkable
 
 import anyio
 
+from ._cli_progress import add_progress_argument, watch_flock
 from ._flock import Flock
 from .exceptions import FlockError
 
@@ -31,7 +32,7 @@ class _TenantScopable(Protocol):
 def add_worker_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register `flock worker` on the `flock` command line's subcommands."""
     worker = commands.add_parser(
-        "worker", help="claim and run the work of module:flock on its shared store (PostgreSQL) until stopped"
+        "worker", help="claim and run the work of MODULE:FLOCK on its shared store (PostgreSQL) until stopped"
     )
     worker.add_argument("target", metavar="MODULE:FLOCK", help="module:attribute naming a Flock")
     worker.add_argument(
@@ -49,8 +50,9 @@ def add_worker_command(commands: argparse._SubParsersAction[argparse.ArgumentPar
         type=float,
         default=30.0,
         metavar="SECONDS",
-        help="seconds running work may take to finish on SIGINT/SIGTERM",
+        help="seconds running work may take to finish on SIGINT/SIGTERM (default: 30)",
     )
+    add_progress_argument(worker)
     worker.set_defaults(handler=_worker)
 
 
@@ -83,7 +85,8 @@ def _worker(args: argparse.Namespace) -> int:
         flock.store.restrict_to_tenant(args.tenant)
     errors: list[str] = []
     try:
-        anyio.run(serve, flock, agents, args.grace, args.concurrency)
+        with watch_flock(flock, args.progress, label="flock worker"):
+            anyio.run(serve, flock, agents, args.grace, args.concurrency)
     except* FlockError as group:
         errors.extend(str(exc) for exc in group.exceptions)
     if errors:

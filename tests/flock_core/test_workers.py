@@ -216,6 +216,8 @@ def test_a_stopped_worker_finishes_its_running_work_and_claims_nothing_more(pg_s
         _, stderr = child.communicate(timeout=15)
     assert child.returncode == 0, stderr
     assert "SIGTERM: finishing running work" in stderr
+    assert "flock worker: finished after" in stderr, "the plain progress summary (stderr is not a terminal)"
+    assert "1 activation: 0 running, 1 done, 0 failed (sleeper: 1 done)" in stderr
     assert len(payloads(pg_schema, "Woke")) == 1, "the running activation finished"
     done = rows(pg_schema, "SELECT attempts FROM work_items WHERE agent = 'sleeper' AND status = 'done'")
     assert done == [(1,)]
