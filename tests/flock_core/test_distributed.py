@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import anyio
 import pytest
+from opentelemetry.sdk.trace import TracerProvider
 from pydantic import BaseModel
 
 from flock_core import BlackboardStore, EvaluationRequest, Flock, InMemoryBlackboardStore, JoinSpec
@@ -41,7 +42,7 @@ class Shipment(BaseModel):
     order_id: int
 
 
-def declare(store: BlackboardStore, calls: Counter[str]) -> Flock:
+def declare(store: BlackboardStore, calls: Counter[str], tracer_provider: TracerProvider | None = None) -> Flock:
     async def engine(request: EvaluationRequest) -> list[BaseModel]:
         calls[f"{request.agent.name}:{sorted(str(a.id) for a in request.inputs)}"] += 1
         await anyio.sleep(0.001)
@@ -55,7 +56,7 @@ def declare(store: BlackboardStore, calls: Counter[str]) -> Flock:
         assert isinstance(first, Order | Payment)
         return [Shipment(order_id=first.order_id)]
 
-    flock = Flock(store=store, engine=FunctionEngine(engine), max_concurrency=4)
+    flock = Flock(store=store, engine=FunctionEngine(engine), max_concurrency=4, tracer_provider=tracer_provider)
     for model in (Job, Part, Done, Order, Payment, Shipment):
         flock.register_type(model)
     flock.agent("split").consumes(Job).publishes(Part, fan_out=2)

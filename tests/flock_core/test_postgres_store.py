@@ -17,6 +17,9 @@ from typing import Any, LiteralString
 import anyio
 import psycopg
 import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from pydantic import BaseModel
@@ -25,6 +28,7 @@ from flock_core import (
     AfterVisibility,
     AgentIdentity,
     Artifact,
+    ArtifactCount,
     ArtifactQuery,
     EvaluationRequest,
     Flock,
@@ -369,6 +373,34 @@ async def test_every_activation_runs_exactly_once_across_workers(pg_schema: str)
         assert all(count == 1 for count in calls.values())
         assert len(calls) == 40 + 80
         assert (await made[1].board_state()).settled
+
+
+async def test_a_trace_spans_the_processes_that_worked_on_it(pg_schema: str) -> None:
+    exporters = [InMemorySpanExporter() for _ in range(2)]
+    providers = [TracerProvider() for _ in exporters]
+    for provider, exporter in zip(providers, exporters, strict=True):
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
+    async with stores(pg_schema, 2) as made:
+        publisher, worker = (
+            declare(store, Counter(), provider) for store, provider in zip(made, providers, strict=True)
+        )
+        await publisher.publish(Job(n=1))
+        assert publisher._core.shared is not None
+        publisher._core.shared.serve = frozenset()  # waits (and may route) but claims no work
+        with anyio.fail_after(30):
+            async with anyio.create_task_group() as group:
+                group.start_soon(worker.run_worker)
+                await publisher.run_until(ArtifactCount(Done, 2))
+                group.cancel_scope.cancel()
+    [publish] = [s for s in exporters[0].get_finished_spans() if s.name == "publish Job"]
+    assert publish.context is not None
+    assert not [s for s in exporters[0].get_finished_spans() if s.name.startswith("invoke_agent")]
+    activations = [s for s in exporters[1].get_finished_spans() if s.name.startswith("invoke_agent")]
+    assert len(activations) == 3, "split, then finish for each part, all in the worker"
+    assert {s.context.trace_id for s in activations if s.context} == {publish.context.trace_id}
+    [split] = [s for s in activations if s.name == "invoke_agent split"]
+    assert split.parent is not None
+    assert split.parent.span_id == publish.context.span_id, "parented on the publish span, read back from the board"
 
 
 async def test_cross_process_join_fires_once(pg_schema: str) -> None:
