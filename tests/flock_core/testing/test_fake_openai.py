@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -207,6 +208,15 @@ def test_stop_closes_idle_keep_alive_connections() -> None:
         assert time.monotonic() - started < 2.0
     server.stop()  # stopping twice is harmless
     assert threading.active_count() == threads_before
+
+
+def test_replies_are_sent_without_waiting_for_delayed_acks() -> None:
+    """Nagle's algorithm off: a reply's body does not wait for the ACK of its headers (40 ms per call)."""
+    with FakeOpenAIServer() as server, httpx.Client() as client:
+        client.get(f"{server.base_url}/models")  # the keep-alive connection stays open and tracked
+        assert server._httpd is not None
+        [connection] = server._httpd._connections
+        assert connection.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
 
 
 def test_misconfiguration_is_rejected() -> None:
