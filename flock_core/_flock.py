@@ -16,12 +16,10 @@ from ._artifacts import Artifact, WorkflowError
 from ._builder import AgentBuilder
 from ._clock import Clock, SystemClock
 from ._collectors import ExpiredJoin
-from ._conditions import Condition, ConditionView
 from ._context import ContextProvider, CorrelationContext
 from ._engine import Engine, Usage
 from ._events import EventBus
 from ._ids import new_id
-from ._learned import LearnedState
 from ._memory_store import InMemoryBlackboardStore
 from ._orchestrator import Orchestrator
 from ._registry import TypeRegistry, default_registry
@@ -43,6 +41,8 @@ if TYPE_CHECKING:
 
     from engines import EvaluationReport, LoadReport, OptimizationResult
 
+    from ._conditions import Condition
+    from ._learned import LearnedState
     from ._mcp import McpServerSpec
     from ._serve import Auth, ServerHandle
 
@@ -230,6 +230,8 @@ class Flock:
         Raises:
             RunTimeoutError: `timeout` seconds passed first.
         """
+        from ._conditions import ConditionView  # run conditions load only when used
+
         await self._before_run()
         met = False
 
