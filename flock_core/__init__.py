@@ -49,7 +49,6 @@ from ._scheduler import Rejection
 from ._spec import AgentSpec, BestOf, FanOut, OutputGroup, Subscription
 from ._status import CorrelationState, CorrelationStatus, RunResult
 from ._store import ArtifactPage, ArtifactQuery, BlackboardStore
-from ._tracing import active_tracer
 from ._version import __version__
 from ._visibility import (
     AfterVisibility,
@@ -70,6 +69,7 @@ if TYPE_CHECKING:
     from ._retention import RetentionResult
     from ._serve import ApiKeys
     from ._sqlite_store import SQLiteBlackboardStore
+    from ._tracing import active_tracer
 
 _LAZY = {
     "ApiKeys": "._serve",
@@ -85,6 +85,7 @@ _LAZY = {
     "RetentionResult": "._retention",
     "SQLiteBlackboardStore": "._sqlite_store",
     "WorkflowFailed": "._conditions",
+    "active_tracer": "._tracing",
 }
 
 

@@ -9,7 +9,6 @@ from types import MappingProxyType, TracebackType
 from typing import TYPE_CHECKING, Any, Literal, Self, TypeVar, overload
 
 import anyio
-from opentelemetry.trace import TracerProvider
 from pydantic import BaseModel
 
 from ._artifacts import Artifact, WorkflowError
@@ -21,7 +20,6 @@ from ._engine import Engine, Usage
 from ._events import EventBus
 from ._ids import new_id
 from ._memory_store import InMemoryBlackboardStore
-from ._orchestrator import Orchestrator
 from ._registry import TypeRegistry, default_registry
 from ._resume import ResumeReport
 from ._runtime import WorkItem
@@ -29,7 +27,6 @@ from ._scheduler import Rejection
 from ._spec import AgentSpec
 from ._status import CorrelationStatus, RunResult
 from ._store import ArtifactQuery, BlackboardStore
-from ._tracing import FlockTracer
 from ._visibility import Visibility
 from ._work import WorkRecord
 from .exceptions import ConfigurationError, DuplicateAgentError, RunTimeoutError, UnknownAgentError
@@ -37,6 +34,7 @@ from .exceptions import ConfigurationError, DuplicateAgentError, RunTimeoutError
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from opentelemetry.trace import TracerProvider
     from starlette.applications import Starlette
 
     from engines import EvaluationReport, LoadReport, OptimizationResult
@@ -79,6 +77,9 @@ class Flock:
         clock: Clock | None = None,
         tracer_provider: TracerProvider | None = None,
     ) -> None:
+        from ._orchestrator import Orchestrator  # the run-time machinery loads with the first Flock, not at import
+        from ._tracing import FlockTracer
+
         self.model = model
         self.registry = TypeRegistry(default_registry)
         self.registry.register(WorkflowError)
