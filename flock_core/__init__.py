@@ -22,7 +22,6 @@ from ._builder import AgentBuilder
 from ._clock import Clock, SystemClock
 from ._collectors import ExpiredJoin
 from ._components import AgentComponent
-from ._conditions import ArtifactCount, Condition, ConditionView, Exists, Idle, WorkflowFailed
 from ._context import (
     ContextProvider,
     ContextRequest,
@@ -42,7 +41,6 @@ from ._events import (
     TokenStreamed,
 )
 from ._flock import Flock
-from ._learned import Demo, LearnedState
 from ._memory_store import InMemoryBlackboardStore
 from ._patterns import BatchSpec, JoinSpec, ScheduleSpec, Tick
 from ._registry import TypeRegistry, flock_type, type_name_of
@@ -51,7 +49,6 @@ from ._scheduler import Rejection
 from ._spec import AgentSpec, BestOf, FanOut, OutputGroup, Subscription
 from ._status import CorrelationState, CorrelationStatus, RunResult
 from ._store import ArtifactPage, ArtifactQuery, BlackboardStore
-from ._tracing import active_tracer
 from ._version import __version__
 from ._visibility import (
     AfterVisibility,
@@ -65,23 +62,35 @@ from ._visibility import (
 from ._work import Commit, TimerState, WorkRecord, WorkStatus
 
 if TYPE_CHECKING:
+    from ._conditions import ArtifactCount, Condition, ConditionView, Exists, Idle, WorkflowFailed
+    from ._learned import Demo, LearnedState
     from ._mcp import McpServerSpec
     from ._postgres_store import PostgresBlackboardStore
     from ._retention import RetentionResult
     from ._serve import ApiKeys
     from ._sqlite_store import SQLiteBlackboardStore
+    from ._tracing import active_tracer
 
 _LAZY = {
     "ApiKeys": "._serve",
+    "ArtifactCount": "._conditions",
+    "Condition": "._conditions",
+    "ConditionView": "._conditions",
+    "Demo": "._learned",
+    "Exists": "._conditions",
+    "Idle": "._conditions",
+    "LearnedState": "._learned",
     "McpServerSpec": "._mcp",
     "PostgresBlackboardStore": "._postgres_store",
     "RetentionResult": "._retention",
     "SQLiteBlackboardStore": "._sqlite_store",
+    "WorkflowFailed": "._conditions",
+    "active_tracer": "._tracing",
 }
 
 
 def __getattr__(name: str) -> Any:
-    """Import optional parts (SQLite store, MCP, HTTP server) on first use, so `import flock_core` stays light."""
+    """Import optional parts (stores, MCP, HTTP server, run conditions, learned state) on first use."""
     if name in _LAZY:
         value = getattr(importlib.import_module(_LAZY[name], __name__), name)
         globals()[name] = value

@@ -7,21 +7,25 @@ import functools
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from opentelemetry import trace
-from pydantic import BaseModel, TypeAdapter
+from pydantic import BaseModel
 
 from ._artifacts import Artifact
 from ._contract import enforce_contract
 from ._engine import Engine, EvaluationRequest, Usage
-from ._learned import LearnedState
 from ._patterns import Tick
 from ._registry import TypeRegistry
 from ._spec import AgentSpec, OutputGroup
 from ._visibility import PublicVisibility, Visibility
 from .exceptions import ContractViolation, EngineError
+
+if TYPE_CHECKING:
+    from pydantic import TypeAdapter
+
+    from ._learned import LearnedState
 
 __all__ = ["ActivationRunner", "Output", "UsageMeter"]
 
@@ -30,6 +34,8 @@ _log = logging.getLogger("flock_core.activation")
 
 @functools.cache
 def _visibility_adapter() -> TypeAdapter[Visibility]:
+    from pydantic import TypeAdapter  # only agents with visibility rules need it
+
     return TypeAdapter(Visibility)
 
 

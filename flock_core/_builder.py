@@ -11,7 +11,6 @@ from pydantic import BaseModel
 
 from ._components import AgentComponent
 from ._context import ContextProvider
-from ._cron import CronExpression
 from ._engine import Engine
 from ._patterns import BatchSpec, JoinSpec, ScheduleSpec
 from ._registry import TypeRegistry
@@ -268,6 +267,8 @@ class AgentBuilder:
         try:
             spec = ScheduleSpec(every=every, at=at, cron=cron, after=after, max_repeats=max_repeats)
             if cron is not None:
+                from ._cron import CronExpression  # the cron parser loads only for cron schedules
+
                 CronExpression.parse(cron)
         except UserError as exc:
             raise self._fail(str(exc)) from exc

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-from importlib.metadata import entry_points
 
 from ._engine import Engine
 from .exceptions import ConfigurationError
@@ -18,6 +17,8 @@ def load_default_engine() -> Engine:
 
     Falls back to `engines.DSPyEngine` when the project runs from a source tree without being installed.
     """
+    from importlib.metadata import entry_points  # scanning installed packages is slow: only when resolving
+
     for entry_point in entry_points(group=ENTRY_POINT_GROUP, name="default"):
         factory = entry_point.load()
         return factory()

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from pydantic import BaseModel
 
 from ._artifacts import Artifact
-from ._learned import LearnedState
 from ._patterns import Tick
 from ._spec import AgentSpec, OutputGroup
 from .exceptions import ContractViolation
+
+if TYPE_CHECKING:
+    from ._learned import LearnedState
 
 __all__ = ["Engine", "EvaluationRequest", "EvaluationResult", "Usage"]
 

@@ -10,21 +10,17 @@ from types import MappingProxyType, TracebackType
 from typing import TYPE_CHECKING, Any, Literal, Self, TypeVar, overload
 
 import anyio
-from opentelemetry.trace import TracerProvider
 from pydantic import BaseModel
 
 from ._artifacts import Artifact, WorkflowError
 from ._builder import AgentBuilder
 from ._clock import Clock, SystemClock
 from ._collectors import ExpiredJoin
-from ._conditions import Condition, ConditionView
 from ._context import ContextProvider, CorrelationContext
 from ._engine import Engine, Usage
 from ._events import EventBus
 from ._ids import new_id
-from ._learned import LearnedState
 from ._memory_store import InMemoryBlackboardStore
-from ._orchestrator import Orchestrator
 from ._registry import TypeRegistry, default_registry
 from ._resume import ResumeReport
 from ._runtime import WorkItem
@@ -32,7 +28,6 @@ from ._scheduler import Rejection
 from ._spec import AgentSpec
 from ._status import CorrelationStatus, RunResult
 from ._store import ArtifactQuery, BlackboardStore
-from ._tracing import FlockTracer
 from ._visibility import Visibility
 from ._work import WorkRecord
 from .exceptions import ConfigurationError, DuplicateAgentError, RunTimeoutError, UnknownAgentError
@@ -40,10 +35,13 @@ from .exceptions import ConfigurationError, DuplicateAgentError, RunTimeoutError
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from opentelemetry.trace import TracerProvider
     from starlette.applications import Starlette
 
     from engines import EvaluationReport, LoadReport, OptimizationResult
 
+    from ._conditions import Condition
+    from ._learned import LearnedState
     from ._mcp import McpServerSpec
     from ._serve import Auth, ServerHandle
 
@@ -87,6 +85,9 @@ class Flock:
         clock: Clock | None = None,
         tracer_provider: TracerProvider | None = None,
     ) -> None:
+        from ._orchestrator import Orchestrator  # the run-time machinery loads with the first Flock, not at import
+        from ._tracing import FlockTracer
+
         lease = lease if isinstance(lease, timedelta) else timedelta(seconds=lease)
         if lease <= timedelta(0):
             raise ConfigurationError(f"lease must be positive, got {lease}")
@@ -244,6 +245,8 @@ class Flock:
         Raises:
             RunTimeoutError: `timeout` seconds passed first.
         """
+        from ._conditions import ConditionView  # run conditions load only when used
+
         await self._before_run()
         met = False
 

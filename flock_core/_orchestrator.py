@@ -23,25 +23,24 @@ from ._default_engine import load_default_engine
 from ._engine import Engine, Usage
 from ._events import ActivationFailed, ActivationFinished, ActivationStarted, ArtifactPublished, EventBus
 from ._ids import new_id
-from ._learned import LearnedState
 from ._patterns import ScheduleSpec, Tick
 from ._payloads import to_payload
 from ._registry import TypeRegistry
 from ._resume import ResumeReport, compare_fingerprints, fingerprint
-from ._router import SharedBoard
 from ._runtime import Runtime, WorkItem
 from ._scheduler import Activation, Rejection, Scheduler
 from ._shared import shared_store
 from ._spec import AgentSpec
 from ._store import ArtifactQuery, BlackboardStore
-from ._timers import first_tick, next_tick
 from ._tracing import Attr, FlockTracer, current_trace_id, inject_current, record_failure, record_outputs
 from ._visibility import PublicVisibility, Visibility, visible_from
 from ._work import Commit, TimerState, WorkRecord, owner_alive, work_key, worker_identity
 from .exceptions import CircuitBreakerTripped, ConfigurationError, RuntimeFlockError
 
 if TYPE_CHECKING:
+    from ._learned import LearnedState
     from ._mcp import McpToolbox
+    from ._router import SharedBoard
 
 __all__ = ["Orchestrator"]
 
@@ -97,7 +96,11 @@ class Orchestrator:
         self.runtime = Runtime(clock, max_concurrency, lambda name: self.specs[name].max_concurrency)
         self._default_engine = engine
         queue = shared_store(store)
-        self.shared = SharedBoard(self, queue, lease) if queue is not None else None
+        self.shared: SharedBoard | None = None
+        if queue is not None:
+            from ._router import SharedBoard  # the router loads only for a shared store
+
+            self.shared = SharedBoard(self, queue, lease)
         self.mcp: McpToolbox | None = None
         self.learned: dict[tuple[str, int], LearnedState] = {}
         self._runner = ActivationRunner(registry, self.engine_for, model, self.learned)
@@ -443,6 +446,8 @@ class Orchestrator:
         for spec in self.specs.values():
             if spec.schedule is None or spec.name in self._armed:
                 continue
+            from ._timers import first_tick, next_tick  # timer arithmetic (and cron) loads only for timer agents
+
             self._armed.add(spec.name)
             previous = (last or {}).get(spec.name)
             if previous is None:
@@ -455,6 +460,8 @@ class Orchestrator:
                     self._arm(spec.name, spec.schedule, previous.number + 1, following)
 
     def _arm(self, agent: str, schedule: ScheduleSpec, number: int, when: datetime) -> None:
+        from ._timers import next_tick
+
         async def fire() -> None:
             tick = Tick(number, when)
             item = self._work_item(Activation(agent, -1, ()), tick)

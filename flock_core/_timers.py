@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime, time, timedelta
 
-from ._cron import CronExpression
 from ._patterns import ScheduleSpec
 
 __all__ = ["first_tick", "next_tick"]
@@ -33,5 +32,7 @@ def next_tick(schedule: ScheduleSpec, previous: datetime) -> datetime | None:
         candidate = previous.replace(hour=at.hour, minute=at.minute, second=at.second, microsecond=0)
         return candidate if candidate > previous else candidate + timedelta(days=1)
     if schedule.cron is not None:
+        from ._cron import CronExpression  # the parser loads only for cron schedules
+
         return CronExpression.parse(schedule.cron).next_after(previous)
     return None

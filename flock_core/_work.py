@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -32,6 +31,8 @@ Outcome = Literal["done", "failed"]
 
 def worker_identity() -> str:
     """A lease owner id naming this host and process, so a restart can tell abandoned leases apart."""
+    import socket  # not at import time: `import flock_core` stays light
+
     return f"{socket.gethostname()}/{os.getpid()}/{uuid4().hex[:8]}"
 
 
@@ -43,6 +44,8 @@ def owner_alive(owner: str | None) -> bool:
     """
     if owner is None:
         return False
+    import socket
+
     host, _, rest = owner.partition("/")
     pid_text = rest.partition("/")[0]
     if host != socket.gethostname() or not pid_text.isdigit():

@@ -67,6 +67,40 @@ def test_import_flock_core_has_no_side_effects() -> None:
     }
 
 
+DEFERRED_MODULES = (
+    "flock_core._activation",  # the run-time machinery loads with the first Flock
+    "flock_core._conditions",  # run_until conditions
+    "flock_core._cron",  # cron schedules
+    "flock_core._learned",  # learned demos and instructions
+    "flock_core._mcp",
+    "flock_core._orchestrator",
+    "flock_core._postgres_store",
+    "flock_core._retention",
+    "flock_core._router",  # shared (PostgreSQL) boards
+    "flock_core._serve",
+    "flock_core._sqlite_store",
+    "flock_core._timers",  # timer agents
+    "importlib.metadata",  # scanned only when the default engine is resolved
+    "opentelemetry.trace",  # with the first Flock's tracer
+    "psycopg",
+    "pydantic.type_adapter",
+    "sqlite3",
+    "starlette",
+)
+
+
+def test_import_flock_core_defers_the_runtime_and_optional_features() -> None:
+    """The run-time machinery loads with the first `Flock`, optional features on first use, so importing is fast."""
+    report = run_python(
+        f"""
+        import json, sys
+        from flock_core import Flock, flock_type
+        print(json.dumps({{"loaded": sorted(m for m in {DEFERRED_MODULES!r} if m in sys.modules)}}))
+        """
+    )
+    assert report == {"loaded": []}
+
+
 def test_import_flock_core_prints_nothing() -> None:
     completed = subprocess.run(
         [sys.executable, "-c", "import flock_core, flock_core.testing"],
