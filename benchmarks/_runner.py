@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ._protocol import Job, Outcome, Side
 
-__all__ = ["BenchError", "Interpreter", "run_job", "time_snippet"]
+__all__ = ["BenchError", "Interpreter", "compile_packages", "run_job", "time_snippet"]
 
 ROOT = Path(__file__).resolve().parent.parent
 _TIMEOUT = 600.0
@@ -69,6 +69,17 @@ def run_job(interpreter: Interpreter, job: Job, extra: Mapping[str, str] | None 
         args = ["-m", "benchmarks._driver", interpreter.side, str(folder / "job.json"), str(folder / "out.json")]
         _run(interpreter, args, folder, extra)
         return Outcome.load(folder / "out.json")
+
+
+def compile_packages(interpreter: Interpreter, *packages: str) -> None:
+    """Write the bytecode of our source-tree `packages`, as installing a wheel does.
+
+    The project is installed in editable mode, so without this, an environment that sets
+    `PYTHONDONTWRITEBYTECODE` would make every fresh process compile our modules, while the other side's
+    pip-installed packages load precompiled bytecode.
+    """
+    with tempfile.TemporaryDirectory(prefix="flock-bench-") as scratch:
+        _run(interpreter, ["-m", "compileall", "-q", *(str(ROOT / name) for name in packages)], Path(scratch), None)
 
 
 def time_snippet(interpreter: Interpreter, statement: str) -> float:

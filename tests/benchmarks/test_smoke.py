@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import _ours_side, _report, _suite
+from benchmarks import _ours_side, _report, _runner, _suite
 from benchmarks._lm_server import LMServer
 from benchmarks._payloads import CALLS_PER_WORKFLOW, Idea, Review
 from benchmarks._protocol import Job, Outcome, StoreKind, WorkloadName
@@ -97,6 +97,15 @@ def test_scaling_ratios_pair_runs_and_pass_reasons_through() -> None:
     slow = Outcome(series={"activations_per_s": [10.0, 20.0]})
     assert _suite._ratios(fast, slow) == Figure((3.0, 2.0))
     assert _suite._ratios("failed: boom", slow) == "failed: boom"
+
+
+def test_compiling_our_packages_writes_bytecode(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "mod.py").write_text("X = 1\n")
+    monkeypatch.setattr(_runner, "ROOT", tmp_path)
+    _runner.compile_packages(Interpreter("ours", Path(sys.executable), {"PYTHONDONTWRITEBYTECODE": "1"}), "pkg")
+    assert list((package / "__pycache__").glob("mod.*.pyc"))
 
 
 def test_driver_process_round_trip() -> None:
