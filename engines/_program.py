@@ -4,11 +4,13 @@
 are set with `dspy.context(...)` for the current task only, so concurrent activations with different
 models do not interfere. Inside that context DSPy's in-memory LM history and trace (up to 10,000 entries
 each by default, prompts and replies included) are turned off, and usage is collected with
-`dspy.track_usage()`.
+`dspy.track_usage()`. LM calls are counted and traced through the LM's own `LMRelay` when it has one, so
+that DSPy's callback machinery runs around the LM call only (see `engines._recorder`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 from collections.abc import Callable, Mapping, Sequence
@@ -20,7 +22,7 @@ import dspy
 from flock_core import Usage
 from flock_core.exceptions import ConfigurationError
 
-from ._recorder import CallRecorder
+from ._recorder import CallRecorder, LMRelay, watching
 from ._settings import ProgramName
 from ._telemetry import CallSpans
 from ._tool_loop import ToolLoop
@@ -88,10 +90,16 @@ async def run_program(
 ) -> tuple[dspy.Prediction, Usage]:
     """Run `program` on `inputs` with `lm` and `adapter` in a task-local DSPy context; return its usage too."""
     recorder = CallRecorder()
+    watchers = (recorder, CallSpans())
     settings: Any = dspy.settings  # DSPy's settings and context take untyped keyword arguments
-    callbacks = [*settings.callbacks, recorder, CallSpans()]
+    # Adapter and tool events reach callbacks in dspy.settings only: the offline model (an LM without a
+    # relay) reads the formatted signature, a tool loop opens execute_tool spans.
+    lm_callbacks: list[object] = getattr(lm, "callbacks", [])
+    in_settings = isinstance(program, ToolLoop) or not any(isinstance(c, LMRelay) for c in lm_callbacks)
+    callbacks = [*settings.callbacks, *watchers] if in_settings else settings.callbacks
     with (
         settings.context(lm=lm, adapter=adapter, callbacks=callbacks, disable_history=True, trace=None),
+        contextlib.nullcontext() if in_settings else watching(*watchers),
         dspy.track_usage() as tracker,
     ):
         try:
