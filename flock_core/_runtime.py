@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Literal, Protocol
 
 import anyio
+import anyio.lowlevel
 
 from ._artifacts import Artifact
 from ._clock import Clock
@@ -163,14 +164,15 @@ class Runtime:
                 best = heap
         return best
 
-    def _take_startable(self) -> list[WorkItem]:
+    def _take_startable(self, limit: int | None = None) -> list[_Queued]:
         """Ready items in priority order (then first come), skipping agents that run at their limit."""
-        started: list[WorkItem] = []
-        while self._queued and self._in_flight < self._max_concurrency:
+        started: list[_Queued] = []
+        while self._queued and self._in_flight < self._max_concurrency and (limit is None or len(started) < limit):
             heap = self._next_startable()
             if heap is None:
                 break
-            item = heapq.heappop(heap).item
+            queued = heapq.heappop(heap)
+            item = queued.item
             if not heap:
                 del self._ready[item.agent]
             self._queued -= 1
@@ -178,8 +180,14 @@ class Runtime:
             self._running[item.agent] = self._running.get(item.agent, 0) + 1
             cid = item.correlation_id
             self._running_by_correlation[cid] = self._running_by_correlation.get(cid, 0) + 1
-            started.append(item)
+            started.append(queued)
         return started
+
+    def _untake(self, queued: _Queued) -> None:
+        """Queue again, in its place, an item that was taken but never started (its task was cancelled)."""
+        self._finish(queued.item)
+        heapq.heappush(self._ready.setdefault(queued.item.agent, []), queued)
+        self._queued += 1
 
     def _finish(self, item: WorkItem) -> None:
         agent, cid = item.agent, item.correlation_id
@@ -214,11 +222,24 @@ class Runtime:
         user's `run_until_idle`) waits for the first and then drives whatever is left.
         """
 
-        async def run_and_finish(item: WorkItem) -> None:
-            try:
-                await host.run_item(item)
-            finally:
-                self._finish(item)
+        async def run_and_finish(queued: _Queued) -> None:
+            # Unless the run has a stop condition (checked before anything starts), a task that finished
+            # an activation takes the next startable one itself: starting a task costs more than most
+            # in-process activations. It yields in between, so that the loop and other tasks run.
+            while True:
+                try:
+                    await host.run_item(queued.item)
+                finally:
+                    self._finish(queued.item)
+                following = self._take_startable(1) if stop is None else []
+                if not following:
+                    return
+                queued = following[0]
+                try:
+                    await anyio.lowlevel.checkpoint()
+                except BaseException:
+                    self._untake(queued)
+                    raise
 
         async with self._driving, anyio.create_task_group() as group:
             while True:
@@ -228,8 +249,8 @@ class Runtime:
                 if stop is not None and await stop():
                     return
                 await host.pull(self._max_concurrency - self._in_flight - self._queued)
-                for item in self._take_startable():
-                    group.start_soon(run_and_finish, item)
+                for queued in self._take_startable():
+                    group.start_soon(run_and_finish, queued)
                 if self._in_flight or self._queued:
                     await self._wait(host)
                 elif await host.on_idle() or await self._sleep_to_next(host, keep_alive):

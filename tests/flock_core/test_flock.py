@@ -433,6 +433,28 @@ async def test_an_agent_at_its_limit_does_not_hold_back_other_agents() -> None:
     assert started == ["slow", "fast", "fast", "fast", "slow", "slow"]
 
 
+async def test_a_cancelled_run_keeps_the_work_it_did_not_start() -> None:
+    seen: list[str] = []
+    scope = anyio.CancelScope()
+
+    def work(request: EvaluationRequest) -> list[BaseModel]:
+        seen.append(str(request.payloads[0].model_dump()["text"]))
+        if len(seen) == 2:
+            scope.cancel()
+        return echo(request)
+
+    flock = make_flock(FunctionEngine(work), max_concurrency=1)
+    flock.agent("critic").consumes(Draft).publishes(Tag)
+    await flock.publish_many([Draft(text=str(i)) for i in range(5)])
+    with scope:
+        await flock.run_until_idle()
+    assert seen == ["0", "1"]
+    with anyio.fail_after(30):
+        await flock.run_until_idle()
+    assert seen == ["0", "1", "2", "3", "4"]
+    assert len(await flock.get_by_type(Tag)) == 5
+
+
 async def test_priority_orders_ready_activations() -> None:
     order: list[str] = []
 
