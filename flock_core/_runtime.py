@@ -98,7 +98,8 @@ class Runtime:
     Idle is an event, not a poll: the loop sleeps on a wake-up event that every state change sets, or on
     the clock until the next timer. Hard timers (delayed artifacts, bounded schedules) keep a run alive;
     soft ones (unbounded schedules, join windows, batch timeouts) fire only while it runs, unless
-    `keep_alive` asks the loop to wait for them.
+    `keep_alive` asks the loop to wait for them. Ready items wait in one heap per agent, so an agent at
+    its own limit holds back no other; a task that finished an activation starts the next ready one.
     """
 
     def __init__(self, clock: Clock, max_concurrency: int, agent_limit: Callable[[str], int | None]) -> None:
