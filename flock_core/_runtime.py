@@ -10,7 +10,6 @@ from datetime import datetime
 from typing import Literal, Protocol
 
 import anyio
-import anyio.lowlevel
 
 from ._artifacts import Artifact
 from ._clock import Clock
