@@ -86,16 +86,26 @@ def _in_worker_thread(function: Callable[..., Any]) -> Callable[..., Any]:
 
 
 async def run_program(
-    program: dspy.Module, inputs: Mapping[str, Any], *, lm: dspy.BaseLM, adapter: dspy.Adapter
+    program: dspy.Module,
+    inputs: Mapping[str, Any],
+    *,
+    lm: dspy.BaseLM,
+    adapter: dspy.Adapter,
+    foreign_adapter: bool = False,
 ) -> tuple[dspy.Prediction, Usage]:
-    """Run `program` on `inputs` with `lm` and `adapter` in a task-local DSPy context; return its usage too."""
+    """Run `program` on `inputs` with `lm` and `adapter` in a task-local DSPy context; return its usage too.
+
+    `foreign_adapter` says that the adapter is the user's own instance, which may call LMs besides `lm`.
+    """
     recorder = CallRecorder()
     watchers = (recorder, CallSpans())
     settings: Any = dspy.settings  # DSPy's settings and context take untyped keyword arguments
-    # Adapter and tool events reach callbacks in dspy.settings only: the offline model (an LM without a
-    # relay) reads the formatted signature, a tool loop opens execute_tool spans.
+    # The watchers go into dspy.settings, where they see every event, unless the LM's relay sees all they
+    # need: not for the offline model (an LM without a relay, it reads the formatted signature), a tool loop
+    # (execute_tool spans), or an adapter of the user's (a TwoStepAdapter may extract with another LM).
     lm_callbacks: list[object] = getattr(lm, "callbacks", [])
-    in_settings = isinstance(program, ToolLoop) or not any(isinstance(c, LMRelay) for c in lm_callbacks)
+    relayed = any(isinstance(c, LMRelay) for c in lm_callbacks)
+    in_settings = foreign_adapter or isinstance(program, ToolLoop) or not relayed
     callbacks = [*settings.callbacks, *watchers] if in_settings else settings.callbacks
     with (
         settings.context(lm=lm, adapter=adapter, callbacks=callbacks, disable_history=True, trace=None),

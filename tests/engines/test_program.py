@@ -107,3 +107,17 @@ async def test_a_run_counts_the_calls_of_a_relayed_lm_without_callbacks_in_dspy_
     assert prediction.answer == "42"
     assert usage.calls == 1
     assert seen == [[]]  # DSPy's callback machinery ran around the LM call only
+
+
+@pytest.mark.anyio
+async def test_the_calls_of_another_lm_behind_a_users_adapter_count_too() -> None:
+    extracted = "[[ ## answer ## ]]\n42\n\n[[ ## completed ## ]]"
+    with FakeOpenAIServer(replies=["It is 42."]) as main, FakeOpenAIServer(replies=[extracted]) as extraction:
+        lm = make_lm("openai/gpt-4.1-mini", LMSettings(num_retries=0, api_base=main.base_url, api_key="sk-fake"))
+        other = dspy.LM("openai/gpt-4.1-mini", api_base=extraction.base_url, api_key="sk-fake", num_retries=0)
+        adapter = dspy.TwoStepAdapter(extraction_model=other)
+        prediction, usage = await run_program(
+            dspy.Predict(SIGNATURE), {"question": "why?"}, lm=lm, adapter=adapter, foreign_adapter=True
+        )
+    assert prediction.answer == "42"
+    assert usage.calls == 2
