@@ -7,10 +7,12 @@ from typing import Any
 
 import dspy
 from dspy.adapters.baml_adapter import BAMLAdapter
+from dspy.utils.callback import BaseCallback
 
 from flock_core.exceptions import ConfigurationError
 
 from ._offline import OfflineLM
+from ._recorder import LMRelay
 from ._settings import OFFLINE_MODEL, AdapterName, LMSettings
 
 __all__ = ["make_adapter", "make_lm"]
@@ -27,7 +29,11 @@ _ADAPTERS: dict[str, Callable[[dspy.BaseLM], dspy.Adapter]] = {
 
 
 def make_lm(model: str, settings: LMSettings) -> dspy.BaseLM:
-    """The offline model, or a `dspy.LM` for `model` with the engine's settings (`lm_kwargs` win)."""
+    """The offline model, or a `dspy.LM` for `model` with the engine's settings (`lm_kwargs` win).
+
+    A `dspy.LM` carries an `LMRelay` callback (after any `callbacks` given in `lm_kwargs`), through which
+    runs count its calls and trace them.
+    """
     if model == OFFLINE_MODEL:
         return OfflineLM()
     options: dict[str, Any] = {
@@ -42,7 +48,9 @@ def make_lm(model: str, settings: LMSettings) -> dspy.BaseLM:
         options["api_base"] = settings.api_base
     if settings.api_key is not None:
         options["api_key"] = settings.api_key
-    return dspy.LM(model, **{**options, **settings.lm_kwargs})
+    extra = dict(settings.lm_kwargs)
+    callbacks: list[BaseCallback] = [*(extra.pop("callbacks", None) or ()), LMRelay()]
+    return dspy.LM(model, **{**options, **extra}, callbacks=callbacks)
 
 
 def make_adapter(adapter: AdapterName | dspy.Adapter, lm: dspy.BaseLM) -> dspy.Adapter:

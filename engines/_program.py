@@ -4,11 +4,13 @@
 are set with `dspy.context(...)` for the current task only, so concurrent activations with different
 models do not interfere. Inside that context DSPy's in-memory LM history and trace (up to 10,000 entries
 each by default, prompts and replies included) are turned off, and usage is collected with
-`dspy.track_usage()`.
+`dspy.track_usage()`. LM calls are counted and traced through the LM's own `LMRelay` when it has one, so
+that DSPy's callback machinery runs around the LM call only (see `engines._recorder`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 from collections.abc import Callable, Mapping, Sequence
@@ -20,7 +22,7 @@ import dspy
 from flock_core import Usage
 from flock_core.exceptions import ConfigurationError
 
-from ._recorder import CallRecorder
+from ._recorder import CallRecorder, LMRelay, watching
 from ._settings import ProgramName
 from ._telemetry import CallSpans
 from ._tool_loop import ToolLoop
@@ -84,14 +86,30 @@ def _in_worker_thread(function: Callable[..., Any]) -> Callable[..., Any]:
 
 
 async def run_program(
-    program: dspy.Module, inputs: Mapping[str, Any], *, lm: dspy.BaseLM, adapter: dspy.Adapter
+    program: dspy.Module,
+    inputs: Mapping[str, Any],
+    *,
+    lm: dspy.BaseLM,
+    adapter: dspy.Adapter,
+    foreign_adapter: bool = False,
 ) -> tuple[dspy.Prediction, Usage]:
-    """Run `program` on `inputs` with `lm` and `adapter` in a task-local DSPy context; return its usage too."""
+    """Run `program` on `inputs` with `lm` and `adapter` in a task-local DSPy context; return its usage too.
+
+    `foreign_adapter` says that the adapter is the user's own instance, which may call LMs besides `lm`.
+    """
     recorder = CallRecorder()
+    watchers = (recorder, CallSpans())
     settings: Any = dspy.settings  # DSPy's settings and context take untyped keyword arguments
-    callbacks = [*settings.callbacks, recorder, CallSpans()]
+    # The watchers go into dspy.settings, where they see every event, unless the LM's relay sees all they
+    # need: not for the offline model (an LM without a relay, it reads the formatted signature), a tool loop
+    # (execute_tool spans), or an adapter of the user's (a TwoStepAdapter may extract with another LM).
+    lm_callbacks: list[object] = getattr(lm, "callbacks", [])
+    relayed = any(isinstance(c, LMRelay) for c in lm_callbacks)
+    in_settings = foreign_adapter or isinstance(program, ToolLoop) or not relayed
+    callbacks = [*settings.callbacks, *watchers] if in_settings else settings.callbacks
     with (
         settings.context(lm=lm, adapter=adapter, callbacks=callbacks, disable_history=True, trace=None),
+        contextlib.nullcontext() if in_settings else watching(*watchers),
         dspy.track_usage() as tracker,
     ):
         try:

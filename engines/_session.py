@@ -57,7 +57,13 @@ class DSPySession:
         if learned.demos:
             set_demos(program, _examples(plan, learned))
         try:
-            prediction, usage = await run_program(program, signature_inputs(plan, request), lm=lm, adapter=adapter)
+            prediction, usage = await run_program(
+                program,
+                signature_inputs(plan, request),
+                lm=lm,
+                adapter=adapter,
+                foreign_adapter=not isinstance(self._settings.adapter, str),
+            )
         except ProgramFailed as failed:
             cause = failed.cause
             if isinstance(cause, dspy.AdapterParseError):

@@ -91,20 +91,21 @@ class ActivationRunner:
         payloads: Sequence[BaseModel] = [a.as_model(self._registry.resolve(a.type)) for a in inputs]
         for component in spec.components:
             payloads = await component.on_pre_evaluate(spec, payloads)
-        base = EvaluationRequest(
-            agent=spec,
-            group=spec.output_groups[0] if spec.output_groups else _NO_GROUP,
-            group_index=0,
-            inputs=tuple(inputs),
-            payloads=tuple(payloads),
-            context=tuple(context),
-            model=self._model,
-            tick=tick,
-            batched=batched,
-        )
+        inputs, payloads, context = tuple(inputs), tuple(payloads), tuple(context)
         outputs: list[Output] = []
         for index, group in enumerate(spec.output_groups):
-            request = _replace(base, group=group, group_index=index, learned=self.learned.get((spec.name, index)))
+            request = EvaluationRequest(
+                agent=spec,
+                group=group,
+                group_index=index,
+                inputs=inputs,
+                payloads=payloads,
+                context=context,
+                model=self._model,
+                tick=tick,
+                batched=batched,
+                learned=self.learned.get((spec.name, index)),
+            )
             produced = await self._best_of(spec, request, meter)
             outputs.extend(Output(p, self._visibility(spec, group, p), index) for p in produced)
         return outputs
@@ -187,9 +188,6 @@ class ActivationRunner:
             except Exception as exc:
                 raise EngineError(spec.name, f"visibility function failed: {type(exc).__name__}: {exc}") from exc
         return rule
-
-
-_NO_GROUP = OutputGroup(types=(), models=())
 
 
 def _replace(request: EvaluationRequest, **changes: Any) -> EvaluationRequest:

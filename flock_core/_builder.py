@@ -235,7 +235,7 @@ class AgentBuilder:
         return self._update(tenant=tenant_id)
 
     def max_concurrency(self, n: int) -> Self:
-        """How many activations of this agent may run at once."""
+        """How many activations of this agent may run at once (default: as many as the Flock allows)."""
         if n < 1:
             raise self._fail(f"max_concurrency must be at least 1, got {n}")
         return self._update(max_concurrency=n)

@@ -93,6 +93,20 @@ class EventBus:
     def __init__(self) -> None:
         self._subscribers: list[Callable[[FlockEvent], None]] = []
 
+    @property
+    def listening(self) -> bool:
+        """Whether anyone subscribed (emitters skip building events nobody receives).
+
+        >>> bus = EventBus()
+        >>> unsubscribe = bus.subscribe(print)
+        >>> bus.listening
+        True
+        >>> unsubscribe()
+        >>> bus.listening
+        False
+        """
+        return bool(self._subscribers)
+
     def subscribe(self, subscriber: Callable[[FlockEvent], None]) -> Callable[[], None]:
         """Add a subscriber; returns a function that removes it."""
         self._subscribers.append(subscriber)

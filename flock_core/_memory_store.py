@@ -89,10 +89,11 @@ class InMemoryBlackboardStore:
                 raise StoreError(f"no work item {commit.complete!r} to complete")
             if current.status in ("done", "failed"):
                 return False
-        ids = [artifact.id for artifact in commit.artifacts]
+        ids: set[UUID] = set()
         for artifact in commit.artifacts:
-            if artifact.id in self._by_id or ids.count(artifact.id) > 1:
+            if artifact.id in self._by_id or artifact.id in ids:
                 raise StoreError(f"artifact {artifact.id} is already stored; artifacts are immutable")
+            ids.add(artifact.id)
         for artifact in commit.artifacts:
             self._add(artifact)
         self._notify()

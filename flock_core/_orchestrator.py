@@ -138,6 +138,29 @@ class Orchestrator:
     ) -> Artifact:
         """Validate `obj` and wrap it in a new artifact stamped with the clock's time."""
         type_name, payload = to_payload(self.registry, obj)
+        return self._artifact(
+            type_name,
+            payload,
+            visibility=visibility,
+            correlation_id=correlation_id,
+            partition_key=partition_key,
+            tags=tags,
+            produced_by=produced_by,
+            consumed_from=consumed_from,
+        )
+
+    def _artifact(
+        self,
+        type_name: str,
+        payload: dict[str, Any],
+        *,
+        visibility: Visibility | None,
+        correlation_id: str | None,
+        partition_key: str | None,
+        tags: Iterable[str] | None,
+        produced_by: str,
+        consumed_from: Sequence[Artifact],
+    ) -> Artifact:
         return Artifact(
             type=type_name,
             payload=payload,
@@ -207,7 +230,8 @@ class Orchestrator:
         for artifact in commit.artifacts:
             for listener in self.listeners:
                 listener(artifact)
-            self.events.emit(ArtifactPublished(artifact))
+            if self.events.listening:
+                self.events.emit(ArtifactPublished(artifact))
         if self.shared is None:
             for item in items:
                 self.runtime.submit(item)
@@ -221,14 +245,15 @@ class Orchestrator:
         """Validate and store an external artifact together with the work it completes, in a publish span."""
         with self.tracer.publish(options.get("correlation_id")) as span:
             artifact = self.make_artifact(obj, **options)
-            span.update_name(f"publish {artifact.type}")
-            span.set_attributes(
-                {
-                    Attr.ARTIFACT_TYPE: artifact.type,
-                    Attr.ARTIFACT_ID: str(artifact.id),
-                    Attr.CONVERSATION: artifact.correlation_id,
-                }
-            )
+            if span.is_recording():
+                span.update_name(f"publish {artifact.type}")
+                span.set_attributes(
+                    {
+                        Attr.ARTIFACT_TYPE: artifact.type,
+                        Attr.ARTIFACT_ID: str(artifact.id),
+                        Attr.CONVERSATION: artifact.correlation_id,
+                    }
+                )
             routed = _nothing() if self.shared is not None else self._route(artifact)
             await self._commit_and_submit(Commit(artifacts=(artifact,)), routed)
         return artifact
@@ -304,8 +329,9 @@ class Orchestrator:
             await self._activate(spec, item, record, span)
 
     async def _activate(self, spec: AgentSpec, item: WorkItem, record: WorkRecord, span: Span) -> None:
-        input_ids = tuple(str(a.id) for a in item.inputs)
-        self.events.emit(ActivationStarted(spec.name, record.key, item.correlation_id, input_ids))
+        if self.events.listening:
+            input_ids = tuple(str(a.id) for a in item.inputs)
+            self.events.emit(ActivationStarted(spec.name, record.key, item.correlation_id, input_ids))
         meter = UsageMeter()
         try:
             await self.initialize(spec)
@@ -326,8 +352,9 @@ class Orchestrator:
             Commit(artifacts=tuple(artifacts), complete=record.key), self.route_outputs(artifacts)
         )
         if committed:
-            output_ids = tuple(str(a.id) for a in artifacts)
-            self.events.emit(ActivationFinished(spec.name, record.key, item.correlation_id, output_ids))
+            if self.events.listening:
+                output_ids = tuple(str(a.id) for a in artifacts)
+                self.events.emit(ActivationFinished(spec.name, record.key, item.correlation_id, output_ids))
             for component in spec.components:
                 await component.on_post_publish(spec, artifacts)
 
@@ -349,13 +376,19 @@ class Orchestrator:
     def _output_artifacts(
         self, spec: AgentSpec, outputs: Sequence[Output], inputs: Sequence[Artifact], correlation_id: str
     ) -> list[Artifact]:
-        """Artifacts for validated outputs, with the activation's lineage, workflow and partition key."""
+        """Artifacts for outputs, with the activation's lineage, workflow and partition key.
+
+        The contract has validated the payloads already: they are only serialised here, not validated again.
+        """
+        partition_key = inputs[0].partition_key if inputs else None
         return [
-            self.make_artifact(
-                output.payload,
+            self._artifact(
+                self.registry.name_of(type(output.payload)),
+                output.payload.model_dump(mode="json"),
                 visibility=output.visibility,
                 correlation_id=correlation_id,
-                partition_key=inputs[0].partition_key if inputs else None,
+                partition_key=partition_key,
+                tags=None,
                 produced_by=spec.name,
                 consumed_from=inputs,
             )

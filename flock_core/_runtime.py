@@ -97,19 +97,22 @@ class Runtime:
     Idle is an event, not a poll: the loop sleeps on a wake-up event that every state change sets, or on
     the clock until the next timer. Hard timers (delayed artifacts, bounded schedules) keep a run alive;
     soft ones (unbounded schedules, join windows, batch timeouts) fire only while it runs, unless
-    `keep_alive` asks the loop to wait for them.
+    `keep_alive` asks the loop to wait for them. Ready items wait in one heap per agent, so an agent at
+    its own limit holds back no other; a task that finished an activation starts the next ready one.
     """
 
-    def __init__(self, clock: Clock, max_concurrency: int, agent_limit: Callable[[str], int]) -> None:
+    def __init__(self, clock: Clock, max_concurrency: int, agent_limit: Callable[[str], int | None]) -> None:
         self._clock = clock
         self._max_concurrency = max_concurrency
         self._agent_limit = agent_limit
-        self._ready: list[_Queued] = []
+        self._ready: dict[str, list[_Queued]] = {}  # one heap per agent, so a full agent blocks no one
+        self._queued = 0
         self._timers: list[_Timer] = []
         self._counter = itertools.count()
         self._running: dict[str, int] = {}
         self._running_by_correlation: dict[str, int] = {}
         self._running_keys: set[str] = set()
+        self._in_flight = 0
         self._wake = anyio.Event()
         self._driving = anyio.Lock()
 
@@ -128,13 +131,13 @@ class Runtime:
     @property
     def in_flight(self) -> int:
         """Activations running now."""
-        return sum(self._running.values())
+        return self._in_flight
 
     def pending(self, correlation_id: str | None = None) -> int:
         """Activations queued or running (optionally for one workflow)."""
-        queued = sum(1 for q in self._ready if correlation_id in (None, q.item.correlation_id))
         if correlation_id is None:
-            return queued + self.in_flight
+            return self._queued + self._in_flight
+        queued = sum(1 for heap in self._ready.values() for q in heap if q.item.correlation_id == correlation_id)
         return queued + self._running_by_correlation.get(correlation_id, 0)
 
     def timers(self, kind: TimerKind, correlation_id: str | None = None) -> int:
@@ -143,7 +146,7 @@ class Runtime:
 
     def held_keys(self) -> list[str]:
         """The work keys of every activation queued or running here (the leases this process holds)."""
-        return [*self._running_keys, *(q.item.record.key for q in self._ready)]
+        return [*self._running_keys, *(q.item.record.key for heap in self._ready.values() for q in heap)]
 
     def hard_ticks(self) -> int:
         """Ticks of bounded timers still to fire (they keep a run alive)."""
@@ -151,7 +154,9 @@ class Runtime:
 
     def submit(self, item: WorkItem) -> None:
         """Queue an activation; higher priority first, then first come first served."""
-        heapq.heappush(self._ready, _Queued((-item.record.priority, next(self._counter)), item))
+        queued = _Queued((-item.record.priority, next(self._counter)), item)
+        heapq.heappush(self._ready.setdefault(item.agent, []), queued)
+        self._queued += 1
         self._wake.set()
 
     def call_at(
@@ -167,26 +172,44 @@ class Runtime:
         heapq.heappush(self._timers, _Timer(when, next(self._counter), fire, hard, kind, correlation_id))
         self._wake.set()
 
-    def _take_startable(self) -> list[WorkItem]:
-        started: list[WorkItem] = []
-        blocked: list[_Queued] = []
-        while self._ready and self.in_flight < self._max_concurrency:
-            queued = heapq.heappop(self._ready)
-            agent = queued.item.agent
-            if self._running.get(agent, 0) >= self._agent_limit(agent):
-                blocked.append(queued)
-                continue
-            self._running[agent] = self._running.get(agent, 0) + 1
-            cid = queued.item.correlation_id
+    def _next_startable(self) -> list[_Queued] | None:
+        """The heap whose head runs next: the best head among agents below their own limit."""
+        best: list[_Queued] | None = None
+        for agent, heap in self._ready.items():
+            limit = self._agent_limit(agent)
+            if (limit is None or self._running.get(agent, 0) < limit) and (best is None or heap[0] < best[0]):
+                best = heap
+        return best
+
+    def _take_startable(self, limit: int | None = None) -> list[_Queued]:
+        """Ready items in priority order (then first come), skipping agents that run at their limit."""
+        started: list[_Queued] = []
+        while self._queued and self._in_flight < self._max_concurrency and (limit is None or len(started) < limit):
+            heap = self._next_startable()
+            if heap is None:
+                break
+            queued = heapq.heappop(heap)
+            item = queued.item
+            if not heap:
+                del self._ready[item.agent]
+            self._queued -= 1
+            self._in_flight += 1
+            self._running[item.agent] = self._running.get(item.agent, 0) + 1
+            cid = item.correlation_id
             self._running_by_correlation[cid] = self._running_by_correlation.get(cid, 0) + 1
-            self._running_keys.add(queued.item.record.key)
-            started.append(queued.item)
-        for queued in blocked:
-            heapq.heappush(self._ready, queued)
+            self._running_keys.add(item.record.key)
+            started.append(queued)
         return started
+
+    def _untake(self, queued: _Queued) -> None:
+        """Queue again, in its place, an item that was taken but never started (its task was cancelled)."""
+        self._finish(queued.item)
+        heapq.heappush(self._ready.setdefault(queued.item.agent, []), queued)
+        self._queued += 1
 
     def _finish(self, item: WorkItem) -> None:
         agent, cid = item.agent, item.correlation_id
+        self._in_flight -= 1
         self._running[agent] -= 1
         self._running_by_correlation[cid] -= 1
         if not self._running_by_correlation[cid]:
@@ -218,11 +241,24 @@ class Runtime:
         user's `run_until_idle`) waits for the first and then drives whatever is left.
         """
 
-        async def run_and_finish(item: WorkItem) -> None:
-            try:
-                await host.run_item(item)
-            finally:
-                self._finish(item)
+        async def run_and_finish(queued: _Queued) -> None:
+            # Unless the run has a stop condition (checked before anything starts), a task that finished
+            # an activation takes the next startable one itself: starting a task costs more than most
+            # in-process activations. It yields in between, so that the loop and other tasks run.
+            while True:
+                try:
+                    await host.run_item(queued.item)
+                finally:
+                    self._finish(queued.item)
+                following = self._take_startable(1) if stop is None else []
+                if not following:
+                    return
+                queued = following[0]
+                try:
+                    await anyio.lowlevel.checkpoint()
+                except BaseException:
+                    self._untake(queued)
+                    raise
 
         async with self._driving, anyio.create_task_group() as group:
             while True:
@@ -231,10 +267,10 @@ class Runtime:
                 await host.on_clock(self._clock.now())
                 if stop is not None and await stop():
                     return
-                await host.pull(self._max_concurrency - self.in_flight - len(self._ready))
-                for item in self._take_startable():
-                    group.start_soon(run_and_finish, item)
-                if self.in_flight or self._ready:
+                await host.pull(self._max_concurrency - self._in_flight - self._queued)
+                for queued in self._take_startable():
+                    group.start_soon(run_and_finish, queued)
+                if self._in_flight or self._queued:
                     await self._wait(host)
                 elif await host.on_idle() or await self._sleep_to_next(host, keep_alive):
                     continue

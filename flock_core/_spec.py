@@ -113,7 +113,7 @@ class AgentSpec:
     tools: tuple[Callable[..., Any], ...] = ()
     labels: frozenset[str] = frozenset()
     tenant: str | None = None
-    max_concurrency: int = 16
+    max_concurrency: int | None = None  # None: only the Flock's own limit applies
     prevent_self_trigger: bool = True
     best_of: BestOf | None = None
     max_repairs: int = 1

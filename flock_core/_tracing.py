@@ -12,8 +12,20 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Final
 
+from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode, Tracer, TracerProvider
+from opentelemetry.trace import (
+    Link,
+    NonRecordingSpan,
+    NoOpTracerProvider,
+    ProxyTracerProvider,
+    Span,
+    SpanKind,
+    Status,
+    StatusCode,
+    Tracer,
+    TracerProvider,
+)
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from ._artifacts import Artifact
@@ -90,10 +102,23 @@ def current_trace_id() -> str | None:
 
 
 class FlockTracer:
-    """Creates the framework's spans from a tracer provider (the global one unless given)."""
+    """Creates the framework's spans from a tracer provider (the global one unless given).
+
+    While no provider is configured (OpenTelemetry's default), spans record nothing: then the tracer skips
+    building their attributes and links, and only keeps the trace context current as a no-op tracer does.
+    """
 
     def __init__(self, provider: TracerProvider | None = None) -> None:
+        self._provider = provider
         self._tracer: Tracer = trace.get_tracer("flock_core", __version__, tracer_provider=provider)
+
+    @property
+    def enabled(self) -> bool:
+        """Whether a tracer provider is configured (the Flock's, else a global one set at any time)."""
+        provider = self._provider
+        if provider is None or isinstance(provider, ProxyTracerProvider):
+            provider = trace.get_tracer_provider()
+        return not isinstance(provider, ProxyTracerProvider | NoOpTracerProvider)
 
     @property
     def tracer(self) -> Tracer:
@@ -103,6 +128,10 @@ class FlockTracer:
     @contextmanager
     def publish(self, correlation_id: str | None) -> Generator[Span]:
         """A span around an external publish; artifacts created inside carry its context."""
+        if not self.enabled:
+            with _unrecorded(None) as span:
+                yield span
+            return
         attributes = {Attr.CONVERSATION: correlation_id} if correlation_id else {}
         with self._tracer.start_as_current_span("publish", kind=SpanKind.PRODUCER, attributes=attributes) as span:
             yield span
@@ -112,6 +141,15 @@ class FlockTracer:
         self, agent: str, correlation_id: str, inputs: Sequence[Artifact], attributes: Mapping[str, str | int]
     ) -> Generator[Span]:
         """`invoke_agent {agent}`: a child of its first input's producer, linked to every input's producer."""
+        if not self.enabled:
+            first = next((c for c in map(context_of, inputs) if c is not None), None)
+            with _unrecorded(first) as span:
+                token = _active.set(self._tracer)
+                try:
+                    yield span
+                finally:
+                    _active.reset(token)
+            return
         contexts = [c for c in (context_of(a) for a in inputs) if c is not None]
         parent = trace.set_span_in_context(trace.NonRecordingSpan(contexts[0])) if contexts else None
         links = [
@@ -141,8 +179,22 @@ class FlockTracer:
                 _active.reset(token)
 
 
+@contextmanager
+def _unrecorded(parent: trace.SpanContext | None) -> Generator[Span]:
+    """What a no-op tracer's span does: the parent's context (or the current one) becomes current."""
+    current = trace.get_current_span() if parent is None else NonRecordingSpan(parent)
+    span = current if isinstance(current, NonRecordingSpan) else NonRecordingSpan(current.get_span_context())
+    token = otel_context.attach(trace.set_span_in_context(span))
+    try:
+        yield span
+    finally:
+        otel_context.detach(token)
+
+
 def record_outputs(span: Span, outputs: Sequence[Artifact], input_tokens: int, output_tokens: int) -> None:
-    """Attach the published artifacts and token usage to an activation span."""
+    """Attach the published artifacts and token usage to an activation span (if it is recorded)."""
+    if not span.is_recording():
+        return
     span.set_attribute(Attr.OUTPUT_IDS, [str(a.id) for a in outputs])
     span.set_attribute(Attr.OUTPUT_TYPES, [a.type for a in outputs])
     span.set_attribute(Attr.INPUT_TOKENS, input_tokens)

@@ -3,9 +3,11 @@ from __future__ import annotations
 import dspy
 import pytest
 from dspy.adapters.baml_adapter import BAMLAdapter
+from dspy.utils.callback import BaseCallback
 
 from engines._lm import make_adapter, make_lm
 from engines._offline import OfflineLM
+from engines._recorder import LMRelay
 from engines._settings import LMSettings
 from flock_core.exceptions import ConfigurationError
 
@@ -38,6 +40,14 @@ def test_settings_reach_dspy_lm_and_lm_kwargs_win() -> None:
         "api_key": "sk-x",
         "top_p": 0.5,
     }
+
+
+def test_every_lm_carries_a_relay_after_the_users_callbacks() -> None:
+    mine = BaseCallback()
+    lm = make_lm("openai/gpt-4.1-mini", LMSettings(lm_kwargs={"callbacks": [mine]}))
+    assert lm.callbacks[0] is mine
+    assert [type(c) for c in lm.callbacks] == [BaseCallback, LMRelay]
+    assert "callbacks" not in lm.kwargs
 
 
 def test_unset_client_settings_are_not_passed() -> None:

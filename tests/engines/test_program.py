@@ -4,11 +4,15 @@ from typing import Any
 
 import dspy
 import pytest
+from dspy.utils.callback import BaseCallback
 
+from engines._lm import make_lm
 from engines._program import _as_tools, _usage, make_program, run_program
+from engines._settings import LMSettings
 from engines._tool_loop import ToolLoop
 from flock_core import Usage
 from flock_core.exceptions import ConfigurationError
+from flock_core.testing import FakeOpenAIServer
 
 SIGNATURE = dspy.make_signature("question -> answer", "Answer.")
 
@@ -80,3 +84,40 @@ async def test_a_run_leaves_no_global_dspy_state_behind() -> None:
     assert settings.lm is None
     assert settings.adapter is None
     assert settings.callbacks == []
+
+
+@pytest.mark.anyio
+async def test_a_run_counts_the_calls_of_a_relayed_lm_without_callbacks_in_dspy_settings() -> None:
+    seen: list[list[object]] = []
+
+    class Spy(BaseCallback):
+        def on_lm_start(self, call_id: str, instance: Any, inputs: dict[str, Any]) -> None:
+            settings: Any = dspy.settings
+            seen.append(list(settings.callbacks))
+
+    reply = "[[ ## answer ## ]]\n42\n\n[[ ## completed ## ]]"
+    with FakeOpenAIServer(replies=[reply]) as server:
+        settings = LMSettings(
+            num_retries=0, api_base=server.base_url, api_key="sk-fake", lm_kwargs={"callbacks": [Spy()]}
+        )
+        lm = make_lm("openai/gpt-4.1-mini", settings)
+        prediction, usage = await run_program(
+            dspy.Predict(SIGNATURE), {"question": "why?"}, lm=lm, adapter=dspy.ChatAdapter()
+        )
+    assert prediction.answer == "42"
+    assert usage.calls == 1
+    assert seen == [[]]  # DSPy's callback machinery ran around the LM call only
+
+
+@pytest.mark.anyio
+async def test_the_calls_of_another_lm_behind_a_users_adapter_count_too() -> None:
+    extracted = "[[ ## answer ## ]]\n42\n\n[[ ## completed ## ]]"
+    with FakeOpenAIServer(replies=["It is 42."]) as main, FakeOpenAIServer(replies=[extracted]) as extraction:
+        lm = make_lm("openai/gpt-4.1-mini", LMSettings(num_retries=0, api_base=main.base_url, api_key="sk-fake"))
+        other = dspy.LM("openai/gpt-4.1-mini", api_base=extraction.base_url, api_key="sk-fake", num_retries=0)
+        adapter = dspy.TwoStepAdapter(extraction_model=other)
+        prediction, usage = await run_program(
+            dspy.Predict(SIGNATURE), {"question": "why?"}, lm=lm, adapter=adapter, foreign_adapter=True
+        )
+    assert prediction.answer == "42"
+    assert usage.calls == 2

@@ -71,7 +71,7 @@ def test_a_new_agent_has_the_default_spec(flock: Flock) -> None:
         tools=(),
         labels=frozenset(),
         tenant=None,
-        max_concurrency=16,
+        max_concurrency=None,
         prevent_self_trigger=True,
         best_of=None,
         max_repairs=1,

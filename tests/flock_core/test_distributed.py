@@ -181,7 +181,7 @@ async def test_a_lost_lease_is_reported_and_the_late_result_is_discarded(caplog:
     stalled._core.shared.lease = timedelta(0)  # a process that stalls past its lease
     await stalled.publish(Slow(seconds=0))
     await stalled._core.pull(1)
-    [queued] = stalled._core.runtime._ready
+    [queued] = stalled._core.runtime._ready["sleeper"]
     store.resign(stalled._core.worker_id)  # ... and so, in the meantime, also lost the router lead
     with anyio.fail_after(10):
         await other.run_until_idle()  # takes the expired lease over and finishes the work

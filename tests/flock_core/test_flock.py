@@ -392,6 +392,69 @@ async def test_max_concurrency_limits_one_agent() -> None:
     assert peak == 2
 
 
+async def test_an_agent_without_a_limit_runs_as_many_as_the_flock_allows() -> None:
+    running = 0
+    all_started = anyio.Event()
+
+    async def wait_for_all(request: EvaluationRequest) -> list[BaseModel]:
+        nonlocal running
+        running += 1
+        if running == 20:
+            all_started.set()
+        await all_started.wait()  # never set if fewer than 20 could start
+        return echo(request)
+
+    flock = make_flock(FunctionEngine(wait_for_all), max_concurrency=20)
+    flock.agent("critic").consumes(Draft).publishes(Review)
+    await flock.publish_many([Draft(text=str(i)) for i in range(20)])
+    with anyio.fail_after(30):
+        await flock.run_until_idle()
+    assert len(await flock.get_by_type(Review)) == 20
+
+
+async def test_an_agent_at_its_limit_does_not_hold_back_other_agents() -> None:
+    started: list[str] = []
+    fast_done = anyio.Event()
+
+    async def work(request: EvaluationRequest) -> list[BaseModel]:
+        started.append(request.agent.name)
+        if request.agent.name == "slow":
+            await fast_done.wait()  # never set if the waiting slow items block the fast ones
+        elif started.count("fast") == 3:
+            fast_done.set()
+        return echo(request)
+
+    flock = make_flock(FunctionEngine(work), max_concurrency=2)
+    flock.agent("slow").consumes(Idea, priority=10).publishes(Draft).max_concurrency(1)
+    flock.agent("fast").consumes(Idea, priority=1).publishes(Tag)
+    await flock.publish_many([Idea(text=str(i)) for i in range(3)])
+    with anyio.fail_after(30):
+        await flock.run_until_idle()
+    assert started == ["slow", "fast", "fast", "fast", "slow", "slow"]
+
+
+async def test_a_cancelled_run_keeps_the_work_it_did_not_start() -> None:
+    seen: list[str] = []
+    scope = anyio.CancelScope()
+
+    def work(request: EvaluationRequest) -> list[BaseModel]:
+        seen.append(str(request.payloads[0].model_dump()["text"]))
+        if len(seen) == 2:
+            scope.cancel()
+        return echo(request)
+
+    flock = make_flock(FunctionEngine(work), max_concurrency=1)
+    flock.agent("critic").consumes(Draft).publishes(Tag)
+    await flock.publish_many([Draft(text=str(i)) for i in range(5)])
+    with scope:
+        await flock.run_until_idle()
+    assert seen == ["0", "1"]
+    with anyio.fail_after(30):
+        await flock.run_until_idle()
+    assert seen == ["0", "1", "2", "3", "4"]
+    assert len(await flock.get_by_type(Tag)) == 5
+
+
 async def test_priority_orders_ready_activations() -> None:
     order: list[str] = []
 

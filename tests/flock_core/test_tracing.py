@@ -8,10 +8,19 @@ import pytest
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.trace import SpanKind, StatusCode
+from opentelemetry.trace import NoOpTracerProvider, SpanKind, StatusCode
 from pydantic import BaseModel
 
-from flock_core import ArtifactQuery, EvaluationRequest, EvaluationResult, Flock, Usage, WorkflowError
+from flock_core import (
+    Artifact,
+    ArtifactQuery,
+    EvaluationRequest,
+    EvaluationResult,
+    Flock,
+    InMemoryBlackboardStore,
+    Usage,
+    WorkflowError,
+)
 from flock_core.testing import FunctionEngine, Script, ScriptedEngine
 
 pytestmark = pytest.mark.anyio
@@ -140,3 +149,20 @@ async def test_no_spans_recorded_without_a_provider() -> None:
     flock.agent("brainstorm").consumes(Topic).publishes(Idea, fan_out=3)
     artifact = await flock.publish(Topic(name="x"))
     assert artifact.trace_context == {}
+
+
+@pytest.mark.parametrize("provider", [None, NoOpTracerProvider()])
+async def test_without_a_recording_provider_outputs_keep_their_inputs_trace_context(
+    provider: NoOpTracerProvider | None,
+) -> None:
+    traceparent = {"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}
+    store = InMemoryBlackboardStore()
+    await store.append(Artifact(type="Topic", payload={"name": "x"}, correlation_id="c1", trace_context=traceparent))
+    flock = Flock(store=store, engine=FunctionEngine(pipeline_engine), tracer_provider=provider)
+    flock.register_type(Topic)
+    flock.register_type(Idea)
+    flock.agent("brainstorm").consumes(Topic).publishes(Idea, fan_out=3)
+    await flock.start()
+    await flock.run_until_idle()
+    ideas = (await flock.store.query(ArtifactQuery(types=frozenset({"Idea"})))).items
+    assert [idea.trace_context for idea in ideas] == [traceparent] * 3

@@ -37,7 +37,7 @@ async def test_agents_lists_declarations(client: httpx.AsyncClient, flock: Flock
             "labels": [],
             "tenant": None,
             "tools": [],
-            "max_concurrency": 16,
+            "max_concurrency": None,
             "scheduled": False,
         },
         {
@@ -54,7 +54,7 @@ async def test_agents_lists_declarations(client: httpx.AsyncClient, flock: Flock
             "labels": ["audit"],
             "tenant": "acme",
             "tools": [],
-            "max_concurrency": 16,
+            "max_concurrency": None,
             "scheduled": False,
         },
     ]  # fmt: skip
