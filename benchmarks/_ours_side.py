@@ -24,6 +24,7 @@ from engines import DSPyEngine
 from flock_core import BlackboardStore, EvaluationRequest, Flock, InMemoryBlackboardStore, WorkflowError, __version__
 from flock_core.testing import FunctionEngine
 
+from ._dspy_floor import makespan_dspy
 from ._floors import makespan_floor, memory_floor, overhead_floor
 from ._payloads import CALLS_PER_WORKFLOW, FAN_OUT, MODELS, STAGES, Note, Review, Topic, advance, note
 from ._protocol import Job, Outcome, WorkloadName
@@ -221,6 +222,7 @@ WORKLOADS: dict[WorkloadName, Workload] = {
     "overhead_floor": overhead_floor,
     "makespan": makespan,
     "makespan_floor": makespan_floor,
+    "makespan_dspy": makespan_dspy,
     "first_output": first_output,
     "memory": memory,
     "memory_floor": memory_floor,

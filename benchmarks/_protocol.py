@@ -20,6 +20,7 @@ WorkloadName = Literal[
     "overhead_floor",
     "makespan",
     "makespan_floor",
+    "makespan_dspy",
     "first_output",
     "memory",
     "memory_floor",

@@ -178,6 +178,7 @@ def latency_bound(bench: Bench) -> list[Row]:
         flock, flock_calls = bench.run(bench.flock, job), server.calls()
         flock_default, _ = bench.run(bench.flock, replace(job, concurrency=2)), server.calls()
         http, _ = bench.run(bench.ours, replace(job, workload="makespan_floor")), server.calls()
+        bare_dspy, _ = bench.run(bench.ours, replace(job, workload="makespan_dspy")), server.calls()
     name = f"2. Makespan: fan-out {FAN_OUT}, {CALLS_PER_WORKFLOW} calls, {sizes.latency * 1000:.0f} ms model latency"
     ours_s = series(ours, "makespan_s")
     critical = Figure.of([len(STAGES) * sizes.latency])
@@ -189,6 +190,9 @@ def latency_bound(bench: Bench) -> list[Row]:
             series(flock_default, "makespan_s")),
         Row(name, "wall time (s) vs the same calls over bare httpx", ours_s, "—", series(http, "makespan_s"),
             "httpx, no framework"),
+        Row(name, "wall time (s) vs the same calls through dspy.Predict", ours_s, "—",
+            series(bare_dspy, "makespan_s"), "DSPy, no framework",
+            note="the floor of any DSPy-based engine here: DSPy's CPU per call serialises across the fan-out"),
         Row(name, "client CPU per model call (ms), whole process", series(ours, "cpu_ms_per_call"),
             series(flock, "cpu_ms_per_call"),
             note="CPU spent building prompts, calling, parsing and orchestrating: it serialises a fan-out"),

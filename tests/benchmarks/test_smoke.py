@@ -54,9 +54,10 @@ def test_makespan_and_prompt_sizes_through_the_fake_model(lm_server: LMServer) -
     assert tokens.low > 50
 
 
-def test_makespan_floor_makes_the_same_calls(lm_server: LMServer) -> None:
+@pytest.mark.parametrize("workload", ["makespan_floor", "makespan_dspy"])
+def test_makespan_floors_make_the_same_calls(workload: WorkloadName, lm_server: LMServer) -> None:
     lm_server.calls()
-    outcome = run(Job("makespan_floor", runs=1, base_url=lm_server.base_url))
+    outcome = run(Job(workload, runs=1, base_url=lm_server.base_url))
     assert len(lm_server.calls()) == CALLS_PER_WORKFLOW
     assert outcome.series["makespan_s"][0] > 0
 
