@@ -227,7 +227,9 @@ def run_children(path: Path, mode: str, count: int) -> list[list[str]]:
     ]
     for child in children:
         assert child.stdout is not None
-        assert child.stdout.readline() == "ready\n", "the child opened the store"
+        if child.stdout.readline() != "ready\n":
+            _, err = child.communicate(timeout=60)
+            pytest.fail(f"a child did not open the store (exit status {child.returncode}): {err}")
     Path(f"{path}.go").touch()
     outputs: list[list[str]] = []
     for child in children:
