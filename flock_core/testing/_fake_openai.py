@@ -384,9 +384,6 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
     server_version = "FakeOpenAI/1.0"
     timeout = _HANDLER_IDLE_TIMEOUT
-    # Headers and body go out in two writes: with Nagle's algorithm on, the body waits for the client's
-    # delayed ACK of the headers (40 ms on Linux), which would add to every call's configured latency.
-    disable_nagle_algorithm = True
 
     @property
     def httpd(self) -> _HTTPServer:
