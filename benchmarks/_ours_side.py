@@ -142,8 +142,8 @@ async def memory(job: Job, started: float) -> Outcome:
 
 def postgres_problem(dsn: str) -> str | None:
     """Why the PostgreSQL store cannot run here (no store module, no driver, no server), or `None`."""
-    if importlib.util.find_spec("flock_core._postgres_store") is None:
-        return "not available yet (no flock_core._postgres_store)"
+    if importlib.util.find_spec("flock_core.blackboard.postgres._store") is None:
+        return "not available yet (no flock_core.blackboard.postgres._store)"
     try:
         import psycopg
     except ImportError:
@@ -167,7 +167,7 @@ def _store(job: Job) -> Generator[BlackboardStore]:
         with tempfile.TemporaryDirectory(prefix="flock-bench-") as folder:
             yield SQLiteBlackboardStore(Path(folder) / "board.db")
     else:
-        from flock_core._postgres_store import PostgresBlackboardStore
+        from flock_core.blackboard.postgres._store import PostgresBlackboardStore
 
         schema = f"flock_bench_{os.getpid()}_{uuid.uuid4().hex[:8]}"
         try:

@@ -14,7 +14,7 @@ import os
 from engines import DSPyEngine
 from engines._settings import prepare_environment
 from flock_core import Flock
-from flock_core._postgres_store import PostgresBlackboardStore
+from flock_core.blackboard.postgres._store import PostgresBlackboardStore
 
 from ._payloads import MODELS, STAGES
 

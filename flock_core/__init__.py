@@ -17,12 +17,12 @@
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from ._artifacts import Artifact, WorkflowError
-from ._builder import AgentBuilder
 from ._clock import Clock, SystemClock
-from ._collectors import ExpiredJoin
-from ._components import AgentComponent
-from ._context import (
+from ._flock import Flock
+from ._version import __version__
+from .agents._builder import AgentBuilder
+from .agents._components import AgentComponent
+from .agents._context import (
     ContextProvider,
     ContextRequest,
     CorrelationContext,
@@ -30,27 +30,13 @@ from ._context import (
     NoContext,
     RecentContext,
 )
-from ._engine import Engine, EvaluationRequest, EvaluationResult, Usage
-from ._events import (
-    ActivationFailed,
-    ActivationFinished,
-    ActivationStarted,
-    ArtifactPublished,
-    EventBus,
-    FlockEvent,
-    TokenStreamed,
-)
-from ._flock import Flock
-from ._memory_store import InMemoryBlackboardStore
-from ._patterns import BatchSpec, JoinSpec, ScheduleSpec, Tick
-from ._registry import TypeRegistry, flock_type, type_name_of
-from ._resume import ResumeReport
-from ._scheduler import Rejection
-from ._spec import AgentSpec, BestOf, FanOut, OutputGroup, Subscription
-from ._status import CorrelationState, CorrelationStatus, RunResult
-from ._store import ArtifactPage, ArtifactQuery, BlackboardStore
-from ._version import __version__
-from ._visibility import (
+from .agents._engine import Engine, EvaluationRequest, EvaluationResult, Usage
+from .agents._patterns import BatchSpec, JoinSpec, ScheduleSpec
+from .agents._spec import AgentSpec, BestOf, FanOut, OutputGroup, Subscription
+from .blackboard._artifacts import Artifact, WorkflowError
+from .blackboard._registry import TypeRegistry, flock_type, type_name_of
+from .blackboard._store import ArtifactPage, ArtifactQuery, BlackboardStore
+from .blackboard._visibility import (
     AfterVisibility,
     AgentIdentity,
     LabelledVisibility,
@@ -59,32 +45,45 @@ from ._visibility import (
     TenantVisibility,
     Visibility,
 )
-from ._work import Commit, TimerState, WorkRecord, WorkStatus
+from .blackboard._work import Commit, ExpiredJoin, Tick, TimerState, WorkRecord, WorkStatus
+from .blackboard.memory._store import InMemoryBlackboardStore
+from .orchestration._events import (
+    ActivationFailed,
+    ActivationFinished,
+    ActivationStarted,
+    ArtifactPublished,
+    EventBus,
+    FlockEvent,
+    TokenStreamed,
+)
+from .orchestration._resume import ResumeReport
+from .orchestration._scheduler import Rejection
+from .orchestration._status import CorrelationState, CorrelationStatus, RunResult
 
 if TYPE_CHECKING:
-    from ._conditions import ArtifactCount, Condition, ConditionView, Exists, Idle, WorkflowFailed
-    from ._learned import Demo, LearnedState
-    from ._mcp import McpServerSpec
-    from ._postgres_store import PostgresBlackboardStore
-    from ._retention import RetentionResult
-    from ._serve import ApiKeys
-    from ._sqlite_store import SQLiteBlackboardStore
     from ._tracing import active_tracer
+    from .agents._learned import Demo, LearnedState
+    from .blackboard.postgres._store import PostgresBlackboardStore
+    from .blackboard.sqlite._retention import RetentionResult
+    from .blackboard.sqlite._store import SQLiteBlackboardStore
+    from .mcp import McpServerSpec
+    from .orchestration._conditions import ArtifactCount, Condition, ConditionView, Exists, Idle, WorkflowFailed
+    from .serve import ApiKeys
 
 _LAZY = {
-    "ApiKeys": "._serve",
-    "ArtifactCount": "._conditions",
-    "Condition": "._conditions",
-    "ConditionView": "._conditions",
-    "Demo": "._learned",
-    "Exists": "._conditions",
-    "Idle": "._conditions",
-    "LearnedState": "._learned",
-    "McpServerSpec": "._mcp",
-    "PostgresBlackboardStore": "._postgres_store",
-    "RetentionResult": "._retention",
-    "SQLiteBlackboardStore": "._sqlite_store",
-    "WorkflowFailed": "._conditions",
+    "ApiKeys": ".serve",
+    "ArtifactCount": ".orchestration._conditions",
+    "Condition": ".orchestration._conditions",
+    "ConditionView": ".orchestration._conditions",
+    "Demo": ".agents._learned",
+    "Exists": ".orchestration._conditions",
+    "Idle": ".orchestration._conditions",
+    "LearnedState": ".agents._learned",
+    "McpServerSpec": ".mcp",
+    "PostgresBlackboardStore": ".blackboard.postgres._store",
+    "RetentionResult": ".blackboard.sqlite._retention",
+    "SQLiteBlackboardStore": ".blackboard.sqlite._store",
+    "WorkflowFailed": ".orchestration._conditions",
     "active_tracer": "._tracing",
 }
 

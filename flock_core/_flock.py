@@ -12,25 +12,24 @@ from typing import TYPE_CHECKING, Any, Literal, Self, TypeVar, overload
 import anyio
 from pydantic import BaseModel
 
-from ._artifacts import Artifact, WorkflowError
-from ._builder import AgentBuilder
 from ._clock import Clock, SystemClock
-from ._collectors import ExpiredJoin
-from ._context import ContextProvider, CorrelationContext
-from ._engine import Engine, Usage
-from ._events import EventBus
 from ._ids import new_id
-from ._memory_store import InMemoryBlackboardStore
-from ._registry import TypeRegistry, default_registry
-from ._resume import ResumeReport
-from ._runtime import WorkItem
-from ._scheduler import Rejection
-from ._spec import AgentSpec
-from ._status import CorrelationStatus, RunResult
-from ._store import ArtifactQuery, BlackboardStore
-from ._visibility import Visibility
-from ._work import WorkRecord
+from .agents._builder import AgentBuilder
+from .agents._context import ContextProvider, CorrelationContext
+from .agents._engine import Engine, Usage
+from .agents._spec import AgentSpec
+from .blackboard._artifacts import Artifact, WorkflowError
+from .blackboard._registry import TypeRegistry, default_registry
+from .blackboard._store import ArtifactQuery, BlackboardStore
+from .blackboard._visibility import Visibility
+from .blackboard._work import ExpiredJoin, WorkRecord
+from .blackboard.memory._store import InMemoryBlackboardStore
 from .exceptions import ConfigurationError, DuplicateAgentError, RunTimeoutError, UnknownAgentError
+from .orchestration._events import EventBus
+from .orchestration._resume import ResumeReport
+from .orchestration._runtime import WorkItem
+from .orchestration._scheduler import Rejection
+from .orchestration._status import CorrelationStatus, RunResult
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -40,10 +39,10 @@ if TYPE_CHECKING:
 
     from engines import EvaluationReport, LoadReport, OptimizationResult
 
-    from ._conditions import Condition
-    from ._learned import LearnedState
-    from ._mcp import McpServerSpec
-    from ._serve import Auth, ServerHandle
+    from .agents._learned import LearnedState
+    from .mcp import McpServerSpec
+    from .orchestration._conditions import Condition
+    from .serve import Auth, ServerHandle
 
 __all__ = ["Flock"]
 
@@ -85,8 +84,10 @@ class Flock:
         clock: Clock | None = None,
         tracer_provider: TracerProvider | None = None,
     ) -> None:
-        from ._orchestrator import Orchestrator  # the run-time machinery loads with the first Flock, not at import
         from ._tracing import FlockTracer
+        from .orchestration._orchestrator import (
+            Orchestrator,  # the run-time machinery loads with the first Flock, not at import
+        )
 
         lease = lease if isinstance(lease, timedelta) else timedelta(seconds=lease)
         if lease <= timedelta(0):
@@ -245,7 +246,7 @@ class Flock:
         Raises:
             RunTimeoutError: `timeout` seconds passed first.
         """
-        from ._conditions import ConditionView  # run conditions load only when used
+        from .orchestration._conditions import ConditionView  # run conditions load only when used
 
         await self._before_run()
         met = False
@@ -400,7 +401,7 @@ class Flock:
 
     def add_mcp(self, name: str, spec: McpServerSpec) -> None:
         """Register an MCP server (`McpServerSpec.stdio(...)` or `.http(...)`); agents use it via `with_mcps`."""
-        from ._mcp import McpToolbox  # the MCP client loads only when a server is added
+        from .mcp import McpToolbox  # the MCP client loads only when a server is added
 
         if self._core.mcp is None:
             self._core.mcp = McpToolbox()
@@ -408,7 +409,7 @@ class Flock:
 
     def app(self, *, auth: Auth = None, dashboard: bool = True, max_body_bytes: int = 1_000_000) -> Starlette:
         """The ASGI app serving this Flock's HTTP API (and dashboard), to mount in your own server."""
-        from ._serve import create_app  # Starlette loads only when serving
+        from .serve import create_app  # Starlette loads only when serving
 
         return create_app(self, auth=auth, dashboard=dashboard, max_body_bytes=max_body_bytes)
 
@@ -450,7 +451,7 @@ class Flock:
         flock.serve(blocking=False)` serves in the background of the running event loop, across your own
         `run_until_idle()` calls, until `await handle.stop()`. See docs/serving.md.
         """
-        from ._serve import serve  # Starlette and uvicorn load only when serving
+        from .serve import serve  # Starlette and uvicorn load only when serving
 
         if blocking:
             serve(

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Generator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
@@ -28,8 +28,10 @@ from opentelemetry.trace import (
 )
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-from ._artifacts import Artifact
 from ._version import __version__
+
+if TYPE_CHECKING:
+    from .blackboard._artifacts import Artifact
 
 __all__ = [
     "SEMCONV_VERSION",

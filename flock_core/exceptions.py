@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ._engine import Usage
+    from ._usage import Usage
 
 __all__ = [
     "AgentDeclarationError",

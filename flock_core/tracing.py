@@ -9,13 +9,13 @@ version `SEMCONV_VERSION`; message content (prompts, payloads) is never put on a
 See docs/observability.md for examples.
 """
 
-from ._observe._exporter import SQLiteSpanExporter
-from ._observe._lineage import DeclaredGraph, LineageGraph, declared_graph, lineage_graph
-from ._observe._nodes import ActivationNode, AgentNode, ArtifactNode, BoundaryNode, GraphEdge, NodeKind
-from ._observe._records import AttributeValue, Operation, SpanEvent, SpanLink, SpanRecord, SpanStats, TraceInfo
-from ._observe._setup import OTLPProtocol, configure, configure_from_env, shutdown
-from ._observe._traces import TraceFile
 from ._tracing import SEMCONV_VERSION, Attr
+from .observe._exporter import SQLiteSpanExporter
+from .observe._lineage import DeclaredGraph, LineageGraph, declared_graph, lineage_graph
+from .observe._nodes import ActivationNode, AgentNode, ArtifactNode, BoundaryNode, GraphEdge, NodeKind
+from .observe._records import AttributeValue, Operation, SpanEvent, SpanLink, SpanRecord, SpanStats, TraceInfo
+from .observe._setup import OTLPProtocol, configure, configure_from_env, shutdown
+from .observe._traces import TraceFile
 
 __all__ = [
     "SEMCONV_VERSION",

@@ -1,6 +1,8 @@
 """Test doubles shipped with the framework: deterministic engines, capture, a fake model server, a network guard.
 
 Nothing here changes global state at import time.
+
+Sits on top: may import any part of `flock_core`; nothing in `flock_core` imports it.
 """
 
 from .._clock import VirtualClock

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from pydantic import BaseModel
 
-from .._artifacts import Artifact
+from ..blackboard._artifacts import Artifact
 
 if TYPE_CHECKING:
     from .._flock import Flock

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel
 
-from .._engine import EvaluationRequest, EvaluationResult
-from .._registry import type_name_of
+from ..agents._engine import EvaluationRequest, EvaluationResult
+from ..blackboard._registry import type_name_of
 from ..exceptions import EngineError
 
 __all__ = ["FunctionEngine", "Script", "ScriptedEngine"]

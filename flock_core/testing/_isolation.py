@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Generator
 from contextlib import contextmanager
 
-from .._registry import default_registry
+from ..blackboard._registry import default_registry
 
 __all__ = ["isolated_type_registry"]
 

@@ -26,7 +26,7 @@ from flock_core import (
     Usage,
     WorkflowError,
 )
-from flock_core._contract import enforce_contract
+from flock_core.agents._contract import enforce_contract
 from flock_core.exceptions import ConfigurationError, ContractViolation, EngineError
 from flock_core.testing import ChatRequest, FakeOpenAIServer
 

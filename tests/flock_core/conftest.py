@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from flock_core._postgres_store import PostgresBlackboardStore
+    from flock_core.blackboard.postgres._store import PostgresBlackboardStore
 
 PG_DSN = os.environ.get("FLOCK_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -63,7 +63,7 @@ def drop_schema(schema: str) -> None:
 def postgres_store() -> PostgresBlackboardStore:
     """The contract suite's factory: a store on a fresh schema, dropped when the store is closed."""
     require_postgres()
-    from flock_core._postgres_store import PostgresBlackboardStore
+    from flock_core.blackboard.postgres._store import PostgresBlackboardStore
 
     class TempPostgresStore(PostgresBlackboardStore):
         async def close(self) -> None:

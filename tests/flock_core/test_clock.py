@@ -9,7 +9,7 @@ import pytest
 from dirty_equals import IsDatetime
 
 from flock_core import Clock, SystemClock
-from flock_core._artifacts import utcnow
+from flock_core._clock import utcnow
 from flock_core.testing import VirtualClock
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)

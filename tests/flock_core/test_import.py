@@ -68,18 +68,18 @@ def test_import_flock_core_has_no_side_effects() -> None:
 
 
 DEFERRED_MODULES = (
-    "flock_core._activation",  # the run-time machinery loads with the first Flock
-    "flock_core._conditions",  # run_until conditions
-    "flock_core._cron",  # cron schedules
-    "flock_core._learned",  # learned demos and instructions
-    "flock_core._mcp",
-    "flock_core._orchestrator",
-    "flock_core._postgres_store",
-    "flock_core._retention",
-    "flock_core._router",  # shared (PostgreSQL) boards
-    "flock_core._serve",
-    "flock_core._sqlite_store",
-    "flock_core._timers",  # timer agents
+    "flock_core.agents._activation",  # the run-time machinery loads with the first Flock
+    "flock_core.orchestration._conditions",  # run_until conditions
+    "flock_core.agents._cron",  # cron schedules
+    "flock_core.agents._learned",  # learned demos and instructions
+    "flock_core.mcp",
+    "flock_core.orchestration._orchestrator",
+    "flock_core.blackboard.postgres._store",
+    "flock_core.blackboard.sqlite._retention",
+    "flock_core.orchestration._router",  # shared (PostgreSQL) boards
+    "flock_core.serve",
+    "flock_core.blackboard.sqlite._store",
+    "flock_core.orchestration._timers",  # timer agents
     "importlib.metadata",  # scanned only when the default engine is resolved
     "opentelemetry.trace",  # with the first Flock's tracer
     "psycopg",

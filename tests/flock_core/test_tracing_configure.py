@@ -29,8 +29,8 @@ from opentelemetry.sdk.trace import TracerProvider
 from pydantic import BaseModel
 
 from flock_core import EvaluationRequest, EvaluationResult, Flock, Usage
-from flock_core._observe._setup import resolve_protocol
 from flock_core.exceptions import ConfigurationError
+from flock_core.observe._setup import resolve_protocol
 from flock_core.testing import FunctionEngine
 from flock_core.tracing import TraceFile, configure, configure_from_env, shutdown
 
@@ -356,7 +356,7 @@ def test_importing_the_tracing_module_configures_nothing() -> None:
         warnings.simplefilter("error")
         import flock_core.tracing
         import opentelemetry.trace as trace
-        reading = "flock_core._observe._commands"
+        reading = "flock_core.observe._commands"
         print(json.dumps({
             "tracer_provider_set": trace._TRACER_PROVIDER is not None,
             "handlers": [n for n, lg in logging.Logger.manager.loggerDict.items()
@@ -372,7 +372,7 @@ def test_the_cli_and_graph_code_do_not_load_the_sdk() -> None:
     done = run_python(
         """
         import sys
-        import flock_core._cli, flock_core._observe._commands
+        import flock_core.cli._main, flock_core.observe._commands
         print(sorted(m for m in sys.modules if m.startswith("opentelemetry.sdk")))
         """
     )

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 import pytest
 
-from flock_core._mcp._signature import annotation_of, arguments_of, python_name
+from flock_core.mcp._signature import annotation_of, arguments_of, python_name
 
 
 @pytest.mark.parametrize(

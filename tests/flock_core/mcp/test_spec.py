@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from flock_core._mcp import McpServerSpec
 from flock_core.exceptions import ConfigurationError
+from flock_core.mcp import McpServerSpec
 
 
 def test_stdio_and_http_specs() -> None:
@@ -48,7 +48,7 @@ def test_declaring_servers_does_not_import_the_mcp_package() -> None:
     import sys
 
     code = (
-        "import sys; from flock_core._mcp import McpServerSpec, McpToolbox; box = McpToolbox(); "
+        "import sys; from flock_core.mcp import McpServerSpec, McpToolbox; box = McpToolbox(); "
         "box.add('s', McpServerSpec.stdio('x')); print('mcp' in sys.modules)"
     )
     completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -14,8 +14,8 @@ import pytest
 from pydantic import BaseModel
 
 from flock_core import EvaluationRequest, Flock
-from flock_core._mcp import McpError, McpServerSpec, McpToolbox
 from flock_core.exceptions import ConfigurationError
+from flock_core.mcp import McpError, McpServerSpec, McpToolbox
 from flock_core.testing import FunctionEngine
 
 pytestmark = pytest.mark.anyio

@@ -7,8 +7,8 @@ from typing import Any, Literal, get_type_hints
 
 import pytest
 
-from flock_core._mcp import McpTool
-from flock_core._mcp._tools import result_text, tool_function
+from flock_core.mcp import McpTool
+from flock_core.mcp._tools import result_text, tool_function
 
 pytestmark = pytest.mark.anyio
 

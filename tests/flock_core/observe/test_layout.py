@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import time
 
-from flock_core._observe._layout import LAYER_GAP, NODE_HEIGHT, Box, layout
+from flock_core.observe._layout import LAYER_GAP, NODE_HEIGHT, Box, layout
 
 
 def overlaps(a: Box, b: Box) -> bool:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from inline_snapshot import snapshot
 
-from flock_core._observe._report import render_spans, render_stats, render_traces, table, to_json
+from flock_core.observe._report import render_spans, render_stats, render_traces, table, to_json
 from flock_core.tracing import TraceFile
 
 from .conftest import write_synthetic_traces

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from starlette.applications import Starlette
 
 from flock_core import AgentIdentity, EvaluationRequest, Flock
-from flock_core._serve import ApiKeys, create_app
+from flock_core.serve import ApiKeys, create_app
 from flock_core.testing import FunctionEngine
 
 

@@ -8,8 +8,8 @@ from dirty_equals import IsStr
 from pydantic import BaseModel
 
 from flock_core import AgentIdentity, ArtifactQuery, Flock, PrivateVisibility, TenantVisibility
-from flock_core._serve import ApiKeys, create_app
 from flock_core.exceptions import EngineError
+from flock_core.serve import ApiKeys, create_app
 from flock_core.testing import FunctionEngine, ScriptedEngine
 
 from .conftest import Answer, Question, client_for, key

@@ -12,9 +12,9 @@ from pydantic import BaseModel
 from starlette.requests import Request
 
 from flock_core import AgentIdentity, EvaluationRequest, Flock, __version__
-from flock_core._serve import ANONYMOUS, ApiKeys, create_app
-from flock_core._serve._app import STATIC
 from flock_core.exceptions import EngineError
+from flock_core.serve import ANONYMOUS, ApiKeys, create_app
+from flock_core.serve._app import STATIC
 from flock_core.testing import FunctionEngine
 
 from .conftest import Answer, Question, client_for

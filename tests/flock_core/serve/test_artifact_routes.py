@@ -18,7 +18,7 @@ from flock_core import (
     PublicVisibility,
     TenantVisibility,
 )
-from flock_core._serve import create_app
+from flock_core.serve import create_app
 
 from .conftest import Question, client_for, key
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from flock_core import AgentIdentity
-from flock_core._cli_serve import add_serve_command, parse_api_keys
+from flock_core.cli._serve import add_serve_command, parse_api_keys
 
 
 def test_parse_api_keys() -> None:
@@ -24,7 +24,7 @@ def test_parse_api_keys() -> None:
 
 def test_serve_command_arguments(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[dict[str, Any]] = []
-    monkeypatch.setattr("flock_core._serve.serve", lambda flock, **options: calls.append({"flock": flock, **options}))
+    monkeypatch.setattr("flock_core.serve.serve", lambda flock, **options: calls.append({"flock": flock, **options}))
     monkeypatch.setenv("FLOCK_KEYS", "k1=ops")
     parser = argparse.ArgumentParser(prog="flock")
     add_serve_command(parser.add_subparsers(dest="command", required=True), lambda target: f"loaded {target}")

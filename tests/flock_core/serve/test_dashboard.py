@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from flock_core import Flock
-from flock_core._serve import start_server
+from flock_core.serve import start_server
 
 from .cdp import Page, find_chromium, launch
 

@@ -10,10 +10,10 @@ from types import ModuleType
 
 import pytest
 
-import flock_core._mcp
-import flock_core._serve
+import flock_core.mcp
+import flock_core.serve
 
-MODULES = [pytest.param(flock_core._serve, id="_serve"), pytest.param(flock_core._mcp, id="_mcp")]
+MODULES = [pytest.param(flock_core.serve, id="serve"), pytest.param(flock_core.mcp, id="mcp")]
 
 
 @pytest.mark.parametrize("module", MODULES)

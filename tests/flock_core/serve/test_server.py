@@ -17,8 +17,8 @@ import pytest
 from pydantic import BaseModel
 
 from flock_core import EvaluationRequest, Flock
-from flock_core._serve import create_app, serve, start_server
 from flock_core.exceptions import ConfigurationError
+from flock_core.serve import create_app, serve, start_server
 from flock_core.testing import FunctionEngine
 
 from .conftest import Answer, Question, client_for, make_flock
@@ -151,7 +151,7 @@ def test_blocking_serve_runs_until_interrupted(tmp_path: Path) -> None:
             import sys
             sys.path.insert(0, {str(ROOT)!r})
             from tests.flock_core.serve.conftest import make_flock
-            from flock_core._serve import serve
+            from flock_core.serve import serve
             serve(make_flock(), port={port})
             """
         )

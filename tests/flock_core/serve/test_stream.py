@@ -20,10 +20,10 @@ from flock_core import (
     TenantVisibility,
     TokenStreamed,
 )
-from flock_core._serve import EventFilter
-from flock_core._serve._metrics import Metrics
-from flock_core._serve._state import ServeState
-from flock_core._serve._worker import Worker
+from flock_core.serve import EventFilter
+from flock_core.serve._metrics import Metrics
+from flock_core.serve._state import ServeState
+from flock_core.serve._worker import Worker
 
 from .conftest import Question, key
 

@@ -1,0 +1,194 @@
+"""One activation: components, engine calls per output group, the contract with repair, best-of."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import anyio
+from opentelemetry import trace
+from pydantic import BaseModel
+
+from ..blackboard._artifacts import Artifact
+from ..blackboard._registry import TypeRegistry
+from ..blackboard._visibility import PublicVisibility, Visibility
+from ..blackboard._work import Tick
+from ..exceptions import ContractViolation, EngineError
+from ._contract import enforce_contract
+from ._engine import Engine, EvaluationRequest, Usage
+from ._spec import AgentSpec, OutputGroup
+
+if TYPE_CHECKING:
+    from pydantic import TypeAdapter
+
+    from ._learned import LearnedState
+
+__all__ = ["ActivationRunner", "Output", "UsageMeter"]
+
+_log = logging.getLogger("flock_core.activation")
+
+
+@functools.cache
+def _visibility_adapter() -> TypeAdapter[Visibility]:
+    from pydantic import TypeAdapter  # only agents with visibility rules need it
+
+    return TypeAdapter(Visibility)
+
+
+@dataclass(frozen=True, slots=True)
+class Output:
+    """A validated output ready to publish: its payload, visibility and output group."""
+
+    payload: BaseModel
+    visibility: Visibility
+    group_index: int
+
+
+@dataclass(slots=True)
+class UsageMeter:
+    """Accumulates model usage of one activation, including failed and repaired attempts."""
+
+    total: Usage = field(default_factory=Usage)
+    repairs: int = 0
+
+    def add(self, usage: Usage) -> None:
+        """Add the usage of one engine call."""
+        self.total = self.total + usage
+
+
+class ActivationRunner:
+    """Runs an agent on a complete set of inputs and returns the outputs to publish."""
+
+    def __init__(
+        self,
+        registry: TypeRegistry,
+        engine_for: Callable[[AgentSpec], Engine],
+        model: str | None,
+        learned: Mapping[tuple[str, int], LearnedState] | None = None,
+    ) -> None:
+        self._registry = registry
+        self._engine_for = engine_for
+        self._model = model
+        self.learned: Mapping[tuple[str, int], LearnedState] = learned if learned is not None else {}
+
+    async def run(
+        self,
+        spec: AgentSpec,
+        inputs: Sequence[Artifact],
+        context: Sequence[Artifact],
+        meter: UsageMeter,
+        *,
+        tick: Tick | None = None,
+        batched: bool = False,
+    ) -> list[Output]:
+        """Evaluate every output group of `spec` and return the outputs that passed the contract."""
+        for component in spec.components:
+            inputs = await component.on_pre_consume(spec, inputs)
+        payloads: Sequence[BaseModel] = [a.as_model(self._registry.resolve(a.type)) for a in inputs]
+        for component in spec.components:
+            payloads = await component.on_pre_evaluate(spec, payloads)
+        inputs, payloads, context = tuple(inputs), tuple(payloads), tuple(context)
+        outputs: list[Output] = []
+        for index, group in enumerate(spec.output_groups):
+            request = EvaluationRequest(
+                agent=spec,
+                group=group,
+                group_index=index,
+                inputs=inputs,
+                payloads=payloads,
+                context=context,
+                model=self._model,
+                tick=tick,
+                batched=batched,
+                learned=self.learned.get((spec.name, index)),
+            )
+            produced = await self._best_of(spec, request, meter)
+            outputs.extend(Output(p, self._visibility(spec, group, p), index) for p in produced)
+        return outputs
+
+    async def _best_of(self, spec: AgentSpec, request: EvaluationRequest, meter: UsageMeter) -> list[BaseModel]:
+        if spec.best_of is None or spec.best_of.n == 1:
+            return await self._with_repair(spec, request, meter)
+        candidates: list[list[BaseModel]] = []
+        failures: list[Exception] = []
+
+        async def candidate() -> None:
+            try:
+                candidates.append(await self._with_repair(spec, request, meter))
+            except (ContractViolation, EngineError) as exc:
+                failures.append(exc)
+
+        async with anyio.create_task_group() as group:
+            for _ in range(spec.best_of.n):
+                group.start_soon(candidate)
+        if not candidates:
+            raise failures[-1]
+        score = spec.best_of.score
+        return max(candidates, key=score)
+
+    async def _with_repair(self, spec: AgentSpec, request: EvaluationRequest, meter: UsageMeter) -> list[BaseModel]:
+        engine = self._engine_for(spec)
+        for attempt in range(spec.max_repairs + 1):
+            if attempt:
+                meter.repairs += 1
+            outputs: Sequence[BaseModel] = ()
+            try:
+                result = await engine.evaluate(request)
+                meter.add(result.usage)
+                outputs = result.outputs
+                for component in spec.components:
+                    outputs = await component.on_post_evaluate(spec, outputs)
+                return enforce_contract(spec.name, request.group, outputs)
+            except EngineError as error:
+                if error.usage is not None:
+                    meter.add(error.usage)
+                raise
+            except ContractViolation as violation:
+                if violation.usage is not None:
+                    meter.add(violation.usage)
+                trace.get_current_span().add_event(
+                    "flock.contract_violation",
+                    {
+                        "flock.output_group": request.group_index,
+                        "flock.attempt": attempt,
+                        "flock.expected": violation.expected,
+                        "flock.got": violation.got,
+                        "flock.errors": list(violation.errors),
+                        "flock.will_repair": attempt < spec.max_repairs,
+                    },
+                )
+                _log.info(
+                    "agent %r group %d attempt %d violated its contract: %s",
+                    spec.name,
+                    request.group_index,
+                    attempt,
+                    violation,
+                )
+                if attempt == spec.max_repairs:
+                    raise
+                request = _replace(
+                    request,
+                    attempt=attempt + 1,
+                    previous_outputs=tuple(outputs),
+                    previous_error=violation,
+                )
+        raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
+
+    def _visibility(self, spec: AgentSpec, group: OutputGroup, payload: BaseModel) -> Visibility:
+        rule = group.visibility
+        if rule is None:
+            return PublicVisibility()
+        if callable(rule):
+            try:
+                return _visibility_adapter().validate_python(rule(payload))
+            except Exception as exc:
+                raise EngineError(spec.name, f"visibility function failed: {type(exc).__name__}: {exc}") from exc
+        return rule
+
+
+def _replace(request: EvaluationRequest, **changes: Any) -> EvaluationRequest:
+    return dataclasses.replace(request, **changes)

@@ -1,0 +1,287 @@
+"""The fluent agent builder. Every call returns the builder and refreshes a frozen `AgentSpec`."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime, time, timedelta
+from typing import Any, Self, TypeVar, cast
+
+from pydantic import BaseModel
+
+from ..blackboard._registry import TypeRegistry
+from ..exceptions import AgentDeclarationError, TypeRegistrationError, UserError
+from ._components import AgentComponent
+from ._context import ContextProvider
+from ._engine import Engine
+from ._patterns import BatchSpec, JoinSpec, ScheduleSpec
+from ._spec import AgentSpec, BestOf, FanOut, OutputGroup, Predicate, Subscription, VisibilityRule
+
+__all__ = ["AgentBuilder"]
+
+ValidateRule = Callable[[Any], bool] | tuple[Callable[[Any], bool], str]
+
+
+T = TypeVar("T")
+
+
+def _as_tuple(value: T | Sequence[T] | None) -> tuple[T, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, list | tuple):
+        return tuple(value)  # pyright: ignore[reportUnknownArgumentType]
+    return (value,)  # pyright: ignore[reportReturnType]
+
+
+def _names(value: str | Iterable[str] | None) -> frozenset[str] | None:
+    if value is None:
+        return None
+    return frozenset({value} if isinstance(value, str) else value)
+
+
+def _rules(validate: ValidateRule | Sequence[ValidateRule] | None) -> tuple[ValidateRule, ...]:
+    """Normalise `validate=`: one rule, one `(fn, message)` pair, or a sequence of either."""
+    if validate is None:
+        return ()
+    if callable(validate) or (isinstance(validate, tuple) and len(validate) == 2 and isinstance(validate[1], str)):
+        return (cast(ValidateRule, validate),)
+    return tuple(cast(Sequence[ValidateRule], validate))
+
+
+def _split_rule(rule: ValidateRule) -> tuple[Predicate, str]:
+    if isinstance(rule, tuple):
+        fn, message = cast(tuple[Predicate, str], rule)
+        return fn, message
+    return rule, str(getattr(rule, "__name__", "validate rule"))
+
+
+class AgentBuilder:
+    """Declares one agent. Obtained from `Flock.agent(name)`; read the result with `.spec`.
+
+    Several `.consumes()` calls are alternatives (OR); several types in one call form an AND gate, and a
+    repeated type a count gate. Each `.publishes()` call is one output group, produced by one engine call.
+    """
+
+    def __init__(self, name: str, registry: TypeRegistry, on_change: Callable[[AgentSpec], None]) -> None:
+        self._registry = registry
+        self._on_change = on_change
+        self._spec = AgentSpec(name=name)
+        on_change(self._spec)
+
+    @property
+    def name(self) -> str:
+        """The agent's name."""
+        return self._spec.name
+
+    @property
+    def spec(self) -> AgentSpec:
+        """The frozen declaration as it stands now."""
+        return self._spec
+
+    def _update(self, **changes: Any) -> Self:
+        self._spec = dataclasses.replace(self._spec, **changes)
+        self._on_change(self._spec)
+        return self
+
+    def _fail(self, problem: str) -> AgentDeclarationError:
+        return AgentDeclarationError(self._spec.name, problem)
+
+    def _type_names(self, types: Sequence[type[BaseModel]], call: str) -> tuple[str, ...]:
+        if not types:
+            raise self._fail(f"{call}() needs at least one type")
+        names: list[str] = []
+        for model in types:
+            try:
+                names.append(self._registry.name_of(model))
+            except TypeRegistrationError as exc:
+                raise self._fail(f"{call}(): {exc}") from exc
+        return tuple(names)
+
+    def _callables(self, value: Any, what: str) -> tuple[Any, ...]:
+        items = _as_tuple(value)
+        for item in items:
+            if not callable(item):
+                raise self._fail(f"{what} must be callable, got {item!r}")
+        return items
+
+    def description(self, text: str) -> Self:
+        """What the agent does; LLM engines use it as the instructions."""
+        return self._update(description=text)
+
+    def consumes(
+        self,
+        *types: type[BaseModel],
+        where: Predicate | Sequence[Predicate] | None = None,
+        from_agents: str | Iterable[str] | None = None,
+        tags: str | Iterable[str] | None = None,
+        join: JoinSpec | None = None,
+        batch: BatchSpec | None = None,
+        priority: int = 0,
+    ) -> Self:
+        """Subscribe to artifacts of `types` (all of them, per correlation id), filtered by the keywords.
+
+        Args:
+            types: input types; several form an AND gate, a repeated type a count gate.
+            where: predicates on each input payload; all must hold.
+            from_agents: accept only artifacts produced by these agents.
+            tags: accept only artifacts carrying all of these tags.
+            join: correlate the types by a key within a window instead of by correlation id.
+            batch: hand the engine several completed groups at once.
+            priority: ready activations with a higher priority start first.
+        """
+        if join is not None and len(types) < 2:
+            raise self._fail("join= needs at least two types to correlate, e.g. consumes(Order, Payment, join=...)")
+        subscription = Subscription(
+            types=self._type_names(types, "consumes"),
+            models=tuple(types),
+            where=self._callables(where, "where="),
+            from_agents=_names(from_agents),
+            tags=_names(tags),
+            priority=priority,
+            join=join,
+            batch=batch,
+        )
+        return self._update(subscriptions=(*self._spec.subscriptions, subscription))
+
+    def publishes(
+        self,
+        *types: type[BaseModel],
+        fan_out: int | tuple[int, int] | None = None,
+        visibility: VisibilityRule | None = None,
+        where: Predicate | Sequence[Predicate] | None = None,
+        validate: ValidateRule | Sequence[ValidateRule] | None = None,
+        description: str | None = None,
+    ) -> Self:
+        """Declare one output group: `types` produced together by one engine call.
+
+        Args:
+            types: output types; the engine must return `fan_out` artifacts of each.
+            fan_out: exactly N of each type, or a `(min, max)` range. Default: exactly 1.
+            visibility: a visibility, or a function of the payload returning one.
+            where: outputs failing any predicate are not published.
+            validate: rules `fn(payload) -> bool` or `(fn, message)`; a failure is a contract violation.
+            description: appended to the output description for LLM engines.
+        """
+        rules: list[tuple[Predicate, str]] = []
+        for rule in _rules(validate):
+            fn, message = _split_rule(rule)
+            rules.append((self._callables(fn, "validate=")[0], message))
+        group = OutputGroup(
+            types=self._type_names(types, "publishes"),
+            models=tuple(types),
+            fan_out=self._fan_out(fan_out),
+            visibility=visibility,
+            where=self._callables(where, "where="),
+            validate=tuple(rules),
+            description=description,
+        )
+        return self._update(output_groups=(*self._spec.output_groups, group))
+
+    def _fan_out(self, fan_out: int | tuple[int, int] | None) -> FanOut:
+        if fan_out is None:
+            return FanOut()
+        if isinstance(fan_out, int):
+            if fan_out < 1:
+                raise self._fail(f"fan_out must be at least 1, got {fan_out}")
+            return FanOut(fan_out)
+        low, high = fan_out
+        if low < 0 or high < max(low, 1):
+            raise self._fail(f"fan_out range must satisfy 0 <= min <= max and max >= 1, got {fan_out}")
+        return FanOut(low, high)
+
+    def with_engines(self, *engines: Engine) -> Self:
+        """Use `engine` instead of the Flock's default engine (one engine per agent)."""
+        if len(engines) != 1:
+            raise self._fail(f"with_engines() takes exactly one engine, got {len(engines)}")
+        if not isinstance(engines[0], Engine):
+            raise self._fail(f"{engines[0]!r} is not an Engine (it needs an async evaluate(request) method)")
+        return self._update(engine=engines[0])
+
+    def with_components(self, *components: AgentComponent) -> Self:
+        """Add activation hooks; they run in ascending `priority` order."""
+        for component in components:
+            if not isinstance(component, AgentComponent):
+                raise self._fail(f"{component!r} is not an AgentComponent")
+        merged = sorted((*self._spec.components, *components), key=lambda c: c.priority)
+        return self._update(components=tuple(merged))
+
+    def with_tools(self, *tools: Callable[..., Any] | Sequence[Callable[..., Any]]) -> Self:
+        """Give the agent's engine callable tools (a list or several arguments)."""
+        flat: list[Callable[..., Any]] = []
+        for tool in tools:
+            flat.extend(self._callables(tool, "tools"))
+        return self._update(tools=(*self._spec.tools, *flat))
+
+    def with_mcps(self, servers: Sequence[str] | Mapping[str, Sequence[str] | None]) -> Self:
+        """Give the agent the tools of MCP servers added with `Flock.add_mcp`, optionally whitelisted.
+
+        `["files"]` gives every tool of server `files`; `{"files": ["read"]}` only its `read` tool. Tools
+        are named `{server}__{tool}`.
+        """
+        if isinstance(servers, str):
+            raise self._fail("with_mcps() takes a list of server names or a mapping, not a string")
+        if isinstance(servers, Mapping):
+            chosen = tuple((name, None if tools is None else frozenset(tools)) for name, tools in servers.items())
+        else:
+            chosen = tuple((name, None) for name in servers)
+        return self._update(mcp_servers=(*self._spec.mcp_servers, *chosen))
+
+    def labels(self, *labels: str) -> Self:
+        """Labels of the agent's identity, checked by `LabelledVisibility`."""
+        return self._update(labels=self._spec.labels | frozenset(labels))
+
+    def tenant(self, tenant_id: str) -> Self:
+        """The tenant of the agent's identity, checked by `TenantVisibility`."""
+        return self._update(tenant=tenant_id)
+
+    def max_concurrency(self, n: int) -> Self:
+        """How many activations of this agent may run at once (default: as many as the Flock allows)."""
+        if n < 1:
+            raise self._fail(f"max_concurrency must be at least 1, got {n}")
+        return self._update(max_concurrency=n)
+
+    def prevent_self_trigger(self, enabled: bool = True) -> Self:
+        """Whether the agent ignores artifacts it produced itself (on by default)."""
+        return self._update(prevent_self_trigger=enabled)
+
+    def best_of(self, n: int, score: Callable[[list[Any]], float]) -> Self:
+        """Run `n` candidates per output group concurrently; publish the valid one with the best `score`."""
+        if n < 1:
+            raise self._fail(f"best_of needs n >= 1, got {n}")
+        return self._update(best_of=BestOf(n, score))
+
+    def schedule(
+        self,
+        *,
+        every: timedelta | None = None,
+        at: time | datetime | None = None,
+        cron: str | None = None,
+        after: timedelta | None = None,
+        max_repeats: int | None = None,
+    ) -> Self:
+        """Make this a timer agent: it is activated at each tick (with no input artifacts).
+
+        Exactly one of `every`, `at` (daily `time` or one-off `datetime`, UTC) or `cron` (5 fields, UTC).
+        The engine learns which tick fired from `EvaluationRequest.tick`.
+        """
+        try:
+            spec = ScheduleSpec(every=every, at=at, cron=cron, after=after, max_repeats=max_repeats)
+            if cron is not None:
+                from ._cron import CronExpression  # the cron parser loads only for cron schedules
+
+                CronExpression.parse(cron)
+        except UserError as exc:
+            raise self._fail(str(exc)) from exc
+        return self._update(schedule=spec)
+
+    def with_context(self, provider: ContextProvider) -> Self:
+        """What this agent sees besides its inputs (default: the Flock's provider). Visibility still applies."""
+        if not isinstance(provider, ContextProvider):
+            raise self._fail(f"{provider!r} is not a ContextProvider (it needs an async provide(request) method)")
+        return self._update(context=provider)
+
+    def max_repairs(self, n: int) -> Self:
+        """How many repair attempts an engine gets after a contract violation (default 1)."""
+        if n < 0:
+            raise self._fail(f"max_repairs must be >= 0, got {n}")
+        return self._update(max_repairs=n)

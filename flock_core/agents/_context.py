@@ -1,0 +1,125 @@
+"""Context providers: what an activation sees besides its inputs. Visibility always applies."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+from ..blackboard._artifacts import Artifact
+from ..blackboard._store import ArtifactQuery, BlackboardStore
+from ..blackboard._visibility import is_visible
+from ._spec import AgentSpec
+
+__all__ = [
+    "ContextProvider",
+    "ContextRequest",
+    "CorrelationContext",
+    "FilteredContext",
+    "NoContext",
+    "RecentContext",
+    "provide_context",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class ContextRequest:
+    """What a provider knows: the store, the agent, its inputs, and the current time."""
+
+    store: BlackboardStore
+    agent: AgentSpec
+    inputs: tuple[Artifact, ...]
+    now: datetime
+
+    @property
+    def correlation_id(self) -> str | None:
+        """The workflow of the inputs (none for a timer tick)."""
+        return self.inputs[0].correlation_id if self.inputs else None
+
+
+@runtime_checkable
+class ContextProvider(Protocol):
+    """Chooses context artifacts. The core then drops any the agent may not see: a provider cannot widen it."""
+
+    async def provide(self, request: ContextRequest) -> Sequence[Artifact]:
+        """Return candidate context artifacts, oldest first."""
+        ...
+
+
+async def _visible(request: ContextRequest, query: ArtifactQuery, limit: int) -> list[Artifact]:
+    query = ArtifactQuery(
+        types=query.types,
+        tags=query.tags,
+        correlation_id=query.correlation_id,
+        visible_to=request.agent.identity,
+        now=request.now,
+    )
+    own = {a.id for a in request.inputs}
+    items = [a for a in (await request.store.query(query)).items if a.id not in own]
+    return items[-limit:] if limit else []
+
+
+@dataclass(frozen=True, slots=True)
+class CorrelationContext:
+    """The default: the latest `limit` artifacts of the inputs' own workflow that the agent may see.
+
+    Context never crosses workflows, so prompt size does not grow with the history of the board.
+    """
+
+    limit: int = 50
+
+    async def provide(self, request: ContextRequest) -> Sequence[Artifact]:
+        """Artifacts of the same correlation id, excluding the inputs."""
+        if request.correlation_id is None:
+            return []
+        return await _visible(request, ArtifactQuery(correlation_id=request.correlation_id), self.limit)
+
+
+@dataclass(frozen=True, slots=True)
+class NoContext:
+    """No context at all: the engine sees only the inputs."""
+
+    async def provide(self, request: ContextRequest) -> Sequence[Artifact]:
+        """Nothing."""
+        return []
+
+
+@dataclass(frozen=True, slots=True)
+class RecentContext:
+    """The latest `n` artifacts the agent may see, across all workflows."""
+
+    n: int = 20
+
+    async def provide(self, request: ContextRequest) -> Sequence[Artifact]:
+        """The most recent visible artifacts on the whole board."""
+        return await _visible(request, ArtifactQuery(), self.n)
+
+
+@dataclass(frozen=True, slots=True)
+class FilteredContext:
+    """Artifacts of some types and/or carrying some tags, in the same workflow unless `same_workflow=False`."""
+
+    types: frozenset[str] | None = None
+    tags: frozenset[str] | None = None
+    same_workflow: bool = True
+    limit: int = 50
+
+    async def provide(self, request: ContextRequest) -> Sequence[Artifact]:
+        """Matching visible artifacts, most recent `limit`."""
+        cid = request.correlation_id if self.same_workflow else None
+        if self.same_workflow and cid is None:
+            return []
+        return await _visible(request, ArtifactQuery(types=self.types, tags=self.tags, correlation_id=cid), self.limit)
+
+
+async def provide_context(provider: ContextProvider, request: ContextRequest) -> tuple[Artifact, ...]:
+    """Run `provider` and keep only what the agent may see (fail closed) and is not one of its inputs."""
+    own = {a.id for a in request.inputs}
+    identity = request.agent.identity
+    return tuple(
+        artifact
+        for artifact in await provider.provide(request)
+        if artifact.id not in own
+        and is_visible(artifact.visibility, identity, created_at=artifact.created_at, now=request.now)
+    )

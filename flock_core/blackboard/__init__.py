@@ -1,0 +1,9 @@
+"""The blackboard layer: what is stored and who may read it.
+
+Owns artifacts, the type registry, payload validation, visibility, the work records a store keeps
+(work items, commits, timer ticks, expired joins), the store protocols, and the backends, each its own
+package: `memory/`, `sqlite/`, `postgres/`.
+
+May import: the leaf modules of `flock_core` (`exceptions`, `_ids`, `_clock`, `_usage`, `_version`).
+Nothing here knows about agents, scheduling or serving. The public names are re-exported by `flock_core`.
+"""

@@ -1,0 +1,71 @@
+"""Artifacts: the immutable, typed, versioned records on the blackboard."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, TypeVar
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .._clock import utcnow
+from .._ids import new_id
+from ._visibility import PublicVisibility, Visibility
+
+__all__ = ["Artifact", "WorkflowError"]
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class Artifact(BaseModel):
+    """One immutable record on the blackboard.
+
+    Attributes:
+        id: time-ordered unique id (UUIDv7).
+        type: the registered type name of the payload.
+        payload: the payload, as validated JSON-compatible data.
+        produced_by: the agent that produced it, or `"external"` for a direct publish.
+        correlation_id: the workflow this artifact belongs to.
+        partition_key: an optional key for users who shard work.
+        tags: free-form labels used by subscriptions and queries.
+        visibility: who may see it.
+        created_at: when it was created (UTC).
+        version: the payload schema version (starts at 1).
+        consumed_from: lineage: the ids of the artifacts it was produced from.
+        trace_context: W3C trace context of the activation that produced it, so traces cross processes.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
+
+    id: UUID = Field(default_factory=new_id)
+    type: str
+    payload: dict[str, Any]
+    produced_by: str = "external"
+    correlation_id: str
+    partition_key: str | None = None
+    tags: frozenset[str] = frozenset()
+    visibility: Visibility = Field(default_factory=PublicVisibility)
+    created_at: datetime = Field(default_factory=utcnow)
+    version: int = 1
+    consumed_from: tuple[UUID, ...] = ()
+    trace_context: dict[str, str] = Field(default_factory=dict[str, str])
+
+    def as_model(self, model: type[M]) -> M:
+        """The payload validated as `model`."""
+        return model.model_validate(self.payload)
+
+
+class WorkflowError(BaseModel):
+    """Published on the blackboard when an activation fails, so a failure is itself recorded.
+
+    It carries the failing activation's correlation id and lineage (its inputs stay on the board).
+    """
+
+    model_config = ConfigDict(defer_build=True)
+
+    agent: str
+    error_type: str
+    message: str
+    output_group: int | None = None
+    input_ids: list[str] = Field(default_factory=list[str])
+    trace_id: str | None = None

@@ -1,0 +1,51 @@
+"""Turning what users publish (a model instance or a typed mapping) into a validated payload."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from ..exceptions import PayloadValidationError, TypeRegistrationError
+from ._registry import TypeRegistry, validate_payload
+
+__all__ = ["to_payload"]
+
+
+def to_payload(registry: TypeRegistry, obj: BaseModel | Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """Return `(type name, JSON-compatible payload)` for `obj`, validated against its registered type.
+
+    `obj` is an instance of a registered model, or a mapping `{"type": name, "payload": {...}}`.
+
+    >>> from pydantic import BaseModel
+    >>> class Movie(BaseModel):
+    ...     title: str
+    >>> registry = TypeRegistry()
+    >>> _ = registry.register(Movie)
+    >>> to_payload(registry, {"type": "Movie", "payload": {"title": "Heat"}})
+    ('Movie', {'title': 'Heat'})
+    >>> to_payload(registry, {"type": "Movie", "payload": {}})
+    Traceback (most recent call last):
+    ...
+    flock_core.exceptions.PayloadValidationError: invalid 'Movie' payload:
+      - title: Field required
+    """
+    if isinstance(obj, BaseModel):
+        model = type(obj)
+        name = registry.name_of(model)
+        data: Any = obj
+    else:
+        if set(obj) != {"type", "payload"} or not isinstance(obj["type"], str):
+            raise TypeRegistrationError(
+                'a published mapping must be {"type": <registered type name>, "payload": {...}}'
+            )
+        name = obj["type"]
+        model = registry.resolve(name)
+        data = obj["payload"]
+    try:
+        validated = validate_payload(model, data)
+    except ValidationError as exc:
+        errors = [f"{'.'.join(map(str, e['loc'])) or '<root>'}: {e['msg']}" for e in exc.errors()]
+        raise PayloadValidationError(name, errors) from exc
+    return name, validated.model_dump(mode="json")

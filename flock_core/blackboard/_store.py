@@ -1,0 +1,166 @@
+"""The blackboard store protocol and the query record every backend understands."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol, TypeVar
+from uuid import UUID
+
+from pydantic import BaseModel
+
+from ._artifacts import Artifact
+from ._visibility import AgentIdentity, is_visible
+from ._work import Commit, ExpiredJoin, TimerState, WorkRecord, WorkStatus
+
+__all__ = ["ArtifactPage", "ArtifactQuery", "BlackboardStore", "matches"]
+
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass(frozen=True, slots=True)
+class ArtifactQuery:
+    """Filters for `BlackboardStore.query`; every filter given must match (AND).
+
+    Attributes:
+        types: type names to include (any of them).
+        produced_by: producers to include (any of them).
+        correlation_id: only this workflow.
+        tags: artifacts must carry all of these tags.
+        since: created at or after this time.
+        until: created before this time.
+        visible_to: only artifacts this identity may see at `now`.
+        now: the time at which visibility is judged (default: the store's current time).
+        offset: how many matching artifacts to skip (oldest first).
+        limit: the page size (`None`: everything).
+    """
+
+    types: frozenset[str] | None = None
+    produced_by: frozenset[str] | None = None
+    correlation_id: str | None = None
+    tags: frozenset[str] | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    visible_to: AgentIdentity | None = None
+    now: datetime | None = None
+    offset: int = 0
+    limit: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ArtifactPage:
+    """One page of query results, oldest first, with the total number of matches."""
+
+    items: tuple[Artifact, ...]
+    total: int
+    offset: int
+
+    @property
+    def next_offset(self) -> int | None:
+        """The offset of the next page, or `None` when this is the last one."""
+        end = self.offset + len(self.items)
+        return end if end < self.total else None
+
+
+def matches(artifact: Artifact, query: ArtifactQuery, now: datetime) -> bool:  # noqa: PLR0911 - one filter per line
+    """Whether `artifact` passes every filter of `query` (the reference semantics of all backends)."""
+    if query.types is not None and artifact.type not in query.types:
+        return False
+    if query.produced_by is not None and artifact.produced_by not in query.produced_by:
+        return False
+    if query.correlation_id is not None and artifact.correlation_id != query.correlation_id:
+        return False
+    if query.tags is not None and not query.tags <= artifact.tags:
+        return False
+    if query.since is not None and artifact.created_at < query.since:
+        return False
+    if query.until is not None and artifact.created_at >= query.until:
+        return False
+    if query.visible_to is not None:
+        when = query.now or now
+        return is_visible(artifact.visibility, query.visible_to, created_at=artifact.created_at, now=when)
+    return True
+
+
+class BlackboardStore(Protocol):
+    """Where artifacts and the durable state of runs live.
+
+    Artifacts are immutable and ordered. `commit` applies one step of a run atomically: new artifacts, the
+    work items they complete, the completion of the work item that produced them, timer states and expired
+    joins. Every backend (memory, SQLite, PostgreSQL) passes the same contract tests.
+    """
+
+    async def append(self, artifact: Artifact) -> int:
+        """Store one artifact outside any run step; returns its sequence number (strictly increasing)."""
+        ...
+
+    async def commit(self, commit: Commit) -> bool:
+        """Apply `commit` atomically; returns False (writing nothing) if its work item was already finished."""
+        ...
+
+    async def get(self, artifact_id: UUID) -> Artifact | None:
+        """The artifact with this id, or `None`."""
+        ...
+
+    async def get_many(self, artifact_ids: Sequence[UUID]) -> list[Artifact]:
+        """The artifacts with these ids, in the order given (missing ones are skipped)."""
+        ...
+
+    async def query(self, query: ArtifactQuery) -> ArtifactPage:
+        """Artifacts matching `query`, oldest first, one page at a time."""
+        ...
+
+    async def get_by_type(
+        self, model: type[M], *, correlation_id: str | None = None, type_name: str | None = None
+    ) -> list[M]:
+        """Payloads of every artifact of `model`'s type (or `type_name`), validated as `model`."""
+        ...
+
+    async def record_consumption(self, agent: str, artifact_ids: Sequence[UUID]) -> None:
+        """Remember that `agent` consumed these artifacts."""
+        ...
+
+    async def consumers_of(self, artifact_id: UUID) -> frozenset[str]:
+        """The agents that consumed this artifact."""
+        ...
+
+    async def consumed_pairs(self) -> set[tuple[str, UUID]]:
+        """Every `(agent, artifact id)` consumption record (used to resume routing)."""
+        ...
+
+    async def lease(self, key: str, owner: str, until: datetime) -> WorkRecord | None:
+        """Lease a pending (or abandoned) work item; returns it with `attempts` incremented, else `None`."""
+        ...
+
+    async def release(self, keys: Sequence[str]) -> None:
+        """Return these leased work items to pending (their owner is known to be gone)."""
+        ...
+
+    async def work(self, statuses: Collection[WorkStatus] | None = None) -> list[WorkRecord]:
+        """Work items, oldest first, optionally only those in `statuses`."""
+        ...
+
+    async def requeue(self, key: str) -> bool:
+        """Put a failed work item back to pending (attempts reset); returns whether it existed and had failed."""
+        ...
+
+    async def timer_states(self) -> list[TimerState]:
+        """The last tick of every timer agent."""
+        ...
+
+    async def expired_joins(self) -> list[ExpiredJoin]:
+        """Every expired join record, oldest first."""
+        ...
+
+    async def fingerprints(self) -> dict[str, str]:
+        """The agent declarations' fingerprints saved by the last run on this store."""
+        ...
+
+    async def save_fingerprints(self, fingerprints: Mapping[str, str]) -> None:
+        """Replace the saved agent fingerprints."""
+        ...
+
+    async def close(self) -> None:
+        """Release resources."""
+        ...

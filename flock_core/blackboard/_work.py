@@ -1,0 +1,176 @@
+"""Durable work: work items with idempotency keys, and the atomic commits that move a run forward."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+from uuid import UUID, uuid4
+
+from ._artifacts import Artifact
+
+__all__ = [
+    "Commit",
+    "ExpiredJoin",
+    "Outcome",
+    "Tick",
+    "TimerState",
+    "WorkRecord",
+    "WorkStatus",
+    "owner_alive",
+    "work_key",
+    "worker_identity",
+]
+
+WorkStatus = Literal["pending", "leased", "done", "failed"]
+Outcome = Literal["done", "failed"]
+
+
+@dataclass(frozen=True, slots=True)
+class ExpiredJoin:
+    """A join group that did not complete within its window: reported, never silently dropped.
+
+    Attributes:
+        agent: the subscribing agent.
+        subscription: the index of its `.consumes()` call.
+        key: the join key (its `repr`).
+        artifact_ids: the artifacts that were waiting; they stay on the board.
+        types: their type names.
+        reason: which window elapsed.
+        expired_at: when the expiry was detected.
+    """
+
+    agent: str
+    subscription: int
+    key: str
+    artifact_ids: tuple[str, ...]
+    types: tuple[str, ...]
+    reason: str
+    expired_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    """Which timer tick fired a scheduled activation: its number (from 1) and its scheduled time."""
+
+    number: int
+    scheduled_at: datetime
+
+
+def worker_identity() -> str:
+    """A lease owner id naming this host and process, so a restart can tell abandoned leases apart."""
+    import socket  # not at import time: `import flock_core` stays light
+
+    return f"{socket.gethostname()}/{os.getpid()}/{uuid4().hex[:8]}"
+
+
+def owner_alive(owner: str | None) -> bool:
+    """Whether the process holding a lease may still be running.
+
+    A lease held by a process of this host whose pid no longer exists is abandoned. Leases held on other
+    hosts are assumed alive until they expire.
+    """
+    if owner is None:
+        return False
+    import socket
+
+    host, _, rest = owner.partition("/")
+    pid_text = rest.partition("/")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return True
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def work_key(agent: str, input_ids: Sequence[UUID], tick: Tick | None = None) -> str:
+    """The idempotency key of an activation: the agent and its sorted input ids (or its tick number).
+
+    >>> from uuid import UUID, uuid4
+    >>> work_key("critic", [UUID(int=2), UUID(int=1)]) == work_key("critic", [UUID(int=1), UUID(int=2)])
+    True
+    """
+    if tick is not None:
+        return f"{agent}:tick:{tick.number}"
+    digest = hashlib.sha256(",".join(sorted(str(i) for i in input_ids)).encode()).hexdigest()[:32]
+    return f"{agent}:{digest}"
+
+
+@dataclass(frozen=True, slots=True)
+class WorkRecord:
+    """One activation as the store keeps it: pending until leased, then done or failed.
+
+    Attributes:
+        key: idempotency key (`work_key`): a second completion of the same key is impossible.
+        agent: the agent to run.
+        subscription: the index of the `.consumes()` call it completes (-1 for a timer tick).
+        input_ids: the input artifacts, in the order the engine receives them.
+        correlation_id: the workflow the outputs belong to.
+        priority: higher runs first.
+        batched: whether the inputs are a batch.
+        tick: the timer tick, for scheduled agents.
+        status: pending, leased (running), done or failed.
+        attempts: how many times it was started.
+        last_error: the error of the last failed attempt.
+        lease_owner: the worker holding it, while leased.
+        lease_until: when an abandoned lease may be taken over.
+    """
+
+    key: str
+    agent: str
+    subscription: int
+    input_ids: tuple[UUID, ...]
+    correlation_id: str
+    priority: int = 0
+    batched: bool = False
+    tick: Tick | None = None
+    status: WorkStatus = "pending"
+    attempts: int = 0
+    last_error: str | None = None
+    lease_owner: str | None = None
+    lease_until: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TimerState:
+    """The last tick a timer agent fired, so a restarted run continues from it."""
+
+    agent: str
+    number: int
+    scheduled_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Commit:
+    """Everything one step of a run writes, applied by the store atomically (all or nothing).
+
+    Attributes:
+        artifacts: new artifacts, in order.
+        enqueue: work items they complete (inserted unless the key exists; their inputs count as consumed).
+        complete: the key of the work item this step finishes, if any. When that item is already done or
+            failed, the store writes nothing and `commit` returns False, so no output is stored twice.
+        outcome: how `complete` ends.
+        error: the error message of a failed item.
+        consumed: extra `(agent, artifact id)` consumption records (for `Flock.invoke`).
+        timers: timer states to save.
+        expired_joins: expired join records to save.
+    """
+
+    artifacts: tuple[Artifact, ...] = ()
+    enqueue: tuple[WorkRecord, ...] = ()
+    complete: str | None = None
+    outcome: Outcome = "done"
+    error: str | None = None
+    consumed: tuple[tuple[str, UUID], ...] = ()
+    timers: tuple[TimerState, ...] = ()
+    expired_joins: tuple[ExpiredJoin, ...] = ()

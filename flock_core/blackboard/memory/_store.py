@@ -1,0 +1,292 @@
+"""The in-memory blackboard store: the fastest backend, the default for scripts and tests."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Collection, Mapping, Sequence
+from datetime import datetime
+from typing import TypeVar
+from uuid import UUID
+
+import anyio
+from pydantic import BaseModel
+
+from ..._clock import utcnow
+from ...exceptions import StoreError
+from .._artifacts import Artifact
+from .._registry import type_name_of
+from .._shared import BoardState
+from .._store import ArtifactPage, ArtifactQuery, matches
+from .._work import Commit, ExpiredJoin, TimerState, WorkRecord, WorkStatus
+
+__all__ = ["InMemoryBlackboardStore"]
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class InMemoryBlackboardStore:
+    """Keeps artifacts and run state in process memory, indexed by id, type and correlation id.
+
+    Nothing survives the process; use `SQLiteBlackboardStore` for that. With `shared=True` it also acts as
+    a shared work queue (`SharedQueueStore`) for several `Flock` objects in one process, which runs the
+    distributed mode (one router, workers claiming leased work) without a database.
+
+    >>> import anyio
+    >>> from flock_core import Artifact
+    >>> store = InMemoryBlackboardStore()
+    >>> anyio.run(store.append, Artifact(type="Note", payload={}, correlation_id="c1"))
+    1
+    """
+
+    def __init__(self, *, shared: bool = False) -> None:
+        self._shared = shared
+        self._leader: str | None = None
+        self._cursor = 0
+        self._state = BoardState(0, 0, 0, 0)
+        self._changed: anyio.Event | None = None
+        self._order: list[Artifact] = []
+        self._by_id: dict[UUID, Artifact] = {}
+        self._by_type: dict[str, list[Artifact]] = {}
+        self._by_correlation: dict[str, list[Artifact]] = {}
+        self._consumers: dict[UUID, set[str]] = {}
+        self._work: dict[str, WorkRecord] = {}
+        self._timers: dict[str, TimerState] = {}
+        self._expired: list[ExpiredJoin] = []
+        self._fingerprints: dict[str, str] = {}
+
+    def __len__(self) -> int:
+        return len(self._order)
+
+    @property
+    def shared(self) -> bool:
+        """Whether this store runs its boards in distributed mode."""
+        return self._shared
+
+    def _notify(self) -> None:
+        if self._changed is not None:
+            self._changed.set()
+            self._changed = None
+
+    def _add(self, artifact: Artifact) -> int:
+        self._notify()
+        self._order.append(artifact)
+        self._by_id[artifact.id] = artifact
+        self._by_type.setdefault(artifact.type, []).append(artifact)
+        self._by_correlation.setdefault(artifact.correlation_id, []).append(artifact)
+        return len(self._order)
+
+    async def append(self, artifact: Artifact) -> int:
+        """Store `artifact`; an id that is already stored is rejected."""
+        if artifact.id in self._by_id:
+            raise StoreError(f"artifact {artifact.id} is already stored; artifacts are immutable")
+        return self._add(artifact)
+
+    async def commit(self, commit: Commit) -> bool:
+        """Apply `commit` (checks first, then writes, so a failed check writes nothing)."""
+        if commit.complete is not None:
+            current = self._work.get(commit.complete)
+            if current is None:
+                raise StoreError(f"no work item {commit.complete!r} to complete")
+            if current.status in ("done", "failed"):
+                return False
+        ids: set[UUID] = set()
+        for artifact in commit.artifacts:
+            if artifact.id in self._by_id or artifact.id in ids:
+                raise StoreError(f"artifact {artifact.id} is already stored; artifacts are immutable")
+            ids.add(artifact.id)
+        for artifact in commit.artifacts:
+            self._add(artifact)
+        self._notify()
+        for record in commit.enqueue:
+            if record.key not in self._work:
+                self._work[record.key] = record
+                for artifact_id in record.input_ids:
+                    self._consumers.setdefault(artifact_id, set()).add(record.agent)
+        for agent, artifact_id in commit.consumed:
+            self._consumers.setdefault(artifact_id, set()).add(agent)
+        if commit.complete is not None:
+            done = dataclasses.replace(
+                self._work[commit.complete], status=commit.outcome, last_error=commit.error, lease_owner=None
+            )
+            self._work[commit.complete] = done
+        self._timers.update({t.agent: t for t in commit.timers})
+        self._expired.extend(commit.expired_joins)
+        return True
+
+    async def get(self, artifact_id: UUID) -> Artifact | None:
+        """The artifact with this id, or `None`."""
+        return self._by_id.get(artifact_id)
+
+    async def get_many(self, artifact_ids: Sequence[UUID]) -> list[Artifact]:
+        """The artifacts with these ids, in order, skipping missing ones."""
+        return [self._by_id[i] for i in artifact_ids if i in self._by_id]
+
+    def _candidates(self, query: ArtifactQuery) -> list[Artifact]:
+        if query.correlation_id is not None:
+            return self._by_correlation.get(query.correlation_id, [])
+        if query.types is not None and len(query.types) == 1:
+            (name,) = query.types
+            return self._by_type.get(name, [])
+        return self._order
+
+    async def query(self, query: ArtifactQuery) -> ArtifactPage:
+        """Artifacts matching `query`, oldest first."""
+        now = query.now or utcnow()
+        found = [a for a in self._candidates(query) if matches(a, query, now)]
+        end = None if query.limit is None else query.offset + query.limit
+        return ArtifactPage(items=tuple(found[query.offset : end]), total=len(found), offset=query.offset)
+
+    async def get_by_type(
+        self, model: type[M], *, correlation_id: str | None = None, type_name: str | None = None
+    ) -> list[M]:
+        """Payloads of `model`'s type (optionally in one workflow) as `model` instances.
+
+        The type name defaults to the model's `@flock_type` name or class name; pass `type_name` for a
+        model registered under another name (or use `Flock.get_by_type`, which knows the registry).
+        """
+        name = type_name or type_name_of(model)
+        return [
+            model.model_validate(a.payload)
+            for a in self._by_type.get(name, [])
+            if correlation_id is None or a.correlation_id == correlation_id
+        ]
+
+    async def record_consumption(self, agent: str, artifact_ids: Sequence[UUID]) -> None:
+        """Remember that `agent` consumed these artifacts."""
+        for artifact_id in artifact_ids:
+            self._consumers.setdefault(artifact_id, set()).add(agent)
+
+    async def consumers_of(self, artifact_id: UUID) -> frozenset[str]:
+        """The agents that consumed this artifact."""
+        return frozenset(self._consumers.get(artifact_id, ()))
+
+    async def consumed_pairs(self) -> set[tuple[str, UUID]]:
+        """Every consumption record."""
+        return {(agent, artifact_id) for artifact_id, agents in self._consumers.items() for agent in agents}
+
+    async def lease(self, key: str, owner: str, until: datetime) -> WorkRecord | None:
+        """Lease a pending work item (or one whose lease has expired)."""
+        record = self._work.get(key)
+        if record is None or record.status in ("done", "failed"):
+            return None
+        held = record.status == "leased" and record.lease_until is not None and record.lease_until > utcnow()
+        if held and record.lease_owner != owner:
+            return None
+        leased = dataclasses.replace(
+            record, status="leased", attempts=record.attempts + 1, lease_owner=owner, lease_until=until
+        )
+        self._work[key] = leased
+        return leased
+
+    async def release(self, keys: Sequence[str]) -> None:
+        """Return leased items to pending (their owner is gone)."""
+        for key in keys:
+            record = self._work.get(key)
+            if record is not None and record.status == "leased":
+                self._work[key] = dataclasses.replace(record, status="pending", lease_owner=None, lease_until=None)
+
+    async def work(self, statuses: Collection[WorkStatus] | None = None) -> list[WorkRecord]:
+        """Work items in insertion order, optionally filtered by status."""
+        return [r for r in self._work.values() if statuses is None or r.status in statuses]
+
+    async def requeue(self, key: str) -> bool:
+        """Put a failed item back to pending."""
+        record = self._work.get(key)
+        if record is None or record.status != "failed":
+            return False
+        self._work[key] = dataclasses.replace(record, status="pending", attempts=0, lease_owner=None, lease_until=None)
+        return True
+
+    async def timer_states(self) -> list[TimerState]:
+        """The last tick of every timer agent."""
+        return list(self._timers.values())
+
+    async def expired_joins(self) -> list[ExpiredJoin]:
+        """Expired join records, oldest first."""
+        return list(self._expired)
+
+    async def fingerprints(self) -> dict[str, str]:
+        """Saved agent fingerprints."""
+        return dict(self._fingerprints)
+
+    async def save_fingerprints(self, fingerprints: Mapping[str, str]) -> None:
+        """Replace the saved agent fingerprints."""
+        self._fingerprints = dict(fingerprints)
+
+    # -- shared work queue (used when shared=True) ---------------------------------------------------
+
+    async def try_lead(self, owner: str) -> bool:
+        """Become the router unless a live owner leads (an owner leads until `resign`)."""
+        if self._leader is None:
+            self._leader = owner
+        return self._leader == owner
+
+    def resign(self, owner: str) -> None:
+        """Stop leading, so another owner can take over (a crashed process in a database store)."""
+        if self._leader == owner:
+            self._leader = None
+
+    async def unrouted(self, after_seq: int, limit: int) -> list[tuple[int, Artifact]]:
+        """Artifacts after `after_seq`, oldest first."""
+        return [(seq, a) for seq, a in enumerate(self._order[after_seq : after_seq + limit], start=after_seq + 1)]
+
+    async def commit_routing(self, commit: Commit, cursor: int, state: BoardState) -> bool:
+        """Apply a routing commit and record the cursor and open groups."""
+        applied = await self.commit(commit)
+        self._cursor = max(self._cursor, cursor)
+        self._state = state
+        return applied
+
+    async def router_cursor(self) -> int:
+        """The last routed sequence number."""
+        return self._cursor
+
+    async def claim(
+        self, owner: str, *, limit: int, agents: Collection[str] | None, lease_until: datetime
+    ) -> list[WorkRecord]:
+        """Lease up to `limit` claimable items, highest priority first."""
+        now = utcnow()
+        candidates = [
+            r
+            for r in self._work.values()
+            if (agents is None or r.agent in agents)
+            and (r.status == "pending" or (r.status == "leased" and r.lease_until is not None and r.lease_until <= now))
+        ]
+        candidates.sort(key=lambda r: -r.priority)
+        claimed: list[WorkRecord] = []
+        for record in candidates[:limit]:
+            leased = await self.lease(record.key, owner, lease_until)
+            if leased is not None:
+                claimed.append(leased)
+        return claimed
+
+    async def renew(self, keys: Sequence[str], owner: str, lease_until: datetime) -> frozenset[str]:
+        """Extend leases held by `owner`; returns the keys extended."""
+        renewed: set[str] = set()
+        for key in keys:
+            record = self._work.get(key)
+            if record is not None and record.status == "leased" and record.lease_owner == owner:
+                self._work[key] = dataclasses.replace(record, lease_until=lease_until)
+                renewed.add(key)
+        return frozenset(renewed)
+
+    async def board_state(self) -> BoardState:
+        """Counts of what is left to do."""
+        statuses = [r.status for r in self._work.values()]
+        return BoardState(
+            unrouted=len(self._order) - self._cursor,
+            pending=statuses.count("pending"),
+            leased=statuses.count("leased"),
+            open_groups=self._state.open_groups,
+            delayed=self._state.delayed,
+        )
+
+    async def wait_for_change(self, timeout: float) -> None:
+        """Wait until something is stored, or `timeout` seconds."""
+        if self._changed is None:
+            self._changed = anyio.Event()
+        with anyio.move_on_after(timeout):
+            await self._changed.wait()
+
+    async def close(self) -> None:
+        """Nothing to release."""

@@ -1,0 +1,134 @@
+"""The `flock` command line: run a script, list a Flock's types and agents, read traces, draw graphs.
+
+The commands' descriptions and examples are in `_cli_help`; `run` is in `_cli_run`, `serve` and `worker`
+in their own modules.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from .._flock import Flock
+from .._version import __version__
+from ..observe._commands import GRAPH_FORMATS, format_for, graph_text, trace_text
+from ._help import describe
+from ._run import add_run_command
+from ._serve import add_serve_command
+from ._worker import add_worker_command
+
+__all__ = ["main"]
+
+
+def load_flock(target: str) -> Flock:
+    """Import `module:attribute` and return the `Flock` it names."""
+    module_name, _, attribute = target.partition(":")
+    if not module_name or not attribute:
+        raise SystemExit(f"flock: expected module:attribute, got {target!r}")
+    sys.path.insert(0, ".")
+    obj = getattr(importlib.import_module(module_name), attribute, None)
+    if not isinstance(obj, Flock):
+        raise SystemExit(f"flock: {target} is not a Flock (got {type(obj).__name__})")
+    return obj
+
+
+def _types(args: argparse.Namespace) -> int:
+    flock = load_flock(args.target)
+    for name in flock.registry:
+        print(name)
+    return 0
+
+
+def _agents(args: argparse.Namespace) -> int:
+    flock = load_flock(args.target)
+    for spec in flock.agents.values():
+        consumes = " | ".join(" & ".join(s.types) for s in spec.subscriptions) or "-"
+        publishes = "; ".join(f"{', '.join(g.types)} ({g.fan_out.describe()})" for g in spec.output_groups) or "-"
+        print(f"{spec.name}: consumes {consumes} -> publishes {publishes}")
+    return 0
+
+
+def _trace(args: argparse.Namespace) -> int:
+    limit: int | None = getattr(args, "limit", None) or None
+    trace_id: str | None = getattr(args, "trace_id", None)
+    print(trace_text(args.action, args.file, trace_id=trace_id, limit=limit, as_json=args.json))
+    return 0
+
+
+def _graph(args: argparse.Namespace) -> int:
+    fmt = format_for(args.format, args.output)
+    text = graph_text(
+        load_flock,
+        target=args.target,
+        store_path=args.store,
+        correlation_id=args.correlation,
+        declared=args.declared,
+        fmt=fmt,
+    )
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"wrote {fmt} graph to {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _add_trace(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    trace = commands.add_parser("trace", help="read a trace file written by flock_core.tracing.configure(file=...)")
+    actions = trace.add_subparsers(dest="action", required=True, title="actions", metavar="ACTION")
+    listing = actions.add_parser("list", help="one line per run (trace), newest first")
+    show = actions.add_parser("show", help="the span tree of one run, with durations, tokens and errors")
+    summary = actions.add_parser("summary", help="per agent, model and tool: count, p50/p95 latency, tokens, errors")
+    for action in (listing, show, summary):
+        action.add_argument("file", metavar="FILE", help="the trace file")
+        action.add_argument("--json", action="store_true", help="print JSON for machines")
+        action.set_defaults(handler=_trace)
+    listing.add_argument(
+        "--limit", type=int, default=20, metavar="N", help="how many runs to show (0: all; default 20)"
+    )
+    show.add_argument("trace_id", metavar="TRACE_ID", help="a trace id or a unique prefix of one")
+    summary.add_argument("--trace", dest="trace_id", metavar="TRACE_ID", help="only this run")
+
+
+def _add_graph(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    graph = commands.add_parser(
+        "graph", help="draw the lineage of what ran (artifacts and activations) or the declared agent wiring"
+    )
+    graph.add_argument("target", nargs="?", metavar="MODULE:FLOCK", help="module:attribute naming a Flock")
+    graph.add_argument("--store", metavar="FILE", help="read the lineage from this SQLite store file")
+    graph.add_argument("--correlation", metavar="ID", help="only this workflow (correlation id)")
+    graph.add_argument("--declared", action="store_true", help="draw who can feed whom instead of what ran")
+    graph.add_argument(
+        "--format", choices=GRAPH_FORMATS, help="the output format (default: from the -o suffix, else mermaid)"
+    )
+    graph.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of standard output")
+    graph.set_defaults(handler=_graph)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="flock")
+    parser.add_argument("--version", action="version", version=f"flockboard {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, title="commands", metavar="COMMAND")
+    add_run_command(commands)
+    for name, handler, text in [
+        ("types", _types, "list the registered artifact types of MODULE:FLOCK"),
+        ("agents", _agents, "list the agents of MODULE:FLOCK with what they consume and publish"),
+    ]:
+        command = commands.add_parser(name, help=text)
+        command.add_argument("target", metavar="MODULE:FLOCK", help="module:attribute naming a Flock")
+        command.set_defaults(handler=handler)
+    _add_trace(commands)
+    _add_graph(commands)
+    add_serve_command(commands, load_flock)
+    add_worker_command(commands)
+    describe(parser)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `flock` console script."""
+    args = _parser().parse_args(argv)
+    return int(args.handler(args))

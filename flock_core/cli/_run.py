@@ -1,0 +1,40 @@
+"""`flock run SCRIPT [ARGS...]`: run a Python script as `__main__`, with a progress view of every Flock it creates."""
+
+from __future__ import annotations
+
+import argparse
+import runpy
+import sys
+from collections.abc import Callable, Generator
+from contextlib import contextmanager
+
+from .. import _flock
+from ._progress import ProgressView, add_progress_argument
+
+__all__ = ["add_run_command", "every_new_flock"]
+
+
+@contextmanager
+def every_new_flock(callback: Callable[[_flock.Flock], None]) -> Generator[None]:
+    """Call `callback` with every `Flock` created (in any thread) while the `with` block runs."""
+    _flock._on_create.append(callback)
+    try:
+        yield
+    finally:
+        _flock._on_create.remove(callback)
+
+
+def _run(args: argparse.Namespace) -> int:
+    sys.argv = [args.script, *args.args]
+    with ProgressView(args.progress, label="flock run") as view, every_new_flock(view.watch):
+        runpy.run_path(args.script, run_name="__main__")
+    return 0
+
+
+def add_run_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register `flock run [--progress MODE] SCRIPT [ARGS...]`."""
+    run = commands.add_parser("run", help="run a Python script that declares and runs Flocks, with progress on stderr")
+    add_progress_argument(run)
+    run.add_argument("script", metavar="SCRIPT", help="the Python file to run as __main__")
+    run.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS", help="passed to the script as sys.argv[1:]")
+    run.set_defaults(handler=_run)

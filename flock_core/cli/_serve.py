@@ -1,0 +1,88 @@
+"""The `flock serve` subcommand: serve a Flock named `module:attribute` over HTTP (needs the `serve` extra)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Callable
+from typing import Any
+
+from ..blackboard._visibility import AgentIdentity
+
+__all__ = ["add_serve_command", "parse_api_keys"]
+
+FlockLoader = Callable[[str], Any]
+
+
+def parse_api_keys(text: str) -> dict[str, AgentIdentity]:
+    """API keys from `key=name[@tenant][#label,label]` entries separated by white space.
+
+    >>> parse_api_keys("k1=ops k2=alice@acme#clearance:high")
+    {'k1': AgentIdentity(name='ops', labels=frozenset(), tenant=None), \
+'k2': AgentIdentity(name='alice', labels=frozenset({'clearance:high'}), tenant='acme')}
+    """
+    keys: dict[str, AgentIdentity] = {}
+    for number, entry in enumerate(text.split(), start=1):
+        key, _, who = entry.partition("=")
+        who, _, labels = who.partition("#")
+        name, _, tenant = who.partition("@")
+        if not key or not name:
+            raise SystemExit(f"flock serve: API key entry {number} is not key=name[@tenant][#labels]")
+        keys[key] = AgentIdentity(name, frozenset(filter(None, labels.split(","))), tenant or None)
+    return keys
+
+
+def _serve(args: argparse.Namespace, load_flock: FlockLoader | None) -> int:
+    if load_flock is None:
+        from ._main import load_flock
+    try:
+        from ..serve import ApiKeys, serve
+    except ImportError as exc:
+        raise SystemExit(f'flock serve needs the serve extra: pip install "flockboard[serve]" ({exc})') from None
+    keys = parse_api_keys(os.environ.get(args.api_keys_env, "")) if args.api_keys_env else {}
+    if args.api_keys_env and not keys:
+        raise SystemExit(f"flock serve: ${args.api_keys_env} holds no API keys")
+    serve(
+        load_flock(args.target),
+        host=args.host,
+        port=args.port,
+        dashboard=not args.no_dashboard,
+        auth=ApiKeys(keys) if keys else None,
+        max_body_bytes=args.max_body_bytes,
+    )
+    return 0
+
+
+def add_serve_command(subparsers: Any, load_flock: FlockLoader | None = None) -> argparse.ArgumentParser:
+    """Register `flock serve module:attribute [--host] [--port] [--no-dashboard] [--api-keys-env VAR]`.
+
+    Args:
+        subparsers: what `ArgumentParser.add_subparsers()` returned.
+        load_flock: turns `module:attribute` into the Flock (default: `flock_core.cli._main.load_flock`).
+    """
+    command: argparse.ArgumentParser = subparsers.add_parser(
+        "serve", help="serve MODULE:FLOCK over HTTP: API, event stream, metrics and dashboard (Ctrl-C stops)"
+    )
+    command.add_argument("target", metavar="MODULE:FLOCK", help="module:attribute naming a Flock")
+    command.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: 127.0.0.1)")
+    command.add_argument("--port", type=int, default=8344, help="port (default: 8344; 0 picks a free one)")
+    command.add_argument("--no-dashboard", action="store_true", help="do not serve the dashboard at /")
+    command.add_argument(
+        "--max-body-bytes",
+        type=int,
+        default=1_000_000,
+        metavar="BYTES",
+        help="largest accepted request body (default: 1000000)",
+    )
+    command.add_argument(
+        "--api-keys-env",
+        metavar="VAR",
+        help="require API keys, read from $VAR as 'key=name[@tenant][#label,...]' entries separated by spaces "
+        "(without it, every caller is the anonymous public identity)",
+    )
+
+    def handler(args: argparse.Namespace) -> int:
+        return _serve(args, load_flock)
+
+    command.set_defaults(handler=handler)
+    return command

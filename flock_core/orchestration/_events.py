@@ -1,0 +1,122 @@
+"""Run events for observers (HTTP streams, dashboards, progress bars): typed, in-process, non-blocking."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+from .._clock import utcnow
+from ..blackboard._artifacts import Artifact
+
+__all__ = [
+    "ActivationFailed",
+    "ActivationFinished",
+    "ActivationStarted",
+    "ArtifactPublished",
+    "EventBus",
+    "FlockEvent",
+    "TokenStreamed",
+]
+
+_log = logging.getLogger("flock_core.events")
+
+
+@dataclass(frozen=True, slots=True)
+class ArtifactPublished:
+    """An artifact was stored on the board."""
+
+    artifact: Artifact
+    kind: Literal["artifact_published"] = "artifact_published"
+    at: datetime = field(default_factory=utcnow)
+
+
+@dataclass(frozen=True, slots=True)
+class ActivationStarted:
+    """An agent started working on a work item."""
+
+    agent: str
+    work_key: str
+    correlation_id: str
+    input_ids: tuple[str, ...]
+    kind: Literal["activation_started"] = "activation_started"
+    at: datetime = field(default_factory=utcnow)
+
+
+@dataclass(frozen=True, slots=True)
+class ActivationFinished:
+    """An activation published its outputs."""
+
+    agent: str
+    work_key: str
+    correlation_id: str
+    output_ids: tuple[str, ...]
+    kind: Literal["activation_finished"] = "activation_finished"
+    at: datetime = field(default_factory=utcnow)
+
+
+@dataclass(frozen=True, slots=True)
+class ActivationFailed:
+    """An activation failed; a `WorkflowError` artifact records it."""
+
+    agent: str
+    work_key: str
+    correlation_id: str
+    error_type: str
+    message: str
+    kind: Literal["activation_failed"] = "activation_failed"
+    at: datetime = field(default_factory=utcnow)
+
+
+@dataclass(frozen=True, slots=True)
+class TokenStreamed:
+    """A chunk of model output streamed by an engine (engines that stream emit these)."""
+
+    agent: str
+    work_key: str
+    text: str
+    kind: Literal["token_streamed"] = "token_streamed"
+    at: datetime = field(default_factory=utcnow)
+
+
+FlockEvent = ArtifactPublished | ActivationStarted | ActivationFinished | ActivationFailed | TokenStreamed
+
+
+class EventBus:
+    """Delivers events to subscribers synchronously; a subscriber that raises is logged and kept.
+
+    Subscribers must not block: hand events to a queue (for example an anyio memory stream with
+    `send_nowait`) and consume them elsewhere.
+    """
+
+    def __init__(self) -> None:
+        self._subscribers: list[Callable[[FlockEvent], None]] = []
+
+    @property
+    def listening(self) -> bool:
+        """Whether anyone subscribed (emitters skip building events nobody receives).
+
+        >>> bus = EventBus()
+        >>> unsubscribe = bus.subscribe(print)
+        >>> bus.listening
+        True
+        >>> unsubscribe()
+        >>> bus.listening
+        False
+        """
+        return bool(self._subscribers)
+
+    def subscribe(self, subscriber: Callable[[FlockEvent], None]) -> Callable[[], None]:
+        """Add a subscriber; returns a function that removes it."""
+        self._subscribers.append(subscriber)
+        return lambda: self._subscribers.remove(subscriber)
+
+    def emit(self, event: FlockEvent) -> None:
+        """Deliver `event` to every subscriber."""
+        for subscriber in tuple(self._subscribers):
+            try:
+                subscriber(event)
+            except Exception:  # noqa: BLE001 - an observer must never break a run
+                _log.exception("event subscriber %r raised on %s", subscriber, event.kind)

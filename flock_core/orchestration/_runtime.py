@@ -1,0 +1,303 @@
+"""The work loop: ready activations by priority, per-agent limits, timers, event-driven idle."""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal, Protocol
+
+import anyio
+
+from .._clock import Clock
+from ..blackboard._artifacts import Artifact
+from ..blackboard._work import WorkRecord
+
+__all__ = ["Runtime", "RuntimeHost", "TimerKind", "WorkItem"]
+
+TimerKind = Literal["delayed", "tick"]
+
+
+@dataclass(frozen=True, slots=True)
+class WorkItem:
+    """A stored work record and its input artifacts, ready to run."""
+
+    record: WorkRecord
+    inputs: tuple[Artifact, ...]
+
+    @property
+    def agent(self) -> str:
+        """The agent to run."""
+        return self.record.agent
+
+    @property
+    def correlation_id(self) -> str:
+        """The workflow of the outputs."""
+        return self.record.correlation_id
+
+
+@dataclass(order=True, slots=True)
+class _Queued:
+    sort_key: tuple[int, int]
+    item: WorkItem = field(compare=False)
+
+
+@dataclass(order=True, slots=True)
+class _Timer:
+    when: datetime
+    seq: int
+    fire: Callable[[], Awaitable[None]] = field(compare=False)
+    hard: bool = field(compare=False)
+    kind: TimerKind = field(compare=False)
+    correlation_id: str | None = field(compare=False)
+
+
+class RuntimeHost(Protocol):
+    """What the loop calls back into (the `Flock`)."""
+
+    async def run_item(self, item: WorkItem) -> None:
+        """Run one activation to completion (never raises for an activation failure)."""
+        ...
+
+    async def on_clock(self, now: datetime) -> None:
+        """Expire joins and time out batches that are due at `now`."""
+        ...
+
+    def next_deadline(self) -> datetime | None:
+        """The next join expiry or batch timeout."""
+        ...
+
+    async def on_idle(self) -> bool:
+        """Nothing runs: flush what should be flushed; return whether new work was queued."""
+        ...
+
+    async def pull(self, capacity: int) -> None:
+        """Bring in work from outside this process (a shared store); a no-op for a local board."""
+        ...
+
+    async def settled(self) -> bool:
+        """Whether the whole board is done (other processes included); always true for a local board."""
+        ...
+
+    async def wait_external(self) -> None:
+        """Wait for other processes to change the board (only called when `settled()` is false)."""
+        ...
+
+    @property
+    def poll_interval(self) -> float | None:
+        """How often to look for outside work while busy (`None`: never, a local board)."""
+        ...
+
+
+class Runtime:
+    """Holds ready work and timers, and drives them until nothing is left to do.
+
+    Idle is an event, not a poll: the loop sleeps on a wake-up event that every state change sets, or on
+    the clock until the next timer. Hard timers (delayed artifacts, bounded schedules) keep a run alive;
+    soft ones (unbounded schedules, join windows, batch timeouts) fire only while it runs, unless
+    `keep_alive` asks the loop to wait for them. Ready items wait in one heap per agent, so an agent at
+    its own limit holds back no other; a task that finished an activation starts the next ready one.
+    """
+
+    def __init__(self, clock: Clock, max_concurrency: int, agent_limit: Callable[[str], int | None]) -> None:
+        self._clock = clock
+        self._max_concurrency = max_concurrency
+        self._agent_limit = agent_limit
+        self._ready: dict[str, list[_Queued]] = {}  # one heap per agent, so a full agent blocks no one
+        self._queued = 0
+        self._timers: list[_Timer] = []
+        self._counter = itertools.count()
+        self._running: dict[str, int] = {}
+        self._running_by_correlation: dict[str, int] = {}
+        self._running_keys: set[str] = set()
+        self._in_flight = 0
+        self._wake = anyio.Event()
+        self._driving = anyio.Lock()
+
+    @property
+    def max_concurrency(self) -> int:
+        """Activations this runtime runs at once, across agents."""
+        return self._max_concurrency
+
+    @max_concurrency.setter
+    def max_concurrency(self, value: int) -> None:
+        if value < 1:
+            raise ValueError(f"max_concurrency must be at least 1, got {value}")
+        self._max_concurrency = value
+        self._wake.set()
+
+    @property
+    def in_flight(self) -> int:
+        """Activations running now."""
+        return self._in_flight
+
+    def pending(self, correlation_id: str | None = None) -> int:
+        """Activations queued or running (optionally for one workflow)."""
+        if correlation_id is None:
+            return self._queued + self._in_flight
+        queued = sum(1 for heap in self._ready.values() for q in heap if q.item.correlation_id == correlation_id)
+        return queued + self._running_by_correlation.get(correlation_id, 0)
+
+    def timers(self, kind: TimerKind, correlation_id: str | None = None) -> int:
+        """Timers of `kind` waiting to fire (optionally for one workflow)."""
+        return sum(1 for t in self._timers if t.kind == kind and correlation_id in (None, t.correlation_id))
+
+    def held_keys(self) -> list[str]:
+        """The work keys of every activation queued or running here (the leases this process holds)."""
+        return [*self._running_keys, *(q.item.record.key for heap in self._ready.values() for q in heap)]
+
+    def hard_ticks(self) -> int:
+        """Ticks of bounded timers still to fire (they keep a run alive)."""
+        return sum(1 for t in self._timers if t.kind == "tick" and t.hard)
+
+    def submit(self, item: WorkItem) -> None:
+        """Queue an activation; higher priority first, then first come first served."""
+        queued = _Queued((-item.record.priority, next(self._counter)), item)
+        heapq.heappush(self._ready.setdefault(item.agent, []), queued)
+        self._queued += 1
+        self._wake.set()
+
+    def call_at(
+        self,
+        when: datetime,
+        fire: Callable[[], Awaitable[None]],
+        *,
+        hard: bool,
+        kind: TimerKind,
+        correlation_id: str | None = None,
+    ) -> None:
+        """Call `fire` once the clock reaches `when`."""
+        heapq.heappush(self._timers, _Timer(when, next(self._counter), fire, hard, kind, correlation_id))
+        self._wake.set()
+
+    def _next_startable(self) -> list[_Queued] | None:
+        """The heap whose head runs next: the best head among agents below their own limit."""
+        best: list[_Queued] | None = None
+        for agent, heap in self._ready.items():
+            limit = self._agent_limit(agent)
+            if (limit is None or self._running.get(agent, 0) < limit) and (best is None or heap[0] < best[0]):
+                best = heap
+        return best
+
+    def _take_startable(self, limit: int | None = None) -> list[_Queued]:
+        """Ready items in priority order (then first come), skipping agents that run at their limit."""
+        started: list[_Queued] = []
+        while self._queued and self._in_flight < self._max_concurrency and (limit is None or len(started) < limit):
+            heap = self._next_startable()
+            if heap is None:
+                break
+            queued = heapq.heappop(heap)
+            item = queued.item
+            if not heap:
+                del self._ready[item.agent]
+            self._queued -= 1
+            self._in_flight += 1
+            self._running[item.agent] = self._running.get(item.agent, 0) + 1
+            cid = item.correlation_id
+            self._running_by_correlation[cid] = self._running_by_correlation.get(cid, 0) + 1
+            self._running_keys.add(item.record.key)
+            started.append(queued)
+        return started
+
+    def _untake(self, queued: _Queued) -> None:
+        """Queue again, in its place, an item that was taken but never started (its task was cancelled)."""
+        self._finish(queued.item)
+        heapq.heappush(self._ready.setdefault(queued.item.agent, []), queued)
+        self._queued += 1
+
+    def _finish(self, item: WorkItem) -> None:
+        agent, cid = item.agent, item.correlation_id
+        self._in_flight -= 1
+        self._running[agent] -= 1
+        self._running_by_correlation[cid] -= 1
+        if not self._running_by_correlation[cid]:
+            del self._running_by_correlation[cid]
+        self._running_keys.discard(item.record.key)
+        self._wake.set()
+
+    async def _fire_due(self) -> None:
+        now = self._clock.now()
+        while self._timers and self._timers[0].when <= now:
+            await heapq.heappop(self._timers).fire()
+
+    def _next_wakeup(self, host: RuntimeHost, *, hard_only: bool) -> datetime | None:
+        candidates = [t.when for t in self._timers if t.hard or not hard_only]
+        if not hard_only and (deadline := host.next_deadline()) is not None:
+            candidates.append(deadline)
+        return min(candidates) if candidates else None
+
+    async def drive(
+        self,
+        host: RuntimeHost,
+        stop: Callable[[], Awaitable[bool]] | None = None,
+        *,
+        keep_alive: bool = False,
+    ) -> None:
+        """Run work until idle, or until `stop()` returns true (running activations then finish).
+
+        One drive runs at a time per runtime: a second concurrent call (the HTTP server's worker and a
+        user's `run_until_idle`) waits for the first and then drives whatever is left.
+        """
+
+        async def run_and_finish(queued: _Queued) -> None:
+            # Unless the run has a stop condition (checked before anything starts), a task that finished
+            # an activation takes the next startable one itself: starting a task costs more than most
+            # in-process activations. It yields in between, so that the loop and other tasks run.
+            while True:
+                try:
+                    await host.run_item(queued.item)
+                finally:
+                    self._finish(queued.item)
+                following = self._take_startable(1) if stop is None else []
+                if not following:
+                    return
+                queued = following[0]
+                try:
+                    await anyio.lowlevel.checkpoint()
+                except BaseException:
+                    self._untake(queued)
+                    raise
+
+        async with self._driving, anyio.create_task_group() as group:
+            while True:
+                self._wake = anyio.Event()
+                await self._fire_due()
+                await host.on_clock(self._clock.now())
+                if stop is not None and await stop():
+                    return
+                await host.pull(self._max_concurrency - self._in_flight - self._queued)
+                for queued in self._take_startable():
+                    group.start_soon(run_and_finish, queued)
+                if self._in_flight or self._queued:
+                    await self._wait(host)
+                elif await host.on_idle() or await self._sleep_to_next(host, keep_alive):
+                    continue
+                elif await host.settled():
+                    return
+                else:
+                    await host.wait_external()
+
+    async def _wait(self, host: RuntimeHost) -> None:
+        wakeup = self._next_wakeup(host, hard_only=False)
+        seconds = float("inf") if wakeup is None else max(0.0, (wakeup - self._clock.now()).total_seconds())
+        if host.poll_interval is not None:
+            seconds = min(seconds, host.poll_interval)
+        with anyio.move_on_after(seconds):
+            await self._wake.wait()
+
+    async def _sleep_to_next(self, host: RuntimeHost, keep_alive: bool) -> bool:
+        hard = self._next_wakeup(host, hard_only=True)
+        if hard is None and not keep_alive:
+            return False
+        wakeup = self._next_wakeup(host, hard_only=False)
+        if wakeup is None:
+            return False
+        if host.poll_interval is not None:
+            # a shared board: other processes may complete joins or publish before the deadline
+            with anyio.move_on_after(max(0.0, (wakeup - self._clock.now()).total_seconds())):
+                await host.wait_external()
+            return True
+        await self._clock.sleep_until(wakeup)
+        return True

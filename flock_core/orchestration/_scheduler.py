@@ -1,0 +1,187 @@
+"""Routing: which agents an artifact activates, and when their inputs are complete."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Hashable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from ..agents._spec import AgentSpec, Subscription
+from ..blackboard._artifacts import Artifact
+from ..blackboard._registry import TypeRegistry
+from ..blackboard._visibility import is_visible
+from ..blackboard._work import ExpiredJoin
+from ._collectors import BatchCollector, Group, GroupCollector
+
+__all__ = ["Activation", "Rejection", "Scheduler"]
+
+_log = logging.getLogger("flock_core.scheduler")
+
+
+@dataclass(frozen=True, slots=True)
+class Activation:
+    """A complete set of inputs for one agent: becomes one work item."""
+
+    agent: str
+    subscription: int
+    inputs: tuple[Artifact, ...]
+    priority: int = 0
+    batched: bool = False
+
+    @property
+    def key(self) -> tuple[str, tuple[UUID, ...]]:
+        """Idempotency key: the agent and its sorted input ids."""
+        return self.agent, tuple(sorted(a.id for a in self.inputs))
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """An artifact that an agent subscribed to but did not accept, and why (for tracing and tests)."""
+
+    agent: str
+    artifact_id: UUID
+    reason: str
+
+
+def _ignore(_rejection: Rejection) -> None:
+    return None
+
+
+class Scheduler:
+    """Finds subscribers by type (an index, not a scan), filters them, and completes their inputs.
+
+    AND/count gates are scoped to the correlation id, joins to their key; completed groups go straight
+    to an activation, or into a batch.
+    """
+
+    def __init__(self, registry: TypeRegistry, on_reject: Callable[[Rejection], None] | None = None) -> None:
+        self._registry = registry
+        self._agents: dict[str, AgentSpec] = {}
+        self._index: dict[str, list[tuple[str, int]]] = {}
+        self._groups: dict[tuple[str, int], GroupCollector] = {}
+        self._batches: dict[tuple[str, int], BatchCollector] = {}
+        self._seen: set[tuple[str, UUID]] = set()
+        self._on_reject: Callable[[Rejection], None] = on_reject or _ignore
+
+    def mark_seen(self, pairs: Iterable[tuple[str, UUID]]) -> None:
+        """Record `(agent, artifact id)` pairs that were already routed (when resuming from a store)."""
+        self._seen.update(pairs)
+
+    def update_agent(self, spec: AgentSpec) -> None:
+        """Add or replace an agent's declaration and rebuild the type index."""
+        self._agents[spec.name] = spec
+        self._index = {}
+        for agent in self._agents.values():
+            for position, subscription in enumerate(agent.subscriptions):
+                for type_name in dict.fromkeys(subscription.types):
+                    self._index.setdefault(type_name, []).append((agent.name, position))
+        for key in [k for k in self._groups if k[0] == spec.name]:
+            if key[1] >= len(spec.subscriptions) or self._groups[key].subscription != spec.subscriptions[key[1]]:
+                del self._groups[key]
+                self._batches.pop(key, None)
+
+    def route(self, artifact: Artifact, now: datetime) -> tuple[list[Activation], list[ExpiredJoin]]:
+        """The activations that `artifact` completes (highest priority first), and joins it expired."""
+        ready: list[Activation] = []
+        expired: list[ExpiredJoin] = []
+        for agent_name, position in self._index.get(artifact.type, ()):
+            if (agent_name, artifact.id) in self._seen:
+                continue
+            spec = self._agents[agent_name]
+            subscription = spec.subscriptions[position]
+            reason = self._reject_reason(spec, subscription, artifact, now)
+            if reason is not None:
+                self._on_reject(Rejection(agent_name, artifact.id, reason))
+                continue
+            self._seen.add((agent_name, artifact.id))
+            group, newly_expired = self._complete(spec, position, subscription, artifact, now)
+            expired.extend(newly_expired)
+            if group is not None:
+                ready.extend(self._batch_or_activate(spec, position, subscription, group, now))
+        return sorted(ready, key=lambda a: -a.priority), expired
+
+    def _reject_reason(  # noqa: PLR0911 - one early return per filter, in the documented order
+        self, spec: AgentSpec, subscription: Subscription, artifact: Artifact, now: datetime
+    ) -> str | None:
+        if spec.prevent_self_trigger and artifact.produced_by == spec.name:
+            return "self-trigger prevented"
+        if not is_visible(artifact.visibility, spec.identity, created_at=artifact.created_at, now=now):
+            return "not visible to the agent"
+        if subscription.from_agents is not None and artifact.produced_by not in subscription.from_agents:
+            return f"produced by {artifact.produced_by!r}, not one of from_agents"
+        if subscription.tags is not None and not subscription.tags <= artifact.tags:
+            return f"missing tags {sorted(subscription.tags - artifact.tags)}"
+        if not subscription.where:
+            return None
+        try:
+            payload = artifact.as_model(self._registry.resolve(artifact.type))
+            if not all(predicate(payload) for predicate in subscription.where):
+                return "where= predicate returned false"
+        except Exception as exc:  # noqa: BLE001 - a user predicate that raises rejects the activation, with the reason
+            _log.warning("where= predicate of agent %r raised for artifact %s: %r", spec.name, artifact.id, exc)
+            return f"where= predicate raised {type(exc).__name__}: {exc}"
+        return None
+
+    def _complete(
+        self, spec: AgentSpec, position: int, subscription: Subscription, artifact: Artifact, now: datetime
+    ) -> tuple[Group | None, list[ExpiredJoin]]:
+        if len(subscription.types) == 1 and subscription.join is None:
+            return (artifact,), []
+        key: Hashable = artifact.correlation_id
+        if subscription.join is not None:
+            try:
+                key = subscription.join.by(artifact.as_model(self._registry.resolve(artifact.type)))
+                hash(key)
+            except Exception as exc:  # noqa: BLE001 - a join key function that raises rejects the artifact, with the reason
+                self._seen.discard((spec.name, artifact.id))
+                self._on_reject(Rejection(spec.name, artifact.id, f"join key raised {type(exc).__name__}: {exc}"))
+                return None, []
+        collector = self._groups.setdefault((spec.name, position), GroupCollector(spec.name, position, subscription))
+        return collector.add(artifact, key, now)
+
+    def _batch_or_activate(
+        self, spec: AgentSpec, position: int, subscription: Subscription, group: Group, now: datetime
+    ) -> list[Activation]:
+        if subscription.batch is None:
+            return [Activation(spec.name, position, group, subscription.priority)]
+        collector = self._batches.setdefault((spec.name, position), BatchCollector(subscription.batch))
+        batch = collector.add(group, now)
+        return [] if batch is None else [self._batch_activation(spec.name, position, batch)]
+
+    def _batch_activation(self, agent: str, position: int, groups: list[Group]) -> Activation:
+        subscription = self._agents[agent].subscriptions[position]
+        inputs = tuple(a for group in groups for a in group)
+        return Activation(agent, position, inputs, subscription.priority, batched=True)
+
+    def expire_due(self, now: datetime) -> tuple[list[Activation], list[ExpiredJoin]]:
+        """Expire joins and flush batches whose windows have elapsed at `now`."""
+        expired = [e for collector in self._groups.values() for e in collector.expire_due(now)]
+        ready = [
+            self._batch_activation(agent, position, batch)
+            for (agent, position), collector in self._batches.items()
+            for batch in collector.flush_due(now)
+        ]
+        return ready, expired
+
+    def flush_on_idle(self) -> list[Activation]:
+        """Flush every partial batch whose spec asks for it (called when the run goes idle)."""
+        return [
+            self._batch_activation(agent, position, batch)
+            for (agent, position), collector in self._batches.items()
+            for batch in collector.flush_all()
+        ]
+
+    def next_deadline(self) -> datetime | None:
+        """The earliest join expiry or batch timeout, if any."""
+        deadlines = [c.next_deadline() for c in (*self._groups.values(), *self._batches.values())]
+        present = [d for d in deadlines if d is not None]
+        return min(present) if present else None
+
+    def waiting(self, correlation_id: str | None = None) -> tuple[int, int, int]:
+        """Artifacts waiting in (gates, joins, batches), optionally for one workflow."""
+        gates = sum(c.waiting(correlation_id) for c in self._groups.values() if c.subscription.join is None)
+        joins = sum(c.waiting(correlation_id) for c in self._groups.values() if c.subscription.join is not None)
+        batches = sum(c.waiting(correlation_id) for c in self._batches.values())
+        return gates, joins, batches

@@ -1,0 +1,115 @@
+"""Agents, types and workflows: `/api/v1/agents`, `/api/v1/agents/{name}/run`, `/api/v1/types`, correlations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from ..blackboard._artifacts import WorkflowError
+from ..blackboard._store import ArtifactQuery
+from ..exceptions import FlockError, PayloadValidationError, RuntimeFlockError
+from ._artifact_routes import resolve_payload
+from ._http import ApiError, json_response, parse_body, read_json
+from ._state import ServeState
+from ._views import agent_view, artifact_view, status_view
+
+__all__ = ["RunRequest", "agent_routes", "type_schemas"]
+
+
+class RunRequest(BaseModel):
+    """The body of `POST /api/v1/agents/{name}/run`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: str = Field(description="The registered type of the input.")
+    payload: dict[str, Any] = Field(description="The input payload.")
+    publish_outputs: bool = Field(
+        default=False, description="Store the (public) input and the outputs, and route the outputs to subscribers."
+    )
+
+
+def type_schemas(state: ServeState) -> dict[str, dict[str, Any]]:
+    """Every registered type name with its JSON schema."""
+    registry = state.flock.registry
+    return {name: registry.resolve(name).model_json_schema() for name in registry}
+
+
+async def _types(state: ServeState, request: Request) -> Response:
+    await state.identity(request)
+    return json_response({"types": [{"name": n, "schema": s} for n, s in type_schemas(state).items()]})
+
+
+async def _agents(state: ServeState, request: Request) -> Response:
+    await state.identity(request)
+    return json_response({"agents": [agent_view(spec) for spec in state.flock.agents.values()]})
+
+
+async def _run(state: ServeState, request: Request) -> Response:
+    identity = await state.identity(request)
+    name = str(request.path_params["name"])
+    if name not in state.flock.agents:
+        raise ApiError(404, "not_found", f"no agent {name!r}")
+    body = parse_body(RunRequest, await read_json(request, state.max_body_bytes))
+    payload = resolve_payload(state, body.type, body.payload)
+    if body.publish_outputs and identity.tenant is not None:
+        raise ApiError(
+            403,
+            "forbidden_visibility",
+            "a published run stores its input with public visibility, which a caller with a tenant may not "
+            "do; publish the input with POST /api/v1/artifacts instead",
+        )
+    try:
+        outputs = await state.flock.invoke(
+            name, {"type": body.type, "payload": payload}, publish_outputs=body.publish_outputs
+        )
+    except PayloadValidationError as exc:
+        raise ApiError(422, "invalid_payload", str(exc)) from None
+    except RuntimeFlockError as exc:
+        raise ApiError(502, "agent_failed", str(exc)) from None
+    except FlockError as exc:
+        raise ApiError(500, "agent_error", str(exc)) from None
+    if body.publish_outputs:
+        state.worker.wake()
+    visible = [artifact_view(a) for a in outputs if state.can_see(a, identity)]
+    return json_response({"agent": name, "published": body.publish_outputs, "outputs": visible})
+
+
+async def _correlation(state: ServeState, request: Request) -> Response:
+    identity = await state.identity(request)
+    cid = str(request.path_params["correlation_id"])
+    flock = state.flock
+    seen = ArtifactQuery(correlation_id=cid, visible_to=identity, now=flock.clock.now())
+    page = await flock.store.query(seen)
+    if not page.total:
+        raise ApiError(404, "not_found", f"no workflow {cid!r}")
+    error_type = flock.registry.name_of(WorkflowError)
+    errors = sum(1 for a in page.items if a.type == error_type)
+    status = await flock.get_correlation_status(cid)
+    return json_response(status_view(status, artifact_count=page.total, error_count=errors))
+
+
+def agent_routes(state: ServeState) -> list[Route]:
+    """The agent, type and workflow routes bound to `state`."""
+
+    async def types(request: Request) -> Response:
+        return await _types(state, request)
+
+    async def agents(request: Request) -> Response:
+        return await _agents(state, request)
+
+    async def run(request: Request) -> Response:
+        return await _run(state, request)
+
+    async def correlation(request: Request) -> Response:
+        return await _correlation(state, request)
+
+    return [
+        Route("/api/v1/types", types, methods=["GET"], name="list_types"),
+        Route("/api/v1/agents", agents, methods=["GET"], name="list_agents"),
+        Route("/api/v1/agents/{name}/run", run, methods=["POST"], name="run_agent"),
+        Route("/api/v1/correlations/{correlation_id}", correlation, methods=["GET"], name="get_correlation"),
+    ]

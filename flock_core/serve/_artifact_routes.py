@@ -1,0 +1,178 @@
+"""`/api/v1/artifacts`: publish, list and read artifacts, every read through the caller's visibility."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from ..blackboard._store import ArtifactQuery
+from ..blackboard._visibility import (
+    AgentIdentity,
+    PublicVisibility,
+    TenantVisibility,
+    Visibility,
+    is_visible,
+    visible_from,
+)
+from ..exceptions import PayloadValidationError, TypeRegistrationError
+from ._http import ApiError, json_response, parse_body, read_json, validation_details
+from ._state import ServeState
+from ._views import artifact_view
+
+__all__ = ["MAX_PAGE", "PublishRequest", "artifact_routes", "default_visibility", "may_publish", "resolve_payload"]
+
+MAX_PAGE = 500
+"""The largest `limit` of one page of artifacts."""
+
+
+class PublishRequest(BaseModel):
+    """The body of `POST /api/v1/artifacts`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: str = Field(description="A registered type name (see GET /api/v1/types).")
+    payload: dict[str, Any] = Field(description="The payload, validated against the type's JSON schema.")
+    visibility: Visibility | None = Field(default=None, description="Who may see it (default: see docs).")
+    tags: list[str] = Field(default_factory=list[str], max_length=100)
+    correlation_id: str | None = Field(default=None, max_length=200, description="Join this workflow.")
+    partition_key: str | None = Field(default=None, max_length=200)
+
+
+def default_visibility(identity: AgentIdentity) -> Visibility:
+    """The visibility of an artifact published without one: the caller's tenant if it has one, else public."""
+    return PublicVisibility() if identity.tenant is None else TenantVisibility(tenant_id=identity.tenant)
+
+
+def may_publish(visibility: Visibility, identity: AgentIdentity, now: datetime) -> bool:
+    """A caller may publish only what it could itself see once any `AfterVisibility` delay has passed."""
+    return is_visible(visibility, identity, created_at=now, now=visible_from(visibility, now))
+
+
+def resolve_payload(state: ServeState, type_name: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """Validate `payload` as the registered `type_name`: 422 naming the unknown type or each invalid field."""
+    try:
+        model = state.flock.registry.resolve(type_name)
+    except TypeRegistrationError:
+        problem = f"no type registered as {type_name!r}; see GET /api/v1/types"
+        raise ApiError(422, "unknown_type", problem, [{"field": "type", "message": problem}]) from None
+    try:
+        return model.model_validate(payload).model_dump(mode="json")
+    except ValidationError as exc:
+        details = validation_details(exc, prefix="payload")
+        raise ApiError(422, "invalid_payload", f"invalid {type_name!r} payload", details) from None
+
+
+async def _publish(state: ServeState, request: Request) -> Response:
+    identity = await state.identity(request)
+    body = parse_body(PublishRequest, await read_json(request, state.max_body_bytes))
+    payload = resolve_payload(state, body.type, body.payload)
+    visibility = body.visibility or default_visibility(identity)
+    if not may_publish(visibility, identity, state.flock.clock.now()):
+        raise ApiError(403, "forbidden_visibility", "a caller may only publish artifacts it could itself see")
+    try:
+        artifact = await state.flock.publish(
+            {"type": body.type, "payload": payload},
+            visibility=visibility,
+            correlation_id=body.correlation_id,
+            partition_key=body.partition_key,
+            tags=body.tags,
+        )
+    except PayloadValidationError as exc:
+        details = [{"field": "payload", "message": line} for line in exc.errors]
+        raise ApiError(422, "invalid_payload", str(exc), details) from None
+    state.worker.wake()
+    response = json_response(artifact_view(artifact), status=201)
+    response.headers["Location"] = f"/api/v1/artifacts/{artifact.id}"
+    return response
+
+
+def _timestamp(request: Request, name: str) -> datetime | None:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return None
+    try:
+        value = datetime.fromisoformat(raw.replace("Z", "+00:00").replace(" ", "+"))
+    except ValueError:
+        raise _bad_query(name, "not an ISO 8601 timestamp") from None
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _integer(request: Request, name: str, default: int, low: int, high: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise _bad_query(name, f"must be an integer from {low} to {high}")
+    return int(raw)
+
+
+def _bad_query(name: str, problem: str) -> ApiError:
+    return ApiError(422, "invalid_query", f"query parameter {name!r}: {problem}", [{"field": name, "message": problem}])
+
+
+def _listing(request: Request) -> ArtifactQuery:
+    params = request.query_params
+    types, producers, tags = params.getlist("type"), params.getlist("produced_by"), params.getlist("tag")
+    return ArtifactQuery(
+        types=frozenset(types) or None,
+        produced_by=frozenset(producers) or None,
+        correlation_id=params.get("correlation_id") or None,
+        tags=frozenset(tags) or None,
+        since=_timestamp(request, "since"),
+        until=_timestamp(request, "until"),
+        offset=_integer(request, "offset", 0, 0, 2**31),
+        limit=_integer(request, "limit", 50, 1, MAX_PAGE),
+    )
+
+
+async def _list(state: ServeState, request: Request) -> Response:
+    identity = await state.identity(request)
+    query = _listing(request)
+    page = await state.flock.store.query(replace(query, visible_to=identity, now=state.flock.clock.now()))
+    return json_response(
+        {
+            "items": [artifact_view(a) for a in page.items],
+            "total": page.total,
+            "offset": page.offset,
+            "limit": query.limit,
+            "next_offset": page.next_offset,
+        }
+    )
+
+
+async def _get(state: ServeState, request: Request) -> Response:
+    identity = await state.identity(request)
+    raw = str(request.path_params["artifact_id"])
+    try:
+        artifact = await state.flock.store.get(UUID(raw))
+    except ValueError:
+        artifact = None
+    if artifact is None or not state.can_see(artifact, identity):
+        raise ApiError(404, "not_found", f"no artifact {raw!r}")
+    return json_response(artifact_view(artifact))
+
+
+def artifact_routes(state: ServeState) -> list[Route]:
+    """The artifact routes bound to `state`."""
+
+    async def publish(request: Request) -> Response:
+        return await _publish(state, request)
+
+    async def list_artifacts(request: Request) -> Response:
+        return await _list(state, request)
+
+    async def get_artifact(request: Request) -> Response:
+        return await _get(state, request)
+
+    return [
+        Route("/api/v1/artifacts", publish, methods=["POST"], name="publish_artifact"),
+        Route("/api/v1/artifacts", list_artifacts, methods=["GET"], name="list_artifacts"),
+        Route("/api/v1/artifacts/{artifact_id}", get_artifact, methods=["GET"], name="get_artifact"),
+    ]

@@ -1,0 +1,158 @@
+"""`GET /api/v1/events`: run events as Server-Sent Events, filtered by what the caller may see."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from uuid import UUID
+
+import anyio
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import Route
+
+from ..blackboard._visibility import AgentIdentity
+from ..orchestration._events import (
+    ActivationFailed,
+    ActivationFinished,
+    ActivationStarted,
+    ArtifactPublished,
+    FlockEvent,
+    TokenStreamed,
+)
+from ._http import ApiError
+from ._state import ServeState
+from ._views import event_view
+
+__all__ = ["BUFFER", "HEARTBEAT_SECONDS", "EventFilter", "event_routes"]
+
+BUFFER = 1000
+"""Events buffered per client; when a slow client falls further behind, events are dropped (see `lagged`)."""
+
+HEARTBEAT_SECONDS = 15.0
+"""A comment line is sent after this long without events, so proxies keep the connection open."""
+
+_MAX_ADMITTED = 10_000
+
+
+class EventFilter:
+    """Decides which events one caller receives; everything not shown to be visible is withheld.
+
+    - `artifact_published`: the artifact is visible to the caller now.
+    - `activation_started`: the caller may see every input of the activation (a scheduled activation
+      has none). Such a work item is *admitted*.
+    - `activation_finished`, `activation_failed`, `token_streamed`: only for admitted work items;
+      `output_ids` of a finished activation lists only the outputs the caller may see.
+    """
+
+    def __init__(self, state: ServeState, identity: AgentIdentity) -> None:
+        self._state = state
+        self._identity = identity
+        self._admitted: dict[str, bool] = {}
+
+    async def view(self, event: FlockEvent) -> dict[str, object] | None:
+        """The JSON of `event` for this caller, or `None` when it must not be sent."""
+        if isinstance(event, ArtifactPublished):
+            return event_view(event) if self._state.can_see(event.artifact, self._identity) else None
+        if isinstance(event, ActivationStarted):
+            return event_view(event) if await self._admit(event) else None
+        if isinstance(event, ActivationFinished | ActivationFailed):
+            return await self._settle(event)
+        if isinstance(event, TokenStreamed) and event.work_key in self._admitted:
+            return event_view(event)
+        return None
+
+    async def _settle(self, event: ActivationFinished | ActivationFailed) -> dict[str, object] | None:
+        if self._admitted.pop(event.work_key, False) is False:
+            return None
+        if isinstance(event, ActivationFinished):
+            return event_view(event, await self._visible_ids(event))
+        return event_view(event)
+
+    async def _admit(self, event: ActivationStarted) -> bool:
+        store, ids = self._state.flock.store, event.input_ids
+        try:
+            inputs = await store.get_many([UUID(i) for i in ids])
+        except ValueError:
+            return False
+        if len(inputs) != len(ids) or not all(self._state.can_see(a, self._identity) for a in inputs):
+            return False
+        if len(self._admitted) >= _MAX_ADMITTED:
+            self._admitted.pop(next(iter(self._admitted)))
+        self._admitted[event.work_key] = True
+        return True
+
+    async def _visible_ids(self, event: ActivationFinished) -> tuple[str, ...]:
+        outputs = await self._state.flock.store.get_many([UUID(i) for i in event.output_ids])
+        return tuple(str(a.id) for a in outputs if self._state.can_see(a, self._identity))
+
+
+def _frame(number: int, kind: str, data: object) -> str:
+    return f"id: {number}\nevent: {kind}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
+
+
+class _Subscription:
+    """Queues the Flock's events for one client without ever blocking the run that emits them."""
+
+    def __init__(self) -> None:
+        self.send: MemoryObjectSendStream[FlockEvent]
+        self.receive: MemoryObjectReceiveStream[FlockEvent]
+        self.send, self.receive = anyio.create_memory_object_stream[FlockEvent](BUFFER)
+        self.dropped = 0
+
+    def offer(self, event: FlockEvent) -> None:
+        try:
+            self.send.send_nowait(event)
+        except anyio.WouldBlock:
+            self.dropped += 1
+        except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+            pass
+
+
+async def _frames(state: ServeState, identity: AgentIdentity, max_events: int | None) -> AsyncIterator[str]:
+    subscription = _Subscription()
+    unsubscribe = state.flock.events.subscribe(subscription.offer)
+    state.streams.add(subscription.send)
+    state.metrics.stream_clients += 1
+    events_filter, sent = EventFilter(state, identity), 0
+    try:
+        yield "retry: 3000\n: connected\n\n"
+        while max_events is None or sent < max_events:
+            event = None
+            with anyio.move_on_after(HEARTBEAT_SECONDS):
+                try:
+                    event = await subscription.receive.receive()
+                except anyio.EndOfStream:  # the server is shutting down
+                    return
+            if subscription.dropped:
+                yield _frame(sent, "lagged", {"kind": "lagged", "dropped": subscription.dropped})
+                subscription.dropped = 0
+            if event is None:
+                yield ": keep-alive\n\n"
+                continue
+            data = await events_filter.view(event)
+            if data is not None:
+                sent += 1
+                yield _frame(sent, event.kind, data)
+    finally:
+        unsubscribe()
+        state.streams.discard(subscription.send)
+        state.metrics.stream_clients -= 1
+        subscription.send.close()
+        subscription.receive.close()
+
+
+def event_routes(state: ServeState) -> list[Route]:
+    """The event stream route bound to `state`."""
+
+    async def events(request: Request) -> Response:
+        identity = await state.identity(request)
+        raw = request.query_params.get("max_events")
+        if raw is not None and not (raw.isdigit() and int(raw) > 0):
+            raise ApiError(422, "invalid_query", "query parameter 'max_events' must be a positive integer")
+        headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+        stream = _frames(state, identity, None if raw is None else int(raw))
+        return StreamingResponse(stream, media_type="text/event-stream", headers=headers)
+
+    return [Route("/api/v1/events", events, methods=["GET"], name="stream_events")]

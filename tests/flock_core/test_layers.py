@@ -1,0 +1,105 @@
+"""The layer contract, read from the import graph: imports only go down.
+
+Every first-party import counts, at module level or inside a function; imports under `if TYPE_CHECKING:` do not
+(type-only references may point anywhere). A layer may import itself and the layers listed for it.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGE = ROOT / "flock_core"
+
+LEAVES = frozenset({"exceptions", "_ids", "_version", "_clock", "_usage", "_tracing"})
+
+# layer -> the layers it may import (besides itself). Leaves may import leaves only.
+ALLOWED: dict[str, frozenset[str]] = {
+    "leaves": frozenset(),
+    "blackboard": frozenset({"leaves"}),
+    "agents": frozenset({"blackboard", "leaves"}),
+    "orchestration": frozenset({"agents", "blackboard", "leaves"}),
+    "mcp": frozenset({"leaves"}),
+    "observe": frozenset({"orchestration", "agents", "blackboard", "leaves"}),
+    "serve": frozenset({"mcp", "observe", "orchestration", "agents", "blackboard", "leaves"}),
+    "facade": frozenset({"serve", "mcp", "observe", "orchestration", "agents", "blackboard", "leaves"}),
+    "tracing": frozenset({"observe", "leaves"}),
+    "testing": frozenset({"facade", "serve", "mcp", "observe", "orchestration", "agents", "blackboard", "leaves"}),
+    "cli": frozenset(
+        {"facade", "tracing", "testing", "serve", "mcp", "observe", "orchestration", "agents", "blackboard", "leaves"}
+    ),
+}
+
+
+def layer_of(module: str) -> str:
+    """The layer of a `flock_core` module, from its dotted name."""
+    parts = module.split(".")
+    if len(parts) == 1 or parts[1] in {"__init__", "_flock"}:
+        return "facade"
+    head = parts[1]
+    if head in LEAVES:
+        return "leaves"
+    if head in ALLOWED:
+        return head
+    raise AssertionError(f"{module} belongs to no layer: add it to the contract in {Path(__file__).name}")
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def imports_of(path: Path) -> Iterator[tuple[int, str]]:
+    """(line, absolute module) for every first-party import of a file, skipping `if TYPE_CHECKING:` blocks."""
+    name = module_name(path)
+    package = name.split(".") if path.name == "__init__.py" else name.split(".")[:-1]
+    yield from _walk(ast.parse(path.read_text(encoding="utf-8")), package)
+
+
+def _walk(node: ast.AST, package: list[str]) -> Iterator[tuple[int, str]]:
+    for child in ast.iter_child_nodes(node):
+        if isinstance(child, ast.If) and "TYPE_CHECKING" in ast.unparse(child.test):
+            yield from (found for stmt in child.orelse for found in _walk(stmt, package))
+            continue
+        if isinstance(child, ast.ImportFrom):
+            base = package[: len(package) - (child.level - 1)] if child.level else []
+            target = ".".join([*base, *([child.module] if child.module else [])])
+            names = [alias.name for alias in child.names]
+            for module in [target] if child.module else [f"{target}.{alias}" for alias in names]:
+                yield child.lineno, module
+        elif isinstance(child, ast.Import):
+            for alias in child.names:
+                yield child.lineno, alias.name
+        yield from _walk(child, package)
+
+
+def first_party_edges() -> Iterator[tuple[str, int, str]]:
+    for path in sorted(PACKAGE.rglob("*.py")):
+        source = module_name(path)
+        for line, target in imports_of(path):
+            if target.split(".")[0] in {"flock_core", "engines"}:
+                yield source, line, target
+
+
+def test_imports_only_go_down() -> None:
+    upward = [
+        f"{src}:{line} ({layer_of(src)}) imports {target} ({layer_of(target)})"
+        for src, line, target in first_party_edges()
+        if target.startswith("flock_core")
+        and layer_of(target) != layer_of(src)
+        and layer_of(target) not in ALLOWED[layer_of(src)]
+    ]
+    assert upward == []
+
+
+@pytest.mark.parametrize("layer", sorted(set(ALLOWED) - {"facade", "leaves", "tracing"}))
+def test_every_layer_package_documents_what_it_may_import(layer: str) -> None:
+    doc = ast.get_docstring(ast.parse((PACKAGE / layer / "__init__.py").read_text(encoding="utf-8")))
+    assert doc is not None
+    assert "import" in doc, f"flock_core/{layer}/__init__.py should say what the layer may import"
