@@ -72,6 +72,8 @@ async def _run(state: ServeState, request: Request) -> Response:
         raise ApiError(502, "agent_failed", str(exc)) from None
     except FlockError as exc:
         raise ApiError(500, "agent_error", str(exc)) from None
+    except Exception as exc:  # an engine is the user's code: anything it raises is the agent failing, not the API
+        raise ApiError(502, "agent_failed", f"agent {name!r} failed: {type(exc).__name__}: {exc}") from None
     if body.publish_outputs:
         state.worker.wake()
     visible = [artifact_view(a) for a in outputs if state.can_see(a, identity)]
