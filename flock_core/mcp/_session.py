@@ -33,12 +33,13 @@ _CONNECTION_CLOSED = -32000
 
 def _leaf(error: BaseException) -> BaseException:
     """The first real error inside (nested) exception groups, which anyio task groups wrap errors in."""
-    while isinstance(error, BaseExceptionGroup):
-        group = cast(BaseExceptionGroup[BaseException], error)
+    leaf: BaseException = error
+    while isinstance(leaf, BaseExceptionGroup):
+        group = cast(BaseExceptionGroup[BaseException], leaf)
         if not group.exceptions:
             break
-        error = group.exceptions[0]
-    return error
+        leaf = group.exceptions[0]
+    return leaf
 
 
 def describe(error: BaseException) -> str:
