@@ -35,11 +35,11 @@ def _leaf(error: BaseException) -> BaseException:
     """The first real error inside (nested) exception groups, which anyio task groups wrap errors in."""
     leaf: BaseException = error
     while isinstance(leaf, BaseExceptionGroup):
-        group = cast(BaseExceptionGroup[BaseException], leaf)
-        if not group.exceptions:
+        inner: tuple[BaseException, ...] = cast(BaseExceptionGroup[BaseException], leaf).exceptions
+        if not inner:
             break
-        leaf = group.exceptions[0]
-    return leaf
+        leaf = inner[0]
+    return cast(BaseException, leaf)
 
 
 def describe(error: BaseException) -> str:
