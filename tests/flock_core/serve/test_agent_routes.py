@@ -7,7 +7,7 @@ import pytest
 from dirty_equals import IsStr
 from pydantic import BaseModel
 
-from flock_core import AgentIdentity, ArtifactQuery, Flock, PrivateVisibility, TenantVisibility
+from flock_core import AgentIdentity, ArtifactQuery, EvaluationRequest, Flock, PrivateVisibility, TenantVisibility
 from flock_core.exceptions import EngineError
 from flock_core.serve import ApiKeys, create_app
 from flock_core.testing import FunctionEngine, ScriptedEngine
