@@ -109,6 +109,11 @@ class DSPyEngine:
         model = resolve_model(agent, self.settings.model, request.model)
         check_model_request(agent, model, self.settings.lm.base_url, offline=model == OFFLINE_MODEL)
         prepare_environment()
+        from opentelemetry import trace
+
+        from ._telemetry import set_model_attributes  # imports DSPy, as the evaluation below does anyway
+
+        set_model_attributes(trace.get_current_span(), model)
         return await self._dspy().evaluate(request, model)
 
     def _dspy(self) -> DSPySession:

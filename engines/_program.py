@@ -22,6 +22,7 @@ import dspy
 from flock_core import Usage
 from flock_core.exceptions import ConfigurationError
 
+from ._lm import ObservedLM
 from ._recorder import CallRecorder, LMRelay, watching
 from ._settings import ProgramName
 from ._telemetry import CallSpans
@@ -107,8 +108,10 @@ async def run_program(
     relayed = any(isinstance(c, LMRelay) for c in lm_callbacks)
     in_settings = foreign_adapter or isinstance(program, ToolLoop) or not relayed
     callbacks = [*settings.callbacks, *watchers] if in_settings else settings.callbacks
+    # History stays off, except for an ObservedLM alone: it keeps none, only the response id for its span.
+    no_history = foreign_adapter or not isinstance(lm, ObservedLM)
     with (
-        settings.context(lm=lm, adapter=adapter, callbacks=callbacks, disable_history=True, trace=None),
+        settings.context(lm=lm, adapter=adapter, callbacks=callbacks, disable_history=no_history, trace=None),
         contextlib.nullcontext() if in_settings else watching(*watchers),
         dspy.track_usage() as tracker,
     ):

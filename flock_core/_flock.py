@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
     from engines import EvaluationReport, LoadReport, OptimizationResult
 
+    from ._tracing import FlockTracer
     from .agents._learned import LearnedState
     from .mcp import McpServerSpec
     from .orchestration._conditions import Condition
@@ -163,6 +164,11 @@ class Flock:
     def events(self) -> EventBus:
         """Run events (published, activation started/finished/failed, streamed tokens) for observers."""
         return self._core.events
+
+    @property
+    def tracer(self) -> FlockTracer:
+        """The Flock's spans, on its tracer provider (a server opens its request spans with it)."""
+        return self._core.tracer
 
     def add_listener(self, listener: Callable[[Artifact], None]) -> Callable[[], None]:
         """Call `listener` with every artifact this Flock stores; returns a function that removes it."""

@@ -358,15 +358,20 @@ class Orchestrator:
                 await component.on_post_publish(spec, artifacts)
 
     async def evaluate_direct(self, spec: AgentSpec, source: Artifact, publish: bool) -> list[Artifact]:
-        """Run `spec` on one artifact outside the queue (for `invoke`); errors propagate."""
+        """Run `spec` on one artifact outside the queue (for `invoke`), in an `invoke_agent` span; errors propagate."""
         meter = UsageMeter()
-        await self.initialize(spec)
-        spec = await self.with_mcp_tools(spec)
-        try:
-            outputs = await self._runner.run(spec, (source,), (), meter)
-        finally:
-            self.usage[source.correlation_id] = self.usage.get(source.correlation_id, Usage()) + meter.total
-        artifacts = self._output_artifacts(spec, outputs, (source,), source.correlation_id)
+        with self.tracer.activation(spec.name, source.correlation_id, (source,), {}) as span:
+            try:
+                await self.initialize(spec)
+                spec = await self.with_mcp_tools(spec)
+                outputs = await self._runner.run(spec, (source,), (), meter)
+            except BaseException as exc:
+                record_failure(span, exc)
+                raise
+            finally:
+                self.usage[source.correlation_id] = self.usage.get(source.correlation_id, Usage()) + meter.total
+            artifacts = self._output_artifacts(spec, outputs, (source,), source.correlation_id)
+            record_outputs(span, artifacts, meter.total.input_tokens, meter.total.output_tokens)
         if publish:
             commit = Commit(artifacts=(source, *artifacts), consumed=((spec.name, source.id),))
             await self._commit_and_submit(commit, self.route_outputs(artifacts))

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import anyio
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
@@ -25,6 +26,7 @@ from ._metrics import CONTENT_TYPE, Metrics
 from ._openapi import docs_page, openapi_document
 from ._state import ServeState
 from ._stream import event_routes
+from ._trace_context import TraceContextMiddleware
 from ._worker import DriveMode, Worker
 
 if TYPE_CHECKING:
@@ -114,6 +116,7 @@ def build_app(
         routes=routes,
         lifespan=lifespan,
         exception_handlers={ApiError: _api_error, HTTPException: _http_error},
+        middleware=[Middleware(TraceContextMiddleware, tracer=lambda: flock.tracer, routes=lambda: routes)],
     )
     return app, state
 
