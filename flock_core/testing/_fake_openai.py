@@ -16,9 +16,11 @@ with FakeOpenAIServer(replies=["first", "second"], latency=0.01, faults={0: "htt
     assert server.prompt_chars(1) == 5
 ```
 
-Each request gets a 0-based `call_index` in arrival order. The reply text comes from a *responder*
-(`Callable[[ChatRequest], str]`, default: always `"ok"`) or from a script of `replies` served in order,
-the last one repeating once the script is exhausted. A *fault* may replace the reply of a given call:
+Each request gets a 0-based `call_index` in arrival order. The reply comes from a *responder*
+(`Callable[[ChatRequest], str | ToolCallReply]`, default: always `"ok"`) or from a script of `replies` served
+in order, the last one repeating once the script is exhausted. A `ToolCallReply` answers with `tool_calls`
+(`finish_reason: "tool_calls"`), as a provider does with native function calling; `ChatRequest.tools` holds
+the tools the client offered. A *fault* may replace the reply of a given call:
 
 | fault         | what the client sees                                                               |
 |---------------|------------------------------------------------------------------------------------|
