@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import Annotated, Any
 
 import pytest
@@ -14,7 +12,8 @@ from pydantic import BaseModel, Field
 from engines import DSPyEngine
 from flock_core import AgentSpec, EvaluationRequest, OutputGroup, Subscription
 from flock_core.exceptions import ConfigurationError
-from flock_core.mcp import McpServerSpec, McpToolbox
+from flock_core.mcp import McpTool
+from flock_core.mcp._tools import tool_function
 from flock_core.testing import FakeOpenAIServer, ToolCall, ToolCallReply
 from flock_core.testing._fake_openai import Reply
 
@@ -22,7 +21,6 @@ pytestmark = pytest.mark.anyio
 
 ChatReply = Callable[..., str]
 RequestFactory = Callable[..., EvaluationRequest]
-ECHO_SERVER = Path(__file__).parents[1] / "flock_core" / "mcp" / "mcp_echo_server.py"
 
 
 class Question(BaseModel):
@@ -125,24 +123,46 @@ async def test_the_loop_ends_with_an_answer_after_max_tool_calls(
     assert [bool(r.tools) for r in server.requests] == [True, True, False]  # the last call offers no tools
 
 
+SHOUT = McpTool(
+    "echo",
+    "shout",
+    "Repeat a text in capitals.",
+    {  # the input schema the MCP SDK's server writes for `shout(text, times=1, style: Literal[...] = "plain")`
+        "type": "object",
+        "properties": {
+            "text": {"title": "Text", "type": "string", "maxLength": 50},
+            "times": {"default": 1, "title": "Times", "type": "integer", "minimum": 1},
+            "style": {"default": "plain", "enum": ["plain", "stars"], "title": "Style", "type": "string"},
+        },
+        "required": ["text"],
+    },
+)
+
+
 async def test_mcp_tool_schemas_keep_their_limits(request_for: RequestFactory, chat_reply: ChatReply) -> None:
-    async with McpToolbox() as toolbox:
-        toolbox.add("echo", McpServerSpec.stdio(sys.executable, [str(ECHO_SERVER)], tools=["shout"], timeout=20))
-        tools = await toolbox.tools()
-        replies = [
-            ToolCallReply.of(ToolCall("echo__shout", {"text": "hi", "style": "loud"})),  # not in the enum
-            ToolCallReply.of(ToolCall("echo__shout", {"text": "hi", "times": 2})),
-            chat_reply(answer=Answer(text="HI HI")),
-        ]
-        with FakeOpenAIServer(replies=replies) as server:
-            result = await engine_for(server).evaluate(request_for(agent(*tools), Question(text="shout")))
+    sent: list[dict[str, Any]] = []
+
+    async def call_server(arguments: dict[str, Any]) -> str:  # stands in for the MCP session
+        sent.append(arguments)
+        return " ".join([arguments["text"].upper()] * arguments.get("times", 1))
+
+    shout = tool_function(SHOUT, call_server)
+    replies: list[Reply] = [
+        ToolCallReply.of(ToolCall("echo__shout", {"text": "hi", "style": "loud"})),  # not in the enum
+        ToolCallReply.of(ToolCall("echo__shout", {"text": "hi", "times": 2})),
+        chat_reply(answer=Answer(text="HI HI")),
+    ]
+    with FakeOpenAIServer(replies=replies) as server:
+        result = await engine_for(server).evaluate(request_for(agent(shout), Question(text="shout")))
     assert result.outputs == [Answer(text="HI HI")]
     parameters = server.requests[0].tools[0]["function"]["parameters"]
     assert parameters["properties"]["style"]["enum"] == ["plain", "stars"]
+    assert (parameters["properties"]["text"]["maxLength"], parameters["properties"]["times"]["minimum"]) == (50, 1)
     assert parameters["required"] == ["text"]
     [(_, refused)] = tool_messages(server, 1)
     assert refused.startswith("Error: ValueError: Arg style is invalid: 'loud' is not one of ['plain', 'stars']")
     assert tool_messages(server, 2)[1][1] == "HI HI"
+    assert sent == [{"text": "hi", "times": 2}]  # the refused call never reached the server
 
 
 async def test_tool_calling_can_be_forced_to_text_or_required_native(request_for: RequestFactory) -> None:
