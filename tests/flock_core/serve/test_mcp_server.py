@@ -152,3 +152,4 @@ def test_create_app_mounts_mcp_only_when_asked() -> None:
     paths = {getattr(r, "path", None) for r in create_app(flock, mcp=True).routes}
     assert "/mcp" in paths
     assert "/mcp" not in {getattr(r, "path", None) for r in create_app(make_flock()).routes}
+    assert "/mcp" in {getattr(r, "path", None) for r in make_flock().app(mcp=True).routes}
