@@ -90,10 +90,9 @@ class Flock:
         clock: Clock | None = None,
         tracer_provider: TracerProvider | None = None,
     ) -> None:
+        # the run-time machinery and OpenTelemetry's trace API load with the first Flock, not at import
         from ._tracing import FlockTracer
-        from .orchestration._orchestrator import (
-            Orchestrator,  # the run-time machinery loads with the first Flock, not at import
-        )
+        from .orchestration._orchestrator import Orchestrator
 
         lease = lease if isinstance(lease, timedelta) else timedelta(seconds=lease)
         if lease <= timedelta(0):

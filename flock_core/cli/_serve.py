@@ -36,7 +36,7 @@ def parse_api_keys(text: str) -> dict[str, AgentIdentity]:
 
 def _serve(args: argparse.Namespace, load_flock: FlockLoader) -> int:
     try:
-        from ..serve import ApiKeys, serve
+        from ..serve import ApiKeys, serve  # the serve extra may be missing: imported here to say so
     except ImportError as exc:
         raise SystemExit(f'flock serve needs the serve extra: pip install "flockboard[serve]" ({exc})') from None
     keys = parse_api_keys(os.environ.get(args.api_keys_env, "")) if args.api_keys_env else {}

@@ -2,30 +2,28 @@
 
 A `LocalBoard` (one process owns the board) routes new artifacts at once and runs the work they complete
 here; a `SharedBoard` (`_router.py`: several processes share a store) leaves routing to whichever process
-leads and claims work from the store's queue. The orchestrator picks one with `open_board` when it is
-built and never asks which it has.
+leads and claims work from the store's queue. The orchestrator picks one when it is built and never asks
+which it has.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Mapping, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Protocol
 from uuid import UUID
 
-from .._clock import Clock
 from ..agents._spec import AgentSpec
 from ..blackboard._artifacts import Artifact
-from ..blackboard._shared import shared_store
 from ..blackboard._store import ArtifactQuery, BlackboardStore
 from ..blackboard._work import Commit, ExpiredJoin, TimerState, owner_alive
 from ..exceptions import ConfigurationError
 from ._routing import Routed, Routing
 from ._runtime import Runtime, WorkItem
 
-__all__ = ["Board", "LocalBoard", "Resumed", "open_board"]
+__all__ = ["Board", "LocalBoard", "Resumed"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,33 +177,3 @@ class LocalBoard:
 
     def stop_claiming(self) -> None:
         return None
-
-
-def open_board(
-    store: BlackboardStore,
-    *,
-    routing: Routing,
-    runtime: Runtime,
-    agents: Mapping[str, AgentSpec],
-    clock: Clock,
-    worker_id: str,
-    lease: timedelta,
-    on_lead: Callable[[Mapping[str, TimerState]], None],
-    on_expired: Callable[[Sequence[ExpiredJoin]], None],
-) -> Board:
-    """A `SharedBoard` when `store` asks for distributed mode, else a `LocalBoard`."""
-    queue = shared_store(store)
-    if queue is None:
-        return LocalBoard(store, routing, runtime, agents)
-    from ._router import SharedBoard  # the router loads only for a shared store
-
-    return SharedBoard(
-        queue,
-        routing=routing,
-        runtime=runtime,
-        clock=clock,
-        worker_id=worker_id,
-        lease=lease,
-        on_lead=on_lead,
-        on_expired=on_expired,
-    )

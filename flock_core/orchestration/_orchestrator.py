@@ -28,15 +28,17 @@ from ..agents._engine import Engine, Usage
 from ..agents._spec import AgentSpec
 from ..blackboard._artifacts import Artifact, WorkflowError
 from ..blackboard._registry import TypeRegistry
+from ..blackboard._shared import shared_store
 from ..blackboard._store import ArtifactQuery, BlackboardStore
 from ..blackboard._work import Commit, ExpiredJoin, WorkRecord, worker_identity
 from ..exceptions import ConfigurationError, DuplicateAgentError, RunTimeoutError, UnknownAgentError
 from ._artifact_factory import ArtifactFactory
-from ._board import open_board
+from ._board import Board, LocalBoard
 from ._conditions import Condition, ConditionView
 from ._events import ArtifactPublished, EventBus
 from ._execution import Executor, ToolSource
 from ._resume import ResumeReport, compare_fingerprints, fingerprint
+from ._router import SharedBoard
 from ._routing import Routed, Routing
 from ._runtime import Runtime, WorkItem
 from ._scheduler import Rejection
@@ -90,17 +92,7 @@ class Orchestrator:
         self.runtime = Runtime(clock, max_concurrency, lambda name: self._specs[name].max_concurrency)
         self._routing = Routing(registry, clock, self.runtime, release=self._release)
         self._schedules = Schedules(self._specs, clock, self.runtime, self._commit)
-        self.board = open_board(
-            store,
-            routing=self._routing,
-            runtime=self.runtime,
-            agents=self._specs,
-            clock=clock,
-            worker_id=self.worker_id,
-            lease=lease,
-            on_lead=self._schedules.arm,
-            on_expired=self._report_expired,
-        )
+        self.board = self._open_board(store, lease)
         self._executor = Executor(
             agents=self._specs,
             store=store,
@@ -115,6 +107,22 @@ class Orchestrator:
             max_agent_iterations=max_agent_iterations,
             commit=self._commit,
             route=self.board.route,
+        )
+
+    def _open_board(self, store: BlackboardStore, lease: timedelta) -> Board:
+        """The board strategy, chosen once: shared when the store asks for distributed mode, else local."""
+        queue = shared_store(store)
+        if queue is None:
+            return LocalBoard(store, self._routing, self.runtime, self._specs)
+        return SharedBoard(
+            queue,
+            routing=self._routing,
+            runtime=self.runtime,
+            clock=self.clock,
+            worker_id=self.worker_id,
+            lease=lease,
+            on_lead=self._schedules.arm,
+            on_expired=self._report_expired,
         )
 
     # -- declarations --------------------------------------------------------------------------------
