@@ -213,3 +213,20 @@ async def test_lease_and_worker_concurrency_are_validated() -> None:
     flock = Flock(store=InMemoryBlackboardStore(shared=True))
     with pytest.raises(ConfigurationError, match="concurrency must be at least 1"):
         await flock.run_worker(concurrency=0)
+
+
+async def test_drain_stops_claiming_and_returns_when_the_running_work_is_done() -> None:
+    store = InMemoryBlackboardStore(shared=True)
+    runs: Counter[str] = Counter()
+    worker, publisher = sleepers(store, 2, runs, lease=30)
+    await publisher.publish_many([Slow(seconds=0.05), Slow(seconds=0)])
+    started = anyio.Event()
+    worker.events.subscribe(lambda event: started.set() if type(event).__name__ == "ActivationStarted" else None)
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as group:
+            group.start_soon(lambda: worker.run_worker(concurrency=1))
+            await started.wait()
+            await worker.drain()
+            group.cancel_scope.cancel()
+    assert (sum(runs.values()), len(await store.get_by_type(Rested)), len(await store.work(("pending",)))) == (1, 1, 1)
+    await Flock().drain()  # nothing runs: returns at once
