@@ -117,7 +117,8 @@ def module_graph() -> dict[str, set[str]]:
     paths = {module_name(path): path for package in FIRST_PARTY for path in sorted((ROOT / package).rglob("*.py"))}
     graph: dict[str, set[str]] = {name: set() for name in paths}
     for name, path in paths.items():
-        for _line, target in imports_of(path):
+        for _line, imported in imports_of(path):
+            target = imported
             while target and target not in paths:  # `from pkg.module import name` -> pkg.module
                 target = target.rpartition(".")[0]
             if target and target != name and (name, target) not in NOT_YET_REMOVED:
