@@ -135,12 +135,12 @@ class Flock:
     @property
     def lease(self) -> timedelta | None:
         """How long a claimed work item stays claimed on a shared store (`None` on a local board)."""
-        return self._core.board.lease
+        return self._core.lease
 
     @property
     def max_concurrency(self) -> int:
         """Activations this process runs at once, across agents (`run_worker(concurrency=...)` changes it)."""
-        return self._core.runtime.max_concurrency
+        return self._core.max_concurrency
 
     @property
     def rejections(self) -> deque[Rejection]:

@@ -125,6 +125,16 @@ class Orchestrator:
             on_expired=self._report_expired,
         )
 
+    @property
+    def lease(self) -> timedelta | None:
+        """How long this process's claims last on a shared board (`None` on a local one)."""
+        return self.board.lease
+
+    @property
+    def max_concurrency(self) -> int:
+        """Activations this process runs at once."""
+        return self.runtime.max_concurrency
+
     # -- declarations --------------------------------------------------------------------------------
 
     @property
@@ -277,7 +287,8 @@ class Orchestrator:
         await self._save_fingerprints()
         resumed = await self.board.resume()
         self.expired_joins.extend(resumed.expired_joins)
-        await self._commit(Commit(), resumed.routed)
+        if resumed.routed.items or resumed.routed.expired:
+            await self._commit(Commit(), resumed.routed)
         if resumed.timers is not None:
             self._schedules.arm(resumed.timers)
         report = ResumeReport(added, removed, changed, resumed.resumed, resumed.orphaned)
