@@ -16,12 +16,6 @@ ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "flock_core"
 FIRST_PARTY = ("flock_core", "engines")
 
-# Edges left out of the cycle check, each with the reason it is still there.
-NOT_YET_REMOVED = {
-    # `Flock.optimize`/`evaluate`/... import `engines` in the method; learning moves to `engines.optimize(flock)`.
-    ("flock_core._flock", "engines"),
-}
-
 LEAVES = frozenset({"exceptions", "_ids", "_version", "_clock", "_usage", "_tracing"})
 
 # layer -> the layers it may import (besides itself). Leaves may import leaves only.
@@ -121,7 +115,7 @@ def module_graph() -> dict[str, set[str]]:
             target = imported
             while target and target not in paths:  # `from pkg.module import name` -> pkg.module
                 target = target.rpartition(".")[0]
-            if target and target != name and (name, target) not in NOT_YET_REMOVED:
+            if target and target != name:
                 graph[name].add(target)
     return graph
 
@@ -165,3 +159,33 @@ def test_no_import_cycles() -> None:
 def test_the_cycle_finder_finds_rings_and_ignores_chains() -> None:
     graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}, "e": set()}
     assert import_cycles(graph) == [["a", "b", "c"]]
+
+
+def test_flock_core_never_imports_engines() -> None:
+    """The core finds engines through the `flock_core.engines` entry point, never by importing the package.
+
+    Unlike the layer contract, type-only imports count too: the core's annotations name its own protocols.
+    """
+    offenders = [
+        f"{module_name(path)}:{line} imports {name}"
+        for path in sorted(PACKAGE.rglob("*.py"))
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        for line, name in _absolute_imports(node)
+        if name == "engines" or name.startswith("engines.")
+    ]
+    textual = [
+        str(path.relative_to(ROOT))
+        for path in PACKAGE.rglob("*.py")
+        if any(f"{q}engines{q}" in path.read_text(encoding="utf-8") for q in ('"', "'"))
+    ]
+    assert offenders == []
+    assert textual == [], "a module names the `engines` package as a string (import_module?)"
+
+
+def _absolute_imports(node: ast.AST) -> list[tuple[int, str]]:
+    """(line, module) of an absolute import statement, type-only ones included."""
+    if isinstance(node, ast.Import):
+        return [(node.lineno, alias.name) for alias in node.names]
+    if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+        return [(node.lineno, node.module)]
+    return []
