@@ -68,7 +68,7 @@ class McpToolbox:
     def _session(self, server: str) -> Session:
         """The open session of `server`, connecting first if needed (blocking: run in a worker thread)."""
         spec = self._spec(server)
-        from ._session import Session, SessionLoop, describe
+        from ._session import Session, SessionLoop, describe  # the `mcp` client library loads at first use
 
         with self._lock:
             if server not in self._sessions:
