@@ -4,6 +4,7 @@ Importing this package loads neither DSPy nor LiteLLM; they load when an engine 
 """
 
 from ._dspy_engine import DSPyEngine
+from ._embedder import EMBEDDING_MODEL_ENV, LiteLLMEmbedder
 from ._guard import ALLOW_MODEL_REQUESTS_ENV, model_requests_allowed, override_allow_model_requests
 from ._inputs import ContextItem, PreviousAttempt, PreviousOutput
 from ._learning import (
@@ -40,6 +41,7 @@ from ._signature import RESERVED_NAMES, FieldPlan, FieldRole, SignaturePlan, bui
 
 __all__ = [
     "ALLOW_MODEL_REQUESTS_ENV",
+    "EMBEDDING_MODEL_ENV",
     "MODEL_ENV",
     "OFFLINE_MODEL",
     "RESERVED_NAMES",
@@ -55,6 +57,7 @@ __all__ = [
     "FieldRole",
     "InputShape",
     "InputSlot",
+    "LiteLLMEmbedder",
     "LoadReport",
     "Metric",
     "Mismatch",

@@ -32,6 +32,7 @@ from .agents._context import (
 )
 from .agents._engine import Engine, EvaluationRequest, EvaluationResult, Usage
 from .agents._patterns import BatchSpec, JoinSpec, ScheduleSpec
+from .agents._semantic import Embedder, Semantic
 from .agents._spec import AgentSpec, BestOf, FanOut, OutputGroup, Subscription
 from .blackboard._artifacts import Artifact, WorkflowError
 from .blackboard._registry import TypeRegistry, flock_type, type_name_of
@@ -125,6 +126,7 @@ __all__ = [
     "CorrelationState",
     "CorrelationStatus",
     "Demo",
+    "Embedder",
     "Engine",
     "EvaluationRequest",
     "EvaluationResult",
@@ -153,6 +155,7 @@ __all__ = [
     "RunResult",
     "SQLiteBlackboardStore",
     "ScheduleSpec",
+    "Semantic",
     "Subscription",
     "SystemClock",
     "TenantVisibility",

@@ -12,6 +12,7 @@ FlockError
 └── RuntimeFlockError              something failed while a workflow ran
     ├── ContractViolation          an engine's result broke the declared output contract
     ├── EngineError                an engine raised or returned something unusable
+    ├── EmbeddingError             an embedder failed (a semantic subscription then rejects the artifact)
     ├── StoreError                 the blackboard store failed
     ├── CircuitBreakerTripped      an agent hit max_agent_iterations in one workflow
     ├── McpError                   an MCP server could not be reached, or one of its tools failed
@@ -36,6 +37,7 @@ __all__ = [
     "ConfigurationError",
     "ContractViolation",
     "DuplicateAgentError",
+    "EmbeddingError",
     "EngineError",
     "FlockError",
     "McpError",
@@ -152,6 +154,10 @@ class EngineError(RuntimeFlockError):
         super().__init__(f"agent {agent!r}: {message}")
         self.agent = agent
         self.usage = usage
+
+
+class EmbeddingError(RuntimeFlockError):
+    """An embedder failed or returned unusable vectors; the semantic match it was for is rejected."""
 
 
 class StoreError(RuntimeFlockError):

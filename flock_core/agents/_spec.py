@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from ..blackboard._visibility import AgentIdentity, Visibility
 from ._patterns import BatchSpec, JoinSpec, ScheduleSpec
+from ._semantic import Semantic
 
 if TYPE_CHECKING:
     from ._components import AgentComponent
@@ -64,6 +65,7 @@ class Subscription:
     priority: int = 0
     join: JoinSpec | None = None
     batch: BatchSpec | None = None
+    semantic: tuple[Semantic, ...] = ()
 
     @property
     def required(self) -> Mapping[str, int]:

@@ -80,7 +80,7 @@ class Executor:
         max_attempts: int,
         max_agent_iterations: int,
         commit: Callable[[Commit, Routed], Awaitable[bool]],
-        route: Callable[[Sequence[Artifact]], Routed],
+        route: Callable[[Sequence[Artifact]], Awaitable[Routed]],
     ) -> None:
         self._agents = agents
         self._store = store
@@ -142,7 +142,9 @@ class Executor:
             self._add_usage(item.correlation_id, meter)
         artifacts = self._artifacts.from_outputs(spec.name, outputs, item.inputs, item.correlation_id)
         record_outputs(span, artifacts, meter.total.input_tokens, meter.total.output_tokens)
-        committed = await self._commit(Commit(artifacts=tuple(artifacts), complete=record.key), self._route(artifacts))
+        committed = await self._commit(
+            Commit(artifacts=tuple(artifacts), complete=record.key), await self._route(artifacts)
+        )
         if committed:
             if self._events.listening:
                 output_ids = tuple(str(a.id) for a in artifacts)
@@ -167,7 +169,7 @@ class Executor:
             record_outputs(span, artifacts, meter.total.input_tokens, meter.total.output_tokens)
         if publish:
             commit = Commit(artifacts=(source, *artifacts), consumed=((spec.name, source.id),))
-            await self._commit(commit, self._route(artifacts))
+            await self._commit(commit, await self._route(artifacts))
         return artifacts
 
     def _add_usage(self, correlation_id: str, meter: UsageMeter) -> None:
@@ -244,4 +246,4 @@ class Executor:
                 ),
             )
         commit = Commit(artifacts=artifacts, complete=item.record.key, outcome="failed", error=str(exc))
-        await self._commit(commit, self._route(artifacts))
+        await self._commit(commit, await self._route(artifacts))

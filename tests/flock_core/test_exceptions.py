@@ -60,6 +60,7 @@ def test_the_tree_drawing_parses() -> None:
         "RuntimeFlockError": "FlockError",
         "ContractViolation": "RuntimeFlockError",
         "EngineError": "RuntimeFlockError",
+        "EmbeddingError": "RuntimeFlockError",
         "StoreError": "RuntimeFlockError",
         "CircuitBreakerTripped": "RuntimeFlockError",
         "McpError": "RuntimeFlockError",
