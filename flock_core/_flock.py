@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Any, Literal, Self, TypeVar, overload
 import anyio
 from pydantic import BaseModel
 
-from ._clock import Clock, SystemClock
+from ._clock import Clock
 from ._ids import new_id
 from .agents._builder import AgentBuilder
-from .agents._context import ContextProvider, CorrelationContext
+from .agents._context import ContextProvider
 from .agents._engine import Engine, Usage
 from .agents._spec import AgentSpec
 from .blackboard._artifacts import Artifact, WorkflowError
@@ -23,8 +23,8 @@ from .blackboard._registry import TypeRegistry, default_registry
 from .blackboard._store import ArtifactQuery, BlackboardStore
 from .blackboard._visibility import Visibility
 from .blackboard._work import ExpiredJoin, WorkRecord
-from .blackboard.memory._store import InMemoryBlackboardStore
 from .exceptions import ConfigurationError, DuplicateAgentError, RunTimeoutError, UnknownAgentError
+from .orchestration._blocking import check_no_event_loop, run_blocking
 from .orchestration._events import EventBus
 from .orchestration._resume import ResumeReport
 from .orchestration._runtime import WorkItem
@@ -85,27 +85,36 @@ class Flock:
         tracer_provider: TracerProvider | None = None,
     ) -> None:
         from ._tracing import FlockTracer
+        from .orchestration._options import FlockOptions
         from .orchestration._orchestrator import (
             Orchestrator,  # the run-time machinery loads with the first Flock, not at import
         )
 
-        lease = lease if isinstance(lease, timedelta) else timedelta(seconds=lease)
-        if lease <= timedelta(0):
-            raise ConfigurationError(f"lease must be positive, got {lease}")
+        options = FlockOptions.of(
+            model=model,
+            store=store,
+            engine=engine,
+            context=context,
+            clock=clock,
+            max_agent_iterations=max_agent_iterations,
+            max_concurrency=max_concurrency,
+            max_attempts=max_attempts,
+            lease=lease,
+        )
         self.model = model
         self.registry = TypeRegistry(default_registry)
         self.registry.register(WorkflowError)
         self._core = Orchestrator(
             registry=self.registry,
-            store=store if store is not None else InMemoryBlackboardStore(),
-            clock=clock or SystemClock(),
-            model=model,
-            engine=engine,
-            context=context or CorrelationContext(),
-            max_agent_iterations=max_agent_iterations,
-            max_concurrency=max_concurrency,
-            max_attempts=max_attempts,
-            lease=lease,
+            store=options.store,
+            clock=options.clock,
+            model=options.model,
+            engine=options.engine,
+            context=options.context,
+            max_agent_iterations=options.max_agent_iterations,
+            max_concurrency=options.max_concurrency,
+            max_attempts=options.max_attempts,
+            lease=options.lease,
             tracer=FlockTracer(tracer_provider),
         )
         for callback in tuple(_on_create):
@@ -205,7 +214,12 @@ class Flock:
 
         Called automatically by the first `publish`, `invoke` or run; call it yourself to see the
         `ResumeReport` (what changed in the declarations since the store was last used) before running.
+
+        Raises:
+            AgentDeclarationError: an agent cannot run as declared (no `consumes` or `publishes`, an unknown
+                agent in `from_agents=`, an MCP server that was not added).
         """
+        self._core.check_declarations()
         if self._core.resume_report is None:
             self._core.resume_report = ResumeReport()
             self._core.resume_report = await self._core.start()
@@ -217,6 +231,7 @@ class Flock:
 
     async def _before_run(self) -> None:
         await self._ensure_started()
+        self._core.check_declarations()  # agents may have been declared since the start
         await self._core.save_fingerprints()
         self._core.arm_schedules()
 
@@ -320,8 +335,12 @@ class Flock:
         return RunResult(page.items, self.registry)
 
     def run(self, *objs: BaseModel | Mapping[str, Any], timeout: float | None = None) -> RunResult:
-        """Synchronous `arun`, for scripts: do not call it from inside an event loop."""
-        return anyio.run(lambda: self.arun(*objs, timeout=timeout))
+        """Synchronous `arun`, for scripts; inside an event loop (Jupyter, async code) await `arun` instead.
+
+        Raises:
+            EventLoopError: called from inside a running event loop.
+        """
+        return run_blocking("run", "arun", lambda: self.arun(*objs, timeout=timeout))
 
     # -- status and lifecycle ------------------------------------------------------------------------
 
@@ -365,6 +384,7 @@ class Flock:
         """
         import engines
 
+        check_no_event_loop("optimize", "aoptimize")
         return engines.optimize(self, trainset, metric, **options)
 
     async def aoptimize(self, trainset: Any, metric: Any, **options: Any) -> OptimizationResult:
@@ -377,6 +397,7 @@ class Flock:
         """Run the workflow on every example concurrently and score it with `metric`."""
         import engines
 
+        check_no_event_loop("evaluate", "aevaluate")
         return engines.evaluate(self, devset, metric, concurrency=concurrency)
 
     async def aevaluate(self, devset: Any, metric: Any, *, concurrency: int = 8) -> EvaluationReport[Any]:

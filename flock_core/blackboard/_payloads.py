@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
@@ -11,6 +12,20 @@ from ..exceptions import PayloadValidationError, TypeRegistrationError
 from ._registry import TypeRegistry, validate_payload
 
 __all__ = ["to_payload"]
+
+
+def _not_publishable(obj: object) -> str:
+    """Why `obj` cannot be published, and what to pass instead."""
+    what = type(obj).__name__
+    if isinstance(obj, type):
+        fix = f"got the class {obj.__name__}; publish an instance: {obj.__name__}(...)"
+    elif dataclasses.is_dataclass(obj):
+        fix = f"got the dataclass {what}; declare it as a Pydantic model (`class {what}(BaseModel): ...`)"
+    elif isinstance(obj, list | tuple | set):
+        fix = f"got a {what}; pass the artifacts as separate arguments: run(*items) / publish_many(items)"
+    else:
+        fix = f"got {what} {obj!r:.60}"
+    return f'publish: expected a registered Pydantic model instance or {{"type": name, "payload": {{...}}}}; {fix}'
 
 
 def to_payload(registry: TypeRegistry, obj: BaseModel | Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -36,6 +51,8 @@ def to_payload(registry: TypeRegistry, obj: BaseModel | Mapping[str, Any]) -> tu
         name = registry.name_of(model)
         data: Any = obj
     else:
+        if not isinstance(obj, Mapping):
+            raise TypeRegistrationError(_not_publishable(obj))
         if set(obj) != {"type", "payload"} or not isinstance(obj["type"], str):
             raise TypeRegistrationError(
                 'a published mapping must be {"type": <registered type name>, "payload": {...}}'

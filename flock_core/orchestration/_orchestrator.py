@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
+import inspect
 import logging
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -18,6 +20,7 @@ from .._clock import Clock
 from .._ids import new_id
 from .._tracing import Attr, FlockTracer, current_trace_id, inject_current, record_failure, record_outputs
 from ..agents._activation import ActivationRunner, Output, UsageMeter
+from ..agents._checks import check_declarations
 from ..agents._context import ContextProvider, ContextRequest, provide_context
 from ..agents._default_engine import load_default_engine
 from ..agents._engine import Engine, Usage
@@ -113,6 +116,10 @@ class Orchestrator:
         """Record a new or changed declaration."""
         self.specs[spec.name] = spec
         self.scheduler.update_agent(spec)
+
+    def check_declarations(self) -> None:
+        """Checks across agents (each can run, names only agents and MCP servers that exist), at start."""
+        check_declarations(self.specs, self.mcp.servers if self.mcp is not None else ())
 
     def engine_for(self, spec: AgentSpec) -> Engine:
         """The agent's own engine, else the Flock's default (loaded on first use)."""
@@ -228,13 +235,22 @@ class Orchestrator:
         self.report_expired(expired)
         for artifact in commit.artifacts:
             for listener in self.listeners:
-                listener(artifact)
+                await self._observe(f"listener {listener!r}", functools.partial(listener, artifact))
             if self.events.listening:
                 self.events.emit(ArtifactPublished(artifact))
         if self.shared is None:
             for item in items:
                 self.runtime.submit(item)
         return True
+
+    async def _observe(self, what: str, call: Callable[[], object]) -> None:
+        """Call an observer of a commit (a listener, a post-publish hook): a failure is logged, never undoes it."""
+        try:
+            result = call()
+            if inspect.isawaitable(result):
+                await result
+        except Exception:  # noqa: BLE001 - the step is committed; a failing observer must not stop the run
+            _log.exception("%s raised", what)
 
     def route_outputs(self, artifacts: Sequence[Artifact]) -> Routed:
         """Route new outputs now (local board); on a shared board the router routes them."""
@@ -323,9 +339,15 @@ class Orchestrator:
             attributes[Attr.TICK] = record.tick.number
         with self.tracer.activation(spec.name, item.correlation_id, item.inputs, attributes) as span:
             if not self._breaker_allows(spec, item.correlation_id):
-                await self._publish_error(spec, item, CircuitBreakerTripped(spec.name, self.max_agent_iterations))
+                tripped = CircuitBreakerTripped(spec.name, self.max_agent_iterations)
+                record_failure(span, tripped)
+                await self._publish_error(spec, item, tripped)
                 return
-            await self._activate(spec, item, record, span)
+            try:
+                await self._activate(spec, item, record, span)
+            except Exception as exc:  # noqa: BLE001 - one activation's failure must not cancel the others' task group
+                _log.error("activation of agent %r failed outside its engine call", spec.name, exc_info=exc)
+                await self._fail(spec, item, exc)
 
     async def _activate(self, spec: AgentSpec, item: WorkItem, record: WorkRecord, span: Span) -> None:
         if self.events.listening:
@@ -340,12 +362,12 @@ class Orchestrator:
             outputs = await self._runner.run(
                 spec, item.inputs, context, meter, tick=record.tick, batched=record.batched
             )
+            artifacts = self._output_artifacts(spec, outputs, item.inputs, item.correlation_id)
         except Exception as exc:  # noqa: BLE001 - any failing activation is recorded as a WorkflowError; others keep running
             await self._fail(spec, item, exc)
             return
         finally:
             self.usage[item.correlation_id] = self.usage.get(item.correlation_id, Usage()) + meter.total
-        artifacts = self._output_artifacts(spec, outputs, item.inputs, item.correlation_id)
         record_outputs(span, artifacts, meter.total.input_tokens, meter.total.output_tokens)
         committed = await self._commit_and_submit(
             Commit(artifacts=tuple(artifacts), complete=record.key), self.route_outputs(artifacts)
@@ -355,7 +377,8 @@ class Orchestrator:
                 output_ids = tuple(str(a.id) for a in artifacts)
                 self.events.emit(ActivationFinished(spec.name, record.key, item.correlation_id, output_ids))
             for component in spec.components:
-                await component.on_post_publish(spec, artifacts)
+                hook = functools.partial(component.on_post_publish, spec, artifacts)
+                await self._observe(f"on_post_publish hook of agent {spec.name!r}", hook)
 
     async def evaluate_direct(self, spec: AgentSpec, source: Artifact, publish: bool) -> list[Artifact]:
         """Run `spec` on one artifact outside the queue (for `invoke`); errors propagate."""
