@@ -199,7 +199,7 @@ async def test_agents_declared_after_the_start_are_checked_before_the_next_run()
     flock.agent("ok").consumes(Q).publishes(A)
     await flock.start()
     flock.agent("late").consumes(Q)
-    with pytest.raises(AgentDeclarationError, match="agent 'late': it declares no .publishes"):
+    with pytest.raises(AgentDeclarationError, match=r"agent 'late': it declares no \.publishes"):
         await flock.run_until_idle()
 
 
