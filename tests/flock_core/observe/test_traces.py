@@ -175,7 +175,9 @@ def test_a_circuit_breaker_trip_is_an_error_span_that_trace_list_counts(tmp_path
         [info] = traces.traces()
         tripped = [s for s in traces.spans(info.trace_id) if s.status == "ERROR"]
     assert info.errors == len(tripped) == 1
-    assert [(s.name, s.attributes.get("error.type")) for s in tripped] == [("invoke_agent echo", "CircuitBreakerTripped")]
+    assert [(s.name, s.attributes.get("error.type")) for s in tripped] == [
+        ("invoke_agent echo", "CircuitBreakerTripped")
+    ]
     assert tripped[0].status_message == (
         "circuit breaker: agent 'echo' reached max_agent_iterations=3 in this workflow and was stopped for it "
         "(check for a feedback loop)"

@@ -96,7 +96,8 @@ async def test_each_failing_branch_is_recorded_and_the_others_finish(caplog: pyt
     assert "cannot serialise this text" in errors["fragile"].message
     logged = caplog.text
     assert "on_post_publish hook of agent 'hooked' raised" in logged
-    assert "listener" in logged and "ZeroDivisionError" in logged
+    assert "listener" in logged
+    assert "ZeroDivisionError" in logged
     assert (await flock.get_correlation_status(result.artifacts[0].correlation_id)).state == "failed"
 
 
@@ -116,5 +117,5 @@ async def test_an_engine_whose_evaluate_is_not_awaitable_is_an_engine_error() ->
 
 async def test_invoke_raises_the_engine_error_to_the_caller() -> None:
     flock = build()
-    with pytest.raises(EngineError, match="agent 'none_engine': ReturnsRaw.evaluate returned NoneType"):
+    with pytest.raises(EngineError, match=r"agent 'none_engine': ReturnsRaw\.evaluate returned NoneType"):
         await flock.invoke("none_engine", Topic(name="x"))
