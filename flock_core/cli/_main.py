@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from .._flock import Flock
 from .._version import __version__
+from ..exceptions import UserError
 from ..observe._commands import GRAPH_FORMATS, format_for, graph_text, trace_text
 from ._help import describe
 from ._run import add_run_command
@@ -24,12 +26,20 @@ __all__ = ["main"]
 
 
 def load_flock(target: str) -> Flock:
-    """Import `module:attribute` and return the `Flock` it names."""
+    """Import `module:attribute` and return the `Flock` it names (a mistake exits with one line, status 2)."""
     module_name, _, attribute = target.partition(":")
     if not module_name or not attribute:
         raise SystemExit(f"flock: expected module:attribute, got {target!r}")
     sys.path.insert(0, ".")
-    obj = getattr(importlib.import_module(module_name), attribute, None)
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name is None or not module_name.startswith(exc.name):
+            raise  # the module exists and fails to import something itself: its traceback says where
+        raise SystemExit(f"flock: no module {module_name!r} (from {target!r}) in {Path.cwd()}") from None
+    obj = getattr(module, attribute, None)
+    if obj is None and not hasattr(module, attribute):
+        raise SystemExit(f"flock: module {module_name!r} has no attribute {attribute!r}")
     if not isinstance(obj, Flock):
         raise SystemExit(f"flock: {target} is not a Flock (got {type(obj).__name__})")
     return obj
@@ -129,6 +139,26 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the `flock` console script."""
+    """Entry point of the `flock` console script.
+
+    A usage mistake (a missing file, a bad MODULE:FLOCK, an unknown trace) prints one line on stderr and
+    returns 2, as argparse does for bad arguments. Output cut short by a closed pipe (`| head`) ends quietly.
+    """
     args = _parser().parse_args(argv)
-    return int(args.handler(args))
+    try:
+        return int(args.handler(args))
+    except SystemExit as exc:
+        if not isinstance(exc.code, str):
+            raise
+        print(exc.code, file=sys.stderr)
+        return 2
+    except UserError as exc:
+        if args.command == "run":
+            raise  # a script's own mistake: its traceback shows the line, as `python script.py` would
+        print(f"flock {args.command}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        # the reader went away: point stdout at devnull so the interpreter's final flush cannot fail again
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1  # as Python itself does on EPIPE
