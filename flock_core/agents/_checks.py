@@ -47,7 +47,7 @@ _VISIBILITY_HINTS = {
 }
 
 
-def _kind(value: object) -> str:
+def _kind(value: Any) -> str:
     """How a wrong value reads in a message: its repr and its type."""
     text = repr(value)
     return f"{text[:60]}... ({type(value).__name__})" if len(text) > 60 else f"{text} ({type(value).__name__})"

@@ -50,7 +50,7 @@ class ReturnsRaw:
 
 
 class RaisingHook(AgentComponent):
-    async def on_post_publish(self, agent: AgentSpec, outputs: Sequence[Artifact]) -> None:
+    async def on_post_publish(self, agent: AgentSpec, artifacts: Sequence[Artifact]) -> None:
         raise RuntimeError("hook broke")
 
 
@@ -76,7 +76,10 @@ def build() -> Flock:
 
 async def test_each_failing_branch_is_recorded_and_the_others_finish(caplog: pytest.LogCaptureFixture) -> None:
     flock = build()
-    flock.add_listener(lambda artifact: 1 / 0)  # pyright: ignore[reportUnknownLambdaType]
+    def broken_listener(artifact: Artifact) -> None:
+        raise ZeroDivisionError("listener broke")
+
+    flock.add_listener(broken_listener)
     caplog.set_level(logging.WARNING, "flock_core")
     result = await flock.arun(Topic(name="bees"))
     assert sorted(a.produced_by for a in result.artifacts if a.type == "Note") == ["good", "hooked"]
