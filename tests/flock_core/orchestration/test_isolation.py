@@ -76,6 +76,7 @@ def build() -> Flock:
 
 async def test_each_failing_branch_is_recorded_and_the_others_finish(caplog: pytest.LogCaptureFixture) -> None:
     flock = build()
+
     def broken_listener(artifact: Artifact) -> None:
         raise ZeroDivisionError("listener broke")
 
