@@ -1,4 +1,4 @@
-"""Blocking entry points (`Flock.run`, `optimize`, `evaluate`) for scripts, refused inside an event loop."""
+"""Blocking entry points (`Flock.run`) for scripts, refused inside an event loop with a pointer to the async twin."""
 
 from __future__ import annotations
 
