@@ -27,7 +27,7 @@ from ..agents._engine import Engine, Usage
 from ..agents._patterns import ScheduleSpec
 from ..agents._spec import AgentSpec
 from ..blackboard._artifacts import Artifact, WorkflowError
-from ..blackboard._payloads import to_payload
+from ..blackboard._payloads import check_publish_options, to_payload
 from ..blackboard._registry import TypeRegistry
 from ..blackboard._shared import shared_store
 from ..blackboard._store import ArtifactQuery, BlackboardStore
@@ -143,6 +143,9 @@ class Orchestrator:
         consumed_from: Sequence[Artifact] = (),
     ) -> Artifact:
         """Validate `obj` and wrap it in a new artifact stamped with the clock's time."""
+        tags = check_publish_options(
+            visibility=visibility, correlation_id=correlation_id, partition_key=partition_key, tags=tags
+        )
         type_name, payload = to_payload(self.registry, obj)
         return self._artifact(
             type_name,

@@ -245,3 +245,30 @@ async def test_run_inside_an_event_loop_points_to_arun() -> None:
 
 def test_every_misuse_error_is_a_user_error() -> None:
     assert all(issubclass(cls, UserError) for cls in (AgentDeclarationError, ConfigurationError, EventLoopError))
+
+
+@pytest.mark.parametrize(
+    ("options", "setting", "fix"),
+    [
+        ({"visibility": "private"}, "visibility", "PrivateVisibility(agents="),
+        ({"correlation_id": 5}, "correlation_id", "non-empty string"),
+        ({"partition_key": ""}, "partition_key", "non-empty string"),
+        ({"tags": [1]}, "tags", "list of non-empty strings"),
+    ],
+    ids=["visibility as str", "correlation_id as int", "empty partition_key", "tags of ints"],
+)
+async def test_wrong_publish_options_are_refused_before_anything_is_stored(
+    options: dict[str, Any], setting: str, fix: str
+) -> None:
+    flock = flock_with_engine()
+    with pytest.raises(ConfigurationError) as caught:
+        await flock.publish(Q(text="x"), **options)
+    assert caught.value.setting == setting
+    assert f"publish({setting}=" in str(caught.value)
+    assert fix in str(caught.value)
+    assert (await flock.store.query(ArtifactQuery())).total == 0
+
+
+async def test_a_single_tag_may_be_a_string() -> None:
+    artifact = await flock_with_engine().publish(Q(text="x"), tags="urgent")
+    assert artifact.tags == frozenset({"urgent"})
