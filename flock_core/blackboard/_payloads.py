@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import Any, cast
 
 from pydantic import BaseModel, ValidationError
 
@@ -99,9 +99,9 @@ def check_publish_options(
             raise ConfigurationError(f"publish({name}={value!r}): {name} is a non-empty string", setting=name)
     if tags is None:
         return frozenset()
-    names: list[object] = (
-        [tags] if isinstance(tags, str) else list(tags) if isinstance(tags, list | tuple | set | frozenset) else [tags]
-    )  # pyright: ignore[reportUnknownArgumentType]
+    names: list[object] = [tags]
+    if isinstance(tags, list | tuple | set | frozenset):
+        names = [*cast("Iterable[object]", tags)]
     if not all(isinstance(t, str) and t for t in names):
         raise ConfigurationError(
             f"publish(tags={tags!r}): tags are a string or a list of non-empty strings", setting="tags"
