@@ -208,7 +208,11 @@ class Flock:
         """
         if self._core.resume_report is None:
             self._core.resume_report = ResumeReport()
-            self._core.resume_report = await self._core.start()
+            try:
+                self._core.resume_report = await self._core.start()
+            except BaseException:  # not started (e.g. `BoardInUseError`): the next call tries again
+                self._core.resume_report = None
+                raise
         return self._core.resume_report
 
     async def _ensure_started(self) -> None:
@@ -330,7 +334,9 @@ class Flock:
         page = await self.store.query(ArtifactQuery(correlation_id=correlation_id))
         errors = sum(1 for a in page.items if a.type == self.registry.name_of(WorkflowError))
         runtime = self._core.runtime
-        pending = runtime.pending(correlation_id)
+        # the store's unfinished work includes what another process (or a skipped resume) holds
+        stored = await self.store.work(("pending", "leased"), correlation_id=correlation_id)
+        pending = max(runtime.pending(correlation_id), len(stored))
         delayed = runtime.timers("delayed", correlation_id)
         gates, joins, batches = self._core.scheduler.waiting(correlation_id)
         state = "active" if pending or delayed or joins or batches else ("failed" if errors else "completed")

@@ -14,7 +14,7 @@ from opentelemetry import trace
 from opentelemetry.trace import Span
 from pydantic import BaseModel
 
-from .._clock import Clock
+from .._clock import Clock, utcnow
 from .._ids import new_id
 from .._tracing import Attr, FlockTracer, current_trace_id, inject_current, record_failure, record_outputs
 from ..agents._activation import ActivationRunner, Output, UsageMeter
@@ -24,15 +24,16 @@ from ..agents._engine import Engine, Usage
 from ..agents._patterns import ScheduleSpec
 from ..agents._spec import AgentSpec
 from ..blackboard._artifacts import Artifact, WorkflowError
+from ..blackboard._leases import may_lease, new_owner
 from ..blackboard._payloads import to_payload
 from ..blackboard._registry import TypeRegistry
 from ..blackboard._shared import shared_store
-from ..blackboard._store import ArtifactQuery, BlackboardStore
+from ..blackboard._store import ArtifactQuery, BlackboardStore, ExclusiveBoard
 from ..blackboard._visibility import PublicVisibility, Visibility, visible_from
-from ..blackboard._work import Commit, ExpiredJoin, Tick, TimerState, WorkRecord, owner_alive, work_key, worker_identity
+from ..blackboard._work import Commit, ExpiredJoin, Tick, TimerState, WorkRecord, work_key
 from ..exceptions import CircuitBreakerTripped, ConfigurationError, RuntimeFlockError
 from ._events import ActivationFailed, ActivationFinished, ActivationStarted, ArtifactPublished, EventBus
-from ._resume import ResumeReport, compare_fingerprints, fingerprint
+from ._resume import ResumeReport, SkippedWork, compare_fingerprints, fingerprint
 from ._runtime import Runtime, WorkItem
 from ._scheduler import Activation, Rejection, Scheduler
 
@@ -82,7 +83,7 @@ class Orchestrator:
         self.context = context
         self.max_agent_iterations = max_agent_iterations
         self.max_attempts = max_attempts
-        self.worker_id = worker_identity()
+        self.worker_id = new_owner()
         self.specs: dict[str, AgentSpec] = {}
         self.rejections: deque[Rejection] = deque(maxlen=1000)
         self.expired_joins: list[ExpiredJoin] = []
@@ -312,6 +313,8 @@ class Orchestrator:
         record: WorkRecord | None = item.record
         if not (item.record.status == "leased" and item.record.lease_owner == self.worker_id):
             record = await self.store.lease(item.record.key, self.worker_id, self.clock.now() + _LEASE)
+            if record is None:  # finished meanwhile, or (a store that cannot hold the board) leased elsewhere
+                _log.info("work item %s was not run here: it is finished or leased by another owner", item.record.key)
         if spec is None or record is None:
             return
         if record.attempts > self.max_attempts:
@@ -509,8 +512,12 @@ class Orchestrator:
         """Resume from the store: pending work, partial gates/joins/batches, timers; compare declarations.
 
         On a shared board only the declarations are compared: the router resumes routing when it takes
-        the lead, and abandoned work is claimed again once its lease expires.
+        the lead, and abandoned work is claimed again once its lease expires. A local board is held first
+        (`BoardInUseError` if another run holds it), which proves every lease found on it abandoned.
         """
+        holds = self.shared is None and isinstance(self.store, ExclusiveBoard)
+        if self.shared is None and isinstance(self.store, ExclusiveBoard):
+            await self.store.hold(self.worker_id)
         previous = await self.store.fingerprints()
         added, removed, changed = compare_fingerprints(previous, self._fingerprints) if previous else ((), (), ())
         await self.save_fingerprints()
@@ -520,20 +527,35 @@ class Orchestrator:
         seen = await self.store.consumed_pairs()
         seen |= {(e.agent, UUID(i)) for e in self.expired_joins for i in e.artifact_ids}
         self.scheduler.mark_seen(seen)
-        resumed = orphaned = 0
-        abandoned = [r.key for r in await self.store.work(("leased",)) if not owner_alive(r.lease_owner)]
-        await self.store.release(abandoned)
-        for record in await self.store.work(("pending", "leased")):
-            if record.agent not in self.specs:
-                orphaned += 1
-                continue
-            inputs = tuple(await self.store.get_many(record.input_ids))
-            self.runtime.submit(WorkItem(record, inputs))
-            resumed += 1
+        resumed, orphaned, skipped = await self._resume_work(holds)
         page = await self.store.query(ArtifactQuery())
         await self._commit_and_submit(Commit(), self.route_all(page.items))
         self.arm_schedules({t.agent: t for t in await self.store.timer_states()})
-        report = ResumeReport(added, removed, changed, resumed, orphaned)
-        if not report.unchanged or orphaned:
-            _log.warning("resuming with changed declarations: %s", report)
+        report = ResumeReport(added, removed, changed, resumed, orphaned, skipped)
+        if not report.unchanged or orphaned or skipped:
+            _log.warning("resuming with changed declarations or work it cannot run now: %s", report)
         return report
+
+    async def _resume_work(self, holds: bool) -> tuple[int, int, tuple[SkippedWork, ...]]:
+        """Queue the stored unfinished work: `(resumed, orphaned, skipped)`.
+
+        Holding the board, every lease is abandoned and goes back to pending. A store that cannot hold
+        it cannot tell a live lease from an abandoned one: a lease that has not expired is skipped and
+        reported, never counted as resumed.
+        """
+        if holds:
+            await self.store.release([r.key for r in await self.store.work(("leased",))])
+        now = utcnow()
+        resumed = orphaned = 0
+        skipped: list[SkippedWork] = []
+        for record in await self.store.work(("pending", "leased")):
+            if record.agent not in self.specs:
+                orphaned += 1
+            elif not may_lease(record, self.worker_id, now):
+                reason = f"leased by {record.lease_owner} until {record.lease_until}; a start after that runs it"
+                skipped.append(SkippedWork(record.key, record.agent, reason))
+            else:
+                inputs = tuple(await self.store.get_many(record.input_ids))
+                self.runtime.submit(WorkItem(record, inputs))
+                resumed += 1
+        return resumed, orphaned, tuple(skipped)
