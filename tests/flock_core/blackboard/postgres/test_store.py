@@ -185,6 +185,22 @@ async def test_expired_leases_are_claimed_again_and_renewed_ones_are_not(pg_sche
         assert (taken.key, taken.attempts, taken.lease_owner) == ("old", 2, "w2")
 
 
+async def test_a_renewal_tells_items_its_owner_finished_from_items_another_owner_took(pg_schema: str) -> None:
+    async with stores(pg_schema, 1) as (store,):
+        await store.commit(Commit(enqueue=(item("mine"), item("theirs"), item("running"), item("released"))))
+        await store.claim("w1", limit=4, agents=None, lease_until=PAST)
+        await store.commit(Commit(complete="mine"))  # w1 finished it while its renewal was on the way
+        [taken] = await store.claim("w2", limit=1, agents=None, lease_until=FUTURE)
+        await store.commit(Commit(complete=taken.key))  # w2 took the expired lease over and finished it
+        await store.release(["released"])
+        keys = ["mine", "theirs", "running", "released", "unknown"]
+
+        renewal = await store.renew(keys, "w1", FUTURE)
+
+        assert taken.key == "theirs"
+        assert renewal == Renewal(renewed=frozenset({"running"}), lost=frozenset({"theirs", "released"}))
+
+
 async def test_board_state_counts_and_routing_commits(pg_schema: str) -> None:
     async with stores(pg_schema, 1) as (store,):
         assert (await store.board_state()).settled
