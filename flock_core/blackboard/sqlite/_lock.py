@@ -33,9 +33,12 @@ class BoardLock:
 
     def acquire(self, owner: str) -> None:
         """Hold the lock for `owner`, or raise `BoardInUseError` naming the process that holds it."""
-        if self._fd is not None:
+        if self.owner is not None:
             if self.owner != owner:
                 raise BoardInUseError(self.board, f"lease owner {self.owner}, through this same store object")
+            return
+        if self.path.name == ":memory:.lock":  # a private in-memory database: no other process can open it
+            self.owner = owner
             return
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         if not _try_lock(fd):
