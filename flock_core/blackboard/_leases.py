@@ -21,7 +21,6 @@ what a renewal extends.
 from __future__ import annotations
 
 import os
-import secrets
 from datetime import datetime
 from typing import LiteralString
 
@@ -38,7 +37,7 @@ def new_owner() -> str:
     """
     import socket  # not at import time: `import flock_core` stays light
 
-    return f"{socket.gethostname()}/{os.getpid()}/{secrets.token_hex(8)}"
+    return f"{socket.gethostname()}/{os.getpid()}/{os.urandom(8).hex()}"
 
 
 def may_lease(record: WorkRecord, owner: str | None, now: datetime) -> bool:
