@@ -14,6 +14,7 @@ FlockError
     ├── ContractViolation          an engine's result broke the declared output contract
     ├── EngineError                an engine raised or returned something unusable
     ├── StoreError                 the blackboard store failed
+    │   └── BoardInUseError        another run holds this local board (a second process on a SQLite file)
     ├── CircuitBreakerTripped      an agent hit max_agent_iterations in one workflow
     ├── McpError                   an MCP server could not be reached, or one of its tools failed
     └── RunTimeoutError            `run_until_idle` / `run_until` hit its timeout
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AgentDeclarationError",
+    "BoardInUseError",
     "CircuitBreakerTripped",
     "ConfigurationError",
     "ContractViolation",
@@ -185,6 +187,19 @@ class EngineError(RuntimeFlockError):
 
 class StoreError(RuntimeFlockError):
     """The blackboard store failed to read or write."""
+
+
+class BoardInUseError(StoreError):
+    """Another run holds this local board: a local board (in memory, SQLite) runs one `Flock` at a time."""
+
+    def __init__(self, board: str, holder: str) -> None:
+        super().__init__(
+            f"{board} is in use by another Flock ({holder}); a local board runs one Flock at a time: "
+            "stop the other one (or close its store: `await flock.shutdown()`, `async with flock`), "
+            "or use PostgresBlackboardStore to run one board from several processes (docs/distributed.md)"
+        )
+        self.board = board
+        self.holder = holder
 
 
 class CircuitBreakerTripped(RuntimeFlockError):

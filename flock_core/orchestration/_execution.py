@@ -107,6 +107,8 @@ class Executor:
         record: WorkRecord | None = item.record
         if not (item.record.status == "leased" and item.record.lease_owner == self._worker_id):
             record = await self._store.lease(item.record.key, self._worker_id, self._clock.now() + _LEASE)
+            if record is None:  # finished meanwhile, or (a store that cannot hold the board) leased elsewhere
+                _log.info("work item %s was not run here: it is finished or leased by another owner", item.record.key)
         if spec is None or record is None:
             return
         if record.attempts > self._max_attempts:

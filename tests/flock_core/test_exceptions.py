@@ -9,6 +9,7 @@ import pytest
 from flock_core import exceptions
 from flock_core.exceptions import (
     AgentDeclarationError,
+    BoardInUseError,
     CircuitBreakerTripped,
     ConfigurationError,
     ContractViolation,
@@ -63,6 +64,7 @@ def test_the_tree_drawing_parses() -> None:
         "ContractViolation": "RuntimeFlockError",
         "EngineError": "RuntimeFlockError",
         "StoreError": "RuntimeFlockError",
+        "BoardInUseError": "StoreError",
         "CircuitBreakerTripped": "RuntimeFlockError",
         "McpError": "RuntimeFlockError",
         "RunTimeoutError": "RuntimeFlockError",
@@ -149,3 +151,6 @@ def test_context_of_the_other_errors() -> None:
     assert "agent 'loop' reached max_agent_iterations=5" in str(CircuitBreakerTripped("loop", 5))
     assert vars(TypeRegistrationError("m", type_name="T")) == {"type_name": "T"}
     assert vars(PayloadValidationError("T", ["a: bad"])) == {"type_name": "T", "errors": ("a: bad",)}
+    in_use = BoardInUseError("the SQLite board 'b.db'", "lease owner h/1/ab")
+    assert vars(in_use) == {"board": "the SQLite board 'b.db'", "holder": "lease owner h/1/ab"}
+    assert str(in_use).startswith("the SQLite board 'b.db' is in use by another Flock (lease owner h/1/ab)")
