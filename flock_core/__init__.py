@@ -36,7 +36,7 @@ from .agents._semantic import Embedder, Semantic
 from .agents._spec import AgentSpec, BestOf, FanOut, OutputGroup, Subscription
 from .blackboard._artifacts import Artifact, WorkflowError
 from .blackboard._registry import TypeRegistry, flock_type, type_name_of
-from .blackboard._store import ArtifactPage, ArtifactQuery, BlackboardStore
+from .blackboard._store import ArtifactLog, ArtifactPage, ArtifactQuery, BlackboardStore, RunState, WorkQueue
 from .blackboard._visibility import (
     AfterVisibility,
     AgentIdentity,
@@ -57,7 +57,7 @@ from .orchestration._events import (
     FlockEvent,
     TokenStreamed,
 )
-from .orchestration._resume import ResumeReport
+from .orchestration._resume import ResumeReport, SkippedWork
 from .orchestration._scheduler import Rejection
 from .orchestration._status import CorrelationState, CorrelationStatus, RunResult
 
@@ -110,6 +110,7 @@ __all__ = [
     "ApiKeys",
     "Artifact",
     "ArtifactCount",
+    "ArtifactLog",
     "ArtifactPage",
     "ArtifactPublished",
     "ArtifactQuery",
@@ -153,9 +154,11 @@ __all__ = [
     "ResumeReport",
     "RetentionResult",
     "RunResult",
+    "RunState",
     "SQLiteBlackboardStore",
     "ScheduleSpec",
     "Semantic",
+    "SkippedWork",
     "Subscription",
     "SystemClock",
     "TenantVisibility",
@@ -165,6 +168,7 @@ __all__ = [
     "TypeRegistry",
     "Usage",
     "Visibility",
+    "WorkQueue",
     "WorkRecord",
     "WorkStatus",
     "WorkflowError",

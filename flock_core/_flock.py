@@ -8,13 +8,12 @@ from datetime import timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, Self, TypeVar, overload
 
-import anyio
 from pydantic import BaseModel
 
-from ._clock import Clock, SystemClock
+from ._clock import Clock
 from ._ids import new_id
 from .agents._builder import AgentBuilder
-from .agents._context import ContextProvider, CorrelationContext
+from .agents._context import ContextProvider
 from .agents._engine import Engine
 from .agents._semantic import Embedder
 from .agents._spec import AgentSpec
@@ -23,8 +22,7 @@ from .blackboard._registry import TypeRegistry, default_registry
 from .blackboard._store import ArtifactQuery, BlackboardStore
 from .blackboard._visibility import Visibility
 from .blackboard._work import ExpiredJoin, WorkRecord
-from .blackboard.memory._store import InMemoryBlackboardStore
-from .exceptions import ConfigurationError
+from .orchestration._blocking import run_blocking
 from .orchestration._events import EventBus
 from .orchestration._resume import ResumeReport
 from .orchestration._scheduler import Rejection
@@ -93,27 +91,37 @@ class Flock:
     ) -> None:
         # the run-time machinery and OpenTelemetry's trace API load with the first Flock, not at import
         from ._tracing import FlockTracer
+        from .orchestration._options import FlockOptions
         from .orchestration._orchestrator import Orchestrator
 
-        lease = lease if isinstance(lease, timedelta) else timedelta(seconds=lease)
-        if lease <= timedelta(0):
-            raise ConfigurationError(f"lease must be positive, got {lease}")
+        options = FlockOptions.of(
+            model=model,
+            store=store,
+            engine=engine,
+            embedder=embedder,
+            context=context,
+            clock=clock,
+            max_agent_iterations=max_agent_iterations,
+            max_concurrency=max_concurrency,
+            max_attempts=max_attempts,
+            lease=lease,
+        )
         self.model = model
         self.registry = TypeRegistry(default_registry)
         self.registry.register(WorkflowError)
         self._mcp: McpToolbox | None = None
         self._core = Orchestrator(
             registry=self.registry,
-            store=store if store is not None else InMemoryBlackboardStore(),
-            clock=clock or SystemClock(),
-            model=model,
-            engine=engine,
-            embedder=embedder,
-            context=context or CorrelationContext(),
-            max_agent_iterations=max_agent_iterations,
-            max_concurrency=max_concurrency,
-            max_attempts=max_attempts,
-            lease=lease,
+            store=options.store,
+            clock=options.clock,
+            model=options.model,
+            engine=options.engine,
+            embedder=options.embedder,
+            context=options.context,
+            max_agent_iterations=options.max_agent_iterations,
+            max_concurrency=options.max_concurrency,
+            max_attempts=options.max_attempts,
+            lease=options.lease,
             tracer=FlockTracer(tracer_provider),
         )
         for callback in tuple(_on_create):
@@ -295,8 +303,12 @@ class Flock:
         return RunResult(page.items, self.registry)
 
     def run(self, *objs: BaseModel | Mapping[str, Any], timeout: float | None = None) -> RunResult:
-        """Synchronous `arun`, for scripts: do not call it from inside an event loop."""
-        return anyio.run(lambda: self.arun(*objs, timeout=timeout))
+        """Synchronous `arun`, for scripts; inside an event loop (Jupyter, async code) await `arun` instead.
+
+        Raises:
+            EventLoopError: called from inside a running event loop.
+        """
+        return run_blocking("run", "arun", lambda: self.arun(*objs, timeout=timeout))
 
     # -- status and lifecycle ------------------------------------------------------------------------
 

@@ -46,19 +46,25 @@ def test_default_threshold() -> None:
 
 
 @pytest.mark.parametrize(
-    ("semantic", "threshold", "problem"),
+    ("semantic", "threshold", "argument", "problem"),
     [
-        ("", None, "semantic= query must not be empty"),
-        ("refund", 1.5, "semantic threshold must be a cosine similarity in [-1, 1], got 1.5"),
-        (Semantic("refund"), 0.4, "threshold= goes with a semantic= query string; a Semantic(...) carries its own"),
-        (Semantic("refund", field="amount"), None, "semantic field 'amount' is not a field of Ticket"),
-        (["refund"], None, "semantic= takes a query string or Semantic(...), got 'refund'"),
+        ("", None, "semantic", "semantic= query must not be empty"),
+        ("refund", 1.5, "threshold", "semantic threshold must be a cosine similarity in [-1, 1], got 1.5"),
+        ("refund", "high", "threshold", "semantic threshold must be a cosine similarity in [-1, 1], got 'high'"),
+        (
+            Semantic("refund"),
+            0.4,
+            "threshold",
+            "threshold= goes with a semantic= query string; a Semantic(...) carries its own",
+        ),
+        (Semantic("refund", field="amount"), None, "semantic", "semantic field 'amount' is not a field of Ticket"),
+        (["refund"], None, "semantic", "semantic= takes a query string or Semantic(...), got 'refund'"),
     ],
 )
-def test_mistakes_are_named(semantic: object, threshold: float | None, problem: str) -> None:
+def test_mistakes_are_named(semantic: object, threshold: object, argument: str, problem: str) -> None:
     with pytest.raises(AgentDeclarationError) as caught:
         flock().agent("refunds").consumes(Ticket, semantic=semantic, threshold=threshold)  # pyright: ignore[reportArgumentType]
-    assert str(caught.value) == f"agent 'refunds': {problem}"
+    assert (str(caught.value), caught.value.argument) == (f"agent 'refunds': {problem}", argument)
 
 
 def test_artifact_text_and_cosine() -> None:

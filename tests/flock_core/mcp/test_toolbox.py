@@ -15,7 +15,7 @@ import pytest
 from pydantic import BaseModel
 
 from flock_core import EvaluationRequest, Flock
-from flock_core.exceptions import ConfigurationError
+from flock_core.exceptions import AgentDeclarationError, ConfigurationError
 from flock_core.mcp import McpError, McpServerSpec, McpToolbox
 from flock_core.testing import FunctionEngine
 
@@ -241,11 +241,12 @@ async def test_agent_with_mcps_gets_namespaced_whitelisted_tools() -> None:
     assert flock.agents["adder"].mcp_servers == (("calc", frozenset({"add"})),)
 
 
-async def test_with_mcps_without_a_registered_server_fails_the_activation() -> None:
+async def test_with_mcps_without_a_registered_server_fails_when_the_flock_starts() -> None:
     flock = Flock(engine=FunctionEngine(lambda request: []))
     flock.register_type(McpAddends)
     flock.register_type(McpResult)
     flock.agent("adder").consumes(McpAddends).publishes(McpResult).with_mcps(["calc"])
-    [error] = (await flock.arun(McpAddends(a=1, b=2))).errors
-    assert error.error_type == "ConfigurationError"
-    assert "none was added with flock.add_mcp()" in error.message
+    with pytest.raises(AgentDeclarationError) as caught:
+        await flock.arun(McpAddends(a=1, b=2))
+    assert (caught.value.agent, caught.value.argument) == ("adder", "with_mcps")
+    assert "call flock.add_mcp('calc'" in str(caught.value)

@@ -8,6 +8,7 @@ import pytest
 from pydantic import BaseModel
 
 from flock_core import Embedder, EvaluationRequest, Flock, PrivateVisibility, Semantic
+from flock_core.exceptions import ConfigurationError
 from flock_core.testing import FunctionEngine, HashedEmbedder
 
 pytestmark = pytest.mark.anyio
@@ -139,3 +140,13 @@ async def test_a_where_rejection_is_reported_before_the_semantic_one() -> None:
     await flock.run_until_idle()
 
     assert [r.reason for r in flock.rejections] == ["where= predicate returned false"]
+
+
+def test_an_embedder_without_async_embed_is_refused_at_creation() -> None:
+    class Sync:
+        def embed(self, texts: Sequence[str]) -> list[list[float]]:
+            return [[1.0] for _ in texts]
+
+    with pytest.raises(ConfigurationError) as caught:
+        Flock(embedder=Sync())  # pyright: ignore[reportArgumentType]
+    assert str(caught.value).startswith("Flock(embedder=...) takes an Embedder (async def embed), got ")
