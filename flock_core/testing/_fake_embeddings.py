@@ -1,7 +1,8 @@
 """Deterministic embeddings: hashed bags of words, served by `FakeOpenAIServer` and `HashedEmbedder`.
 
-Texts that share words get close vectors (by cosine), texts without common words orthogonal ones, so
-tests of semantic matching can reason about which texts match: no model, no randomness, no network.
+Texts that share words get close vectors (by cosine), texts without common words (nearly always)
+orthogonal ones, so tests of semantic matching can reason about which texts match: no model, no randomness,
+no network. Words are hashed into 1,024 buckets by default; two words rarely share one.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 
 __all__ = ["DEFAULT_DIMENSIONS", "HashedEmbedder", "embedding_response", "hashed_embedding"]
 
-DEFAULT_DIMENSIONS = 256
+DEFAULT_DIMENSIONS = 1024
 _WORD = re.compile(r"[a-z0-9]+")
 _STOPWORDS = frozenset({
     "a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "from", "has", "have", "i", "in", "is", "it",
@@ -73,7 +74,7 @@ class HashedEmbedder:
     >>> import anyio
     >>> embedder = HashedEmbedder()
     >>> [len(v) for v in anyio.run(embedder.embed, ["refund", "login"])], embedder.texts
-    ([256, 256], [['refund', 'login']])
+    ([1024, 1024], [['refund', 'login']])
     """
 
     def __init__(self, dimensions: int = DEFAULT_DIMENSIONS) -> None:
