@@ -33,6 +33,8 @@ class OptimizeOptions:
             instance (compiled per output group; see docs/learning.md).
         agents: the agents to optimize (default: all); the others keep their learned state.
         max_demos: the most demos per output group.
+        bootstrap_rounds: how many times the bootstrap trial runs the training examples that have not passed
+            yet, each round with the demos found so far in the prompts (as DSPy's `BootstrapFewShot(max_rounds=)`).
         num_candidates: random candidates the search optimizers score.
         num_instructions: instruction proposals per output group (`"mipro"`).
         proposer: the engine that proposes instructions, or whose model a teleprompter uses
@@ -54,6 +56,7 @@ class OptimizeOptions:
     optimizer: OptimizerName | Teleprompter = "bootstrap"
     agents: Iterable[str] | None = None
     max_demos: int = 4
+    bootstrap_rounds: int = 1
     num_candidates: int = 8
     num_instructions: int = 3
     proposer: Engine | None = None
@@ -68,6 +71,8 @@ class OptimizeOptions:
             raise ConfigurationError(f"optimizer must be one of {OPTIMIZERS} or a dspy Teleprompter instance")
         if not isinstance(self.optimizer, str) and self.budget is not None:
             raise ConfigurationError("a DSPy teleprompter makes its own model calls: a Budget cannot bound them")
+        if self.bootstrap_rounds < 1:
+            raise ConfigurationError("bootstrap_rounds must be at least 1")
         if min(self.max_demos, self.num_candidates, self.num_instructions) < 0 or self.concurrency < 1:
             raise ConfigurationError("max_demos, num_candidates and num_instructions must be >= 0, concurrency >= 1")
         if self.agents is not None and not isinstance(self.agents, tuple):

@@ -25,7 +25,7 @@ from .._guard import check_model_request
 from .._inputs import demo_fields
 from .._program import _usage  # pyright: ignore[reportPrivateUsage]
 from .._recorder import CallRecorder
-from .._settings import OFFLINE_MODEL, prepare_environment, resolve_model
+from .._settings import LOCAL_MODELS, prepare_environment, resolve_model
 from .._shape import InputShape
 from .._signature import FieldPlan, SignaturePlan, build_signature
 from ._traces import GroupKey
@@ -51,7 +51,7 @@ def compile_groups(
     if not isinstance(runner, DSPyEngine):
         raise ConfigurationError("a DSPy teleprompter runs on a DSPyEngine's model: pass proposer=DSPyEngine(...)")
     model = resolve_model("teleprompter", runner.settings.model, flock.model)
-    check_model_request("teleprompter", model, runner.settings.lm.base_url, offline=model == OFFLINE_MODEL)
+    check_model_request("teleprompter", model, runner.settings.lm.base_url, offline=model in LOCAL_MODELS)
     prepare_environment()
     lm, adapter = runner._dspy().runtime(model)  # pyright: ignore[reportPrivateUsage]
     recorder = CallRecorder()
