@@ -22,7 +22,7 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator
 from contextvars import ContextVar
 from pathlib import Path
 from typing import TextIO
@@ -124,7 +124,7 @@ def current_meter() -> CallMeter | None:
 
 
 @contextlib.contextmanager
-def metering(meter: CallMeter | None) -> Iterator[None]:
+def metering(meter: CallMeter | None) -> Generator[None]:
     """Install `meter` for the model calls made inside the block (and the tasks it starts)."""
     token = _CURRENT.set(meter)
     try:

@@ -284,7 +284,7 @@ class _Prompt:
         total = dict(best)
         for demo in self.demos:
             answer = demo.answer.get(field)
-            label = answer.get(key) if isinstance(answer, dict) else None
+            label = cast(dict[str, Any], answer).get(key) if isinstance(answer, dict) else None
             if label in best:
                 score = similarity(self.question, demo.words)
                 best[label] = max(best[label], score)

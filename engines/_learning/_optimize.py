@@ -28,6 +28,7 @@ from flock_core import Demo, Flock, LearnedState, Usage
 from flock_core.exceptions import ConfigurationError, UnknownAgentError
 
 from .._dspy_engine import DSPyEngine
+from .._meter import metering
 from ._budget import Spending, first_run_estimate
 from ._checkpoint import Checkpoint
 from ._codec import encode_state
@@ -212,16 +213,17 @@ class OptimizationRun(Generic[L]):
 
     async def _propose(self, checkpoint: Checkpoint) -> StopReason:
         with self._trial("propose", "instructions") as span:
-            proposals = await propose_all(
-                self._options.proposer or DSPyEngine(),
-                self._flock.agents,
-                checkpoint.pool or {},
-                count=self._options.num_instructions,
-                model=self._flock.model,
-                spending=self._spending,
-                concurrency=self._options.concurrency,
-                cancelled=lambda: self._cancelled,
-            )
+            with metering(self._spending.meter):
+                proposals = await propose_all(
+                    self._options.proposer or DSPyEngine(),
+                    self._flock.agents,
+                    checkpoint.pool or {},
+                    count=self._options.num_instructions,
+                    model=self._flock.model,
+                    spending=self._spending,
+                    concurrency=self._options.concurrency,
+                    cancelled=lambda: self._cancelled,
+                )
             if proposals.stop == "cancelled":
                 return self._save(checkpoint, "cancelled")
             checkpoint.proposals = {key: texts for key, texts in proposals.found.items() if texts}
@@ -264,7 +266,7 @@ class OptimizationRun(Generic[L]):
             spending=self._spending,
             first_estimate=first_run_estimate(self._flock.agents, (i for e in examples for i in e.inputs)),
             cancelled=lambda: self._cancelled,
-            on_window=lambda: self._save(self._checkpoint, "completed"),
+            on_window=self._checkpoint_spending,
         )
 
     # -- the plan and the result ---------------------------------------------------------------------
@@ -308,7 +310,8 @@ class OptimizationRun(Generic[L]):
         return self._steps + evaluations + (self._options.num_candidates if self._optimizer in _SEARCHES else 0)
 
     def _choose(self, checkpoint: Checkpoint, baseline: float | None) -> tuple[Candidate | None, Best]:
-        """The candidate to apply, with its trial and score: the primary one, or the best that beat the baseline."""
+        """The candidate to apply, with its trial and score: the primary one (`"bootstrap"`), or the best that beat
+        the baseline (the search optimizers, and a teleprompter: its result is applied only if it wins)."""
         if checkpoint.pool is None:
             return None, (None, baseline)
         trials = checkpoint.trials
@@ -317,7 +320,7 @@ class OptimizationRun(Generic[L]):
             for number, (_, candidate) in enumerate(self._plan(checkpoint), start=self._steps)
             if number < len(trials)
         ]
-        if self._optimizer not in _SEARCHES:
+        if isinstance(self._optimizer, str) and self._optimizer not in _SEARCHES:
             primary = self._primary(checkpoint)
             return primary, next(((i, s) for i, c, s in scored if c.label == primary.label), (None, None))
         chosen: Candidate | None = None
@@ -404,6 +407,10 @@ class OptimizationRun(Generic[L]):
             [[key[0], key[1], group_fingerprint(self._flock.agents[key[0]], key[1])] for key in sorted(self._keys)],
         ]
         return json.dumps(parts)
+
+    def _checkpoint_spending(self) -> None:
+        """After each batch of runs: save what was spent so far (the trial in progress is not saved)."""
+        self._save(self._checkpoint, "completed")
 
     def _save(self, checkpoint: Checkpoint, stop: StopReason) -> StopReason:
         checkpoint.spent = self._spending.spent

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,6 +70,7 @@ class OptimizeOptions:
     def __post_init__(self) -> None:
         if isinstance(self.optimizer, str) and self.optimizer not in OPTIMIZERS:
             raise ConfigurationError(f"optimizer must be one of {OPTIMIZERS} or a dspy Teleprompter instance")
+        _check_teleprompter(self.optimizer)
         if not isinstance(self.optimizer, str) and self.budget is not None:
             raise ConfigurationError("a DSPy teleprompter makes its own model calls: a Budget cannot bound them")
         if self.bootstrap_rounds < 1:
@@ -82,3 +84,16 @@ class OptimizeOptions:
     def checkpoint_dir(self) -> Path | None:
         """`run_dir` as a `Path`."""
         return Path(self.run_dir) if self.run_dir is not None else None
+
+
+def _check_teleprompter(optimizer: object) -> None:
+    """Fail early, and say what to install, for a teleprompter whose requirements are missing."""
+    if isinstance(optimizer, str):
+        return
+    if not callable(getattr(optimizer, "compile", None)):
+        raise ConfigurationError(f"optimizer {optimizer!r} is neither a built-in name nor a dspy Teleprompter")
+    if type(optimizer).__name__ == "MIPROv2" and importlib.util.find_spec("optuna") is None:
+        raise ConfigurationError(
+            "dspy.teleprompt.MIPROv2 searches with optuna, which is not installed: `pip install optuna`, "
+            'or use optimizer="mipro" (the workflow-level search, no extra package)'
+        )

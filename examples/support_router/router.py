@@ -141,7 +141,11 @@ class Outcome:
 async def optimize_router(choice: ModelChoice, *, report: bool = True) -> Outcome:
     """Score the test split, optimize on train (candidates scored on dev), score the test split again."""
     trainset, devset, testset = load_splits()
-    say = print if report else lambda *_: None
+
+    def say(line: str) -> None:
+        if report:
+            print(line)
+
     with model_engine(choice) as (engine, model):
         flock = build_flock(Flock(engine=engine))
         say(f"model: {model}")
