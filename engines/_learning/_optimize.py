@@ -82,6 +82,7 @@ class OptimizationRun(Generic[L]):
         self._options = options
         self._state: OptimizationState = "pending"
         self._cancelled = False
+        self._unpaused: anyio.Event | None = None
         self._current: str | None = None
         self._stop: StopReason | None = None
         self._checkpoint = Checkpoint(self._fingerprint())
@@ -112,6 +113,25 @@ class OptimizationRun(Generic[L]):
     def cancel(self) -> None:
         """Stop before the next batch of runs (runs in flight finish; the trial in progress is dropped)."""
         self._cancelled = True
+        self.resume()
+
+    def pause(self) -> None:
+        """Hold before the next batch of runs until `resume()` (runs in flight finish; nothing is dropped)."""
+        if self._unpaused is None:
+            self._unpaused = anyio.Event()
+
+    def resume(self) -> None:
+        """Continue after `pause()`."""
+        if self._unpaused is not None:
+            self._unpaused.set()
+            self._unpaused = None
+
+    async def _wait_while_paused(self) -> None:
+        while (unpaused := self._unpaused) is not None:
+            state, self._state = self._state, "paused"
+            self._save(self._checkpoint, "completed")
+            await unpaused.wait()
+            self._state = state
 
     async def run(self) -> OptimizationResult:
         """Run (or resume) the optimization and apply what it found to `flock.learned`.
@@ -267,6 +287,7 @@ class OptimizationRun(Generic[L]):
             first_estimate=first_run_estimate(self._flock.agents, (i for e in examples for i in e.inputs)),
             cancelled=lambda: self._cancelled,
             on_window=self._checkpoint_spending,
+            paused=self._wait_while_paused,
         )
 
     # -- the plan and the result ---------------------------------------------------------------------

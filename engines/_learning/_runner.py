@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -43,6 +43,7 @@ async def run_examples(
     first_estimate: int = 1,
     cancelled: Callable[[], bool] = lambda: False,
     on_window: Callable[[], None] | None = None,
+    paused: Callable[[], Awaitable[None]] | None = None,
 ) -> Batch:
     """Run the workflow on each example, `concurrency` at a time, while the budget admits and nobody cancels.
 
@@ -50,12 +51,14 @@ async def run_examples(
     runs the board until idle, with the budget's meter installed at the model calls; the budget and
     `cancelled()` are checked before each window, so a run that started always finishes (a call the
     meter refuses ends its run with an error, and the batch stops with `"budget"`). `on_window` is called
-    after each window (the optimizer checkpoints its spending there).
+    after each window (the optimizer checkpoints its spending there); `paused()` is awaited before each.
     """
     if concurrency < 1:
         raise ConfigurationError("concurrency must be at least 1")
     runs: list[WorkflowRun] = []
     while len(runs) < len(examples):
+        if paused is not None:
+            await paused()
         if cancelled():
             return Batch(tuple(runs), "cancelled")
         wanted = min(concurrency, len(examples) - len(runs))

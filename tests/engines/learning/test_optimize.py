@@ -214,6 +214,22 @@ async def test_status_progress_and_one_span_per_trial(support: Support, monkeypa
 
 
 @pytest.mark.anyio
+async def test_pause_holds_before_the_next_batch_and_resume_continues(support: Support) -> None:
+    run = OptimizationRun(support.build(), support.trainset, right_answer, valset=support.devset)
+    run.pause()
+    with anyio.fail_after(30):
+        async with anyio.create_task_group() as group:
+            group.start_soon(run.run)
+            while run.status().state != "paused":
+                await anyio.sleep(0.01)
+            await anyio.sleep(0.05)
+            assert support.server.requests == []  # nothing starts while paused
+            run.resume()
+    status = run.status()
+    assert (status.state, status.trials_done) == ("finished", 3)
+
+
+@pytest.mark.anyio
 async def test_a_dspy_teleprompter_compiles_each_group(support: Support) -> None:
     from dspy.teleprompt import LabeledFewShot
 
