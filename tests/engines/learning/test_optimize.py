@@ -220,9 +220,8 @@ async def test_pause_holds_before_the_next_batch_and_resume_continues(support: S
     with anyio.fail_after(30):
         async with anyio.create_task_group() as group:
             group.start_soon(run.run)
-            while run.status().state != "paused":
-                await anyio.sleep(0.01)
-            await anyio.sleep(0.05)
+            await anyio.wait_all_tasks_blocked()  # the optimization waits for resume()
+            assert run.status().state == "paused"
             assert support.server.requests == []  # nothing starts while paused
             run.resume()
     status = run.status()
