@@ -71,6 +71,10 @@ class OptimizeOptions:
         if isinstance(self.optimizer, str) and self.optimizer not in OPTIMIZERS:
             raise ConfigurationError(f"optimizer must be one of {OPTIMIZERS} or a dspy Teleprompter instance")
         _check_teleprompter(self.optimizer)
+        if self.budget is not None and not isinstance(self.budget, Budget):
+            raise ConfigurationError(f"budget must be an engines.Budget, got {type(self.budget).__name__}")
+        if self.proposer is not None and not callable(getattr(self.proposer, "evaluate", None)):
+            raise ConfigurationError(f"proposer must be an Engine (with evaluate), got {type(self.proposer).__name__}")
         if not isinstance(self.optimizer, str) and self.budget is not None:
             raise ConfigurationError("a DSPy teleprompter makes its own model calls: a Budget cannot bound them")
         if self.bootstrap_rounds < 1:

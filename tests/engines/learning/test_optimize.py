@@ -278,6 +278,10 @@ def test_options_are_checked(support: Support) -> None:
         OptimizeOptions(optimizer="magic")  # pyright: ignore[reportArgumentType]
     with pytest.raises(ConfigurationError, match="concurrency"):
         OptimizeOptions(concurrency=0)
+    with pytest.raises(ConfigurationError, match=r"budget must be an engines\.Budget, got int"):
+        OptimizeOptions(budget=5)  # pyright: ignore[reportArgumentType]
+    with pytest.raises(ConfigurationError, match="proposer must be an Engine"):
+        OptimizeOptions(proposer="gpt")  # pyright: ignore[reportArgumentType]
     with pytest.raises(ConfigurationError, match="bootstrap_rounds"):
         OptimizeOptions(bootstrap_rounds=0)
     with pytest.raises(ConfigurationError, match="neither a built-in name nor a dspy Teleprompter"):
