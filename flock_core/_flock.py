@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from opentelemetry.trace import TracerProvider
     from starlette.applications import Starlette
 
+    from ._tracing import FlockTracer
     from .agents._learned import LearnedState
     from .mcp import McpServerSpec, McpToolbox
     from .orchestration._conditions import Condition
@@ -173,6 +174,11 @@ class Flock:
         """Run events (published, activation started/finished/failed, streamed tokens) for observers."""
         return self._core.events
 
+    @property
+    def tracer(self) -> FlockTracer:
+        """The Flock's spans, on its tracer provider (a server opens its request spans with it)."""
+        return self._core.tracer
+
     def add_listener(self, listener: Callable[[Artifact], None]) -> Callable[[], None]:
         """Call `listener` with every artifact this Flock stores; returns a function that removes it."""
         return self._core.add_listener(listener)
@@ -308,11 +314,13 @@ class Flock:
             self._core.use_tools(self._mcp)
         self._mcp.add(name, spec)
 
-    def app(self, *, auth: Auth = None, dashboard: bool = True, max_body_bytes: int = 1_000_000) -> Starlette:
-        """The ASGI app serving this Flock's HTTP API (and dashboard), to mount in your own server."""
+    def app(
+        self, *, auth: Auth = None, dashboard: bool = True, max_body_bytes: int = 1_000_000, mcp: bool = False
+    ) -> Starlette:
+        """The ASGI app serving this Flock's HTTP API (and dashboard; with `mcp`, an MCP server at `/mcp`)."""
         from .serve import create_app  # Starlette loads only when serving
 
-        return create_app(self, auth=auth, dashboard=dashboard, max_body_bytes=max_body_bytes)
+        return create_app(self, auth=auth, dashboard=dashboard, max_body_bytes=max_body_bytes, mcp=mcp)
 
     @overload
     def serve(
@@ -324,6 +332,7 @@ class Flock:
         blocking: Literal[True] = ...,
         auth: Auth = ...,
         max_body_bytes: int = ...,
+        mcp: bool = ...,
     ) -> None: ...
     @overload
     def serve(
@@ -335,6 +344,7 @@ class Flock:
         blocking: Literal[False],
         auth: Auth = ...,
         max_body_bytes: int = ...,
+        mcp: bool = ...,
     ) -> Coroutine[Any, Any, ServerHandle]: ...
     def serve(
         self,
@@ -345,23 +355,22 @@ class Flock:
         blocking: bool = True,
         auth: Auth = None,
         max_body_bytes: int = 1_000_000,
+        mcp: bool = False,
     ) -> Coroutine[Any, Any, ServerHandle] | None:
         """Serve the HTTP API, event stream and dashboard (needs `pip install flockboard[serve]`).
 
         `blocking=True` runs until interrupted and keeps processing work; `handle = await
         flock.serve(blocking=False)` serves in the background of the running event loop, across your own
-        `run_until_idle()` calls, until `await handle.stop()`. See docs/serving.md.
+        `run_until_idle()` calls, until `await handle.stop()`. `mcp=True` also serves the Flock as an MCP
+        server at `/mcp`. See docs/serving.md.
         """
         from .serve import serve  # Starlette and uvicorn load only when serving
 
+        options: dict[str, Any] = {"dashboard": dashboard, "auth": auth, "max_body_bytes": max_body_bytes, "mcp": mcp}
         if blocking:
-            serve(
-                self, host=host, port=port, dashboard=dashboard, blocking=True, auth=auth, max_body_bytes=max_body_bytes
-            )
+            serve(self, host=host, port=port, blocking=True, **options)
             return None
-        return serve(
-            self, host=host, port=port, dashboard=dashboard, blocking=False, auth=auth, max_body_bytes=max_body_bytes
-        )
+        return serve(self, host=host, port=port, blocking=False, **options)
 
     async def __aenter__(self) -> Self:
         return self

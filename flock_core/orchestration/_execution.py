@@ -151,15 +151,20 @@ class Executor:
                 await component.on_post_publish(spec, artifacts)
 
     async def invoke(self, spec: AgentSpec, source: Artifact, publish: bool) -> list[Artifact]:
-        """Run `spec` on one artifact outside the queue (for `Flock.invoke`); errors propagate."""
+        """Run `spec` on one artifact outside the queue (`Flock.invoke`) in an `invoke_agent` span; errors propagate."""
         meter = UsageMeter()
-        await self._initialize(spec)
-        spec = await self._with_mcp_tools(spec)
-        try:
-            outputs = await self._runner.run(spec, (source,), (), meter)
-        finally:
-            self._add_usage(source.correlation_id, meter)
-        artifacts = self._artifacts.from_outputs(spec.name, outputs, (source,), source.correlation_id)
+        with self._tracer.activation(spec.name, source.correlation_id, (source,), {}) as span:
+            try:
+                await self._initialize(spec)
+                spec = await self._with_mcp_tools(spec)
+                outputs = await self._runner.run(spec, (source,), (), meter)
+            except BaseException as exc:
+                record_failure(span, exc)
+                raise
+            finally:
+                self._add_usage(source.correlation_id, meter)
+            artifacts = self._artifacts.from_outputs(spec.name, outputs, (source,), source.correlation_id)
+            record_outputs(span, artifacts, meter.total.input_tokens, meter.total.output_tokens)
         if publish:
             commit = Commit(artifacts=(source, *artifacts), consumed=((spec.name, source.id),))
             await self._commit(commit, self._route(artifacts))

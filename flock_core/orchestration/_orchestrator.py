@@ -126,6 +126,11 @@ class Orchestrator:
         )
 
     @property
+    def tracer(self) -> FlockTracer:
+        """The spans of this Flock, on its tracer provider (servers open their request spans with it)."""
+        return self._tracer
+
+    @property
     def lease(self) -> timedelta | None:
         """How long this process's claims last on a shared board (`None` on a local one)."""
         return self.board.lease
