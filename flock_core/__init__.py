@@ -39,11 +39,14 @@ from .blackboard._store import ArtifactPage, ArtifactQuery, BlackboardStore
 from .blackboard._visibility import (
     AfterVisibility,
     AgentIdentity,
+    ComposedVisibility,
+    DeclassifiedVisibility,
     LabelledVisibility,
     PrivateVisibility,
     PublicVisibility,
     TenantVisibility,
     Visibility,
+    combine,
 )
 from .blackboard._work import Commit, ExpiredJoin, Tick, TimerState, WorkRecord, WorkStatus
 from .blackboard.memory._store import InMemoryBlackboardStore
@@ -117,6 +120,7 @@ __all__ = [
     "BlackboardStore",
     "Clock",
     "Commit",
+    "ComposedVisibility",
     "Condition",
     "ConditionView",
     "ContextProvider",
@@ -124,6 +128,7 @@ __all__ = [
     "CorrelationContext",
     "CorrelationState",
     "CorrelationStatus",
+    "DeclassifiedVisibility",
     "Demo",
     "Engine",
     "EvaluationRequest",
@@ -168,6 +173,7 @@ __all__ = [
     "WorkflowFailed",
     "__version__",
     "active_tracer",
+    "combine",
     "flock_type",
     "type_name_of",
 ]

@@ -302,12 +302,14 @@ class Flock:
     ) -> list[Artifact]:
         """Run one agent directly on `obj` and return its output artifacts.
 
-        Errors are raised to the caller. With `publish_outputs`, the input and the outputs are stored
+        Errors are raised to the caller (`InputTypeError` when the agent does not consume `obj`'s type).
+        With `publish_outputs`, the input and the outputs are stored
         (with lineage) and the outputs are routed to subscribers; call `run_until_idle()` to process them.
         """
         spec = self._spec_of(agent)
-        await self._ensure_started()
         source = self._core.make_artifact(obj)
+        spec.check_consumes(source.type)
+        await self._ensure_started()
         return await self._core.evaluate_direct(spec, source, publish_outputs)
 
     async def arun(self, *objs: BaseModel | Mapping[str, Any], timeout: float | None = None) -> RunResult:

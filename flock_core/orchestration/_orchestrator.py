@@ -21,6 +21,7 @@ from ..agents._activation import ActivationRunner, Output, UsageMeter
 from ..agents._context import ContextProvider, ContextRequest, provide_context
 from ..agents._default_engine import load_default_engine
 from ..agents._engine import Engine, Usage
+from ..agents._flow import read_visibility
 from ..agents._patterns import ScheduleSpec
 from ..agents._spec import AgentSpec
 from ..blackboard._artifacts import Artifact, WorkflowError
@@ -449,7 +450,7 @@ class Orchestrator:
             artifacts = (
                 self.make_artifact(
                     error,
-                    visibility=inputs[0].visibility if inputs else None,
+                    visibility=read_visibility(inputs),  # its message may quote any input
                     correlation_id=item.correlation_id,
                     partition_key=inputs[0].partition_key if inputs else None,
                     produced_by=spec.name,
