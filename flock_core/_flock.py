@@ -18,7 +18,7 @@ from .agents._builder import AgentBuilder
 from .agents._context import ContextProvider, CorrelationContext
 from .agents._engine import Engine, Usage
 from .agents._spec import AgentSpec
-from .blackboard._artifacts import Artifact, WorkflowError
+from .blackboard._artifacts import EXTERNAL_PRODUCER, Artifact, WorkflowError
 from .blackboard._registry import TypeRegistry, default_registry
 from .blackboard._store import ArtifactQuery, BlackboardStore
 from .blackboard._visibility import Visibility
@@ -179,15 +179,22 @@ class Flock:
         correlation_id: str | None = None,
         partition_key: str | None = None,
         tags: Iterable[str] | None = None,
+        produced_by: str = EXTERNAL_PRODUCER,
     ) -> Artifact:
         """Validate `obj`, store it as an artifact, and queue the activations it completes.
 
         `obj` is a registered Pydantic model instance or `{"type": name, "payload": {...}}`. Without a
         `correlation_id`, the artifact starts a new workflow. Activations run in `run_until_idle()`.
+        `produced_by` records who published it (the HTTP API passes `"api:"` and the caller).
         """
         await self._ensure_started()
         return await self._core.publish(
-            obj, visibility=visibility, correlation_id=correlation_id, partition_key=partition_key, tags=tags
+            obj,
+            visibility=visibility,
+            correlation_id=correlation_id,
+            partition_key=partition_key,
+            tags=tags,
+            produced_by=produced_by,
         )
 
     async def publish_many(self, objs: Iterable[BaseModel | Mapping[str, Any]], **options: Any) -> list[Artifact]:

@@ -37,11 +37,17 @@ def _serve(args: argparse.Namespace, load_flock: FlockLoader | None) -> int:
         from ._main import load_flock
     try:
         from ..serve import ApiKeys, serve
+        from ..serve._server import is_loopback
     except ImportError as exc:
         raise SystemExit(f'flock serve needs the serve extra: pip install "flockboard[serve]" ({exc})') from None
     keys = parse_api_keys(os.environ.get(args.api_keys_env, "")) if args.api_keys_env else {}
     if args.api_keys_env and not keys:
         raise SystemExit(f"flock serve: ${args.api_keys_env} holds no API keys")
+    if not keys and not is_loopback(args.host) and not args.insecure:
+        raise SystemExit(
+            f"flock serve: refusing to listen on {args.host} without API keys (--api-keys-env VAR); "
+            "add --insecure only if an open server on that interface is really meant"
+        )
     serve(
         load_flock(args.target),
         host=args.host,
@@ -49,12 +55,15 @@ def _serve(args: argparse.Namespace, load_flock: FlockLoader | None) -> int:
         dashboard=not args.no_dashboard,
         auth=ApiKeys(keys) if keys else None,
         max_body_bytes=args.max_body_bytes,
+        max_connections=args.max_connections,
+        allowed_hosts=args.allow_host or None,
+        insecure=args.insecure,
     )
     return 0
 
 
 def add_serve_command(subparsers: Any, load_flock: FlockLoader | None = None) -> argparse.ArgumentParser:
-    """Register `flock serve module:attribute [--host] [--port] [--no-dashboard] [--api-keys-env VAR]`.
+    """Register `flock serve module:attribute [--host] [--port] [--api-keys-env VAR] [--insecure] ...`.
 
     Args:
         subparsers: what `ArgumentParser.add_subparsers()` returned.
@@ -64,7 +73,11 @@ def add_serve_command(subparsers: Any, load_flock: FlockLoader | None = None) ->
         "serve", help="serve MODULE:FLOCK over HTTP: API, event stream, metrics and dashboard (Ctrl-C stops)"
     )
     command.add_argument("target", metavar="MODULE:FLOCK", help="module:attribute naming a Flock")
-    command.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: 127.0.0.1)")
+    command.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="interface to listen on (default: 127.0.0.1); any other interface needs --api-keys-env",
+    )
     command.add_argument("--port", type=int, default=8344, help="port (default: 8344; 0 picks a free one)")
     command.add_argument("--no-dashboard", action="store_true", help="do not serve the dashboard at /")
     command.add_argument(
@@ -79,6 +92,24 @@ def add_serve_command(subparsers: Any, load_flock: FlockLoader | None = None) ->
         metavar="VAR",
         help="require API keys, read from $VAR as 'key=name[@tenant][#label,...]' entries separated by spaces "
         "(without it, every caller is the anonymous public identity)",
+    )
+    command.add_argument(
+        "--insecure",
+        action="store_true",
+        help="allow a non-loopback --host without API keys (anyone who reaches it is anonymous; logs a warning)",
+    )
+    command.add_argument(
+        "--allow-host",
+        action="append",
+        metavar="NAME",
+        help="without API keys, also answer to this Host name (repeatable; default: loopback names only)",
+    )
+    command.add_argument(
+        "--max-connections",
+        type=int,
+        default=1000,
+        metavar="N",
+        help="open connections and requests in progress at once; beyond it requests get 503 (default: 1000)",
     )
 
     def handler(args: argparse.Namespace) -> int:

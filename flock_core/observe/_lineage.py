@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from uuid import UUID
 
-from ..blackboard._artifacts import Artifact
+from ..blackboard._artifacts import Artifact, is_external
 from ..blackboard._store import ArtifactQuery, BlackboardStore
 from . import _export, _html
 from ._nodes import ERROR_TYPE, ActivationNode, AgentNode, ArtifactNode, BoundaryNode, GraphEdge
@@ -147,7 +147,7 @@ def _build_lineage(artifacts: Sequence[Artifact], correlation_id: str | None) ->
     artifact_ids = {a.id: f"a{i}" for i, a in enumerate(artifacts, start=1)}
     groups: dict[tuple[str, tuple[UUID, ...], str], list[Artifact]] = {}
     for artifact in artifacts:
-        if artifact.produced_by != "external" or artifact.consumed_from:
+        if not is_external(artifact):
             key = (artifact.produced_by, tuple(sorted(artifact.consumed_from)), _span_of(artifact))
             groups.setdefault(key, []).append(artifact)
     activation_of: dict[UUID, ActivationNode] = {}

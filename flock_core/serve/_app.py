@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Collection
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import anyio
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
@@ -19,6 +20,7 @@ from .._version import __version__
 from ._agent_routes import agent_routes
 from ._artifact_routes import artifact_routes
 from ._auth import Auth
+from ._guard import LOOPBACK_HOSTS, Guard
 from ._http import ApiError, error_response
 from ._metrics import CONTENT_TYPE, Metrics
 from ._openapi import docs_page, openapi_document
@@ -76,7 +78,13 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 
 def build_app(
-    flock: Flock, *, auth: Auth, max_body_bytes: int, dashboard: bool, drive: DriveMode
+    flock: Flock,
+    *,
+    auth: Auth,
+    max_body_bytes: int,
+    dashboard: bool,
+    drive: DriveMode,
+    allowed_hosts: Collection[str] | None = None,
 ) -> tuple[Starlette, ServeState]:
     """The app of `create_app` and its shared state (which a server needs to end event streams)."""
     metrics = Metrics()
@@ -93,9 +101,12 @@ def build_app(
             group.cancel_scope.cancel()
 
     routes = [*artifact_routes(state), *agent_routes(state), *event_routes(state), *_service_routes(state, dashboard)]
+    if allowed_hosts is None and auth is None:
+        allowed_hosts = LOOPBACK_HOSTS
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
+        middleware=[Middleware(Guard, allowed_hosts=allowed_hosts)],
         exception_handlers={ApiError: _api_error, HTTPException: _http_error},
     )
     return app, state
@@ -108,6 +119,7 @@ def create_app(
     max_body_bytes: int = 1_000_000,
     dashboard: bool = True,
     drive: DriveMode = "api",
+    allowed_hosts: Collection[str] | None = None,
 ) -> Starlette:
     """The ASGI application that serves `flock` over HTTP.
 
@@ -119,5 +131,10 @@ def create_app(
         dashboard: serve the dashboard at `/`.
         drive: how the Flock's work is run while the app's lifespan runs (see `DriveMode`); without a
             lifespan (for example under `httpx.ASGITransport`) nothing runs it but your own code.
+        allowed_hosts: the host names the app answers to (`Host` header; an `Origin` header must name one
+            too). Default: with `auth=None`, only `localhost`, `127.0.0.1` and `::1` (an open server must
+            not be reachable by DNS rebinding or from other sites' pages); with auth, any.
     """
-    return build_app(flock, auth=auth, max_body_bytes=max_body_bytes, dashboard=dashboard, drive=drive)[0]
+    return build_app(
+        flock, auth=auth, max_body_bytes=max_body_bytes, dashboard=dashboard, drive=drive, allowed_hosts=allowed_hosts
+    )[0]

@@ -35,7 +35,7 @@ async def test_publish_validates_stores_and_returns_the_artifact(client: httpx.A
         "id": IsStr(),
         "type": "Question",
         "payload": {"text": "why?", "priority": 1, "mood": "happy", "tags": [], "urgent": False},
-        "produced_by": "external",
+        "produced_by": "api:anonymous",
         "correlation_id": IsStr(),
         "partition_key": None,
         "tags": ["a", "b"],
@@ -97,13 +97,15 @@ async def test_oversized_body_is_413(flock: Flock) -> None:
             for _ in range(10):
                 yield b" " * 50
 
-        streamed = await http.post("/api/v1/artifacts", content=chunks())  # no Content-Length: counted while read
+        json_type = {"content-type": "application/json"}
+        streamed = await http.post("/api/v1/artifacts", content=chunks(), headers=json_type)  # counted while read
         assert streamed.status_code == 413
         small = await http.post("/api/v1/artifacts", json={"type": "Question", "payload": {"text": "x"}})
         assert small.status_code == 201
 
 
-async def test_publish_options_are_kept(client: httpx.AsyncClient) -> None:
+async def test_publish_options_are_kept(client: httpx.AsyncClient, flock: Flock) -> None:
+    await flock.publish(Question(text="first"), correlation_id="wf-1")
     body = {
         "type": "Question",
         "payload": {"text": "a"},
@@ -113,7 +115,7 @@ async def test_publish_options_are_kept(client: httpx.AsyncClient) -> None:
     }
     artifact = (await client.post("/api/v1/artifacts", json=body)).json()
     assert (artifact["correlation_id"], artifact["partition_key"]) == ("wf-1", "p")
-    assert artifact["visibility"] == {"kind": "labelled", "required_labels": []}
+    assert artifact["visibility"] == {"kind": "labelled", "required_labels": [], "tenant": None}
 
 
 async def test_callers_may_only_publish_what_they_could_see(keyed: httpx.AsyncClient) -> None:
@@ -126,8 +128,10 @@ async def test_callers_may_only_publish_what_they_could_see(keyed: httpx.AsyncCl
     other_tenant = await publish("alice", {"kind": "tenant", "tenant_id": "globex"})
     assert (other_tenant.status_code, other_tenant.json()["error"]["code"]) == (403, "forbidden_visibility")
     assert (await publish("alice", {"kind": "tenant", "tenant_id": "acme"})).status_code == 201
-    assert (await publish("alice", {"kind": "private", "agents": ["bob"]})).status_code == 403
-    assert (await publish("alice", {"kind": "private", "agents": ["alice", "answerer"]})).status_code == 201
+    assert (await publish("alice", {"kind": "private", "agents": ["bob"], "tenant": "acme"})).status_code == 403
+    assert (await publish("alice", {"kind": "private", "agents": ["alice"]})).status_code == 403  # alice, no tenant
+    alice_and_answerer = {"kind": "private", "agents": ["alice", "answerer"], "tenant": "acme"}
+    assert (await publish("alice", alice_and_answerer)).status_code == 201
     assert (await publish("alice", {"kind": "labelled", "required_labels": ["clearance:high"]})).status_code == 403
     assert (await publish("admin", {"kind": "labelled", "required_labels": ["clearance:high"]})).status_code == 201
     delayed_public = {"kind": "after", "ttl": "PT1H", "then": {"kind": "public"}}
@@ -153,7 +157,7 @@ async def _seed(flock: Flock) -> dict[str, str]:
         "public": PublicVisibility(),
         "acme": TenantVisibility(tenant_id="acme"),
         "globex": TenantVisibility(tenant_id="globex"),
-        "bob_only": PrivateVisibility(agents=frozenset({"bob"})),
+        "bob_only": PrivateVisibility(agents=frozenset({"bob"}), tenant="globex"),
         "high": LabelledVisibility(required_labels=frozenset({"clearance:high"})),
         "later": AfterVisibility(ttl=timedelta(hours=1)),
     }
