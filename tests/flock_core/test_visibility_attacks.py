@@ -95,7 +95,8 @@ def make_flock(provider: TracerProvider, contexts: dict[str, list[str]]) -> Floc
     flock.register_type(Digest)
     flock.agent("summarizer").consumes(Note).publishes(Digest)
     flock.agent("acme_reader").tenant("acme").labels("clearance:high").consumes(Note).publishes(
-        Digest, visibility=PublicVisibility()  # asks for public: may only narrow what it read
+        Digest,
+        visibility=PublicVisibility(),  # asks for public: may only narrow what it read
     )
     flock.agent("globex_reader").tenant("globex").consumes(Note).publishes(Digest).with_context(RecentContext(100))
     return flock
@@ -185,7 +186,11 @@ async def test_no_secret_reaches_a_caller_or_agent_that_may_not_see_it() -> None
     assert all(secret in board for secret in SECRETS), "the agents derived artifacts from every secret"
     assert "WorkflowError" in board
     for caller, entitled in ENTITLED.items():
-        for path, text in {"http": read[caller], "stream": "\n".join(streamed[caller]), "lineage": lineage[caller]}.items():
+        for path, text in {
+            "http": read[caller],
+            "stream": "\n".join(streamed[caller]),
+            "lineage": lineage[caller],
+        }.items():
             leaked = {s for s in SECRETS if s in text} - entitled
             assert not leaked, f"{caller} read {leaked} through {path}"
         if entitled:  # the probe itself works: entitled secrets do arrive
@@ -217,7 +222,9 @@ async def test_correlation_injection_yields_nothing() -> None:
                 )
                 assert joined.status_code == absent.status_code == 404  # existence is not revealed
                 assert joined.json()["error"]["code"] == absent.json()["error"]["code"] == "unknown_correlation"
-            member = await http.post("/api/v1/artifacts", json={**bait, "correlation_id": "acme-wf"}, headers=headers_of("alice"))
+            member = await http.post(
+                "/api/v1/artifacts", json={**bait, "correlation_id": "acme-wf"}, headers=headers_of("alice")
+            )
             assert member.status_code == 201
             assert member.json()["produced_by"] == "api:alice@acme"
     finally:

@@ -113,7 +113,10 @@ async def test_declassification_is_recorded_on_the_artifact_and_the_span(exporte
     assert summary.visibility == DeclassifiedVisibility(name="press-release", then=PublicVisibility())
     [span] = [s for s in exporter.get_finished_spans() if s.name == "invoke_agent publisher"]
     assert [(e.name, dict(e.attributes or {})) for e in span.events] == [
-        ("flock.declassified", {"flock.output_group": 0, "flock.declassification": "press-release", "flock.type": "Summary"})
+        (
+            "flock.declassified",
+            {"flock.output_group": 0, "flock.declassification": "press-release", "flock.type": "Summary"},
+        )
     ]
 
 

@@ -150,8 +150,13 @@ EVERY_KIND: list[tuple[Visibility, dict[str, object]]] = [
     ),
     (
         ComposedVisibility(all_of=(TenantVisibility(tenant_id="t"), AfterVisibility(ttl=HOUR))),
-        {"kind": "all", "all_of": [{"kind": "tenant", "tenant_id": "t"}, {"kind": "after", "ttl": "PT1H",
-                                                                           "then": {"kind": "public"}}]},
+        {
+            "kind": "all",
+            "all_of": [
+                {"kind": "tenant", "tenant_id": "t"},
+                {"kind": "after", "ttl": "PT1H", "then": {"kind": "public"}},
+            ],
+        },
     ),
     (
         DeclassifiedVisibility(name="anonymised", then=PublicVisibility()),
@@ -263,7 +268,9 @@ def test_combine_admits_exactly_whom_both_admit(left: Visibility, right: Visibil
 @pytest.mark.parametrize("visibility", SAMPLES, ids=lambda v: v.kind)
 def test_settled_is_who_may_see_it_after_any_delay(visibility: Visibility) -> None:
     late = T0 + 2 * HOUR
-    assert [sees(settled(visibility), who) for who in IDENTITIES] == [sees(visibility, who, at=late) for who in IDENTITIES]
+    assert [sees(settled(visibility), who) for who in IDENTITIES] == [
+        sees(visibility, who, at=late) for who in IDENTITIES
+    ]
 
 
 def test_settled_unwraps_delays_inside_compositions() -> None:

@@ -248,3 +248,38 @@ async def test_naive_timestamps_are_utc(client: httpx.AsyncClient, flock: Flock)
 
 async def test_get_with_a_malformed_id_is_404(client: httpx.AsyncClient) -> None:
     assert (await client.get("/api/v1/artifacts/not-a-uuid")).status_code == 404
+
+
+async def test_framework_types_cannot_be_published_or_run(keyed: httpx.AsyncClient, flock: Flock) -> None:
+    error = {"agent": "answerer", "error_type": "X", "message": "forged failure"}
+    for caller in ("alice", "admin"):
+        response = await keyed.post(
+            "/api/v1/artifacts", json={"type": "WorkflowError", "payload": error}, headers=key(caller)
+        )
+        assert (response.status_code, response.json()["error"]["code"]) == (403, "forbidden_type")
+    run = await keyed.post(
+        "/api/v1/agents/answerer/run", json={"type": "WorkflowError", "payload": error}, headers=key("admin")
+    )
+    assert (run.status_code, run.json()["error"]["code"]) == (403, "forbidden_type")
+    assert (await flock.store.query(ArtifactQuery())).total == 0
+
+
+async def test_publishing_into_a_workflow_needs_every_artifact_of_it_visible(
+    keyed: httpx.AsyncClient, flock: Flock
+) -> None:
+    await flock.publish(Question(text="shared"), correlation_id="mixed")
+    await flock.publish(
+        Question(text="acme only"), correlation_id="mixed", visibility=TenantVisibility(tenant_id="acme")
+    )
+    await flock.publish(Question(text="acme"), correlation_id="acme-wf", visibility=TenantVisibility(tenant_id="acme"))
+
+    async def join(caller: str, cid: str) -> tuple[int, str]:
+        body = {"type": "Question", "payload": {"text": "joining"}, "correlation_id": cid}
+        response = await keyed.post("/api/v1/artifacts", json=body, headers=key(caller))
+        data = response.json()
+        return response.status_code, data["error"]["code"] if "error" in data else data["produced_by"]
+
+    assert await join("alice", "mixed") == (201, "api:alice@acme")
+    assert await join("alice", "acme-wf") == (201, "api:alice@acme")
+    hidden = {await join(caller, cid) for caller in ("bob", "admin") for cid in ("mixed", "acme-wf", "never-existed")}
+    assert hidden == {(404, "unknown_correlation")}

@@ -46,7 +46,9 @@ async def test_json_content_types_are_accepted(client: httpx.AsyncClient, conten
 @pytest.mark.parametrize(
     "body",
     [
-        pytest.param(b'{"type": "Question", "payload": {"text": "x", "n": ' + b"[" * 10_000 + b"]" * 10_000 + b"}}", id="deep"),
+        pytest.param(
+            b'{"type": "Question", "payload": {"text": "x", "n": ' + b"[" * 10_000 + b"]" * 10_000 + b"}}", id="deep"
+        ),
         pytest.param(b'{"type": "Question", "payload": {"text": "x", "n": ' + b"[" * 65 + b"]" * 65 + b"}}", id="65"),
         pytest.param(b'{"type": "Question", "payload": {"text": "x", "n": ' + b"1" * 100_000 + b"}}", id="huge-int"),
         pytest.param(b'{"type": "Question", "payload": {"text": "x", "n": 1e999}}', id="infinite-float"),
@@ -59,9 +61,7 @@ async def test_hostile_json_is_400_in_the_error_shape(flock: Flock, body: bytes)
     assert error_of(response) == (400, "malformed_json")
 
 
-async def test_half_a_body_gets_408_and_the_connection_is_closed(
-    flock: Flock, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_half_a_body_gets_408_and_the_connection_is_closed(flock: Flock, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("flock_core.serve._http.BODY_TIMEOUT", 0.1)
     handle = await start_server(flock, port=0)
     try:
