@@ -218,7 +218,9 @@ def combine(*visibilities: Visibility) -> Visibility:
     PrivateVisibility(kind='private', agents=frozenset(), tenant='acme')
     """
     parts = list(_flatten(visibilities))
-    tenants = {_tenant_of(p) for p in parts if not isinstance(p, AfterVisibility)} - {_ANY}
+    tenants = {
+        t for p in parts if not isinstance(p, AfterVisibility) and not isinstance(t := _tenant_of(p), _AnyTenant)
+    }
     kept: list[Visibility] = [p for p in parts if isinstance(p, AfterVisibility)]
     if len(tenants) > 1:  # no identity belongs to two tenants
         return PrivateVisibility(agents=frozenset(), tenant=min(tenants, key=lambda t: (t is None, t or "")))
@@ -260,7 +262,7 @@ def _flatten(visibilities: Iterable[Visibility]) -> Iterable[Visibility]:
             yield visibility
 
 
-def _tenant_of(visibility: Visibility) -> str | None | _AnyTenant:
+def _tenant_of(visibility: Visibility) -> str | _AnyTenant | None:
     match visibility:
         case TenantVisibility():
             return visibility.tenant_id

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import anyio
 from pydantic import BaseModel, ValidationError
@@ -82,8 +82,8 @@ async def read_json(request: Request, max_bytes: int, *, timeout: float | None =
     """The request body as a JSON object.
 
     415 unless the content type is JSON; 413 when larger than `max_bytes`; 408 when not received within
-    `timeout` seconds (default `BODY_TIMEOUT`); 400 when it is not a JSON object, nests deeper than `MAX_DEPTH`, or holds a number
-    that is not finite or too long to convert.
+    `timeout` seconds (default `BODY_TIMEOUT`); 400 when it is not a JSON object, nests deeper than
+    `MAX_DEPTH`, or holds a number that is not finite or too long to convert.
     """
     media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
     if media_type != "application/json" and not (
@@ -138,12 +138,17 @@ def _depth(data: Any) -> int:
     deepest, stack = 0, [(data, 1)]
     while stack:
         value, level = stack.pop()
-        if isinstance(value, dict | list):
-            deepest = max(deepest, level)
-            if deepest > MAX_DEPTH:
-                return deepest
-            children: Any = value.values() if isinstance(value, dict) else value  # pyright: ignore[reportUnknownMemberType]
-            stack.extend((child, level + 1) for child in children)  # pyright: ignore[reportUnknownVariableType]
+        children: list[Any]
+        if isinstance(value, dict):
+            children = list(cast(dict[str, Any], value).values())
+        elif isinstance(value, list):
+            children = cast(list[Any], value)
+        else:
+            continue
+        deepest = max(deepest, level)
+        if deepest > MAX_DEPTH:
+            return deepest
+        stack.extend((child, level + 1) for child in children)
     return deepest
 
 

@@ -7,7 +7,6 @@ import contextlib
 import ipaddress
 import logging
 import socket
-import sys
 from collections.abc import Collection, Coroutine, Generator
 from dataclasses import dataclass
 from types import TracebackType

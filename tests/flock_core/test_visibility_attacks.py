@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 import anyio
 import httpx
@@ -144,7 +144,7 @@ async def read_everything(http: httpx.AsyncClient, caller: str, flock: Flock, ci
 
 
 @contextlib.asynccontextmanager
-async def streams(url: str) -> AsyncIterator[dict[str, list[str]]]:
+async def streams(url: str) -> AsyncGenerator[dict[str, list[str]]]:
     """Every caller's event stream over a real connection, collected until the server ends them."""
     received: dict[str, list[str]] = {caller: [] for caller in ENTITLED}
     async with httpx.AsyncClient(base_url=url, timeout=30) as http, anyio.create_task_group() as group:
@@ -236,4 +236,5 @@ async def test_correlation_injection_yields_nothing() -> None:
         visible = (await flock.store.query(ArtifactQuery(visible_to=identity))).items
         assert [a for a in visible if "S-ACME" in json.dumps(a.payload)] == [], identity
     derived = [a for a in (await flock.store.query(ArtifactQuery(produced_by=frozenset({"acme_reader"})))).items]
-    assert derived and all(a.visibility == TenantVisibility(tenant_id="acme") for a in derived)
+    assert derived
+    assert all(a.visibility == TenantVisibility(tenant_id="acme") for a in derived)

@@ -16,7 +16,6 @@ from flock_core import (
     Artifact,
     ArtifactQuery,
     DeclassifiedVisibility,
-    EvaluationRequest,
     Flock,
     LabelledVisibility,
     PrivateVisibility,

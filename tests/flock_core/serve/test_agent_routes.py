@@ -97,7 +97,9 @@ async def test_run_errors(client: httpx.AsyncClient, flock: Flock) -> None:
     assert not_consumed.json()["error"] == {
         "code": "type_not_consumed",
         "message": "agent 'answerer' does not consume 'Answer'; it consumes ['Question']",
-        "details": [{"field": "type", "message": "agent 'answerer' does not consume 'Answer'; it consumes ['Question']"}],
+        "details": [
+            {"field": "type", "message": "agent 'answerer' does not consume 'Answer'; it consumes ['Question']"}
+        ],
     }
     flock.agent("broken").consumes(Answer).publishes(Question).with_engines(ScriptedEngine({"broken": []}, by_type={}))
     failed = await client.post("/api/v1/agents/broken/run", json={"type": "Answer", "payload": {"text": "x"}})

@@ -156,7 +156,8 @@ def test_blocking_serve_prints_its_url_and_runs_until_interrupted(tmp_path: Path
         assert process.stdout is not None
         line = process.stdout.readline()  # printed once the port is bound, before serving starts
         match = re.fullmatch(r"flock: serving on (http://127\.0\.0\.1:(\d+)) \(Ctrl-C stops\)\n", line)
-        assert match is not None and match.group(2) != "0", line
+        assert match is not None, line
+        assert match.group(2) != "0", line
         with httpx.Client(base_url=match.group(1)) as http:
             created = http.post("/api/v1/artifacts", json={"type": "Question", "payload": {"text": "b"}}).json()
             status: dict[str, Any] = {}
