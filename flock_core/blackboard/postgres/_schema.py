@@ -8,7 +8,9 @@ Tenant isolation is enforced by the server: `artifacts` and `work_items` have ro
 so it binds the tables' owner too) that hides rows scoped to a tenant other than the session's
 `flock.tenant` setting. A tenant-scoped store sets `flock.tenant` (and, when its login role bypasses
 row-level security, the role `flock_tenant`) as connection startup options, so every connection of
-the store is scoped from its first statement and `RESET` returns to the scoped values.
+the store is scoped from its first statement and `RESET` returns to the scoped values. That setting is
+only the fallback for a login role that is not mapped to a tenant: `_tenancy` maps login roles to tenants,
+which code on the connection cannot undo.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from psycopg.pq import TransactionStatus
 from ...exceptions import ConfigurationError, StoreError
 from .._store import ArtifactQuery
 from .._work import ExpiredJoin, Tick, WorkRecord
+from ._tenancy import TENANCY_MIGRATION, mapped_tenant
 
 __all__ = [
     "ARTIFACT_JSON",
@@ -113,6 +116,8 @@ MIGRATIONS: tuple[tuple[LiteralString, ...], ...] = (
         "ALTER TABLE work_items FORCE ROW LEVEL SECURITY",
         f"CREATE POLICY tenant_isolation ON work_items USING ({_TENANT_ONLY}) WITH CHECK ({_TENANT_ONLY})",
     ),
+    # 2: every row's tenant from its whole visibility; per-tenant login roles (see `_tenancy`).
+    TENANCY_MIGRATION,
 )
 """Schema migrations in order; each step is a list of statements applied in one transaction."""
 
@@ -282,8 +287,8 @@ def where(query: ArtifactQuery) -> tuple[LiteralString, list[Any]]:
             params.append(value)
     identity = query.visible_to
     if identity is not None:  # a prefilter only: `matches` applies every rule (labels, delays) afterwards
-        clauses.append("(tenant_id IS NULL OR tenant_id = %s)")
-        params.append(identity.tenant)
+        clauses.append("(tenant_id IS NULL OR tenant_id = %s)")  # '' is the space without a tenant
+        params.append(identity.tenant or "")
         clauses.append("(visibility_kind <> 'private' OR visibility -> 'agents' ? %s)")
         params.append(identity.name)
     return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
@@ -457,12 +462,21 @@ async def open_connections(dsn: str, schema: str, tenant: str | None, size: int)
             (TENANT_ROLE,),
         )
         bypasses, may_switch = await cursor.fetchone() or (True, False)
+        mapped = await mapped_tenant(setup)
     except psycopg.Error as exc:
         raise StoreError(f"{label}: cannot migrate: {exc}") from exc
     finally:
         await close_quietly(setup)
     settings: dict[str, str] = {}
-    if tenant is not None:
+    if mapped is not None and mapped != tenant:
+        raise StoreError(f"{label}: the login role is scoped to tenant {mapped!r}; open the store with tenant={mapped!r}")
+    if tenant is not None and mapped is None:  # an unmapped login: scoped by a setting its own code could clear
+        _log.warning(
+            "%s: tenant %r is scoped by the flock.tenant setting of an unmapped login role, which code on these "
+            "connections could clear; map a login role to the tenant with store.grant_tenant()",
+            label,
+            tenant,
+        )
         settings["flock.tenant"] = tenant
         if bypasses and not may_switch:
             raise StoreError(
