@@ -7,6 +7,7 @@ visible). A declared output visibility can only narrow that; widening it takes a
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 
 from ..blackboard._artifacts import Artifact
@@ -23,7 +24,7 @@ def read_visibility(read: Iterable[Artifact]) -> Visibility:
     >>> read_visibility([acme, Artifact(type="T", payload={}, correlation_id="c")])
     TenantVisibility(kind='tenant', tenant_id='acme')
     """
-    return combine(*(settled(artifact.visibility) for artifact in read))
+    return _combined(frozenset(artifact.visibility for artifact in read))
 
 
 def output_visibility(read: Visibility, declared: Visibility | None, declassify: str | None = None) -> Visibility:
@@ -34,6 +35,17 @@ def output_visibility(read: Visibility, declared: Visibility | None, declassify:
     """
     if declared is None:
         return read
+    return _narrowed(read, declared, declassify)  # pyright: ignore[reportArgumentType] - frozen models hash
+
+
+@functools.lru_cache(maxsize=4096)
+def _combined(visibilities: frozenset[Visibility]) -> Visibility:
+    """`combine` of the settled `visibilities`, cached: a workflow's artifacts share a few visibilities."""
+    return combine(*(settled(visibility) for visibility in visibilities))
+
+
+@functools.lru_cache(maxsize=4096)
+def _narrowed(read: Visibility, declared: Visibility, declassify: str | None) -> Visibility:
     narrowed = combine(read, declared)
     if declassify is None or narrowed == combine(declared):
         return narrowed

@@ -217,7 +217,9 @@ def combine(*visibilities: Visibility) -> Visibility:
     >>> combine(acme, TenantVisibility(tenant_id="globex"))  # no identity is in both: nobody
     PrivateVisibility(kind='private', agents=frozenset(), tenant='acme')
     """
-    parts = list(_flatten(visibilities))
+    parts = list(dict.fromkeys(_flatten(visibilities)))
+    if len(parts) < 2:
+        return parts[0] if parts else PublicVisibility()
     tenants = {
         t for p in parts if not isinstance(p, AfterVisibility) and not isinstance(t := _tenant_of(p), _AnyTenant)
     }

@@ -469,7 +469,9 @@ async def open_connections(dsn: str, schema: str, tenant: str | None, size: int)
         await close_quietly(setup)
     settings: dict[str, str] = {}
     if mapped is not None and mapped != tenant:
-        raise StoreError(f"{label}: the login role is scoped to tenant {mapped!r}; open the store with tenant={mapped!r}")
+        raise StoreError(
+            f"{label}: the login role is scoped to tenant {mapped!r}; open the store with tenant={mapped!r}"
+        )
     if tenant is not None and mapped is None:  # an unmapped login: scoped by a setting its own code could clear
         _log.warning(
             "%s: tenant %r is scoped by the flock.tenant setting of an unmapped login role, which code on these "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
-from typing import Any
+from typing import Any, LiteralString
 
 import psycopg
 import pytest
@@ -51,7 +51,7 @@ def artifact(name: str) -> Artifact:
     return Artifact(type="Note", payload={"text": name}, correlation_id="c", visibility=ROWS[name])
 
 
-def admin_execute(statement: sql.Composable) -> None:
+def admin_execute(statement: sql.Composed) -> None:
     with psycopg.connect(PG_DSN, autocommit=True) as admin:
         admin.execute(statement)
 
@@ -68,7 +68,9 @@ def login_role(pg_schema: str) -> Iterator[str]:
 
 
 @pytest.fixture
-async def boards(pg_schema: str, login_role: str) -> AsyncIterator[tuple[PostgresBlackboardStore, PostgresBlackboardStore]]:
+async def boards(
+    pg_schema: str, login_role: str
+) -> AsyncIterator[tuple[PostgresBlackboardStore, PostgresBlackboardStore]]:
     """The operator's store with every row, and acme's store logging in as `login_role`."""
     operator = PostgresBlackboardStore(PG_DSN, schema=pg_schema)
     acme = PostgresBlackboardStore(make_conninfo(PG_DSN, user=login_role), schema=pg_schema, tenant="acme")
@@ -85,6 +87,12 @@ async def boards(pg_schema: str, login_role: str) -> AsyncIterator[tuple[Postgre
         await operator.close()
 
 
+def stored_tenant(visibility: Visibility) -> str | None:
+    """What `tenant_id` must hold: `NULL` for every tenant, `''` for none, else the tenant."""
+    every_tenant, tenant = audience_tenant(visibility)
+    return None if every_tenant else (tenant or "")
+
+
 def test_the_server_computes_every_rows_tenant_as_python_does(pg_schema: str) -> None:
     import anyio
 
@@ -98,7 +106,7 @@ def test_the_server_computes_every_rows_tenant_as_python_does(pg_schema: str) ->
             await store.close()
         return dict(rows)
 
-    expected = {name: (lambda scope: None if scope[0] else (scope[1] or ""))(audience_tenant(v)) for name, v in ROWS.items()}
+    expected = {name: stored_tenant(visibility) for name, visibility in ROWS.items()}
     assert anyio.run(stored) == expected
     admin_execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(pg_schema)))
 
@@ -109,7 +117,7 @@ async def test_a_tenant_login_sees_its_rows_and_public_ones(boards: tuple[Postgr
     assert sorted(r.key for r in await acme.work()) == ["on-acme", "on-public"]
 
 
-ATTEMPTS = [
+ATTEMPTS: list[LiteralString] = [
     "RESET ALL",
     "SET ROLE NONE",
     "RESET SESSION AUTHORIZATION",
@@ -132,14 +140,15 @@ async def test_raw_sql_on_a_tenant_stores_connection_cannot_read_other_tenants(
             "AND tenant_id IS NOT NULL), (SELECT count(*) FROM work_items WHERE tenant_id <> 'acme')"
         )
         assert await cursor.fetchall() == [(login_role, login_role, "globex", 2, 0, 0)]
+        own_row = sql.SQL("UPDATE tenant_roles SET tenant = 'globex' WHERE role_name = {}").format(login_role)
         for forbidden in (
-            "SET ROLE postgres",
-            "INSERT INTO tenant_roles VALUES ('x', 'globex')",
-            f"UPDATE tenant_roles SET tenant = 'globex' WHERE role_name = '{login_role}'",
-            "TRUNCATE artifacts",
-            "ALTER TABLE artifacts DISABLE ROW LEVEL SECURITY",
-            "DROP POLICY tenant_isolation ON artifacts",
-            "DELETE FROM tenant_roles",
+            sql.SQL("SET ROLE postgres"),
+            sql.SQL("INSERT INTO tenant_roles VALUES ('x', 'globex')"),
+            own_row,
+            sql.SQL("TRUNCATE artifacts"),
+            sql.SQL("ALTER TABLE artifacts DISABLE ROW LEVEL SECURITY"),
+            sql.SQL("DROP POLICY tenant_isolation ON artifacts"),
+            sql.SQL("DELETE FROM tenant_roles"),
         ):
             with pytest.raises(psycopg.Error):
                 async with conn.transaction():
