@@ -47,7 +47,7 @@ def test_serve_refuses_an_open_public_interface_unless_insecure(monkeypatch: pyt
     parser = argparse.ArgumentParser(prog="flock")
     add_serve_command(parser.add_subparsers(dest="command", required=True), lambda target: target)
     open_public = parser.parse_args(["serve", "app:flock", "--host", "0.0.0.0"])
-    with pytest.raises(SystemExit, match="refusing to listen on 0.0.0.0 without API keys"):
+    with pytest.raises(SystemExit, match=r"refusing to listen on 0\.0\.0\.0 without API keys"):
         open_public.handler(open_public)
     assert calls == []
     args = ["serve", "app:flock", "--host", "0.0.0.0", "--insecure", "--allow-host", "flock.lan"]
