@@ -333,6 +333,7 @@ class Orchestrator:
             input_ids = tuple(str(a.id) for a in item.inputs)
             self.events.emit(ActivationStarted(spec.name, record.key, item.correlation_id, input_ids))
         meter = UsageMeter()
+        context: tuple[Artifact, ...] = ()
         try:
             await self.initialize(spec)
             spec = await self.with_mcp_tools(spec)
@@ -342,7 +343,7 @@ class Orchestrator:
                 spec, item.inputs, context, meter, tick=record.tick, batched=record.batched
             )
         except Exception as exc:  # noqa: BLE001 - any failing activation is recorded as a WorkflowError; others keep running
-            await self._fail(spec, item, exc)
+            await self._fail(spec, item, exc, context)
             return
         finally:
             self.usage[item.correlation_id] = self.usage.get(item.correlation_id, Usage()) + meter.total
@@ -416,7 +417,7 @@ class Orchestrator:
             for component in spec.components:
                 await component.on_initialize(spec)
 
-    async def _fail(self, spec: AgentSpec, item: WorkItem, exc: Exception) -> None:
+    async def _fail(self, spec: AgentSpec, item: WorkItem, exc: Exception, context: Sequence[Artifact]) -> None:
         _log.warning("agent %r failed on %d input(s): %s", spec.name, len(item.inputs), exc)
         record_failure(trace.get_current_span(), exc)
         self.events.emit(
@@ -427,9 +428,12 @@ class Orchestrator:
                 await component.on_error(spec, exc)
             except Exception:  # noqa: BLE001 - a failing error hook must not hide the original failure
                 _log.exception("on_error hook of agent %r raised", spec.name)
-        await self._publish_error(spec, item, exc)
+        await self._publish_error(spec, item, exc, context)
 
-    async def _publish_error(self, spec: AgentSpec, item: WorkItem, exc: Exception) -> None:
+    async def _publish_error(
+        self, spec: AgentSpec, item: WorkItem, exc: Exception, context: Sequence[Artifact] = ()
+    ) -> None:
+        """Record the failure as a `WorkflowError`, visible to whoever could see what the activation read."""
         inputs = item.inputs
         report = True
         if isinstance(exc, CircuitBreakerTripped):
@@ -450,7 +454,7 @@ class Orchestrator:
             artifacts = (
                 self.make_artifact(
                     error,
-                    visibility=read_visibility(inputs),  # its message may quote any input
+                    visibility=read_visibility((*inputs, *context)),  # its message may quote what was read
                     correlation_id=item.correlation_id,
                     partition_key=inputs[0].partition_key if inputs else None,
                     produced_by=spec.name,

@@ -125,3 +125,21 @@ def test_declassify_needs_a_name_and_a_visibility(exporter: InMemorySpanExporter
         flock.agent("a").consumes(Case).publishes(Summary, declassify="release")
     with pytest.raises(AgentDeclarationError, match="declassify= needs a non-empty name"):
         flock.agent("b").consumes(Case).publishes(Summary, visibility=PublicVisibility(), declassify=" ")
+
+
+async def test_a_workflow_error_is_visible_only_to_whoever_could_see_what_was_read(
+    exporter: InMemorySpanExporter,
+) -> None:
+    def fail_quoting_context(request: EvaluationRequest) -> list[BaseModel]:
+        raise RuntimeError(f"could not use {[a.payload for a in request.context]}")
+
+    flock = make_flock(exporter)
+    flock.agent("fragile").tenant("acme").consumes(Case).publishes(Summary).with_engines(
+        FunctionEngine(fail_quoting_context)
+    )
+    await flock.publish(Summary(text="acme secret"), visibility=ACME, correlation_id="wf")
+    await flock.publish(Case(text="public input"), correlation_id="wf")
+    await flock.run_until_idle()
+    [error] = (await flock.store.query(ArtifactQuery(types=frozenset({"WorkflowError"})))).items
+    assert "acme secret" in error.payload["message"]
+    assert error.visibility == ACME  # the public input alone would have made it public
