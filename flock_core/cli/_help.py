@@ -107,7 +107,8 @@ pip install "flockboard[serve]".""",
   flock serve myapp.pipeline:flock
   flock serve myapp.pipeline:flock --port 0 --no-dashboard   # prints the URL it bound
   # other interfaces need API keys; each entry is key=name[@tenant][#label,...]
-  FLOCK_API_KEYS="k1=ops k2=alice@acme" flock serve myapp.pipeline:flock --host 0.0.0.0 --api-keys-env FLOCK_API_KEYS""",
+  export FLOCK_API_KEYS="k1=ops k2=alice@acme"
+  flock serve myapp.pipeline:flock --host 0.0.0.0 --api-keys-env FLOCK_API_KEYS""",
     ),
     "worker": (
         """Claim and run a Flock's work on its shared store (PostgreSQL) until SIGINT or SIGTERM. The

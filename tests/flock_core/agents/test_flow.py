@@ -16,6 +16,7 @@ from flock_core import (
     Artifact,
     ArtifactQuery,
     DeclassifiedVisibility,
+    EvaluationRequest,
     Flock,
     LabelledVisibility,
     PrivateVisibility,
