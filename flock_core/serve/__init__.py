@@ -8,7 +8,7 @@ The `Flock` facade starts it (`Flock.serve`); it never imports the facade.
 
 from ._app import create_app
 from ._auth import ANONYMOUS, ApiKeys, Auth, Authenticator
-from ._server import ServerHandle, is_loopback, serve, start_server
+from ._server import ServerHandle, is_loopback, serve, serve_mcp_stdio, start_server
 from ._stream import EventFilter
 from ._worker import DriveMode, drive_lock
 
@@ -24,5 +24,6 @@ __all__ = [
     "drive_lock",
     "is_loopback",
     "serve",
+    "serve_mcp_stdio",
     "start_server",
 ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Collection
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,6 +17,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from .._version import __version__
+from ..exceptions import ConfigurationError
 from ._agent_routes import agent_routes
 from ._artifact_routes import artifact_routes
 from ._auth import Auth
@@ -26,10 +27,12 @@ from ._metrics import CONTENT_TYPE, Metrics
 from ._openapi import docs_page, openapi_document
 from ._state import ServeState
 from ._stream import event_routes
+from ._trace_context import TraceContextMiddleware
 from ._worker import DriveMode, Worker
 
 if TYPE_CHECKING:
     from .._flock import Flock
+    from ._mcp_server import McpEndpoint
 
 __all__ = ["STATIC", "build_app", "create_app"]
 
@@ -77,6 +80,16 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return error_response(ApiError(exc.status_code, code, str(exc.detail)))
 
 
+def _mcp_endpoint(state: ServeState) -> McpEndpoint:
+    try:
+        from ._mcp_server import McpEndpoint
+    except ImportError as exc:
+        raise ConfigurationError(
+            f'serving MCP needs the mcp package 2.x: pip install "flockboard[mcp]" ({exc})'
+        ) from None
+    return McpEndpoint(state)
+
+
 def build_app(
     flock: Flock,
     *,
@@ -84,6 +97,7 @@ def build_app(
     max_body_bytes: int,
     dashboard: bool,
     drive: DriveMode,
+    mcp: bool = False,
     allowed_hosts: Collection[str] | None = None,
 ) -> tuple[Starlette, ServeState]:
     """The app of `create_app` and its shared state (which a server needs to end event streams)."""
@@ -92,21 +106,29 @@ def build_app(
     flock.events.subscribe(metrics.observe)
     flock.events.subscribe(worker.observe)
     state = ServeState(flock, auth, max_body_bytes, metrics, worker)
+    endpoint = _mcp_endpoint(state) if mcp else None
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncGenerator[None]:
-        async with anyio.create_task_group() as group:
+        async with anyio.create_task_group() as group, AsyncExitStack() as stack:
+            if endpoint is not None:
+                await stack.enter_async_context(endpoint.run())
             group.start_soon(worker.run)
             yield
             group.cancel_scope.cancel()
 
     routes = [*artifact_routes(state), *agent_routes(state), *event_routes(state), *_service_routes(state, dashboard)]
+    if endpoint is not None:
+        routes.append(Route("/mcp", endpoint, methods=["GET", "POST", "DELETE"], name="mcp"))
     if allowed_hosts is None and auth is None:
         allowed_hosts = LOOPBACK_HOSTS
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        middleware=[Middleware(Guard, allowed_hosts=allowed_hosts)],
+        middleware=[
+            Middleware(Guard, allowed_hosts=allowed_hosts),
+            Middleware(TraceContextMiddleware, tracer=lambda: flock.tracer, routes=lambda: routes),
+        ],
         exception_handlers={ApiError: _api_error, HTTPException: _http_error},
     )
     return app, state
@@ -119,6 +141,7 @@ def create_app(
     max_body_bytes: int = 1_000_000,
     dashboard: bool = True,
     drive: DriveMode = "api",
+    mcp: bool = False,
     allowed_hosts: Collection[str] | None = None,
 ) -> Starlette:
     """The ASGI application that serves `flock` over HTTP.
@@ -131,10 +154,19 @@ def create_app(
         dashboard: serve the dashboard at `/`.
         drive: how the Flock's work is run while the app's lifespan runs (see `DriveMode`); without a
             lifespan (for example under `httpx.ASGITransport`) nothing runs it but your own code.
+        mcp: also serve the Flock as an MCP server (streamable HTTP) at `/mcp`, with the same `auth`
+            (needs the `mcp` extra; the MCP transport runs in the app's lifespan).
         allowed_hosts: the host names the app answers to (`Host` header; an `Origin` header must name one
             too). Default: with `auth=None`, only `localhost`, `127.0.0.1` and `::1` (an open server must
             not be reachable by DNS rebinding or from other sites' pages); with auth, any.
     """
-    return build_app(
-        flock, auth=auth, max_body_bytes=max_body_bytes, dashboard=dashboard, drive=drive, allowed_hosts=allowed_hosts
-    )[0]
+    app, _ = build_app(
+        flock,
+        auth=auth,
+        max_body_bytes=max_body_bytes,
+        dashboard=dashboard,
+        drive=drive,
+        mcp=mcp,
+        allowed_hosts=allowed_hosts,
+    )
+    return app

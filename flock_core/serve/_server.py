@@ -12,19 +12,29 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, Self, overload
 
+import anyio
 import uvicorn
 from starlette.applications import Starlette
 
+from ..blackboard._visibility import AgentIdentity
 from ..exceptions import ConfigurationError
 from ._app import build_app
-from ._auth import Auth
+from ._auth import ANONYMOUS, Auth
 from ._guard import LOOPBACK_HOSTS
 from ._state import ServeState
 
 if TYPE_CHECKING:
     from .._flock import Flock
 
-__all__ = ["DEFAULT_MAX_CONNECTIONS", "DEFAULT_PORT", "ServerHandle", "is_loopback", "serve", "start_server"]
+__all__ = [
+    "DEFAULT_MAX_CONNECTIONS",
+    "DEFAULT_PORT",
+    "ServerHandle",
+    "is_loopback",
+    "serve",
+    "serve_mcp_stdio",
+    "start_server",
+]
 
 _log = logging.getLogger("flock_core.serve")
 
@@ -174,6 +184,7 @@ async def start_server(
     dashboard: bool = True,
     auth: Auth = None,
     max_body_bytes: int = 1_000_000,
+    mcp: bool = False,
     max_connections: int = DEFAULT_MAX_CONNECTIONS,
     allowed_hosts: Collection[str] | None = None,
     insecure: bool = False,
@@ -182,6 +193,7 @@ async def start_server(
 
     `port=0` picks a free port (read it from `handle.port` / `handle.url`). Work published through the
     API is run by the server (`drive="api"`); run your own publishes with `await flock.run_until_idle()`.
+    `mcp=True` also serves the Flock as an MCP server at `/mcp`.
     """
     exposure = _Exposure(host, auth, insecure, allowed_hosts)
     exposure.check()
@@ -191,6 +203,7 @@ async def start_server(
         max_body_bytes=max_body_bytes,
         dashboard=dashboard,
         drive="api",
+        mcp=mcp,
         allowed_hosts=exposure.hosts(),
     )
     sock = _bind(host, port)
@@ -214,6 +227,7 @@ def _serve_blocking(
     dashboard: bool,
     auth: Auth,
     max_body_bytes: int,
+    mcp: bool,
     max_connections: int,
     allowed_hosts: Collection[str] | None,
     insecure: bool,
@@ -232,6 +246,7 @@ def _serve_blocking(
         max_body_bytes=max_body_bytes,
         dashboard=dashboard,
         drive="always",
+        mcp=mcp,
         allowed_hosts=exposure.hosts(),
     )
     sock = _bind(host, port)
@@ -256,6 +271,7 @@ def serve(
     blocking: Literal[True] = ...,
     auth: Auth = ...,
     max_body_bytes: int = ...,
+    mcp: bool = ...,
     max_connections: int = ...,
     allowed_hosts: Collection[str] | None = ...,
     insecure: bool = ...,
@@ -270,6 +286,7 @@ def serve(
     blocking: Literal[False],
     auth: Auth = ...,
     max_body_bytes: int = ...,
+    mcp: bool = ...,
     max_connections: int = ...,
     allowed_hosts: Collection[str] | None = ...,
     insecure: bool = ...,
@@ -283,6 +300,7 @@ def serve(
     blocking: bool = True,
     auth: Auth = None,
     max_body_bytes: int = 1_000_000,
+    mcp: bool = False,
     max_connections: int = DEFAULT_MAX_CONNECTIONS,
     allowed_hosts: Collection[str] | None = None,
     insecure: bool = False,
@@ -294,6 +312,7 @@ def serve(
     - `blocking=False` (inside async code): `handle = await serve(flock, blocking=False)` starts the server
       in the background of the running event loop and returns a `ServerHandle` (`.url`, `await .stop()`).
       Work published through the API is run by the server; your own publishes by your `run_until_idle()`.
+    - `mcp=True` also serves the Flock as an MCP server (streamable HTTP) at `/mcp`.
 
     Without `auth`, the server answers only to loopback host names (`allowed_hosts` adds others) and
     refuses to bind a non-loopback interface unless `insecure=True` (it then logs a warning).
@@ -303,6 +322,7 @@ def serve(
         "dashboard": dashboard,
         "auth": auth,
         "max_body_bytes": max_body_bytes,
+        "mcp": mcp,
         "max_connections": max_connections,
         "allowed_hosts": allowed_hosts,
         "insecure": insecure,
@@ -311,3 +331,21 @@ def serve(
         _serve_blocking(flock, host, port, **options)
         return None
     return start_server(flock, host=host, port=port, **options)
+
+
+async def serve_mcp_stdio(flock: Flock, *, identity: AgentIdentity = ANONYMOUS) -> None:
+    """Serve `flock` as an MCP server over this process's stdin and stdout, acting as `identity`.
+
+    The Flock's work runs meanwhile (as `serve(blocking=True)` does). Returns when the client closes stdin.
+    """
+    try:
+        from ._mcp_server import run_mcp_stdio
+    except ImportError as exc:
+        raise ConfigurationError(
+            f'serving MCP needs the mcp package 2.x: pip install "flockboard[mcp]" ({exc})'
+        ) from None
+    _, state = build_app(flock, auth=None, max_body_bytes=1_000_000, dashboard=False, drive="always")
+    async with anyio.create_task_group() as group:
+        group.start_soon(state.worker.run)
+        await run_mcp_stdio(state, identity)
+        group.cancel_scope.cancel()
