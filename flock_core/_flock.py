@@ -16,7 +16,7 @@ from .agents._builder import AgentBuilder
 from .agents._context import ContextProvider
 from .agents._engine import Engine
 from .agents._spec import AgentSpec
-from .blackboard._artifacts import Artifact, WorkflowError
+from .blackboard._artifacts import EXTERNAL_PRODUCER, Artifact, WorkflowError
 from .blackboard._registry import TypeRegistry, default_registry
 from .blackboard._store import ArtifactQuery, BlackboardStore
 from .blackboard._visibility import Visibility
@@ -200,14 +200,21 @@ class Flock:
         correlation_id: str | None = None,
         partition_key: str | None = None,
         tags: Iterable[str] | None = None,
+        produced_by: str = EXTERNAL_PRODUCER,
     ) -> Artifact:
         """Validate `obj`, store it as an artifact, and queue the activations it completes.
 
         `obj` is a registered Pydantic model instance or `{"type": name, "payload": {...}}`. Without a
         `correlation_id`, the artifact starts a new workflow. Activations run in `run_until_idle()`.
+        `produced_by` records who published it (the HTTP API passes `"api:"` and the caller).
         """
         return await self._core.publish(
-            obj, visibility=visibility, correlation_id=correlation_id, partition_key=partition_key, tags=tags
+            obj,
+            visibility=visibility,
+            correlation_id=correlation_id,
+            partition_key=partition_key,
+            tags=tags,
+            produced_by=produced_by,
         )
 
     async def publish_many(self, objs: Iterable[BaseModel | Mapping[str, Any]], **options: Any) -> list[Artifact]:
@@ -282,7 +289,8 @@ class Flock:
     ) -> list[Artifact]:
         """Run one agent directly on `obj` and return its output artifacts.
 
-        Errors are raised to the caller. With `publish_outputs`, the input and the outputs are stored
+        Errors are raised to the caller (`InputTypeError` when the agent does not consume `obj`'s type).
+        With `publish_outputs`, the input and the outputs are stored
         (with lineage) and the outputs are routed to subscribers; call `run_until_idle()` to process them.
         """
         return await self._core.invoke(agent if isinstance(agent, str) else agent.name, obj, publish_outputs)

@@ -209,8 +209,10 @@ class Orchestrator:
     async def invoke(self, agent: str, obj: BaseModel | Mapping[str, Any], publish: bool) -> list[Artifact]:
         """Run `agent` directly on `obj` outside the queue; errors propagate to the caller."""
         spec = self.spec(agent)
+        source = self._artifacts.from_object(obj)
+        spec.check_consumes(source.type)
         await self.start()
-        return await self._executor.invoke(spec, self._artifacts.from_object(obj), publish)
+        return await self._executor.invoke(spec, source, publish)
 
     async def _commit(self, commit: Commit, routed: Routed) -> bool:
         """Store one step with the work it completes; then tell listeners and hand the work to the board."""
