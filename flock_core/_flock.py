@@ -68,6 +68,9 @@ class Flock:
             loses its work to another after at most one lease.
         clock: the time source (`flock_core.testing.VirtualClock` in tests).
         tracer_provider: an OpenTelemetry tracer provider (default: the global one; nothing is configured).
+        trace_content: record artifacts' payloads on spans as `input.value` / `output.value` (public
+            visibility only; default: the `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT` variable,
+            else off). See docs/observability.md.
     """
 
     def __init__(
@@ -83,6 +86,7 @@ class Flock:
         lease: float | timedelta = 30.0,
         clock: Clock | None = None,
         tracer_provider: TracerProvider | None = None,
+        trace_content: bool | None = None,
     ) -> None:
         from ._tracing import FlockTracer
         from .orchestration._orchestrator import (
@@ -106,7 +110,7 @@ class Flock:
             max_concurrency=max_concurrency,
             max_attempts=max_attempts,
             lease=lease,
-            tracer=FlockTracer(tracer_provider),
+            tracer=FlockTracer(tracer_provider, capture_content=trace_content),
         )
         for callback in tuple(_on_create):
             callback(self)
@@ -348,7 +352,8 @@ class Flock:
         )
 
     async def shutdown(self) -> None:
-        """Run every component's `on_terminate` hook, close MCP sessions and the store."""
+        """End open workflow spans, run every component's `on_terminate` hook, close MCP sessions and the store."""
+        self._core.tracer.settle()
         for spec in self._core.specs.values():
             for component in spec.components:
                 await component.on_terminate(spec)

@@ -242,17 +242,10 @@ class Orchestrator:
 
     async def publish(self, obj: BaseModel | Mapping[str, Any], **options: Any) -> Artifact:
         """Validate and store an external artifact together with the work it completes, in a publish span."""
-        with self.tracer.publish(options.get("correlation_id")) as span:
+        options["correlation_id"] = options.get("correlation_id") or str(new_id())
+        with self.tracer.publish(options["correlation_id"]) as span:
             artifact = self.make_artifact(obj, **options)
-            if span.is_recording():
-                span.update_name(f"publish {artifact.type}")
-                span.set_attributes(
-                    {
-                        Attr.ARTIFACT_TYPE: artifact.type,
-                        Attr.ARTIFACT_ID: str(artifact.id),
-                        Attr.CONVERSATION: artifact.correlation_id,
-                    }
-                )
+            self.tracer.published(span, artifact)
             routed = _nothing() if self.shared is not None else self._route(artifact)
             await self._commit_and_submit(Commit(artifacts=(artifact,)), routed)
         return artifact
@@ -283,7 +276,12 @@ class Orchestrator:
 
     async def settled(self) -> bool:
         """On a shared board: whether every process is done."""
-        return True if self.shared is None else await self.shared.settled()
+        if self.shared is None:
+            return True
+        done = await self.shared.settled()
+        if done:
+            self.tracer.settle()
+        return done
 
     async def wait_external(self) -> None:
         """On a shared board: wait for another process to change it."""
@@ -304,6 +302,8 @@ class Orchestrator:
         ready = self.scheduler.flush_on_idle()
         if ready:
             await self._commit_and_submit(Commit(), ([self._work_item(a) for a in ready], []))
+        elif self.shared is None:  # a shared board's workflows end once every process is done (`settled`)
+            self.tracer.settle(busy=lambda cid: self.runtime.timers("delayed", cid) > 0)
         return bool(ready)
 
     async def run_item(self, item: WorkItem) -> None:
@@ -323,7 +323,9 @@ class Orchestrator:
             attributes[Attr.TICK] = record.tick.number
         with self.tracer.activation(spec.name, item.correlation_id, item.inputs, attributes) as span:
             if not self._breaker_allows(spec, item.correlation_id):
-                await self._publish_error(spec, item, CircuitBreakerTripped(spec.name, self.max_agent_iterations))
+                tripped = CircuitBreakerTripped(spec.name, self.max_agent_iterations)
+                record_failure(span, tripped, agent=spec.name)
+                await self._publish_error(spec, item, tripped)
                 return
             await self._activate(spec, item, record, span)
 
@@ -417,7 +419,7 @@ class Orchestrator:
 
     async def _fail(self, spec: AgentSpec, item: WorkItem, exc: Exception) -> None:
         _log.warning("agent %r failed on %d input(s): %s", spec.name, len(item.inputs), exc)
-        record_failure(trace.get_current_span(), exc)
+        record_failure(trace.get_current_span(), exc, agent=spec.name)
         self.events.emit(
             ActivationFailed(spec.name, item.record.key, item.correlation_id, type(exc).__name__, str(exc))
         )
