@@ -26,12 +26,12 @@ test: $(STAMP) ## Run the whole test suite (doctests included)
 	$(BIN)/python -m pytest
 
 lint: $(STAMP) ## ruff lint and format check
-	$(BIN)/ruff check flock_core engines tests examples benchmarks
-	$(BIN)/ruff format --check flock_core engines tests examples benchmarks
+	$(BIN)/ruff check flock_core engines tests examples benchmarks traces
+	$(BIN)/ruff format --check flock_core engines tests examples benchmarks traces
 
 format: $(STAMP) ## Apply ruff fixes and formatting
-	$(BIN)/ruff check --fix flock_core engines tests examples benchmarks
-	$(BIN)/ruff format flock_core engines tests examples benchmarks
+	$(BIN)/ruff check --fix flock_core engines tests examples benchmarks traces
+	$(BIN)/ruff format flock_core engines tests examples benchmarks traces
 
 typecheck: $(STAMP) ## pyright in strict mode
 	$(BIN)/pyright

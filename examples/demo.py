@@ -3,7 +3,8 @@
 Runs offline by default: the built-in offline model answers every call with deterministic, schema-valid,
 SYNTHETIC values (no API key, no network). Set FLOCK_MODEL (for example `openai/gpt-4.1-mini`, with
 OPENAI_API_KEY) to run the same code on a real model. Set FLOCK_TRACE_FILE=trace.db to record a trace file
-for `flock trace` / `flock graph`, or FLOCK_TRACE_OTLP=http://localhost:4318 to send spans to Jaeger.
+for `flock trace` / `flock graph`, or FLOCK_TRACE_OTLP=http://localhost:4318 to send spans over OTLP (to
+Jaeger, Phoenix, ...; `make traces` does it with Phoenix); the trace id is printed at the end.
 """
 
 from __future__ import annotations
@@ -95,6 +96,9 @@ async def main() -> None:
         f"\n{len(result.artifacts)} artifacts, state={status.state}, errors={status.error_count}, "
         f"model calls={status.usage.calls}, tokens in/out={status.usage.input_tokens}/{status.usage.output_tokens}"
     )
+    if provider is not None:
+        traceparent = result.artifacts[0].trace_context.get("traceparent", "")
+        print(f"trace: {traceparent.split('-')[1] if traceparent else 'not recorded'}")
     shutdown = getattr(provider, "shutdown", None)
     if callable(shutdown):
         shutdown()
