@@ -413,7 +413,10 @@ def test_graph_from_a_sqlite_store_file(project: Project, capsys: pytest.Capture
     )
     module = project.load()
     store = sqlite_store.SQLiteBlackboardStore(project.folder / "board.db")
-    module.build(store=store).run(module.Topic(name="bees"))
+    try:
+        module.build(store=store).run(module.Topic(name="bees"))
+    finally:
+        anyio.run(store.close)  # an unclosed connection is a ResourceWarning (an error here) on Python 3.13
     from_file = flock_cli(capsys, "graph", "--store", "board.db")
     assert from_file == flock_cli(capsys, "graph", project.target("ran"))
 
