@@ -16,9 +16,11 @@ with FakeOpenAIServer(replies=["first", "second"], latency=0.01, faults={0: "htt
     assert server.prompt_chars(1) == 5
 ```
 
-Each request gets a 0-based `call_index` in arrival order. The reply text comes from a *responder*
-(`Callable[[ChatRequest], str]`, default: always `"ok"`) or from a script of `replies` served in order,
-the last one repeating once the script is exhausted. A *fault* may replace the reply of a given call:
+Each request gets a 0-based `call_index` in arrival order. The reply comes from a *responder*
+(`Callable[[ChatRequest], str | ToolCallReply]`, default: always `"ok"`) or from a script of `replies` served
+in order, the last one repeating once the script is exhausted. A `ToolCallReply` answers with `tool_calls`
+(`finish_reason: "tool_calls"`), as a provider does with native function calling; `ChatRequest.tools` holds
+the tools the client offered. A *fault* may replace the reply of a given call:
 
 | fault         | what the client sees                                                               |
 |---------------|------------------------------------------------------------------------------------|
@@ -49,7 +51,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, ClassVar, Literal, Self, cast, get_args
 
-__all__ = ["ChatRequest", "FakeOpenAIServer", "Fault"]
+from ._tool_calls import ToolCallReply
+
+__all__ = ["ChatRequest", "FakeOpenAIServer", "Fault", "Reply"]
 
 Fault = Literal["http_429", "http_500", "timeout", "malformed", "empty"]
 """A failure injected into one call; see the module docstring for what each one looks like."""
@@ -89,12 +93,19 @@ class ChatRequest:
         return isinstance(options, dict) and cast(dict[str, Any], options).get("include_usage") is True
 
     @property
+    def tools(self) -> list[dict[str, Any]]:
+        """The `tools` the client offered the model (OpenAI function definitions), if any."""
+        return list(cast(list[dict[str, Any]], self.body.get("tools") or []))
+
+    @property
     def prompt_chars(self) -> int:
         """Number of characters in the text content of all messages."""
         return sum(_content_chars(message.get("content")) for message in self.messages)
 
 
-Responder = Callable[[ChatRequest], str]
+Reply = str | ToolCallReply
+"""What the fake model answers: text, or a `ToolCallReply` asking to call tools."""
+Responder = Callable[[ChatRequest], Reply]
 FaultPlan = Mapping[int, Fault] | Callable[[int], Fault | None]
 
 
@@ -116,9 +127,9 @@ def _estimate_tokens(chars: int) -> int:
     return math.ceil(chars / 4)
 
 
-def _usage(request: ChatRequest, reply: str) -> dict[str, int]:
+def _usage(request: ChatRequest, reply: Reply) -> dict[str, int]:
     prompt = _estimate_tokens(request.prompt_chars)
-    completion = _estimate_tokens(len(reply))
+    completion = _estimate_tokens(len(reply) if isinstance(reply, str) else reply.text_size())
     return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
 
 
@@ -130,14 +141,14 @@ def _always_ok(request: ChatRequest) -> str:
 class _Script:
     """A responder returning `replies` in order, repeating the last one once they run out."""
 
-    def __init__(self, replies: Sequence[str]) -> None:
+    def __init__(self, replies: Sequence[Reply]) -> None:
         if not replies:
             raise ValueError("replies must contain at least one reply")
         self._replies = tuple(replies)
         self._served = 0
         self._lock = threading.Lock()
 
-    def __call__(self, request: ChatRequest) -> str:
+    def __call__(self, request: ChatRequest) -> Reply:
         del request
         with self._lock:
             index = min(self._served, len(self._replies) - 1)
@@ -155,7 +166,15 @@ def _error_body(status: int) -> dict[str, Any]:
     return {"error": {"param": None, "code": None, **error}}
 
 
-def _completion(request: ChatRequest, reply: str) -> dict[str, Any]:
+def _message(request: ChatRequest, reply: Reply) -> tuple[dict[str, Any], str]:
+    """The assistant message of `reply` and its finish reason."""
+    if isinstance(reply, str):
+        return {"role": "assistant", "content": reply}, "stop"
+    return {"role": "assistant", "content": None, "tool_calls": reply.wire(request.call_index)}, "tool_calls"
+
+
+def _completion(request: ChatRequest, reply: Reply) -> dict[str, Any]:
+    message, finish_reason = _message(request, reply)
     return {
         "id": f"chatcmpl-fake-{request.call_index}",
         "object": "chat.completion",
@@ -164,16 +183,16 @@ def _completion(request: ChatRequest, reply: str) -> dict[str, Any]:
         "choices": [
             {
                 "index": 0,
-                "message": {"role": "assistant", "content": reply},
+                "message": message,
                 "logprobs": None,
-                "finish_reason": "stop",
+                "finish_reason": finish_reason,
             }
         ],
         "usage": _usage(request, reply),
     }
 
 
-def _chunks(request: ChatRequest, reply: str) -> Iterator[dict[str, Any]]:
+def _chunks(request: ChatRequest, reply: Reply) -> Iterator[dict[str, Any]]:
     """The stream of `chat.completion.chunk` events for `reply`, in OpenAI's order."""
     base: dict[str, Any] = {
         "id": f"chatcmpl-fake-{request.call_index}",
@@ -182,13 +201,18 @@ def _chunks(request: ChatRequest, reply: str) -> Iterator[dict[str, Any]]:
         "model": request.model,
     }
 
-    def choice(delta: dict[str, str], finish_reason: str | None) -> dict[str, Any]:
+    def choice(delta: dict[str, Any], finish_reason: str | None) -> dict[str, Any]:
         return {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}]}
 
-    yield choice({"role": "assistant", "content": ""}, None)
-    for start in range(0, len(reply), _STREAM_PIECE_CHARS):
-        yield choice({"content": reply[start : start + _STREAM_PIECE_CHARS]}, None)
-    yield choice({}, "stop")
+    if isinstance(reply, ToolCallReply):
+        calls = [{"index": i, **call} for i, call in enumerate(reply.wire(request.call_index))]
+        yield choice({"role": "assistant", "content": None, "tool_calls": calls}, None)
+        yield choice({}, "tool_calls")
+    else:
+        yield choice({"role": "assistant", "content": ""}, None)
+        for start in range(0, len(reply), _STREAM_PIECE_CHARS):
+            yield choice({"content": reply[start : start + _STREAM_PIECE_CHARS]}, None)
+        yield choice({}, "stop")
     if request.include_usage:
         yield {**base, "choices": [], "usage": _usage(request, reply)}
 
@@ -197,8 +221,10 @@ class FakeOpenAIServer:
     """A local OpenAI-compatible chat-completions server for tests (see the module docstring).
 
     Args:
-        responder: Computes the reply text of each (non-faulted) request. Defaults to always `"ok"`.
-        replies: A script of replies served in order instead of a responder; the last one repeats.
+        responder: Computes the reply of each (non-faulted) request: its text, or a `ToolCallReply` asking
+            the client to call tools. Defaults to always `"ok"`.
+        replies: A script of replies (texts or `ToolCallReply`s) served in order instead of a responder;
+            the last one repeats.
         latency: Seconds every request waits before it is answered (requests wait concurrently).
         faults: Which calls fail and how: a mapping from `call_index` to a `Fault`, or a callable
             taking the `call_index` and returning a `Fault` or `None`.
@@ -211,7 +237,7 @@ class FakeOpenAIServer:
         self,
         responder: Responder | None = None,
         *,
-        replies: Sequence[str] | None = None,
+        replies: Sequence[Reply] | None = None,
         latency: float = 0.0,
         faults: FaultPlan | None = None,
         fault_delay: float = 5.0,
@@ -222,18 +248,13 @@ class FakeOpenAIServer:
             fault_map = dict(faults)
             _check_faults(fault_map.values())
             faults = fault_map.get
-        self._responder: Responder = _Script(replies) if replies is not None else responder or _always_ok
-        self._latency = latency
-        self._faults: Callable[[int], Fault | None] | None = faults
-        self._fault_delay = fault_delay
-        self._lock = threading.Lock()
-        self._requests: list[ChatRequest] = []
-        self._stopping = threading.Event()
+        responder = _Script(replies) if replies is not None else responder or _always_ok
+        self._answers = _Answers(responder, latency, faults, fault_delay)
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
 
     @classmethod
-    def scripted(cls, replies: Sequence[str], **options: Any) -> Self:
+    def scripted(cls, replies: Sequence[Reply], **options: Any) -> Self:
         """A server answering with `replies` in order; `options` are the other constructor arguments."""
         return cls(replies=replies, **options)
 
@@ -252,8 +273,7 @@ class FakeOpenAIServer:
     @property
     def requests(self) -> list[ChatRequest]:
         """A snapshot of every chat request received so far, in `call_index` order."""
-        with self._lock:
-            return list(self._requests)
+        return self._answers.received()
 
     def prompt_chars(self, call_index: int) -> int:
         """Number of characters in the message contents of request `call_index`."""
@@ -263,8 +283,8 @@ class FakeOpenAIServer:
         """Bind a free loopback port and serve in a background thread. Returns the server itself."""
         if self._httpd is not None:
             raise RuntimeError("FakeOpenAIServer is already running")
-        self._stopping.clear()
-        httpd = _HTTPServer(self)
+        self._answers.stopping.clear()
+        httpd = _HTTPServer(self._answers)
         thread = threading.Thread(
             target=httpd.serve_forever,
             kwargs={"poll_interval": _POLL_INTERVAL},
@@ -280,7 +300,7 @@ class FakeOpenAIServer:
         httpd, thread = self._httpd, self._thread
         if httpd is None or thread is None:
             return
-        self._stopping.set()
+        self._answers.stopping.set()
         httpd.shutdown()
         httpd.close_connections()
         httpd.server_close()
@@ -298,30 +318,54 @@ class FakeOpenAIServer:
     ) -> None:
         self.stop()
 
-    def _record(self, body: dict[str, Any]) -> ChatRequest:
+
+class _Answers:
+    """What the fake server knows and decides, shared by its handler threads: the requests, replies and faults."""
+
+    def __init__(
+        self,
+        responder: Responder,
+        latency: float,
+        faults: Callable[[int], Fault | None] | None,
+        fault_delay: float,
+    ) -> None:
+        self.responder = responder
+        self.latency = latency
+        self.faults = faults
+        self.fault_delay = fault_delay
+        self.lock = threading.Lock()
+        self.requests: list[ChatRequest] = []
+        self.stopping = threading.Event()
+
+    def received(self) -> list[ChatRequest]:
+        """A snapshot of the requests so far."""
+        with self.lock:
+            return list(self.requests)
+
+    def record(self, body: dict[str, Any]) -> ChatRequest:
         messages = body.get("messages")
-        with self._lock:
+        with self.lock:
             request = ChatRequest(
-                call_index=len(self._requests),
+                call_index=len(self.requests),
                 model=str(body.get("model", "")),
                 messages=cast(list[dict[str, Any]], messages) if isinstance(messages, list) else [],
                 body=body,
             )
-            self._requests.append(request)
+            self.requests.append(request)
         return request
 
-    def _fault_for(self, call_index: int) -> Fault | None:
-        if self._faults is None:
+    def fault_for(self, call_index: int) -> Fault | None:
+        if self.faults is None:
             return None
-        fault = self._faults(call_index)
+        fault = self.faults(call_index)
         if fault is not None:
             _check_faults([fault])
         return fault
 
-    def _wait(self, seconds: float) -> None:
+    def wait(self, seconds: float) -> None:
         """Sleep `seconds`, returning early when the server stops."""
         if seconds > 0:
-            self._stopping.wait(seconds)
+            self.stopping.wait(seconds)
 
 
 def _check_faults(faults: Iterable[object]) -> None:
@@ -337,8 +381,8 @@ class _HTTPServer(ThreadingHTTPServer):
     block_on_close = True
     request_queue_size = 128
 
-    def __init__(self, app: FakeOpenAIServer) -> None:
-        self.app = app
+    def __init__(self, answers: _Answers) -> None:
+        self.answers = answers
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
         super().__init__(("127.0.0.1", 0), _Handler)
@@ -358,7 +402,7 @@ class _HTTPServer(ThreadingHTTPServer):
     def track(self, connection: socket.socket) -> None:
         with self._connections_lock:
             self._connections.add(connection)
-            if self.app._stopping.is_set():
+            if self.answers.stopping.is_set():
                 _hang_up(connection)
 
     def untrack(self, connection: socket.socket) -> None:
@@ -420,14 +464,14 @@ class _Handler(BaseHTTPRequestHandler):
         if not isinstance(body, dict):
             self.send_json(400, _error_body(400))
             return
-        self.serve_chat(self.httpd.app._record(cast(dict[str, Any], body)))
+        self.serve_chat(self.httpd.answers.record(cast(dict[str, Any], body)))
 
     def serve_chat(self, request: ChatRequest) -> None:
-        app = self.httpd.app
-        app._wait(app._latency)
+        answers = self.httpd.answers
+        answers.wait(answers.latency)
         try:
-            fault = app._fault_for(request.call_index)
-            reply = _faulty_reply(fault) if fault is not None else app._responder(request)
+            fault = answers.fault_for(request.call_index)
+            reply = _faulty_reply(fault) if fault is not None else answers.responder(request)
         except Exception as error:  # noqa: BLE001 - a broken responder becomes a 500 the test can read
             message = f"fake responder raised {error!r}"
             self.send_json(500, {"error": {"message": message, "type": "server_error", "code": None}})
@@ -436,7 +480,7 @@ class _Handler(BaseHTTPRequestHandler):
             status = 429 if fault == "http_429" else 500
             self.send_json(status, _error_body(status), {"Retry-After": "0"} if status == 429 else {})
         elif fault == "timeout":
-            app._wait(app._fault_delay)
+            answers.wait(answers.fault_delay)
             self.close_connection = True
         elif request.stream:
             self.send_events(_chunks(request, reply))
@@ -468,6 +512,6 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.flush()
 
 
-def _faulty_reply(fault: Fault) -> str:
+def _faulty_reply(fault: Fault) -> Reply:
     """The reply text of a faulted call (only `"malformed"` and `"empty"` produce a completion)."""
     return FakeOpenAIServer.MALFORMED_REPLY if fault == "malformed" else ""
