@@ -69,6 +69,9 @@ class Flock:
             loses its work to another after at most one lease.
         clock: the time source (`flock_core.testing.VirtualClock` in tests).
         tracer_provider: an OpenTelemetry tracer provider (default: the global one; nothing is configured).
+        trace_content: record artifacts' payloads on spans as `input.value` / `output.value` (public
+            visibility only; default: the `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT` variable,
+            else off). See docs/observability.md.
     """
 
     def __init__(
@@ -84,6 +87,7 @@ class Flock:
         lease: float | timedelta = 30.0,
         clock: Clock | None = None,
         tracer_provider: TracerProvider | None = None,
+        trace_content: bool | None = None,
     ) -> None:
         # the run-time machinery and OpenTelemetry's trace API load with the first Flock, not at import
         from ._tracing import FlockTracer
@@ -116,7 +120,7 @@ class Flock:
             max_concurrency=options.max_concurrency,
             max_attempts=options.max_attempts,
             lease=options.lease,
-            tracer=FlockTracer(tracer_provider),
+            tracer=FlockTracer(tracer_provider, capture_content=trace_content),
         )
         for callback in tuple(_on_create):
             callback(self)
@@ -319,7 +323,7 @@ class Flock:
         return await self._core.status(correlation_id)
 
     async def shutdown(self) -> None:
-        """Run every component's `on_terminate` hook, close MCP sessions and the store."""
+        """End open workflow spans, run every component's `on_terminate` hook, close MCP sessions and the store."""
         await self._core.shutdown()
 
     # -- integrations --------------------------------------------------------------------------------

@@ -122,7 +122,7 @@ class Executor:
         with self._tracer.activation(spec.name, item.correlation_id, item.inputs, attributes) as span:
             if not self._breaker_allows(spec, item.correlation_id):
                 tripped = CircuitBreakerTripped(spec.name, self._max_agent_iterations)
-                record_failure(span, tripped)
+                record_failure(span, tripped, agent=spec.name)
                 await self._publish_error(spec, item, tripped)
                 return
             try:
@@ -172,7 +172,7 @@ class Executor:
                 spec = await self._with_mcp_tools(spec)
                 outputs = await self._runner.run(spec, (source,), (), meter)
             except BaseException as exc:
-                record_failure(span, exc)
+                record_failure(span, exc, agent=spec.name)
                 raise
             finally:
                 self._add_usage(source.correlation_id, meter)
@@ -217,7 +217,7 @@ class Executor:
 
     async def _fail(self, spec: AgentSpec, item: WorkItem, exc: Exception, context: Sequence[Artifact] = ()) -> None:
         _log.warning("agent %r failed on %d input(s): %s", spec.name, len(item.inputs), exc)
-        record_failure(trace.get_current_span(), exc)
+        record_failure(trace.get_current_span(), exc, agent=spec.name)
         self._events.emit(
             ActivationFailed(spec.name, item.record.key, item.correlation_id, type(exc).__name__, str(exc))
         )

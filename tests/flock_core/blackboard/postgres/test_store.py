@@ -416,9 +416,12 @@ async def test_a_trace_spans_the_processes_that_worked_on_it(pg_schema: str) -> 
     activations = [s for s in exporters[1].get_finished_spans() if s.name.startswith("invoke_agent")]
     assert len(activations) == 3, "split, then finish for each part, all in the worker"
     assert {s.context.trace_id for s in activations if s.context} == {publish.context.trace_id}
+    assert publish.parent is not None
+    assert {s.parent.span_id for s in activations if s.parent} == {publish.parent.span_id}, (
+        "siblings under the publisher's workflow span, read back from the board"
+    )
     [split] = [s for s in activations if s.name == "invoke_agent split"]
-    assert split.parent is not None
-    assert split.parent.span_id == publish.context.span_id, "parented on the publish span, read back from the board"
+    assert [link.context.span_id for link in split.links] == [publish.context.span_id]
 
 
 async def test_cross_process_join_fires_once(pg_schema: str) -> None:
