@@ -40,11 +40,14 @@ from .blackboard._store import ArtifactLog, ArtifactPage, ArtifactQuery, Blackbo
 from .blackboard._visibility import (
     AfterVisibility,
     AgentIdentity,
+    ComposedVisibility,
+    DeclassifiedVisibility,
     LabelledVisibility,
     PrivateVisibility,
     PublicVisibility,
     TenantVisibility,
     Visibility,
+    combine,
 )
 from .blackboard._work import Commit, ExpiredJoin, Tick, TimerState, WorkRecord, WorkStatus
 from .blackboard.memory._store import InMemoryBlackboardStore
@@ -119,6 +122,7 @@ __all__ = [
     "BlackboardStore",
     "Clock",
     "Commit",
+    "ComposedVisibility",
     "Condition",
     "ConditionView",
     "ContextProvider",
@@ -126,6 +130,7 @@ __all__ = [
     "CorrelationContext",
     "CorrelationState",
     "CorrelationStatus",
+    "DeclassifiedVisibility",
     "Demo",
     "Embedder",
     "Engine",
@@ -175,6 +180,7 @@ __all__ = [
     "WorkflowFailed",
     "__version__",
     "active_tracer",
+    "combine",
     "flock_type",
     "type_name_of",
 ]
