@@ -164,3 +164,7 @@ class BlackboardStore(Protocol):
     async def close(self) -> None:
         """Release resources."""
         ...
+
+    async def list(self) -> list[Artifact]:
+        """Every artifact on the board, oldest first, unfiltered (as Flock's `store.list()`; use `query` to page)."""
+        ...

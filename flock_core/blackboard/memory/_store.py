@@ -290,3 +290,7 @@ class InMemoryBlackboardStore:
 
     async def close(self) -> None:
         """Nothing to release."""
+
+    async def list(self) -> list[Artifact]:
+        """Every artifact on the board, oldest first."""
+        return [*(await self.query(ArtifactQuery())).items]

@@ -224,6 +224,10 @@ class SQLiteBlackboardStore:
         """Close the connection (the next call reopens it)."""
         await anyio.to_thread.run_sync(self._db.close)
 
+    async def list(self) -> list[Artifact]:
+        """Every artifact on the board, oldest first."""
+        return [*(await self.query(ArtifactQuery())).items]
+
 
 class _LockedConnection:
     """The store's one SQLite connection, opened on first use and used by one thread at a time."""
