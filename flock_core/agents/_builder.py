@@ -92,7 +92,7 @@ class AgentBuilder:
         names: list[str] = []
         for model in types:
             try:
-                names.append(self._registry.name_of(model))
+                names.append(self._registry.declare(model))
             except TypeRegistrationError as exc:
                 raise self._fail(f"{call}(): {exc}") from exc
         return tuple(names)

@@ -66,6 +66,35 @@ class TypeRegistry:
         self._names[model] = type_name
         return type_name
 
+    def declare(self, model: type[BaseModel]) -> str:
+        """The name of a type used in an agent declaration, registering it under its class name if needed.
+
+        A type that is already registered keeps its name (an explicit `@flock_type(name=...)` still names
+        it). A different class under the same name is never replaced: `TypeRegistrationError` names both.
+
+        >>> from pydantic import BaseModel
+        >>> class Movie(BaseModel):
+        ...     title: str
+        >>> registry = TypeRegistry()
+        >>> registry.declare(Movie), registry.declare(Movie)
+        ('Movie', 'Movie')
+        """
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            raise TypeRegistrationError(
+                f"{model!r} is not a Pydantic model; blackboard types must subclass pydantic.BaseModel"
+            )
+        if model in self._names:
+            return self._names[model]
+        type_name = type_name_of(model)
+        existing = self._by_name.get(type_name)
+        if existing is not None:
+            raise TypeRegistrationError(
+                f"type name {type_name!r} is taken by {_qualified(existing)}; {_qualified(model)} cannot also "
+                "use it: rename one class or give it @flock_type(name=...)",
+                type_name=type_name,
+            )
+        return self.register(model)
+
     def name_of(self, model: type[BaseModel]) -> str:
         """The registered name of `model`; raises `TypeRegistrationError` when it is not registered."""
         name = self._names.get(model, type_name_of(model))
@@ -103,6 +132,10 @@ class TypeRegistry:
 
     def __len__(self) -> int:
         return len(self._by_name)
+
+
+def _qualified(model: type[BaseModel]) -> str:
+    return f"{model.__module__}.{model.__qualname__}"
 
 
 def _redefinition(old: type[BaseModel], new: type[BaseModel]) -> bool:
