@@ -68,6 +68,7 @@ if TYPE_CHECKING:
     from .blackboard.sqlite._store import SQLiteBlackboardStore
     from .mcp import McpServerSpec
     from .orchestration._conditions import ArtifactCount, Condition, ConditionView, Exists, Idle, WorkflowFailed
+    from .orchestration._until import Until, When
     from .serve import ApiKeys
 
 _LAZY = {
@@ -83,6 +84,8 @@ _LAZY = {
     "PostgresBlackboardStore": ".blackboard.postgres._store",
     "RetentionResult": ".blackboard.sqlite._retention",
     "SQLiteBlackboardStore": ".blackboard.sqlite._store",
+    "Until": ".orchestration._until",
+    "When": ".orchestration._until",
     "WorkflowFailed": ".orchestration._conditions",
     "active_tracer": "._tracing",
 }
@@ -160,8 +163,10 @@ __all__ = [
     "TimerState",
     "TokenStreamed",
     "TypeRegistry",
+    "Until",
     "Usage",
     "Visibility",
+    "When",
     "WorkRecord",
     "WorkStatus",
     "WorkflowError",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections import deque
 from collections.abc import Callable, Coroutine, Iterable, Mapping
 from datetime import timedelta
@@ -225,44 +224,31 @@ class Flock:
     async def run_until_idle(self, timeout: float | None = None) -> None:
         """Run until no activation is queued or running and no delayed artifact or bounded timer is pending.
 
-        Unbounded timers fire while the loop runs but do not keep it alive; partial batches are flushed
-        (unless `flush_on_idle=False`). See docs/patterns.md.
+        Unbounded timers fire while the loop runs but do not keep it alive, unless a `timeout` is given:
+        then they keep firing until it passes and the run ends there (Flock's behaviour). Partial batches
+        are flushed (unless `flush_on_idle=False`). See docs/patterns.md.
 
         Raises:
-            RunTimeoutError: `timeout` seconds passed first; unfinished activations are cancelled.
+            RunTimeoutError: `timeout` seconds passed with work unfinished; that work is cancelled and
+                stays pending for the next run.
         """
+        from .orchestration._runs import drive_until_idle  # the run loop helpers load with the first run
+
         await self._before_run()
-        with anyio.move_on_after(math.inf if timeout is None else timeout) as scope:
-            await self._core.runtime.drive(self._core)
-        if scope.cancelled_caught:
+        if not await drive_until_idle(self._core, timeout):
             raise RunTimeoutError(f"run_until_idle did not become idle within {timeout} s")
 
     async def run_until(self, condition: Condition, timeout: float | None = None) -> bool:
         """Run until `condition` holds; running activations finish, queued ones wait for the next run.
 
         Timers and join/batch windows keep the loop alive. Returns `False` when the board went idle with
-        nothing scheduled and the condition still false (it cannot become true without new input).
-
-        Raises:
-            RunTimeoutError: `timeout` seconds passed first.
+        nothing scheduled and the condition still false (it cannot become true without new input), or
+        when `timeout` seconds passed first (as in Flock; unfinished work stays pending for the next run).
         """
-        from .orchestration._conditions import ConditionView  # run conditions load only when used
+        from .orchestration._runs import drive_until  # the run loop helpers load with the first run
 
         await self._before_run()
-        met = False
-
-        async def check(idle: bool = False) -> bool:
-            nonlocal met
-            met = await condition.check(ConditionView(self.store, idle, self.registry))
-            return met
-
-        with anyio.move_on_after(math.inf if timeout is None else timeout) as scope:
-            await self._core.runtime.drive(self._core, stop=check, keep_alive=True)
-            if not met:
-                await check(idle=True)
-        if scope.cancelled_caught:
-            raise RunTimeoutError(f"run_until({condition}) was not met within {timeout} s")
-        return met
+        return await drive_until(self._core, condition, timeout)
 
     async def run_worker(self, *, agents: Iterable[str] | None = None, concurrency: int | None = None) -> None:
         """Work on a shared board until cancelled: route when this process leads, claim and run work.

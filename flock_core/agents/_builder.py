@@ -15,7 +15,7 @@ from ._components import AgentComponent
 from ._context import ContextProvider
 from ._engine import Engine
 from ._patterns import BatchSpec, JoinSpec, ScheduleSpec
-from ._spec import AgentSpec, BestOf, FanOut, OutputGroup, Predicate, Subscription, VisibilityRule
+from ._spec import ActivationCondition, AgentSpec, BestOf, FanOut, OutputGroup, Predicate, Subscription, VisibilityRule
 
 __all__ = ["AgentBuilder"]
 
@@ -117,6 +117,7 @@ class AgentBuilder:
         join: JoinSpec | None = None,
         batch: BatchSpec | None = None,
         priority: int = 0,
+        activation: ActivationCondition | None = None,
     ) -> Self:
         """Subscribe to artifacts of `types` (all of them, per correlation id), filtered by the keywords.
 
@@ -128,9 +129,13 @@ class AgentBuilder:
             join: correlate the types by a key within a window instead of by correlation id.
             batch: hand the engine several completed groups at once.
             priority: ready activations with a higher priority start first.
+            activation: a condition (`When.correlation(T)...`) that must hold before a complete activation
+                runs; until then it waits, and it runs once an artifact in its workflow makes it true.
         """
         if join is not None and len(types) < 2:
             raise self._fail("join= needs at least two types to correlate, e.g. consumes(Order, Payment, join=...)")
+        if activation is not None and not callable(getattr(activation, "check", None)):
+            raise self._fail(f"activation= must be a condition such as When.correlation(T).exists(): {activation!r}")
         subscription = Subscription(
             types=self._type_names(types, "consumes"),
             models=tuple(types),
@@ -140,6 +145,7 @@ class AgentBuilder:
             priority=priority,
             join=join,
             batch=batch,
+            activation=activation,
         )
         return self._update(subscriptions=(*self._spec.subscriptions, subscription))
 

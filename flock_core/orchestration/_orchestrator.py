@@ -31,6 +31,7 @@ from ..blackboard._store import ArtifactQuery, BlackboardStore
 from ..blackboard._visibility import PublicVisibility, Visibility, visible_from
 from ..blackboard._work import Commit, ExpiredJoin, Tick, TimerState, WorkRecord, owner_alive, work_key, worker_identity
 from ..exceptions import CircuitBreakerTripped, ConfigurationError, RuntimeFlockError
+from ._deferral import DeferredActivations
 from ._events import ActivationFailed, ActivationFinished, ActivationStarted, ArtifactPublished, EventBus
 from ._resume import ResumeReport, compare_fingerprints, fingerprint
 from ._runtime import Runtime, WorkItem
@@ -92,6 +93,7 @@ class Orchestrator:
         self.tracer = tracer or FlockTracer()
         self.events = EventBus()
         self.scheduler = Scheduler(registry, on_reject=self.rejections.append)
+        self.deferred = DeferredActivations(self.specs, registry, store, self.rejections.append)
         self.runtime = Runtime(clock, max_concurrency, lambda name: self.specs[name].max_concurrency)
         self._default_engine = engine
         queue = shared_store(store)
@@ -111,6 +113,11 @@ class Orchestrator:
 
     def update_spec(self, spec: AgentSpec) -> None:
         """Record a new or changed declaration."""
+        if self.shared is not None and any(s.activation is not None for s in spec.subscriptions):
+            raise ConfigurationError(
+                f"agent {spec.name!r}: activation conditions (consumes(activation=...)) work on a local board, "
+                "not yet on a shared store"
+            )
         self.specs[spec.name] = spec
         self.scheduler.update_agent(spec)
 
@@ -212,6 +219,7 @@ class Orchestrator:
 
     async def _commit_and_submit(self, commit: Commit, routed: Routed) -> bool:
         items, expired = routed
+        items, held = self.deferred.split(items)
         full = Commit(
             artifacts=commit.artifacts,
             enqueue=(*commit.enqueue, *(i.record for i in items)),
@@ -234,7 +242,15 @@ class Orchestrator:
         if self.shared is None:
             for item in items:
                 self.runtime.submit(item)
+            self.deferred.hold(held)
+            if self.deferred.waiting() and (released := await self.deferred.release(self._workflows(commit))):
+                await self._commit_and_submit(Commit(), (released, []))
         return True
+
+    @staticmethod
+    def _workflows(commit: Commit) -> set[str] | None:
+        """The workflows a commit added artifacts to; `None` (all) for a commit without any (resume)."""
+        return {a.correlation_id for a in commit.artifacts} if commit.artifacts else None
 
     def route_outputs(self, artifacts: Sequence[Artifact]) -> Routed:
         """Route new outputs now (local board); on a shared board the router routes them."""
