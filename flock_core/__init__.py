@@ -31,6 +31,8 @@ from .agents._context import (
     RecentContext,
 )
 from .agents._engine import Engine, EvaluationRequest, EvaluationResult, Usage
+from .agents._filtered import FilterConfig, FilteredContextProvider
+from .agents._handle import AgentHandle
 from .agents._patterns import BatchSpec, JoinSpec, ScheduleSpec
 from .agents._spec import AgentSpec, BestOf, FanOut, OutputGroup, Subscription
 from .blackboard._artifacts import Artifact, WorkflowError
@@ -107,6 +109,7 @@ __all__ = [
     "AfterVisibility",
     "AgentBuilder",
     "AgentComponent",
+    "AgentHandle",
     "AgentIdentity",
     "AgentSpec",
     "ApiKeys",
@@ -135,7 +138,9 @@ __all__ = [
     "Exists",
     "ExpiredJoin",
     "FanOut",
+    "FilterConfig",
     "FilteredContext",
+    "FilteredContextProvider",
     "Flock",
     "FlockEvent",
     "Idle",

@@ -59,6 +59,7 @@ class Flock:
         store: where artifacts live (default: a new in-memory store).
         engine: the engine for agents declared without `.with_engines()` (default: `engines.DSPyEngine`).
         context: what activations see besides their inputs (default: their own workflow, 50 artifacts).
+        context_provider: Flock's name for `context` (give one of them).
         max_agent_iterations: circuit breaker: activations of one agent per workflow before it is stopped.
         max_concurrency: activations running at once across all agents.
         max_attempts: how often a work item is started (crash recovery) before it is failed for good.
@@ -82,12 +83,16 @@ class Flock:
         lease: float | timedelta = 30.0,
         clock: Clock | None = None,
         tracer_provider: TracerProvider | None = None,
+        context_provider: ContextProvider | None = None,
     ) -> None:
         from ._tracing import FlockTracer
         from .orchestration._orchestrator import (
             Orchestrator,  # the run-time machinery loads with the first Flock, not at import
         )
 
+        if context is not None and context_provider is not None:
+            raise ConfigurationError("give context= or Flock's name for it, context_provider=, not both")
+        context = context or context_provider
         lease = lease if isinstance(lease, timedelta) else timedelta(seconds=lease)
         if lease <= timedelta(0):
             raise ConfigurationError(f"lease must be positive, got {lease}")

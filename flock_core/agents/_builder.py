@@ -14,6 +14,7 @@ from ..exceptions import AgentDeclarationError, TypeRegistrationError, UserError
 from ._components import AgentComponent
 from ._context import ContextProvider
 from ._engine import Engine
+from ._handle import AgentHandle
 from ._patterns import BatchSpec, JoinSpec, ScheduleSpec
 from ._spec import ActivationCondition, AgentSpec, BestOf, FanOut, OutputGroup, Predicate, Subscription, VisibilityRule
 
@@ -77,6 +78,11 @@ class AgentBuilder:
     def spec(self) -> AgentSpec:
         """The frozen declaration as it stands now."""
         return self._spec
+
+    @property
+    def agent(self) -> AgentHandle:
+        """The agent being declared, as Flock's `builder.agent` (`.agent.context_provider = ...`)."""
+        return AgentHandle(self)
 
     def _update(self, **changes: Any) -> Self:
         self._spec = dataclasses.replace(self._spec, **changes)

@@ -114,9 +114,9 @@ async def test_when_defers_an_activation_until_its_condition_holds_in_the_workfl
 
 async def test_an_unmet_activation_condition_keeps_waiting_and_runs_when_it_becomes_true() -> None:
     flock = review_flock()
-    flock.agent("final").consumes(
-        SecurityReport, activation=When.correlation(StyleReport).count_at_least(2)
-    ).publishes(FinalReview)
+    flock.agent("final").consumes(SecurityReport, activation=When.correlation(StyleReport).count_at_least(2)).publishes(
+        FinalReview
+    )
     await flock.publish(SecurityReport(passed=True), correlation_id="c")
     await flock.publish(StyleReport(passed=True), correlation_id="c")
     await flock.run_until_idle()
