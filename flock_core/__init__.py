@@ -32,6 +32,7 @@ from .agents._context import (
 )
 from .agents._engine import Engine, EvaluationRequest, EvaluationResult, Usage
 from .agents._filtered import FilterConfig, FilteredContextProvider
+from .agents._flock_style import ComponentContext, EngineComponent, EvalInputs, EvalResult, UtilityComponent
 from .agents._handle import AgentHandle
 from .agents._patterns import BatchSpec, JoinSpec, ScheduleSpec
 from .agents._spec import AgentSpec, BestOf, FanOut, OutputGroup, Subscription
@@ -123,6 +124,7 @@ __all__ = [
     "BlackboardStore",
     "Clock",
     "Commit",
+    "ComponentContext",
     "Condition",
     "ConditionView",
     "ContextProvider",
@@ -132,6 +134,9 @@ __all__ = [
     "CorrelationStatus",
     "Demo",
     "Engine",
+    "EngineComponent",
+    "EvalInputs",
+    "EvalResult",
     "EvaluationRequest",
     "EvaluationResult",
     "EventBus",
@@ -170,6 +175,7 @@ __all__ = [
     "TypeRegistry",
     "Until",
     "Usage",
+    "UtilityComponent",
     "Visibility",
     "When",
     "WorkRecord",

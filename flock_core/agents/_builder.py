@@ -14,6 +14,7 @@ from ..exceptions import AgentDeclarationError, TypeRegistrationError, UserError
 from ._components import AgentComponent
 from ._context import ContextProvider
 from ._engine import Engine
+from ._flock_style import EngineComponent, UtilityComponent, as_agent_component, as_engine
 from ._handle import AgentHandle
 from ._patterns import BatchSpec, JoinSpec, ScheduleSpec
 from ._spec import ActivationCondition, AgentSpec, BestOf, FanOut, OutputGroup, Predicate, Subscription, VisibilityRule
@@ -201,13 +202,15 @@ class AgentBuilder:
             raise self._fail(f"fan_out range must satisfy 0 <= min <= max and max >= 1, got {fan_out}")
         return FanOut(low, high)
 
-    def with_engines(self, *engines: Engine) -> Self:
-        """Use `engine` instead of the Flock's default engine (one engine per agent)."""
+    def with_engines(self, *engines: Engine | EngineComponent) -> Self:
+        """Use `engine` instead of the Flock's default engine (one engine per agent; a Flock-style
+        `EngineComponent` is adapted)."""
         if len(engines) != 1:
             raise self._fail(f"with_engines() takes exactly one engine, got {len(engines)}")
-        if not isinstance(engines[0], Engine):
+        engine = as_engine(engines[0])
+        if not isinstance(engine, Engine):
             raise self._fail(f"{engines[0]!r} is not an Engine (it needs an async evaluate(request) method)")
-        return self._update(engine=engines[0])
+        return self._update(engine=engine)
 
     def with_components(self, *components: AgentComponent) -> Self:
         """Add activation hooks; they run in ascending `priority` order."""
@@ -216,6 +219,10 @@ class AgentBuilder:
                 raise self._fail(f"{component!r} is not an AgentComponent")
         merged = sorted((*self._spec.components, *components), key=lambda c: c.priority)
         return self._update(components=tuple(merged))
+
+    def with_utilities(self, *components: UtilityComponent | AgentComponent) -> Self:
+        """Add Flock-style utility components (Flock's hook signatures), or `AgentComponent`s."""
+        return self.with_components(*(as_agent_component(c) for c in components))
 
     def with_tools(self, *tools: Callable[..., Any] | Sequence[Callable[..., Any]]) -> Self:
         """Give the agent's engine callable tools (a list or several arguments)."""
