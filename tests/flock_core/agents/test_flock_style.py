@@ -65,9 +65,7 @@ async def test_an_engine_component_runs_as_flocks_example_shows() -> None:
     await flock.publish(MoodPrompt(speaker="Noah", message="Yikes, the deadline is tomorrow."))
     await flock.run_until_idle()
     report = [
-        (a.payload["speaker"], a.payload["emoji"])
-        for a in await flock.store.list()
-        if a.produced_by == "emoji_curator"
+        (a.payload["speaker"], a.payload["emoji"]) for a in await flock.store.list() if a.produced_by == "emoji_curator"
     ]
     assert sorted(report) == [("Ava", "🎉"), ("Noah", "🤔")]
 

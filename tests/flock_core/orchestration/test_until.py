@@ -131,7 +131,9 @@ async def test_an_activation_condition_counts_only_what_the_agent_may_see() -> N
     flock.agent("final").consumes(SecurityReport, activation=When.correlation(StyleReport).exists()).publishes(
         FinalReview
     )
-    await flock.publish(StyleReport(passed=True), correlation_id="c", visibility=PrivateVisibility(agents={"x"}))
+    await flock.publish(
+        StyleReport(passed=True), correlation_id="c", visibility=PrivateVisibility(agents=frozenset({"x"}))
+    )
     await flock.publish(SecurityReport(passed=True), correlation_id="c")
     await flock.run_until_idle()
     assert await flock.store.get_by_type(FinalReview) == []
@@ -139,7 +141,7 @@ async def test_an_activation_condition_counts_only_what_the_agent_may_see() -> N
 
 async def test_a_field_activation_condition_that_raises_rejects_with_the_reason() -> None:
     flock = review_flock()
-    condition = When.correlation(StyleReport).any_field(field="passed", predicate=lambda v: 1 / 0)
+    condition = When.correlation(StyleReport).any_field(field="passed", predicate=lambda v: 1 / 0 > v)
     flock.agent("final").consumes(SecurityReport, activation=condition).publishes(FinalReview)
     await flock.publish(StyleReport(passed=True), correlation_id="c")
     artifact = await flock.publish(SecurityReport(passed=True), correlation_id="c")
