@@ -36,6 +36,7 @@ from .agents._flock_style import ComponentContext, EngineComponent, EvalInputs, 
 from .agents._handle import AgentHandle
 from .agents._patterns import BatchSpec, JoinSpec, ScheduleSpec
 from .agents._spec import AgentSpec, BestOf, FanOut, OutputGroup, Subscription
+from .agents._tool import flock_tool
 from .blackboard._artifacts import Artifact, WorkflowError
 from .blackboard._registry import TypeRegistry, flock_type, type_name_of
 from .blackboard._store import ArtifactPage, ArtifactQuery, BlackboardStore
@@ -69,7 +70,7 @@ if TYPE_CHECKING:
     from .blackboard.postgres._store import PostgresBlackboardStore
     from .blackboard.sqlite._retention import RetentionResult
     from .blackboard.sqlite._store import SQLiteBlackboardStore
-    from .mcp import McpServerSpec
+    from .mcp import McpServerSpec, StdioServerParameters, StreamableHttpServerParameters
     from .orchestration._conditions import ArtifactCount, Condition, ConditionView, Exists, Idle, WorkflowFailed
     from .orchestration._until import Until, When
     from .serve import ApiKeys
@@ -87,6 +88,8 @@ _LAZY = {
     "PostgresBlackboardStore": ".blackboard.postgres._store",
     "RetentionResult": ".blackboard.sqlite._retention",
     "SQLiteBlackboardStore": ".blackboard.sqlite._store",
+    "StdioServerParameters": ".mcp",
+    "StreamableHttpServerParameters": ".mcp",
     "Until": ".orchestration._until",
     "When": ".orchestration._until",
     "WorkflowFailed": ".orchestration._conditions",
@@ -166,6 +169,8 @@ __all__ = [
     "RunResult",
     "SQLiteBlackboardStore",
     "ScheduleSpec",
+    "StdioServerParameters",
+    "StreamableHttpServerParameters",
     "Subscription",
     "SystemClock",
     "TenantVisibility",
@@ -184,6 +189,7 @@ __all__ = [
     "WorkflowFailed",
     "__version__",
     "active_tracer",
+    "flock_tool",
     "flock_type",
     "type_name_of",
 ]

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Coroutine, Iterable, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Coroutine, Iterable, Mapping
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from types import MappingProxyType, TracebackType
 from typing import TYPE_CHECKING, Any, Literal, Self, TypeVar, overload
@@ -24,6 +25,7 @@ from .blackboard._visibility import Visibility
 from .blackboard._work import ExpiredJoin, WorkRecord
 from .blackboard.memory._store import InMemoryBlackboardStore
 from .exceptions import ConfigurationError, DuplicateAgentError, RunTimeoutError, UnknownAgentError
+from .observe._results import report_results
 from .orchestration._events import EventBus
 from .orchestration._resume import ResumeReport
 from .orchestration._runtime import WorkItem
@@ -33,13 +35,13 @@ from .orchestration._status import CorrelationStatus, RunResult
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from opentelemetry.trace import TracerProvider
+    from opentelemetry.trace import Span, TracerProvider
     from starlette.applications import Starlette
 
     from engines import EvaluationReport, LoadReport, OptimizationResult
 
     from .agents._learned import LearnedState
-    from .mcp import McpServerSpec
+    from .mcp import McpServerSpec, StdioServerParameters, StreamableHttpServerParameters
     from .orchestration._conditions import Condition
     from .serve import Auth, ServerHandle
 
@@ -60,6 +62,8 @@ class Flock:
         engine: the engine for agents declared without `.with_engines()` (default: `engines.DSPyEngine`).
         context: what activations see besides their inputs (default: their own workflow, 50 artifacts).
         context_provider: Flock's name for `context` (give one of them).
+        show_results: print a table of what the agents published at the end of each run (as Flock does);
+            `None` (default): only when standard output is a terminal, never when it is piped.
         max_agent_iterations: circuit breaker: activations of one agent per workflow before it is stopped.
         max_concurrency: activations running at once across all agents.
         max_attempts: how often a work item is started (crash recovery) before it is failed for good.
@@ -84,6 +88,7 @@ class Flock:
         clock: Clock | None = None,
         tracer_provider: TracerProvider | None = None,
         context_provider: ContextProvider | None = None,
+        show_results: bool | None = None,
     ) -> None:
         from ._tracing import FlockTracer
         from .orchestration._orchestrator import (
@@ -97,6 +102,7 @@ class Flock:
         if lease <= timedelta(0):
             raise ConfigurationError(f"lease must be positive, got {lease}")
         self.model = model
+        self.show_results = show_results
         self.registry = TypeRegistry(default_registry)
         self.registry.register(WorkflowError)
         self._core = Orchestrator(
@@ -240,8 +246,10 @@ class Flock:
         from .orchestration._runs import drive_until_idle  # the run loop helpers load with the first run
 
         await self._before_run()
+        started = self.clock.now()
         if not await drive_until_idle(self._core, timeout):
             raise RunTimeoutError(f"run_until_idle did not become idle within {timeout} s")
+        await report_results(self.store, started, self.show_results)
 
     async def run_until(self, condition: Condition, timeout: float | None = None) -> bool:
         """Run until `condition` holds; running activations finish, queued ones wait for the next run.
@@ -253,7 +261,20 @@ class Flock:
         from .orchestration._runs import drive_until  # the run loop helpers load with the first run
 
         await self._before_run()
-        return await drive_until(self._core, condition, timeout)
+        started = self.clock.now()
+        met = await drive_until(self._core, condition, timeout)
+        await report_results(self.store, started, self.show_results)
+        return met
+
+    @asynccontextmanager
+    async def traced_run(self, name: str = "workflow") -> AsyncGenerator[Span]:
+        """Group everything done inside the block in one trace, under a span called `name` (Flock's API).
+
+        `async with flock.traced_run("pizza"): await flock.publish(...); await flock.run_until_idle()`.
+        Records nothing unless a tracer provider is configured (see docs/observability.md).
+        """
+        with self._core.tracer.workflow(name) as span:
+            yield span
 
     async def run_worker(self, *, agents: Iterable[str] | None = None, concurrency: int | None = None) -> None:
         """Work on a shared board until cancelled: route when this process leads, claim and run work.
@@ -390,13 +411,28 @@ class Flock:
 
     # -- integrations --------------------------------------------------------------------------------
 
-    def add_mcp(self, name: str, spec: McpServerSpec) -> None:
-        """Register an MCP server (`McpServerSpec.stdio(...)` or `.http(...)`); agents use it via `with_mcps`."""
-        from .mcp import McpToolbox  # the MCP client loads only when a server is added
+    def add_mcp(
+        self,
+        name: str,
+        spec: McpServerSpec | None = None,
+        *,
+        connection_params: StdioServerParameters | StreamableHttpServerParameters | None = None,
+        enable_tools_feature: bool = True,
+        tool_whitelist: Iterable[str] | None = None,
+    ) -> None:
+        """Register an MCP server; agents use it via `with_mcps`.
 
+        Give `McpServerSpec.stdio(...)`/`.http(...)`, or Flock's keyword form
+        `add_mcp(name=..., enable_tools_feature=True, connection_params=StdioServerParameters(...))`.
+        """
+        from .mcp import McpToolbox, server_spec  # the MCP client loads only when a server is added
+
+        resolved = server_spec(
+            spec, connection_params, enable_tools_feature=enable_tools_feature, tool_whitelist=tool_whitelist
+        )
         if self._core.mcp is None:
             self._core.mcp = McpToolbox()
-        self._core.mcp.add(name, spec)
+        self._core.mcp.add(name, resolved)
 
     def app(self, *, auth: Auth = None, dashboard: bool = True, max_body_bytes: int = 1_000_000) -> Starlette:
         """The ASGI app serving this Flock's HTTP API (and dashboard), to mount in your own server."""
@@ -414,7 +450,7 @@ class Flock:
         blocking: Literal[True] = ...,
         auth: Auth = ...,
         max_body_bytes: int = ...,
-    ) -> None: ...
+    ) -> Awaitable[None]: ...
     @overload
     def serve(
         self,
@@ -435,20 +471,20 @@ class Flock:
         blocking: bool = True,
         auth: Auth = None,
         max_body_bytes: int = 1_000_000,
-    ) -> Coroutine[Any, Any, ServerHandle] | None:
+    ) -> Coroutine[Any, Any, ServerHandle] | Awaitable[None]:
         """Serve the HTTP API, event stream and dashboard (needs `pip install flockboard[serve]`).
 
-        `blocking=True` runs until interrupted and keeps processing work; `handle = await
+        `blocking=True` runs until interrupted and keeps processing work; inside a running event loop,
+        `await flock.serve()` does so until the awaiting task is cancelled. `handle = await
         flock.serve(blocking=False)` serves in the background of the running event loop, across your own
-        `run_until_idle()` calls, until `await handle.stop()`. See docs/serving.md.
+        `run_until_idle()` calls, until `await handle.stop()` (or `handle.cancel()`). See docs/serving.md.
         """
         from .serve import serve  # Starlette and uvicorn load only when serving
 
         if blocking:
-            serve(
+            return serve(
                 self, host=host, port=port, dashboard=dashboard, blocking=True, auth=auth, max_body_bytes=max_body_bytes
             )
-            return None
         return serve(
             self, host=host, port=port, dashboard=dashboard, blocking=False, auth=auth, max_body_bytes=max_body_bytes
         )

@@ -79,6 +79,7 @@ class Attr:
     WORK_KEY: Final = "flock.work.key"
     ATTEMPT: Final = "flock.work.attempt"
     TICK: Final = "flock.tick"
+    WORKFLOW: Final = "flock.workflow.name"
 
 
 def context_of(artifact: Artifact) -> trace.SpanContext | None:
@@ -136,6 +137,16 @@ class FlockTracer:
             return
         attributes = {Attr.CONVERSATION: correlation_id} if correlation_id else {}
         with self._tracer.start_as_current_span("publish", kind=SpanKind.PRODUCER, attributes=attributes) as span:
+            yield span
+
+    @contextmanager
+    def workflow(self, name: str) -> Generator[Span]:
+        """A span grouping everything done inside it (Flock's `traced_run`): one trace for the whole run."""
+        if not self.enabled:
+            with _unrecorded(None) as span:
+                yield span
+            return
+        with self._tracer.start_as_current_span(name, kind=SpanKind.INTERNAL, attributes={Attr.WORKFLOW: name}) as span:
             yield span
 
     @contextmanager

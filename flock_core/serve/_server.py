@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import socket
-from collections.abc import Coroutine, Generator
+from collections.abc import Awaitable, Coroutine, Generator
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, Self, overload
 
@@ -81,6 +81,18 @@ class ServerHandle:
         self._server.should_exit = True
         await asyncio.shield(self._task)
 
+    def cancel(self) -> bool:
+        """Ask the server to shut down gracefully without waiting (as Flock's task handle); `await` it to wait.
+
+        Returns whether it was still running.
+        """
+        self._server.should_exit = True
+        return not self._task.done()
+
+    def __await__(self) -> Generator[Any, None, None]:
+        """Wait until the server has stopped (after `cancel()`, or when it fails)."""
+        return asyncio.shield(self._task).__await__()
+
     async def __aenter__(self) -> Self:
         return self
 
@@ -120,13 +132,15 @@ async def start_server(
     dashboard: bool = True,
     auth: Auth = None,
     max_body_bytes: int = 1_000_000,
+    drive: Literal["api", "always"] = "api",
 ) -> ServerHandle:
     """Start serving `flock` in the background of the running event loop (asyncio); return once listening.
 
     `port=0` picks a free port (read it from `handle.port` / `handle.url`). Work published through the
     API is run by the server (`drive="api"`); run your own publishes with `await flock.run_until_idle()`.
+    With `drive="always"` the server runs every publish and fires scheduled agents, as a blocking server does.
     """
-    app, state = build_app(flock, auth=auth, max_body_bytes=max_body_bytes, dashboard=dashboard, drive="api")
+    app, state = build_app(flock, auth=auth, max_body_bytes=max_body_bytes, dashboard=dashboard, drive=drive)
     sock = _bind(host, port)
     config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False)
     server = _Server(config, state, signals=False)
@@ -138,13 +152,37 @@ async def start_server(
     return ServerHandle(server, task, app, host, sock.getsockname()[1])
 
 
-def _serve_blocking(flock: Flock, host: str, port: int, *, dashboard: bool, auth: Auth, max_body_bytes: int) -> None:
+class _Served:
+    """What a blocking `serve()` from synchronous code returns: it already ran, awaiting it does nothing."""
+
+    def __await__(self) -> Generator[Any, None, None]:
+        return
+        yield
+
+
+async def _serve_until_cancelled(
+    flock: Flock, host: str, port: int, *, dashboard: bool, auth: Auth, max_body_bytes: int
+) -> None:
+    """`await flock.serve()` inside a running loop: serve (and run every publish) until cancelled."""
+    handle = await start_server(
+        flock, host=host, port=port, dashboard=dashboard, auth=auth, max_body_bytes=max_body_bytes, drive="always"
+    )
+    _log.info("serving on %s", handle.url)
+    try:
+        await handle
+    finally:
+        await handle.stop()
+
+
+def _in_event_loop() -> bool:
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        pass
-    else:
-        raise ConfigurationError("serve(blocking=True) cannot run inside an event loop; use blocking=False")
+        return False
+    return True
+
+
+def _serve_blocking(flock: Flock, host: str, port: int, *, dashboard: bool, auth: Auth, max_body_bytes: int) -> None:
     app, state = build_app(flock, auth=auth, max_body_bytes=max_body_bytes, dashboard=dashboard, drive="always")
     sock = _bind(host, port)
     config = uvicorn.Config(app, log_level="info", lifespan="on")
@@ -167,7 +205,7 @@ def serve(
     blocking: Literal[True] = ...,
     auth: Auth = ...,
     max_body_bytes: int = ...,
-) -> None: ...
+) -> Awaitable[None]: ...
 @overload
 def serve(
     flock: Flock,
@@ -188,16 +226,19 @@ def serve(
     blocking: bool = True,
     auth: Auth = None,
     max_body_bytes: int = 1_000_000,
-) -> Coroutine[Any, Any, ServerHandle] | None:
+) -> Coroutine[Any, Any, ServerHandle] | Awaitable[None]:
     """Serve `flock` over HTTP (API, event stream, metrics and, with `dashboard`, the dashboard at `/`).
 
     - `blocking=True` (from synchronous code): run until interrupted (Ctrl-C); the server keeps the Flock
-      running: every publish is processed and scheduled agents fire.
+      running: every publish is processed and scheduled agents fire. Inside a running event loop,
+      `await serve(flock)` does the same until the awaiting task is cancelled (Flock's `main_dashboard()`).
     - `blocking=False` (inside async code): `handle = await serve(flock, blocking=False)` starts the server
       in the background of the running event loop and returns a `ServerHandle` (`.url`, `await .stop()`).
       Work published through the API is run by the server; your own publishes by your `run_until_idle()`.
     """
+    if blocking and _in_event_loop():
+        return _serve_until_cancelled(flock, host, port, dashboard=dashboard, auth=auth, max_body_bytes=max_body_bytes)
     if blocking:
         _serve_blocking(flock, host, port, dashboard=dashboard, auth=auth, max_body_bytes=max_body_bytes)
-        return None
+        return _Served()
     return start_server(flock, host=host, port=port, dashboard=dashboard, auth=auth, max_body_bytes=max_body_bytes)

@@ -141,7 +141,7 @@ async def test_an_activation_condition_counts_only_what_the_agent_may_see() -> N
 
 async def test_a_field_activation_condition_that_raises_rejects_with_the_reason() -> None:
     flock = review_flock()
-    condition = When.correlation(StyleReport).any_field(field="passed", predicate=lambda v: 1 / 0 > v)
+    condition = When.correlation(StyleReport).any_field(field="passed", predicate=lambda v: v < 1 / 0)
     flock.agent("final").consumes(SecurityReport, activation=condition).publishes(FinalReview)
     await flock.publish(StyleReport(passed=True), correlation_id="c")
     artifact = await flock.publish(SecurityReport(passed=True), correlation_id="c")
