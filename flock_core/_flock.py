@@ -33,12 +33,8 @@ from .orchestration._scheduler import Rejection
 from .orchestration._status import CorrelationStatus, RunResult
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from opentelemetry.trace import Span, TracerProvider
     from starlette.applications import Starlette
-
-    from engines import EvaluationReport, LoadReport, OptimizationResult
 
     from .agents._learned import LearnedState
     from .mcp import McpServerSpec, StdioServerParameters, StreamableHttpServerParameters
@@ -367,47 +363,6 @@ class Flock:
         if self._core.mcp is not None:
             await self._core.mcp.aclose()
         await self.store.close()
-
-    # -- learning (delegates to `engines`, loaded only when used) -------------------------------------
-
-    def optimize(self, trainset: Any, metric: Any, **options: Any) -> OptimizationResult:
-        """Tune the agents' prompts (demos, instructions) from runs of the workflow; see docs/learning.md.
-
-        Keywords are those of `engines.optimize` (optimizer, agents, valset, max_demos, budget, run_dir, ...).
-        """
-        import engines
-
-        return engines.optimize(self, trainset, metric, **options)
-
-    async def aoptimize(self, trainset: Any, metric: Any, **options: Any) -> OptimizationResult:
-        """Async `optimize`."""
-        import engines
-
-        return await engines.aoptimize(self, trainset, metric, **options)
-
-    def evaluate(self, devset: Any, metric: Any, *, concurrency: int = 8) -> EvaluationReport[Any]:
-        """Run the workflow on every example concurrently and score it with `metric`."""
-        import engines
-
-        return engines.evaluate(self, devset, metric, concurrency=concurrency)
-
-    async def aevaluate(self, devset: Any, metric: Any, *, concurrency: int = 8) -> EvaluationReport[Any]:
-        """Async `evaluate`."""
-        import engines
-
-        return await engines.aevaluate(self, devset, metric, concurrency=concurrency)
-
-    def save_learned(self, path: str | Path) -> None:
-        """Save learned demos and instructions as JSON keyed by agent and output group."""
-        import engines
-
-        engines.save_learned(self, path)
-
-    def load_learned(self, path: str | Path) -> LoadReport:
-        """Load learned state; entries that no longer match the declarations are reported and skipped."""
-        import engines
-
-        return engines.load_learned(self, path)
 
     # -- integrations --------------------------------------------------------------------------------
 

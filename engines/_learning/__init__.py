@@ -8,6 +8,7 @@ from ._budget import Budget
 from ._evaluate import EvaluationReport, ExampleResult, aevaluate, evaluate
 from ._examples import ExampleLike, Metric, WorkflowExample
 from ._optimize import OptimizationRun
+from ._options import OptimizeOptions
 from ._persist import LoadReport, Mismatch, MismatchReason, load_learned, save_learned
 from ._results import (
     OptimizationResult,
@@ -33,6 +34,7 @@ __all__ = [
     "OptimizationRun",
     "OptimizationState",
     "OptimizationStatus",
+    "OptimizeOptions",
     "OptimizerName",
     "StopReason",
     "TrialKind",

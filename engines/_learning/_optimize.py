@@ -17,24 +17,23 @@ from __future__ import annotations
 import json
 from collections.abc import Generator, Iterable, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import anyio
 import anyio.to_thread
 from opentelemetry import trace
 from opentelemetry.trace import Span, Tracer
 
-from flock_core import Demo, Engine, Flock, LearnedState, Usage
+from flock_core import Demo, Flock, LearnedState, Usage
 from flock_core.exceptions import ConfigurationError, UnknownAgentError
 
 from .._dspy_engine import DSPyEngine
-from ._budget import Budget, Spending, first_run_estimate
+from ._budget import Spending, first_run_estimate
 from ._checkpoint import Checkpoint
 from ._codec import encode_state
 from ._evaluate import judge, mean
 from ._examples import ExampleLike, Metric, WorkflowExample, as_examples, examples_fingerprint
+from ._options import OptimizeOptions
 from ._persist import group_fingerprint
 from ._propose import propose_all
 from ._results import OptimizationResult, OptimizationState, OptimizationStatus, OptimizerName, TrialKind, TrialRecord
@@ -42,30 +41,13 @@ from ._runner import Batch, StopReason, run_examples
 from ._search import Candidate, bootstrapped, learns, random_candidates
 from ._traces import GroupKey, run_demos
 
-if TYPE_CHECKING:
-    from dspy.teleprompt import Teleprompter
-
 __all__ = ["OptimizationRun"]
 
 L = TypeVar("L")
 Learned = dict[GroupKey, LearnedState]
 Best = tuple[int | None, float | None]
 """The trial that scored the chosen candidate, and its score."""
-_OPTIMIZERS: tuple[OptimizerName, ...] = ("bootstrap", "bootstrap_random_search", "mipro")
 _SEARCHES: tuple[OptimizerName, ...] = ("bootstrap_random_search", "mipro")
-
-
-@dataclass(frozen=True, slots=True)
-class _Options:
-    max_demos: int
-    num_candidates: int
-    num_instructions: int
-    proposer: Engine | None
-    threshold: float | None
-    budget: Budget | None
-    concurrency: int
-    run_dir: Path | None
-    seed: int
 
 
 class OptimizationRun(Generic[L]):
@@ -81,50 +63,25 @@ class OptimizationRun(Generic[L]):
         flock: Flock,
         trainset: Iterable[ExampleLike[L]],
         metric: Metric[L],
+        options: OptimizeOptions | None = None,
         *,
-        optimizer: OptimizerName | Teleprompter = "bootstrap",
-        agents: Iterable[str] | None = None,
         valset: Iterable[ExampleLike[L]] | None = None,
-        max_demos: int = 4,
-        num_candidates: int = 8,
-        num_instructions: int = 3,
-        proposer: Engine | None = None,
-        metric_threshold: float | None = None,
-        budget: Budget | None = None,
-        concurrency: int = 8,
-        run_dir: str | Path | None = None,
-        seed: int = 0,
     ) -> None:
-        if isinstance(optimizer, str) and optimizer not in _OPTIMIZERS:
-            raise ConfigurationError(f"optimizer must be one of {_OPTIMIZERS} or a dspy Teleprompter instance")
-        if not isinstance(optimizer, str) and budget is not None:
-            raise ConfigurationError("a DSPy teleprompter makes its own model calls: a Budget cannot bound them")
-        if min(max_demos, num_candidates, num_instructions) < 0 or concurrency < 1:
-            raise ConfigurationError("max_demos, num_candidates and num_instructions must be >= 0, concurrency >= 1")
+        options = options or OptimizeOptions()
         self._flock = flock
         self._train = as_examples(trainset, "trainset")
         self._val = as_examples(valset, "valset") if valset is not None else None
         self._metric = metric
-        self._optimizer = optimizer
-        self._scope = _scope(flock, agents)
+        self._optimizer = options.optimizer
+        self._scope = _scope(flock, options.agents)
         self._keys = frozenset((name, i) for name in self._scope for i in range(len(flock.agents[name].output_groups)))
-        self._options = _Options(
-            max_demos,
-            num_candidates,
-            num_instructions,
-            proposer,
-            metric_threshold,
-            budget,
-            concurrency,
-            Path(run_dir) if run_dir is not None else None,
-            seed,
-        )
+        self._options = options
         self._state: OptimizationState = "pending"
         self._cancelled = False
         self._current: str | None = None
         self._stop: StopReason | None = None
         self._checkpoint = Checkpoint(self._fingerprint())
-        self._spending = Spending(budget, Usage())
+        self._spending = Spending(options.budget, Usage())
         self._planned: tuple[tuple[int, int, int], list[tuple[TrialKind, Candidate]]] | None = None
 
     @property
@@ -176,7 +133,7 @@ class OptimizationRun(Generic[L]):
     # -- trials --------------------------------------------------------------------------------------
 
     def _load(self) -> Checkpoint:
-        run_dir = self._options.run_dir
+        run_dir = self._options.checkpoint_dir
         loaded = Checkpoint.load(run_dir, self._checkpoint.fingerprint) if run_dir is not None else None
         if loaded is None:
             loaded = self._checkpoint
@@ -379,7 +336,7 @@ class OptimizationRun(Generic[L]):
     # -- helpers -------------------------------------------------------------------------------------
 
     def _passes(self, score: float) -> bool:
-        threshold = self._options.threshold
+        threshold = self._options.metric_threshold
         return score >= threshold if threshold is not None else score > 0
 
     @contextmanager
@@ -409,7 +366,13 @@ class OptimizationRun(Generic[L]):
         options = self._options
         parts: list[Any] = [
             self._name,
-            [options.max_demos, options.num_candidates, options.num_instructions, options.seed, options.threshold],
+            [
+                options.max_demos,
+                options.num_candidates,
+                options.num_instructions,
+                options.seed,
+                options.metric_threshold,
+            ],
             examples_fingerprint(self._train),
             examples_fingerprint(self._val) if self._val is not None else None,
             [[key[0], key[1], group_fingerprint(self._flock.agents[key[0]], key[1])] for key in sorted(self._keys)],
@@ -419,8 +382,8 @@ class OptimizationRun(Generic[L]):
     def _save(self, checkpoint: Checkpoint, stop: StopReason) -> StopReason:
         checkpoint.spent = self._spending.spent
         checkpoint.most = dict(self._spending.most)
-        if self._options.run_dir is not None:
-            checkpoint.save(self._options.run_dir)
+        if self._options.checkpoint_dir is not None:
+            checkpoint.save(self._options.checkpoint_dir)
         return stop
 
 

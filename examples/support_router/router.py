@@ -28,7 +28,16 @@ from typing import Any, Literal
 import anyio
 from pydantic import BaseModel, Field
 
-from engines import DSPyEngine, WorkflowExample, WorkflowRun, aevaluate, aoptimize, load_learned, save_learned
+from engines import (
+    DSPyEngine,
+    OptimizeOptions,
+    WorkflowExample,
+    WorkflowRun,
+    aevaluate,
+    aoptimize,
+    load_learned,
+    save_learned,
+)
 from flock_core import Flock, flock_type
 from flock_core.testing import ChatRequest, FakeOpenAIServer
 
@@ -162,15 +171,8 @@ async def main() -> None:
         print(f"model: {model}")
         before = await aevaluate(flock, devset, routed_correctly, concurrency=20)
         print(f"dev accuracy before optimization: {before.score:.0%} ({len(devset)} tickets)")
-        result = await aoptimize(
-            flock,
-            trainset,
-            routed_correctly,
-            optimizer="bootstrap_random_search",
-            max_demos=8,
-            num_candidates=4,
-            concurrency=24,
-        )
+        options = OptimizeOptions(optimizer="bootstrap_random_search", max_demos=8, num_candidates=4, concurrency=24)
+        result = await aoptimize(flock, trainset, routed_correctly, options)
         trials = ", ".join(f"{t.label} {t.score:.0%}" for t in result.trials if t.score is not None)
         print(f"optimization: {len(result.trials)} trials ({trials}); {result.usage.calls} model calls")
         after = await aevaluate(flock, devset, routed_correctly, concurrency=20)

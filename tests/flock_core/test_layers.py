@@ -103,3 +103,33 @@ def test_every_layer_package_documents_what_it_may_import(layer: str) -> None:
     doc = ast.get_docstring(ast.parse((PACKAGE / layer / "__init__.py").read_text(encoding="utf-8")))
     assert doc is not None
     assert "import" in doc, f"flock_core/{layer}/__init__.py should say what the layer may import"
+
+
+def test_flock_core_never_imports_engines() -> None:
+    """The core finds engines through the `flock_core.engines` entry point, never by importing the package.
+
+    Unlike the layer contract, type-only imports count too: the core's annotations name its own protocols.
+    """
+    offenders = [
+        f"{module_name(path)}:{line} imports {name}"
+        for path in sorted(PACKAGE.rglob("*.py"))
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        for line, name in _absolute_imports(node)
+        if name == "engines" or name.startswith("engines.")
+    ]
+    textual = [
+        str(path.relative_to(ROOT))
+        for path in PACKAGE.rglob("*.py")
+        if any(f"{q}engines{q}" in path.read_text(encoding="utf-8") for q in ('"', "'"))
+    ]
+    assert offenders == []
+    assert textual == [], "a module names the `engines` package as a string (import_module?)"
+
+
+def _absolute_imports(node: ast.AST) -> list[tuple[int, str]]:
+    """(line, module) of an absolute import statement, type-only ones included."""
+    if isinstance(node, ast.Import):
+        return [(node.lineno, alias.name) for alias in node.names]
+    if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+        return [(node.lineno, node.module)]
+    return []

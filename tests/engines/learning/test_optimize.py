@@ -10,7 +10,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from engines import Budget, OptimizationRun, WorkflowRun, aevaluate, aoptimize
+from engines import Budget, OptimizationRun, OptimizeOptions, WorkflowRun, aevaluate, aoptimize
 from engines._learning import _optimize
 from engines._learning._checkpoint import CHECKPOINT_FILE
 from flock_core import LearnedState
@@ -23,7 +23,7 @@ from .conftest import HOUSE_FORMAT, Support, agent_of, right_answer
 async def test_bootstrap_teaches_every_agent_and_raises_the_score(support: Support) -> None:
     flock = support.build()
     before = await aevaluate(flock, support.devset, right_answer)
-    result = await aoptimize(flock, support.trainset, right_answer, max_demos=2)
+    result = await aoptimize(flock, support.trainset, right_answer, OptimizeOptions(max_demos=2))
     requests_before = len(support.server.requests)
     after = await aevaluate(flock, support.devset, right_answer)
 
@@ -51,9 +51,8 @@ async def test_random_search_keeps_the_best_candidate_on_the_valset(support: Sup
         flock,
         support.trainset,
         right_answer,
-        optimizer="bootstrap_random_search",
+        OptimizeOptions(optimizer="bootstrap_random_search", num_candidates=3),
         valset=support.devset,
-        num_candidates=3,
     )
     kinds = [(t.kind, t.label) for t in result.trials]
     assert kinds == [
@@ -77,11 +76,13 @@ async def test_mipro_proposes_instructions_with_the_model(support: Support) -> N
         flock,
         support.trainset,
         right_answer,
-        optimizer="mipro",
-        max_demos=0,  # only instructions can help here
-        num_instructions=2,
-        num_candidates=4,
-        proposer=support.proposer(),
+        OptimizeOptions(
+            optimizer="mipro",
+            max_demos=0,  # only instructions can help here
+            num_instructions=2,
+            num_candidates=4,
+            proposer=support.proposer(),
+        ),
     )
     assert [t.kind for t in result.trials[:2]] == ["bootstrap", "propose"]
     assert result.trials[1].runs == 4  # 2 groups x 2 proposals
@@ -100,17 +101,18 @@ async def test_agents_outside_the_scope_keep_their_state(support: Support) -> No
     flock = support.build()
     kept = LearnedState(instructions="Reply politely.")
     flock.learned["responder", 0] = kept
-    result = await aoptimize(flock, support.trainset, right_answer, agents=["triage"])
+    result = await aoptimize(flock, support.trainset, right_answer, OptimizeOptions(agents=["triage"]))
     assert flock.learned["responder", 0] is kept
     assert set(result.learned) == {("triage", 0)}
     with pytest.raises(UnknownAgentError):
-        await aoptimize(flock, support.trainset, right_answer, agents=["nobody"])
+        await aoptimize(flock, support.trainset, right_answer, OptimizeOptions(agents=["nobody"]))
 
 
 @pytest.mark.anyio
 async def test_a_cancelled_run_resumes_and_ends_like_an_uninterrupted_one(support: Support, tmp_path: Path) -> None:
-    options = {"optimizer": "bootstrap_random_search", "valset": support.devset, "num_candidates": 3}
-    uninterrupted = await aoptimize(support.build(), support.trainset, right_answer, **options)  # pyright: ignore[reportArgumentType]
+    options = OptimizeOptions(optimizer="bootstrap_random_search", num_candidates=3)
+    uninterrupted = await aoptimize(support.build(), support.trainset, right_answer, options, valset=support.devset)
+    options = OptimizeOptions(optimizer="bootstrap_random_search", num_candidates=3, run_dir=tmp_path)
 
     flock = support.build()
     judged = 0
@@ -122,7 +124,7 @@ async def test_a_cancelled_run_resumes_and_ends_like_an_uninterrupted_one(suppor
             first.cancel()  # the bootstrap, baseline and first candidate trials are done
         return right_answer(example, run)  # pyright: ignore[reportArgumentType]
 
-    first = OptimizationRun(flock, support.trainset, cancel_after_three_trials, run_dir=tmp_path, **options)  # pyright: ignore[reportArgumentType]
+    first = OptimizationRun(flock, support.trainset, cancel_after_three_trials, options, valset=support.devset)
     cancelled = await first.run()
     assert cancelled.stop_reason == "cancelled"
     assert not cancelled.applied
@@ -131,7 +133,7 @@ async def test_a_cancelled_run_resumes_and_ends_like_an_uninterrupted_one(suppor
     assert first.status().trials_done == 3
     assert (tmp_path / CHECKPOINT_FILE).exists()
 
-    second = OptimizationRun(flock, support.trainset, right_answer, run_dir=tmp_path, **options)  # pyright: ignore[reportArgumentType]
+    second = OptimizationRun(flock, support.trainset, right_answer, options, valset=support.devset)
     resumed = await second.run()
     assert resumed.resumed_trials == 3
     assert resumed.learned == uninterrupted.learned
@@ -145,7 +147,7 @@ async def test_a_cancelled_run_resumes_and_ends_like_an_uninterrupted_one(suppor
     with pytest.raises(ConfigurationError, match="runs once"):
         await second.run()
     with pytest.raises(ConfigurationError, match="different optimization"):
-        await aoptimize(flock, support.trainset, right_answer, run_dir=tmp_path, max_demos=1)
+        await aoptimize(flock, support.trainset, right_answer, OptimizeOptions(run_dir=tmp_path, max_demos=1))
 
 
 @pytest.mark.anyio
@@ -155,10 +157,9 @@ async def test_the_budget_is_never_exceeded(support: Support) -> None:
         flock,
         support.trainset,
         right_answer,
-        optimizer="bootstrap_random_search",
-        num_candidates=3,
-        budget=Budget(max_calls=15),
-        concurrency=4,
+        OptimizeOptions(
+            optimizer="bootstrap_random_search", num_candidates=3, budget=Budget(max_calls=15), concurrency=4
+        ),
     )
     assert result.stop_reason == "budget"
     # 12 calls for the bootstrap trial, 2 for one run of the first candidate; one more run could exceed 15.
@@ -166,14 +167,16 @@ async def test_the_budget_is_never_exceeded(support: Support) -> None:
     assert [(t.kind, t.runs) for t in result.trials] == [("bootstrap", 6)]  # the partial candidate trial is dropped
     assert flock.learned == {}  # and an unscored candidate never replaces the starting state
 
-    partial = await aoptimize(support.build(), support.trainset, right_answer, budget=Budget(max_calls=7))
+    partial = await aoptimize(
+        support.build(), support.trainset, right_answer, OptimizeOptions(budget=Budget(max_calls=7))
+    )
     assert partial.stop_reason == "budget"
     assert partial.usage.calls == 6  # a probe run alone, then two runs of two calls; a third could exceed 7
     assert partial.trials[0].runs == 3
     assert len(partial.learned["triage", 0].demos) == 2  # demos of the two passing runs among them
 
     tokens = Budget(max_tokens=2000)
-    small = await aoptimize(support.build(), support.trainset, right_answer, budget=tokens)
+    small = await aoptimize(support.build(), support.trainset, right_answer, OptimizeOptions(budget=tokens))
     assert small.stop_reason == "budget"
     assert small.usage.input_tokens + small.usage.output_tokens <= 2000
 
@@ -215,22 +218,21 @@ async def test_a_dspy_teleprompter_compiles_each_group(support: Support) -> None
     from dspy.teleprompt import LabeledFewShot
 
     flock = support.build()
-    result = await aoptimize(
-        flock, support.trainset, right_answer, optimizer=LabeledFewShot(k=2), proposer=support.proposer()
-    )
+    options = OptimizeOptions(optimizer=LabeledFewShot(k=2), proposer=support.proposer())
+    result = await aoptimize(flock, support.trainset, right_answer, options)
     assert [t.kind for t in result.trials] == ["bootstrap", "teleprompter", "candidate"]
     assert result.best_score == 1.0
     assert sorted(flock.learned) == [("responder", 0), ("triage", 0)]
     assert all(len(state.demos) == 2 and state.instructions is None for state in flock.learned.values())
     with pytest.raises(ConfigurationError, match="Budget"):
-        await aoptimize(flock, support.trainset, right_answer, optimizer=LabeledFewShot(), budget=Budget(max_calls=1))
+        OptimizeOptions(optimizer=LabeledFewShot(), budget=Budget(max_calls=1))
 
 
 def test_options_are_checked(support: Support) -> None:
     flock = support.build()
     with pytest.raises(ConfigurationError, match="optimizer must be"):
-        OptimizationRun(flock, support.trainset, right_answer, optimizer="magic")  # pyright: ignore[reportArgumentType]
+        OptimizeOptions(optimizer="magic")  # pyright: ignore[reportArgumentType]
     with pytest.raises(ConfigurationError, match="concurrency"):
-        OptimizationRun(flock, support.trainset, right_answer, concurrency=0)
+        OptimizeOptions(concurrency=0)
     with pytest.raises(ConfigurationError, match="trainset is empty"):
         OptimizationRun(flock, [], right_answer)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
-from engines import Mismatch, aevaluate, aoptimize, load_learned, save_learned
+from engines import Mismatch, OptimizeOptions, aevaluate, aoptimize, load_learned, save_learned
 from flock_core import Demo, Flock, LearnedState
 from flock_core.exceptions import ConfigurationError
 from flock_core.testing import FunctionEngine
@@ -19,7 +19,7 @@ from .conftest import Answer, Label, Support, Ticket, right_answer
 @pytest.mark.anyio
 async def test_a_saved_state_reproduces_the_optimized_behaviour_exactly(support: Support, tmp_path: Path) -> None:
     optimized = support.build()
-    await aoptimize(optimized, support.trainset, right_answer, max_demos=2)
+    await aoptimize(optimized, support.trainset, right_answer, OptimizeOptions(max_demos=2))
     path = tmp_path / "learned.json"
     save_learned(optimized, path)
 

@@ -1,0 +1,79 @@
+"""`OptimizeOptions`: how an optimization searches; one record for `optimize`, `aoptimize`, `OptimizationRun`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from flock_core import Engine
+from flock_core.exceptions import ConfigurationError
+
+from ._budget import Budget
+from ._results import OptimizerName
+
+if TYPE_CHECKING:
+    from dspy.teleprompt import Teleprompter
+
+__all__ = ["OPTIMIZERS", "OptimizeOptions"]
+
+OPTIMIZERS: tuple[OptimizerName, ...] = ("bootstrap", "bootstrap_random_search", "mipro")
+
+
+@dataclass(frozen=True, slots=True)
+class OptimizeOptions:
+    """How an optimization searches and what bounds it; the same for `optimize`, `aoptimize` and `OptimizationRun`.
+
+    Attributes:
+        optimizer: `"bootstrap"` (demos from passing runs: the first `max_demos` per output group),
+            `"bootstrap_random_search"` (also scores `num_candidates` random demo subsets and keeps the
+            best), `"mipro"` (also proposes `num_instructions` instructions per output group with the
+            `proposer` engine and searches instruction and demo combinations), or a DSPy teleprompter
+            instance (compiled per output group; see docs/learning.md).
+        agents: the agents to optimize (default: all); the others keep their learned state.
+        max_demos: the most demos per output group.
+        num_candidates: random candidates the search optimizers score.
+        num_instructions: instruction proposals per output group (`"mipro"`).
+        proposer: the engine that proposes instructions, or whose model a teleprompter uses
+            (default: `DSPyEngine()`, on the Flock's model).
+        metric_threshold: the score a run needs to pass (without one: above zero, or `True`).
+        budget: limits on the model usage of the whole optimization, across resumes.
+        concurrency: workflow runs in flight at once.
+        run_dir: where each completed trial is checkpointed; an optimization on a directory with a
+            checkpoint resumes after its last completed trial.
+        seed: seeds the random candidates.
+
+    >>> OptimizeOptions(optimizer="bootstrap_random_search", agents=["triage"]).agents
+    ('triage',)
+    >>> OptimizeOptions(concurrency=0)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    flock_core.exceptions.ConfigurationError: max_demos, num_candidates and num_instructions must be >= 0, ...
+    """
+
+    optimizer: OptimizerName | Teleprompter = "bootstrap"
+    agents: Iterable[str] | None = None
+    max_demos: int = 4
+    num_candidates: int = 8
+    num_instructions: int = 3
+    proposer: Engine | None = None
+    metric_threshold: float | None = None
+    budget: Budget | None = None
+    concurrency: int = 8
+    run_dir: str | Path | None = None
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if isinstance(self.optimizer, str) and self.optimizer not in OPTIMIZERS:
+            raise ConfigurationError(f"optimizer must be one of {OPTIMIZERS} or a dspy Teleprompter instance")
+        if not isinstance(self.optimizer, str) and self.budget is not None:
+            raise ConfigurationError("a DSPy teleprompter makes its own model calls: a Budget cannot bound them")
+        if min(self.max_demos, self.num_candidates, self.num_instructions) < 0 or self.concurrency < 1:
+            raise ConfigurationError("max_demos, num_candidates and num_instructions must be >= 0, concurrency >= 1")
+        if self.agents is not None and not isinstance(self.agents, tuple):
+            object.__setattr__(self, "agents", tuple(self.agents))  # a generator given would be spent by reading
+
+    @property
+    def checkpoint_dir(self) -> Path | None:
+        """`run_dir` as a `Path`."""
+        return Path(self.run_dir) if self.run_dir is not None else None
