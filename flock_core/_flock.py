@@ -99,7 +99,7 @@ class Flock:
             raise ConfigurationError(f"lease must be positive, got {lease}")
         self.model = model
         self.show_results = show_results
-        self.registry = TypeRegistry(default_registry)
+        self.registry = TypeRegistry(default_registry, replace_redefinitions=False)
         self.registry.register(WorkflowError)
         self._core = Orchestrator(
             registry=self.registry,

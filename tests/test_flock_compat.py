@@ -2,14 +2,15 @@
 
 Each test follows one of Flock's published examples call for call (their structure and API, in our own
 words and types), with `from flock import ...` replaced by `from flock_core import ...`, on the offline
-model chosen through Flock's `DEFAULT_MODEL` variable: no key and no network.
+model chosen through Flock's `DEFAULT_MODEL` variable: no key and no network. The examples' `@flock_type`
+decorators are left out here because a module-level registration would outlive this module's tests; the
+types register with each `Flock` when its agents declare them.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -29,7 +30,6 @@ from flock_core import (
     Until,
     When,
     flock_tool,
-    flock_type,
 )
 from flock_core.testing import VirtualClock
 
@@ -37,11 +37,10 @@ pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture(autouse=True)
-def _offline_default_model(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def _offline_default_model(monkeypatch: pytest.MonkeyPatch) -> None:
     """Flock reads `DEFAULT_MODEL`; so do we (after our own `FLOCK_MODEL`)."""
     monkeypatch.delenv("FLOCK_MODEL", raising=False)
     monkeypatch.setenv("DEFAULT_MODEL", "offline")
-    yield
 
 
 # -- getting started: undecorated types, a pipeline, reading the board with store.list() -------------
@@ -76,12 +75,10 @@ async def test_getting_started_pipeline_with_plain_pydantic_types() -> None:
 # -- workflow conditions: Until, run_until's boolean and its "timeout reached" branch -----------------
 
 
-@flock_type
 class ResearchQuestion(BaseModel):
     topic: str
 
 
-@flock_type
 class Hypothesis(BaseModel):
     content: str
     confidence: float = Field(ge=0, le=1)
@@ -110,25 +107,21 @@ async def test_workflow_conditions_with_until() -> None:
 # -- activation conditions: When.correlation(...) on consumes ----------------------------------------
 
 
-@flock_type
 class CodeSubmission(BaseModel):
     filename: str
     code: str
 
 
-@flock_type
 class SecurityReport(BaseModel):
     filename: str
     passed: bool
 
 
-@flock_type
 class StyleReport(BaseModel):
     filename: str
     passed: bool
 
 
-@flock_type
 class FinalReview(BaseModel):
     filename: str
     approved: bool
@@ -151,12 +144,10 @@ async def test_activation_conditions_with_when() -> None:
 # -- context providers: a global FilteredContextProvider and a per-agent one -------------------------
 
 
-@flock_type
 class Note(BaseModel):
     text: str
 
 
-@flock_type
 class Summary(BaseModel):
     text: str
 
@@ -185,7 +176,6 @@ async def test_context_providers_global_and_per_agent() -> None:
 # -- scheduling: a timer agent for the length of a timed run_until_idle ------------------------------
 
 
-@flock_type
 class HealthStatus(BaseModel):
     healthy: bool
 
