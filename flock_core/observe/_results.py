@@ -42,7 +42,8 @@ def print_results(artifacts: Sequence[Artifact], stream: IO[str] | None = None) 
     from rich.console import Console  # rich loads only when a run prints its results
     from rich.table import Table
 
-    table = Table(title=f"Flock results: {len(artifacts)} artifacts", title_justify="left", header_style="bold")
+    count = f"{len(artifacts)} artifact{'s' if len(artifacts) != 1 else ''}"
+    table = Table(title=f"Flock results: {count}", title_justify="left", header_style="bold")
     for column in ("type", "agent", "workflow", "payload"):
         table.add_column(column, overflow="fold")
     for artifact in artifacts:
