@@ -341,6 +341,7 @@ class Flock:
         pending = runtime.pending(correlation_id)
         delayed = runtime.timers("delayed", correlation_id)
         gates, joins, batches = self._core.scheduler.waiting(correlation_id)
+        gates += self._core.deferred.waiting(correlation_id)  # inputs of activations held by their condition
         state = "active" if pending or delayed or joins or batches else ("failed" if errors else "completed")
         return CorrelationStatus(
             correlation_id=correlation_id,

@@ -64,10 +64,12 @@ class DeferredActivations:
             self._held.setdefault(item.correlation_id, []).append(item)
 
     def waiting(self, correlation_id: str | None = None) -> int:
-        """Held activations (optionally of one workflow)."""
-        if correlation_id is not None:
-            return len(self._held.get(correlation_id, ()))
-        return sum(map(len, self._held.values()))
+        """Input artifacts of held activations (optionally of one workflow)."""
+        held = self._held.get(correlation_id, []) if correlation_id is not None else self._all()
+        return sum(len(item.inputs) for item in held)
+
+    def _all(self) -> list[WorkItem]:
+        return [item for items in self._held.values() for item in items]
 
     async def release(self, correlation_ids: Collection[str] | None = None) -> list[WorkItem]:
         """Check the held activations of these workflows (`None`: all); return those whose condition holds."""

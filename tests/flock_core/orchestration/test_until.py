@@ -121,6 +121,8 @@ async def test_an_unmet_activation_condition_keeps_waiting_and_runs_when_it_beco
     await flock.publish(StyleReport(passed=True), correlation_id="c")
     await flock.run_until_idle()
     assert await flock.store.get_by_type(FinalReview) == []
+    status = await flock.get_correlation_status("c")
+    assert (status.state, status.waiting_gate_inputs) == ("completed", 1)
     await flock.publish(StyleReport(passed=False), correlation_id="c")
     await flock.run_until_idle()
     assert await flock.store.get_by_type(FinalReview) == [FinalReview(approved=True)]
@@ -191,3 +193,16 @@ async def test_run_until_idle_without_timers_still_raises_on_timeout() -> None:
     assert sorted(r.status for r in await flock.store.work()) == ["done", "pending"]
     await flock.run_until_idle()
     assert len(await flock.store.get_by_type(Ping)) == 2
+
+
+@pytest.mark.postgres
+async def test_activation_conditions_are_refused_on_a_shared_store() -> None:
+    from ..conftest import postgres_store
+
+    store = postgres_store()
+    try:
+        flock = Flock(store=store)
+        with pytest.raises(ConfigurationError, match="work on a local board, not yet on a shared store"):
+            flock.agent("final").consumes(SecurityReport, activation=When.correlation(StyleReport).exists())
+    finally:
+        await store.close()
