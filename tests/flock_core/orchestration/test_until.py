@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from pydantic import BaseModel
 
-from flock_core import EvaluationRequest, Flock, PrivateVisibility, Until, When
+from flock_core import EvaluationRequest, Flock, PrivateVisibility, SQLiteBlackboardStore, Until, When
 from flock_core.exceptions import AgentDeclarationError, ConfigurationError, RunTimeoutError
 from flock_core.testing import FunctionEngine, VirtualClock
 
@@ -206,3 +207,25 @@ async def test_activation_conditions_are_refused_on_a_shared_store() -> None:
             flock.agent("final").consumes(SecurityReport, activation=When.correlation(StyleReport).exists())
     finally:
         await store.close()
+
+
+async def test_a_held_activation_is_held_again_after_a_restart(tmp_path: Path) -> None:
+    def build() -> Flock:
+        flock = Flock(engine=FunctionEngine(review_engine), store=SQLiteBlackboardStore(tmp_path / "board.db"))
+        flock.register_type(StyleReport)
+        flock.agent("final").consumes(SecurityReport, activation=When.correlation(StyleReport).exists()).publishes(
+            FinalReview
+        )
+        return flock
+
+    first = build()
+    await first.publish(SecurityReport(passed=True), correlation_id="c")
+    await first.run_until_idle()
+    await first.shutdown()
+    second = build()
+    await second.start()
+    assert (await second.get_correlation_status("c")).waiting_gate_inputs == 1
+    await second.publish(StyleReport(passed=True), correlation_id="c")
+    await second.run_until_idle()
+    assert await second.store.get_by_type(FinalReview) == [FinalReview(approved=True)]
+    await second.shutdown()
