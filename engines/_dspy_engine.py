@@ -113,7 +113,7 @@ class DSPyEngine:
 
     def _dspy(self) -> DSPySession:
         if self._session is None:
-            from ._session import DSPySession
+            from ._session import DSPySession  # dspy loads with the first evaluation, not with `import engines`
 
             self._session = DSPySession(self.settings)
         return self._session

@@ -6,7 +6,7 @@ from collections import deque
 from collections.abc import AsyncGenerator, Awaitable, Callable, Coroutine, Iterable, Mapping
 from contextlib import asynccontextmanager
 from datetime import timedelta
-from types import MappingProxyType, TracebackType
+from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, Self, TypeVar, overload
 
 import anyio
@@ -16,7 +16,7 @@ from ._clock import Clock, SystemClock
 from ._ids import new_id
 from .agents._builder import AgentBuilder
 from .agents._context import ContextProvider, CorrelationContext
-from .agents._engine import Engine, Usage
+from .agents._engine import Engine
 from .agents._spec import AgentSpec
 from .blackboard._artifacts import Artifact, WorkflowError
 from .blackboard._registry import TypeRegistry, default_registry
@@ -24,11 +24,10 @@ from .blackboard._store import ArtifactQuery, BlackboardStore
 from .blackboard._visibility import Visibility
 from .blackboard._work import ExpiredJoin, WorkRecord
 from .blackboard.memory._store import InMemoryBlackboardStore
-from .exceptions import ConfigurationError, DuplicateAgentError, RunTimeoutError, UnknownAgentError
+from .exceptions import ConfigurationError
 from .observe._results import report_results
 from .orchestration._events import EventBus
 from .orchestration._resume import ResumeReport
-from .orchestration._runtime import WorkItem
 from .orchestration._scheduler import Rejection
 from .orchestration._status import CorrelationStatus, RunResult
 
@@ -37,16 +36,24 @@ if TYPE_CHECKING:
     from starlette.applications import Starlette
 
     from .agents._learned import LearnedState
-    from .mcp import McpServerSpec, StdioServerParameters, StreamableHttpServerParameters
+    from .mcp import McpServerSpec, McpToolbox, StdioServerParameters, StreamableHttpServerParameters
     from .orchestration._conditions import Condition
     from .serve import Auth, ServerHandle
 
-__all__ = ["Flock"]
+__all__ = ["Flock", "on_every_new_flock"]
 
 M = TypeVar("M", bound=BaseModel)
 
 _on_create: list[Callable[[Flock], None]] = []
-"""Called with every new `Flock` at the end of its `__init__` (private: `flock run` attaches its progress view)."""
+
+
+def on_every_new_flock(callback: Callable[[Flock], None]) -> Callable[[], None]:
+    """Call `callback` with every `Flock` created from now on, at the end of its `__init__`; returns the remover.
+
+    Internal to `flock_core` (not re-exported): `flock run` attaches its progress view with it.
+    """
+    _on_create.append(callback)
+    return lambda: _on_create.remove(callback)
 
 
 class Flock:
@@ -57,9 +64,6 @@ class Flock:
         store: where artifacts live (default: a new in-memory store).
         engine: the engine for agents declared without `.with_engines()` (default: `engines.DSPyEngine`).
         context: what activations see besides their inputs (default: their own workflow, 50 artifacts).
-        context_provider: Flock's name for `context` (give one of them).
-        show_results: print a table of what the agents published at the end of each run (as Flock does);
-            `None` (default): only when standard output is a terminal, never when it is piped.
         max_agent_iterations: circuit breaker: activations of one agent per workflow before it is stopped.
         max_concurrency: activations running at once across all agents.
         max_attempts: how often a work item is started (crash recovery) before it is failed for good.
@@ -68,6 +72,9 @@ class Flock:
             loses its work to another after at most one lease.
         clock: the time source (`flock_core.testing.VirtualClock` in tests).
         tracer_provider: an OpenTelemetry tracer provider (default: the global one; nothing is configured).
+        context_provider: Flock's name for `context` (give one of them).
+        show_results: print a table of what the agents published at the end of each run (as Flock does);
+            `None` (default): only when standard output is a terminal, never when it is piped.
     """
 
     def __init__(
@@ -86,10 +93,9 @@ class Flock:
         context_provider: ContextProvider | None = None,
         show_results: bool | None = None,
     ) -> None:
+        # the run-time machinery and OpenTelemetry's trace API load with the first Flock, not at import
         from ._tracing import FlockTracer
-        from .orchestration._orchestrator import (
-            Orchestrator,  # the run-time machinery loads with the first Flock, not at import
-        )
+        from .orchestration._orchestrator import Orchestrator
 
         if context is not None and context_provider is not None:
             raise ConfigurationError("give context= or Flock's name for it, context_provider=, not both")
@@ -101,6 +107,7 @@ class Flock:
         self.show_results = show_results
         self.registry = TypeRegistry(default_registry, replace_redefinitions=False)
         self.registry.register(WorkflowError)
+        self._mcp: McpToolbox | None = None
         self._core = Orchestrator(
             registry=self.registry,
             store=store if store is not None else InMemoryBlackboardStore(),
@@ -128,6 +135,21 @@ class Flock:
         return self._core.clock
 
     @property
+    def worker_id(self) -> str:
+        """This process's identity for work-item leases and the router lead (`host:pid:random`)."""
+        return self._core.worker_id
+
+    @property
+    def lease(self) -> timedelta | None:
+        """How long a claimed work item stays claimed on a shared store (`None` on a local board)."""
+        return self._core.lease
+
+    @property
+    def max_concurrency(self) -> int:
+        """Activations this process runs at once, across agents (`run_worker(concurrency=...)` changes it)."""
+        return self._core.max_concurrency
+
+    @property
     def rejections(self) -> deque[Rejection]:
         """The latest 1,000 artifacts that a subscriber did not accept, with the reason."""
         return self._core.rejections
@@ -145,20 +167,12 @@ class Flock:
 
     def agent(self, name: str) -> AgentBuilder:
         """Declare a new agent called `name` and return its builder."""
-        if name in self._core.specs:
-            raise DuplicateAgentError(name)
-        return AgentBuilder(name, self.registry, self._core.update_spec)
+        return self._core.declare(name)
 
     @property
     def agents(self) -> Mapping[str, AgentSpec]:
         """The frozen declarations of every agent, by name."""
-        return MappingProxyType(self._core.specs)
-
-    def _spec_of(self, agent: str | AgentBuilder | AgentSpec) -> AgentSpec:
-        name = agent if isinstance(agent, str) else agent.name
-        if name not in self._core.specs:
-            raise UnknownAgentError(name, list(self._core.specs))
-        return self._core.specs[name]
+        return self._core.agents
 
     @property
     def learned(self) -> dict[tuple[str, int], LearnedState]:
@@ -172,8 +186,7 @@ class Flock:
 
     def add_listener(self, listener: Callable[[Artifact], None]) -> Callable[[], None]:
         """Call `listener` with every artifact this Flock stores; returns a function that removes it."""
-        self._core.listeners.append(listener)
-        return lambda: self._core.listeners.remove(listener)
+        return self._core.add_listener(listener)
 
     # -- publishing ----------------------------------------------------------------------------------
 
@@ -191,7 +204,6 @@ class Flock:
         `obj` is a registered Pydantic model instance or `{"type": name, "payload": {...}}`. Without a
         `correlation_id`, the artifact starts a new workflow. Activations run in `run_until_idle()`.
         """
-        await self._ensure_started()
         return await self._core.publish(
             obj, visibility=visibility, correlation_id=correlation_id, partition_key=partition_key, tags=tags
         )
@@ -212,19 +224,7 @@ class Flock:
         Called automatically by the first `publish`, `invoke` or run; call it yourself to see the
         `ResumeReport` (what changed in the declarations since the store was last used) before running.
         """
-        if self._core.resume_report is None:
-            self._core.resume_report = ResumeReport()
-            self._core.resume_report = await self._core.start()
-        return self._core.resume_report
-
-    async def _ensure_started(self) -> None:
-        if self._core.resume_report is None:
-            await self.start()
-
-    async def _before_run(self) -> None:
-        await self._ensure_started()
-        await self._core.save_fingerprints()
-        self._core.arm_schedules()
+        return await self._core.start()
 
     # -- running -------------------------------------------------------------------------------------
 
@@ -236,15 +236,11 @@ class Flock:
         are flushed (unless `flush_on_idle=False`). See docs/patterns.md.
 
         Raises:
-            RunTimeoutError: `timeout` seconds passed with work unfinished; that work is cancelled and
-                stays pending for the next run.
+            RunTimeoutError: `timeout` seconds passed with work unfinished; running activations finish
+                first and queued work stays pending for the next run.
         """
-        from .orchestration._runs import drive_until_idle  # the run loop helpers load with the first run
-
-        await self._before_run()
         started = self.clock.now()
-        if not await drive_until_idle(self._core, timeout):
-            raise RunTimeoutError(f"run_until_idle did not become idle within {timeout} s")
+        await self._core.run_until_idle(timeout)
         await report_results(self.store, started, self.show_results)
 
     async def run_until(self, condition: Condition, timeout: float | None = None) -> bool:
@@ -254,11 +250,8 @@ class Flock:
         nothing scheduled and the condition still false (it cannot become true without new input), or
         when `timeout` seconds passed first (as in Flock; unfinished work stays pending for the next run).
         """
-        from .orchestration._runs import drive_until  # the run loop helpers load with the first run
-
-        await self._before_run()
         started = self.clock.now()
-        met = await drive_until(self._core, condition, timeout)
+        met = await self._core.run_until(condition, timeout)
         await report_results(self.store, started, self.show_results)
         return met
 
@@ -269,7 +262,7 @@ class Flock:
         `async with flock.traced_run("pizza"): await flock.publish(...); await flock.run_until_idle()`.
         Records nothing unless a tracer provider is configured (see docs/observability.md).
         """
-        with self._core.tracer.workflow(name) as span:
+        with self._core.workflow_span(name) as span:
             yield span
 
     async def run_worker(self, *, agents: Iterable[str] | None = None, concurrency: int | None = None) -> None:
@@ -279,31 +272,23 @@ class Flock:
         this process claims (default: all declared agents); `concurrency` how many activations it runs at
         once (default: the Flock's `max_concurrency`).
         """
-        if self._core.shared is None:
-            raise ConfigurationError("run_worker() needs a shared store (for example PostgresBlackboardStore)")
-        if concurrency is not None:
-            if concurrency < 1:
-                raise ConfigurationError(f"concurrency must be at least 1, got {concurrency}")
-            self._core.runtime.max_concurrency = concurrency
-        self._core.shared.serve = frozenset(agents) if agents is not None else None
-        self._core.shared.keep_running = True
-        try:
-            await self._before_run()
-            await self._core.runtime.drive(self._core, keep_alive=True)
-        finally:
-            self._core.shared.keep_running = False
+        await self._core.run_worker(frozenset(agents) if agents is not None else None, concurrency)
+
+    async def drain(self) -> None:
+        """Stop claiming work from a shared board, and return once no activation is queued or running here.
+
+        For a graceful shutdown of `run_worker()`: drain, then cancel the worker (`flock worker` does this on
+        SIGINT/SIGTERM). Returns at once when nothing runs.
+        """
+        await self._core.drain()
 
     async def dead_letters(self) -> list[WorkRecord]:
         """Work items that failed for good (the engine kept failing, or too many crashed attempts)."""
-        return await self.store.work(("failed",))
+        return await self._core.dead_letters()
 
     async def requeue(self, key: str) -> bool:
         """Put a failed work item back in the queue; it runs in the next run. Returns whether it was failed."""
-        requeued = await self.store.requeue(key)
-        if requeued and self._core.shared is None:
-            [record] = [r for r in await self.store.work(("pending",)) if r.key == key]
-            self._core.runtime.submit(WorkItem(record, tuple(await self.store.get_many(record.input_ids))))
-        return requeued
+        return await self._core.requeue(key)
 
     async def invoke(
         self, agent: str | AgentBuilder, obj: BaseModel | Mapping[str, Any], *, publish_outputs: bool = True
@@ -313,10 +298,7 @@ class Flock:
         Errors are raised to the caller. With `publish_outputs`, the input and the outputs are stored
         (with lineage) and the outputs are routed to subscribers; call `run_until_idle()` to process them.
         """
-        spec = self._spec_of(agent)
-        await self._ensure_started()
-        source = self._core.make_artifact(obj)
-        return await self._core.evaluate_direct(spec, source, publish_outputs)
+        return await self._core.invoke(agent if isinstance(agent, str) else agent.name, obj, publish_outputs)
 
     async def arun(self, *objs: BaseModel | Mapping[str, Any], timeout: float | None = None) -> RunResult:
         """Publish `objs` (one workflow), run until idle, and return every artifact of that workflow."""
@@ -335,35 +317,11 @@ class Flock:
 
     async def get_correlation_status(self, correlation_id: str) -> CorrelationStatus:
         """Where one workflow stands: state, counts, pending work and token usage so far."""
-        page = await self.store.query(ArtifactQuery(correlation_id=correlation_id))
-        errors = sum(1 for a in page.items if a.type == self.registry.name_of(WorkflowError))
-        runtime = self._core.runtime
-        pending = runtime.pending(correlation_id)
-        delayed = runtime.timers("delayed", correlation_id)
-        gates, joins, batches = self._core.scheduler.waiting(correlation_id)
-        gates += self._core.deferred.waiting(correlation_id)  # inputs of activations held by their condition
-        state = "active" if pending or delayed or joins or batches else ("failed" if errors else "completed")
-        return CorrelationStatus(
-            correlation_id=correlation_id,
-            state=state,
-            artifact_count=page.total,
-            error_count=errors,
-            pending_activations=pending,
-            waiting_gate_inputs=gates,
-            waiting_join_inputs=joins,
-            waiting_batch_inputs=batches,
-            delayed_artifacts=delayed,
-            usage=self._core.usage.get(correlation_id, Usage()),
-        )
+        return await self._core.status(correlation_id)
 
     async def shutdown(self) -> None:
         """Run every component's `on_terminate` hook, close MCP sessions and the store."""
-        for spec in self._core.specs.values():
-            for component in spec.components:
-                await component.on_terminate(spec)
-        if self._core.mcp is not None:
-            await self._core.mcp.aclose()
-        await self.store.close()
+        await self._core.shutdown()
 
     # -- integrations --------------------------------------------------------------------------------
 
@@ -386,9 +344,10 @@ class Flock:
         resolved = server_spec(
             spec, connection_params, enable_tools_feature=enable_tools_feature, tool_whitelist=tool_whitelist
         )
-        if self._core.mcp is None:
-            self._core.mcp = McpToolbox()
-        self._core.mcp.add(name, resolved)
+        if self._mcp is None:
+            self._mcp = McpToolbox()
+            self._core.use_tools(self._mcp)
+        self._mcp.add(name, resolved)
 
     def app(self, *, auth: Auth = None, dashboard: bool = True, max_body_bytes: int = 1_000_000) -> Starlette:
         """The ASGI app serving this Flock's HTTP API (and dashboard), to mount in your own server."""

@@ -206,7 +206,7 @@ class OptimizationRun(Generic[L]):
         return proposals.stop
 
     async def _compile(self, checkpoint: Checkpoint) -> StopReason:
-        from ._teleprompter import compile_groups
+        from ._teleprompter import compile_groups  # DSPy's teleprompters load only for optimizers that use one
 
         optimizer, flock, pool = self._optimizer, self._flock, checkpoint.pool or {}
         with self._trial("teleprompter", self._name) as span:

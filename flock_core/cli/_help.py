@@ -150,7 +150,8 @@ def describe(parser: argparse.ArgumentParser, command: str = "") -> None:
     parser.epilog = examples
     parser.formatter_class = _Formatter
     for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            subparsers = cast("argparse._SubParsersAction[argparse.ArgumentParser]", action)
-            for name, subparser in subparsers.choices.items():
-                describe(subparser, f"{command} {name}".strip())
+        choices: object = action.choices
+        if isinstance(choices, dict):  # a subparsers action: subcommand names -> their parsers
+            for name, subparser in cast(dict[str, object], choices).items():
+                if isinstance(subparser, argparse.ArgumentParser):
+                    describe(subparser, f"{command} {name}".strip())

@@ -1,38 +1,26 @@
 """The `flock` command line: run a script, list a Flock's types and agents, read traces, draw graphs.
 
-The commands' descriptions and examples are in `_cli_help`; `run` is in `_cli_run`, `serve` and `worker`
-in their own modules.
+The commands' descriptions and examples are in `_help`; `run`, `serve` and `worker` are in their own modules,
+and `load_flock` (shared by the commands that take `MODULE:FLOCK`) in `_load`.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from .._flock import Flock
 from .._version import __version__
 from ..observe._commands import GRAPH_FORMATS, format_for, graph_text, trace_text
+from ._commands import Subcommands
 from ._help import describe
+from ._load import load_flock
 from ._run import add_run_command
 from ._serve import add_serve_command
 from ._worker import add_worker_command
 
 __all__ = ["main"]
-
-
-def load_flock(target: str) -> Flock:
-    """Import `module:attribute` and return the `Flock` it names."""
-    module_name, _, attribute = target.partition(":")
-    if not module_name or not attribute:
-        raise SystemExit(f"flock: expected module:attribute, got {target!r}")
-    sys.path.insert(0, ".")
-    obj = getattr(importlib.import_module(module_name), attribute, None)
-    if not isinstance(obj, Flock):
-        raise SystemExit(f"flock: {target} is not a Flock (got {type(obj).__name__})")
-    return obj
 
 
 def _types(args: argparse.Namespace) -> int:
@@ -76,7 +64,7 @@ def _graph(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_trace(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _add_trace(commands: Subcommands) -> None:
     trace = commands.add_parser("trace", help="read a trace file written by flock_core.tracing.configure(file=...)")
     actions = trace.add_subparsers(dest="action", required=True, title="actions", metavar="ACTION")
     listing = actions.add_parser("list", help="one line per run (trace), newest first")
@@ -93,7 +81,7 @@ def _add_trace(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     summary.add_argument("--trace", dest="trace_id", metavar="TRACE_ID", help="only this run")
 
 
-def _add_graph(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _add_graph(commands: Subcommands) -> None:
     graph = commands.add_parser(
         "graph", help="draw the lineage of what ran (artifacts and activations) or the declared agent wiring"
     )
@@ -122,7 +110,7 @@ def _parser() -> argparse.ArgumentParser:
         command.set_defaults(handler=handler)
     _add_trace(commands)
     _add_graph(commands)
-    add_serve_command(commands, load_flock)
+    add_serve_command(commands)
     add_worker_command(commands)
     describe(parser)
     return parser

@@ -8,20 +8,21 @@ import sys
 from collections.abc import Callable, Generator
 from contextlib import contextmanager
 
-from .. import _flock
+from .._flock import Flock, on_every_new_flock
+from ._commands import Subcommands
 from ._progress import ProgressView, add_progress_argument
 
 __all__ = ["add_run_command", "every_new_flock"]
 
 
 @contextmanager
-def every_new_flock(callback: Callable[[_flock.Flock], None]) -> Generator[None]:
+def every_new_flock(callback: Callable[[Flock], None]) -> Generator[None]:
     """Call `callback` with every `Flock` created (in any thread) while the `with` block runs."""
-    _flock._on_create.append(callback)
+    remove = on_every_new_flock(callback)
     try:
         yield
     finally:
-        _flock._on_create.remove(callback)
+        remove()
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -31,7 +32,7 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_run_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_run_command(commands: Subcommands) -> None:
     """Register `flock run [--progress MODE] SCRIPT [ARGS...]`."""
     run = commands.add_parser("run", help="run a Python script that declares and runs Flocks, with progress on stderr")
     add_progress_argument(run)

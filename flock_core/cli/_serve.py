@@ -8,6 +8,8 @@ from collections.abc import Callable
 from typing import Any
 
 from ..blackboard._visibility import AgentIdentity
+from ._commands import Subcommands
+from ._load import load_flock
 
 __all__ = ["add_serve_command", "parse_api_keys"]
 
@@ -32,11 +34,9 @@ def parse_api_keys(text: str) -> dict[str, AgentIdentity]:
     return keys
 
 
-def _serve(args: argparse.Namespace, load_flock: FlockLoader | None) -> int:
-    if load_flock is None:
-        from ._main import load_flock
+def _serve(args: argparse.Namespace, load_flock: FlockLoader) -> int:
     try:
-        from ..serve import ApiKeys, serve
+        from ..serve import ApiKeys, serve  # the serve extra may be missing: imported here to say so
     except ImportError as exc:
         raise SystemExit(f'flock serve needs the serve extra: pip install "flockboard[serve]" ({exc})') from None
     keys = parse_api_keys(os.environ.get(args.api_keys_env, "")) if args.api_keys_env else {}
@@ -53,12 +53,12 @@ def _serve(args: argparse.Namespace, load_flock: FlockLoader | None) -> int:
     return 0
 
 
-def add_serve_command(subparsers: Any, load_flock: FlockLoader | None = None) -> argparse.ArgumentParser:
+def add_serve_command(subparsers: Subcommands, load_flock: FlockLoader = load_flock) -> argparse.ArgumentParser:
     """Register `flock serve module:attribute [--host] [--port] [--no-dashboard] [--api-keys-env VAR]`.
 
     Args:
         subparsers: what `ArgumentParser.add_subparsers()` returned.
-        load_flock: turns `module:attribute` into the Flock (default: `flock_core.cli._main.load_flock`).
+        load_flock: turns `module:attribute` into the Flock (default: `flock_core.cli._load.load_flock`).
     """
     command: argparse.ArgumentParser = subparsers.add_parser(
         "serve", help="serve MODULE:FLOCK over HTTP: API, event stream, metrics and dashboard (Ctrl-C stops)"

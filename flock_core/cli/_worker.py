@@ -19,6 +19,8 @@ import anyio
 
 from .._flock import Flock
 from ..exceptions import FlockError
+from ._commands import Subcommands
+from ._load import load_flock
 from ._progress import add_progress_argument, watch_flock
 
 __all__ = ["add_worker_command", "main", "serve"]
@@ -29,7 +31,7 @@ class _TenantScopable(Protocol):
     def restrict_to_tenant(self, tenant: str) -> None: ...
 
 
-def add_worker_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_worker_command(commands: Subcommands) -> None:
     """Register `flock worker` on the `flock` command line's subcommands."""
     worker = commands.add_parser(
         "worker", help="claim and run the work of MODULE:FLOCK on its shared store (PostgreSQL) until stopped"
@@ -70,8 +72,6 @@ def _positive(text: str) -> int:
 
 
 def _worker(args: argparse.Namespace) -> int:
-    from ._main import load_flock  # here, not at the top: `_cli` imports this module to register the command
-
     flock = load_flock(args.target)
     agents: frozenset[str] | None = args.agents
     unknown = sorted((agents or frozenset()) - set(flock.agents))
@@ -98,11 +98,10 @@ async def serve(
     flock: Flock, agents: frozenset[str] | None = None, grace: float = 30.0, concurrency: int | None = None
 ) -> None:
     """Run `flock.run_worker(agents=..., concurrency=...)` until SIGINT/SIGTERM, drain, then shut down."""
-    core = flock._core
     names = ", ".join(sorted(agents or flock.agents))
-    limit = concurrency or core.runtime.max_concurrency
-    lease = core.shared.lease.total_seconds() if core.shared is not None else 0
-    print(f"flock worker {core.worker_id}: serving {names} (concurrency {limit}, lease {lease:g} s)", file=sys.stderr)
+    limit = concurrency or flock.max_concurrency
+    lease = flock.lease.total_seconds() if flock.lease is not None else 0
+    print(f"flock worker {flock.worker_id}: serving {names} (concurrency {limit}, lease {lease:g} s)", file=sys.stderr)
     try:
         with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
             async with anyio.create_task_group() as group:
@@ -110,8 +109,6 @@ async def serve(
                 async for signum in signals:
                     print(f"flock worker: {signum.name}: finishing running work", file=sys.stderr)
                     break
-                if core.shared is not None:
-                    core.shared.serve = frozenset()  # claim nothing more
                 await _drain(flock, signals, grace)
                 group.cancel_scope.cancel()
     finally:
@@ -121,7 +118,8 @@ async def serve(
 
 
 async def _drain(flock: Flock, signals: AsyncIterator[signal.Signals], grace: float) -> None:
-    """Wait until no activation is queued or running, for at most `grace` seconds or until another signal."""
+    """Claim nothing more and wait until no activation is queued or running, for at most `grace` seconds or
+    until another signal."""
     with anyio.move_on_after(grace):
         async with anyio.create_task_group() as drain:
 
@@ -130,8 +128,7 @@ async def _drain(flock: Flock, signals: AsyncIterator[signal.Signals], grace: fl
                     drain.cancel_scope.cancel()
 
             drain.start_soon(stop_on_signal)
-            while flock._core.runtime.pending():  # noqa: ASYNC110 - the runtime has no "drained" event to wait on
-                await anyio.sleep(0.05)
+            await flock.drain()
             drain.cancel_scope.cancel()
 
 

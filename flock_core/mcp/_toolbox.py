@@ -62,7 +62,7 @@ class McpToolbox:
     def _session(self, server: str) -> Session:
         """The open session of `server`, connecting first if needed (blocking: run in a worker thread)."""
         spec = self._spec(server)
-        from ._session import Session, SessionLoop
+        from ._session import Session, SessionLoop  # the `mcp` client library loads when a server is first used
 
         with self._lock:
             if server not in self._sessions:

@@ -103,7 +103,7 @@ def _open_store(path: str) -> BlackboardStore:
     if not os.path.isfile(path):
         raise SystemExit(f"flock graph: no store file at {path}")
     try:
-        from ..blackboard.sqlite._store import SQLiteBlackboardStore
+        from ..blackboard.sqlite._store import SQLiteBlackboardStore  # sqlite3 loads only for --store
     except ImportError as error:
         raise SystemExit(f"flock graph: --store needs the SQLite store, which is not available ({error})") from error
     return SQLiteBlackboardStore(path)

@@ -1,65 +1,72 @@
-"""The orchestrator behind `Flock`: routes artifacts, runs activations, commits each step, resumes."""
+"""The orchestrator behind `Flock`: wires the board strategy, routing, runtime and executor, and runs them.
+
+Every step of a run is one atomic store commit (new artifacts, the work items they complete, the completion
+of the producing work item), so a run on a durable store resumes after a crash without losing or
+duplicating work.
+"""
 
 from __future__ import annotations
 
-import dataclasses
 import logging
-from collections import Counter, deque
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
-from uuid import UUID
 
-from opentelemetry import trace
-from opentelemetry.trace import Span
 from pydantic import BaseModel
 
 from .._clock import Clock
-from .._ids import new_id
-from .._tracing import Attr, FlockTracer, current_trace_id, inject_current, record_failure, record_outputs
-from ..agents._activation import ActivationRunner, Output, UsageMeter
-from ..agents._context import ContextProvider, ContextRequest, provide_context
+from .._tracing import Attr, FlockTracer
+from ..agents._activation import ActivationRunner
+from ..agents._builder import AgentBuilder
+from ..agents._context import ContextProvider
 from ..agents._default_engine import load_default_engine
 from ..agents._engine import Engine, Usage
-from ..agents._patterns import ScheduleSpec
 from ..agents._spec import AgentSpec
 from ..blackboard._artifacts import Artifact, WorkflowError
-from ..blackboard._payloads import to_payload
 from ..blackboard._registry import TypeRegistry
 from ..blackboard._shared import shared_store
 from ..blackboard._store import ArtifactQuery, BlackboardStore
-from ..blackboard._visibility import PublicVisibility, Visibility, visible_from
-from ..blackboard._work import Commit, ExpiredJoin, Tick, TimerState, WorkRecord, owner_alive, work_key, worker_identity
-from ..exceptions import CircuitBreakerTripped, ConfigurationError, RuntimeFlockError
+from ..blackboard._work import Commit, ExpiredJoin, WorkRecord, worker_identity
+from ..exceptions import ConfigurationError, DuplicateAgentError, RunTimeoutError, UnknownAgentError
+from ._artifact_factory import ArtifactFactory
+from ._board import Board, LocalBoard
+from ._conditions import Condition, ConditionView
 from ._deferral import DeferredActivations
-from ._events import ActivationFailed, ActivationFinished, ActivationStarted, ArtifactPublished, EventBus
+from ._events import ArtifactPublished, EventBus
+from ._execution import Executor, ToolSource
 from ._resume import ResumeReport, compare_fingerprints, fingerprint
+from ._router import SharedBoard
+from ._routing import Routed, Routing
+from ._runs import drive_until, drive_until_idle
 from ._runtime import Runtime, WorkItem
-from ._scheduler import Activation, Rejection, Scheduler
+from ._scheduler import Rejection
+from ._schedules import Schedules
+from ._status import CorrelationStatus
 
 if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
+
+    from opentelemetry.trace import Span
+
     from ..agents._learned import LearnedState
-    from ..mcp import McpToolbox
-    from ._router import SharedBoard
 
 __all__ = ["Orchestrator"]
 
 _log = logging.getLogger("flock_core")
 
-_LEASE = timedelta(minutes=5)
-Routed = tuple[list[WorkItem], list[ExpiredJoin]]
 
-
-def _nothing() -> Routed:
-    return [], []
+def _workflows(commit: Commit) -> set[str] | None:
+    """The workflows a commit added artifacts to; `None` (all) for a commit without any (resume)."""
+    return {a.correlation_id for a in commit.artifacts} if commit.artifacts else None
 
 
 class Orchestrator:
-    """Owns the run-time state of one `Flock`; implements the runtime's host callbacks.
+    """Owns the run-time state of one `Flock`; every method is one thing the `Flock` facade asks for.
 
-    Every step of a run is one atomic store commit (new artifacts, the work items they complete, the
-    completion of the producing work item), so a run on a durable store resumes after a crash without
-    losing or duplicating work.
+    The board strategy (local or shared) is chosen here once, from the store; the parts below it get
+    narrow collaborators, never the orchestrator.
     """
 
     def __init__(
@@ -80,48 +87,98 @@ class Orchestrator:
         self.registry = registry
         self.store = store
         self.clock = clock
-        self.context = context
-        self.max_agent_iterations = max_agent_iterations
-        self.max_attempts = max_attempts
         self.worker_id = worker_identity()
-        self.specs: dict[str, AgentSpec] = {}
-        self.rejections: deque[Rejection] = deque(maxlen=1000)
-        self.expired_joins: list[ExpiredJoin] = []
-        self.usage: dict[str, Usage] = {}
-        self.listeners: list[Callable[[Artifact], None]] = []
-        self.resume_report: ResumeReport | None = None
-        self.tracer = tracer or FlockTracer()
         self.events = EventBus()
-        self.scheduler = Scheduler(registry, on_reject=self.rejections.append)
-        self.deferred = DeferredActivations(self.specs, registry, store, self.rejections.append)
-        self.runtime = Runtime(clock, max_concurrency, lambda name: self.specs[name].max_concurrency)
-        self._default_engine = engine
-        queue = shared_store(store)
-        self.shared: SharedBoard | None = None
-        if queue is not None:
-            from ._router import SharedBoard  # the router loads only for a shared store
-
-            self.shared = SharedBoard(self, queue, lease)
-        self.mcp: McpToolbox | None = None
         self.learned: dict[tuple[str, int], LearnedState] = {}
-        self._runner = ActivationRunner(registry, self.engine_for, model, self.learned)
-        self._iterations: Counter[tuple[str, str]] = Counter()
-        self._tripped: set[tuple[str, str]] = set()
-        self._initialized: set[str] = set()
-        self._armed: set[str] = set()
+        self.expired_joins: list[ExpiredJoin] = []
+        self._specs: dict[str, AgentSpec] = {}
+        self._listeners: list[Callable[[Artifact], None]] = []
+        self._default_engine = engine
+        self._tracer = tracer or FlockTracer()
+        self._resume_report: ResumeReport | None = None
         self._saved_fingerprints: dict[str, str] = {}
+        self._artifacts = ArtifactFactory(registry, clock)
+        self.runtime = Runtime(clock, max_concurrency, lambda name: self._specs[name].max_concurrency)
+        self._routing = Routing(registry, clock, self.runtime, release=self._release)
+        self.deferred = DeferredActivations(self._specs, registry, store, self._routing.rejections.append)
+        self._schedules = Schedules(self._specs, clock, self.runtime, self._commit)
+        self.board = self._open_board(store, lease)
+        self._executor = Executor(
+            agents=self._specs,
+            store=store,
+            clock=clock,
+            worker_id=self.worker_id,
+            runner=ActivationRunner(registry, self._engine_for, model, self.learned),
+            artifacts=self._artifacts,
+            tracer=self._tracer,
+            events=self.events,
+            context=context,
+            max_attempts=max_attempts,
+            max_agent_iterations=max_agent_iterations,
+            commit=self._commit,
+            route=self.board.route,
+        )
 
-    def update_spec(self, spec: AgentSpec) -> None:
-        """Record a new or changed declaration."""
-        if self.shared is not None and any(s.activation is not None for s in spec.subscriptions):
+    def _open_board(self, store: BlackboardStore, lease: timedelta) -> Board:
+        """The board strategy, chosen once: shared when the store asks for distributed mode, else local."""
+        queue = shared_store(store)
+        if queue is None:
+            return LocalBoard(store, self._routing, self.runtime, self._specs)
+        return SharedBoard(
+            queue,
+            routing=self._routing,
+            runtime=self.runtime,
+            clock=self.clock,
+            worker_id=self.worker_id,
+            lease=lease,
+            on_lead=self._schedules.arm,
+            on_expired=self._report_expired,
+        )
+
+    @property
+    def lease(self) -> timedelta | None:
+        """How long this process's claims last on a shared board (`None` on a local one)."""
+        return self.board.lease
+
+    @property
+    def max_concurrency(self) -> int:
+        """Activations this process runs at once."""
+        return self.runtime.max_concurrency
+
+    # -- declarations --------------------------------------------------------------------------------
+
+    @property
+    def agents(self) -> Mapping[str, AgentSpec]:
+        """The frozen declarations, by name (read-only)."""
+        return MappingProxyType(self._specs)
+
+    @property
+    def rejections(self) -> deque[Rejection]:
+        """The latest 1,000 artifacts a subscriber did not accept, with the reason."""
+        return self._routing.rejections
+
+    def declare(self, name: str) -> AgentBuilder:
+        """A builder for a new agent; each change to it updates the declaration."""
+        if name in self._specs:
+            raise DuplicateAgentError(name)
+        return AgentBuilder(name, self.registry, self._update_spec)
+
+    def _update_spec(self, spec: AgentSpec) -> None:
+        if isinstance(self.board, SharedBoard) and any(s.activation is not None for s in spec.subscriptions):
             raise ConfigurationError(
                 f"agent {spec.name!r}: activation conditions (consumes(activation=...)) work on a local board, "
                 "not yet on a shared store"
             )
-        self.specs[spec.name] = spec
-        self.scheduler.update_agent(spec)
+        self._specs[spec.name] = spec
+        self._routing.update_agent(spec)
 
-    def engine_for(self, spec: AgentSpec) -> Engine:
+    def spec(self, agent: str) -> AgentSpec:
+        """The declaration of `agent`; `UnknownAgentError` names the declared ones."""
+        if agent not in self._specs:
+            raise UnknownAgentError(agent, list(self._specs))
+        return self._specs[agent]
+
+    def _engine_for(self, spec: AgentSpec) -> Engine:
         """The agent's own engine, else the Flock's default (loaded on first use)."""
         if spec.engine is not None:
             return spec.engine
@@ -129,137 +186,22 @@ class Orchestrator:
             self._default_engine = load_default_engine()
         return self._default_engine
 
-    # -- artifacts and routing -----------------------------------------------------------------------
+    def use_tools(self, tools: ToolSource) -> None:
+        """Where agents declared `with_mcps` get their tools."""
+        self._executor.tools = tools
 
-    def make_artifact(
-        self,
-        obj: BaseModel | Mapping[str, Any],
-        *,
-        visibility: Visibility | None = None,
-        correlation_id: str | None = None,
-        partition_key: str | None = None,
-        tags: Iterable[str] | None = None,
-        produced_by: str = "external",
-        consumed_from: Sequence[Artifact] = (),
-    ) -> Artifact:
-        """Validate `obj` and wrap it in a new artifact stamped with the clock's time."""
-        type_name, payload = to_payload(self.registry, obj)
-        return self._artifact(
-            type_name,
-            payload,
-            visibility=visibility,
-            correlation_id=correlation_id,
-            partition_key=partition_key,
-            tags=tags,
-            produced_by=produced_by,
-            consumed_from=consumed_from,
-        )
+    def add_listener(self, listener: Callable[[Artifact], None]) -> Callable[[], None]:
+        """Call `listener` with every stored artifact; returns a function that removes it."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
 
-    def _artifact(
-        self,
-        type_name: str,
-        payload: dict[str, Any],
-        *,
-        visibility: Visibility | None,
-        correlation_id: str | None,
-        partition_key: str | None,
-        tags: Iterable[str] | None,
-        produced_by: str,
-        consumed_from: Sequence[Artifact],
-    ) -> Artifact:
-        return Artifact(
-            type=type_name,
-            payload=payload,
-            produced_by=produced_by,
-            correlation_id=correlation_id or str(new_id()),
-            partition_key=partition_key,
-            tags=frozenset(tags or ()),
-            visibility=visibility or PublicVisibility(),
-            created_at=self.clock.now(),
-            consumed_from=tuple(a.id for a in consumed_from),
-            trace_context=inject_current(),
-        )
-
-    def _route(self, artifact: Artifact) -> Routed:
-        """The work `artifact` completes now; a delayed artifact is routed again when it becomes visible."""
-        now = self.clock.now()
-        visible_at = visible_from(artifact.visibility, artifact.created_at)
-        if visible_at > now:
-
-            async def release() -> None:
-                await self._commit_and_submit(Commit(), self._route(artifact))
-
-            self.runtime.call_at(visible_at, release, hard=True, kind="delayed", correlation_id=artifact.correlation_id)
-            return [], []
-        ready, expired = self.scheduler.route(artifact, now)
-        return [self._work_item(a) for a in ready], expired
-
-    def route_all(self, artifacts: Iterable[Artifact]) -> Routed:
-        items: list[WorkItem] = []
-        expired: list[ExpiredJoin] = []
-        for artifact in artifacts:
-            more, gone = self._route(artifact)
-            items.extend(more)
-            expired.extend(gone)
-        return items, expired
-
-    def _work_item(self, activation: Activation, tick: Tick | None = None) -> WorkItem:
-        cids = {a.correlation_id for a in activation.inputs}
-        record = WorkRecord(
-            key=work_key(activation.agent, [a.id for a in activation.inputs], tick),
-            agent=activation.agent,
-            subscription=activation.subscription,
-            input_ids=tuple(a.id for a in activation.inputs),
-            correlation_id=cids.pop() if len(cids) == 1 else str(new_id()),
-            priority=activation.priority,
-            batched=activation.batched,
-            tick=tick,
-        )
-        return WorkItem(record, activation.inputs)
-
-    async def _commit_and_submit(self, commit: Commit, routed: Routed) -> bool:
-        items, expired = routed
-        items, held = self.deferred.split(items)
-        full = Commit(
-            artifacts=commit.artifacts,
-            enqueue=(*commit.enqueue, *(i.record for i in items)),
-            complete=commit.complete,
-            outcome=commit.outcome,
-            error=commit.error,
-            consumed=commit.consumed,
-            timers=commit.timers,
-            expired_joins=(*commit.expired_joins, *expired),
-        )
-        committed = await (self.shared.commit(full) if self.shared is not None else self.store.commit(full))
-        if not committed:
-            return False
-        self.report_expired(expired)
-        for artifact in commit.artifacts:
-            for listener in self.listeners:
-                listener(artifact)
-            if self.events.listening:
-                self.events.emit(ArtifactPublished(artifact))
-        if self.shared is None:
-            for item in items:
-                self.runtime.submit(item)
-            self.deferred.hold(held)
-            if self.deferred.waiting() and (released := await self.deferred.release(self._workflows(commit))):
-                await self._commit_and_submit(Commit(), (released, []))
-        return True
-
-    @staticmethod
-    def _workflows(commit: Commit) -> set[str] | None:
-        """The workflows a commit added artifacts to; `None` (all) for a commit without any (resume)."""
-        return {a.correlation_id for a in commit.artifacts} if commit.artifacts else None
-
-    def route_outputs(self, artifacts: Sequence[Artifact]) -> Routed:
-        """Route new outputs now (local board); on a shared board the router routes them."""
-        return _nothing() if self.shared is not None else self.route_all(artifacts)
+    # -- steps ---------------------------------------------------------------------------------------
 
     async def publish(self, obj: BaseModel | Mapping[str, Any], **options: Any) -> Artifact:
         """Validate and store an external artifact together with the work it completes, in a publish span."""
-        with self.tracer.publish(options.get("correlation_id")) as span:
-            artifact = self.make_artifact(obj, **options)
+        await self.start()
+        with self._tracer.publish(options.get("correlation_id")) as span:
+            artifact = self._artifacts.from_object(obj, **options)
             if span.is_recording():
                 span.update_name(f"publish {artifact.type}")
                 span.set_attributes(
@@ -269,11 +211,41 @@ class Orchestrator:
                         Attr.CONVERSATION: artifact.correlation_id,
                     }
                 )
-            routed = _nothing() if self.shared is not None else self._route(artifact)
-            await self._commit_and_submit(Commit(artifacts=(artifact,)), routed)
+            await self._commit(Commit(artifacts=(artifact,)), self.board.route([artifact]))
         return artifact
 
-    def report_expired(self, expired: Iterable[ExpiredJoin]) -> None:
+    async def invoke(self, agent: str, obj: BaseModel | Mapping[str, Any], publish: bool) -> list[Artifact]:
+        """Run `agent` directly on `obj` outside the queue; errors propagate to the caller."""
+        spec = self.spec(agent)
+        await self.start()
+        return await self._executor.invoke(spec, self._artifacts.from_object(obj), publish)
+
+    async def _commit(self, commit: Commit, routed: Routed) -> bool:
+        """Store one step with the work it completes; then tell listeners and hand the work to the board.
+
+        Work whose activation condition does not hold yet is held (`DeferredActivations`) and committed
+        by a later step, once an artifact of its workflow makes the condition true.
+        """
+        ready, held = self.deferred.split(list(routed.items))
+        routed = Routed(tuple(ready), routed.expired)
+        if not await self.board.commit(routed.into(commit)):
+            return False
+        self._report_expired(routed.expired)
+        for artifact in commit.artifacts:
+            for listener in self._listeners:
+                listener(artifact)
+            if self.events.listening:
+                self.events.emit(ArtifactPublished(artifact))
+        self.board.accept(routed.items)
+        self.deferred.hold(held)
+        if self.deferred.waiting() and (released := await self.deferred.release(_workflows(commit))):
+            await self._commit(Commit(), Routed(tuple(released)))
+        return True
+
+    async def _release(self, routed: Routed) -> None:
+        await self._commit(Commit(), routed)
+
+    def _report_expired(self, expired: Iterable[ExpiredJoin]) -> None:
         for record in expired:
             _log.warning(
                 "join of agent %r key %s expired (%s); %d artifact(s) stay on the board",
@@ -284,272 +256,154 @@ class Orchestrator:
             )
             self.expired_joins.append(record)
 
-    # -- runtime host --------------------------------------------------------------------------------
-
-    async def on_clock(self, now: datetime) -> None:
-        """Expire joins and flush timed-out batches."""
-        ready, expired = self.scheduler.expire_due(now)
-        if ready or expired:
-            await self._commit_and_submit(Commit(), ([self._work_item(a) for a in ready], expired))
-
-    async def pull(self, capacity: int) -> None:
-        """On a shared board: route if leading, and claim work for this process."""
-        if self.shared is not None:
-            await self.shared.pull(capacity)
-
-    async def settled(self) -> bool:
-        """On a shared board: whether every process is done."""
-        return True if self.shared is None else await self.shared.settled()
-
-    async def wait_external(self) -> None:
-        """On a shared board: wait for another process to change it."""
-        if self.shared is not None:
-            await self.shared.wait_external()
-
-    @property
-    def poll_interval(self) -> float | None:
-        """How often a busy process looks for shared work."""
-        return None if self.shared is None else 0.05
-
-    def next_deadline(self) -> datetime | None:
-        """The next join expiry or batch timeout."""
-        return self.scheduler.next_deadline()
-
-    async def on_idle(self) -> bool:
-        """Flush partial batches that ask for it; report whether that queued work."""
-        ready = self.scheduler.flush_on_idle()
-        if ready:
-            await self._commit_and_submit(Commit(), ([self._work_item(a) for a in ready], []))
-        return bool(ready)
+    # -- the runtime's host --------------------------------------------------------------------------
 
     async def run_item(self, item: WorkItem) -> None:
         """Run one stored work item; any failure becomes a `WorkflowError` artifact."""
-        spec = self.specs.get(item.agent)
-        record: WorkRecord | None = item.record
-        if not (item.record.status == "leased" and item.record.lease_owner == self.worker_id):
-            record = await self.store.lease(item.record.key, self.worker_id, self.clock.now() + _LEASE)
-        if spec is None or record is None:
-            return
-        if record.attempts > self.max_attempts:
-            error = RuntimeFlockError(f"gave up after {record.attempts - 1} attempts: {record.last_error or 'crash'}")
-            await self._publish_error(spec, item, error)
-            return
-        attributes: dict[str, str | int] = {Attr.WORK_KEY: record.key, Attr.ATTEMPT: record.attempts}
-        if record.tick is not None:
-            attributes[Attr.TICK] = record.tick.number
-        with self.tracer.activation(spec.name, item.correlation_id, item.inputs, attributes) as span:
-            if not self._breaker_allows(spec, item.correlation_id):
-                await self._publish_error(spec, item, CircuitBreakerTripped(spec.name, self.max_agent_iterations))
-                return
-            await self._activate(spec, item, record, span)
+        await self._executor.run_item(item)
 
-    async def _activate(self, spec: AgentSpec, item: WorkItem, record: WorkRecord, span: Span) -> None:
-        if self.events.listening:
-            input_ids = tuple(str(a.id) for a in item.inputs)
-            self.events.emit(ActivationStarted(spec.name, record.key, item.correlation_id, input_ids))
-        meter = UsageMeter()
-        try:
-            await self.initialize(spec)
-            spec = await self.with_mcp_tools(spec)
-            request = ContextRequest(self.store, spec, item.inputs, self.clock.now())
-            context = await provide_context(spec.context or self.context, request)
-            outputs = await self._runner.run(
-                spec, item.inputs, context, meter, tick=record.tick, batched=record.batched
-            )
-        except Exception as exc:  # noqa: BLE001 - any failing activation is recorded as a WorkflowError; others keep running
-            await self._fail(spec, item, exc)
-            return
-        finally:
-            self.usage[item.correlation_id] = self.usage.get(item.correlation_id, Usage()) + meter.total
-        artifacts = self._output_artifacts(spec, outputs, item.inputs, item.correlation_id)
-        record_outputs(span, artifacts, meter.total.input_tokens, meter.total.output_tokens)
-        committed = await self._commit_and_submit(
-            Commit(artifacts=tuple(artifacts), complete=record.key), self.route_outputs(artifacts)
-        )
-        if committed:
-            if self.events.listening:
-                output_ids = tuple(str(a.id) for a in artifacts)
-                self.events.emit(ActivationFinished(spec.name, record.key, item.correlation_id, output_ids))
-            for component in spec.components:
-                await component.on_post_publish(spec, artifacts)
+    async def on_clock(self, now: datetime) -> None:
+        """Expire joins and flush timed-out batches."""
+        routed = self._routing.expire_due(now)
+        if routed.items or routed.expired:
+            await self._commit(Commit(), routed)
 
-    async def evaluate_direct(self, spec: AgentSpec, source: Artifact, publish: bool) -> list[Artifact]:
-        """Run `spec` on one artifact outside the queue (for `invoke`); errors propagate."""
-        meter = UsageMeter()
-        await self.initialize(spec)
-        spec = await self.with_mcp_tools(spec)
-        try:
-            outputs = await self._runner.run(spec, (source,), (), meter)
-        finally:
-            self.usage[source.correlation_id] = self.usage.get(source.correlation_id, Usage()) + meter.total
-        artifacts = self._output_artifacts(spec, outputs, (source,), source.correlation_id)
-        if publish:
-            commit = Commit(artifacts=(source, *artifacts), consumed=((spec.name, source.id),))
-            await self._commit_and_submit(commit, self.route_outputs(artifacts))
-        return artifacts
+    def next_deadline(self) -> datetime | None:
+        """The next join expiry or batch timeout."""
+        return self._routing.next_deadline()
 
-    def _output_artifacts(
-        self, spec: AgentSpec, outputs: Sequence[Output], inputs: Sequence[Artifact], correlation_id: str
-    ) -> list[Artifact]:
-        """Artifacts for outputs, with the activation's lineage, workflow and partition key.
+    async def on_idle(self) -> bool:
+        """Flush partial batches that ask for it; report whether that queued work."""
+        routed = self._routing.flush_on_idle()
+        if routed.items:
+            await self._commit(Commit(), routed)
+        return bool(routed.items)
 
-        The contract has validated the payloads already: they are only serialised here, not validated again.
-        """
-        partition_key = inputs[0].partition_key if inputs else None
-        return [
-            self._artifact(
-                self.registry.name_of(type(output.payload)),
-                output.payload.model_dump(mode="json"),
-                visibility=output.visibility,
-                correlation_id=correlation_id,
-                partition_key=partition_key,
-                tags=None,
-                produced_by=spec.name,
-                consumed_from=inputs,
-            )
-            for output in outputs
-        ]
+    async def pull(self, capacity: int) -> None:
+        """Bring in work from outside this process (a shared board routes and claims)."""
+        await self.board.pull(capacity)
 
-    async def with_mcp_tools(self, spec: AgentSpec) -> AgentSpec:
-        """`spec` with the tools of its MCP servers added (listings are cached by the toolbox)."""
-        if not spec.mcp_servers:
-            return spec
-        if self.mcp is None:
-            raise ConfigurationError(f"agent {spec.name!r} uses MCP servers but none was added with flock.add_mcp()")
-        tools = await self.mcp.tools(dict(spec.mcp_servers))
-        return dataclasses.replace(spec, tools=(*spec.tools, *tools))
+    async def settled(self) -> bool:
+        """Whether the whole board is done (other processes included)."""
+        return await self.board.settled()
 
-    def _breaker_allows(self, spec: AgentSpec, correlation_id: str) -> bool:
-        key = (spec.name, correlation_id)
-        self._iterations[key] += 1
-        return self._iterations[key] <= self.max_agent_iterations
-
-    async def initialize(self, spec: AgentSpec) -> None:
-        """Run the agent's `on_initialize` hooks once."""
-        if spec.name not in self._initialized:
-            self._initialized.add(spec.name)
-            for component in spec.components:
-                await component.on_initialize(spec)
-
-    async def _fail(self, spec: AgentSpec, item: WorkItem, exc: Exception) -> None:
-        _log.warning("agent %r failed on %d input(s): %s", spec.name, len(item.inputs), exc)
-        record_failure(trace.get_current_span(), exc)
-        self.events.emit(
-            ActivationFailed(spec.name, item.record.key, item.correlation_id, type(exc).__name__, str(exc))
-        )
-        for component in spec.components:
-            try:
-                await component.on_error(spec, exc)
-            except Exception:  # noqa: BLE001 - a failing error hook must not hide the original failure
-                _log.exception("on_error hook of agent %r raised", spec.name)
-        await self._publish_error(spec, item, exc)
-
-    async def _publish_error(self, spec: AgentSpec, item: WorkItem, exc: Exception) -> None:
-        inputs = item.inputs
-        report = True
-        if isinstance(exc, CircuitBreakerTripped):
-            key = (spec.name, item.correlation_id)
-            report = key not in self._tripped
-            self._tripped.add(key)
-            if report:
-                _log.warning("%s", exc)
-        artifacts: tuple[Artifact, ...] = ()
-        if report:
-            error = WorkflowError(
-                agent=spec.name,
-                error_type=type(exc).__name__,
-                message=str(exc),
-                input_ids=[str(a.id) for a in inputs],
-                trace_id=current_trace_id(),
-            )
-            artifacts = (
-                self.make_artifact(
-                    error,
-                    visibility=inputs[0].visibility if inputs else None,
-                    correlation_id=item.correlation_id,
-                    partition_key=inputs[0].partition_key if inputs else None,
-                    produced_by=spec.name,
-                    consumed_from=inputs,
-                ),
-            )
-        commit = Commit(artifacts=artifacts, complete=item.record.key, outcome="failed", error=str(exc))
-        await self._commit_and_submit(commit, self.route_outputs(artifacts))
+    async def wait_external(self) -> None:
+        """Wait for another process to change the board."""
+        await self.board.wait_external()
 
     @property
-    def _fingerprints(self) -> dict[str, str]:
-        return {name: fingerprint(spec) for name, spec in self.specs.items()}
+    def poll_interval(self) -> float | None:
+        """How often a busy process looks for outside work."""
+        return self.board.poll_interval
 
-    async def save_fingerprints(self) -> None:
-        """Save the current declarations' fingerprints when they changed since the last save."""
-        current = self._fingerprints
+    # -- runs ----------------------------------------------------------------------------------------
+
+    async def start(self) -> ResumeReport:
+        """Resume from the store once: pending work, partial gates/joins/batches, timers; compare declarations."""
+        if self._resume_report is None:
+            self._resume_report = ResumeReport()
+            self._resume_report = await self._resume()
+        return self._resume_report
+
+    async def _resume(self) -> ResumeReport:
+        previous = await self.store.fingerprints()
+        added, removed, changed = compare_fingerprints(previous, self._fingerprints()) if previous else ((), (), ())
+        await self._save_fingerprints()
+        resumed = await self.board.resume()
+        self.expired_joins.extend(resumed.expired_joins)
+        if resumed.routed.items or resumed.routed.expired:
+            await self._commit(Commit(), resumed.routed)
+        if resumed.timers is not None:
+            self._schedules.arm(resumed.timers)
+        report = ResumeReport(added, removed, changed, resumed.resumed, resumed.orphaned)
+        if not report.unchanged or resumed.orphaned:
+            _log.warning("resuming with changed declarations: %s", report)
+        return report
+
+    def _fingerprints(self) -> dict[str, str]:
+        return {name: fingerprint(spec) for name, spec in self._specs.items()}
+
+    async def _save_fingerprints(self) -> None:
+        current = self._fingerprints()
         if current != self._saved_fingerprints:
             await self.store.save_fingerprints(current)
             self._saved_fingerprints = current
 
-    # -- timers and resume ---------------------------------------------------------------------------
+    async def _prepare_run(self) -> None:
+        await self.start()
+        await self._save_fingerprints()
+        self._schedules.arm()
 
-    def arm_schedules(self, last: Mapping[str, TimerState] | None = None) -> None:
-        """Start the timers of scheduled agents that are not running yet (continuing from `last` ticks)."""
-        now = self.clock.now()
-        for spec in self.specs.values():
-            if spec.schedule is None or spec.name in self._armed:
-                continue
-            from ._timers import first_tick, next_tick  # timer arithmetic (and cron) loads only for timer agents
+    async def run_until_idle(self, timeout: float | None) -> None:
+        """Run until nothing is queued, running, delayed or bounded-timed; `RunTimeoutError` after `timeout` s.
 
-            self._armed.add(spec.name)
-            previous = (last or {}).get(spec.name)
-            if previous is None:
-                first = first_tick(spec.schedule, now)
-                if first is not None:
-                    self._arm(spec.name, spec.schedule, 1, first)
-            elif spec.schedule.max_repeats is None or previous.number < spec.schedule.max_repeats:
-                following = next_tick(spec.schedule, previous.scheduled_at)
-                if following is not None:
-                    self._arm(spec.name, spec.schedule, previous.number + 1, following)
-
-    def _arm(self, agent: str, schedule: ScheduleSpec, number: int, when: datetime) -> None:
-        from ._timers import next_tick
-
-        async def fire() -> None:
-            tick = Tick(number, when)
-            item = self._work_item(Activation(agent, -1, ()), tick)
-            await self._commit_and_submit(Commit(timers=(TimerState(agent, number, when),)), ([item], []))
-            if schedule.max_repeats is None or number < schedule.max_repeats:
-                following = next_tick(schedule, when)
-                if following is not None:
-                    self._arm(agent, schedule, number + 1, following)
-
-        self.runtime.call_at(when, fire, hard=schedule.bounded, kind="tick")
-
-    async def start(self) -> ResumeReport:
-        """Resume from the store: pending work, partial gates/joins/batches, timers; compare declarations.
-
-        On a shared board only the declarations are compared: the router resumes routing when it takes
-        the lead, and abandoned work is claimed again once its lease expires.
+        With unbounded timers and a timeout, the timers fire until the timeout, which ends the run normally.
         """
-        previous = await self.store.fingerprints()
-        added, removed, changed = compare_fingerprints(previous, self._fingerprints) if previous else ((), (), ())
-        await self.save_fingerprints()
-        if self.shared is not None:
-            return ResumeReport(added, removed, changed)
-        self.expired_joins.extend(await self.store.expired_joins())
-        seen = await self.store.consumed_pairs()
-        seen |= {(e.agent, UUID(i)) for e in self.expired_joins for i in e.artifact_ids}
-        self.scheduler.mark_seen(seen)
-        resumed = orphaned = 0
-        abandoned = [r.key for r in await self.store.work(("leased",)) if not owner_alive(r.lease_owner)]
-        await self.store.release(abandoned)
-        for record in await self.store.work(("pending", "leased")):
-            if record.agent not in self.specs:
-                orphaned += 1
-                continue
-            inputs = tuple(await self.store.get_many(record.input_ids))
-            self.runtime.submit(WorkItem(record, inputs))
-            resumed += 1
-        page = await self.store.query(ArtifactQuery())
-        await self._commit_and_submit(Commit(), self.route_all(page.items))
-        self.arm_schedules({t.agent: t for t in await self.store.timer_states()})
-        report = ResumeReport(added, removed, changed, resumed, orphaned)
-        if not report.unchanged or orphaned:
-            _log.warning("resuming with changed declarations: %s", report)
-        return report
+        await self._prepare_run()
+        timers = any(s.schedule is not None and not s.schedule.bounded for s in self._specs.values())
+        if not await drive_until_idle(self.runtime, self, self.clock, timeout, unbounded_timers=timers):
+            raise RunTimeoutError(f"run_until_idle did not become idle within {timeout} s")
+
+    async def run_until(self, condition: Condition, timeout: float | None) -> bool:
+        """Run until `condition` holds (`True`); `False` when the board is idle with nothing scheduled and the
+        condition still false, or when `timeout` passes first."""
+        await self._prepare_run()
+
+        async def check(idle: bool) -> bool:
+            return await condition.check(ConditionView(self.store, idle, self.registry))
+
+        return await drive_until(self.runtime, self, self.clock, check, timeout)
+
+    def workflow_span(self, name: str) -> AbstractContextManager[Span]:
+        """A span grouping everything done inside it in one trace (Flock's `traced_run`)."""
+        return self._tracer.workflow(name)
+
+    async def run_worker(self, agents: frozenset[str] | None, concurrency: int | None) -> None:
+        """Work on a shared board until cancelled, claiming `agents`' work (`None`: all)."""
+        with self.board.serving(agents):
+            if concurrency is not None:
+                if concurrency < 1:
+                    raise ConfigurationError(f"concurrency must be at least 1, got {concurrency}")
+                self.runtime.max_concurrency = concurrency
+            await self._prepare_run()
+            await self.runtime.drive(self, keep_alive=True)
+
+    async def drain(self) -> None:
+        """Claim no more work, and return once nothing is queued or running in this process."""
+        self.board.stop_claiming()
+        await self.runtime.drained()
+
+    async def requeue(self, key: str) -> bool:
+        """Put a failed work item back in the queue; returns whether it was failed."""
+        return await self.board.requeue(key)
+
+    async def dead_letters(self) -> list[WorkRecord]:
+        """Work items that failed for good."""
+        return await self.store.work(("failed",))
+
+    async def status(self, correlation_id: str) -> CorrelationStatus:
+        """Where one workflow stands: state, counts, pending work and token usage so far."""
+        page = await self.store.query(ArtifactQuery(correlation_id=correlation_id))
+        errors = sum(1 for a in page.items if a.type == self.registry.name_of(WorkflowError))
+        pending = self.runtime.pending(correlation_id)
+        delayed = self._routing.delayed(correlation_id)
+        gates, joins, batches = self._routing.waiting(correlation_id)
+        gates += self.deferred.waiting(correlation_id)  # inputs of activations held by their condition
+        state = "active" if pending or delayed or joins or batches else ("failed" if errors else "completed")
+        return CorrelationStatus(
+            correlation_id=correlation_id,
+            state=state,
+            artifact_count=page.total,
+            error_count=errors,
+            pending_activations=pending,
+            waiting_gate_inputs=gates,
+            waiting_join_inputs=joins,
+            waiting_batch_inputs=batches,
+            delayed_artifacts=delayed,
+            usage=self._executor.usage.get(correlation_id, Usage()),
+        )
+
+    async def shutdown(self) -> None:
+        """Run every component's `on_terminate` hook, close MCP sessions and the store."""
+        await self._executor.terminate()
+        await self.store.close()

@@ -114,6 +114,7 @@ class Runtime:
         self._running_keys: set[str] = set()
         self._in_flight = 0
         self._wake = anyio.Event()
+        self._drained: anyio.Event | None = None
         self._driving = anyio.Lock()
 
     @property
@@ -139,6 +140,13 @@ class Runtime:
             return self._queued + self._in_flight
         queued = sum(1 for heap in self._ready.values() for q in heap if q.item.correlation_id == correlation_id)
         return queued + self._running_by_correlation.get(correlation_id, 0)
+
+    async def drained(self) -> None:
+        """Return once no activation is queued or running here (at once when none is)."""
+        while self._queued or self._in_flight:
+            if self._drained is None:
+                self._drained = anyio.Event()
+            await self._drained.wait()
 
     def timers(self, kind: TimerKind, correlation_id: str | None = None) -> int:
         """Timers of `kind` waiting to fire (optionally for one workflow)."""
@@ -216,6 +224,9 @@ class Runtime:
             del self._running_by_correlation[cid]
         self._running_keys.discard(item.record.key)
         self._wake.set()
+        if self._drained is not None and not (self._queued or self._in_flight):
+            self._drained.set()
+            self._drained = None
 
     async def _fire_due(self) -> None:
         now = self._clock.now()

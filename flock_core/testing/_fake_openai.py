@@ -222,13 +222,8 @@ class FakeOpenAIServer:
             fault_map = dict(faults)
             _check_faults(fault_map.values())
             faults = fault_map.get
-        self._responder: Responder = _Script(replies) if replies is not None else responder or _always_ok
-        self._latency = latency
-        self._faults: Callable[[int], Fault | None] | None = faults
-        self._fault_delay = fault_delay
-        self._lock = threading.Lock()
-        self._requests: list[ChatRequest] = []
-        self._stopping = threading.Event()
+        responder = _Script(replies) if replies is not None else responder or _always_ok
+        self._answers = _Answers(responder, latency, faults, fault_delay)
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -252,8 +247,7 @@ class FakeOpenAIServer:
     @property
     def requests(self) -> list[ChatRequest]:
         """A snapshot of every chat request received so far, in `call_index` order."""
-        with self._lock:
-            return list(self._requests)
+        return self._answers.received()
 
     def prompt_chars(self, call_index: int) -> int:
         """Number of characters in the message contents of request `call_index`."""
@@ -263,8 +257,8 @@ class FakeOpenAIServer:
         """Bind a free loopback port and serve in a background thread. Returns the server itself."""
         if self._httpd is not None:
             raise RuntimeError("FakeOpenAIServer is already running")
-        self._stopping.clear()
-        httpd = _HTTPServer(self)
+        self._answers.stopping.clear()
+        httpd = _HTTPServer(self._answers)
         thread = threading.Thread(
             target=httpd.serve_forever,
             kwargs={"poll_interval": _POLL_INTERVAL},
@@ -280,7 +274,7 @@ class FakeOpenAIServer:
         httpd, thread = self._httpd, self._thread
         if httpd is None or thread is None:
             return
-        self._stopping.set()
+        self._answers.stopping.set()
         httpd.shutdown()
         httpd.close_connections()
         httpd.server_close()
@@ -298,30 +292,54 @@ class FakeOpenAIServer:
     ) -> None:
         self.stop()
 
-    def _record(self, body: dict[str, Any]) -> ChatRequest:
+
+class _Answers:
+    """What the fake server knows and decides, shared by its handler threads: the requests, replies and faults."""
+
+    def __init__(
+        self,
+        responder: Responder,
+        latency: float,
+        faults: Callable[[int], Fault | None] | None,
+        fault_delay: float,
+    ) -> None:
+        self.responder = responder
+        self.latency = latency
+        self.faults = faults
+        self.fault_delay = fault_delay
+        self.lock = threading.Lock()
+        self.requests: list[ChatRequest] = []
+        self.stopping = threading.Event()
+
+    def received(self) -> list[ChatRequest]:
+        """A snapshot of the requests so far."""
+        with self.lock:
+            return list(self.requests)
+
+    def record(self, body: dict[str, Any]) -> ChatRequest:
         messages = body.get("messages")
-        with self._lock:
+        with self.lock:
             request = ChatRequest(
-                call_index=len(self._requests),
+                call_index=len(self.requests),
                 model=str(body.get("model", "")),
                 messages=cast(list[dict[str, Any]], messages) if isinstance(messages, list) else [],
                 body=body,
             )
-            self._requests.append(request)
+            self.requests.append(request)
         return request
 
-    def _fault_for(self, call_index: int) -> Fault | None:
-        if self._faults is None:
+    def fault_for(self, call_index: int) -> Fault | None:
+        if self.faults is None:
             return None
-        fault = self._faults(call_index)
+        fault = self.faults(call_index)
         if fault is not None:
             _check_faults([fault])
         return fault
 
-    def _wait(self, seconds: float) -> None:
+    def wait(self, seconds: float) -> None:
         """Sleep `seconds`, returning early when the server stops."""
         if seconds > 0:
-            self._stopping.wait(seconds)
+            self.stopping.wait(seconds)
 
 
 def _check_faults(faults: Iterable[object]) -> None:
@@ -337,8 +355,8 @@ class _HTTPServer(ThreadingHTTPServer):
     block_on_close = True
     request_queue_size = 128
 
-    def __init__(self, app: FakeOpenAIServer) -> None:
-        self.app = app
+    def __init__(self, answers: _Answers) -> None:
+        self.answers = answers
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
         super().__init__(("127.0.0.1", 0), _Handler)
@@ -358,7 +376,7 @@ class _HTTPServer(ThreadingHTTPServer):
     def track(self, connection: socket.socket) -> None:
         with self._connections_lock:
             self._connections.add(connection)
-            if self.app._stopping.is_set():
+            if self.answers.stopping.is_set():
                 _hang_up(connection)
 
     def untrack(self, connection: socket.socket) -> None:
@@ -420,14 +438,14 @@ class _Handler(BaseHTTPRequestHandler):
         if not isinstance(body, dict):
             self.send_json(400, _error_body(400))
             return
-        self.serve_chat(self.httpd.app._record(cast(dict[str, Any], body)))
+        self.serve_chat(self.httpd.answers.record(cast(dict[str, Any], body)))
 
     def serve_chat(self, request: ChatRequest) -> None:
-        app = self.httpd.app
-        app._wait(app._latency)
+        answers = self.httpd.answers
+        answers.wait(answers.latency)
         try:
-            fault = app._fault_for(request.call_index)
-            reply = _faulty_reply(fault) if fault is not None else app._responder(request)
+            fault = answers.fault_for(request.call_index)
+            reply = _faulty_reply(fault) if fault is not None else answers.responder(request)
         except Exception as error:  # noqa: BLE001 - a broken responder becomes a 500 the test can read
             message = f"fake responder raised {error!r}"
             self.send_json(500, {"error": {"message": message, "type": "server_error", "code": None}})
@@ -436,7 +454,7 @@ class _Handler(BaseHTTPRequestHandler):
             status = 429 if fault == "http_429" else 500
             self.send_json(status, _error_body(status), {"Retry-After": "0"} if status == 429 else {})
         elif fault == "timeout":
-            app._wait(app._fault_delay)
+            answers.wait(answers.fault_delay)
             self.close_connection = True
         elif request.stream:
             self.send_events(_chunks(request, reply))

@@ -1,4 +1,4 @@
-"""The layer contract, read from the import graph: imports only go down.
+"""The layer contract, read from the import graph: imports only go down, and no module imports itself back.
 
 Every first-party import counts, at module level or inside a function; imports under `if TYPE_CHECKING:` do not
 (type-only references may point anywhere). A layer may import itself and the layers listed for it.
@@ -14,6 +14,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "flock_core"
+FIRST_PARTY = ("flock_core", "engines")
 
 LEAVES = frozenset({"exceptions", "_ids", "_version", "_clock", "_usage", "_tracing"})
 
@@ -103,6 +104,61 @@ def test_every_layer_package_documents_what_it_may_import(layer: str) -> None:
     doc = ast.get_docstring(ast.parse((PACKAGE / layer / "__init__.py").read_text(encoding="utf-8")))
     assert doc is not None
     assert "import" in doc, f"flock_core/{layer}/__init__.py should say what the layer may import"
+
+
+def module_graph() -> dict[str, set[str]]:
+    """First-party module -> the first-party modules it imports (module level or in a function, not type-only)."""
+    paths = {module_name(path): path for package in FIRST_PARTY for path in sorted((ROOT / package).rglob("*.py"))}
+    graph: dict[str, set[str]] = {name: set() for name in paths}
+    for name, path in paths.items():
+        for _line, imported in imports_of(path):
+            target = imported
+            while target and target not in paths:  # `from pkg.module import name` -> pkg.module
+                target = target.rpartition(".")[0]
+            if target and target != name:
+                graph[name].add(target)
+    return graph
+
+
+def import_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan), each sorted; every one holds a cycle."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    cycles: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for target in sorted(graph[node]):
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in on_stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            component: list[str] = []
+            while not component or component[-1] != node:
+                component.append(stack.pop())
+                on_stack.discard(component[-1])
+            if len(component) > 1:
+                cycles.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return cycles
+
+
+def test_no_import_cycles() -> None:
+    assert import_cycles(module_graph()) == []
+
+
+def test_the_cycle_finder_finds_rings_and_ignores_chains() -> None:
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}, "e": set()}
+    assert import_cycles(graph) == [["a", "b", "c"]]
 
 
 def test_flock_core_never_imports_engines() -> None:

@@ -12,9 +12,17 @@ from pydantic import BaseModel
 
 from flock_core import BlackboardStore, EvaluationRequest, Flock, InMemoryBlackboardStore, JoinSpec
 from flock_core.exceptions import ConfigurationError
+from flock_core.orchestration._router import SharedBoard
 from flock_core.testing import FunctionEngine
 
 pytestmark = pytest.mark.anyio
+
+
+def shared_board(flock: Flock) -> SharedBoard:
+    """The board strategy of a Flock on a shared store (tests change its lease)."""
+    board = flock._core.board
+    assert isinstance(board, SharedBoard)
+    return board
 
 
 class Job(BaseModel):
@@ -82,7 +90,7 @@ async def test_every_activation_runs_exactly_once_across_workers() -> None:
 
                 async def drive(flock: Flock = flock) -> None:
                     await flock.run_until_idle()
-                    ran[flock._core.worker_id] += 1
+                    ran[flock.worker_id] += 1
 
                 group.start_soon(drive)
     assert len(await a.get_by_type(Done)) == 80
@@ -112,13 +120,13 @@ async def test_new_router_takes_over_and_abandoned_lease_is_reclaimed() -> None:
     store = InMemoryBlackboardStore(shared=True)
     calls: Counter[str] = Counter()
     crashed, survivor = workers(store, 2, calls)
-    crashed._core.shared.lease = timedelta(seconds=0)  # type: ignore[union-attr]
+    shared_board(crashed).lease = timedelta(seconds=0)
     await crashed.publish(Job(n=1))
     await crashed.publish(Order(order_id=1))
     await crashed._core.pull(1)
     [leased] = await store.work(("leased",))
-    assert leased.lease_owner == crashed._core.worker_id
-    store.resign(crashed._core.worker_id)
+    assert leased.lease_owner == crashed.worker_id
+    store.resign(crashed.worker_id)
     await survivor.publish(Payment(order_id=1))
     with anyio.fail_after(10):
         await survivor.run_until_idle()
@@ -177,18 +185,18 @@ async def test_a_lost_lease_is_reported_and_the_late_result_is_discarded(caplog:
     store = InMemoryBlackboardStore(shared=True)
     runs: Counter[str] = Counter()
     stalled, other = sleepers(store, 2, runs, lease=30)
-    assert stalled._core.shared is not None
-    stalled._core.shared.lease = timedelta(0)  # a process that stalls past its lease
+    board = shared_board(stalled)
+    board.lease = timedelta(0)  # a process that stalls past its lease
     await stalled.publish(Slow(seconds=0))
     await stalled._core.pull(1)
     [queued] = stalled._core.runtime._ready["sleeper"]
-    store.resign(stalled._core.worker_id)  # ... and so, in the meantime, also lost the router lead
+    store.resign(stalled.worker_id)  # ... and so, in the meantime, also lost the router lead
     with anyio.fail_after(10):
         await other.run_until_idle()  # takes the expired lease over and finishes the work
     assert len(await other.get_by_type(Rested)) == 1
-    stalled._core.shared.lease = timedelta(seconds=30)
+    board.lease = timedelta(seconds=30)
     with caplog.at_level("WARNING", logger="flock_core.distributed"):
-        await stalled._core.shared.renew_leases()
+        await board.renew_leases()
     assert f"lost the lease of 1 work item(s): ['{queued.item.record.key}']" in caplog.text
     finished: list[object] = []
     stalled.events.subscribe(finished.append)
@@ -200,7 +208,25 @@ async def test_a_lost_lease_is_reported_and_the_late_result_is_discarded(caplog:
 async def test_lease_and_worker_concurrency_are_validated() -> None:
     with pytest.raises(ConfigurationError, match="lease must be positive"):
         Flock(lease=0)
-    assert Flock(store=InMemoryBlackboardStore(shared=True), lease=2.5)._core.shared.lease == timedelta(seconds=2.5)  # type: ignore[union-attr]
+    assert Flock(store=InMemoryBlackboardStore(shared=True), lease=2.5).lease == timedelta(seconds=2.5)
+    assert Flock().lease is None
     flock = Flock(store=InMemoryBlackboardStore(shared=True))
     with pytest.raises(ConfigurationError, match="concurrency must be at least 1"):
         await flock.run_worker(concurrency=0)
+
+
+async def test_drain_stops_claiming_and_returns_when_the_running_work_is_done() -> None:
+    store = InMemoryBlackboardStore(shared=True)
+    runs: Counter[str] = Counter()
+    worker, publisher = sleepers(store, 2, runs, lease=30)
+    await publisher.publish_many([Slow(seconds=0.05), Slow(seconds=0)])
+    started = anyio.Event()
+    worker.events.subscribe(lambda event: started.set() if type(event).__name__ == "ActivationStarted" else None)
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as group:
+            group.start_soon(lambda: worker.run_worker(concurrency=1))
+            await started.wait()
+            await worker.drain()
+            group.cancel_scope.cancel()
+    assert (sum(runs.values()), len(await store.get_by_type(Rested)), len(await store.work(("pending",)))) == (1, 1, 1)
+    await Flock().drain()  # nothing runs: returns at once

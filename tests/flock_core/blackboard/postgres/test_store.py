@@ -40,6 +40,7 @@ from flock_core.blackboard._work import Commit, WorkRecord
 from flock_core.blackboard.postgres._schema import MIGRATIONS, migrate
 from flock_core.blackboard.postgres._store import PostgresBlackboardStore
 from flock_core.exceptions import ConfigurationError, StoreError
+from flock_core.orchestration._router import SharedBoard
 from flock_core.testing import FunctionEngine
 
 from ...conftest import PG_DSN
@@ -385,8 +386,7 @@ async def test_a_trace_spans_the_processes_that_worked_on_it(pg_schema: str) -> 
             declare(store, Counter(), provider) for store, provider in zip(made, providers, strict=True)
         )
         await publisher.publish(Job(n=1))
-        assert publisher._core.shared is not None
-        publisher._core.shared.serve = frozenset()  # waits (and may route) but claims no work
+        publisher._core.board.stop_claiming()  # waits (and may route) but claims no work
         with anyio.fail_after(30):
             async with anyio.create_task_group() as group:
                 group.start_soon(worker.run_worker)
@@ -421,13 +421,14 @@ async def test_new_router_takes_over_and_abandoned_lease_is_reclaimed(pg_schema:
     calls: Counter[str] = Counter()
     async with stores(pg_schema, 2) as (crashed_store, survivor_store):
         crashed, survivor = declare(crashed_store, calls), declare(survivor_store, calls)
-        assert crashed._core.shared is not None
-        crashed._core.shared.lease = timedelta(seconds=0)
+        board = crashed._core.board
+        assert isinstance(board, SharedBoard)
+        board.lease = timedelta(seconds=0)
         await crashed.publish(Job(n=1))
         await crashed.publish(Order(order_id=1))
         await crashed._core.pull(1)
         [leased] = await survivor_store.work(("leased",))
-        assert leased.lease_owner == crashed._core.worker_id
+        assert leased.lease_owner == crashed.worker_id
         await crashed_store.close()  # the process dies: its router lock goes with its connections
         await survivor.publish(Payment(order_id=1))
         with anyio.fail_after(20):

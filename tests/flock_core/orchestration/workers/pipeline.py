@@ -123,8 +123,7 @@ flock = build(PostgresBlackboardStore(DSN, schema=SCHEMA))
 
 async def wait() -> float:
     """Route (when leading) and wait until every process is done, claiming nothing; returns the seconds."""
-    assert flock._core.shared is not None
-    flock._core.shared.serve = frozenset()
+    flock._core.board.stop_claiming()
     started = time.monotonic()
     await flock.run_until_idle(timeout=120)
     return time.monotonic() - started

@@ -1,0 +1,103 @@
+"""New artifacts: published objects and activation outputs, stamped with time, workflow, lineage and trace."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from pydantic import BaseModel
+
+from .._clock import Clock
+from .._ids import new_id
+from .._tracing import inject_current
+from ..agents._activation import Output
+from ..blackboard._artifacts import Artifact
+from ..blackboard._payloads import to_payload
+from ..blackboard._registry import TypeRegistry
+from ..blackboard._visibility import PublicVisibility, Visibility
+
+__all__ = ["ArtifactFactory"]
+
+
+class ArtifactFactory:
+    """Builds the artifacts a run stores, validating what comes from outside.
+
+    Args:
+        registry: the payload types.
+        clock: stamps `created_at`.
+    """
+
+    def __init__(self, registry: TypeRegistry, clock: Clock) -> None:
+        self._registry = registry
+        self._clock = clock
+
+    def from_object(
+        self,
+        obj: BaseModel | Mapping[str, Any],
+        *,
+        visibility: Visibility | None = None,
+        correlation_id: str | None = None,
+        partition_key: str | None = None,
+        tags: Iterable[str] | None = None,
+        produced_by: str = "external",
+        consumed_from: Sequence[Artifact] = (),
+    ) -> Artifact:
+        """Validate `obj` and wrap it in a new artifact; without a `correlation_id` it starts a workflow."""
+        type_name, payload = to_payload(self._registry, obj)
+        return self._artifact(
+            type_name,
+            payload,
+            visibility=visibility,
+            correlation_id=correlation_id,
+            partition_key=partition_key,
+            tags=tags,
+            produced_by=produced_by,
+            consumed_from=consumed_from,
+        )
+
+    def from_outputs(
+        self, agent: str, outputs: Sequence[Output], inputs: Sequence[Artifact], correlation_id: str
+    ) -> list[Artifact]:
+        """Artifacts for an activation's outputs, with its lineage, workflow and partition key.
+
+        The contract has validated the payloads already: they are only serialised here, not validated again.
+        """
+        partition_key = inputs[0].partition_key if inputs else None
+        return [
+            self._artifact(
+                self._registry.name_of(type(output.payload)),
+                output.payload.model_dump(mode="json"),
+                visibility=output.visibility,
+                correlation_id=correlation_id,
+                partition_key=partition_key,
+                tags=None,
+                produced_by=agent,
+                consumed_from=inputs,
+            )
+            for output in outputs
+        ]
+
+    def _artifact(
+        self,
+        type_name: str,
+        payload: dict[str, Any],
+        *,
+        visibility: Visibility | None,
+        correlation_id: str | None,
+        partition_key: str | None,
+        tags: Iterable[str] | None,
+        produced_by: str,
+        consumed_from: Sequence[Artifact],
+    ) -> Artifact:
+        return Artifact(
+            type=type_name,
+            payload=payload,
+            produced_by=produced_by,
+            correlation_id=correlation_id or str(new_id()),
+            partition_key=partition_key,
+            tags=frozenset(tags or ()),
+            visibility=visibility or PublicVisibility(),
+            created_at=self._clock.now(),
+            consumed_from=tuple(a.id for a in consumed_from),
+            trace_context=inject_current(),
+        )

@@ -1,0 +1,179 @@
+"""The board strategy: how this process stores its steps and where its work comes from.
+
+A `LocalBoard` (one process owns the board) routes new artifacts at once and runs the work they complete
+here; a `SharedBoard` (`_router.py`: several processes share a store) leaves routing to whichever process
+leads and claims work from the store's queue. The orchestrator picks one when it is built and never asks
+which it has.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Protocol
+from uuid import UUID
+
+from ..agents._spec import AgentSpec
+from ..blackboard._artifacts import Artifact
+from ..blackboard._store import ArtifactQuery, BlackboardStore
+from ..blackboard._work import Commit, ExpiredJoin, TimerState, owner_alive
+from ..exceptions import ConfigurationError
+from ._routing import Routed, Routing
+from ._runtime import Runtime, WorkItem
+
+__all__ = ["Board", "LocalBoard", "Resumed"]
+
+
+@dataclass(frozen=True, slots=True)
+class Resumed:
+    """What a board recovered from its store when the run started.
+
+    Attributes:
+        resumed: stored work items queued again.
+        orphaned: stored work items of agents that are no longer declared (left in the store).
+        expired_joins: join groups that had expired before.
+        routed: the work the stored artifacts complete, to commit.
+        timers: the last tick of each scheduled agent; `None` when this process does not arm timers now.
+    """
+
+    resumed: int = 0
+    orphaned: int = 0
+    expired_joins: tuple[ExpiredJoin, ...] = ()
+    routed: Routed = field(default_factory=Routed)
+    timers: Mapping[str, TimerState] | None = None
+
+
+class Board(Protocol):
+    """How one process takes part in a board: one implementation, chosen when the `Flock` is built."""
+
+    @property
+    def lease(self) -> timedelta | None:
+        """How long a claimed work item stays claimed (`None`: nothing is claimed, a local board)."""
+        ...
+
+    @property
+    def poll_interval(self) -> float | None:
+        """How often a busy process looks for outside work (`None`: never)."""
+        ...
+
+    def route(self, artifacts: Sequence[Artifact]) -> Routed:
+        """The work new artifacts complete, to commit with them (nothing where a router routes them later)."""
+        ...
+
+    async def commit(self, commit: Commit) -> bool:
+        """Apply one step atomically; False when the work item it completes was already finished."""
+        ...
+
+    def accept(self, items: Sequence[WorkItem]) -> None:
+        """Committed work items that this process runs now (none where every process claims its work)."""
+        ...
+
+    async def resume(self) -> Resumed:
+        """Recover what the store holds when the run starts."""
+        ...
+
+    async def requeue(self, key: str) -> bool:
+        """Put a failed work item back in the queue; returns whether it was failed."""
+        ...
+
+    async def pull(self, capacity: int) -> None:
+        """Bring in up to `capacity` work items from outside this process."""
+        ...
+
+    async def settled(self) -> bool:
+        """Whether the whole board is done, other processes included."""
+        ...
+
+    async def wait_external(self) -> None:
+        """Wait for another process to change the board."""
+        ...
+
+    def serving(self, agents: frozenset[str] | None) -> AbstractContextManager[None]:
+        """While open: keep working until cancelled, claiming only `agents`' work (`None`: every agent's)."""
+        ...
+
+    def stop_claiming(self) -> None:
+        """Claim no more work (work already here still runs)."""
+        ...
+
+
+class LocalBoard:
+    """One process owns the board: new artifacts are routed at once and their work runs here.
+
+    Args:
+        store: the system of record.
+        routing: the scheduler front that routes artifacts.
+        runtime: where accepted work runs.
+        agents: the declared agents (stored work of others is orphaned on resume).
+    """
+
+    def __init__(
+        self, store: BlackboardStore, routing: Routing, runtime: Runtime, agents: Mapping[str, AgentSpec]
+    ) -> None:
+        self._store = store
+        self._routing = routing
+        self._runtime = runtime
+        self._agents = agents
+
+    @property
+    def lease(self) -> timedelta | None:
+        return None
+
+    @property
+    def poll_interval(self) -> float | None:
+        return None
+
+    def route(self, artifacts: Sequence[Artifact]) -> Routed:
+        return self._routing.route(artifacts)
+
+    async def commit(self, commit: Commit) -> bool:
+        return await self._store.commit(commit)
+
+    def accept(self, items: Sequence[WorkItem]) -> None:
+        for item in items:
+            self._runtime.submit(item)
+
+    async def resume(self) -> Resumed:
+        """Replay the board: pending work, partial gates, joins and batches, timers."""
+        store = self._store
+        expired = tuple(await store.expired_joins())
+        seen = await store.consumed_pairs()
+        seen |= {(e.agent, UUID(i)) for e in expired for i in e.artifact_ids}
+        self._routing.replay(seen)
+        await store.release([r.key for r in await store.work(("leased",)) if not owner_alive(r.lease_owner)])
+        resumed = orphaned = 0
+        for record in await store.work(("pending", "leased")):
+            if record.agent not in self._agents:
+                orphaned += 1
+                continue
+            self._runtime.submit(WorkItem(record, tuple(await store.get_many(record.input_ids))))
+            resumed += 1
+        routed = self._routing.route((await store.query(ArtifactQuery())).items)
+        timers = {t.agent: t for t in await store.timer_states()}
+        return Resumed(resumed, orphaned, expired, routed, timers)
+
+    async def requeue(self, key: str) -> bool:
+        requeued = await self._store.requeue(key)
+        if requeued:
+            [record] = [r for r in await self._store.work(("pending",)) if r.key == key]
+            self.accept([WorkItem(record, tuple(await self._store.get_many(record.input_ids)))])
+        return requeued
+
+    async def pull(self, capacity: int) -> None:
+        return None
+
+    async def settled(self) -> bool:
+        return True
+
+    async def wait_external(self) -> None:
+        return None
+
+    @contextmanager
+    def serving(self, agents: frozenset[str] | None) -> Generator[None]:
+        raise ConfigurationError("run_worker() needs a shared store (for example PostgresBlackboardStore)")
+        yield
+
+    def stop_claiming(self) -> None:
+        return None

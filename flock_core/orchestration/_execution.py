@@ -1,0 +1,242 @@
+"""Running work: one stored work item through its agent, with its lease, span, hooks, breaker and errors."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from datetime import timedelta
+from typing import Any, Protocol
+
+from opentelemetry import trace
+from opentelemetry.trace import Span
+
+from .._clock import Clock
+from .._tracing import Attr, FlockTracer, current_trace_id, record_failure, record_outputs
+from ..agents._activation import ActivationRunner, UsageMeter
+from ..agents._context import ContextProvider, ContextRequest, provide_context
+from ..agents._engine import Usage
+from ..agents._spec import AgentSpec
+from ..blackboard._artifacts import Artifact, WorkflowError
+from ..blackboard._store import BlackboardStore
+from ..blackboard._work import Commit, WorkRecord
+from ..exceptions import CircuitBreakerTripped, ConfigurationError, RuntimeFlockError
+from ._artifact_factory import ArtifactFactory
+from ._events import ActivationFailed, ActivationFinished, ActivationStarted, EventBus
+from ._routing import Routed
+from ._runtime import WorkItem
+
+__all__ = ["Executor", "ToolSource"]
+
+_log = logging.getLogger("flock_core")
+
+_LEASE = timedelta(minutes=5)
+
+
+class ToolSource(Protocol):
+    """Where agents' MCP tools come from (`flock_core.mcp.McpToolbox`)."""
+
+    async def tools(self, servers: Mapping[str, Iterable[str] | None]) -> tuple[Callable[..., Any], ...]:
+        """The tools of `servers` as async functions."""
+        ...
+
+    async def aclose(self) -> None:
+        """Close every open session."""
+        ...
+
+
+class Executor:
+    """Runs activations and turns their outcome into one commit: outputs, or a `WorkflowError`.
+
+    Args:
+        agents: the declared agents.
+        store: leases work items and answers context queries.
+        clock: the time source.
+        worker_id: this process's identity for leases.
+        runner: calls the agent's engine through its components and contract.
+        artifacts: builds output and error artifacts.
+        tracer: opens the activation spans.
+        events: where run events go.
+        context: the Flock's default context provider.
+        max_attempts: starts of a work item before it is failed for good.
+        max_agent_iterations: the circuit breaker: activations of one agent per workflow.
+        commit: stores one step with the work it completes.
+        route: the work new outputs complete now (none where a router routes them).
+    """
+
+    def __init__(
+        self,
+        *,
+        agents: Mapping[str, AgentSpec],
+        store: BlackboardStore,
+        clock: Clock,
+        worker_id: str,
+        runner: ActivationRunner,
+        artifacts: ArtifactFactory,
+        tracer: FlockTracer,
+        events: EventBus,
+        context: ContextProvider,
+        max_attempts: int,
+        max_agent_iterations: int,
+        commit: Callable[[Commit, Routed], Awaitable[bool]],
+        route: Callable[[Sequence[Artifact]], Routed],
+    ) -> None:
+        self._agents = agents
+        self._store = store
+        self._clock = clock
+        self._worker_id = worker_id
+        self._runner = runner
+        self._artifacts = artifacts
+        self._tracer = tracer
+        self._events = events
+        self._context = context
+        self._max_attempts = max_attempts
+        self._max_agent_iterations = max_agent_iterations
+        self._commit = commit
+        self._route = route
+        self.usage: dict[str, Usage] = {}
+        self.tools: ToolSource | None = None
+        self._iterations: Counter[tuple[str, str]] = Counter()
+        self._tripped: set[tuple[str, str]] = set()
+        self._initialized: set[str] = set()
+
+    async def run_item(self, item: WorkItem) -> None:
+        """Run one stored work item; any failure becomes a `WorkflowError` artifact."""
+        spec = self._agents.get(item.agent)
+        record: WorkRecord | None = item.record
+        if not (item.record.status == "leased" and item.record.lease_owner == self._worker_id):
+            record = await self._store.lease(item.record.key, self._worker_id, self._clock.now() + _LEASE)
+        if spec is None or record is None:
+            return
+        if record.attempts > self._max_attempts:
+            error = RuntimeFlockError(f"gave up after {record.attempts - 1} attempts: {record.last_error or 'crash'}")
+            await self._publish_error(spec, item, error)
+            return
+        attributes: dict[str, str | int] = {Attr.WORK_KEY: record.key, Attr.ATTEMPT: record.attempts}
+        if record.tick is not None:
+            attributes[Attr.TICK] = record.tick.number
+        with self._tracer.activation(spec.name, item.correlation_id, item.inputs, attributes) as span:
+            if not self._breaker_allows(spec, item.correlation_id):
+                await self._publish_error(spec, item, CircuitBreakerTripped(spec.name, self._max_agent_iterations))
+                return
+            await self._activate(spec, item, record, span)
+
+    async def _activate(self, spec: AgentSpec, item: WorkItem, record: WorkRecord, span: Span) -> None:
+        if self._events.listening:
+            input_ids = tuple(str(a.id) for a in item.inputs)
+            self._events.emit(ActivationStarted(spec.name, record.key, item.correlation_id, input_ids))
+        meter = UsageMeter()
+        try:
+            await self._initialize(spec)
+            spec = await self._with_mcp_tools(spec)
+            request = ContextRequest(self._store, spec, item.inputs, self._clock.now())
+            context = await provide_context(spec.context or self._context, request)
+            outputs = await self._runner.run(
+                spec, item.inputs, context, meter, tick=record.tick, batched=record.batched
+            )
+        except Exception as exc:  # noqa: BLE001 - any failing activation is recorded as a WorkflowError; others keep running
+            await self._fail(spec, item, exc)
+            return
+        finally:
+            self._add_usage(item.correlation_id, meter)
+        artifacts = self._artifacts.from_outputs(spec.name, outputs, item.inputs, item.correlation_id)
+        record_outputs(span, artifacts, meter.total.input_tokens, meter.total.output_tokens)
+        committed = await self._commit(Commit(artifacts=tuple(artifacts), complete=record.key), self._route(artifacts))
+        if committed:
+            if self._events.listening:
+                output_ids = tuple(str(a.id) for a in artifacts)
+                self._events.emit(ActivationFinished(spec.name, record.key, item.correlation_id, output_ids))
+            for component in spec.components:
+                await component.on_post_publish(spec, artifacts)
+
+    async def invoke(self, spec: AgentSpec, source: Artifact, publish: bool) -> list[Artifact]:
+        """Run `spec` on one artifact outside the queue (for `Flock.invoke`); errors propagate."""
+        meter = UsageMeter()
+        await self._initialize(spec)
+        spec = await self._with_mcp_tools(spec)
+        try:
+            outputs = await self._runner.run(spec, (source,), (), meter)
+        finally:
+            self._add_usage(source.correlation_id, meter)
+        artifacts = self._artifacts.from_outputs(spec.name, outputs, (source,), source.correlation_id)
+        if publish:
+            commit = Commit(artifacts=(source, *artifacts), consumed=((spec.name, source.id),))
+            await self._commit(commit, self._route(artifacts))
+        return artifacts
+
+    def _add_usage(self, correlation_id: str, meter: UsageMeter) -> None:
+        self.usage[correlation_id] = self.usage.get(correlation_id, Usage()) + meter.total
+
+    async def _with_mcp_tools(self, spec: AgentSpec) -> AgentSpec:
+        """`spec` with the tools of its MCP servers added (listings are cached by the toolbox)."""
+        if not spec.mcp_servers:
+            return spec
+        if self.tools is None:
+            raise ConfigurationError(f"agent {spec.name!r} uses MCP servers but none was added with flock.add_mcp()")
+        tools = await self.tools.tools(dict(spec.mcp_servers))
+        return dataclasses.replace(spec, tools=(*spec.tools, *tools))
+
+    def _breaker_allows(self, spec: AgentSpec, correlation_id: str) -> bool:
+        key = (spec.name, correlation_id)
+        self._iterations[key] += 1
+        return self._iterations[key] <= self._max_agent_iterations
+
+    async def _initialize(self, spec: AgentSpec) -> None:
+        """Run the agent's `on_initialize` hooks once."""
+        if spec.name not in self._initialized:
+            self._initialized.add(spec.name)
+            for component in spec.components:
+                await component.on_initialize(spec)
+
+    async def terminate(self) -> None:
+        """Run every agent's `on_terminate` hooks, then close the MCP sessions."""
+        for spec in self._agents.values():
+            for component in spec.components:
+                await component.on_terminate(spec)
+        if self.tools is not None:
+            await self.tools.aclose()
+
+    async def _fail(self, spec: AgentSpec, item: WorkItem, exc: Exception) -> None:
+        _log.warning("agent %r failed on %d input(s): %s", spec.name, len(item.inputs), exc)
+        record_failure(trace.get_current_span(), exc)
+        self._events.emit(
+            ActivationFailed(spec.name, item.record.key, item.correlation_id, type(exc).__name__, str(exc))
+        )
+        for component in spec.components:
+            try:
+                await component.on_error(spec, exc)
+            except Exception:  # noqa: BLE001 - a failing error hook must not hide the original failure
+                _log.exception("on_error hook of agent %r raised", spec.name)
+        await self._publish_error(spec, item, exc)
+
+    async def _publish_error(self, spec: AgentSpec, item: WorkItem, exc: Exception) -> None:
+        inputs = item.inputs
+        report = True
+        if isinstance(exc, CircuitBreakerTripped):
+            key = (spec.name, item.correlation_id)
+            report = key not in self._tripped
+            self._tripped.add(key)
+            if report:
+                _log.warning("%s", exc)
+        artifacts: tuple[Artifact, ...] = ()
+        if report:
+            error = WorkflowError(
+                agent=spec.name,
+                error_type=type(exc).__name__,
+                message=str(exc),
+                input_ids=[str(a.id) for a in inputs],
+                trace_id=current_trace_id(),
+            )
+            artifacts = (
+                self._artifacts.from_object(
+                    error,
+                    visibility=inputs[0].visibility if inputs else None,
+                    correlation_id=item.correlation_id,
+                    partition_key=inputs[0].partition_key if inputs else None,
+                    produced_by=spec.name,
+                    consumed_from=inputs,
+                ),
+            )
+        commit = Commit(artifacts=artifacts, complete=item.record.key, outcome="failed", error=str(exc))
+        await self._commit(commit, self._route(artifacts))

@@ -1,0 +1,144 @@
+"""Routing: the work items that stored artifacts complete, and artifacts whose visibility starts later."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from .._clock import Clock
+from .._ids import new_id
+from ..agents._spec import AgentSpec
+from ..blackboard._artifacts import Artifact
+from ..blackboard._registry import TypeRegistry
+from ..blackboard._visibility import visible_from
+from ..blackboard._work import Commit, ExpiredJoin, Tick, WorkRecord, work_key
+from ._runtime import Runtime, WorkItem
+from ._scheduler import Activation, Rejection, Scheduler
+
+__all__ = ["Routed", "Routing"]
+
+
+@dataclass(frozen=True, slots=True)
+class Routed:
+    """What routing produced: work items to enqueue and join groups that expired on the way."""
+
+    items: tuple[WorkItem, ...] = ()
+    expired: tuple[ExpiredJoin, ...] = ()
+
+    def __add__(self, other: Routed) -> Routed:
+        return Routed((*self.items, *other.items), (*self.expired, *other.expired))
+
+    def into(self, commit: Commit) -> Commit:
+        """`commit` with these work items enqueued and these expiries saved, in the same transaction."""
+        return Commit(
+            artifacts=commit.artifacts,
+            enqueue=(*commit.enqueue, *(i.record for i in self.items)),
+            complete=commit.complete,
+            outcome=commit.outcome,
+            error=commit.error,
+            consumed=commit.consumed,
+            timers=commit.timers,
+            expired_joins=(*commit.expired_joins, *self.expired),
+        )
+
+
+class Routing:
+    """Runs stored artifacts through the scheduler and turns complete activations into work items.
+
+    An artifact whose visibility starts later is routed when it becomes visible: a hard timer on the
+    runtime hands the routed work to `release`, which commits it.
+
+    Args:
+        registry: the payload types (the scheduler validates `where=` predicates against them).
+        clock: the time source.
+        timers: the runtime whose timers release delayed artifacts.
+        release: commits the work a delayed artifact completes once it is visible.
+    """
+
+    def __init__(
+        self,
+        registry: TypeRegistry,
+        clock: Clock,
+        timers: Runtime,
+        release: Callable[[Routed], Awaitable[object]],
+    ) -> None:
+        self.rejections: deque[Rejection] = deque(maxlen=1000)
+        self._registry = registry
+        self._clock = clock
+        self._timers = timers
+        self._release = release
+        self._specs: dict[str, AgentSpec] = {}
+        self._scheduler = Scheduler(registry, on_reject=self.rejections.append)
+
+    def update_agent(self, spec: AgentSpec) -> None:
+        """Route to a new or changed declaration from now on."""
+        self._specs[spec.name] = spec
+        self._scheduler.update_agent(spec)
+
+    def replay(self, seen: Iterable[tuple[str, UUID]]) -> None:
+        """Start over with empty gates, joins and batches; `seen` (agent, artifact) pairs are not routed again."""
+        self._scheduler = Scheduler(self._registry, on_reject=self.rejections.append)
+        for spec in self._specs.values():
+            self._scheduler.update_agent(spec)
+        self._scheduler.mark_seen(seen)
+
+    def route(self, artifacts: Iterable[Artifact]) -> Routed:
+        """The work `artifacts` complete now; a delayed artifact is routed again when it becomes visible."""
+        items: list[WorkItem] = []
+        expired: list[ExpiredJoin] = []
+        now = self._clock.now()
+        for artifact in artifacts:
+            visible_at = visible_from(artifact.visibility, artifact.created_at)
+            if visible_at > now:
+                self._delay(artifact, visible_at)
+                continue
+            ready, gone = self._scheduler.route(artifact, now)
+            items.extend(work_item(a) for a in ready)
+            expired.extend(gone)
+        return Routed(tuple(items), tuple(expired))
+
+    def _delay(self, artifact: Artifact, visible_at: datetime) -> None:
+        async def release() -> None:
+            await self._release(self.route((artifact,)))
+
+        self._timers.call_at(visible_at, release, hard=True, kind="delayed", correlation_id=artifact.correlation_id)
+
+    def expire_due(self, now: datetime) -> Routed:
+        """Expire joins and flush timed-out batches due at `now`."""
+        ready, expired = self._scheduler.expire_due(now)
+        return Routed(tuple(work_item(a) for a in ready), tuple(expired))
+
+    def flush_on_idle(self) -> Routed:
+        """Flush the partial batches that ask for it when the run goes idle."""
+        return Routed(tuple(work_item(a) for a in self._scheduler.flush_on_idle()))
+
+    def next_deadline(self) -> datetime | None:
+        """The next join expiry or batch timeout."""
+        return self._scheduler.next_deadline()
+
+    def waiting(self, correlation_id: str | None = None) -> tuple[int, int, int]:
+        """Artifacts waiting in (gates, joins, batches), optionally for one workflow."""
+        return self._scheduler.waiting(correlation_id)
+
+    def delayed(self, correlation_id: str | None = None) -> int:
+        """Delayed artifacts not visible yet (optionally in one workflow)."""
+        return self._timers.timers("delayed", correlation_id)
+
+
+def work_item(activation: Activation, tick: Tick | None = None) -> WorkItem:
+    """The stored work record of a complete activation (a timer tick's has no inputs)."""
+    cids = {a.correlation_id for a in activation.inputs}
+    record = WorkRecord(
+        key=work_key(activation.agent, [a.id for a in activation.inputs], tick),
+        agent=activation.agent,
+        subscription=activation.subscription,
+        input_ids=tuple(a.id for a in activation.inputs),
+        correlation_id=cids.pop() if len(cids) == 1 else str(new_id()),
+        priority=activation.priority,
+        batched=activation.batched,
+        tick=tick,
+    )
+    return WorkItem(record, activation.inputs)
