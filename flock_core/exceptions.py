@@ -8,7 +8,8 @@ FlockError
 │   │   └── DuplicateAgentError    two agents share a name in one Flock
 │   ├── UnknownAgentError          an agent name that this Flock does not know
 │   ├── PayloadValidationError     a published payload does not validate against its registered type
-│   └── ConfigurationError         a setting is missing or invalid (for example no model configured)
+│   ├── ConfigurationError         a setting is missing or invalid (for example no model configured)
+│   └── EventLoopError             a blocking method (`Flock.run`) was called inside a running event loop
 └── RuntimeFlockError              something failed while a workflow ran
     ├── ContractViolation          an engine's result broke the declared output contract
     ├── EngineError                an engine raised or returned something unusable
@@ -37,6 +38,7 @@ __all__ = [
     "ContractViolation",
     "DuplicateAgentError",
     "EngineError",
+    "EventLoopError",
     "FlockError",
     "McpError",
     "PayloadValidationError",
@@ -66,12 +68,19 @@ class TypeRegistrationError(UserError):
 
 
 class AgentDeclarationError(UserError):
-    """An agent declaration is contradictory or incomplete."""
+    """An agent declaration is contradictory or incomplete.
 
-    def __init__(self, agent: str, problem: str) -> None:
+    Attributes:
+        agent: the agent's name.
+        problem: what is wrong and how to fix it.
+        argument: the builder argument concerned (`"fan_out"`, `"consumes"`, ...), when one is.
+    """
+
+    def __init__(self, agent: str, problem: str, *, argument: str | None = None) -> None:
         super().__init__(f"agent {agent!r}: {problem}")
         self.agent = agent
         self.problem = problem
+        self.argument = argument
 
 
 class DuplicateAgentError(AgentDeclarationError):
@@ -105,7 +114,27 @@ class PayloadValidationError(UserError, ValueError):
 
 
 class ConfigurationError(UserError):
-    """A required setting is missing or invalid."""
+    """A required setting is missing or invalid.
+
+    Attributes:
+        setting: the setting concerned (`"max_concurrency"`, `"engine"`, ...), when one is.
+    """
+
+    def __init__(self, message: str, *, setting: str | None = None) -> None:
+        super().__init__(message)
+        self.setting = setting
+
+
+class EventLoopError(UserError, RuntimeError):
+    """A blocking method was called from inside a running event loop; await its async twin instead."""
+
+    def __init__(self, method: str, async_method: str) -> None:
+        super().__init__(
+            f"Flock.{method}() blocks, so it cannot run inside a running event loop (Jupyter, an async "
+            f"function, a server): use `await flock.{async_method}(...)` there"
+        )
+        self.method = method
+        self.async_method = async_method
 
 
 class RuntimeFlockError(FlockError):

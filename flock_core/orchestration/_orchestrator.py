@@ -20,6 +20,7 @@ from .._clock import Clock
 from .._tracing import Attr, FlockTracer
 from ..agents._activation import ActivationRunner
 from ..agents._builder import AgentBuilder
+from ..agents._checks import check_declarations
 from ..agents._context import ContextProvider
 from ..agents._default_engine import load_default_engine
 from ..agents._engine import Engine, Usage
@@ -136,6 +137,11 @@ class Orchestrator:
         )
 
     @property
+    def tracer(self) -> FlockTracer:
+        """The spans of this Flock, on its tracer provider (servers open their request spans with it)."""
+        return self._tracer
+
+    @property
     def lease(self) -> timedelta | None:
         """How long this process's claims last on a shared board (`None` on a local one)."""
         return self.board.lease
@@ -233,7 +239,10 @@ class Orchestrator:
         self._report_expired(routed.expired)
         for artifact in commit.artifacts:
             for listener in self._listeners:
-                listener(artifact)
+                try:
+                    listener(artifact)
+                except Exception:  # noqa: BLE001 - the step is committed; a failing listener must not stop the run
+                    _log.exception("listener %r raised", listener)
             if self.events.listening:
                 self.events.emit(ArtifactPublished(artifact))
         self.board.accept(routed.items)
@@ -299,7 +308,12 @@ class Orchestrator:
     # -- runs ----------------------------------------------------------------------------------------
 
     async def start(self) -> ResumeReport:
-        """Resume from the store once: pending work, partial gates/joins/batches, timers; compare declarations."""
+        """Resume from the store once: pending work, partial gates/joins/batches, timers; compare declarations.
+
+        Checks the declarations across agents first, every time (agents may be declared after the start).
+        """
+        servers: Mapping[str, object] = getattr(self._executor.tools, "servers", None) or {}
+        check_declarations(self._specs, tuple(servers))
         if self._resume_report is None:
             self._resume_report = ResumeReport()
             self._resume_report = await self._resume()

@@ -14,6 +14,7 @@ from flock_core.exceptions import (
     ContractViolation,
     DuplicateAgentError,
     EngineError,
+    EventLoopError,
     FlockError,
     PayloadValidationError,
     RuntimeFlockError,
@@ -57,6 +58,7 @@ def test_the_tree_drawing_parses() -> None:
         "UnknownAgentError": "UserError",
         "PayloadValidationError": "UserError",
         "ConfigurationError": "UserError",
+        "EventLoopError": "UserError",
         "RuntimeFlockError": "FlockError",
         "ContractViolation": "RuntimeFlockError",
         "EngineError": "RuntimeFlockError",
@@ -85,6 +87,7 @@ def test_the_tree_matches_the_class_hierarchy() -> None:
         UnknownAgentError,
         PayloadValidationError,
         ConfigurationError,
+        EventLoopError,
     ],
 )
 def test_user_errors(cls: type[FlockError]) -> None:
@@ -101,6 +104,7 @@ def test_runtime_errors(cls: type[FlockError]) -> None:
 def test_standard_bases_for_familiar_handling() -> None:
     assert issubclass(PayloadValidationError, ValueError)
     assert issubclass(RunTimeoutError, TimeoutError)
+    assert issubclass(EventLoopError, RuntimeError)  # what anyio.run raised here before
 
 
 def test_contract_violation_carries_and_names_its_context() -> None:
@@ -131,7 +135,11 @@ def test_contract_violation_without_an_output_type_or_errors() -> None:
 
 
 def test_context_of_the_other_errors() -> None:
-    assert vars(AgentDeclarationError("a", "bad")) == {"agent": "a", "problem": "bad"}
+    assert vars(AgentDeclarationError("a", "bad")) == {"agent": "a", "problem": "bad", "argument": None}
+    assert vars(AgentDeclarationError("a", "bad", argument="fan_out"))["argument"] == "fan_out"
+    assert vars(ConfigurationError("bad", setting="lease")) == {"setting": "lease"}
+    assert vars(EventLoopError("run", "arun")) == {"method": "run", "async_method": "arun"}
+    assert "await flock.arun(" in str(EventLoopError("run", "arun"))
     assert str(AgentDeclarationError("a", "bad")) == "agent 'a': bad"
     assert vars(UnknownAgentError("x", ["b", "a"])) == {"agent": "x"}
     assert str(UnknownAgentError("x", ["b", "a"])) == "unknown agent 'x'; declared agents: ['a', 'b']"
