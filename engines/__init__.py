@@ -36,9 +36,18 @@ from ._learning import (
     save_learned,
 )
 from ._naming import pluralize, snake_case
-from ._settings import FLOCK_COMPAT_MODEL_ENV, MODEL_ENV, OFFLINE_MODEL, AdapterName, BackendName, ProgramName
+from ._settings import (
+    FLOCK_COMPAT_MODEL_ENV,
+    MODEL_ENV,
+    OFFLINE_MODEL,
+    SIMULATED_MODEL,
+    AdapterName,
+    BackendName,
+    ProgramName,
+)
 from ._shape import InputShape, InputSlot
 from ._signature import RESERVED_NAMES, FieldPlan, FieldRole, SignaturePlan, build_signature, plan_signature
+from ._simulated import simulated_reply, simulated_responder
 
 if _typing.TYPE_CHECKING:
     from dspy.adapters.baml_adapter import BAMLAdapter
@@ -63,6 +72,7 @@ __all__ = [
     "MODEL_ENV",
     "OFFLINE_MODEL",
     "RESERVED_NAMES",
+    "SIMULATED_MODEL",
     "AdapterName",
     "BAMLAdapter",
     "BackendName",
@@ -106,5 +116,7 @@ __all__ = [
     "plan_signature",
     "pluralize",
     "save_learned",
+    "simulated_reply",
+    "simulated_responder",
     "snake_case",
 ]

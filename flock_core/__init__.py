@@ -39,15 +39,18 @@ from .agents._spec import AgentSpec, BestOf, FanOut, OutputGroup, Subscription
 from .agents._tool import flock_tool
 from .blackboard._artifacts import Artifact, WorkflowError
 from .blackboard._registry import TypeRegistry, flock_type, type_name_of
-from .blackboard._store import ArtifactPage, ArtifactQuery, BlackboardStore
+from .blackboard._store import ArtifactLog, ArtifactPage, ArtifactQuery, BlackboardStore, RunState, WorkQueue
 from .blackboard._visibility import (
     AfterVisibility,
     AgentIdentity,
+    ComposedVisibility,
+    DeclassifiedVisibility,
     LabelledVisibility,
     PrivateVisibility,
     PublicVisibility,
     TenantVisibility,
     Visibility,
+    combine,
 )
 from .blackboard._work import Commit, ExpiredJoin, Tick, TimerState, WorkRecord, WorkStatus
 from .blackboard.memory._store import InMemoryBlackboardStore
@@ -60,7 +63,7 @@ from .orchestration._events import (
     FlockEvent,
     TokenStreamed,
 )
-from .orchestration._resume import ResumeReport
+from .orchestration._resume import ResumeReport, SkippedWork
 from .orchestration._scheduler import Rejection
 from .orchestration._status import CorrelationState, CorrelationStatus, RunResult
 
@@ -119,6 +122,7 @@ __all__ = [
     "ApiKeys",
     "Artifact",
     "ArtifactCount",
+    "ArtifactLog",
     "ArtifactPage",
     "ArtifactPublished",
     "ArtifactQuery",
@@ -128,6 +132,7 @@ __all__ = [
     "Clock",
     "Commit",
     "ComponentContext",
+    "ComposedVisibility",
     "Condition",
     "ConditionView",
     "ContextProvider",
@@ -135,6 +140,7 @@ __all__ = [
     "CorrelationContext",
     "CorrelationState",
     "CorrelationStatus",
+    "DeclassifiedVisibility",
     "Demo",
     "Engine",
     "EngineComponent",
@@ -167,8 +173,10 @@ __all__ = [
     "ResumeReport",
     "RetentionResult",
     "RunResult",
+    "RunState",
     "SQLiteBlackboardStore",
     "ScheduleSpec",
+    "SkippedWork",
     "StdioServerParameters",
     "StreamableHttpServerParameters",
     "Subscription",
@@ -183,12 +191,14 @@ __all__ = [
     "UtilityComponent",
     "Visibility",
     "When",
+    "WorkQueue",
     "WorkRecord",
     "WorkStatus",
     "WorkflowError",
     "WorkflowFailed",
     "__version__",
     "active_tracer",
+    "combine",
     "flock_tool",
     "flock_type",
     "type_name_of",

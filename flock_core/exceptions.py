@@ -7,6 +7,7 @@ FlockError
 │   ├── AgentDeclarationError      a contradictory or incomplete agent declaration
 │   │   └── DuplicateAgentError    two agents share a name in one Flock
 │   ├── UnknownAgentError          an agent name that this Flock does not know
+│   ├── InputTypeError             an agent invoked on a type none of its subscriptions takes
 │   ├── PayloadValidationError     a published payload does not validate against its registered type
 │   ├── ConfigurationError         a setting is missing or invalid (for example no model configured)
 │   └── EventLoopError             a blocking method (`Flock.run`) was called inside a running event loop
@@ -14,6 +15,7 @@ FlockError
     ├── ContractViolation          an engine's result broke the declared output contract
     ├── EngineError                an engine raised or returned something unusable
     ├── StoreError                 the blackboard store failed
+    │   └── BoardInUseError        another run holds this local board (a second process on a SQLite file)
     ├── CircuitBreakerTripped      an agent hit max_agent_iterations in one workflow
     ├── McpError                   an MCP server could not be reached, or one of its tools failed
     └── RunTimeoutError            `run_until_idle` / `run_until` hit its timeout
@@ -25,7 +27,7 @@ and name it in their message.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -33,6 +35,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AgentDeclarationError",
+    "BoardInUseError",
     "CircuitBreakerTripped",
     "ConfigurationError",
     "ContractViolation",
@@ -40,6 +43,7 @@ __all__ = [
     "EngineError",
     "EventLoopError",
     "FlockError",
+    "InputTypeError",
     "McpError",
     "PayloadValidationError",
     "RunTimeoutError",
@@ -96,6 +100,16 @@ class UnknownAgentError(UserError):
     def __init__(self, agent: str, known: Sequence[str]) -> None:
         super().__init__(f"unknown agent {agent!r}; declared agents: {sorted(known)}")
         self.agent = agent
+
+
+class InputTypeError(UserError, TypeError):
+    """An agent was invoked directly on a type that none of its subscriptions takes."""
+
+    def __init__(self, agent: str, type_name: str, accepted: Iterable[str]) -> None:
+        self.agent = agent
+        self.type_name = type_name
+        self.accepted = tuple(sorted(accepted))
+        super().__init__(f"agent {agent!r} does not consume {type_name!r}; it consumes {list(self.accepted)}")
 
 
 class PayloadValidationError(UserError, ValueError):
@@ -185,6 +199,19 @@ class EngineError(RuntimeFlockError):
 
 class StoreError(RuntimeFlockError):
     """The blackboard store failed to read or write."""
+
+
+class BoardInUseError(StoreError):
+    """Another run holds this local board: a local board (in memory, SQLite) runs one `Flock` at a time."""
+
+    def __init__(self, board: str, holder: str) -> None:
+        super().__init__(
+            f"{board} is in use by another Flock ({holder}); a local board runs one Flock at a time: "
+            "stop the other one (or close its store: `await flock.shutdown()`, `async with flock`), "
+            "or use PostgresBlackboardStore to run one board from several processes (docs/distributed.md)"
+        )
+        self.board = board
+        self.holder = holder
 
 
 class CircuitBreakerTripped(RuntimeFlockError):

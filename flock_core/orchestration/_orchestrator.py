@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel
 
 from .._clock import Clock
-from .._tracing import Attr, FlockTracer
+from .._ids import new_id
+from .._tracing import FlockTracer
 from ..agents._activation import ActivationRunner
 from ..agents._builder import AgentBuilder
 from ..agents._checks import check_declarations
@@ -26,10 +27,11 @@ from ..agents._default_engine import load_default_engine
 from ..agents._engine import Engine, Usage
 from ..agents._spec import AgentSpec
 from ..blackboard._artifacts import Artifact, WorkflowError
+from ..blackboard._leases import new_owner
 from ..blackboard._registry import TypeRegistry
 from ..blackboard._shared import shared_store
-from ..blackboard._store import ArtifactQuery, BlackboardStore
-from ..blackboard._work import Commit, ExpiredJoin, WorkRecord, worker_identity
+from ..blackboard._store import ArtifactQuery, BlackboardStore, ExclusiveBoard
+from ..blackboard._work import Commit, ExpiredJoin, WorkRecord
 from ..exceptions import ConfigurationError, DuplicateAgentError, RunTimeoutError, UnknownAgentError
 from ._artifact_factory import ArtifactFactory
 from ._board import Board, LocalBoard
@@ -88,7 +90,7 @@ class Orchestrator:
         self.registry = registry
         self.store = store
         self.clock = clock
-        self.worker_id = worker_identity()
+        self.worker_id = new_owner()
         self.events = EventBus()
         self.learned: dict[tuple[str, int], LearnedState] = {}
         self.expired_joins: list[ExpiredJoin] = []
@@ -206,25 +208,20 @@ class Orchestrator:
     async def publish(self, obj: BaseModel | Mapping[str, Any], **options: Any) -> Artifact:
         """Validate and store an external artifact together with the work it completes, in a publish span."""
         await self.start()
-        with self._tracer.publish(options.get("correlation_id")) as span:
+        options["correlation_id"] = options.get("correlation_id") or str(new_id())
+        with self._tracer.publish(options["correlation_id"]) as span:
             artifact = self._artifacts.from_object(obj, **options)
-            if span.is_recording():
-                span.update_name(f"publish {artifact.type}")
-                span.set_attributes(
-                    {
-                        Attr.ARTIFACT_TYPE: artifact.type,
-                        Attr.ARTIFACT_ID: str(artifact.id),
-                        Attr.CONVERSATION: artifact.correlation_id,
-                    }
-                )
+            self._tracer.published(span, artifact)
             await self._commit(Commit(artifacts=(artifact,)), self.board.route([artifact]))
         return artifact
 
     async def invoke(self, agent: str, obj: BaseModel | Mapping[str, Any], publish: bool) -> list[Artifact]:
         """Run `agent` directly on `obj` outside the queue; errors propagate to the caller."""
         spec = self.spec(agent)
+        source = self._artifacts.from_object(obj)
+        spec.check_consumes(source.type)
         await self.start()
-        return await self._executor.invoke(spec, self._artifacts.from_object(obj), publish)
+        return await self._executor.invoke(spec, source, publish)
 
     async def _commit(self, commit: Commit, routed: Routed) -> bool:
         """Store one step with the work it completes; then tell listeners and hand the work to the board.
@@ -286,6 +283,8 @@ class Orchestrator:
         routed = self._routing.flush_on_idle()
         if routed.items:
             await self._commit(Commit(), routed)
+        elif isinstance(self.board, LocalBoard):  # a shared board's workflows end once every process is done
+            self._tracer.settle(busy=lambda cid: self.runtime.timers("delayed", cid) > 0)
         return bool(routed.items)
 
     async def pull(self, capacity: int) -> None:
@@ -293,8 +292,11 @@ class Orchestrator:
         await self.board.pull(capacity)
 
     async def settled(self) -> bool:
-        """Whether the whole board is done (other processes included)."""
-        return await self.board.settled()
+        """Whether the whole board is done (other processes included); then its workflows' spans end."""
+        done = await self.board.settled()
+        if done:
+            self._tracer.settle()
+        return done
 
     async def wait_external(self) -> None:
         """Wait for another process to change the board."""
@@ -316,10 +318,16 @@ class Orchestrator:
         check_declarations(self._specs, tuple(servers))
         if self._resume_report is None:
             self._resume_report = ResumeReport()
-            self._resume_report = await self._resume()
+            try:
+                self._resume_report = await self._resume()
+            except BaseException:  # not started (e.g. `BoardInUseError`): the next call tries again
+                self._resume_report = None
+                raise
         return self._resume_report
 
     async def _resume(self) -> ResumeReport:
+        if isinstance(self.board, LocalBoard) and isinstance(self.store, ExclusiveBoard):
+            await self.store.hold(self.worker_id)  # one run per local board: `BoardInUseError` if taken
         previous = await self.store.fingerprints()
         added, removed, changed = compare_fingerprints(previous, self._fingerprints()) if previous else ((), (), ())
         await self._save_fingerprints()
@@ -329,9 +337,9 @@ class Orchestrator:
             await self._commit(Commit(), resumed.routed)
         if resumed.timers is not None:
             self._schedules.arm(resumed.timers)
-        report = ResumeReport(added, removed, changed, resumed.resumed, resumed.orphaned)
-        if not report.unchanged or resumed.orphaned:
-            _log.warning("resuming with changed declarations: %s", report)
+        report = ResumeReport(added, removed, changed, resumed.resumed, resumed.orphaned, resumed.skipped)
+        if not report.unchanged or resumed.orphaned or resumed.skipped:
+            _log.warning("resuming with changed declarations or work it cannot run now: %s", report)
         return report
 
     def _fingerprints(self) -> dict[str, str]:
@@ -399,7 +407,9 @@ class Orchestrator:
         """Where one workflow stands: state, counts, pending work and token usage so far."""
         page = await self.store.query(ArtifactQuery(correlation_id=correlation_id))
         errors = sum(1 for a in page.items if a.type == self.registry.name_of(WorkflowError))
-        pending = self.runtime.pending(correlation_id)
+        # the store's unfinished work includes what another process (or a skipped resume) holds
+        stored = await self.store.work(("pending", "leased"), correlation_id=correlation_id)
+        pending = max(self.runtime.pending(correlation_id), len(stored))
         delayed = self._routing.delayed(correlation_id)
         gates, joins, batches = self._routing.waiting(correlation_id)
         gates += self.deferred.waiting(correlation_id)  # inputs of activations held by their condition
@@ -418,6 +428,7 @@ class Orchestrator:
         )
 
     async def shutdown(self) -> None:
-        """Run every component's `on_terminate` hook, close MCP sessions and the store."""
+        """End open workflow spans, run every component's `on_terminate` hook, close MCP sessions and the store."""
+        self._tracer.settle()
         await self._executor.terminate()
         await self.store.close()

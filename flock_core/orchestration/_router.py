@@ -143,8 +143,9 @@ class SharedBoard:
         """Extend the leases of the work queued or running here, every third of a lease.
 
         An activation may run longer than one lease: as long as this process is alive and its loop turns,
-        nobody else claims its work. A lease that could not be renewed was taken over (this process
-        stalled past its lease); the other process's result wins and this one's is discarded at commit.
+        nobody else claims its work. A lease that could not be renewed although its item is unfinished was
+        taken over (this process stalled past its lease); the first result committed wins and the other is
+        discarded at commit. Items that finished while their leases were being renewed are not warned about.
         """
         now = self._clock.now()
         if self._renew_at is not None and now < self._renew_at:
@@ -153,8 +154,9 @@ class SharedBoard:
         held = self._runtime.held_keys()
         if not held:
             return
-        renewed = await self._queue.renew(held, self._worker_id, now + self.lease)
-        if lost := sorted(set(held) - renewed):
+        renewal = await self._queue.renew(held, self._worker_id, now + self.lease)
+        # the store judged each key as it renewed: an item this process finished meanwhile is not lost
+        if lost := sorted(renewal.lost.intersection(self._runtime.held_keys())):
             _log.warning("worker %s lost the lease of %d work item(s): %s", self._worker_id, len(lost), lost[:5])
 
     async def settled(self) -> bool:

@@ -22,8 +22,9 @@ CorrelationState = Literal["active", "completed", "failed"]
 class CorrelationStatus:
     """Where one workflow (one correlation id) stands.
 
-    `state` is `active` while activations are queued or running, or inputs wait for a delayed artifact,
-    a join or a batch; `failed` once settled with at least one `WorkflowError`; else `completed`.
+    `state` is `active` while activations are queued or running, or stored and unfinished (pending, or
+    leased by any process, alive or not), or inputs wait for a delayed artifact, a join or a batch;
+    `failed` once settled with at least one `WorkflowError`; else `completed`.
     Inputs waiting in an AND/count gate do not keep a workflow active (a gate may legitimately never fill).
     """
 

@@ -9,6 +9,7 @@ import pytest
 from flock_core import exceptions
 from flock_core.exceptions import (
     AgentDeclarationError,
+    BoardInUseError,
     CircuitBreakerTripped,
     ConfigurationError,
     ContractViolation,
@@ -16,6 +17,7 @@ from flock_core.exceptions import (
     EngineError,
     EventLoopError,
     FlockError,
+    InputTypeError,
     PayloadValidationError,
     RuntimeFlockError,
     RunTimeoutError,
@@ -56,6 +58,7 @@ def test_the_tree_drawing_parses() -> None:
         "AgentDeclarationError": "UserError",
         "DuplicateAgentError": "AgentDeclarationError",
         "UnknownAgentError": "UserError",
+        "InputTypeError": "UserError",
         "PayloadValidationError": "UserError",
         "ConfigurationError": "UserError",
         "EventLoopError": "UserError",
@@ -63,6 +66,7 @@ def test_the_tree_drawing_parses() -> None:
         "ContractViolation": "RuntimeFlockError",
         "EngineError": "RuntimeFlockError",
         "StoreError": "RuntimeFlockError",
+        "BoardInUseError": "StoreError",
         "CircuitBreakerTripped": "RuntimeFlockError",
         "McpError": "RuntimeFlockError",
         "RunTimeoutError": "RuntimeFlockError",
@@ -143,9 +147,15 @@ def test_context_of_the_other_errors() -> None:
     assert str(AgentDeclarationError("a", "bad")) == "agent 'a': bad"
     assert vars(UnknownAgentError("x", ["b", "a"])) == {"agent": "x"}
     assert str(UnknownAgentError("x", ["b", "a"])) == "unknown agent 'x'; declared agents: ['a', 'b']"
+    wrong = InputTypeError("a", "Memo", ["Task", "Bug"])
+    assert vars(wrong) == {"agent": "a", "type_name": "Memo", "accepted": ("Bug", "Task")}
+    assert str(wrong) == "agent 'a' does not consume 'Memo'; it consumes ['Bug', 'Task']"
     assert vars(EngineError("a", "boom")) == {"agent": "a", "usage": None}
     assert str(EngineError("a", "boom")) == "agent 'a': boom"
     assert vars(CircuitBreakerTripped("loop", 5)) == {"agent": "loop", "limit": 5}
     assert "agent 'loop' reached max_agent_iterations=5" in str(CircuitBreakerTripped("loop", 5))
     assert vars(TypeRegistrationError("m", type_name="T")) == {"type_name": "T"}
     assert vars(PayloadValidationError("T", ["a: bad"])) == {"type_name": "T", "errors": ("a: bad",)}
+    in_use = BoardInUseError("the SQLite board 'b.db'", "lease owner h/1/ab")
+    assert vars(in_use) == {"board": "the SQLite board 'b.db'", "holder": "lease owner h/1/ab"}
+    assert str(in_use).startswith("the SQLite board 'b.db' is in use by another Flock (lease owner h/1/ab)")

@@ -26,7 +26,13 @@ from flock_core import (
     WorkflowError,
     flock_tool,
 )
-from flock_core.exceptions import ConfigurationError, EngineError, RunTimeoutError, UnknownAgentError
+from flock_core.exceptions import (
+    ConfigurationError,
+    EngineError,
+    InputTypeError,
+    RunTimeoutError,
+    UnknownAgentError,
+)
 from flock_core.testing import FunctionEngine, Script, ScriptedEngine, VirtualClock, capture
 
 pytestmark = pytest.mark.anyio
@@ -81,7 +87,7 @@ async def test_single_agent_publishes_with_lineage() -> None:
     assert draft.produced_by == "writer"
     assert draft.consumed_from == (source.id,)
     assert draft.correlation_id == source.correlation_id
-    assert await flock.store.consumers_of(source.id) == {"writer"}
+    assert await flock.store.consumed_pairs() == {("writer", source.id)}
 
 
 async def test_three_stage_pipeline() -> None:
@@ -554,6 +560,9 @@ async def test_invoke_runs_one_agent_directly() -> None:
     assert await flock.store.get_by_type(Review) == [Review(score=7)]
     with pytest.raises(UnknownAgentError, match="unknown agent 'nobody'"):
         await flock.invoke("nobody", Idea(text="z"))
+    with pytest.raises(InputTypeError) as wrong:
+        await flock.invoke("writer", Draft(text="not an idea"))
+    assert (wrong.value.agent, wrong.value.type_name, wrong.value.accepted) == ("writer", "Draft", ("Idea",))
 
 
 async def test_publish_dict_and_typed_errors() -> None:

@@ -35,9 +35,10 @@ from flock_core import (
     PrivateVisibility,
     TenantVisibility,
 )
-from flock_core.blackboard._shared import BoardState, SharedQueueStore, shared_store
+from flock_core.blackboard._shared import BoardState, Renewal, SharedQueueStore, shared_store
 from flock_core.blackboard._work import Commit, WorkRecord
-from flock_core.blackboard.postgres._schema import MIGRATIONS, migrate
+from flock_core.blackboard.postgres._ddl import MIGRATIONS
+from flock_core.blackboard.postgres._migrate import migrate
 from flock_core.blackboard.postgres._store import PostgresBlackboardStore
 from flock_core.exceptions import ConfigurationError, StoreError
 from flock_core.orchestration._router import SharedBoard
@@ -125,9 +126,10 @@ async def test_a_new_migration_is_applied_once_and_a_newer_schema_is_refused(pg_
                 *MIGRATIONS,
                 ("ALTER TABLE fingerprints ADD COLUMN note TEXT",),
             )
-            assert await migrate(conn, pg_schema, newer) == 2
-            assert await migrate(conn, pg_schema, newer) == 2
-            with pytest.raises(StoreError, match="version 2, newer than this flock_core"):
+            latest = len(MIGRATIONS) + 1
+            assert await migrate(conn, pg_schema, newer) == latest
+            assert await migrate(conn, pg_schema, newer) == latest
+            with pytest.raises(StoreError, match=f"version {latest}, newer than this flock_core"):
                 await migrate(conn, pg_schema)
         finally:
             await conn.close()
@@ -178,11 +180,27 @@ async def test_expired_leases_are_claimed_again_and_renewed_ones_are_not(pg_sche
     async with stores(pg_schema, 1) as (store,):
         await store.commit(Commit(enqueue=(item("old"), item("kept"))))
         await store.claim("w1", limit=2, agents=None, lease_until=PAST)
-        assert await store.renew(["kept", "unknown"], "w1", FUTURE) == {"kept"}
-        assert await store.renew(["old"], "somebody-else", FUTURE) == frozenset()
-        assert await store.renew([], "w1", FUTURE) == frozenset()
+        assert await store.renew(["kept", "unknown"], "w1", FUTURE) == Renewal(frozenset({"kept"}))
+        assert await store.renew(["old"], "somebody-else", FUTURE) == Renewal(lost=frozenset({"old"}))
+        assert await store.renew([], "w1", FUTURE) == Renewal()
         [taken] = await store.claim("w2", limit=5, agents=None, lease_until=FUTURE)
         assert (taken.key, taken.attempts, taken.lease_owner) == ("old", 2, "w2")
+
+
+async def test_a_renewal_tells_items_its_owner_finished_from_items_another_owner_took(pg_schema: str) -> None:
+    async with stores(pg_schema, 1) as (store,):
+        await store.commit(Commit(enqueue=(item("mine"), item("theirs"), item("running"), item("released"))))
+        await store.claim("w1", limit=4, agents=None, lease_until=PAST)
+        await store.commit(Commit(complete="mine"))  # w1 finished it while its renewal was on the way
+        [taken] = await store.claim("w2", limit=1, agents=None, lease_until=FUTURE)
+        await store.commit(Commit(complete=taken.key))  # w2 took the expired lease over and finished it
+        await store.release(["released"])
+        keys = ["mine", "theirs", "running", "released", "unknown"]
+
+        renewal = await store.renew(keys, "w1", FUTURE)
+
+        assert taken.key == "theirs"
+        assert renewal == Renewal(renewed=frozenset({"running"}), lost=frozenset({"theirs", "released"}))
 
 
 async def test_board_state_counts_and_routing_commits(pg_schema: str) -> None:
@@ -290,7 +308,7 @@ async def test_a_tenant_scoped_store_never_gets_another_tenants_rows(pg_schema: 
             await admin.append(artifact)
         work = (item("on-acme", acme), item("on-globex", globex, later), item("on-public", public))
         await admin.commit(Commit(enqueue=work))
-        mine = {public.id, acme.id, private.id}
+        mine = {public.id, acme.id}  # private to `x` without a tenant: not acme's
 
         assert {a.id for _, a in await scoped.unrouted(0, 100)} == mine
         assert {a.id for a in (await scoped.query(ArtifactQuery())).items} == mine
@@ -301,7 +319,7 @@ async def test_a_tenant_scoped_store_never_gets_another_tenants_rows(pg_schema: 
             "on-acme",
             "on-public",
         }
-        assert (await scoped.board_state()).unrouted == 3
+        assert (await scoped.board_state()).unrouted == 2
         assert not await scoped.try_lead("w"), "a scoped store sees part of the board, so it never routes"
         with pytest.raises(ConfigurationError, match="before the store is first used"):
             scoped.restrict_to_tenant("globex")
@@ -398,9 +416,12 @@ async def test_a_trace_spans_the_processes_that_worked_on_it(pg_schema: str) -> 
     activations = [s for s in exporters[1].get_finished_spans() if s.name.startswith("invoke_agent")]
     assert len(activations) == 3, "split, then finish for each part, all in the worker"
     assert {s.context.trace_id for s in activations if s.context} == {publish.context.trace_id}
+    assert publish.parent is not None
+    assert {s.parent.span_id for s in activations if s.parent} == {publish.parent.span_id}, (
+        "siblings under the publisher's workflow span, read back from the board"
+    )
     [split] = [s for s in activations if s.name == "invoke_agent split"]
-    assert split.parent is not None
-    assert split.parent.span_id == publish.context.span_id, "parented on the publish span, read back from the board"
+    assert [link.context.span_id for link in split.links] == [publish.context.span_id]
 
 
 async def test_cross_process_join_fires_once(pg_schema: str) -> None:
@@ -436,7 +457,7 @@ async def test_new_router_takes_over_and_abandoned_lease_is_reclaimed(pg_schema:
         assert await survivor.get_by_type(Shipment) == [Shipment(order_id=1)]
         assert len(await survivor.get_by_type(Done)) == 2
         record = {r.key: r for r in await survivor_store.work()}[leased.key]
-        assert (record.status, record.attempts, record.lease_owner) == ("done", 2, None)
+        assert (record.status, record.attempts, record.lease_owner) == ("done", 2, survivor._core.worker_id)
         assert all(count == 1 for count in calls.values())
 
 
