@@ -31,8 +31,12 @@ from .agents._context import (
     RecentContext,
 )
 from .agents._engine import Engine, EvaluationRequest, EvaluationResult, Usage
+from .agents._filtered import FilterConfig, FilteredContextProvider
+from .agents._flock_style import ComponentContext, EngineComponent, EvalInputs, EvalResult, UtilityComponent
+from .agents._handle import AgentHandle
 from .agents._patterns import BatchSpec, JoinSpec, ScheduleSpec
 from .agents._spec import AgentSpec, BestOf, FanOut, OutputGroup, Subscription
+from .agents._tool import flock_tool
 from .blackboard._artifacts import Artifact, WorkflowError
 from .blackboard._registry import TypeRegistry, flock_type, type_name_of
 from .blackboard._store import ArtifactLog, ArtifactPage, ArtifactQuery, BlackboardStore, RunState, WorkQueue
@@ -69,8 +73,9 @@ if TYPE_CHECKING:
     from .blackboard.postgres._store import PostgresBlackboardStore
     from .blackboard.sqlite._retention import RetentionResult
     from .blackboard.sqlite._store import SQLiteBlackboardStore
-    from .mcp import McpServerSpec
+    from .mcp import McpServerSpec, StdioServerParameters, StreamableHttpServerParameters
     from .orchestration._conditions import ArtifactCount, Condition, ConditionView, Exists, Idle, WorkflowFailed
+    from .orchestration._until import Until, When
     from .serve import ApiKeys
 
 _LAZY = {
@@ -86,6 +91,10 @@ _LAZY = {
     "PostgresBlackboardStore": ".blackboard.postgres._store",
     "RetentionResult": ".blackboard.sqlite._retention",
     "SQLiteBlackboardStore": ".blackboard.sqlite._store",
+    "StdioServerParameters": ".mcp",
+    "StreamableHttpServerParameters": ".mcp",
+    "Until": ".orchestration._until",
+    "When": ".orchestration._until",
     "WorkflowFailed": ".orchestration._conditions",
     "active_tracer": "._tracing",
 }
@@ -107,6 +116,7 @@ __all__ = [
     "AfterVisibility",
     "AgentBuilder",
     "AgentComponent",
+    "AgentHandle",
     "AgentIdentity",
     "AgentSpec",
     "ApiKeys",
@@ -121,6 +131,7 @@ __all__ = [
     "BlackboardStore",
     "Clock",
     "Commit",
+    "ComponentContext",
     "ComposedVisibility",
     "Condition",
     "ConditionView",
@@ -132,13 +143,18 @@ __all__ = [
     "DeclassifiedVisibility",
     "Demo",
     "Engine",
+    "EngineComponent",
+    "EvalInputs",
+    "EvalResult",
     "EvaluationRequest",
     "EvaluationResult",
     "EventBus",
     "Exists",
     "ExpiredJoin",
     "FanOut",
+    "FilterConfig",
     "FilteredContext",
+    "FilteredContextProvider",
     "Flock",
     "FlockEvent",
     "Idle",
@@ -161,6 +177,8 @@ __all__ = [
     "SQLiteBlackboardStore",
     "ScheduleSpec",
     "SkippedWork",
+    "StdioServerParameters",
+    "StreamableHttpServerParameters",
     "Subscription",
     "SystemClock",
     "TenantVisibility",
@@ -168,8 +186,11 @@ __all__ = [
     "TimerState",
     "TokenStreamed",
     "TypeRegistry",
+    "Until",
     "Usage",
+    "UtilityComponent",
     "Visibility",
+    "When",
     "WorkQueue",
     "WorkRecord",
     "WorkStatus",
@@ -178,6 +199,7 @@ __all__ = [
     "__version__",
     "active_tracer",
     "combine",
+    "flock_tool",
     "flock_type",
     "type_name_of",
 ]

@@ -15,8 +15,10 @@ from ._checks import check_int, check_name, check_names, check_type, check_visib
 from ._components import AgentComponent
 from ._context import ContextProvider
 from ._engine import Engine
+from ._flock_style import EngineComponent, UtilityComponent, as_agent_component, as_engine
+from ._handle import AgentHandle
 from ._patterns import BatchSpec, JoinSpec, ScheduleSpec
-from ._spec import AgentSpec, BestOf, OutputGroup, Predicate, Subscription, VisibilityRule
+from ._spec import ActivationCondition, AgentSpec, BestOf, OutputGroup, Predicate, Subscription, VisibilityRule
 
 __all__ = ["AgentBuilder"]
 
@@ -73,6 +75,11 @@ class AgentBuilder:
         """The frozen declaration as it stands now."""
         return self._spec
 
+    @property
+    def agent(self) -> AgentHandle:
+        """The agent being declared, as Flock's `builder.agent` (`.agent.context_provider = ...`)."""
+        return AgentHandle(self)
+
     def _update(self, **changes: Any) -> Self:
         self._spec = dataclasses.replace(self._spec, **changes)
         self._on_change(self._spec)
@@ -113,6 +120,7 @@ class AgentBuilder:
         join: JoinSpec | None = None,
         batch: BatchSpec | None = None,
         priority: int = 0,
+        activation: ActivationCondition | None = None,
     ) -> Self:
         """Subscribe to artifacts of `types` (all of them, per correlation id), filtered by the keywords.
 
@@ -124,6 +132,8 @@ class AgentBuilder:
             join: correlate the types by a key within a window instead of by correlation id.
             batch: hand the engine several completed groups at once.
             priority: ready activations with a higher priority start first.
+            activation: a condition (`When.correlation(T)...`) that must hold before a complete activation
+                runs; until then it waits, and it runs once an artifact in its workflow makes it true.
         """
         names = self._type_names(types, "consumes")
         self._instance(join, JoinSpec, "join", "JoinSpec(by=lambda p: p.key, within=timedelta(minutes=5))")
@@ -134,6 +144,10 @@ class AgentBuilder:
             )
         if isinstance(priority, bool) or not isinstance(priority, int):
             raise self._fail(f"priority= takes an int, got {priority!r} ({type(priority).__name__})", "priority")
+        if activation is not None and not callable(getattr(activation, "check", None)):
+            raise self._fail(
+                f"activation= must be a condition such as When.correlation(T).exists(): {activation!r}", "activation"
+            )
         subscription = Subscription(
             types=names,
             models=tuple(types),
@@ -143,6 +157,7 @@ class AgentBuilder:
             priority=priority,
             join=join,
             batch=batch,
+            activation=activation,
         )
         return self._update(subscriptions=(*self._spec.subscriptions, subscription))
 
@@ -195,11 +210,12 @@ class AgentBuilder:
         )
         return self._update(output_groups=(*self._spec.output_groups, group))
 
-    def with_engines(self, *engines: Engine) -> Self:
-        """Use `engine` instead of the Flock's default engine (one engine per agent)."""
+    def with_engines(self, *engines: Engine | EngineComponent) -> Self:
+        """Use `engine` instead of the Flock's default engine (one engine per agent; a Flock-style
+        `EngineComponent` is adapted)."""
         if len(engines) != 1:
             raise self._fail(f"with_engines() takes exactly one engine, got {len(engines)}", "engine")
-        return self._update(engine=declared_engine(self._spec.name, engines[0]))
+        return self._update(engine=declared_engine(self._spec.name, as_engine(engines[0])))
 
     def with_components(self, *components: AgentComponent) -> Self:
         """Add activation hooks; they run in ascending `priority` order."""
@@ -208,6 +224,10 @@ class AgentBuilder:
                 raise self._fail(f"{component!r} is not an AgentComponent", "components")
         merged = sorted((*self._spec.components, *components), key=lambda c: c.priority)
         return self._update(components=tuple(merged))
+
+    def with_utilities(self, *components: UtilityComponent | AgentComponent) -> Self:
+        """Add Flock-style utility components (Flock's hook signatures), or `AgentComponent`s."""
+        return self.with_components(*(as_agent_component(c) for c in components))
 
     def with_tools(self, *tools: Callable[..., Any] | Sequence[Callable[..., Any]]) -> Self:
         """Give the agent's engine callable tools (a list or several arguments)."""
