@@ -3,6 +3,8 @@
 Importing this package loads neither DSPy nor LiteLLM; they load when an engine first evaluates.
 """
 
+import typing as _typing
+
 from ._dspy_engine import DSPyEngine
 from ._embedder import EMBEDDING_MODEL_ENV, LiteLLMEmbedder
 from ._guard import ALLOW_MODEL_REQUESTS_ENV, model_requests_allowed, override_allow_model_requests
@@ -35,19 +37,46 @@ from ._learning import (
     save_learned,
 )
 from ._naming import pluralize, snake_case
-from ._settings import MODEL_ENV, OFFLINE_MODEL, SIMULATED_MODEL, AdapterName, BackendName, ProgramName
+from ._settings import (
+    FLOCK_COMPAT_MODEL_ENV,
+    MODEL_ENV,
+    OFFLINE_MODEL,
+    SIMULATED_MODEL,
+    AdapterName,
+    BackendName,
+    ProgramName,
+)
 from ._shape import InputShape, InputSlot
 from ._signature import RESERVED_NAMES, FieldPlan, FieldRole, SignaturePlan, build_signature, plan_signature
 from ._simulated import simulated_reply, simulated_responder
 
+if _typing.TYPE_CHECKING:
+    from dspy.adapters.baml_adapter import BAMLAdapter
+
+_LAZY = frozenset({"BAMLAdapter"})
+"""Names that load DSPy, so they are imported on first use."""
+
+
+def __getattr__(name: str) -> _typing.Any:
+    """`BAMLAdapter` (DSPy's, for `DSPyEngine(adapter=BAMLAdapter())` as in Flock) loads DSPy on first use."""
+    if name in _LAZY:
+        from dspy.adapters.baml_adapter import BAMLAdapter
+
+        globals()[name] = BAMLAdapter
+        return BAMLAdapter
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
     "ALLOW_MODEL_REQUESTS_ENV",
     "EMBEDDING_MODEL_ENV",
+    "FLOCK_COMPAT_MODEL_ENV",
     "MODEL_ENV",
     "OFFLINE_MODEL",
     "RESERVED_NAMES",
     "SIMULATED_MODEL",
     "AdapterName",
+    "BAMLAdapter",
     "BackendName",
     "Budget",
     "ContextItem",

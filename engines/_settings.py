@@ -1,9 +1,10 @@
 """The engine's choices and settings, and which model a call uses. Nothing here loads DSPy.
 
 Model resolution: the engine's `model`, else the Flock's (`EvaluationRequest.model`), else the
-`FLOCK_MODEL` environment variable, else `ConfigurationError`. `"offline"` selects the offline model,
-`"simulated"` the simulated model (both in-process); any other string is a DSPy/LiteLLM model id such as
-`openai/gpt-4.1-mini`, `anthropic/claude-sonnet-4-5` or `ollama_chat/llama3.2`.
+`FLOCK_MODEL` environment variable, else Flock's `DEFAULT_MODEL`, else `ConfigurationError`.
+`"offline"` selects the offline model, `"simulated"` the simulated model (both in-process); any other
+string is a DSPy/LiteLLM model id such as `openai/gpt-4.1-mini`, `anthropic/claude-sonnet-4-5` or
+`ollama_chat/llama3.2`.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ADAPTER_NAMES",
     "BACKEND_NAMES",
+    "FLOCK_COMPAT_MODEL_ENV",
     "LOCAL_MODELS",
     "MODEL_ENV",
     "OFFLINE_MODEL",
@@ -59,6 +61,8 @@ SIMULATED_MODEL = "simulated"
 LOCAL_MODELS = frozenset({OFFLINE_MODEL, SIMULATED_MODEL})
 """The models that answer in-process, with no key and no network."""
 MODEL_ENV = "FLOCK_MODEL"
+FLOCK_COMPAT_MODEL_ENV = "DEFAULT_MODEL"
+"""Flock's (`flock-core`) variable, read after `FLOCK_MODEL` so a Flock project's `.env` keeps working."""
 _COST_MAP_ENV = "LITELLM_LOCAL_MODEL_COST_MAP"
 
 
@@ -104,16 +108,22 @@ class EngineSettings:
 
 
 def resolve_model(agent: str, engine_model: str | None, flock_model: str | None) -> str:
-    """The model for one call: the engine's, else the Flock's, else `$FLOCK_MODEL`.
+    """The model for one call: the engine's, else the Flock's, else `$FLOCK_MODEL`, else `$DEFAULT_MODEL`.
 
     >>> resolve_model("writer", None, "offline")
     'offline'
     """
-    model = engine_model or flock_model or os.environ.get(MODEL_ENV, "").strip()
+    model = (
+        engine_model
+        or flock_model
+        or os.environ.get(MODEL_ENV, "").strip()
+        or os.environ.get(FLOCK_COMPAT_MODEL_ENV, "").strip()
+    )
     if not model:
         raise ConfigurationError(
             f"agent {agent!r}: no model configured. Pass DSPyEngine(model='openai/gpt-4.1-mini'), "
-            f"Flock(model=...), or set the {MODEL_ENV} environment variable; use model='offline' for "
+            f"Flock(model=...), or set the {MODEL_ENV} (or {FLOCK_COMPAT_MODEL_ENV}) environment variable; "
+            "use model='offline' for "
             "deterministic synthetic outputs without a key or network"
         )
     return model

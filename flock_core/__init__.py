@@ -31,9 +31,13 @@ from .agents._context import (
     RecentContext,
 )
 from .agents._engine import Engine, EvaluationRequest, EvaluationResult, Usage
+from .agents._filtered import FilterConfig, FilteredContextProvider
+from .agents._flock_style import ComponentContext, EngineComponent, EvalInputs, EvalResult, UtilityComponent
+from .agents._handle import AgentHandle
 from .agents._patterns import BatchSpec, JoinSpec, ScheduleSpec
 from .agents._semantic import Embedder, Semantic
 from .agents._spec import AgentSpec, BestOf, FanOut, OutputGroup, Subscription
+from .agents._tool import flock_tool
 from .blackboard._artifacts import Artifact, WorkflowError
 from .blackboard._registry import TypeRegistry, flock_type, type_name_of
 from .blackboard._store import ArtifactLog, ArtifactPage, ArtifactQuery, BlackboardStore, RunState, WorkQueue
@@ -70,8 +74,9 @@ if TYPE_CHECKING:
     from .blackboard.postgres._store import PostgresBlackboardStore
     from .blackboard.sqlite._retention import RetentionResult
     from .blackboard.sqlite._store import SQLiteBlackboardStore
-    from .mcp import McpServerSpec
+    from .mcp import McpServerSpec, StdioServerParameters, StreamableHttpServerParameters
     from .orchestration._conditions import ArtifactCount, Condition, ConditionView, Exists, Idle, WorkflowFailed
+    from .orchestration._until import Until, When
     from .serve import ApiKeys
 
 _LAZY = {
@@ -87,6 +92,10 @@ _LAZY = {
     "PostgresBlackboardStore": ".blackboard.postgres._store",
     "RetentionResult": ".blackboard.sqlite._retention",
     "SQLiteBlackboardStore": ".blackboard.sqlite._store",
+    "StdioServerParameters": ".mcp",
+    "StreamableHttpServerParameters": ".mcp",
+    "Until": ".orchestration._until",
+    "When": ".orchestration._until",
     "WorkflowFailed": ".orchestration._conditions",
     "active_tracer": "._tracing",
 }
@@ -108,6 +117,7 @@ __all__ = [
     "AfterVisibility",
     "AgentBuilder",
     "AgentComponent",
+    "AgentHandle",
     "AgentIdentity",
     "AgentSpec",
     "ApiKeys",
@@ -122,6 +132,7 @@ __all__ = [
     "BlackboardStore",
     "Clock",
     "Commit",
+    "ComponentContext",
     "ComposedVisibility",
     "Condition",
     "ConditionView",
@@ -134,13 +145,18 @@ __all__ = [
     "Demo",
     "Embedder",
     "Engine",
+    "EngineComponent",
+    "EvalInputs",
+    "EvalResult",
     "EvaluationRequest",
     "EvaluationResult",
     "EventBus",
     "Exists",
     "ExpiredJoin",
     "FanOut",
+    "FilterConfig",
     "FilteredContext",
+    "FilteredContextProvider",
     "Flock",
     "FlockEvent",
     "Idle",
@@ -164,6 +180,8 @@ __all__ = [
     "ScheduleSpec",
     "Semantic",
     "SkippedWork",
+    "StdioServerParameters",
+    "StreamableHttpServerParameters",
     "Subscription",
     "SystemClock",
     "TenantVisibility",
@@ -171,8 +189,11 @@ __all__ = [
     "TimerState",
     "TokenStreamed",
     "TypeRegistry",
+    "Until",
     "Usage",
+    "UtilityComponent",
     "Visibility",
+    "When",
     "WorkQueue",
     "WorkRecord",
     "WorkStatus",
@@ -181,6 +202,7 @@ __all__ = [
     "__version__",
     "active_tracer",
     "combine",
+    "flock_tool",
     "flock_type",
     "type_name_of",
 ]

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Coroutine, Iterable, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Coroutine, Iterable, Mapping
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, Self, TypeVar, overload
@@ -22,6 +23,8 @@ from .blackboard._registry import TypeRegistry, default_registry
 from .blackboard._store import ArtifactQuery, BlackboardStore
 from .blackboard._visibility import Visibility
 from .blackboard._work import ExpiredJoin, WorkRecord
+from .exceptions import ConfigurationError
+from .observe._results import report_results
 from .orchestration._blocking import run_blocking
 from .orchestration._events import EventBus
 from .orchestration._resume import ResumeReport
@@ -29,12 +32,12 @@ from .orchestration._scheduler import Rejection
 from .orchestration._status import CorrelationStatus, RunResult
 
 if TYPE_CHECKING:
-    from opentelemetry.trace import TracerProvider
+    from opentelemetry.trace import Span, TracerProvider
     from starlette.applications import Starlette
 
     from ._tracing import FlockTracer
     from .agents._learned import LearnedState
-    from .mcp import McpServerSpec, McpToolbox
+    from .mcp import McpServerSpec, McpToolbox, StdioServerParameters, StreamableHttpServerParameters
     from .orchestration._conditions import Condition
     from .serve import Auth, ServerHandle
 
@@ -72,6 +75,9 @@ class Flock:
             loses its work to another after at most one lease.
         clock: the time source (`flock_core.testing.VirtualClock` in tests).
         tracer_provider: an OpenTelemetry tracer provider (default: the global one; nothing is configured).
+        context_provider: Flock's name for `context` (give one of them).
+        show_results: print a table of what the agents published at the end of each run (as Flock does);
+            `None` (default): only when standard output is a terminal, never when it is piped.
         trace_content: record artifacts' payloads on spans as `input.value` / `output.value` (public
             visibility only; default: the `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT` variable,
             else off). See docs/observability.md.
@@ -91,6 +97,8 @@ class Flock:
         lease: float | timedelta = 30.0,
         clock: Clock | None = None,
         tracer_provider: TracerProvider | None = None,
+        context_provider: ContextProvider | None = None,
+        show_results: bool | None = None,
         trace_content: bool | None = None,
     ) -> None:
         # the run-time machinery and OpenTelemetry's trace API load with the first Flock, not at import
@@ -98,12 +106,14 @@ class Flock:
         from .orchestration._options import FlockOptions
         from .orchestration._orchestrator import Orchestrator
 
+        if context is not None and context_provider is not None:
+            raise ConfigurationError("give context= or Flock's name for it, context_provider=, not both")
         options = FlockOptions.of(
             model=model,
             store=store,
             engine=engine,
             embedder=embedder,
-            context=context,
+            context=context or context_provider,
             clock=clock,
             max_agent_iterations=max_agent_iterations,
             max_concurrency=max_concurrency,
@@ -111,7 +121,8 @@ class Flock:
             lease=lease,
         )
         self.model = model
-        self.registry = TypeRegistry(default_registry)
+        self.show_results = show_results
+        self.registry = TypeRegistry(default_registry, replace_redefinitions=False)
         self.registry.register(WorkflowError)
         self._mcp: McpToolbox | None = None
         self._core = Orchestrator(
@@ -250,24 +261,39 @@ class Flock:
     async def run_until_idle(self, timeout: float | None = None) -> None:
         """Run until no activation is queued or running and no delayed artifact or bounded timer is pending.
 
-        Unbounded timers fire while the loop runs but do not keep it alive; partial batches are flushed
-        (unless `flush_on_idle=False`). See docs/patterns.md.
+        Unbounded timers fire while the loop runs but do not keep it alive, unless a `timeout` is given:
+        then they keep firing until it passes and the run ends there (Flock's behaviour). Partial batches
+        are flushed (unless `flush_on_idle=False`). See docs/patterns.md.
 
         Raises:
-            RunTimeoutError: `timeout` seconds passed first; unfinished activations are cancelled.
+            RunTimeoutError: `timeout` seconds passed with work unfinished; running activations finish
+                first and queued work stays pending for the next run.
         """
+        started = self.clock.now()
         await self._core.run_until_idle(timeout)
+        await report_results(self.store, started, self.show_results)
 
     async def run_until(self, condition: Condition, timeout: float | None = None) -> bool:
         """Run until `condition` holds; running activations finish, queued ones wait for the next run.
 
         Timers and join/batch windows keep the loop alive. Returns `False` when the board went idle with
-        nothing scheduled and the condition still false (it cannot become true without new input).
-
-        Raises:
-            RunTimeoutError: `timeout` seconds passed first.
+        nothing scheduled and the condition still false (it cannot become true without new input), or
+        when `timeout` seconds passed first (as in Flock; unfinished work stays pending for the next run).
         """
-        return await self._core.run_until(condition, timeout)
+        started = self.clock.now()
+        met = await self._core.run_until(condition, timeout)
+        await report_results(self.store, started, self.show_results)
+        return met
+
+    @asynccontextmanager
+    async def traced_run(self, name: str = "workflow") -> AsyncGenerator[Span]:
+        """Group everything done inside the block in one trace, under a span called `name` (Flock's API).
+
+        `async with flock.traced_run("pizza"): await flock.publish(...); await flock.run_until_idle()`.
+        Records nothing unless a tracer provider is configured (see docs/observability.md).
+        """
+        with self._core.workflow_span(name) as span:
+            yield span
 
     async def run_worker(self, *, agents: Iterable[str] | None = None, concurrency: int | None = None) -> None:
         """Work on a shared board until cancelled: route when this process leads, claim and run work.
@@ -334,14 +360,29 @@ class Flock:
 
     # -- integrations --------------------------------------------------------------------------------
 
-    def add_mcp(self, name: str, spec: McpServerSpec) -> None:
-        """Register an MCP server (`McpServerSpec.stdio(...)` or `.http(...)`); agents use it via `with_mcps`."""
-        from .mcp import McpToolbox  # the MCP client loads only when a server is added
+    def add_mcp(
+        self,
+        name: str,
+        spec: McpServerSpec | None = None,
+        *,
+        connection_params: StdioServerParameters | StreamableHttpServerParameters | None = None,
+        enable_tools_feature: bool = True,
+        tool_whitelist: Iterable[str] | None = None,
+    ) -> None:
+        """Register an MCP server; agents use it via `with_mcps`.
 
+        Give `McpServerSpec.stdio(...)`/`.http(...)`, or Flock's keyword form
+        `add_mcp(name=..., enable_tools_feature=True, connection_params=StdioServerParameters(...))`.
+        """
+        from .mcp import McpToolbox, server_spec  # the MCP client loads only when a server is added
+
+        resolved = server_spec(
+            spec, connection_params, enable_tools_feature=enable_tools_feature, tool_whitelist=tool_whitelist
+        )
         if self._mcp is None:
             self._mcp = McpToolbox()
             self._core.use_tools(self._mcp)
-        self._mcp.add(name, spec)
+        self._mcp.add(name, resolved)
 
     def app(
         self, *, auth: Auth = None, dashboard: bool = True, max_body_bytes: int = 1_000_000, mcp: bool = False
@@ -362,7 +403,7 @@ class Flock:
         auth: Auth = ...,
         max_body_bytes: int = ...,
         mcp: bool = ...,
-    ) -> None: ...
+    ) -> Awaitable[None]: ...
     @overload
     def serve(
         self,
@@ -385,20 +426,20 @@ class Flock:
         auth: Auth = None,
         max_body_bytes: int = 1_000_000,
         mcp: bool = False,
-    ) -> Coroutine[Any, Any, ServerHandle] | None:
+    ) -> Coroutine[Any, Any, ServerHandle] | Awaitable[None]:
         """Serve the HTTP API, event stream and dashboard (needs `pip install flockboard[serve]`).
 
-        `blocking=True` runs until interrupted and keeps processing work; `handle = await
+        `blocking=True` runs until interrupted and keeps processing work; inside a running event loop,
+        `await flock.serve()` does so until the awaiting task is cancelled. `handle = await
         flock.serve(blocking=False)` serves in the background of the running event loop, across your own
-        `run_until_idle()` calls, until `await handle.stop()`. `mcp=True` also serves the Flock as an MCP
-        server at `/mcp`. See docs/serving.md.
+        `run_until_idle()` calls, until `await handle.stop()` (or `handle.cancel()`). `mcp=True` also serves
+        the Flock as an MCP server at `/mcp`. See docs/serving.md.
         """
         from .serve import serve  # Starlette and uvicorn load only when serving
 
         options: dict[str, Any] = {"dashboard": dashboard, "auth": auth, "max_body_bytes": max_body_bytes, "mcp": mcp}
         if blocking:
-            serve(self, host=host, port=port, blocking=True, **options)
-            return None
+            return serve(self, host=host, port=port, blocking=True, **options)
         return serve(self, host=host, port=port, blocking=False, **options)
 
     async def __aenter__(self) -> Self:

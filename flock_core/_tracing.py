@@ -95,6 +95,7 @@ class Attr:
     WORK_KEY: Final = "flock.work.key"
     ATTEMPT: Final = "flock.work.attempt"
     TICK: Final = "flock.tick"
+    WORKFLOW: Final = "flock.workflow.name"
 
 
 @dataclass(eq=False, slots=True)
@@ -233,6 +234,16 @@ class FlockTracer:
             workflow.inputs.append(artifact)
             _set_content(span, INPUT_VALUE, [artifact])
             _set_content(workflow.span, INPUT_VALUE, workflow.inputs)
+
+    @contextmanager
+    def workflow(self, name: str) -> Generator[Span]:
+        """A span grouping everything done inside it (Flock's `traced_run`): one trace for the whole run."""
+        if not self.enabled:
+            with _unrecorded(None, None) as span:
+                yield span
+            return
+        with self._tracer.start_as_current_span(name, kind=SpanKind.INTERNAL, attributes={Attr.WORKFLOW: name}) as span:
+            yield span
 
     @contextmanager
     def activation(

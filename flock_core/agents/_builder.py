@@ -15,9 +15,11 @@ from ._checks import check_int, check_name, check_names, check_type, check_visib
 from ._components import AgentComponent
 from ._context import ContextProvider
 from ._engine import Engine
+from ._flock_style import EngineComponent, UtilityComponent, as_agent_component, as_engine
+from ._handle import AgentHandle
 from ._patterns import BatchSpec, JoinSpec, ScheduleSpec
 from ._semantic import Semantic
-from ._spec import AgentSpec, BestOf, OutputGroup, Predicate, Subscription, VisibilityRule
+from ._spec import ActivationCondition, AgentSpec, BestOf, OutputGroup, Predicate, Subscription, VisibilityRule
 
 __all__ = ["AgentBuilder"]
 
@@ -74,6 +76,11 @@ class AgentBuilder:
         """The frozen declaration as it stands now."""
         return self._spec
 
+    @property
+    def agent(self) -> AgentHandle:
+        """The agent being declared, as Flock's `builder.agent` (`.agent.context_provider = ...`)."""
+        return AgentHandle(self)
+
     def _update(self, **changes: Any) -> Self:
         self._spec = dataclasses.replace(self._spec, **changes)
         self._on_change(self._spec)
@@ -116,6 +123,7 @@ class AgentBuilder:
         priority: int = 0,
         semantic: str | Semantic | Sequence[Semantic] | None = None,
         threshold: float | None = None,
+        activation: ActivationCondition | None = None,
     ) -> Self:
         """Subscribe to artifacts of `types` (all of them, per correlation id), filtered by the keywords.
 
@@ -130,6 +138,8 @@ class AgentBuilder:
             semantic: accept only inputs whose text means something close to this query (embedded by the
                 Flock's embedder), or `Semantic` conditions, e.g. on one field; all must hold.
             threshold: the least cosine similarity for a `semantic=` query string (default 0.5).
+            activation: a condition (`When.correlation(T)...`) that must hold before a complete activation
+                runs; until then it waits, and it runs once an artifact in its workflow makes it true.
         """
         names = self._type_names(types, "consumes")
         self._instance(join, JoinSpec, "join", "JoinSpec(by=lambda p: p.key, within=timedelta(minutes=5))")
@@ -141,6 +151,10 @@ class AgentBuilder:
         if isinstance(priority, bool) or not isinstance(priority, int):
             raise self._fail(f"priority= takes an int, got {priority!r} ({type(priority).__name__})", "priority")
         conditions = self._semantic(types, semantic, threshold)
+        if activation is not None and not callable(getattr(activation, "check", None)):
+            raise self._fail(
+                f"activation= must be a condition such as When.correlation(T).exists(): {activation!r}", "activation"
+            )
         subscription = Subscription(
             types=names,
             models=tuple(types),
@@ -151,6 +165,7 @@ class AgentBuilder:
             join=join,
             batch=batch,
             semantic=conditions,
+            activation=activation,
         )
         return self._update(subscriptions=(*self._spec.subscriptions, subscription))
 
@@ -238,11 +253,12 @@ class AgentBuilder:
         )
         return self._update(output_groups=(*self._spec.output_groups, group))
 
-    def with_engines(self, *engines: Engine) -> Self:
-        """Use `engine` instead of the Flock's default engine (one engine per agent)."""
+    def with_engines(self, *engines: Engine | EngineComponent) -> Self:
+        """Use `engine` instead of the Flock's default engine (one engine per agent; a Flock-style
+        `EngineComponent` is adapted)."""
         if len(engines) != 1:
             raise self._fail(f"with_engines() takes exactly one engine, got {len(engines)}", "engine")
-        return self._update(engine=declared_engine(self._spec.name, engines[0]))
+        return self._update(engine=declared_engine(self._spec.name, as_engine(engines[0])))
 
     def with_components(self, *components: AgentComponent) -> Self:
         """Add activation hooks; they run in ascending `priority` order."""
@@ -251,6 +267,10 @@ class AgentBuilder:
                 raise self._fail(f"{component!r} is not an AgentComponent", "components")
         merged = sorted((*self._spec.components, *components), key=lambda c: c.priority)
         return self._update(components=tuple(merged))
+
+    def with_utilities(self, *components: UtilityComponent | AgentComponent) -> Self:
+        """Add Flock-style utility components (Flock's hook signatures), or `AgentComponent`s."""
+        return self.with_components(*(as_agent_component(c) for c in components))
 
     def with_tools(self, *tools: Callable[..., Any] | Sequence[Callable[..., Any]]) -> Self:
         """Give the agent's engine callable tools (a list or several arguments)."""

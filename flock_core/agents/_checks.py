@@ -87,7 +87,7 @@ def check_type(agent: str, call: str, value: object, registry: TypeRegistry) -> 
         fix = f"{_kind(value)} is not a Pydantic model class; declare it as `class X(BaseModel): ...`"
     else:
         try:
-            return registry.name_of(value)
+            return registry.declare(value)
         except TypeRegistrationError as exc:
             fix = str(exc)
     raise AgentDeclarationError(agent, f"{call}(): {fix}", argument=call)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,6 +21,7 @@ __all__ = [
     "NoContext",
     "RecentContext",
     "provide_context",
+    "visible_matches",
 ]
 
 
@@ -47,14 +49,9 @@ class ContextProvider(Protocol):
         ...
 
 
-async def _visible(request: ContextRequest, query: ArtifactQuery, limit: int) -> list[Artifact]:
-    query = ArtifactQuery(
-        types=query.types,
-        tags=query.tags,
-        correlation_id=query.correlation_id,
-        visible_to=request.agent.identity,
-        now=request.now,
-    )
+async def visible_matches(request: ContextRequest, query: ArtifactQuery, limit: int) -> list[Artifact]:
+    """The latest `limit` artifacts matching `query` that the agent may see, excluding its inputs."""
+    query = dataclasses.replace(query, visible_to=request.agent.identity, now=request.now, offset=0, limit=None)
     own = {a.id for a in request.inputs}
     items = [a for a in (await request.store.query(query)).items if a.id not in own]
     return items[-limit:] if limit else []
@@ -73,7 +70,7 @@ class CorrelationContext:
         """Artifacts of the same correlation id, excluding the inputs."""
         if request.correlation_id is None:
             return []
-        return await _visible(request, ArtifactQuery(correlation_id=request.correlation_id), self.limit)
+        return await visible_matches(request, ArtifactQuery(correlation_id=request.correlation_id), self.limit)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,12 +90,17 @@ class RecentContext:
 
     async def provide(self, request: ContextRequest) -> Sequence[Artifact]:
         """The most recent visible artifacts on the whole board."""
-        return await _visible(request, ArtifactQuery(), self.n)
+        return await visible_matches(request, ArtifactQuery(), self.n)
 
 
 @dataclass(frozen=True, slots=True)
 class FilteredContext:
-    """Artifacts of some types and/or carrying some tags, in the same workflow unless `same_workflow=False`."""
+    """Artifacts of some types and/or carrying some tags, in the same workflow unless `same_workflow=False`.
+
+    The same-workflow default keeps context (and prompt size) bounded by one workflow, as the default
+    `CorrelationContext` does; Flock's `FilteredContextProvider` (whole board unless its `FilterConfig`
+    names a workflow) is available too.
+    """
 
     types: frozenset[str] | None = None
     tags: frozenset[str] | None = None
@@ -110,7 +112,9 @@ class FilteredContext:
         cid = request.correlation_id if self.same_workflow else None
         if self.same_workflow and cid is None:
             return []
-        return await _visible(request, ArtifactQuery(types=self.types, tags=self.tags, correlation_id=cid), self.limit)
+        return await visible_matches(
+            request, ArtifactQuery(types=self.types, tags=self.tags, correlation_id=cid), self.limit
+        )
 
 
 async def provide_context(provider: ContextProvider, request: ContextRequest) -> tuple[Artifact, ...]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import BaseModel
 
@@ -18,10 +18,18 @@ if TYPE_CHECKING:
     from ._context import ContextProvider
     from ._engine import Engine
 
-__all__ = ["AgentSpec", "BestOf", "FanOut", "OutputGroup", "Subscription"]
+__all__ = ["ActivationCondition", "AgentSpec", "BestOf", "FanOut", "OutputGroup", "Subscription"]
 
 Predicate = Callable[[Any], bool]
 VisibilityRule = Visibility | Callable[[Any], Visibility]
+
+
+class ActivationCondition(Protocol):
+    """A run condition (`When.correlation(...)...`) that must hold before a subscription's activation runs."""
+
+    async def check(self, view: Any, /) -> bool:
+        """Whether the condition holds, judged in the activation's workflow and with its agent's visibility."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +75,7 @@ class Subscription:
     join: JoinSpec | None = None
     batch: BatchSpec | None = None
     semantic: tuple[Semantic, ...] = ()
+    activation: ActivationCondition | None = None
 
     @property
     def required(self) -> Mapping[str, int]:

@@ -39,15 +39,18 @@ class TypeRegistry:
     True
     """
 
-    def __init__(self, parent: TypeRegistry | None = None) -> None:
+    def __init__(self, parent: TypeRegistry | None = None, *, replace_redefinitions: bool = True) -> None:
         self._by_name: dict[str, type[BaseModel]] = dict(parent._by_name) if parent else {}
         self._names: dict[type[BaseModel], str] = dict(parent._names) if parent else {}
+        self._replace_redefinitions = replace_redefinitions
 
     def register(self, model: type[BaseModel], *, name: str | None = None) -> str:
         """Register `model` under `name` (default: its `@flock_type` name or class name) and return the name.
 
         Re-declaring the same class (same module and qualified name, as a re-run notebook cell does)
-        replaces the old registration; a different class under a taken name raises `TypeRegistrationError`.
+        replaces the old registration unless the registry was made with `replace_redefinitions=False` (a
+        `Flock`'s own registry, whose agents may hold the old class); any other class under a taken name
+        raises `TypeRegistrationError` naming both.
         """
         if not (isinstance(model, type) and issubclass(model, BaseModel)):
             raise TypeRegistrationError(
@@ -55,16 +58,42 @@ class TypeRegistry:
             )
         type_name = name or type_name_of(model)
         existing = self._by_name.get(type_name)
-        if existing is not None and existing is not model and not _redefinition(existing, model):
-            raise TypeRegistrationError(
-                f"type name {type_name!r} is already registered for {existing.__module__}.{existing.__qualname__}",
-                type_name=type_name,
-            )
+        if (
+            existing is not None
+            and existing is not model
+            and not (self._replace_redefinitions and _redefinition(existing, model))
+        ):
+            raise _clash(type_name, existing, model)
         if existing is not None:
             self._names.pop(existing, None)
         self._by_name[type_name] = model
         self._names[model] = type_name
         return type_name
+
+    def declare(self, model: type[BaseModel]) -> str:
+        """The name of a type used in an agent declaration, registering it under its class name if needed.
+
+        A type that is already registered keeps its name (an explicit `@flock_type(name=...)` still names
+        it). A different class under the same name is never replaced: `TypeRegistrationError` names both.
+
+        >>> from pydantic import BaseModel
+        >>> class Movie(BaseModel):
+        ...     title: str
+        >>> registry = TypeRegistry()
+        >>> registry.declare(Movie), registry.declare(Movie)
+        ('Movie', 'Movie')
+        """
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            raise TypeRegistrationError(
+                f"{model!r} is not a Pydantic model; blackboard types must subclass pydantic.BaseModel"
+            )
+        if model in self._names:
+            return self._names[model]
+        type_name = type_name_of(model)
+        existing = self._by_name.get(type_name)
+        if existing is not None:
+            raise _clash(type_name, existing, model)
+        return self.register(model)
 
     def name_of(self, model: type[BaseModel]) -> str:
         """The registered name of `model`; raises `TypeRegistrationError` when it is not registered."""
@@ -103,6 +132,22 @@ class TypeRegistry:
 
     def __len__(self) -> int:
         return len(self._by_name)
+
+
+def _qualified(model: type[BaseModel]) -> str:
+    return f"{model.__module__}.{model.__qualname__}"
+
+
+def _clash(type_name: str, existing: type[BaseModel], model: type[BaseModel]) -> TypeRegistrationError:
+    hint = (
+        "(a redefinition of that class: create a new Flock after redefining it)"
+        if _redefinition(existing, model)
+        else "rename one class or give it @flock_type(name=...)"
+    )
+    return TypeRegistrationError(
+        f"type name {type_name!r} is taken by {_qualified(existing)}; {_qualified(model)} cannot also use it: {hint}",
+        type_name=type_name,
+    )
 
 
 def _redefinition(old: type[BaseModel], new: type[BaseModel]) -> bool:

@@ -126,6 +126,10 @@ class ArtifactLog(Protocol):
         """Payloads of every artifact of `model`'s type (or `type_name`), validated as `model`."""
         ...
 
+    async def list(self) -> list[Artifact]:
+        """Every artifact on the board, oldest first, unfiltered (as Flock's `store.list()`; use `query` to page)."""
+        ...
+
 
 class WorkQueue(Protocol):
     """Durable work: the atomic commits that move a run forward, and the work items they enqueue.

@@ -6,8 +6,20 @@ May import: the leaf modules of `flock_core` (`exceptions`). Agents use it throu
 """
 
 from ._errors import McpError
+from ._parameters import StdioServerParameters, StreamableHttpServerParameters, server_spec
 from ._spec import McpServerSpec, McpTransport
 from ._toolbox import McpToolbox, ServerSelection
 from ._tools import McpTool, ToolFunction
 
-__all__ = ["McpError", "McpServerSpec", "McpTool", "McpToolbox", "McpTransport", "ServerSelection", "ToolFunction"]
+__all__ = [
+    "McpError",
+    "McpServerSpec",
+    "McpTool",
+    "McpToolbox",
+    "McpTransport",
+    "ServerSelection",
+    "StdioServerParameters",
+    "StreamableHttpServerParameters",
+    "ToolFunction",
+    "server_spec",
+]

@@ -11,17 +11,24 @@ from pydantic import BaseModel
 from ..blackboard._artifacts import WorkflowError
 from ..blackboard._registry import TypeRegistry, type_name_of
 from ..blackboard._store import ArtifactQuery, BlackboardStore
+from ..blackboard._visibility import AgentIdentity
 
 __all__ = ["ArtifactCount", "Condition", "ConditionView", "Exists", "Idle", "WorkflowFailed"]
 
 
 @dataclass(frozen=True, slots=True)
 class ConditionView:
-    """What a condition may look at: the store and whether the run is idle."""
+    """What a condition may look at: the store and whether the run is idle.
+
+    For an activation condition (`consumes(activation=...)`), `correlation_id` is the activation's
+    workflow and `visible_to` its agent: the condition counts only what that agent may see.
+    """
 
     store: BlackboardStore
     idle: bool
     registry: TypeRegistry
+    correlation_id: str | None = None
+    visible_to: AgentIdentity | None = None
 
 
 class Condition:

@@ -8,14 +8,12 @@ duplicating work.
 from __future__ import annotations
 
 import logging
-import math
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-import anyio
 from pydantic import BaseModel
 
 from .._clock import Clock
@@ -39,11 +37,13 @@ from ..exceptions import ConfigurationError, DuplicateAgentError, RunTimeoutErro
 from ._artifact_factory import ArtifactFactory
 from ._board import Board, LocalBoard
 from ._conditions import Condition, ConditionView
+from ._deferral import DeferredActivations
 from ._events import ArtifactPublished, EventBus
 from ._execution import Executor, ToolSource
 from ._resume import ResumeReport, compare_fingerprints, fingerprint
 from ._router import SharedBoard
 from ._routing import Routed, Routing
+from ._runs import drive_until, drive_until_idle
 from ._runtime import Runtime, WorkItem
 from ._scheduler import Rejection
 from ._schedules import Schedules
@@ -51,11 +51,20 @@ from ._semantic import SemanticIndex
 from ._status import CorrelationStatus
 
 if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
+
+    from opentelemetry.trace import Span
+
     from ..agents._learned import LearnedState
 
 __all__ = ["Orchestrator"]
 
 _log = logging.getLogger("flock_core")
+
+
+def _workflows(commit: Commit) -> set[str] | None:
+    """The workflows a commit added artifacts to; `None` (all) for a commit without any (resume)."""
+    return {a.correlation_id for a in commit.artifacts} if commit.artifacts else None
 
 
 class Orchestrator:
@@ -97,6 +106,7 @@ class Orchestrator:
         self._artifacts = ArtifactFactory(registry, clock)
         self.runtime = Runtime(clock, max_concurrency, lambda name: self._specs[name].max_concurrency)
         self._routing = Routing(registry, clock, self.runtime, release=self._release, semantic=SemanticIndex(embedder))
+        self.deferred = DeferredActivations(self._specs, registry, store, self._routing.rejections.append)
         self._schedules = Schedules(self._specs, clock, self.runtime, self._commit)
         self.board = self._open_board(store, lease)
         self._executor = Executor(
@@ -165,6 +175,11 @@ class Orchestrator:
         return AgentBuilder(name, self.registry, self._update_spec)
 
     def _update_spec(self, spec: AgentSpec) -> None:
+        if isinstance(self.board, SharedBoard) and any(s.activation is not None for s in spec.subscriptions):
+            raise ConfigurationError(
+                f"agent {spec.name!r}: activation conditions (consumes(activation=...)) work on a local board, "
+                "not yet on a shared store"
+            )
         self._specs[spec.name] = spec
         self._routing.update_agent(spec)
 
@@ -212,7 +227,13 @@ class Orchestrator:
         return await self._executor.invoke(spec, source, publish)
 
     async def _commit(self, commit: Commit, routed: Routed) -> bool:
-        """Store one step with the work it completes; then tell listeners and hand the work to the board."""
+        """Store one step with the work it completes; then tell listeners and hand the work to the board.
+
+        Work whose activation condition does not hold yet is held (`DeferredActivations`) and committed
+        by a later step, once an artifact of its workflow makes the condition true.
+        """
+        ready, held = self.deferred.split(list(routed.items))
+        routed = Routed(tuple(ready), routed.expired)
         if not await self.board.commit(routed.into(commit)):
             return False
         self._report_expired(routed.expired)
@@ -225,6 +246,9 @@ class Orchestrator:
             if self.events.listening:
                 self.events.emit(ArtifactPublished(artifact))
         self.board.accept(routed.items)
+        self.deferred.hold(held)
+        if self.deferred.waiting() and (released := await self.deferred.release(_workflows(commit))):
+            await self._commit(Commit(), Routed(tuple(released)))
         return True
 
     async def _release(self, routed: Routed) -> None:
@@ -336,30 +360,28 @@ class Orchestrator:
         self._schedules.arm()
 
     async def run_until_idle(self, timeout: float | None) -> None:
-        """Run until nothing is queued, running, delayed or bounded-timed; `RunTimeoutError` after `timeout` s."""
+        """Run until nothing is queued, running, delayed or bounded-timed; `RunTimeoutError` after `timeout` s.
+
+        With unbounded timers and a timeout, the timers fire until the timeout, which ends the run normally.
+        """
         await self._prepare_run()
-        with anyio.move_on_after(math.inf if timeout is None else timeout) as scope:
-            await self.runtime.drive(self)
-        if scope.cancelled_caught:
+        timers = any(s.schedule is not None and not s.schedule.bounded for s in self._specs.values())
+        if not await drive_until_idle(self.runtime, self, self.clock, timeout, unbounded_timers=timers):
             raise RunTimeoutError(f"run_until_idle did not become idle within {timeout} s")
 
     async def run_until(self, condition: Condition, timeout: float | None) -> bool:
-        """Run until `condition` holds, or the board is idle with nothing scheduled (then `False`)."""
+        """Run until `condition` holds (`True`); `False` when the board is idle with nothing scheduled and the
+        condition still false, or when `timeout` passes first."""
         await self._prepare_run()
-        met = False
 
-        async def check(idle: bool = False) -> bool:
-            nonlocal met
-            met = await condition.check(ConditionView(self.store, idle, self.registry))
-            return met
+        async def check(idle: bool) -> bool:
+            return await condition.check(ConditionView(self.store, idle, self.registry))
 
-        with anyio.move_on_after(math.inf if timeout is None else timeout) as scope:
-            await self.runtime.drive(self, stop=check, keep_alive=True)
-            if not met:
-                await check(idle=True)
-        if scope.cancelled_caught:
-            raise RunTimeoutError(f"run_until({condition}) was not met within {timeout} s")
-        return met
+        return await drive_until(self.runtime, self, self.clock, check, timeout)
+
+    def workflow_span(self, name: str) -> AbstractContextManager[Span]:
+        """A span grouping everything done inside it in one trace (Flock's `traced_run`)."""
+        return self._tracer.workflow(name)
 
     async def run_worker(self, agents: frozenset[str] | None, concurrency: int | None) -> None:
         """Work on a shared board until cancelled, claiming `agents`' work (`None`: all)."""
@@ -393,6 +415,7 @@ class Orchestrator:
         pending = max(self.runtime.pending(correlation_id), len(stored))
         delayed = self._routing.delayed(correlation_id)
         gates, joins, batches = self._routing.waiting(correlation_id)
+        gates += self.deferred.waiting(correlation_id)  # inputs of activations held by their condition
         state = "active" if pending or delayed or joins or batches else ("failed" if errors else "completed")
         return CorrelationStatus(
             correlation_id=correlation_id,

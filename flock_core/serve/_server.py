@@ -7,7 +7,7 @@ import contextlib
 import ipaddress
 import logging
 import socket
-from collections.abc import Collection, Coroutine, Generator
+from collections.abc import Awaitable, Collection, Coroutine, Generator
 from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, Self, overload
@@ -140,6 +140,18 @@ class ServerHandle:
         self._server.should_exit = True
         await asyncio.shield(self._task)
 
+    def cancel(self) -> bool:
+        """Ask the server to shut down gracefully without waiting (as Flock's task handle); `await` it to wait.
+
+        Returns whether it was still running.
+        """
+        self._server.should_exit = True
+        return not self._task.done()
+
+    def __await__(self) -> Generator[Any, None, None]:
+        """Wait until the server has stopped (after `cancel()`, or when it fails)."""
+        return asyncio.shield(self._task).__await__()
+
     async def __aenter__(self) -> Self:
         return self
 
@@ -185,6 +197,7 @@ async def start_server(
     auth: Auth = None,
     max_body_bytes: int = 1_000_000,
     mcp: bool = False,
+    drive: Literal["api", "always"] = "api",
     max_connections: int = DEFAULT_MAX_CONNECTIONS,
     allowed_hosts: Collection[str] | None = None,
     insecure: bool = False,
@@ -193,7 +206,8 @@ async def start_server(
 
     `port=0` picks a free port (read it from `handle.port` / `handle.url`). Work published through the
     API is run by the server (`drive="api"`); run your own publishes with `await flock.run_until_idle()`.
-    `mcp=True` also serves the Flock as an MCP server at `/mcp`.
+    `mcp=True` also serves the Flock as an MCP server at `/mcp`. With `drive="always"` the server runs
+    every publish and fires scheduled agents, as a blocking server does.
     """
     exposure = _Exposure(host, auth, insecure, allowed_hosts)
     exposure.check()
@@ -202,7 +216,7 @@ async def start_server(
         auth=auth,
         max_body_bytes=max_body_bytes,
         dashboard=dashboard,
-        drive="api",
+        drive=drive,
         mcp=mcp,
         allowed_hosts=exposure.hosts(),
     )
@@ -217,6 +231,33 @@ async def start_server(
             raise ConfigurationError(f"the server on {host}:{port} stopped during startup (see the log)")
         await asyncio.sleep(0.005)
     return ServerHandle(server, task, app, host, sock.getsockname()[1])
+
+
+class _Served:
+    """What a blocking `serve()` from synchronous code returns: it already ran, awaiting it does nothing."""
+
+    def __await__(self) -> Generator[Any, None, None]:
+        return
+        yield
+
+
+async def _serve_until_cancelled(flock: Flock, host: str, port: int, **options: Any) -> None:
+    """`await flock.serve()` inside a running loop: serve (and run every publish) until cancelled."""
+    handle = await start_server(flock, host=host, port=port, drive="always", **options)
+    _log.info("serving on %s", handle.url)
+    try:
+        await handle
+    finally:
+        with anyio.CancelScope(shield=True):  # cancelled: stop serving before the cancellation completes
+            await handle.stop()
+
+
+def _in_event_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 def _serve_blocking(
@@ -275,7 +316,7 @@ def serve(
     max_connections: int = ...,
     allowed_hosts: Collection[str] | None = ...,
     insecure: bool = ...,
-) -> None: ...
+) -> Awaitable[None]: ...
 @overload
 def serve(
     flock: Flock,
@@ -304,11 +345,13 @@ def serve(
     max_connections: int = DEFAULT_MAX_CONNECTIONS,
     allowed_hosts: Collection[str] | None = None,
     insecure: bool = False,
-) -> Coroutine[Any, Any, ServerHandle] | None:
+) -> Coroutine[Any, Any, ServerHandle] | Awaitable[None]:
     """Serve `flock` over HTTP (API, event stream, metrics and, with `dashboard`, the dashboard at `/`).
 
     - `blocking=True` (from synchronous code): print the URL, then run until interrupted (Ctrl-C); the
-      server keeps the Flock running: every publish is processed and scheduled agents fire.
+      server keeps the Flock running: every publish is processed and scheduled agents fire. Inside a
+      running event loop, `await serve(flock)` does the same until the awaiting task is cancelled
+      (Flock's `main_dashboard()`).
     - `blocking=False` (inside async code): `handle = await serve(flock, blocking=False)` starts the server
       in the background of the running event loop and returns a `ServerHandle` (`.url`, `await .stop()`).
       Work published through the API is run by the server; your own publishes by your `run_until_idle()`.
@@ -327,9 +370,11 @@ def serve(
         "allowed_hosts": allowed_hosts,
         "insecure": insecure,
     }
+    if blocking and _in_event_loop():
+        return _serve_until_cancelled(flock, host, port, **options)
     if blocking:
         _serve_blocking(flock, host, port, **options)
-        return None
+        return _Served()
     return start_server(flock, host=host, port=port, **options)
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from engines import ALLOW_MODEL_REQUESTS_ENV, MODEL_ENV
+from engines import ALLOW_MODEL_REQUESTS_ENV, FLOCK_COMPAT_MODEL_ENV, MODEL_ENV
 from flock_core import AgentSpec, Artifact, EvaluationRequest, type_name_of
 
 ChatReply = Callable[..., str]
@@ -27,6 +27,7 @@ def _no_real_model_requests(monkeypatch: pytest.MonkeyPatch) -> None:
     """Forbid real provider calls and start every test without an ambient model."""
     monkeypatch.setenv(ALLOW_MODEL_REQUESTS_ENV, "0")
     monkeypatch.delenv(MODEL_ENV, raising=False)
+    monkeypatch.delenv(FLOCK_COMPAT_MODEL_ENV, raising=False)
 
 
 def format_chat_reply(**fields: Any) -> str:

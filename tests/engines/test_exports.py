@@ -10,7 +10,13 @@ import engines
 def test_all_is_sorted_and_complete() -> None:
     public = {name for name in vars(engines) if not name.startswith("_")}
     assert engines.__all__ == sorted(engines.__all__, key=lambda name: (not name.isupper(), name))
-    assert set(engines.__all__) == public
+    assert set(engines.__all__) == public | engines._LAZY  # pyright: ignore[reportPrivateUsage]
+
+
+def test_baml_adapter_is_dspys_and_loads_on_first_use() -> None:
+    from dspy.adapters.baml_adapter import BAMLAdapter
+
+    assert engines.BAMLAdapter is BAMLAdapter
 
 
 def test_import_loads_neither_dspy_nor_litellm() -> None:

@@ -52,3 +52,11 @@ def test_base_url_comes_from_lm_kwargs_first() -> None:
 
 def test_lm_settings_repr_hides_the_key() -> None:
     assert "secret" not in repr(LMSettings(api_key="secret"))
+
+
+def test_flocks_default_model_variable_is_read_after_flock_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DEFAULT_MODEL", "openai/gpt-4.1")
+    assert resolve_model("a", None, None) == "openai/gpt-4.1"
+    monkeypatch.setenv("FLOCK_MODEL", "offline")
+    assert resolve_model("a", None, None) == "offline"
+    assert resolve_model("a", None, "anthropic/claude-sonnet-4-5") == "anthropic/claude-sonnet-4-5"

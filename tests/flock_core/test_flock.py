@@ -24,8 +24,15 @@ from flock_core import (
     TenantVisibility,
     Usage,
     WorkflowError,
+    flock_tool,
 )
-from flock_core.exceptions import EngineError, InputTypeError, RunTimeoutError, UnknownAgentError
+from flock_core.exceptions import (
+    ConfigurationError,
+    EngineError,
+    InputTypeError,
+    RunTimeoutError,
+    UnknownAgentError,
+)
 from flock_core.testing import FunctionEngine, Script, ScriptedEngine, VirtualClock, capture
 
 pytestmark = pytest.mark.anyio
@@ -646,3 +653,33 @@ async def test_events_describe_the_run_in_order() -> None:
     failed = seen[5]
     assert failed.kind == "activation_failed"
     assert (failed.agent, failed.error_type, failed.message) == ("bad", "RuntimeError", "nope")
+
+
+async def test_a_run_prints_a_results_table_when_asked_and_not_when_piped(capsys: pytest.CaptureFixture[str]) -> None:
+    quiet = make_flock()  # the default: only on a terminal, and pytest's output is not one
+    quiet.agent("writer").consumes(Idea).publishes(Draft)
+    await quiet.arun(Idea(text="x"))
+    assert capsys.readouterr().out == ""
+    loud = make_flock(show_results=True)
+    loud.agent("writer").consumes(Idea).publishes(Draft)
+    await loud.arun(Idea(text="x"))
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].rstrip() == "Flock results: 1 artifact"
+    assert "Draft" in out
+    assert "writer" in out
+    assert '{"text": "writer(x)#0"}' in out
+    assert "Idea" not in out.split("\n", 2)[-1]  # the run's input is not a result
+
+
+def test_flock_tool_marks_a_function_for_with_tools() -> None:
+    @flock_tool
+    def get_current_date() -> str:
+        """Today's date."""
+        return "2026-12-04"
+
+    flock = make_flock()
+    builder = flock.agent("a").consumes(Idea).publishes(Draft).with_tools([get_current_date])
+    assert builder.spec.tools == (get_current_date,)
+    assert get_current_date() == "2026-12-04"
+    with pytest.raises(ConfigurationError, match="decorates a function"):
+        flock_tool("not a function")  # pyright: ignore[reportArgumentType]

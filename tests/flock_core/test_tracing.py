@@ -213,6 +213,22 @@ async def test_without_a_recording_provider_outputs_keep_their_inputs_trace_cont
     assert [idea.trace_context for idea in ideas] == [traceparent] * 3
 
 
+async def test_traced_run_puts_a_whole_workflow_in_one_trace(exporter: InMemorySpanExporter) -> None:
+    flock, provider = make_flock(exporter, FunctionEngine(lambda r: [Idea(text="i")]))
+    flock.agent("ideas").consumes(Topic).publishes(Idea)
+    async with flock.traced_run("pizza_workflow") as root:
+        await flock.publish(Topic(name="t"))
+        await flock.run_until_idle()
+    provider.force_flush()
+    spans = exporter.get_finished_spans()
+    [workflow] = by_name(spans, "pizza_workflow")
+    assert workflow.context is not None
+    assert workflow.attributes == {"flock.workflow.name": "pizza_workflow"}
+    assert root.get_span_context().trace_id == workflow.context.trace_id
+    assert {s.context.trace_id for s in spans if s.context} == {workflow.context.trace_id}
+    assert {s.name for s in spans} >= {"pizza_workflow", "publish Topic", "invoke_agent ideas"}
+
+
 async def test_a_failed_activation_marks_its_workflow_span_as_an_error(exporter: InMemorySpanExporter) -> None:
     flock, provider = make_flock(exporter, ScriptedEngine({"broken": Script(RuntimeError("model down"))}))
     flock.agent("broken").consumes(Topic).publishes(Idea)

@@ -309,3 +309,7 @@ class InMemoryBlackboardStore:
     async def close(self) -> None:
         """End the hold of the board (the artifacts and run state stay)."""
         self._holder = None
+
+    async def list(self) -> list[Artifact]:
+        """Every artifact on the board, oldest first."""
+        return [*(await self.query(ArtifactQuery())).items]

@@ -481,6 +481,10 @@ class PostgresBlackboardStore:
         if db is not None:
             await db.close()
 
+    async def list(self) -> list[Artifact]:
+        """Every artifact on the board, oldest first."""
+        return [*(await self.query(ArtifactQuery())).items]
+
 
 def _running_loop() -> asyncio.AbstractEventLoop:
     try:

@@ -252,6 +252,10 @@ class SQLiteBlackboardStore:
         await anyio.to_thread.run_sync(self._db.close)
         self._board.release()
 
+    async def list(self) -> list[Artifact]:
+        """Every artifact on the board, oldest first."""
+        return [*(await self.query(ArtifactQuery())).items]
+
 
 class _LockedConnection:
     """The store's one SQLite connection, opened on first use and used by one thread at a time."""

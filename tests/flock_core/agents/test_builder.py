@@ -160,16 +160,46 @@ def test_a_non_callable_where(flock: Flock) -> None:
 
 
 @pytest.mark.parametrize("call", ["consumes", "publishes"])
-def test_an_unregistered_type_names_the_agent_and_the_type(flock: Flock, call: str) -> None:
+def test_a_type_used_in_a_declaration_is_registered_under_its_class_name(flock: Flock, call: str) -> None:
+    builder = getattr(flock.agent("writer"), call)(Idea, Unregistered)
+    assert flock.registry.resolve("Unregistered") is Unregistered
+    declared = builder.spec.subscriptions if call == "consumes" else builder.spec.output_groups
+    assert declared[0].types == ("Idea", "Unregistered")
+
+
+@pytest.mark.parametrize("call", ["consumes", "publishes"])
+def test_a_name_clash_names_the_agent_and_both_classes(flock: Flock, call: str) -> None:
+    clash = type("Unregistered", (BaseModel,), {"__module__": "other.module", "__qualname__": "Unregistered"})
+    flock.agent("reader").consumes(Unregistered)
     builder = flock.agent("writer")
     with pytest.raises(AgentDeclarationError) as caught:
-        getattr(builder, call)(Idea, Unregistered)
+        getattr(builder, call)(clash)
     assert caught.value.agent == "writer"
     assert str(caught.value) == (
-        f"agent 'writer': {call}(): type 'Unregistered' is not registered; "
-        "decorate it with @flock_type or call flock.register_type()"
+        f"agent 'writer': {call}(): type name 'Unregistered' is taken by "
+        f"{__name__}.Unregistered; other.module.Unregistered cannot also use it: "
+        "rename one class or give it @flock_type(name=...)"
     )
     assert builder.spec == AgentSpec(name="writer")
+    assert flock.registry.resolve("Unregistered") is Unregistered
+
+
+def test_a_redefined_class_with_the_same_qualified_name_is_a_clash_too(flock: Flock) -> None:
+    def define() -> type[BaseModel]:
+        class Note(BaseModel):
+            text: str
+
+        return Note
+
+    first, second = define(), define()
+    flock.agent("a").consumes(first)
+    with pytest.raises(AgentDeclarationError, match="type name 'Note' is taken by"):
+        flock.agent("b").consumes(second)
+
+
+def test_a_non_model_type_in_a_declaration(flock: Flock) -> None:
+    with pytest.raises(AgentDeclarationError, match="is not a Pydantic model"):
+        flock.agent("a").consumes(dict)  # pyright: ignore[reportArgumentType]
 
 
 @pytest.mark.parametrize(

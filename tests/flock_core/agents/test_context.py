@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 import pytest
 from pydantic import BaseModel
@@ -12,12 +13,15 @@ from flock_core import (
     ArtifactQuery,
     ContextRequest,
     EvaluationRequest,
+    FilterConfig,
     FilteredContext,
+    FilteredContextProvider,
     Flock,
     NoContext,
     PrivateVisibility,
     RecentContext,
 )
+from flock_core.exceptions import ConfigurationError
 from flock_core.testing import FunctionEngine
 
 pytestmark = pytest.mark.anyio
@@ -101,3 +105,37 @@ async def test_custom_provider_cannot_widen_visibility() -> None:
     [seen] = await answers(flock)
     assert "secret" not in seen
     assert seen == ["mine", "other workflow", "tagged"]
+
+
+async def test_flocks_filtered_context_provider_reads_the_board_with_visibility() -> None:
+    flock = make_flock(context_provider=FilteredContextProvider(FilterConfig(type_names={"Note"}), limit=10))
+    builder = flock.agent("a").consumes(Question).publishes(Answer)
+    await seed(flock)
+    await flock.publish(Question(text="q"), correlation_id="cid")
+    await flock.run_until_idle()
+    assert await answers(flock) == [["mine", "other workflow", "tagged"]]  # never "secret"
+    assert builder.agent.context_provider is None
+
+
+async def test_agent_context_provider_assignment_declares_the_agents_provider() -> None:
+    flock = make_flock()
+    builder = flock.agent("a").consumes(Question).publishes(Answer)
+    provider = FilteredContextProvider(FilterConfig(tags={"kb"}, correlation_id="old"))
+    builder.agent.context_provider = provider
+    assert (builder.agent.name, builder.agent.context_provider, flock.agents["a"].context) == ("a", provider, provider)
+    await seed(flock)
+    await flock.publish(Question(text="q"), correlation_id="cid")
+    await flock.run_until_idle()
+    assert await answers(flock) == [["tagged"]]
+
+
+def test_filter_config_is_a_query_and_bad_settings_fail() -> None:
+    since = datetime(2026, 1, 1, tzinfo=UTC)
+    config = FilterConfig(type_names=["Note"], produced_by="writer", tags={"kb"}, start=since)
+    assert config.query() == ArtifactQuery(
+        types=frozenset({"Note"}), produced_by=frozenset({"writer"}), tags=frozenset({"kb"}), since=since
+    )
+    with pytest.raises(ConfigurationError, match="must be >= 0, got -1"):
+        FilteredContextProvider(config, limit=-1)
+    with pytest.raises(ConfigurationError, match="not both"):
+        Flock(context=NoContext(), context_provider=NoContext())

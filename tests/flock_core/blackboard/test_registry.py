@@ -80,8 +80,29 @@ def test_duplicate_name_for_a_different_class() -> None:
     with pytest.raises(TypeRegistrationError) as caught:
         registry.register(Song, name="Media")
     assert caught.value.type_name == "Media"
-    assert str(caught.value) == f"type name 'Media' is already registered for {__name__}.Movie"
+    assert str(caught.value) == (
+        f"type name 'Media' is taken by {__name__}.Movie; {__name__}.Song cannot also use it: "
+        "rename one class or give it @flock_type(name=...)"
+    )
     assert registry.resolve("Media") is Movie
+
+
+def test_a_redefinition_replaces_only_where_allowed() -> None:
+    def define() -> type[BaseModel]:
+        class Note(BaseModel):
+            text: str
+
+        return Note
+
+    first, second = define(), define()
+    notebook = TypeRegistry()
+    notebook.register(first)
+    notebook.register(second)  # a re-run notebook cell: the module-level default registry allows it
+    assert notebook.resolve("Note") is second
+    flocks = TypeRegistry(notebook, replace_redefinitions=False)  # a Flock's own registry does not
+    with pytest.raises(TypeRegistrationError, match="a redefinition of that class: create a new Flock"):
+        flocks.register(first)
+    assert flocks.resolve("Note") is second
 
 
 @pytest.mark.parametrize("not_a_model", [int, object(), "Movie", Movie(title="an instance")])
@@ -137,7 +158,7 @@ def test_flock_type_duplicate_name_for_a_different_class(fresh_default: TypeRegi
     class Thing(BaseModel):
         pass
 
-    with pytest.raises(TypeRegistrationError, match=r"'doc\.Thing' is already registered") as caught:
+    with pytest.raises(TypeRegistrationError, match=r"type name 'doc\.Thing' is taken by") as caught:
 
         @flock_type(name="doc.Thing")
         class Other(BaseModel):

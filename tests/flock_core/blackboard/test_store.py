@@ -141,6 +141,13 @@ async def test_query_everything_oldest_first(store: BlackboardStore) -> None:
     assert await store.query(ArtifactQuery()) == ArtifactPage(items=tuple(artifacts), total=3, offset=0)
 
 
+async def test_list_returns_every_artifact_oldest_first(store: BlackboardStore) -> None:
+    assert await store.list() == []
+    artifacts = [note("a"), task("b", minutes=1), note("c", minutes=2)]
+    await append_all(store, *artifacts)
+    assert await store.list() == artifacts
+
+
 async def test_query_an_empty_store(store: BlackboardStore) -> None:
     page = await store.query(ArtifactQuery())
     assert (page, page.next_offset) == (ArtifactPage(items=(), total=0, offset=0), None)

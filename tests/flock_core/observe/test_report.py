@@ -116,7 +116,7 @@ def test_json_has_plain_values_and_computed_fields(traces: TraceFile) -> None:
     )
 
 
-def test_a_long_loop_renders_flat_and_a_fan_out_keeps_its_branches(tmp_path: Path) -> None:
+def test_a_long_loop_and_a_fan_out_render_as_siblings_under_their_workflow(tmp_path: Path) -> None:
     from flock_core import Flock
     from flock_core.testing import FunctionEngine
 
@@ -140,12 +140,14 @@ def test_a_long_loop_renders_flat_and_a_fan_out_keeps_its_branches(tmp_path: Pat
     with TraceFile(path) as traces:
         fan_out, looped = (traces.spans(info.trace_id) for info in traces.traces())
     rows = render_spans(looped).splitlines()[3:]
-    assert len(rows) == 1 + 201  # the publish, 200 rounds and the tripped one
-    assert {row.split("invoke_agent")[0] for row in rows[1:]} == {"├─ ", "└─ "}  # every round one level deep
+    assert len(rows) == 1 + 1 + 201  # the workflow, its publish, 200 rounds and the tripped one
+    assert rows[0].startswith("invoke_workflow Topic")
+    assert {row.split("invoke_agent")[0] for row in rows[2:]} == {"├─ ", "└─ "}  # every round one level deep
     assert [re.split(r"\s{2,}\d", row)[0] for row in render_spans(fan_out).splitlines()[3:]] == [
-        "publish Topic",
-        "└─ invoke_agent brainstorm",
-        "   ├─ invoke_agent each",
-        "   ├─ invoke_agent each",
-        "   └─ invoke_agent each",
+        "invoke_workflow Topic",  # activations are siblings under their workflow, in time order
+        "├─ publish Topic",
+        "├─ invoke_agent brainstorm",
+        "├─ invoke_agent each",
+        "├─ invoke_agent each",
+        "└─ invoke_agent each",
     ]

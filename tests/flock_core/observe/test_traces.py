@@ -173,7 +173,10 @@ def test_a_circuit_breaker_trip_is_an_error_span_that_trace_list_counts(tmp_path
     provider.shutdown()
     with TraceFile(path) as traces:
         [info] = traces.traces()
-        tripped = [s for s in traces.spans(info.trace_id) if s.status == "ERROR"]
+        spans = traces.spans(info.trace_id)
+    [workflow] = [s for s in spans if s.parent_id is None]
+    assert (workflow.name, workflow.status) == ("invoke_workflow Topic", "ERROR")  # the trip marks its workflow
+    tripped = [s for s in spans if s.status == "ERROR" and s is not workflow]
     assert info.errors == len(tripped) == 1
     assert [(s.name, s.attributes.get("error.type")) for s in tripped] == [
         ("invoke_agent echo", "CircuitBreakerTripped")

@@ -7,7 +7,6 @@ import pytest
 from pydantic import BaseModel
 
 from flock_core import ArtifactCount, EvaluationRequest, Exists, Flock, Idle, WorkflowFailed
-from flock_core.exceptions import RunTimeoutError
 from flock_core.testing import FunctionEngine
 
 pytestmark = pytest.mark.anyio
@@ -75,11 +74,13 @@ async def test_idle_condition_and_unreachable_condition_returns_false() -> None:
     assert not await flock.run_until(ArtifactCount(Result, at_least=2), timeout=5)
 
 
-async def test_timeout_raises_with_the_condition() -> None:
-    flock = make_flock(delay=10)
-    await flock.publish(Task(n=1))
-    with pytest.raises(RunTimeoutError, match=r"run_until\(count\(Result\) >= 1\) was not met"):
-        await flock.run_until(ArtifactCount(Result), timeout=0.05)
+async def test_timeout_returns_false_lets_running_work_finish_and_leaves_queued_work_pending() -> None:
+    flock = make_flock(delay=0.2)
+    await flock.publish_many([Task(n=1), Task(n=2)])
+    assert not await flock.run_until(ArtifactCount(Result, at_least=2), timeout=0.05)
+    assert sorted(r.status for r in await flock.store.work()) == ["done", "pending"]
+    await flock.run_until_idle(timeout=5)
+    assert sorted(r.n for r in await flock.store.get_by_type(Result)) == [10, 20]
 
 
 def test_conditions_render_readably() -> None:

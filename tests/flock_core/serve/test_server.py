@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -17,7 +18,6 @@ import pytest
 from pydantic import BaseModel
 
 from flock_core import EvaluationRequest, Flock
-from flock_core.exceptions import ConfigurationError
 from flock_core.serve import create_app, serve, start_server
 from flock_core.testing import FunctionEngine
 
@@ -105,9 +105,41 @@ async def test_never_mode_leaves_the_work_to_the_user(flock: Flock) -> None:
         await flock.run_until_idle()
 
 
-async def test_blocking_serve_refuses_to_run_inside_an_event_loop(flock: Flock) -> None:
-    with pytest.raises(ConfigurationError, match="blocking=False"):
-        serve(flock, port=0)
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+async def test_awaiting_a_blocking_serve_inside_a_loop_serves_until_cancelled(flock: Flock) -> None:
+    """Flock's `main_dashboard()`: `await flock.serve(dashboard=True)` from async code."""
+    port = free_port()
+
+    async def main_dashboard() -> None:
+        await flock.serve(dashboard=True, port=port)
+
+    async with anyio.create_task_group() as group, httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+        group.start_soon(main_dashboard)
+        with anyio.fail_after(10):
+            while True:
+                try:
+                    if (await http.get("/health")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    await anyio.sleep(0.02)
+        created = await http.post("/api/v1/artifacts", json={"type": "Question", "payload": {"text": "q"}})
+        await wait_for_state(http, created.json()["correlation_id"], artifacts=2)
+        group.cancel_scope.cancel()
+    with pytest.raises(httpx.TransportError):
+        await httpx.AsyncClient().get(f"http://127.0.0.1:{port}/health")
+
+
+async def test_a_background_handle_cancels_as_flocks_task_does(flock: Flock) -> None:
+    handle = await flock.serve(port=0, blocking=False)
+    assert handle.cancel()
+    await handle
+    assert not handle.running
+    assert not handle.cancel()
 
 
 async def test_a_taken_port_raises_in_the_caller(flock: Flock) -> None:
