@@ -6,6 +6,7 @@ Importing this package loads neither DSPy nor LiteLLM; they load when an engine 
 import typing as _typing
 
 from ._dspy_engine import DSPyEngine
+from ._embedder import EMBEDDING_MODEL_ENV, LiteLLMEmbedder
 from ._guard import ALLOW_MODEL_REQUESTS_ENV, model_requests_allowed, override_allow_model_requests
 from ._inputs import ContextItem, PreviousAttempt, PreviousOutput
 from ._learning import (
@@ -68,6 +69,7 @@ def __getattr__(name: str) -> _typing.Any:
 
 __all__ = [
     "ALLOW_MODEL_REQUESTS_ENV",
+    "EMBEDDING_MODEL_ENV",
     "FLOCK_COMPAT_MODEL_ENV",
     "MODEL_ENV",
     "OFFLINE_MODEL",
@@ -86,6 +88,7 @@ __all__ = [
     "FieldRole",
     "InputShape",
     "InputSlot",
+    "LiteLLMEmbedder",
     "LoadReport",
     "Metric",
     "Mismatch",

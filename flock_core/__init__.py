@@ -35,6 +35,7 @@ from .agents._filtered import FilterConfig, FilteredContextProvider
 from .agents._flock_style import ComponentContext, EngineComponent, EvalInputs, EvalResult, UtilityComponent
 from .agents._handle import AgentHandle
 from .agents._patterns import BatchSpec, JoinSpec, ScheduleSpec
+from .agents._semantic import Embedder, Semantic
 from .agents._spec import AgentSpec, BestOf, FanOut, OutputGroup, Subscription
 from .agents._tool import flock_tool
 from .blackboard._artifacts import Artifact, WorkflowError
@@ -142,6 +143,7 @@ __all__ = [
     "CorrelationStatus",
     "DeclassifiedVisibility",
     "Demo",
+    "Embedder",
     "Engine",
     "EngineComponent",
     "EvalInputs",
@@ -176,6 +178,7 @@ __all__ = [
     "RunState",
     "SQLiteBlackboardStore",
     "ScheduleSpec",
+    "Semantic",
     "SkippedWork",
     "StdioServerParameters",
     "StreamableHttpServerParameters",

@@ -16,6 +16,7 @@ from ._ids import new_id
 from .agents._builder import AgentBuilder
 from .agents._context import ContextProvider
 from .agents._engine import Engine
+from .agents._semantic import Embedder
 from .agents._spec import AgentSpec
 from .blackboard._artifacts import EXTERNAL_PRODUCER, Artifact, WorkflowError
 from .blackboard._registry import TypeRegistry, default_registry
@@ -63,6 +64,8 @@ class Flock:
         model: the default model for LLM engines (for example `"openai/gpt-4.1-mini"` or `"offline"`).
         store: where artifacts live (default: a new in-memory store).
         engine: the engine for agents declared without `.with_engines()` (default: `engines.DSPyEngine`).
+        embedder: embeds texts for semantic subscriptions (default: `engines.LiteLLMEmbedder`, found through
+            the `flock_core.embedders` entry point, with the model of `$FLOCK_EMBEDDING_MODEL`).
         context: what activations see besides their inputs (default: their own workflow, 50 artifacts).
         max_agent_iterations: circuit breaker: activations of one agent per workflow before it is stopped.
         max_concurrency: activations running at once across all agents.
@@ -86,6 +89,7 @@ class Flock:
         *,
         store: BlackboardStore | None = None,
         engine: Engine | None = None,
+        embedder: Embedder | None = None,
         context: ContextProvider | None = None,
         max_agent_iterations: int = 1000,
         max_concurrency: int = 64,
@@ -108,6 +112,7 @@ class Flock:
             model=model,
             store=store,
             engine=engine,
+            embedder=embedder,
             context=context or context_provider,
             clock=clock,
             max_agent_iterations=max_agent_iterations,
@@ -126,6 +131,7 @@ class Flock:
             clock=options.clock,
             model=options.model,
             engine=options.engine,
+            embedder=options.embedder,
             context=options.context,
             max_agent_iterations=options.max_agent_iterations,
             max_concurrency=options.max_concurrency,

@@ -14,6 +14,7 @@ FlockError
 └── RuntimeFlockError              something failed while a workflow ran
     ├── ContractViolation          an engine's result broke the declared output contract
     ├── EngineError                an engine raised or returned something unusable
+    ├── EmbeddingError             an embedder failed (a semantic subscription then rejects the artifact)
     ├── StoreError                 the blackboard store failed
     │   └── BoardInUseError        another run holds this local board (a second process on a SQLite file)
     ├── CircuitBreakerTripped      an agent hit max_agent_iterations in one workflow
@@ -40,6 +41,7 @@ __all__ = [
     "ConfigurationError",
     "ContractViolation",
     "DuplicateAgentError",
+    "EmbeddingError",
     "EngineError",
     "EventLoopError",
     "FlockError",
@@ -195,6 +197,10 @@ class EngineError(RuntimeFlockError):
         super().__init__(f"agent {agent!r}: {message}")
         self.agent = agent
         self.usage = usage
+
+
+class EmbeddingError(RuntimeFlockError):
+    """An embedder failed or returned unusable vectors; the semantic match it was for is rejected."""
 
 
 class StoreError(RuntimeFlockError):

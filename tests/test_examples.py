@@ -29,6 +29,13 @@ EXPECTED: dict[str, list[str]] = {
     "patterns/join_orders.py": ["shipped: {'order_id': 2, 'item': 'chair', 'amount': 12.5}", "expired: order 1"],
     "patterns/batch_digest.py": ["digest: ['story 1', 'story 2', 'story 3']", "digest: ['story 7']"],
     "patterns/timers.py": ["heartbeat 3 at 08:03", "report at Mon 09:00", "report at Tue 09:00"],
+    "patterns/route_by_meaning.py": [
+        "   billing <- I was charged twice, I want a refund of my money",
+        "    access <- my account is locked after a wrong password",
+        "  shipping <- the package delivery is two weeks late",
+        "unassigned <- what a lovely day",
+        "embedding requests: 4 (one per ticket, queries cached)",
+    ],
     "patterns/run_until.py": ["condition met: True; stopped after 3 of 20 verdicts"],
     "patterns/context_and_best_of.py": ["based on ['the sky is blue'] (confidence 0.9)"],
 }

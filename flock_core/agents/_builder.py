@@ -18,6 +18,7 @@ from ._engine import Engine
 from ._flock_style import EngineComponent, UtilityComponent, as_agent_component, as_engine
 from ._handle import AgentHandle
 from ._patterns import BatchSpec, JoinSpec, ScheduleSpec
+from ._semantic import Semantic
 from ._spec import ActivationCondition, AgentSpec, BestOf, OutputGroup, Predicate, Subscription, VisibilityRule
 
 __all__ = ["AgentBuilder"]
@@ -120,6 +121,8 @@ class AgentBuilder:
         join: JoinSpec | None = None,
         batch: BatchSpec | None = None,
         priority: int = 0,
+        semantic: str | Semantic | Sequence[Semantic] | None = None,
+        threshold: float | None = None,
         activation: ActivationCondition | None = None,
     ) -> Self:
         """Subscribe to artifacts of `types` (all of them, per correlation id), filtered by the keywords.
@@ -132,6 +135,9 @@ class AgentBuilder:
             join: correlate the types by a key within a window instead of by correlation id.
             batch: hand the engine several completed groups at once.
             priority: ready activations with a higher priority start first.
+            semantic: accept only inputs whose text means something close to this query (embedded by the
+                Flock's embedder), or `Semantic` conditions, e.g. on one field; all must hold.
+            threshold: the least cosine similarity for a `semantic=` query string (default 0.5).
             activation: a condition (`When.correlation(T)...`) that must hold before a complete activation
                 runs; until then it waits, and it runs once an artifact in its workflow makes it true.
         """
@@ -144,6 +150,7 @@ class AgentBuilder:
             )
         if isinstance(priority, bool) or not isinstance(priority, int):
             raise self._fail(f"priority= takes an int, got {priority!r} ({type(priority).__name__})", "priority")
+        conditions = self._semantic(types, semantic, threshold)
         if activation is not None and not callable(getattr(activation, "check", None)):
             raise self._fail(
                 f"activation= must be a condition such as When.correlation(T).exists(): {activation!r}", "activation"
@@ -157,9 +164,45 @@ class AgentBuilder:
             priority=priority,
             join=join,
             batch=batch,
+            semantic=conditions,
             activation=activation,
         )
         return self._update(subscriptions=(*self._spec.subscriptions, subscription))
+
+    def _semantic(
+        self,
+        types: Sequence[type[BaseModel]],
+        semantic: str | Semantic | Sequence[Semantic] | None,
+        threshold: float | None,
+    ) -> tuple[Semantic, ...]:
+        """Check `semantic=`/`threshold=` against the consumed types and normalise them to conditions."""
+        if isinstance(semantic, str):
+            conditions: tuple[Semantic, ...] = (Semantic(semantic, 0.5 if threshold is None else threshold),)
+        else:
+            if threshold is not None:
+                raise self._fail(
+                    "threshold= goes with a semantic= query string; a Semantic(...) carries its own", "threshold"
+                )
+            conditions = _as_tuple(semantic)
+        for condition in conditions:
+            if not isinstance(condition, Semantic):  # pyright: ignore[reportUnnecessaryIsInstance] - users' input
+                raise self._fail(f"semantic= takes a query string or Semantic(...), got {condition!r}", "semantic")
+            if not condition.query.strip():
+                raise self._fail("semantic= query must not be empty", "semantic")
+            value: object = condition.threshold
+            if isinstance(value, bool) or not isinstance(value, int | float) or not -1.0 <= value <= 1.0:
+                raise self._fail(
+                    f"semantic threshold must be a cosine similarity in [-1, 1], got {condition.threshold!r}",
+                    "threshold",
+                )
+            missing = [
+                m.__name__ for m in types if condition.field is not None and condition.field not in m.model_fields
+            ]
+            if missing:
+                raise self._fail(
+                    f"semantic field {condition.field!r} is not a field of {', '.join(missing)}", "semantic"
+                )
+        return conditions
 
     def publishes(
         self,

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from ..blackboard._visibility import AgentIdentity, Visibility
 from ..exceptions import InputTypeError
 from ._patterns import BatchSpec, JoinSpec, ScheduleSpec
+from ._semantic import Semantic
 
 if TYPE_CHECKING:
     from ._components import AgentComponent
@@ -73,6 +74,7 @@ class Subscription:
     priority: int = 0
     join: JoinSpec | None = None
     batch: BatchSpec | None = None
+    semantic: tuple[Semantic, ...] = ()
     activation: ActivationCondition | None = None
 
     @property

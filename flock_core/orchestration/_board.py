@@ -64,7 +64,7 @@ class Board(Protocol):
         """How often a busy process looks for outside work (`None`: never)."""
         ...
 
-    def route(self, artifacts: Sequence[Artifact]) -> Routed:
+    async def route(self, artifacts: Sequence[Artifact]) -> Routed:
         """The work new artifacts complete, to commit with them (nothing where a router routes them later)."""
         ...
 
@@ -131,8 +131,8 @@ class LocalBoard:
     def poll_interval(self) -> float | None:
         return None
 
-    def route(self, artifacts: Sequence[Artifact]) -> Routed:
-        return self._routing.route(artifacts)
+    async def route(self, artifacts: Sequence[Artifact]) -> Routed:
+        return await self._routing.route(artifacts)
 
     async def commit(self, commit: Commit) -> bool:
         return await self._store.commit(commit)
@@ -162,7 +162,7 @@ class LocalBoard:
             else:
                 self._runtime.submit(WorkItem(record, tuple(await store.get_many(record.input_ids))))
                 resumed += 1
-        routed = self._routing.route((await store.query(ArtifactQuery())).items)
+        routed = await self._routing.route((await store.query(ArtifactQuery())).items)
         timers = {t.agent: t for t in await store.timer_states()}
         return Resumed(resumed, orphaned, tuple(skipped), expired, routed, timers)
 

@@ -81,7 +81,7 @@ class Executor:
         max_attempts: int,
         max_agent_iterations: int,
         commit: Callable[[Commit, Routed], Awaitable[bool]],
-        route: Callable[[Sequence[Artifact]], Routed],
+        route: Callable[[Sequence[Artifact]], Awaitable[Routed]],
     ) -> None:
         self._agents = agents
         self._store = store
@@ -152,7 +152,9 @@ class Executor:
         finally:
             self._add_usage(item.correlation_id, meter)
         record_outputs(span, artifacts, meter.total.input_tokens, meter.total.output_tokens)
-        committed = await self._commit(Commit(artifacts=tuple(artifacts), complete=record.key), self._route(artifacts))
+        committed = await self._commit(
+            Commit(artifacts=tuple(artifacts), complete=record.key), await self._route(artifacts)
+        )
         if committed:
             if self._events.listening:
                 output_ids = tuple(str(a.id) for a in artifacts)
@@ -180,7 +182,7 @@ class Executor:
             record_outputs(span, artifacts, meter.total.input_tokens, meter.total.output_tokens)
         if publish:
             commit = Commit(artifacts=(source, *artifacts), consumed=((spec.name, source.id),))
-            await self._commit(commit, self._route(artifacts))
+            await self._commit(commit, await self._route(artifacts))
         return artifacts
 
     def _add_usage(self, correlation_id: str, meter: UsageMeter) -> None:
@@ -260,4 +262,4 @@ class Executor:
                 ),
             )
         commit = Commit(artifacts=artifacts, complete=item.record.key, outcome="failed", error=str(exc))
-        await self._commit(commit, self._route(artifacts))
+        await self._commit(commit, await self._route(artifacts))

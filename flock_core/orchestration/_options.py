@@ -7,12 +7,14 @@ Nothing is accepted that would later hang a run (`max_concurrency=0`) or fail at
 from __future__ import annotations
 
 import difflib
+import inspect
 from dataclasses import dataclass
 from datetime import timedelta
 
 from .._clock import Clock, SystemClock
 from ..agents._context import ContextProvider, CorrelationContext
 from ..agents._engine import Engine, engine_problem
+from ..agents._semantic import Embedder
 from ..blackboard._store import BlackboardStore
 from ..blackboard.memory._store import InMemoryBlackboardStore
 from ..exceptions import ConfigurationError
@@ -81,6 +83,10 @@ def _object(setting: str, value: object, ok: bool, wanted: str) -> None:
         )
 
 
+def _is_embedder(value: object) -> bool:
+    return isinstance(value, Embedder) and inspect.iscoroutinefunction(value.embed)
+
+
 @dataclass(frozen=True, slots=True)
 class FlockOptions:
     """A `Flock`'s checked options, defaults filled in (see `Flock` for what each one means)."""
@@ -88,6 +94,7 @@ class FlockOptions:
     model: str | None
     store: BlackboardStore
     engine: Engine | None
+    embedder: Embedder | None
     context: ContextProvider
     clock: Clock
     max_agent_iterations: int
@@ -102,6 +109,7 @@ class FlockOptions:
         model: object,
         store: object,
         engine: object,
+        embedder: object = None,
         context: object,
         clock: object,
         max_agent_iterations: object,
@@ -113,12 +121,14 @@ class FlockOptions:
         if engine is not None and (problem := engine_problem(engine)) is not None:
             raise ConfigurationError(f"Flock(engine=...): {problem}", setting="engine")
         _object("store", store, store is None or all(hasattr(store, m) for m in _STORE_METHODS), "a BlackboardStore")
+        _object("embedder", embedder, embedder is None or _is_embedder(embedder), "an Embedder (async def embed)")
         _object("context", context, context is None or isinstance(context, ContextProvider), "a ContextProvider")
         _object("clock", clock, clock is None or hasattr(clock, "now"), "a Clock (SystemClock, VirtualClock)")
         return cls(
             model=check_model(model),
             store=store if store is not None else InMemoryBlackboardStore(),  # pyright: ignore[reportArgumentType]
             engine=engine,  # pyright: ignore[reportArgumentType]
+            embedder=embedder,  # pyright: ignore[reportArgumentType]
             context=context if context is not None else CorrelationContext(),  # pyright: ignore[reportArgumentType]
             clock=clock if clock is not None else SystemClock(),  # pyright: ignore[reportArgumentType]
             max_agent_iterations=_count("max_agent_iterations", max_agent_iterations, 1),

@@ -25,6 +25,7 @@ from ..agents._checks import check_declarations
 from ..agents._context import ContextProvider
 from ..agents._default_engine import load_default_engine
 from ..agents._engine import Engine, Usage
+from ..agents._semantic import Embedder
 from ..agents._spec import AgentSpec
 from ..blackboard._artifacts import Artifact, WorkflowError
 from ..blackboard._leases import new_owner
@@ -46,6 +47,7 @@ from ._runs import drive_until, drive_until_idle
 from ._runtime import Runtime, WorkItem
 from ._scheduler import Rejection
 from ._schedules import Schedules
+from ._semantic import SemanticIndex
 from ._status import CorrelationStatus
 
 if TYPE_CHECKING:
@@ -81,6 +83,7 @@ class Orchestrator:
         model: str | None,
         engine: Engine | None,
         context: ContextProvider,
+        embedder: Embedder | None = None,
         max_agent_iterations: int,
         max_concurrency: int,
         max_attempts: int = 3,
@@ -102,7 +105,7 @@ class Orchestrator:
         self._saved_fingerprints: dict[str, str] = {}
         self._artifacts = ArtifactFactory(registry, clock)
         self.runtime = Runtime(clock, max_concurrency, lambda name: self._specs[name].max_concurrency)
-        self._routing = Routing(registry, clock, self.runtime, release=self._release)
+        self._routing = Routing(registry, clock, self.runtime, release=self._release, semantic=SemanticIndex(embedder))
         self.deferred = DeferredActivations(self._specs, registry, store, self._routing.rejections.append)
         self._schedules = Schedules(self._specs, clock, self.runtime, self._commit)
         self.board = self._open_board(store, lease)
@@ -212,7 +215,7 @@ class Orchestrator:
         with self._tracer.publish(options["correlation_id"]) as span:
             artifact = self._artifacts.from_object(obj, **options)
             self._tracer.published(span, artifact)
-            await self._commit(Commit(artifacts=(artifact,)), self.board.route([artifact]))
+            await self._commit(Commit(artifacts=(artifact,)), await self.board.route([artifact]))
         return artifact
 
     async def invoke(self, agent: str, obj: BaseModel | Mapping[str, Any], publish: bool) -> list[Artifact]:

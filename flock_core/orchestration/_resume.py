@@ -29,6 +29,8 @@ def fingerprint(spec: AgentSpec) -> str:
         batch = None if s.batch is None else (s.batch.size, str(s.batch.timeout), s.batch.scope)
         where = [_callable_name(w) for w in s.where]
         parts.append(repr(("in", s.types, sorted(s.from_agents or ()), sorted(s.tags or ()), where, join, batch)))
+        if s.semantic:
+            parts.append(repr(("semantic", [(c.query, c.threshold, c.field) for c in s.semantic])))
     for g in spec.output_groups:
         parts.append(repr(("out", g.types, g.fan_out.low, g.fan_out.high)))
     if spec.schedule is not None:

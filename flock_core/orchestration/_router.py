@@ -72,7 +72,7 @@ class SharedBoard:
         """A busy process looks for shared work every 50 ms."""
         return 0.05
 
-    def route(self, artifacts: Sequence[Artifact]) -> Routed:
+    async def route(self, artifacts: Sequence[Artifact]) -> Routed:
         """Nothing now: the router routes stored artifacts in sequence order."""
         return Routed()
 
@@ -97,7 +97,7 @@ class SharedBoard:
         if not self._leading:
             await self._take_over()
         while rows := await self._queue.unrouted(self._cursor, _BATCH):
-            routed = self._routing.route(artifact for _, artifact in rows)
+            routed = await self._routing.route(artifact for _, artifact in rows)
             self._cursor = rows[-1][0]
             await self._queue.commit_routing(routed.into(Commit()), self._cursor, self.state())
             self._on_expired(routed.expired)

@@ -17,6 +17,7 @@ from ..blackboard._visibility import visible_from
 from ..blackboard._work import Commit, ExpiredJoin, Tick, WorkRecord, work_key
 from ._runtime import Runtime, WorkItem
 from ._scheduler import Activation, Rejection, Scheduler
+from ._semantic import SemanticIndex
 
 __all__ = ["Routed", "Routing"]
 
@@ -56,6 +57,7 @@ class Routing:
         clock: the time source.
         timers: the runtime whose timers release delayed artifacts.
         release: commits the work a delayed artifact completes once it is visible.
+        semantic: the embedder and embedding cache of semantic subscriptions.
     """
 
     def __init__(
@@ -64,6 +66,7 @@ class Routing:
         clock: Clock,
         timers: Runtime,
         release: Callable[[Routed], Awaitable[object]],
+        semantic: SemanticIndex | None = None,
     ) -> None:
         self.rejections: deque[Rejection] = deque(maxlen=1000)
         self._registry = registry
@@ -71,7 +74,8 @@ class Routing:
         self._timers = timers
         self._release = release
         self._specs: dict[str, AgentSpec] = {}
-        self._scheduler = Scheduler(registry, on_reject=self.rejections.append)
+        self._semantic = semantic or SemanticIndex()
+        self._scheduler = Scheduler(registry, on_reject=self.rejections.append, semantic=self._semantic)
 
     def update_agent(self, spec: AgentSpec) -> None:
         """Route to a new or changed declaration from now on."""
@@ -80,13 +84,16 @@ class Routing:
 
     def replay(self, seen: Iterable[tuple[str, UUID]]) -> None:
         """Start over with empty gates, joins and batches; `seen` (agent, artifact) pairs are not routed again."""
-        self._scheduler = Scheduler(self._registry, on_reject=self.rejections.append)
+        self._scheduler = Scheduler(self._registry, on_reject=self.rejections.append, semantic=self._semantic)
         for spec in self._specs.values():
             self._scheduler.update_agent(spec)
         self._scheduler.mark_seen(seen)
 
-    def route(self, artifacts: Iterable[Artifact]) -> Routed:
-        """The work `artifacts` complete now; a delayed artifact is routed again when it becomes visible."""
+    async def route(self, artifacts: Iterable[Artifact]) -> Routed:
+        """The work `artifacts` complete now; a delayed artifact is routed again when it becomes visible.
+
+        Artifacts that semantic subscriptions may take are embedded first (awaited, cached per artifact).
+        """
         items: list[WorkItem] = []
         expired: list[ExpiredJoin] = []
         now = self._clock.now()
@@ -95,6 +102,9 @@ class Routing:
             if visible_at > now:
                 self._delay(artifact, visible_at)
                 continue
+            conditions = self._scheduler.semantic_conditions(artifact, now)
+            if conditions:
+                await self._semantic.prepare(artifact, conditions)
             ready, gone = self._scheduler.route(artifact, now)
             items.extend(work_item(a) for a in ready)
             expired.extend(gone)
@@ -102,7 +112,7 @@ class Routing:
 
     def _delay(self, artifact: Artifact, visible_at: datetime) -> None:
         async def release() -> None:
-            await self._release(self.route((artifact,)))
+            await self._release(await self.route((artifact,)))
 
         self._timers.call_at(visible_at, release, hard=True, kind="delayed", correlation_id=artifact.correlation_id)
 

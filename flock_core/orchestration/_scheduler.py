@@ -8,12 +8,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
+from ..agents._semantic import Semantic
 from ..agents._spec import AgentSpec, Subscription
 from ..blackboard._artifacts import Artifact
 from ..blackboard._registry import TypeRegistry
 from ..blackboard._visibility import is_visible
 from ..blackboard._work import ExpiredJoin
 from ._collectors import BatchCollector, Group, GroupCollector
+from ._semantic import SemanticIndex
 
 __all__ = ["Activation", "Rejection", "Scheduler"]
 
@@ -56,8 +58,14 @@ class Scheduler:
     to an activation, or into a batch.
     """
 
-    def __init__(self, registry: TypeRegistry, on_reject: Callable[[Rejection], None] | None = None) -> None:
+    def __init__(
+        self,
+        registry: TypeRegistry,
+        on_reject: Callable[[Rejection], None] | None = None,
+        semantic: SemanticIndex | None = None,
+    ) -> None:
         self._registry = registry
+        self._semantic = semantic or SemanticIndex()
         self._agents: dict[str, AgentSpec] = {}
         self._index: dict[str, list[tuple[str, int]]] = {}
         self._groups: dict[tuple[str, int], GroupCollector] = {}
@@ -82,6 +90,24 @@ class Scheduler:
                 del self._groups[key]
                 self._batches.pop(key, None)
 
+    def semantic_conditions(self, artifact: Artifact, now: datetime) -> list[Semantic]:
+        """The semantic conditions `artifact` must be embedded for: of subscribers that may see and take it.
+
+        Nothing is sent to an embedder for an agent that could not see the artifact or filters it out
+        by producer or tags anyway.
+        """
+        conditions: list[Semantic] = []
+        for agent_name, position in self._index.get(artifact.type, ()):
+            spec = self._agents[agent_name]
+            subscription = spec.subscriptions[position]
+            if (
+                subscription.semantic
+                and (agent_name, artifact.id) not in self._seen
+                and self._filter_reason(spec, subscription, artifact, now) is None
+            ):
+                conditions.extend(subscription.semantic)
+        return conditions
+
     def route(self, artifact: Artifact, now: datetime) -> tuple[list[Activation], list[ExpiredJoin]]:
         """The activations that `artifact` completes (highest priority first), and joins it expired."""
         ready: list[Activation] = []
@@ -102,7 +128,28 @@ class Scheduler:
                 ready.extend(self._batch_or_activate(spec, position, subscription, group, now))
         return sorted(ready, key=lambda a: -a.priority), expired
 
-    def _reject_reason(  # noqa: PLR0911 - one early return per filter, in the documented order
+    def _reject_reason(
+        self, spec: AgentSpec, subscription: Subscription, artifact: Artifact, now: datetime
+    ) -> str | None:
+        """Why `spec` does not take `artifact`, or `None`: the filters in order, `where`, then semantic."""
+        reason = self._filter_reason(spec, subscription, artifact, now)
+        if reason is None:
+            reason = self._where_reason(spec, subscription, artifact)
+        if reason is None:
+            reason = self._semantic_reason(subscription, artifact)
+        return reason
+
+    def _semantic_reason(self, subscription: Subscription, artifact: Artifact) -> str | None:
+        for condition in subscription.semantic:
+            about = f"{condition.query!r}" + ("" if condition.field is None else f" (field {condition.field!r})")
+            score = self._semantic.similarity(artifact, condition)
+            if not isinstance(score, float):
+                return f"semantic match {about} failed: {score}"
+            if score < condition.threshold:
+                return f"semantic similarity {score:.3f} to {about} is below the threshold {condition.threshold}"
+        return None
+
+    def _filter_reason(
         self, spec: AgentSpec, subscription: Subscription, artifact: Artifact, now: datetime
     ) -> str | None:
         if spec.prevent_self_trigger and artifact.produced_by == spec.name:
@@ -113,6 +160,9 @@ class Scheduler:
             return f"produced by {artifact.produced_by!r}, not one of from_agents"
         if subscription.tags is not None and not subscription.tags <= artifact.tags:
             return f"missing tags {sorted(subscription.tags - artifact.tags)}"
+        return None
+
+    def _where_reason(self, spec: AgentSpec, subscription: Subscription, artifact: Artifact) -> str | None:
         if not subscription.where:
             return None
         try:

@@ -8,6 +8,7 @@ Sits on top: may import any part of `flock_core`; nothing in `flock_core` import
 from .._clock import VirtualClock
 from ._capture import CapturedArtifacts, capture
 from ._engines import FunctionEngine, Script, ScriptedEngine
+from ._fake_embeddings import HashedEmbedder, hashed_embedding
 from ._fake_openai import ChatRequest, FakeOpenAIServer, Fault
 from ._isolation import isolated_type_registry
 from ._network import NetworkBlockedError, block_network
@@ -19,6 +20,7 @@ __all__ = [
     "FakeOpenAIServer",
     "Fault",
     "FunctionEngine",
+    "HashedEmbedder",
     "NetworkBlockedError",
     "Script",
     "ScriptedEngine",
@@ -27,5 +29,6 @@ __all__ = [
     "VirtualClock",
     "block_network",
     "capture",
+    "hashed_embedding",
     "isolated_type_registry",
 ]

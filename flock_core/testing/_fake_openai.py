@@ -1,7 +1,8 @@
 """A local, OpenAI-compatible chat-completions server: a test double shipped with the library.
 
 `FakeOpenAIServer` listens on `127.0.0.1` on a free port and answers `POST /v1/chat/completions`
-(plain JSON, or server-sent events when the request sets `"stream": true`) and `GET /v1/models`. It lets
+(plain JSON, or server-sent events when the request sets `"stream": true`), `POST /v1/embeddings`
+(deterministic hashed bag-of-words vectors: texts sharing words are close) and `GET /v1/models`. It lets
 tests drive real HTTP clients (httpx, the `openai` SDK, LiteLLM, DSPy) without touching the network:
 
 ```python
@@ -51,6 +52,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, ClassVar, Literal, Self, cast, get_args
 
+from ._fake_embeddings import embedding_response
 from ._tool_calls import ToolCallReply
 
 __all__ = ["ChatRequest", "FakeOpenAIServer", "Fault", "Reply"]
@@ -271,6 +273,12 @@ class FakeOpenAIServer:
         return self._httpd.server_port
 
     @property
+    def embedding_requests(self) -> list[list[str]]:
+        """A snapshot of the texts of every `/v1/embeddings` request so far, one list per request."""
+        with self._answers.lock:
+            return [list(texts) for texts in self._answers.embeddings]
+
+    @property
     def requests(self) -> list[ChatRequest]:
         """A snapshot of every chat request received so far, in `call_index` order."""
         return self._answers.received()
@@ -335,6 +343,7 @@ class _Answers:
         self.fault_delay = fault_delay
         self.lock = threading.Lock()
         self.requests: list[ChatRequest] = []
+        self.embeddings: list[list[str]] = []
         self.stopping = threading.Event()
 
     def received(self) -> list[ChatRequest]:
@@ -454,7 +463,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        if self.path.split("?", 1)[0].rstrip("/") not in {"/v1/chat/completions", "/chat/completions"}:
+        path = self.path.split("?", 1)[0].rstrip("/")
+        if path not in {"/v1/chat/completions", "/chat/completions", "/v1/embeddings", "/embeddings"}:
             self.send_json(404, _error_body(404))
             return
         try:
@@ -463,8 +473,22 @@ class _Handler(BaseHTTPRequestHandler):
             body = None
         if not isinstance(body, dict):
             self.send_json(400, _error_body(400))
+        elif path.endswith("/embeddings"):
+            self.serve_embeddings(cast(dict[str, Any], body))
+        else:
+            self.serve_chat(self.httpd.answers.record(cast(dict[str, Any], body)))
+
+    def serve_embeddings(self, body: dict[str, Any]) -> None:
+        answers = self.httpd.answers
+        answers.wait(answers.latency)
+        answer = embedding_response(body)
+        if answer is None:
+            self.send_json(400, _error_body(400))
             return
-        self.serve_chat(self.httpd.answers.record(cast(dict[str, Any], body)))
+        texts, response = answer
+        with answers.lock:
+            answers.embeddings.append(texts)
+        self.send_json(200, response)
 
     def serve_chat(self, request: ChatRequest) -> None:
         answers = self.httpd.answers

@@ -65,6 +65,7 @@ def test_the_tree_drawing_parses() -> None:
         "RuntimeFlockError": "FlockError",
         "ContractViolation": "RuntimeFlockError",
         "EngineError": "RuntimeFlockError",
+        "EmbeddingError": "RuntimeFlockError",
         "StoreError": "RuntimeFlockError",
         "BoardInUseError": "StoreError",
         "CircuitBreakerTripped": "RuntimeFlockError",

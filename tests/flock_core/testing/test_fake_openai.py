@@ -13,6 +13,8 @@ import httpx
 import pytest
 from dirty_equals import IsInt, IsStr
 
+from flock_core.agents._semantic import cosine
+from flock_core.testing import hashed_embedding
 from flock_core.testing._fake_openai import ChatRequest, FakeOpenAIServer, Fault
 
 HELLO = [{"role": "user", "content": "hello world!"}]  # 12 chars -> 3 prompt tokens
@@ -179,7 +181,7 @@ def test_models_endpoint_lists_a_model(fake_openai: FakeOpenAIServer) -> None:
 
 def test_bad_requests_get_openai_style_errors(fake_openai: FakeOpenAIServer) -> None:
     with httpx.Client() as client:
-        unknown = client.post(f"{fake_openai.base_url}/embeddings", json={})
+        unknown = client.post(f"{fake_openai.base_url}/completions", json={})
         not_json = client.post(f"{fake_openai.base_url}/chat/completions", content=b"{nope")
 
     assert (unknown.status_code, not_json.status_code) == (404, 400)
@@ -247,3 +249,26 @@ def test_litellm_talks_to_the_fake_server(monkeypatch: pytest.MonkeyPatch) -> No
     assert response.choices[0].message.content == "from the fake"
     assert (response.usage.prompt_tokens, response.usage.completion_tokens) == (3, 4)
     assert server.requests[0].messages == HELLO
+
+
+def test_embeddings_are_deterministic_bags_of_words(fake_openai: FakeOpenAIServer) -> None:
+    body = {"model": "fake-embed", "input": ["Refunds, please!", "refund"], "dimensions": 8}
+    with httpx.Client(timeout=5.0) as client:
+        first = client.post(f"{fake_openai.base_url}/embeddings", json=body)
+        again = client.post(f"{fake_openai.base_url}/embeddings", json={**body, "input": "refund"})
+        bad = client.post(f"{fake_openai.base_url}/embeddings", json={"model": "fake-embed", "input": [1, 2]})
+
+    assert first.json() == {
+        "object": "list",
+        "data": [
+            {"object": "embedding", "index": 0, "embedding": hashed_embedding("refund", 8)},
+            {"object": "embedding", "index": 1, "embedding": hashed_embedding("refund", 8)},
+        ],
+        "model": "fake-embed",
+        "usage": {"prompt_tokens": 3, "total_tokens": 3},
+    }
+    assert again.json()["data"][0]["embedding"] == hashed_embedding("refund", 8)
+    assert cosine(hashed_embedding("refund"), hashed_embedding("refund")) == pytest.approx(1.0)
+    assert bad.status_code == 400
+    assert fake_openai.embedding_requests == [["Refunds, please!", "refund"], ["refund"]]
+    assert fake_openai.requests == []
