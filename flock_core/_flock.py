@@ -228,16 +228,31 @@ class Flock:
         """
         await self._core.run_until_idle(timeout)
 
-    async def run_until(self, condition: Condition, timeout: float | None = None) -> bool:
-        """Run until `condition` holds; running activations finish, queued ones wait for the next run.
+    async def run_until(self, condition: Condition, timeout: float | None = None, *, cancel_rest: bool = True) -> bool:
+        """Run until `condition` holds, then cancel the rest of its workflow (see docs/control.md).
 
         Timers and join/batch windows keep the loop alive. Returns `False` when the board went idle with
         nothing scheduled and the condition still false (it cannot become true without new input).
+        When the run stops (met, idle or timed out), the workflows the condition names (its
+        `correlation_id`s; if it names none, every workflow with unfinished work) are cancelled like
+        `cancel()` does, so nothing of them continues in a later run. `cancel_rest=False` keeps them:
+        their queued work then runs in the next run.
 
         Raises:
             RunTimeoutError: `timeout` seconds passed first.
         """
-        return await self._core.run_until(condition, timeout)
+        return await self._core.run_until(condition, timeout, cancel_rest)
+
+    async def cancel(self, correlation_id: str, *, reason: str = "cancelled") -> int:
+        """Cancel a workflow: drop its queued work, stop its running activations, mark it cancelled.
+
+        Durable and board-wide: the store marks the workflow and its unfinished work items cancelled,
+        work routed into it later never runs, and an activation finishing afterwards stores nothing. Here
+        running activations are cancelled at once (a model call in flight is cancelled); other workers
+        stop theirs at their next lease renewal. `get_correlation_status` then reports `cancelled` with
+        the reason. Returns how many queued or running work items were cancelled (0 when none was).
+        """
+        return await self._core.cancel(correlation_id, reason)
 
     async def run_worker(self, *, agents: Iterable[str] | None = None, concurrency: int | None = None) -> None:
         """Work on a shared board until cancelled: route when this process leads, claim and run work.

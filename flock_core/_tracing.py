@@ -79,6 +79,8 @@ class Attr:
     WORK_KEY: Final = "flock.work.key"
     ATTEMPT: Final = "flock.work.attempt"
     TICK: Final = "flock.tick"
+    CANCEL_REASON: Final = "flock.cancel.reason"
+    CANCELLED_WORK: Final = "flock.cancel.work_items"
 
 
 def context_of(artifact: Artifact) -> trace.SpanContext | None:
@@ -136,6 +138,17 @@ class FlockTracer:
             return
         attributes = {Attr.CONVERSATION: correlation_id} if correlation_id else {}
         with self._tracer.start_as_current_span("publish", kind=SpanKind.PRODUCER, attributes=attributes) as span:
+            yield span
+
+    @contextmanager
+    def cancel(self, correlation_id: str, reason: str) -> Generator[Span]:
+        """`cancel_workflow`: one workflow being cancelled, with the reason."""
+        if not self.enabled:
+            with _unrecorded(None) as span:
+                yield span
+            return
+        attributes = {Attr.CONVERSATION: correlation_id, Attr.CANCEL_REASON: reason}
+        with self._tracer.start_as_current_span("cancel_workflow", attributes=attributes) as span:
             yield span
 
     @contextmanager

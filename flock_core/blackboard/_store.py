@@ -145,6 +145,18 @@ class BlackboardStore(Protocol):
         """Put a failed work item back to pending (attempts reset); returns whether it existed and had failed."""
         ...
 
+    async def cancel_workflow(self, correlation_id: str, reason: str) -> list[WorkRecord]:
+        """Mark the workflow cancelled and its pending and leased work items `cancelled`, atomically.
+
+        Returns the items it cancelled (as they were). Work enqueued into a cancelled workflow later is
+        stored as `cancelled` and never runs; completing a cancelled item writes nothing (returns False).
+        """
+        ...
+
+    async def cancelled_workflows(self) -> dict[str, str]:
+        """Every cancelled workflow with the reason given."""
+        ...
+
     async def timer_states(self) -> list[TimerState]:
         """The last tick of every timer agent."""
         ...

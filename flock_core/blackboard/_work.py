@@ -13,6 +13,7 @@ from uuid import UUID, uuid4
 from ._artifacts import Artifact
 
 __all__ = [
+    "FINISHED",
     "Commit",
     "ExpiredJoin",
     "Outcome",
@@ -25,7 +26,9 @@ __all__ = [
     "worker_identity",
 ]
 
-WorkStatus = Literal["pending", "leased", "done", "failed"]
+WorkStatus = Literal["pending", "leased", "done", "failed", "cancelled"]
+FINISHED: frozenset[WorkStatus] = frozenset({"done", "failed", "cancelled"})
+"""The states a work item never leaves on its own (only `requeue` puts a failed item back)."""
 Outcome = Literal["done", "failed"]
 
 
@@ -108,7 +111,7 @@ def work_key(agent: str, input_ids: Sequence[UUID], tick: Tick | None = None) ->
 
 @dataclass(frozen=True, slots=True)
 class WorkRecord:
-    """One activation as the store keeps it: pending until leased, then done or failed.
+    """One activation as the store keeps it: pending until leased, then done or failed (or cancelled).
 
     Attributes:
         key: idempotency key (`work_key`): a second completion of the same key is impossible.
@@ -119,7 +122,7 @@ class WorkRecord:
         priority: higher runs first.
         batched: whether the inputs are a batch.
         tick: the timer tick, for scheduled agents.
-        status: pending, leased (running), done or failed.
+        status: pending, leased (running), done, failed, or cancelled (its workflow was cancelled).
         attempts: how many times it was started.
         last_error: the error of the last failed attempt.
         lease_owner: the worker holding it, while leased.

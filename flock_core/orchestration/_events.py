@@ -19,6 +19,7 @@ __all__ = [
     "EventBus",
     "FlockEvent",
     "TokenStreamed",
+    "WorkflowCancelled",
 ]
 
 _log = logging.getLogger("flock_core.events")
@@ -81,7 +82,26 @@ class TokenStreamed:
     at: datetime = field(default_factory=utcnow)
 
 
-FlockEvent = ArtifactPublished | ActivationStarted | ActivationFinished | ActivationFailed | TokenStreamed
+@dataclass(frozen=True, slots=True)
+class WorkflowCancelled:
+    """A workflow was cancelled: its queued work dropped, its running activations stopped.
+
+    Attributes:
+        correlation_id: the workflow.
+        reason: why, as given to `Flock.cancel`.
+        work_items: how many queued or running work items were cancelled (on every worker).
+    """
+
+    correlation_id: str
+    reason: str
+    work_items: int
+    kind: Literal["workflow_cancelled"] = "workflow_cancelled"
+    at: datetime = field(default_factory=utcnow)
+
+
+FlockEvent = (
+    ArtifactPublished | ActivationStarted | ActivationFinished | ActivationFailed | TokenStreamed | WorkflowCancelled
+)
 
 
 class EventBus:

@@ -35,6 +35,7 @@ from ..exceptions import ConfigurationError, DuplicateAgentError, RunTimeoutErro
 from ._artifact_factory import ArtifactFactory
 from ._board import Board, LocalBoard
 from ._conditions import Condition, ConditionView
+from ._control import WorkflowControl
 from ._events import ArtifactPublished, EventBus
 from ._execution import Executor, ToolSource
 from ._resume import ResumeReport, compare_fingerprints, fingerprint
@@ -93,6 +94,7 @@ class Orchestrator:
         self._routing = Routing(registry, clock, self.runtime, release=self._release)
         self._schedules = Schedules(self._specs, clock, self.runtime, self._commit)
         self.board = self._open_board(store, lease)
+        self._control = WorkflowControl(store, self.runtime, self.events, self._tracer)
         self._executor = Executor(
             agents=self._specs,
             store=store,
@@ -318,9 +320,20 @@ class Orchestrator:
         if scope.cancelled_caught:
             raise RunTimeoutError(f"run_until_idle did not become idle within {timeout} s")
 
-    async def run_until(self, condition: Condition, timeout: float | None) -> bool:
-        """Run until `condition` holds, or the board is idle with nothing scheduled (then `False`)."""
+    async def run_until(self, condition: Condition, timeout: float | None, cancel_rest: bool = True) -> bool:
+        """Run until `condition` holds, or the board is idle with nothing scheduled (then `False`).
+
+        Then, with `cancel_rest`, the workflows the condition names (else every unfinished one) are
+        cancelled, also when `timeout` ends the run.
+        """
         await self._prepare_run()
+        try:
+            return await self._run_until(condition, timeout)
+        finally:
+            if cancel_rest:
+                await self._control.cancel_rest(condition, f"run_until({condition}) stopped")
+
+    async def _run_until(self, condition: Condition, timeout: float | None) -> bool:
         met = False
 
         async def check(idle: bool = False) -> bool:
@@ -355,6 +368,10 @@ class Orchestrator:
         """Put a failed work item back in the queue; returns whether it was failed."""
         return await self.board.requeue(key)
 
+    async def cancel(self, correlation_id: str, reason: str) -> int:
+        """Cancel one workflow everywhere; returns how many queued or running work items were cancelled."""
+        return await self._control.cancel(correlation_id, reason)
+
     async def dead_letters(self) -> list[WorkRecord]:
         """Work items that failed for good."""
         return await self.store.work(("failed",))
@@ -366,7 +383,10 @@ class Orchestrator:
         pending = self.runtime.pending(correlation_id)
         delayed = self._routing.delayed(correlation_id)
         gates, joins, batches = self._routing.waiting(correlation_id)
+        cancelled = await self._control.reason(correlation_id)
         state = "active" if pending or delayed or joins or batches else ("failed" if errors else "completed")
+        if cancelled is not None:
+            state = "cancelled"
         return CorrelationStatus(
             correlation_id=correlation_id,
             state=state,
@@ -378,6 +398,7 @@ class Orchestrator:
             waiting_batch_inputs=batches,
             delayed_artifacts=delayed,
             usage=self._executor.usage.get(correlation_id, Usage()),
+            cancel_reason=cancelled,
         )
 
     async def shutdown(self) -> None:

@@ -145,6 +145,8 @@ class SharedBoard:
         An activation may run longer than one lease: as long as this process is alive and its loop turns,
         nobody else claims its work. A lease that could not be renewed was taken over (this process
         stalled past its lease); the other process's result wins and this one's is discarded at commit.
+        Work of a workflow cancelled elsewhere is stopped here: queued items are dropped, running ones
+        cancelled.
         """
         now = self._clock.now()
         if self._renew_at is not None and now < self._renew_at:
@@ -154,8 +156,14 @@ class SharedBoard:
         if not held:
             return
         renewed = await self._queue.renew(held, self._worker_id, now + self.lease)
-        if lost := sorted(set(held) - renewed):
-            _log.warning("worker %s lost the lease of %d work item(s): %s", self._worker_id, len(lost), lost[:5])
+        if not (lost := sorted(set(held) - renewed)):
+            return
+        cancelled = await self._queue.cancelled_workflows()
+        stopped = frozenset(k for k in lost if self._runtime.workflow_of(k) in cancelled)
+        if stopped:
+            self._runtime.cancel(keys=stopped)
+        if taken := [k for k in lost if k not in stopped]:
+            _log.warning("worker %s lost the lease of %d work item(s): %s", self._worker_id, len(taken), taken[:5])
 
     async def settled(self) -> bool:
         """Whether every process is done: nothing unrouted, pending, leased, open or delayed."""

@@ -15,7 +15,7 @@ __all__ = ["CorrelationState", "CorrelationStatus", "RunResult"]
 
 M = TypeVar("M", bound=BaseModel)
 
-CorrelationState = Literal["active", "completed", "failed"]
+CorrelationState = Literal["active", "completed", "failed", "cancelled"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,7 +23,8 @@ class CorrelationStatus:
     """Where one workflow (one correlation id) stands.
 
     `state` is `active` while activations are queued or running, or inputs wait for a delayed artifact,
-    a join or a batch; `failed` once settled with at least one `WorkflowError`; else `completed`.
+    a join or a batch; `failed` once settled with at least one `WorkflowError`; `cancelled` once
+    `Flock.cancel` stopped it (whatever else holds); else `completed`.
     Inputs waiting in an AND/count gate do not keep a workflow active (a gate may legitimately never fill).
     """
 
@@ -37,6 +38,7 @@ class CorrelationStatus:
     waiting_batch_inputs: int
     delayed_artifacts: int
     usage: Usage = field(default_factory=Usage)
+    cancel_reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

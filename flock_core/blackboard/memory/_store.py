@@ -17,7 +17,7 @@ from .._artifacts import Artifact
 from .._registry import type_name_of
 from .._shared import BoardState
 from .._store import ArtifactPage, ArtifactQuery, matches
-from .._work import Commit, ExpiredJoin, TimerState, WorkRecord, WorkStatus
+from .._work import FINISHED, Commit, ExpiredJoin, TimerState, WorkRecord, WorkStatus
 
 __all__ = ["InMemoryBlackboardStore"]
 
@@ -53,6 +53,7 @@ class InMemoryBlackboardStore:
         self._timers: dict[str, TimerState] = {}
         self._expired: list[ExpiredJoin] = []
         self._fingerprints: dict[str, str] = {}
+        self._cancelled: dict[str, str] = {}
 
     def __len__(self) -> int:
         return len(self._order)
@@ -87,7 +88,7 @@ class InMemoryBlackboardStore:
             current = self._work.get(commit.complete)
             if current is None:
                 raise StoreError(f"no work item {commit.complete!r} to complete")
-            if current.status in ("done", "failed"):
+            if current.status in FINISHED:
                 return False
         ids: set[UUID] = set()
         for artifact in commit.artifacts:
@@ -98,10 +99,7 @@ class InMemoryBlackboardStore:
             self._add(artifact)
         self._notify()
         for record in commit.enqueue:
-            if record.key not in self._work:
-                self._work[record.key] = record
-                for artifact_id in record.input_ids:
-                    self._consumers.setdefault(artifact_id, set()).add(record.agent)
+            self._enqueue(record)
         for agent, artifact_id in commit.consumed:
             self._consumers.setdefault(artifact_id, set()).add(agent)
         if commit.complete is not None:
@@ -112,6 +110,16 @@ class InMemoryBlackboardStore:
         self._timers.update({t.agent: t for t in commit.timers})
         self._expired.extend(commit.expired_joins)
         return True
+
+    def _enqueue(self, record: WorkRecord) -> None:
+        """Insert a work item unless its key exists (stored `cancelled` when its workflow was cancelled)."""
+        if record.key in self._work:
+            return
+        if record.correlation_id in self._cancelled:
+            record = dataclasses.replace(record, status="cancelled")
+        self._work[record.key] = record
+        for artifact_id in record.input_ids:
+            self._consumers.setdefault(artifact_id, set()).add(record.agent)
 
     async def get(self, artifact_id: UUID) -> Artifact | None:
         """The artifact with this id, or `None`."""
@@ -167,7 +175,7 @@ class InMemoryBlackboardStore:
     async def lease(self, key: str, owner: str, until: datetime) -> WorkRecord | None:
         """Lease a pending work item (or one whose lease has expired)."""
         record = self._work.get(key)
-        if record is None or record.status in ("done", "failed"):
+        if record is None or record.status in FINISHED:
             return None
         held = record.status == "leased" and record.lease_until is not None and record.lease_until > utcnow()
         if held and record.lease_owner != owner:
@@ -196,6 +204,21 @@ class InMemoryBlackboardStore:
             return False
         self._work[key] = dataclasses.replace(record, status="pending", attempts=0, lease_owner=None, lease_until=None)
         return True
+
+    async def cancel_workflow(self, correlation_id: str, reason: str) -> list[WorkRecord]:
+        """Mark the workflow cancelled and its unfinished work items `cancelled`."""
+        self._cancelled.setdefault(correlation_id, reason)
+        cancelled: list[WorkRecord] = []
+        for key, record in self._work.items():
+            if record.correlation_id == correlation_id and record.status in ("pending", "leased"):
+                cancelled.append(record)
+                self._work[key] = dataclasses.replace(record, status="cancelled", lease_owner=None)
+        self._notify()
+        return cancelled
+
+    async def cancelled_workflows(self) -> dict[str, str]:
+        """Every cancelled workflow with its reason."""
+        return dict(self._cancelled)
 
     async def timer_states(self) -> list[TimerState]:
         """The last tick of every timer agent."""

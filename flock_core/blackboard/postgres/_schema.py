@@ -34,6 +34,7 @@ from .._work import ExpiredJoin, Tick, WorkRecord
 __all__ = [
     "ARTIFACT_JSON",
     "BOARD_STATE",
+    "CANCEL_WORK",
     "CLAIM",
     "CONSUME",
     "ENQUEUE",
@@ -112,6 +113,13 @@ MIGRATIONS: tuple[tuple[LiteralString, ...], ...] = (
         "ALTER TABLE work_items ENABLE ROW LEVEL SECURITY",
         "ALTER TABLE work_items FORCE ROW LEVEL SECURITY",
         f"CREATE POLICY tenant_isolation ON work_items USING ({_TENANT_ONLY}) WITH CHECK ({_TENANT_ONLY})",
+    ),
+    # 2: cancelled workflows (their work items get the status 'cancelled').
+    (
+        "ALTER TABLE work_items DROP CONSTRAINT work_items_status_check",
+        "ALTER TABLE work_items ADD CONSTRAINT work_items_status_check "
+        "CHECK (status IN ('pending', 'leased', 'done', 'failed', 'cancelled'))",
+        "CREATE TABLE cancelled_workflows (correlation_id TEXT PRIMARY KEY, reason TEXT NOT NULL)",
     ),
 )
 """Schema migrations in order; each step is a list of statements applied in one transaction."""
@@ -218,7 +226,10 @@ ENQUEUE = f"""
 WITH new AS (
     INSERT INTO work_items ({WORK_COLUMNS}, tenant_id)
     SELECT r.key, r.agent, r.subscription, string_to_array(r.inputs, ',')::uuid[], r.correlation_id, r.priority,
-           r.batched, r.tick_number, r.tick_at, r.status, r.attempts, r.last_error, r.lease_owner, r.lease_until,
+           r.batched, r.tick_number, r.tick_at,
+           CASE WHEN EXISTS (SELECT 1 FROM cancelled_workflows c WHERE c.correlation_id = r.correlation_id)
+                THEN 'cancelled' ELSE r.status END,
+           r.attempts, r.last_error, r.lease_owner, r.lease_until,
            (SELECT max(a.tenant_id) FROM artifacts a WHERE a.id = ANY(string_to_array(r.inputs, ',')::uuid[]))
     FROM unnest(%s::text[], %s::text[], %s::int[], %s::text[], %s::text[], %s::int[], %s::bool[], %s::int[],
                 %s::timestamptz[], %s::text[], %s::int[], %s::text[], %s::text[], %s::timestamptz[])
@@ -256,6 +267,9 @@ UPDATE work_items SET status = 'leased', attempts = attempts + 1, lease_owner = 
 WHERE key = %(key)s AND (status = 'pending' OR (status = 'leased'
       AND (lease_until IS NULL OR lease_until <= now() OR lease_owner = %(owner)s)))
 RETURNING {WORK_COLUMNS}"""
+CANCEL_WORK = f"""
+SELECT {WORK_COLUMNS} FROM work_items WHERE correlation_id = %s AND status IN ('pending', 'leased')
+ORDER BY seq FOR UPDATE"""
 BOARD_STATE = """
 SELECT (SELECT count(*) FROM artifacts WHERE seq > r.routed_seq),
        (SELECT count(*) FROM work_items WHERE status = 'pending'),

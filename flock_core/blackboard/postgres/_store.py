@@ -27,7 +27,7 @@ from .._artifacts import Artifact
 from .._registry import type_name_of
 from .._shared import BoardState
 from .._store import ArtifactPage, ArtifactQuery, matches
-from .._work import Commit, ExpiredJoin, TimerState, WorkRecord, WorkStatus
+from .._work import FINISHED, Commit, ExpiredJoin, TimerState, WorkRecord, WorkStatus
 from . import _schema as pg
 from ._schema import Connections, advisory_key, check_identifier, close_quietly, open_connections, redacted
 
@@ -170,7 +170,7 @@ class PostgresBlackboardStore:
             row = await status.fetchone()
             if row is None:
                 raise StoreError(f"no work item {commit.complete!r} to complete")
-            finished = row[0] in ("done", "failed")
+            finished = row[0] in FINISHED
         if not finished:
             await self._write(conn, commit)
         if routing is not None and leading:
@@ -303,6 +303,33 @@ class PostgresBlackboardStore:
         """Put a failed item back to pending (attempts reset)."""
         sql = "UPDATE work_items SET status = 'pending', attempts = 0, lease_owner = NULL, lease_until = NULL "
         return await self._change(sql + "WHERE key = %s AND status = 'failed' RETURNING 1", (key,)) == 1
+
+    async def cancel_workflow(self, correlation_id: str, reason: str) -> list[WorkRecord]:
+        """Mark the workflow cancelled and its unfinished work items `cancelled`, in one transaction.
+
+        It takes the sequence lock that enqueuing takes, so work a router enqueues concurrently is either
+        cancelled here or stored as cancelled.
+        """
+        db = await self._open()
+        async with db.transaction() as conn:
+            await conn.execute("SELECT pg_advisory_xact_lock(%s)", (self._seq_key,))
+            await conn.execute(
+                "INSERT INTO cancelled_workflows (correlation_id, reason) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+                (correlation_id, reason),
+            )
+            rows = await (await conn.execute(pg.CANCEL_WORK, (correlation_id,))).fetchall()
+            await conn.execute(
+                "UPDATE work_items SET status = 'cancelled', lease_owner = NULL "
+                "WHERE correlation_id = %s AND status IN ('pending', 'leased')",
+                (correlation_id,),
+            )
+            await self._notify(conn)
+        return [pg.row_work(row) for row in rows]
+
+    async def cancelled_workflows(self) -> dict[str, str]:
+        """Every cancelled workflow with its reason."""
+        rows = await self._fetch("SELECT correlation_id, reason FROM cancelled_workflows")
+        return {str(row[0]): str(row[1]) for row in rows}
 
     async def timer_states(self) -> list[TimerState]:
         """The last tick of every timer agent."""

@@ -21,7 +21,7 @@ from ...exceptions import ConfigurationError, StoreError
 from .._artifacts import Artifact
 from .._registry import type_name_of
 from .._store import ArtifactPage, ArtifactQuery, matches
-from .._work import Commit, ExpiredJoin, TimerState, WorkRecord, WorkStatus
+from .._work import FINISHED, Commit, ExpiredJoin, TimerState, WorkRecord, WorkStatus
 from . import _retention
 from ._retention import RetentionResult
 from ._schema import (
@@ -184,6 +184,15 @@ class SQLiteBlackboardStore:
         sql += "WHERE key = ? AND status = 'failed'"
         return await self._run(partial(_write_many, sql=sql, rows=[(key,)])) == 1
 
+    async def cancel_workflow(self, correlation_id: str, reason: str) -> list[WorkRecord]:
+        """Mark the workflow cancelled and its unfinished work items `cancelled`, in one transaction."""
+        return await self._run(partial(_cancel_workflow, correlation_id=correlation_id, reason=reason))
+
+    async def cancelled_workflows(self) -> dict[str, str]:
+        """Every cancelled workflow with its reason."""
+        rows = await self._run(partial(_fetch, sql="SELECT correlation_id, reason FROM cancelled_workflows"))
+        return {row[0]: row[1] for row in rows}
+
     async def timer_states(self) -> list[TimerState]:
         """The last tick of every timer agent."""
         rows = await self._run(partial(_fetch, sql="SELECT agent, number, scheduled_at FROM timers ORDER BY seq"))
@@ -295,10 +304,10 @@ def _commit(conn: sqlite3.Connection, commit: Commit) -> bool:
             row = conn.execute("SELECT status FROM work_items WHERE key = ?", (commit.complete,)).fetchone()
             if row is None:
                 raise StoreError(f"no work item {commit.complete!r} to complete")
-            if row[0] in ("done", "failed"):
+            if row[0] in FINISHED:
                 return False
         _insert_artifacts(conn, commit.artifacts)
-        for record in commit.enqueue:
+        for record in _unless_cancelled(conn, commit.enqueue):
             if conn.execute(_INSERT_WORK, work_row(record)).rowcount:
                 conn.executemany(_CONSUME, [(record.agent, str(i)) for i in record.input_ids])
         conn.executemany(_CONSUME, [(agent, str(i)) for agent, i in commit.consumed])
@@ -310,6 +319,31 @@ def _commit(conn: sqlite3.Connection, commit: Commit) -> bool:
         conn.executemany(_UPSERT_TIMER, [timer_row(t) for t in commit.timers])
         conn.executemany(_INSERT_EXPIRED, [expired_join_row(e) for e in commit.expired_joins])
     return True
+
+
+def _unless_cancelled(conn: sqlite3.Connection, records: Sequence[WorkRecord]) -> list[WorkRecord]:
+    """`records`, those of a cancelled workflow marked `cancelled` (they are stored, but never run)."""
+    ids = sorted({r.correlation_id for r in records})
+    if not ids:
+        return []
+    sql = f"SELECT correlation_id FROM cancelled_workflows WHERE correlation_id IN ({', '.join('?' * len(ids))})"
+    cancelled = {row[0] for row in conn.execute(sql, ids)}
+    return [dataclasses.replace(r, status="cancelled") if r.correlation_id in cancelled else r for r in records]
+
+
+def _cancel_workflow(conn: sqlite3.Connection, correlation_id: str, reason: str) -> list[WorkRecord]:
+    with transaction(conn, write=True):
+        conn.execute(
+            "INSERT OR IGNORE INTO cancelled_workflows (correlation_id, reason) VALUES (?, ?)", (correlation_id, reason)
+        )
+        sql = f"SELECT {WORK_COLUMNS} FROM work_items WHERE correlation_id = ? AND status IN ('pending', 'leased')"
+        cancelled = [row_work(row) for row in conn.execute(sql + " ORDER BY seq", (correlation_id,))]
+        conn.execute(
+            "UPDATE work_items SET status = 'cancelled', lease_owner = NULL "
+            "WHERE correlation_id = ? AND status IN ('pending', 'leased')",
+            (correlation_id,),
+        )
+    return cancelled
 
 
 def _get_many(conn: sqlite3.Connection, ids: Sequence[str]) -> list[Artifact]:
@@ -367,7 +401,7 @@ def _lease(conn: sqlite3.Connection, key: str, owner: str, until: datetime) -> W
         if row is None:
             return None
         record = row_work(row)
-        if record.status in ("done", "failed"):
+        if record.status in FINISHED:
             return None
         held = record.status == "leased" and record.lease_until is not None and record.lease_until > utcnow()
         if held and record.lease_owner != owner:

@@ -325,9 +325,8 @@ FUTURE = datetime(2100, 1, 1, tzinfo=UTC)
 
 
 def work_item(key: str, *inputs: Artifact, agent: str = "writer", **fields: Any) -> WorkRecord:
-    return WorkRecord(
-        key=key, agent=agent, subscription=0, input_ids=tuple(a.id for a in inputs), correlation_id="c1", **fields
-    )
+    fields.setdefault("correlation_id", "c1")
+    return WorkRecord(key=key, agent=agent, subscription=0, input_ids=tuple(a.id for a in inputs), **fields)
 
 
 def expired_join(key: str, *artifacts: Artifact) -> ExpiredJoin:
@@ -486,6 +485,50 @@ async def test_finished_items_are_not_leased(store: BlackboardStore) -> None:
     before = await store.work()
     assert (await store.lease("done", "w1", FUTURE), await store.lease("failed", "w1", FUTURE)) == (None, None)
     assert await store.work() == before
+
+
+async def test_cancelling_a_workflow_cancels_its_unfinished_work_only(store: BlackboardStore) -> None:
+    pending, leased, done = work_item("pending"), work_item("leased"), work_item("done")
+    other = work_item("other", correlation_id="c2")
+    await enqueue(store, pending, leased, done, other)
+    leased_record = await store.lease("leased", "w1", FUTURE)
+    await store.lease("done", "w1", FUTURE)
+    await store.commit(Commit(complete="done"))
+    finished = (await store.work())[2]
+
+    assert await store.cancel_workflow("c1", "user said stop") == [pending, leased_record]
+
+    assert await store.work() == [
+        dataclasses.replace(pending, status="cancelled"),
+        dataclasses.replace(leased, status="cancelled", attempts=1, lease_until=FUTURE),
+        finished,
+        other,
+    ]
+    assert await store.cancelled_workflows() == {"c1": "user said stop"}
+    assert (await store.lease("pending", "w2", FUTURE), await store.lease("leased", "w1", FUTURE)) == (None, None)
+    assert await store.cancel_workflow("c1", "again") == []
+    assert await store.cancelled_workflows() == {"c1": "user said stop"}, "the first reason stays"
+
+
+async def test_completing_a_cancelled_item_writes_nothing(store: BlackboardStore) -> None:
+    await enqueue(store, work_item("k"))
+    await store.lease("k", "w1", FUTURE)
+    await store.cancel_workflow("c1", "stop")
+    before = await snapshot(store)
+
+    assert await store.commit(Commit(artifacts=(note("late"),), complete="k")) is False
+
+    assert await snapshot(store) == before
+
+
+async def test_work_enqueued_into_a_cancelled_workflow_is_stored_cancelled(store: BlackboardStore) -> None:
+    await store.cancel_workflow("c1", "stop")
+    late, elsewhere = work_item("late"), work_item("elsewhere", correlation_id="c2")
+
+    await enqueue(store, late, elsewhere)
+
+    assert await store.work() == [dataclasses.replace(late, status="cancelled"), elsewhere]
+    assert await store.work(("pending", "leased")) == [elsewhere]
 
 
 async def test_release_returns_leased_items_to_pending(store: BlackboardStore) -> None:

@@ -37,13 +37,24 @@ def make_flock(delay: float = 0.0) -> Flock:
     return flock
 
 
-async def test_stops_when_count_reached_and_resumes_later() -> None:
+async def test_stops_when_count_reached_and_resumes_later_when_the_rest_is_kept() -> None:
     flock = make_flock()
     await flock.publish_many([Task(n=i) for i in range(10)])
-    assert await flock.run_until(ArtifactCount(Result, at_least=3), timeout=5)
+    assert await flock.run_until(ArtifactCount(Result, at_least=3), timeout=5, cancel_rest=False)
     assert 3 <= len(await flock.store.get_by_type(Result)) < 10
     await flock.run_until_idle()
     assert len(await flock.store.get_by_type(Result)) == 10
+
+
+async def test_a_condition_naming_no_workflow_cancels_every_unfinished_one() -> None:
+    flock = make_flock()
+    await flock.publish_many([Task(n=i) for i in range(10)])
+    assert await flock.run_until(ArtifactCount(Result, at_least=3), timeout=5)
+    stopped = len(await flock.store.get_by_type(Result))
+    await flock.run_until_idle()
+    assert 3 <= len(await flock.store.get_by_type(Result)) == stopped < 10
+    cancelled = {r.correlation_id for r in await flock.store.work(("cancelled",))}
+    assert len(cancelled) == 10 - stopped
 
 
 async def test_count_per_correlation() -> None:
