@@ -271,6 +271,20 @@ class Flock:
         """
         await self._core.drain()
 
+    async def pause(self, correlation_id: str | None = None) -> None:
+        """Pause one workflow, or (without a correlation id) every workflow on the board, until `resume`.
+
+        Durable and board-wide: no worker starts the paused work; activations already running finish, and
+        the work they route waits too. `run_until_idle()` returns when only paused work is left, and
+        `get_correlation_status` reports `paused`. A whole-board pause and single pauses are independent:
+        `resume()` lifts the first, `resume(correlation_id)` one of the others.
+        """
+        await self._core.pause(correlation_id, True)
+
+    async def resume(self, correlation_id: str | None = None) -> None:
+        """Lift `pause(correlation_id)` (without one: the whole-board pause); the waiting work runs next run."""
+        await self._core.pause(correlation_id, False)
+
     async def dead_letters(self) -> list[WorkRecord]:
         """Work items that failed for good (the engine kept failing, or too many crashed attempts)."""
         return await self._core.dead_letters()

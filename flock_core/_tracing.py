@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Generator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, Literal
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
@@ -37,6 +37,7 @@ __all__ = [
     "SEMCONV_VERSION",
     "Attr",
     "FlockTracer",
+    "WorkflowOperation",
     "active_tracer",
     "context_of",
     "current_trace_id",
@@ -81,6 +82,9 @@ class Attr:
     TICK: Final = "flock.tick"
     CANCEL_REASON: Final = "flock.cancel.reason"
     CANCELLED_WORK: Final = "flock.cancel.work_items"
+
+
+WorkflowOperation = Literal["cancel_workflow", "pause_workflow", "resume_workflow"]
 
 
 def context_of(artifact: Artifact) -> trace.SpanContext | None:
@@ -141,14 +145,16 @@ class FlockTracer:
             yield span
 
     @contextmanager
-    def cancel(self, correlation_id: str, reason: str) -> Generator[Span]:
-        """`cancel_workflow`: one workflow being cancelled, with the reason."""
+    def control(
+        self, operation: WorkflowOperation, correlation_id: str | None, attributes: Mapping[str, str] | None = None
+    ) -> Generator[Span]:
+        """`cancel_workflow`, `pause_workflow` or `resume_workflow` (a `None` workflow: every workflow)."""
         if not self.enabled:
             with _unrecorded(None) as span:
                 yield span
             return
-        attributes = {Attr.CONVERSATION: correlation_id, Attr.CANCEL_REASON: reason}
-        with self._tracer.start_as_current_span("cancel_workflow", attributes=attributes) as span:
+        base = {Attr.CONVERSATION: correlation_id} if correlation_id is not None else {}
+        with self._tracer.start_as_current_span(operation, attributes={**base, **(attributes or {})}) as span:
             yield span
 
     @contextmanager

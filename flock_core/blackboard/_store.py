@@ -157,6 +157,18 @@ class BlackboardStore(Protocol):
         """Every cancelled workflow with the reason given."""
         ...
 
+    async def pause_workflow(self, correlation_id: str | None, paused: bool) -> None:
+        """Pause (or resume) one workflow, or every workflow on the board (`None`).
+
+        While paused, its pending work items are neither leased nor claimed nor counted as pending in
+        `board_state` (work already leased finishes). Resuming every workflow keeps single pauses.
+        """
+        ...
+
+    async def paused_workflows(self) -> frozenset[str | None]:
+        """The paused workflows; `None` among them when the whole board is paused."""
+        ...
+
     async def timer_states(self) -> list[TimerState]:
         """The last tick of every timer agent."""
         ...

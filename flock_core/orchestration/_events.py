@@ -20,6 +20,7 @@ __all__ = [
     "FlockEvent",
     "TokenStreamed",
     "WorkflowCancelled",
+    "WorkflowPaused",
 ]
 
 _log = logging.getLogger("flock_core.events")
@@ -99,8 +100,24 @@ class WorkflowCancelled:
     at: datetime = field(default_factory=utcnow)
 
 
+@dataclass(frozen=True, slots=True)
+class WorkflowPaused:
+    """A workflow (or, with `correlation_id=None`, every workflow) was paused, or resumed (`paused=False`)."""
+
+    correlation_id: str | None
+    paused: bool
+    kind: Literal["workflow_paused"] = "workflow_paused"
+    at: datetime = field(default_factory=utcnow)
+
+
 FlockEvent = (
-    ArtifactPublished | ActivationStarted | ActivationFinished | ActivationFailed | TokenStreamed | WorkflowCancelled
+    ArtifactPublished
+    | ActivationStarted
+    | ActivationFinished
+    | ActivationFailed
+    | TokenStreamed
+    | WorkflowCancelled
+    | WorkflowPaused
 )
 
 

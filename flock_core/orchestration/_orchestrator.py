@@ -94,7 +94,7 @@ class Orchestrator:
         self._routing = Routing(registry, clock, self.runtime, release=self._release)
         self._schedules = Schedules(self._specs, clock, self.runtime, self._commit)
         self.board = self._open_board(store, lease)
-        self._control = WorkflowControl(store, self.runtime, self.events, self._tracer)
+        self._control = WorkflowControl(store, self.runtime, self.events, self._tracer, self.board.readmit)
         self._executor = Executor(
             agents=self._specs,
             store=store,
@@ -372,6 +372,10 @@ class Orchestrator:
         """Cancel one workflow everywhere; returns how many queued or running work items were cancelled."""
         return await self._control.cancel(correlation_id, reason)
 
+    async def pause(self, correlation_id: str | None, paused: bool) -> None:
+        """Pause or resume one workflow, or every workflow on the board (`None`)."""
+        await self._control.pause(correlation_id, paused)
+
     async def dead_letters(self) -> list[WorkRecord]:
         """Work items that failed for good."""
         return await self.store.work(("failed",))
@@ -383,10 +387,14 @@ class Orchestrator:
         pending = self.runtime.pending(correlation_id)
         delayed = self._routing.delayed(correlation_id)
         gates, joins, batches = self._routing.waiting(correlation_id)
-        cancelled = await self._control.reason(correlation_id)
+        cancelled, paused = await self._control.state(correlation_id)
+        if paused:  # its pending work is held in the store, not in this process's runtime
+            pending = await self._control.unfinished(correlation_id)
         state = "active" if pending or delayed or joins or batches else ("failed" if errors else "completed")
         if cancelled is not None:
             state = "cancelled"
+        elif paused and state == "active":
+            state = "paused"
         return CorrelationStatus(
             correlation_id=correlation_id,
             state=state,

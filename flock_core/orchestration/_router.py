@@ -87,6 +87,9 @@ class SharedBoard:
     async def requeue(self, key: str) -> bool:
         return await self._queue.requeue(key)
 
+    async def readmit(self, correlation_id: str | None) -> None:
+        return None  # the resumed work is claimed from the store, by this process or another
+
     async def route_step(self) -> None:
         """Lead if possible, then route everything stored since the cursor."""
         if not await self._queue.try_lead(self._worker_id):

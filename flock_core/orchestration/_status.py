@@ -15,7 +15,7 @@ __all__ = ["CorrelationState", "CorrelationStatus", "RunResult"]
 
 M = TypeVar("M", bound=BaseModel)
 
-CorrelationState = Literal["active", "completed", "failed", "cancelled"]
+CorrelationState = Literal["active", "completed", "failed", "cancelled", "paused"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,7 +24,8 @@ class CorrelationStatus:
 
     `state` is `active` while activations are queued or running, or inputs wait for a delayed artifact,
     a join or a batch; `failed` once settled with at least one `WorkflowError`; `cancelled` once
-    `Flock.cancel` stopped it (whatever else holds); else `completed`.
+    `Flock.cancel` stopped it (whatever else holds); `paused` while paused with work left (then
+    `pending_activations` counts its pending and running work items on every worker); else `completed`.
     Inputs waiting in an AND/count gate do not keep a workflow active (a gate may legitimately never fill).
     """
 

@@ -54,6 +54,7 @@ class InMemoryBlackboardStore:
         self._expired: list[ExpiredJoin] = []
         self._fingerprints: dict[str, str] = {}
         self._cancelled: dict[str, str] = {}
+        self._paused: set[str | None] = set()
 
     def __len__(self) -> int:
         return len(self._order)
@@ -175,7 +176,7 @@ class InMemoryBlackboardStore:
     async def lease(self, key: str, owner: str, until: datetime) -> WorkRecord | None:
         """Lease a pending work item (or one whose lease has expired)."""
         record = self._work.get(key)
-        if record is None or record.status in FINISHED:
+        if record is None or record.status in FINISHED or self._is_paused(record.correlation_id):
             return None
         held = record.status == "leased" and record.lease_until is not None and record.lease_until > utcnow()
         if held and record.lease_owner != owner:
@@ -219,6 +220,21 @@ class InMemoryBlackboardStore:
     async def cancelled_workflows(self) -> dict[str, str]:
         """Every cancelled workflow with its reason."""
         return dict(self._cancelled)
+
+    def _is_paused(self, correlation_id: str) -> bool:
+        return bool(self._paused) and (None in self._paused or correlation_id in self._paused)
+
+    async def pause_workflow(self, correlation_id: str | None, paused: bool) -> None:
+        """Pause or resume one workflow, or the whole board (`None`)."""
+        if paused:
+            self._paused.add(correlation_id)
+        else:
+            self._paused.discard(correlation_id)
+            self._notify()
+
+    async def paused_workflows(self) -> frozenset[str | None]:
+        """The paused workflows (`None`: the whole board)."""
+        return frozenset(self._paused)
 
     async def timer_states(self) -> list[TimerState]:
         """The last tick of every timer agent."""
@@ -273,6 +289,7 @@ class InMemoryBlackboardStore:
             r
             for r in self._work.values()
             if (agents is None or r.agent in agents)
+            and not self._is_paused(r.correlation_id)
             and (r.status == "pending" or (r.status == "leased" and r.lease_until is not None and r.lease_until <= now))
         ]
         candidates.sort(key=lambda r: -r.priority)
@@ -295,7 +312,7 @@ class InMemoryBlackboardStore:
 
     async def board_state(self) -> BoardState:
         """Counts of what is left to do."""
-        statuses = [r.status for r in self._work.values()]
+        statuses = [r.status for r in self._work.values() if not self._is_paused(r.correlation_id)]
         return BoardState(
             unrouted=len(self._order) - self._cursor,
             pending=statuses.count("pending"),

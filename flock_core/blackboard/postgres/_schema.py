@@ -120,6 +120,7 @@ MIGRATIONS: tuple[tuple[LiteralString, ...], ...] = (
         "ALTER TABLE work_items ADD CONSTRAINT work_items_status_check "
         "CHECK (status IN ('pending', 'leased', 'done', 'failed', 'cancelled'))",
         "CREATE TABLE cancelled_workflows (correlation_id TEXT PRIMARY KEY, reason TEXT NOT NULL)",
+        "CREATE TABLE paused_workflows (correlation_id TEXT PRIMARY KEY)",  # '*': the whole board
     ),
 )
 """Schema migrations in order; each step is a list of statements applied in one transaction."""
@@ -257,6 +258,7 @@ UPDATE work_items w SET status = 'leased', attempts = w.attempts + 1, lease_owne
 FROM (SELECT key FROM work_items
       WHERE (status = 'pending' OR (status = 'leased' AND lease_until <= now()))
         AND (%s::text[] IS NULL OR agent = ANY(%s::text[]))
+        AND NOT EXISTS (SELECT 1 FROM paused_workflows p WHERE p.correlation_id IN (work_items.correlation_id, '*'))
       ORDER BY priority DESC, seq
       LIMIT %s
       FOR UPDATE SKIP LOCKED) picked
@@ -266,13 +268,15 @@ LEASE = f"""
 UPDATE work_items SET status = 'leased', attempts = attempts + 1, lease_owner = %(owner)s, lease_until = %(until)s
 WHERE key = %(key)s AND (status = 'pending' OR (status = 'leased'
       AND (lease_until IS NULL OR lease_until <= now() OR lease_owner = %(owner)s)))
+  AND NOT EXISTS (SELECT 1 FROM paused_workflows p WHERE p.correlation_id IN (work_items.correlation_id, '*'))
 RETURNING {WORK_COLUMNS}"""
 CANCEL_WORK = f"""
 SELECT {WORK_COLUMNS} FROM work_items WHERE correlation_id = %s AND status IN ('pending', 'leased')
 ORDER BY seq FOR UPDATE"""
 BOARD_STATE = """
 SELECT (SELECT count(*) FROM artifacts WHERE seq > r.routed_seq),
-       (SELECT count(*) FROM work_items WHERE status = 'pending'),
+       (SELECT count(*) FROM work_items w WHERE status = 'pending'
+        AND NOT EXISTS (SELECT 1 FROM paused_workflows p WHERE p.correlation_id IN (w.correlation_id, '*'))),
        (SELECT count(*) FROM work_items WHERE status = 'leased'),
        r.open_groups, r.delayed
 FROM router_state r"""

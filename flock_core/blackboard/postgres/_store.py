@@ -331,6 +331,19 @@ class PostgresBlackboardStore:
         rows = await self._fetch("SELECT correlation_id, reason FROM cancelled_workflows")
         return {str(row[0]): str(row[1]) for row in rows}
 
+    async def pause_workflow(self, correlation_id: str | None, paused: bool) -> None:
+        """Pause or resume one workflow, or the whole board (`None`: the row `'*'`)."""
+        key = "*" if correlation_id is None else correlation_id
+        if paused:
+            await self._change("INSERT INTO paused_workflows VALUES (%s) ON CONFLICT DO NOTHING RETURNING 1", (key,))
+        else:
+            await self._change("DELETE FROM paused_workflows WHERE correlation_id = %s RETURNING 1", (key,))
+
+    async def paused_workflows(self) -> frozenset[str | None]:
+        """The paused workflows (`None`: the whole board)."""
+        rows = await self._fetch("SELECT correlation_id FROM paused_workflows")
+        return frozenset(None if row[0] == "*" else str(row[0]) for row in rows)
+
     async def timer_states(self) -> list[TimerState]:
         """The last tick of every timer agent."""
         rows = await self._fetch("SELECT agent, number, scheduled_at FROM timers ORDER BY seq")

@@ -193,6 +193,19 @@ class SQLiteBlackboardStore:
         rows = await self._run(partial(_fetch, sql="SELECT correlation_id, reason FROM cancelled_workflows"))
         return {row[0]: row[1] for row in rows}
 
+    async def pause_workflow(self, correlation_id: str | None, paused: bool) -> None:
+        """Pause or resume one workflow, or the whole board (`None`)."""
+        if paused:
+            sql = "INSERT OR IGNORE INTO paused_workflows VALUES (?)"
+        else:
+            sql = "DELETE FROM paused_workflows WHERE correlation_id = ?"
+        await self._run(partial(_write_many, sql=sql, rows=[(_EVERY if correlation_id is None else correlation_id,)]))
+
+    async def paused_workflows(self) -> frozenset[str | None]:
+        """The paused workflows (`None`: the whole board)."""
+        rows = await self._run(partial(_fetch, sql="SELECT correlation_id FROM paused_workflows"))
+        return frozenset(None if row[0] == _EVERY else str(row[0]) for row in rows)
+
     async def timer_states(self) -> list[TimerState]:
         """The last tick of every timer agent."""
         rows = await self._run(partial(_fetch, sql="SELECT agent, number, scheduled_at FROM timers ORDER BY seq"))
@@ -331,6 +344,15 @@ def _unless_cancelled(conn: sqlite3.Connection, records: Sequence[WorkRecord]) -
     return [dataclasses.replace(r, status="cancelled") if r.correlation_id in cancelled else r for r in records]
 
 
+_EVERY = "*"
+"""The `paused_workflows` row that pauses the whole board."""
+
+
+def _paused(conn: sqlite3.Connection, correlation_id: str) -> bool:
+    sql = "SELECT 1 FROM paused_workflows WHERE correlation_id IN (?, ?)"
+    return conn.execute(sql, (correlation_id, _EVERY)).fetchone() is not None
+
+
 def _cancel_workflow(conn: sqlite3.Connection, correlation_id: str, reason: str) -> list[WorkRecord]:
     with transaction(conn, write=True):
         conn.execute(
@@ -401,7 +423,7 @@ def _lease(conn: sqlite3.Connection, key: str, owner: str, until: datetime) -> W
         if row is None:
             return None
         record = row_work(row)
-        if record.status in FINISHED:
+        if record.status in FINISHED or _paused(conn, record.correlation_id):
             return None
         held = record.status == "leased" and record.lease_until is not None and record.lease_until > utcnow()
         if held and record.lease_owner != owner:

@@ -15,24 +15,29 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from pydantic import BaseModel
 
-from flock_core import ArtifactCount, BlackboardStore, EvaluationRequest, Flock, InMemoryBlackboardStore, flock_type
+from flock_core import ArtifactCount, BlackboardStore, EvaluationRequest, Flock, InMemoryBlackboardStore
 from flock_core.blackboard.sqlite._store import SQLiteBlackboardStore
 from flock_core.exceptions import ConfigurationError
-from flock_core.orchestration._events import FlockEvent, WorkflowCancelled
+from flock_core.orchestration._events import FlockEvent, WorkflowCancelled, WorkflowPaused
 from flock_core.testing import FunctionEngine
 
 pytestmark = pytest.mark.anyio
 
 
-@flock_type(name="control.Topic")
 class Topic(BaseModel):
     text: str
 
 
-@flock_type(name="control.Argument")
 class Argument(BaseModel):
     text: str
     round: int = 0
+
+
+def registered(flock: Flock) -> Flock:
+    """`flock` with this module's types registered (on the Flock only, not globally)."""
+    flock.register_type(Topic)
+    flock.register_type(Argument)
+    return flock
 
 
 @pytest.fixture(params=["memory", "sqlite"])
@@ -66,7 +71,7 @@ class SlowModel:
 
 async def test_cancel_stops_running_and_queued_work_and_marks_the_workflow(store: BlackboardStore) -> None:
     model = SlowModel()
-    flock = Flock(engine=FunctionEngine(model), store=store, max_concurrency=1)
+    flock = registered(Flock(engine=FunctionEngine(model), store=store, max_concurrency=1))
     flock.agent("debater").consumes(Topic).publishes(Argument)
     for text in ("a", "b", "c"):
         await flock.publish(Topic(text=text), correlation_id="debate")
@@ -92,7 +97,7 @@ async def test_cancel_stops_running_and_queued_work_and_marks_the_workflow(store
 
 async def test_work_published_into_a_cancelled_workflow_never_runs(store: BlackboardStore) -> None:
     calls: list[str] = []
-    flock = Flock(engine=FunctionEngine(lambda r: calls.append("x") or [Argument(text="x")]), store=store)
+    flock = registered(Flock(engine=FunctionEngine(lambda r: calls.append("x") or [Argument(text="x")]), store=store))
     flock.agent("debater").consumes(Topic).publishes(Argument)
     assert await flock.cancel("debate", reason="stop") == 0
 
@@ -107,12 +112,12 @@ async def test_a_cancellation_survives_a_restart(tmp_path: Path) -> None:
     path = tmp_path / "board.db"
     calls: list[str] = []
     engine = FunctionEngine(lambda r: calls.append("x") or [Argument(text="x")])
-    async with Flock(engine=engine, store=SQLiteBlackboardStore(path)) as first:
+    async with registered(Flock(engine=engine, store=SQLiteBlackboardStore(path))) as first:
         first.agent("debater").consumes(Topic).publishes(Argument)
         await first.publish(Topic(text="a"), correlation_id="debate")
         assert await first.cancel("debate", reason="stop") == 1
 
-    async with Flock(engine=engine, store=SQLiteBlackboardStore(path)) as second:
+    async with registered(Flock(engine=engine, store=SQLiteBlackboardStore(path))) as second:
         second.agent("debater").consumes(Topic).publishes(Argument)
         assert (await second.start()).resumed_work == 0
         await second.run_until_idle(timeout=10)
@@ -130,7 +135,7 @@ def debate(store: BlackboardStore) -> tuple[Flock, list[int]]:
         rounds.append(argument.round)
         return [Argument(text=request.agent.name, round=argument.round + 1)]
 
-    flock = Flock(engine=FunctionEngine(answer), store=store)
+    flock = registered(Flock(engine=FunctionEngine(answer), store=store))
     flock.agent("pro").consumes(Argument, where=lambda a: a.round % 2 == 0).publishes(Argument)
     flock.agent("con").consumes(Argument, where=lambda a: a.round % 2 == 1).publishes(Argument)
     return flock, rounds
@@ -164,7 +169,9 @@ async def test_a_cancellation_is_an_event_and_a_span(store: BlackboardStore) -> 
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
-    flock = Flock(engine=FunctionEngine(lambda r: [Argument(text="x")]), store=store, tracer_provider=provider)
+    flock = registered(
+        Flock(engine=FunctionEngine(lambda r: [Argument(text="x")]), store=store, tracer_provider=provider)
+    )
     flock.agent("debater").consumes(Topic).publishes(Argument)
     events: list[FlockEvent] = []
     flock.events.subscribe(events.append)
@@ -183,6 +190,103 @@ async def test_a_cancellation_is_an_event_and_a_span(store: BlackboardStore) -> 
 
 
 async def test_cancel_without_a_correlation_id_is_a_clear_error() -> None:
-    flock = Flock(engine=FunctionEngine(lambda r: []))
+    flock = registered(Flock(engine=FunctionEngine(lambda r: [])))
     with pytest.raises(ConfigurationError, match="cancel needs a workflow's correlation id, got ''"):
         await flock.cancel("")
+
+
+# -- pause and resume ---------------------------------------------------------------------------------
+
+
+def pipeline(
+    store: BlackboardStore, gate: anyio.Event | None = None, drafting: anyio.Event | None = None
+) -> tuple[Flock, list[str]]:
+    """Topic -> Argument (the `drafter`: sets `drafting`, waits for `gate`) -> Argument round 1 (the `critic`)."""
+    calls: list[str] = []
+
+    async def run(request: EvaluationRequest) -> list[BaseModel]:
+        calls.append(f"{request.agent.name}:{request.inputs[0].correlation_id}")
+        if request.agent.name == "drafter":
+            if drafting is not None:
+                drafting.set()
+            if gate is not None:
+                await gate.wait()
+            return [Argument(text="draft")]
+        return [Argument(text="critique", round=1)]
+
+    flock = registered(Flock(engine=FunctionEngine(run), store=store))
+    flock.agent("drafter").consumes(Topic).publishes(Argument)
+    flock.agent("critic").consumes(Argument, where=lambda a: a.round == 0).publishes(Argument)
+    return flock, calls
+
+
+async def test_a_paused_workflow_waits_and_others_run(store: BlackboardStore) -> None:
+    flock, calls = pipeline(store)
+    await flock.publish(Topic(text="a"), correlation_id="held")
+    await flock.publish(Topic(text="b"), correlation_id="free")
+
+    await flock.pause("held")
+    await flock.run_until_idle(timeout=10)
+
+    assert calls == ["drafter:free", "critic:free"]
+    status = await flock.get_correlation_status("held")
+    assert (status.state, status.pending_activations) == ("paused", 1)
+
+    await flock.resume("held")
+    await flock.run_until_idle(timeout=10)
+    assert calls[2:] == ["drafter:held", "critic:held"]
+    assert (await flock.get_correlation_status("held")).state == "completed"
+
+
+async def test_pausing_everything_holds_new_work_until_resumed(store: BlackboardStore) -> None:
+    flock, calls = pipeline(store)
+    await flock.pause()
+    await flock.publish(Topic(text="a"), correlation_id="w")
+    await flock.run_until_idle(timeout=10)
+    assert calls == []
+    assert (await flock.get_correlation_status("w")).state == "paused"
+
+    await flock.resume()
+    await flock.run_until_idle(timeout=10)
+    assert calls == ["drafter:w", "critic:w"]
+
+
+async def test_a_running_activation_finishes_and_what_it_routes_waits(store: BlackboardStore) -> None:
+    gate, drafting = anyio.Event(), anyio.Event()
+    flock, calls = pipeline(store, gate, drafting)
+    await flock.publish(Topic(text="a"), correlation_id="w")
+
+    async def pause_while_drafting() -> None:
+        await drafting.wait()
+        await flock.pause("w")
+        gate.set()
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(pause_while_drafting)
+        await flock.run_until_idle(timeout=10)
+
+    assert calls == ["drafter:w"], "the critic's work waits"
+    assert [a.text for a in await flock.get_by_type(Argument, correlation_id="w")] == ["draft"]
+    await flock.resume("w")
+    await flock.run_until_idle(timeout=10)
+    assert calls == ["drafter:w", "critic:w"]
+
+
+async def test_a_pause_survives_a_restart_and_is_observed(tmp_path: Path) -> None:
+    path = tmp_path / "board.db"
+    first, calls = pipeline(SQLiteBlackboardStore(path))
+    events: list[FlockEvent] = []
+    first.events.subscribe(events.append)
+    await first.publish(Topic(text="a"), correlation_id="w")
+    await first.pause("w")
+    await first.shutdown()
+
+    second, calls = pipeline(SQLiteBlackboardStore(path))
+    await second.run_until_idle(timeout=10)
+    assert calls == []
+    await second.resume("w")
+    await second.run_until_idle(timeout=10)
+    await second.shutdown()
+
+    assert calls == ["drafter:w", "critic:w"]
+    assert [(e.correlation_id, e.paused) for e in events if isinstance(e, WorkflowPaused)] == [("w", True)]

@@ -32,6 +32,7 @@ class BlockingModel:
         self.started: Counter[str] = Counter()
         self.cancelled: Counter[str] = Counter()
         self.both_running = anyio.Event()
+        self.both_cancelled = anyio.Event()
 
     def engine(self, worker: str) -> FunctionEngine:
         async def call(request: EvaluationRequest) -> list[BaseModel]:
@@ -42,6 +43,8 @@ class BlockingModel:
                 await anyio.sleep_forever()
             except anyio.get_cancelled_exc_class():
                 self.cancelled[worker] += 1
+                if len(self.cancelled) == 2:
+                    self.both_cancelled.set()
                 raise
             return [Answer(n=0)]  # pragma: no cover - never reached
 
@@ -69,8 +72,7 @@ async def test_cancel_stops_the_workflow_on_both_workers(pg_schema: str) -> None
                 group.start_soon(lambda: second.run_worker(concurrency=1))
                 await model.both_running.wait()
                 assert await first.cancel("survey", reason="answers no longer needed") == 4
-                while sum(model.cancelled.values()) < 2:  # the second worker stops at its next renewal
-                    await anyio.sleep(0.05)
+                await model.both_cancelled.wait()  # the second worker stops at its next lease renewal
                 group.cancel_scope.cancel()
         assert (model.started, model.cancelled) == (Counter(first=1, second=1), Counter(first=1, second=1))
         assert await second.get_by_type(Answer) == []
