@@ -14,11 +14,13 @@ from ._settings import (
     BACKEND_NAMES,
     OFFLINE_MODEL,
     PROGRAM_NAMES,
+    TOOL_CALLING_NAMES,
     AdapterName,
     BackendName,
     EngineSettings,
     LMSettings,
     ProgramName,
+    ToolCalling,
     prepare_environment,
     resolve_model,
 )
@@ -48,6 +50,8 @@ class DSPyEngine:
         program: `"predict"`, `"chain_of_thought"` or `"react"`. Tools (here or on the agent) imply `"react"`.
         tools: functions (or `dspy.Tool`s) the model may call, in addition to the agent's own tools.
         max_tool_calls: the most tool-loop steps per call (`finish` included).
+        tool_calling: how tools reach the model: `"auto"` (the provider's native function calling where the
+            model supports it and the adapter is `"chat"`, else ReAct text), `"native"` or `"text"`.
         num_retries: retries of a failed request (rate limits, server errors, timeouts), with backoff.
         timeout: seconds before one request times out.
         cache: DSPy's response cache (off by default: its key ignores `api_base`).
@@ -71,6 +75,7 @@ class DSPyEngine:
         program: ProgramName = "predict",
         tools: Sequence[Callable[..., Any]] = (),
         max_tool_calls: int = 5,
+        tool_calling: ToolCalling = "auto",
         num_retries: int = 2,
         timeout: float = 60.0,
         cache: bool = False,
@@ -82,6 +87,7 @@ class DSPyEngine:
         _check_choice("adapter", adapter, ADAPTER_NAMES, allow_object=True)
         _check_choice("program", program, PROGRAM_NAMES)
         _check_choice("backend", backend, BACKEND_NAMES)
+        _check_choice("tool_calling", tool_calling, TOOL_CALLING_NAMES)
         if max_tool_calls < 1 or num_retries < 0 or timeout <= 0:
             raise ConfigurationError("DSPyEngine needs max_tool_calls >= 1, num_retries >= 0 and timeout > 0")
         lm = LMSettings(
@@ -95,7 +101,7 @@ class DSPyEngine:
             lm_kwargs=dict(lm_kwargs or {}),
             backend=backend,
         )
-        self.settings = EngineSettings(model, adapter, program, tuple(tools), max_tool_calls, lm)
+        self.settings = EngineSettings(model, adapter, program, tuple(tools), max_tool_calls, lm, tool_calling)
         self._session: DSPySession | None = None
 
     def __repr__(self) -> str:
@@ -109,6 +115,11 @@ class DSPyEngine:
         model = resolve_model(agent, self.settings.model, request.model)
         check_model_request(agent, model, self.settings.lm.base_url, offline=model == OFFLINE_MODEL)
         prepare_environment()
+        from opentelemetry import trace
+
+        from ._telemetry import set_model_attributes  # imports DSPy, as the evaluation below does anyway
+
+        set_model_attributes(trace.get_current_span(), model)
         return await self._dspy().evaluate(request, model)
 
     def _dspy(self) -> DSPySession:

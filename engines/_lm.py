@@ -14,8 +14,9 @@ from flock_core.exceptions import ConfigurationError
 from ._offline import OfflineLM
 from ._recorder import LMRelay
 from ._settings import OFFLINE_MODEL, AdapterName, LMSettings
+from ._telemetry import note_response
 
-__all__ = ["make_adapter", "make_lm"]
+__all__ = ["ObservedLM", "make_adapter", "make_lm"]
 
 _ADAPTERS: dict[str, Callable[[dspy.BaseLM], dspy.Adapter]] = {
     # ChatAdapter's silent second call with JSONAdapter after a parse error is off: a reply that does not
@@ -50,7 +51,20 @@ def make_lm(model: str, settings: LMSettings) -> dspy.BaseLM:
         options["api_key"] = settings.api_key
     extra = dict(settings.lm_kwargs)
     callbacks: list[BaseCallback] = [*(extra.pop("callbacks", None) or ()), LMRelay()]
-    return dspy.LM(model, **{**options, **extra}, callbacks=callbacks)
+    return ObservedLM(model, **{**options, **extra}, callbacks=callbacks)
+
+
+class ObservedLM(dspy.LM):
+    """A `dspy.LM` that keeps no history: each call's record only names the response (id, model) for its span.
+
+    DSPy hands every finished call to `update_history`; the default keeps up to 10,000 entries with
+    prompts and replies in memory. Runs of this LM let DSPy record (`disable_history=False`) and this
+    method keeps only the provider's response id and model, for the `chat` span's `gen_ai.response.*`.
+    """
+
+    def update_history(self, entry: dict[str, Any]) -> None:
+        """Note the response's id and model for the call's span; store nothing."""
+        note_response(entry.get("response"), entry.get("response_model"))
 
 
 def make_adapter(adapter: AdapterName | dspy.Adapter, lm: dspy.BaseLM) -> dspy.Adapter:

@@ -11,21 +11,20 @@ that DSPy's callback machinery runs around the LM call only (see `engines._recor
 from __future__ import annotations
 
 import contextlib
-import functools
-import inspect
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, cast
+from typing import Any
 
-import anyio.to_thread
 import dspy
 
 from flock_core import Usage
-from flock_core.exceptions import ConfigurationError
 
+from ._lm import ObservedLM
+from ._native_tools import NativeToolLoop
 from ._recorder import CallRecorder, LMRelay, watching
 from ._settings import ProgramName
 from ._telemetry import CallSpans
 from ._tool_loop import ToolLoop
+from ._tools import as_tools
 
 __all__ = ["make_program", "run_program", "set_demos"]
 
@@ -36,10 +35,13 @@ def make_program(
     tools: Sequence[Callable[..., Any]],
     *,
     max_tool_calls: int,
+    native_tools: bool = False,
 ) -> dspy.Module:
-    """The DSPy module for one call. Any tool switches the program to the tool loop (ReAct)."""
+    """The DSPy module for one call. Any tool switches the program to a tool loop: native or ReAct text."""
+    if tools and native_tools:
+        return NativeToolLoop(signature, as_tools(tools), max_iters=max_tool_calls)
     if tools or kind == "react":
-        return ToolLoop(signature, _as_tools(tools), max_iters=max_tool_calls)
+        return ToolLoop(signature, list[dspy.Tool](as_tools(tools)), max_iters=max_tool_calls)
     if kind == "chain_of_thought":
         return dspy.ChainOfThought(signature)
     return dspy.Predict(signature)
@@ -53,36 +55,6 @@ def set_demos(program: dspy.Module, demos: Sequence[dspy.Example]) -> None:
     """
     for predictor in program.predictors():
         predictor.demos = list(demos)
-
-
-def _as_tools(functions: Sequence[Callable[..., Any]]) -> list[dspy.Tool]:
-    tools: dict[str, dspy.Tool] = {}
-    for function in functions:
-        # A user's dspy.Tool is copied, never changed.
-        tool = function.model_copy() if isinstance(function, dspy.Tool) else dspy.Tool(function)
-        name = cast(str, tool.name)
-        if name in tools:
-            raise ConfigurationError(f"two tools are named {name!r}; tool names must be unique per agent")
-        call = cast(Callable[..., Any], tool.func)  # pyright: ignore[reportUnknownMemberType]
-        if not _is_async(call):
-            tool.func = _in_worker_thread(call)
-        tools[name] = tool
-    return list(tools.values())
-
-
-def _is_async(function: Callable[..., Any]) -> bool:
-    call = getattr(function, "__call__", None)  # noqa: B004 - async callable objects count too
-    return inspect.iscoroutinefunction(function) or inspect.iscoroutinefunction(call)
-
-
-def _in_worker_thread(function: Callable[..., Any]) -> Callable[..., Any]:
-    """Run a blocking tool in a worker thread, so that other activations keep running meanwhile."""
-
-    @functools.wraps(function)
-    async def call(**kwargs: Any) -> Any:
-        return await anyio.to_thread.run_sync(functools.partial(function, **kwargs))
-
-    return call
 
 
 async def run_program(
@@ -105,10 +77,12 @@ async def run_program(
     # (execute_tool spans), or an adapter of the user's (a TwoStepAdapter may extract with another LM).
     lm_callbacks: list[object] = getattr(lm, "callbacks", [])
     relayed = any(isinstance(c, LMRelay) for c in lm_callbacks)
-    in_settings = foreign_adapter or isinstance(program, ToolLoop) or not relayed
+    in_settings = foreign_adapter or isinstance(program, ToolLoop | NativeToolLoop) or not relayed
     callbacks = [*settings.callbacks, *watchers] if in_settings else settings.callbacks
+    # History stays off, except for an ObservedLM alone: it keeps none, only the response id for its span.
+    no_history = foreign_adapter or not isinstance(lm, ObservedLM)
     with (
-        settings.context(lm=lm, adapter=adapter, callbacks=callbacks, disable_history=True, trace=None),
+        settings.context(lm=lm, adapter=adapter, callbacks=callbacks, disable_history=no_history, trace=None),
         contextlib.nullcontext() if in_settings else watching(*watchers),
         dspy.track_usage() as tracker,
     ):

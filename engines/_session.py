@@ -9,10 +9,11 @@ from __future__ import annotations
 import dspy
 
 from flock_core import EvaluationRequest, EvaluationResult, LearnedState
-from flock_core.exceptions import EngineError
+from flock_core.exceptions import ConfigurationError, EngineError
 
 from ._inputs import demo_fields, signature_inputs
 from ._lm import make_adapter, make_lm
+from ._native_tools import native_tool_calling
 from ._outputs import collect_outputs, parse_violation
 from ._program import ProgramFailed, make_program, run_program, set_demos
 from ._settings import EngineSettings
@@ -53,7 +54,13 @@ class DSPySession:
         plan, signature = build_signature(request.agent, request.group_index, shape, instructions=learned.instructions)
         lm, adapter = self.runtime(model)
         tools = (*self._settings.tools, *request.agent.tools)
-        program = make_program(self._settings.program, signature, tools, max_tool_calls=self._settings.max_tool_calls)
+        program = make_program(
+            self._settings.program,
+            signature,
+            tools,
+            max_tool_calls=self._settings.max_tool_calls,
+            native_tools=self._native_tools(agent, lm, adapter),
+        )
         if learned.demos:
             set_demos(program, _examples(plan, learned))
         try:
@@ -73,6 +80,15 @@ class DSPySession:
                 raise EngineError(agent, message, usage=failed.usage) from cause
             raise cause from None
         return EvaluationResult(outputs=collect_outputs(agent, plan, prediction), usage=usage)
+
+    def _native_tools(self, agent: str, lm: dspy.BaseLM, adapter: dspy.Adapter) -> bool:
+        choice = self._settings.tool_calling
+        supported = native_tool_calling(lm, adapter)
+        if choice == "native" and not supported:
+            raise ConfigurationError(
+                f"agent {agent!r}: tool_calling='native' needs a model with function calling and the 'chat' adapter"
+            )
+        return choice == "native" or (choice == "auto" and supported)
 
 
 _NOTHING_LEARNED = LearnedState()

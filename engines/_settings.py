@@ -25,11 +25,13 @@ __all__ = [
     "MODEL_ENV",
     "OFFLINE_MODEL",
     "PROGRAM_NAMES",
+    "TOOL_CALLING_NAMES",
     "AdapterName",
     "BackendName",
     "EngineSettings",
     "LMSettings",
     "ProgramName",
+    "ToolCalling",
     "prepare_environment",
     "resolve_model",
 ]
@@ -41,7 +43,12 @@ BackendName = Literal["auto", "lm15", "litellm"]
 ProgramName = Literal["predict", "chain_of_thought", "react"]
 """The DSPy module that produces the outputs: `dspy.Predict`, `dspy.ChainOfThought` or `dspy.ReAct`."""
 
+ToolCalling = Literal["auto", "native", "text"]
+"""How tools reach the model: `"native"` function calling (a `tools` request field), `"text"` (ReAct: tools in
+the prompt), or `"auto"`: native where the model supports it and the adapter is `"chat"`, else text."""
+
 ADAPTER_NAMES: tuple[str, ...] = get_args(AdapterName)
+TOOL_CALLING_NAMES: tuple[str, ...] = get_args(ToolCalling)
 BACKEND_NAMES: tuple[str, ...] = get_args(BackendName)
 PROGRAM_NAMES: tuple[str, ...] = get_args(ProgramName)
 OFFLINE_MODEL = "offline"
@@ -87,6 +94,7 @@ class EngineSettings:
     tools: tuple[Callable[..., Any], ...] = ()
     max_tool_calls: int = 5
     lm: LMSettings = field(default_factory=LMSettings)
+    tool_calling: ToolCalling = "auto"
 
 
 def resolve_model(agent: str, engine_model: str | None, flock_model: str | None) -> str:

@@ -7,7 +7,9 @@ Message content is never recorded.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from contextvars import ContextVar
+from typing import Any, cast
 
 import dspy
 from dspy.utils.callback import BaseCallback
@@ -15,7 +17,67 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from flock_core import active_tracer
 
-__all__ = ["CallSpans"]
+__all__ = ["CallSpans", "note_response", "provider_of", "set_model_attributes"]
+
+_PROVIDERS = {
+    "openai": "openai",
+    "text-completion-openai": "openai",
+    "anthropic": "anthropic",
+    "azure": "azure.ai.openai",
+    "azure_ai": "azure.ai.inference",
+    "bedrock": "aws.bedrock",
+    "gemini": "gcp.gemini",
+    "vertex_ai": "gcp.vertex_ai",
+    "mistral": "mistral_ai",
+    "groq": "groq",
+    "deepseek": "deepseek",
+    "xai": "x_ai",
+    "cohere": "cohere",
+    "perplexity": "perplexity",
+    "watsonx": "ibm.watsonx.ai",
+}
+_response: ContextVar[tuple[str | None, str | None] | None] = ContextVar("flock_lm_response", default=None)
+
+
+def provider_of(model: str) -> str:
+    """The `gen_ai.provider.name` of a LiteLLM model id: the semantic conventions' name where there is one.
+
+    >>> provider_of("openai/gpt-4.1-mini"), provider_of("gemini/gemini-2.5-pro"), provider_of("ollama_chat/llama3")
+    ('openai', 'gcp.gemini', 'ollama_chat')
+    >>> provider_of("offline"), provider_of("gpt-4o")
+    ('flock.offline', 'unknown')
+    """
+    if model == "offline":
+        return "flock.offline"
+    if "/" not in model:
+        return "unknown"
+    prefix = model.split("/", 1)[0]
+    return _PROVIDERS.get(prefix, prefix)
+
+
+def set_model_attributes(span: Span, model: str) -> None:
+    """Name the model and its provider on `span` (an `invoke_agent` span), when it is recorded."""
+    if span.is_recording():
+        span.set_attribute("gen_ai.request.model", model)
+        span.set_attribute("gen_ai.provider.name", provider_of(model))
+
+
+def _first_id(response: object) -> str | None:
+    candidates: list[object] = list(cast(list[object], response)) if isinstance(response, list | tuple) else [response]
+    for candidate in candidates:
+        found: object = (
+            cast(Mapping[str, object], candidate).get("id")
+            if isinstance(candidate, Mapping)
+            else getattr(candidate, "id", None)
+        )
+        if isinstance(found, str) and found:
+            return found
+    return None
+
+
+def note_response(response: Any, response_model: Any) -> None:
+    """Remember the provider's response id and model of the LM call running in this task (for its span)."""
+    _response.set((_first_id(response), response_model if isinstance(response_model, str) else None))
 
 
 def _tokens() -> tuple[int, int]:
@@ -38,7 +100,8 @@ class CallSpans(BaseCallback):
     def on_lm_start(self, call_id: str, instance: Any, inputs: dict[str, Any]) -> None:
         """Start `chat {model}` with the request attributes."""
         model = str(getattr(instance, "model", "unknown"))
-        provider = model.split("/", 1)[0] if "/" in model else "unknown"
+        provider = provider_of(model)
+        _response.set(None)
         span = active_tracer().start_span(
             f"chat {model}",
             kind=SpanKind.CLIENT,
@@ -74,6 +137,11 @@ class CallSpans(BaseCallback):
             return
         span, (prompt_before, completion_before) = opened
         if usage:
+            response_id, response_model = _response.get() or (None, None)
+            if response_id:
+                span.set_attribute("gen_ai.response.id", response_id)
+            if response_model:
+                span.set_attribute("gen_ai.response.model", response_model)
             prompt, completion = _tokens()
             span.set_attribute("gen_ai.usage.input_tokens", prompt - prompt_before)
             span.set_attribute("gen_ai.usage.output_tokens", completion - completion_before)

@@ -2,8 +2,8 @@
 
 `dspy.ReAct` types `next_tool_name` as a `Literal` of the tool names, so a wrong name fails parsing and
 ends the whole call. Here it is a plain string, and an unknown name resolves to a tool that raises:
-ReAct reports the error to the model as the step's observation ("Execution error in ...: unknown tool
-..."), exactly as it does for a tool that raises or gets invalid arguments, and the model tries again.
+its one-line error ("Error: LookupError: unknown tool ...") is the step's observation, as for a tool that
+raises or gets invalid arguments (see `_tools`), and the model tries again.
 At most `max_iters` steps run (each step is one tool call, `finish` included); then the outputs are
 extracted from the trajectory.
 """
@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from typing import Any, cast
 
 import dspy
+
+from ._tools import FlockTool
 
 __all__ = ["ToolLoop"]
 
@@ -27,7 +29,9 @@ class _ToolTable(dict[str, dspy.Tool]):
         def unknown_tool(**kwargs: Any) -> str:
             raise LookupError(f"unknown tool {name!r}; the available tools are: {known}")
 
-        return dspy.Tool(unknown_tool, name=name, desc="not an available tool", args={})
+        tool = FlockTool(unknown_tool, name=name, desc="not an available tool", args={})
+        tool.has_kwargs = True
+        return tool
 
 
 class ToolLoop(dspy.ReAct):

@@ -35,7 +35,7 @@ from .agents._patterns import BatchSpec, JoinSpec, ScheduleSpec
 from .agents._spec import AgentSpec, BestOf, FanOut, OutputGroup, Subscription
 from .blackboard._artifacts import Artifact, WorkflowError
 from .blackboard._registry import TypeRegistry, flock_type, type_name_of
-from .blackboard._store import ArtifactPage, ArtifactQuery, BlackboardStore
+from .blackboard._store import ArtifactLog, ArtifactPage, ArtifactQuery, BlackboardStore, RunState, WorkQueue
 from .blackboard._visibility import (
     AfterVisibility,
     AgentIdentity,
@@ -56,7 +56,7 @@ from .orchestration._events import (
     FlockEvent,
     TokenStreamed,
 )
-from .orchestration._resume import ResumeReport
+from .orchestration._resume import ResumeReport, SkippedWork
 from .orchestration._scheduler import Rejection
 from .orchestration._status import CorrelationState, CorrelationStatus, RunResult
 
@@ -109,6 +109,7 @@ __all__ = [
     "ApiKeys",
     "Artifact",
     "ArtifactCount",
+    "ArtifactLog",
     "ArtifactPage",
     "ArtifactPublished",
     "ArtifactQuery",
@@ -151,8 +152,10 @@ __all__ = [
     "ResumeReport",
     "RetentionResult",
     "RunResult",
+    "RunState",
     "SQLiteBlackboardStore",
     "ScheduleSpec",
+    "SkippedWork",
     "Subscription",
     "SystemClock",
     "TenantVisibility",
@@ -162,6 +165,7 @@ __all__ = [
     "TypeRegistry",
     "Usage",
     "Visibility",
+    "WorkQueue",
     "WorkRecord",
     "WorkStatus",
     "WorkflowError",

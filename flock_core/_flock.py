@@ -8,13 +8,12 @@ from datetime import timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, Self, TypeVar, overload
 
-import anyio
 from pydantic import BaseModel
 
-from ._clock import Clock, SystemClock
+from ._clock import Clock
 from ._ids import new_id
 from .agents._builder import AgentBuilder
-from .agents._context import ContextProvider, CorrelationContext
+from .agents._context import ContextProvider
 from .agents._engine import Engine
 from .agents._spec import AgentSpec
 from .blackboard._artifacts import Artifact, WorkflowError
@@ -22,8 +21,7 @@ from .blackboard._registry import TypeRegistry, default_registry
 from .blackboard._store import ArtifactQuery, BlackboardStore
 from .blackboard._visibility import Visibility
 from .blackboard._work import ExpiredJoin, WorkRecord
-from .blackboard.memory._store import InMemoryBlackboardStore
-from .exceptions import ConfigurationError
+from .orchestration._blocking import run_blocking
 from .orchestration._events import EventBus
 from .orchestration._resume import ResumeReport
 from .orchestration._scheduler import Rejection
@@ -33,6 +31,7 @@ if TYPE_CHECKING:
     from opentelemetry.trace import TracerProvider
     from starlette.applications import Starlette
 
+    from ._tracing import FlockTracer
     from .agents._learned import LearnedState
     from .mcp import McpServerSpec, McpToolbox
     from .orchestration._conditions import Condition
@@ -88,26 +87,35 @@ class Flock:
     ) -> None:
         # the run-time machinery and OpenTelemetry's trace API load with the first Flock, not at import
         from ._tracing import FlockTracer
+        from .orchestration._options import FlockOptions
         from .orchestration._orchestrator import Orchestrator
 
-        lease = lease if isinstance(lease, timedelta) else timedelta(seconds=lease)
-        if lease <= timedelta(0):
-            raise ConfigurationError(f"lease must be positive, got {lease}")
+        options = FlockOptions.of(
+            model=model,
+            store=store,
+            engine=engine,
+            context=context,
+            clock=clock,
+            max_agent_iterations=max_agent_iterations,
+            max_concurrency=max_concurrency,
+            max_attempts=max_attempts,
+            lease=lease,
+        )
         self.model = model
         self.registry = TypeRegistry(default_registry)
         self.registry.register(WorkflowError)
         self._mcp: McpToolbox | None = None
         self._core = Orchestrator(
             registry=self.registry,
-            store=store if store is not None else InMemoryBlackboardStore(),
-            clock=clock or SystemClock(),
-            model=model,
-            engine=engine,
-            context=context or CorrelationContext(),
-            max_agent_iterations=max_agent_iterations,
-            max_concurrency=max_concurrency,
-            max_attempts=max_attempts,
-            lease=lease,
+            store=options.store,
+            clock=options.clock,
+            model=options.model,
+            engine=options.engine,
+            context=options.context,
+            max_agent_iterations=options.max_agent_iterations,
+            max_concurrency=options.max_concurrency,
+            max_attempts=options.max_attempts,
+            lease=options.lease,
             tracer=FlockTracer(tracer_provider),
         )
         for callback in tuple(_on_create):
@@ -172,6 +180,11 @@ class Flock:
     def events(self) -> EventBus:
         """Run events (published, activation started/finished/failed, streamed tokens) for observers."""
         return self._core.events
+
+    @property
+    def tracer(self) -> FlockTracer:
+        """The Flock's spans, on its tracer provider (a server opens its request spans with it)."""
+        return self._core.tracer
 
     def add_listener(self, listener: Callable[[Artifact], None]) -> Callable[[], None]:
         """Call `listener` with every artifact this Flock stores; returns a function that removes it."""
@@ -313,8 +326,12 @@ class Flock:
         return RunResult(page.items, self.registry)
 
     def run(self, *objs: BaseModel | Mapping[str, Any], timeout: float | None = None) -> RunResult:
-        """Synchronous `arun`, for scripts: do not call it from inside an event loop."""
-        return anyio.run(lambda: self.arun(*objs, timeout=timeout))
+        """Synchronous `arun`, for scripts; inside an event loop (Jupyter, async code) await `arun` instead.
+
+        Raises:
+            EventLoopError: called from inside a running event loop.
+        """
+        return run_blocking("run", "arun", lambda: self.arun(*objs, timeout=timeout))
 
     # -- status and lifecycle ------------------------------------------------------------------------
 
@@ -337,11 +354,13 @@ class Flock:
             self._core.use_tools(self._mcp)
         self._mcp.add(name, spec)
 
-    def app(self, *, auth: Auth = None, dashboard: bool = True, max_body_bytes: int = 1_000_000) -> Starlette:
-        """The ASGI app serving this Flock's HTTP API (and dashboard), to mount in your own server."""
+    def app(
+        self, *, auth: Auth = None, dashboard: bool = True, max_body_bytes: int = 1_000_000, mcp: bool = False
+    ) -> Starlette:
+        """The ASGI app serving this Flock's HTTP API (and dashboard; with `mcp`, an MCP server at `/mcp`)."""
         from .serve import create_app  # Starlette loads only when serving
 
-        return create_app(self, auth=auth, dashboard=dashboard, max_body_bytes=max_body_bytes)
+        return create_app(self, auth=auth, dashboard=dashboard, max_body_bytes=max_body_bytes, mcp=mcp)
 
     @overload
     def serve(
@@ -353,6 +372,7 @@ class Flock:
         blocking: Literal[True] = ...,
         auth: Auth = ...,
         max_body_bytes: int = ...,
+        mcp: bool = ...,
     ) -> None: ...
     @overload
     def serve(
@@ -364,6 +384,7 @@ class Flock:
         blocking: Literal[False],
         auth: Auth = ...,
         max_body_bytes: int = ...,
+        mcp: bool = ...,
     ) -> Coroutine[Any, Any, ServerHandle]: ...
     def serve(
         self,
@@ -374,23 +395,22 @@ class Flock:
         blocking: bool = True,
         auth: Auth = None,
         max_body_bytes: int = 1_000_000,
+        mcp: bool = False,
     ) -> Coroutine[Any, Any, ServerHandle] | None:
         """Serve the HTTP API, event stream and dashboard (needs `pip install flockboard[serve]`).
 
         `blocking=True` runs until interrupted and keeps processing work; `handle = await
         flock.serve(blocking=False)` serves in the background of the running event loop, across your own
-        `run_until_idle()` calls, until `await handle.stop()`. See docs/serving.md.
+        `run_until_idle()` calls, until `await handle.stop()`. `mcp=True` also serves the Flock as an MCP
+        server at `/mcp`. See docs/serving.md.
         """
         from .serve import serve  # Starlette and uvicorn load only when serving
 
+        options: dict[str, Any] = {"dashboard": dashboard, "auth": auth, "max_body_bytes": max_body_bytes, "mcp": mcp}
         if blocking:
-            serve(
-                self, host=host, port=port, dashboard=dashboard, blocking=True, auth=auth, max_body_bytes=max_body_bytes
-            )
+            serve(self, host=host, port=port, blocking=True, **options)
             return None
-        return serve(
-            self, host=host, port=port, dashboard=dashboard, blocking=False, auth=auth, max_body_bytes=max_body_bytes
-        )
+        return serve(self, host=host, port=port, blocking=False, **options)
 
     async def __aenter__(self) -> Self:
         return self

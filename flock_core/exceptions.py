@@ -8,11 +8,13 @@ FlockError
 │   │   └── DuplicateAgentError    two agents share a name in one Flock
 │   ├── UnknownAgentError          an agent name that this Flock does not know
 │   ├── PayloadValidationError     a published payload does not validate against its registered type
-│   └── ConfigurationError         a setting is missing or invalid (for example no model configured)
+│   ├── ConfigurationError         a setting is missing or invalid (for example no model configured)
+│   └── EventLoopError             a blocking method (`Flock.run`) was called inside a running event loop
 └── RuntimeFlockError              something failed while a workflow ran
     ├── ContractViolation          an engine's result broke the declared output contract
     ├── EngineError                an engine raised or returned something unusable
     ├── StoreError                 the blackboard store failed
+    │   └── BoardInUseError        another run holds this local board (a second process on a SQLite file)
     ├── CircuitBreakerTripped      an agent hit max_agent_iterations in one workflow
     ├── McpError                   an MCP server could not be reached, or one of its tools failed
     └── RunTimeoutError            `run_until_idle` / `run_until` hit its timeout
@@ -32,11 +34,13 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AgentDeclarationError",
+    "BoardInUseError",
     "CircuitBreakerTripped",
     "ConfigurationError",
     "ContractViolation",
     "DuplicateAgentError",
     "EngineError",
+    "EventLoopError",
     "FlockError",
     "McpError",
     "PayloadValidationError",
@@ -66,12 +70,19 @@ class TypeRegistrationError(UserError):
 
 
 class AgentDeclarationError(UserError):
-    """An agent declaration is contradictory or incomplete."""
+    """An agent declaration is contradictory or incomplete.
 
-    def __init__(self, agent: str, problem: str) -> None:
+    Attributes:
+        agent: the agent's name.
+        problem: what is wrong and how to fix it.
+        argument: the builder argument concerned (`"fan_out"`, `"consumes"`, ...), when one is.
+    """
+
+    def __init__(self, agent: str, problem: str, *, argument: str | None = None) -> None:
         super().__init__(f"agent {agent!r}: {problem}")
         self.agent = agent
         self.problem = problem
+        self.argument = argument
 
 
 class DuplicateAgentError(AgentDeclarationError):
@@ -105,7 +116,27 @@ class PayloadValidationError(UserError, ValueError):
 
 
 class ConfigurationError(UserError):
-    """A required setting is missing or invalid."""
+    """A required setting is missing or invalid.
+
+    Attributes:
+        setting: the setting concerned (`"max_concurrency"`, `"engine"`, ...), when one is.
+    """
+
+    def __init__(self, message: str, *, setting: str | None = None) -> None:
+        super().__init__(message)
+        self.setting = setting
+
+
+class EventLoopError(UserError, RuntimeError):
+    """A blocking method was called from inside a running event loop; await its async twin instead."""
+
+    def __init__(self, method: str, async_method: str) -> None:
+        super().__init__(
+            f"Flock.{method}() blocks, so it cannot run inside a running event loop (Jupyter, an async "
+            f"function, a server): use `await flock.{async_method}(...)` there"
+        )
+        self.method = method
+        self.async_method = async_method
 
 
 class RuntimeFlockError(FlockError):
@@ -156,6 +187,19 @@ class EngineError(RuntimeFlockError):
 
 class StoreError(RuntimeFlockError):
     """The blackboard store failed to read or write."""
+
+
+class BoardInUseError(StoreError):
+    """Another run holds this local board: a local board (in memory, SQLite) runs one `Flock` at a time."""
+
+    def __init__(self, board: str, holder: str) -> None:
+        super().__init__(
+            f"{board} is in use by another Flock ({holder}); a local board runs one Flock at a time: "
+            "stop the other one (or close its store: `await flock.shutdown()`, `async with flock`), "
+            "or use PostgresBlackboardStore to run one board from several processes (docs/distributed.md)"
+        )
+        self.board = board
+        self.holder = holder
 
 
 class CircuitBreakerTripped(RuntimeFlockError):

@@ -19,7 +19,7 @@ from ..blackboard._visibility import PublicVisibility, Visibility
 from ..blackboard._work import Tick
 from ..exceptions import ContractViolation, EngineError
 from ._contract import enforce_contract
-from ._engine import Engine, EvaluationRequest, Usage
+from ._engine import Engine, EvaluationRequest, Usage, evaluate_checked
 from ._spec import AgentSpec, OutputGroup
 
 if TYPE_CHECKING:
@@ -137,7 +137,7 @@ class ActivationRunner:
                 meter.repairs += 1
             outputs: Sequence[BaseModel] = ()
             try:
-                result = await engine.evaluate(request)
+                result = await evaluate_checked(spec.name, engine, request)
                 meter.add(result.usage)
                 outputs = result.outputs
                 for component in spec.components:

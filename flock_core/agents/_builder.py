@@ -10,12 +10,13 @@ from typing import Any, Self, TypeVar, cast
 from pydantic import BaseModel
 
 from ..blackboard._registry import TypeRegistry
-from ..exceptions import AgentDeclarationError, TypeRegistrationError, UserError
+from ..exceptions import AgentDeclarationError, UserError
+from ._checks import check_int, check_name, check_names, check_type, check_visibility, declared_engine, fan_out_of
 from ._components import AgentComponent
 from ._context import ContextProvider
 from ._engine import Engine
 from ._patterns import BatchSpec, JoinSpec, ScheduleSpec
-from ._spec import AgentSpec, BestOf, FanOut, OutputGroup, Predicate, Subscription, VisibilityRule
+from ._spec import AgentSpec, BestOf, OutputGroup, Predicate, Subscription, VisibilityRule
 
 __all__ = ["AgentBuilder"]
 
@@ -31,12 +32,6 @@ def _as_tuple(value: T | Sequence[T] | None) -> tuple[T, ...]:
     if isinstance(value, list | tuple):
         return tuple(value)  # pyright: ignore[reportUnknownArgumentType]
     return (value,)  # pyright: ignore[reportReturnType]
-
-
-def _names(value: str | Iterable[str] | None) -> frozenset[str] | None:
-    if value is None:
-        return None
-    return frozenset({value} if isinstance(value, str) else value)
 
 
 def _rules(validate: ValidateRule | Sequence[ValidateRule] | None) -> tuple[ValidateRule, ...]:
@@ -65,7 +60,7 @@ class AgentBuilder:
     def __init__(self, name: str, registry: TypeRegistry, on_change: Callable[[AgentSpec], None]) -> None:
         self._registry = registry
         self._on_change = on_change
-        self._spec = AgentSpec(name=name)
+        self._spec = AgentSpec(name=check_name(name))
         on_change(self._spec)
 
     @property
@@ -83,29 +78,30 @@ class AgentBuilder:
         self._on_change(self._spec)
         return self
 
-    def _fail(self, problem: str) -> AgentDeclarationError:
-        return AgentDeclarationError(self._spec.name, problem)
+    def _fail(self, problem: str, argument: str | None = None) -> AgentDeclarationError:
+        return AgentDeclarationError(self._spec.name, problem, argument=argument)
 
     def _type_names(self, types: Sequence[type[BaseModel]], call: str) -> tuple[str, ...]:
         if not types:
-            raise self._fail(f"{call}() needs at least one type")
-        names: list[str] = []
-        for model in types:
-            try:
-                names.append(self._registry.name_of(model))
-            except TypeRegistrationError as exc:
-                raise self._fail(f"{call}(): {exc}") from exc
-        return tuple(names)
+            raise self._fail(f"{call}() needs at least one type", call)
+        return tuple(check_type(self._spec.name, call, model, self._registry) for model in types)
 
     def _callables(self, value: Any, what: str) -> tuple[Any, ...]:
         items = _as_tuple(value)
         for item in items:
             if not callable(item):
-                raise self._fail(f"{what} must be callable, got {item!r}")
+                raise self._fail(f"{what} must be callable, got {item!r}", what.rstrip("=") or None)
         return items
+
+    def _instance(self, value: Any, cls: type, argument: str, example: str) -> None:
+        if value is not None and not isinstance(value, cls):
+            got = f"{value!r} ({type(value).__name__})"
+            raise self._fail(f"{argument}= takes a {cls.__name__}, got {got}: write {argument}={example}", argument)
 
     def description(self, text: str) -> Self:
         """What the agent does; LLM engines use it as the instructions."""
+        if not isinstance(text, str):
+            raise self._fail(f"description() takes a string, got {type(text).__name__}", "description")
         return self._update(description=text)
 
     def consumes(
@@ -129,14 +125,21 @@ class AgentBuilder:
             batch: hand the engine several completed groups at once.
             priority: ready activations with a higher priority start first.
         """
+        names = self._type_names(types, "consumes")
+        self._instance(join, JoinSpec, "join", "JoinSpec(by=lambda p: p.key, within=timedelta(minutes=5))")
+        self._instance(batch, BatchSpec, "batch", "BatchSpec(size=10)")
         if join is not None and len(types) < 2:
-            raise self._fail("join= needs at least two types to correlate, e.g. consumes(Order, Payment, join=...)")
+            raise self._fail(
+                "join= needs at least two types to correlate, e.g. consumes(Order, Payment, join=...)", "join"
+            )
+        if isinstance(priority, bool) or not isinstance(priority, int):
+            raise self._fail(f"priority= takes an int, got {priority!r} ({type(priority).__name__})", "priority")
         subscription = Subscription(
-            types=self._type_names(types, "consumes"),
+            types=names,
             models=tuple(types),
             where=self._callables(where, "where="),
-            from_agents=_names(from_agents),
-            tags=_names(tags),
+            from_agents=check_names(self._spec.name, "from_agents", from_agents),
+            tags=check_names(self._spec.name, "tags", tags),
             priority=priority,
             join=join,
             batch=batch,
@@ -166,42 +169,33 @@ class AgentBuilder:
         for rule in _rules(validate):
             fn, message = _split_rule(rule)
             rules.append((self._callables(fn, "validate=")[0], message))
+        names = self._type_names(types, "publishes")
+        if description is not None and not isinstance(description, str):
+            raise self._fail(
+                f"publishes(description=...) takes a string, got {type(description).__name__}", "description"
+            )
         group = OutputGroup(
-            types=self._type_names(types, "publishes"),
+            types=names,
             models=tuple(types),
-            fan_out=self._fan_out(fan_out),
-            visibility=visibility,
+            fan_out=fan_out_of(self._spec.name, fan_out),
+            visibility=check_visibility(self._spec.name, visibility),
             where=self._callables(where, "where="),
             validate=tuple(rules),
             description=description,
         )
         return self._update(output_groups=(*self._spec.output_groups, group))
 
-    def _fan_out(self, fan_out: int | tuple[int, int] | None) -> FanOut:
-        if fan_out is None:
-            return FanOut()
-        if isinstance(fan_out, int):
-            if fan_out < 1:
-                raise self._fail(f"fan_out must be at least 1, got {fan_out}")
-            return FanOut(fan_out)
-        low, high = fan_out
-        if low < 0 or high < max(low, 1):
-            raise self._fail(f"fan_out range must satisfy 0 <= min <= max and max >= 1, got {fan_out}")
-        return FanOut(low, high)
-
     def with_engines(self, *engines: Engine) -> Self:
         """Use `engine` instead of the Flock's default engine (one engine per agent)."""
         if len(engines) != 1:
-            raise self._fail(f"with_engines() takes exactly one engine, got {len(engines)}")
-        if not isinstance(engines[0], Engine):
-            raise self._fail(f"{engines[0]!r} is not an Engine (it needs an async evaluate(request) method)")
-        return self._update(engine=engines[0])
+            raise self._fail(f"with_engines() takes exactly one engine, got {len(engines)}", "engine")
+        return self._update(engine=declared_engine(self._spec.name, engines[0]))
 
     def with_components(self, *components: AgentComponent) -> Self:
         """Add activation hooks; they run in ascending `priority` order."""
         for component in components:
             if not isinstance(component, AgentComponent):
-                raise self._fail(f"{component!r} is not an AgentComponent")
+                raise self._fail(f"{component!r} is not an AgentComponent", "components")
         merged = sorted((*self._spec.components, *components), key=lambda c: c.priority)
         return self._update(components=tuple(merged))
 
@@ -219,7 +213,10 @@ class AgentBuilder:
         are named `{server}__{tool}`.
         """
         if isinstance(servers, str):
-            raise self._fail("with_mcps() takes a list of server names or a mapping, not a string")
+            raise self._fail(
+                f"with_mcps() takes a list of server names or a mapping, not a string: write with_mcps([{servers!r}])",
+                "with_mcps",
+            )
         if isinstance(servers, Mapping):
             chosen = tuple((name, None if tools is None else frozenset(tools)) for name, tools in servers.items())
         else:
@@ -228,17 +225,17 @@ class AgentBuilder:
 
     def labels(self, *labels: str) -> Self:
         """Labels of the agent's identity, checked by `LabelledVisibility`."""
-        return self._update(labels=self._spec.labels | frozenset(labels))
+        return self._update(labels=self._spec.labels | (check_names(self._spec.name, "labels", labels) or frozenset()))
 
     def tenant(self, tenant_id: str) -> Self:
         """The tenant of the agent's identity, checked by `TenantVisibility`."""
+        if not isinstance(tenant_id, str) or not tenant_id:
+            raise self._fail(f"tenant() takes a non-empty string, got {tenant_id!r}", "tenant")
         return self._update(tenant=tenant_id)
 
     def max_concurrency(self, n: int) -> Self:
         """How many activations of this agent may run at once (default: as many as the Flock allows)."""
-        if n < 1:
-            raise self._fail(f"max_concurrency must be at least 1, got {n}")
-        return self._update(max_concurrency=n)
+        return self._update(max_concurrency=check_int(self._spec.name, "max_concurrency", n, 1))
 
     def prevent_self_trigger(self, enabled: bool = True) -> Self:
         """Whether the agent ignores artifacts it produced itself (on by default)."""
@@ -246,8 +243,9 @@ class AgentBuilder:
 
     def best_of(self, n: int, score: Callable[[list[Any]], float]) -> Self:
         """Run `n` candidates per output group concurrently; publish the valid one with the best `score`."""
-        if n < 1:
-            raise self._fail(f"best_of needs n >= 1, got {n}")
+        check_int(self._spec.name, "best_of", n, 1)
+        if not callable(score):
+            raise self._fail(f"best_of(score=...) must be a function of the candidates, got {score!r}", "best_of")
         return self._update(best_of=BestOf(n, score))
 
     def schedule(
@@ -271,17 +269,17 @@ class AgentBuilder:
 
                 CronExpression.parse(cron)
         except UserError as exc:
-            raise self._fail(str(exc)) from exc
+            raise self._fail(str(exc), "schedule") from exc
         return self._update(schedule=spec)
 
     def with_context(self, provider: ContextProvider) -> Self:
         """What this agent sees besides its inputs (default: the Flock's provider). Visibility still applies."""
         if not isinstance(provider, ContextProvider):
-            raise self._fail(f"{provider!r} is not a ContextProvider (it needs an async provide(request) method)")
+            raise self._fail(
+                f"{provider!r} is not a ContextProvider (it needs an async provide(request) method)", "context"
+            )
         return self._update(context=provider)
 
     def max_repairs(self, n: int) -> Self:
         """How many repair attempts an engine gets after a contract violation (default 1)."""
-        if n < 0:
-            raise self._fail(f"max_repairs must be >= 0, got {n}")
-        return self._update(max_repairs=n)
+        return self._update(max_repairs=check_int(self._spec.name, "max_repairs", n, 0))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
@@ -11,13 +12,13 @@ from pydantic import BaseModel
 from .._usage import Usage
 from ..blackboard._artifacts import Artifact
 from ..blackboard._work import Tick
-from ..exceptions import ContractViolation
+from ..exceptions import ContractViolation, EngineError
 from ._spec import AgentSpec, OutputGroup
 
 if TYPE_CHECKING:
     from ._learned import LearnedState
 
-__all__ = ["Engine", "EvaluationRequest", "EvaluationResult", "Usage"]
+__all__ = ["Engine", "EvaluationRequest", "EvaluationResult", "Usage", "engine_problem", "evaluate_checked"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,3 +71,66 @@ class Engine(Protocol):
     async def evaluate(self, request: EvaluationRequest) -> EvaluationResult:
         """Return the outputs for `request.group`; the core checks them against the contract."""
         ...
+
+
+def engine_problem(engine: object) -> str | None:
+    """What keeps `engine` from being used as an engine, with the fix; `None` when it is one.
+
+    >>> engine_problem("offline")
+    "got the string 'offline'; pass an engine object (to use the offline model write Flock(model='offline'))"
+    """
+    if isinstance(engine, str):
+        hint = (
+            f"to use the offline model write Flock(model={engine!r})"
+            if engine == "offline"
+            else "a model id goes in model="
+        )
+        return f"got the string {engine!r}; pass an engine object ({hint})"
+    if isinstance(engine, type):
+        return f"got the class {engine.__name__}; pass an instance: {engine.__name__}(...)"
+    if not isinstance(engine, Engine):
+        if callable(engine):
+            return (
+                f"got the function {getattr(engine, '__name__', repr(engine))!r}; an engine is an object with "
+                "`async def evaluate(self, request) -> EvaluationResult`; wrap a function as FunctionEngine(fn) "
+                "(flock_core.testing)"
+            )
+        return (
+            f"{type(engine).__name__} is not an engine: it needs a method "
+            "`async def evaluate(self, request: EvaluationRequest) -> EvaluationResult`"
+        )
+    if not inspect.iscoroutinefunction(engine.evaluate):
+        return (
+            f"{type(engine).__name__}.evaluate is not a coroutine function: declare it "
+            "`async def evaluate(self, request) -> EvaluationResult`"
+        )
+    return None
+
+
+async def evaluate_checked(agent: str, engine: Engine, request: EvaluationRequest) -> EvaluationResult:
+    """Call `engine` and make sure it kept the protocol: an awaitable that gave an `EvaluationResult`.
+
+    Raises:
+        EngineError: naming the agent, the engine and what it returned instead.
+    """
+    name = type(engine).__name__
+    pending = engine.evaluate(request)
+    if not inspect.isawaitable(pending):
+        raise EngineError(
+            agent, f"{name}.evaluate returned {type(pending).__name__}, not an awaitable: declare it `async def`"
+        )
+    result: object = await pending
+    if not isinstance(result, EvaluationResult):
+        raise EngineError(
+            agent,
+            f"{name}.evaluate returned {type(result).__name__}, not an EvaluationResult: "
+            "return EvaluationResult(outputs=[...], usage=...)",
+        )
+    outputs: object = result.outputs
+    if isinstance(outputs, BaseModel | str) or not isinstance(outputs, Sequence):
+        raise EngineError(
+            agent,
+            f"{name}.evaluate returned EvaluationResult(outputs={type(outputs).__name__}); outputs must be a list "
+            "of models: EvaluationResult(outputs=[Model(...)])",
+        )
+    return result

@@ -2,15 +2,39 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+import dataclasses
+from collections.abc import Iterable, Mapping
+from typing import Any, cast
 
 from pydantic import BaseModel, ValidationError
 
-from ..exceptions import PayloadValidationError, TypeRegistrationError
+from ..exceptions import ConfigurationError, PayloadValidationError, TypeRegistrationError
 from ._registry import TypeRegistry, validate_payload
+from ._visibility import AfterVisibility, LabelledVisibility, PrivateVisibility, PublicVisibility, TenantVisibility
 
-__all__ = ["to_payload"]
+__all__ = ["check_publish_options", "to_payload"]
+
+_VISIBILITY_KINDS = (
+    "PublicVisibility",
+    "PrivateVisibility",
+    "LabelledVisibility",
+    "TenantVisibility",
+    "AfterVisibility",
+)
+
+
+def _not_publishable(obj: object) -> str:
+    """Why `obj` cannot be published, and what to pass instead."""
+    what = type(obj).__name__
+    if isinstance(obj, type):
+        fix = f"got the class {obj.__name__}; publish an instance: {obj.__name__}(...)"
+    elif dataclasses.is_dataclass(obj):
+        fix = f"got the dataclass {what}; declare it as a Pydantic model (`class {what}(BaseModel): ...`)"
+    elif isinstance(obj, list | tuple | set):
+        fix = f"got a {what}; pass the artifacts as separate arguments: run(*items) / publish_many(items)"
+    else:
+        fix = f"got {what} {obj!r:.60}"
+    return f'publish: expected a registered Pydantic model instance or {{"type": name, "payload": {{...}}}}; {fix}'
 
 
 def to_payload(registry: TypeRegistry, obj: BaseModel | Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -36,6 +60,8 @@ def to_payload(registry: TypeRegistry, obj: BaseModel | Mapping[str, Any]) -> tu
         name = registry.name_of(model)
         data: Any = obj
     else:
+        if not isinstance(obj, Mapping):
+            raise TypeRegistrationError(_not_publishable(obj))
         if set(obj) != {"type", "payload"} or not isinstance(obj["type"], str):
             raise TypeRegistrationError(
                 'a published mapping must be {"type": <registered type name>, "payload": {...}}'
@@ -49,3 +75,35 @@ def to_payload(registry: TypeRegistry, obj: BaseModel | Mapping[str, Any]) -> tu
         errors = [f"{'.'.join(map(str, e['loc'])) or '<root>'}: {e['msg']}" for e in exc.errors()]
         raise PayloadValidationError(name, errors) from exc
     return name, validated.model_dump(mode="json")
+
+
+def check_publish_options(
+    *, visibility: object, correlation_id: object, partition_key: object, tags: object
+) -> frozenset[str]:
+    """Check the keywords of `publish()` (a mistake raises `ConfigurationError` naming it); returns the tags.
+
+    A single tag may be given as a string: `tags="urgent"` is `{"urgent"}`, not its letters.
+
+    >>> sorted(check_publish_options(visibility=None, correlation_id=None, partition_key=None, tags="urgent"))
+    ['urgent']
+    """
+    visibilities = (PublicVisibility, PrivateVisibility, LabelledVisibility, TenantVisibility, AfterVisibility)
+    if visibility is not None and not isinstance(visibility, visibilities):
+        raise ConfigurationError(
+            f"publish(visibility={visibility!r}): pass a visibility object ({', '.join(_VISIBILITY_KINDS)}), "
+            "e.g. visibility=PrivateVisibility(agents={'reader'})",
+            setting="visibility",
+        )
+    for name, value in (("correlation_id", correlation_id), ("partition_key", partition_key)):
+        if value is not None and (not isinstance(value, str) or not value):
+            raise ConfigurationError(f"publish({name}={value!r}): {name} is a non-empty string", setting=name)
+    if tags is None:
+        return frozenset()
+    names: list[object] = [tags]
+    if isinstance(tags, list | tuple | set | frozenset):
+        names = [*cast("Iterable[object]", tags)]
+    if not all(isinstance(t, str) and t for t in names):
+        raise ConfigurationError(
+            f"publish(tags={tags!r}): tags are a string or a list of non-empty strings", setting="tags"
+        )
+    return frozenset(str(t) for t in names)

@@ -11,7 +11,7 @@ from ._artifacts import Artifact
 from ._store import BlackboardStore
 from ._work import Commit, WorkRecord
 
-__all__ = ["BoardState", "SharedQueueStore", "shared_store"]
+__all__ = ["BoardRouting", "BoardState", "Renewal", "SharedQueueStore", "SharedWorkQueue", "shared_store"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,20 +38,22 @@ class BoardState:
         return not (self.unrouted or self.pending or self.leased or self.open_groups or self.delayed)
 
 
-@runtime_checkable
-class SharedQueueStore(BlackboardStore, Protocol):
-    """A store that several processes share as the system of record and the work queue.
+@dataclass(frozen=True, slots=True)
+class Renewal:
+    """What `SharedWorkQueue.renew` found, judged in the same statement that extended the leases.
 
-    One process at a time is the **router** (`try_lead`): it routes newly stored artifacts in sequence
-    order, so gates and joins see every artifact exactly once, and commits the work they complete
-    together with its routing cursor. Every process **claims** work items with a lease; an expired lease
-    is claimed again by another process.
+    Attributes:
+        renewed: keys whose lease the owner still held and now holds longer.
+        lost: keys that are no longer the owner's: taken over by another process (which may have finished
+            them), or returned to pending. Keys the owner itself finished meanwhile are in neither set.
     """
 
-    @property
-    def shared(self) -> bool:
-        """True: run this board in distributed mode."""
-        ...
+    renewed: frozenset[str] = frozenset()
+    lost: frozenset[str] = frozenset()
+
+
+class BoardRouting(Protocol):
+    """The router's side of a shared board: one process at a time routes stored artifacts in order."""
 
     async def try_lead(self, owner: str) -> bool:
         """Become (or stay) the router; at most one owner leads at a time."""
@@ -73,14 +75,18 @@ class SharedQueueStore(BlackboardStore, Protocol):
         """The sequence number of the last routed artifact."""
         ...
 
+
+class SharedWorkQueue(Protocol):
+    """The workers' side of a shared board: claim work with a lease, keep it while it runs, wait for more."""
+
     async def claim(
         self, owner: str, *, limit: int, agents: Collection[str] | None, lease_until: datetime
     ) -> list[WorkRecord]:
         """Lease up to `limit` pending (or abandoned) work items for `owner`, highest priority first."""
         ...
 
-    async def renew(self, keys: Sequence[str], owner: str, lease_until: datetime) -> frozenset[str]:
-        """Extend the leases `owner` still holds among `keys`; returns the keys it extended."""
+    async def renew(self, keys: Sequence[str], owner: str, lease_until: datetime) -> Renewal:
+        """Extend the leases `owner` still holds among `keys`; say which of the others were lost."""
         ...
 
     async def board_state(self) -> BoardState:
@@ -89,6 +95,22 @@ class SharedQueueStore(BlackboardStore, Protocol):
 
     async def wait_for_change(self, timeout: float) -> None:
         """Return when another process stored artifacts or work (or after `timeout` seconds)."""
+        ...
+
+
+@runtime_checkable
+class SharedQueueStore(BlackboardStore, BoardRouting, SharedWorkQueue, Protocol):
+    """A store that several processes share as the system of record and the work queue.
+
+    One process at a time is the **router** (`try_lead`): it routes newly stored artifacts in sequence
+    order, so gates and joins see every artifact exactly once, and commits the work they complete
+    together with its routing cursor. Every process **claims** work items with a lease; an expired lease
+    is claimed again by another process.
+    """
+
+    @property
+    def shared(self) -> bool:
+        """True: run this board in distributed mode."""
         ...
 
 

@@ -1,11 +1,11 @@
-"""The blackboard store protocol and the query record every backend understands."""
+"""The store protocols, split by concern, and the query record every backend understands."""
 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol, TypeVar
+from typing import Protocol, TypeVar, runtime_checkable
 from uuid import UUID
 
 from pydantic import BaseModel
@@ -14,9 +14,24 @@ from ._artifacts import Artifact
 from ._visibility import AgentIdentity, is_visible
 from ._work import Commit, ExpiredJoin, TimerState, WorkRecord, WorkStatus
 
-__all__ = ["ArtifactPage", "ArtifactQuery", "BlackboardStore", "matches"]
+__all__ = [
+    "CONSUMERS_OF_DEPRECATED",
+    "RECORD_CONSUMPTION_DEPRECATED",
+    "ArtifactLog",
+    "ArtifactPage",
+    "ArtifactQuery",
+    "BlackboardStore",
+    "ExclusiveBoard",
+    "RunState",
+    "WorkQueue",
+    "WorkflowControls",
+    "matches",
+]
 
 M = TypeVar("M", bound=BaseModel)
+
+RECORD_CONSUMPTION_DEPRECATED = "record_consumption() is deprecated: commit Commit(consumed=...) instead"
+CONSUMERS_OF_DEPRECATED = "consumers_of() is deprecated: read consumed_pairs() instead"
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,20 +98,15 @@ def matches(artifact: Artifact, query: ArtifactQuery, now: datetime) -> bool:  #
     return True
 
 
-class BlackboardStore(Protocol):
-    """Where artifacts and the durable state of runs live.
+class ArtifactLog(Protocol):
+    """The board itself: immutable artifacts in sequence order, and the queries that read them.
 
-    Artifacts are immutable and ordered. `commit` applies one step of a run atomically: new artifacts, the
-    work items they complete, the completion of the work item that produced them, timer states and expired
-    joins. Every backend (memory, SQLite, PostgreSQL) passes the same contract tests.
+    What readers need (context providers, conditions, the lineage graph, the HTTP API): nothing here
+    touches the state of a run.
     """
 
     async def append(self, artifact: Artifact) -> int:
         """Store one artifact outside any run step; returns its sequence number (strictly increasing)."""
-        ...
-
-    async def commit(self, commit: Commit) -> bool:
-        """Apply `commit` atomically; returns False (writing nothing) if its work item was already finished."""
         ...
 
     async def get(self, artifact_id: UUID) -> Artifact | None:
@@ -117,16 +127,16 @@ class BlackboardStore(Protocol):
         """Payloads of every artifact of `model`'s type (or `type_name`), validated as `model`."""
         ...
 
-    async def record_consumption(self, agent: str, artifact_ids: Sequence[UUID]) -> None:
-        """Remember that `agent` consumed these artifacts."""
-        ...
 
-    async def consumers_of(self, artifact_id: UUID) -> frozenset[str]:
-        """The agents that consumed this artifact."""
-        ...
+class WorkQueue(Protocol):
+    """Durable work: the atomic commits that move a run forward, and the work items they enqueue.
 
-    async def consumed_pairs(self) -> set[tuple[str, UUID]]:
-        """Every `(agent, artifact id)` consumption record (used to resume routing)."""
+    A work item is leased before it runs; whether a lease may be taken is one rule for every backend
+    (`flock_core.blackboard._leases`).
+    """
+
+    async def commit(self, commit: Commit) -> bool:
+        """Apply `commit` atomically; returns False (writing nothing) if its work item was already finished."""
         ...
 
     async def lease(self, key: str, owner: str, until: datetime) -> WorkRecord | None:
@@ -137,13 +147,43 @@ class BlackboardStore(Protocol):
         """Return these leased work items to pending (their owner is known to be gone)."""
         ...
 
-    async def work(self, statuses: Collection[WorkStatus] | None = None) -> list[WorkRecord]:
-        """Work items, oldest first, optionally only those in `statuses`."""
+    async def work(
+        self, statuses: Collection[WorkStatus] | None = None, *, correlation_id: str | None = None
+    ) -> list[WorkRecord]:
+        """Work items, oldest first, optionally only those in `statuses` (and of one workflow)."""
         ...
 
     async def requeue(self, key: str) -> bool:
         """Put a failed work item back to pending (attempts reset); returns whether it existed and had failed."""
         ...
+
+
+class RunState(Protocol):
+    """What a restarted run rebuilds its routing from, beside the artifacts and the work items."""
+
+    async def consumed_pairs(self) -> set[tuple[str, UUID]]:
+        """Every `(agent, artifact id)` consumption record (written by `WorkQueue.commit`)."""
+        ...
+
+    async def timer_states(self) -> list[TimerState]:
+        """The last tick of every timer agent."""
+        ...
+
+    async def expired_joins(self) -> list[ExpiredJoin]:
+        """Every expired join record, oldest first."""
+        ...
+
+    async def fingerprints(self) -> dict[str, str]:
+        """The agent declarations' fingerprints saved by the last run on this store."""
+        ...
+
+    async def save_fingerprints(self, fingerprints: Mapping[str, str]) -> None:
+        """Replace the saved agent fingerprints."""
+        ...
+
+
+class WorkflowControls(Protocol):
+    """Durable controls over whole workflows: cancelled and paused ones (their work items follow)."""
 
     async def cancel_workflow(self, correlation_id: str, reason: str) -> list[WorkRecord]:
         """Mark the workflow cancelled and its pending and leased work items `cancelled`, atomically.
@@ -169,22 +209,28 @@ class BlackboardStore(Protocol):
         """The paused workflows; `None` among them when the whole board is paused."""
         ...
 
-    async def timer_states(self) -> list[TimerState]:
-        """The last tick of every timer agent."""
-        ...
 
-    async def expired_joins(self) -> list[ExpiredJoin]:
-        """Every expired join record, oldest first."""
-        ...
+class BlackboardStore(ArtifactLog, WorkQueue, RunState, WorkflowControls, Protocol):
+    """Where artifacts and the durable state of runs live: the artifact log, the work queue, the run state.
 
-    async def fingerprints(self) -> dict[str, str]:
-        """The agent declarations' fingerprints saved by the last run on this store."""
-        ...
-
-    async def save_fingerprints(self, fingerprints: Mapping[str, str]) -> None:
-        """Replace the saved agent fingerprints."""
-        ...
+    Artifacts are immutable and ordered. `commit` applies one step of a run atomically: new artifacts, the
+    work items they complete, the completion of the work item that produced them, timer states and expired
+    joins. Every backend (memory, SQLite, PostgreSQL) passes the same contract tests.
+    """
 
     async def close(self) -> None:
-        """Release resources."""
+        """Release resources (and the hold of a local board, see `ExclusiveBoard`)."""
+        ...
+
+
+@runtime_checkable
+class ExclusiveBoard(Protocol):
+    """A store that can guarantee one local run at a time (the in-memory and SQLite stores).
+
+    Holding the board is also how a starting run knows that every lease it finds is abandoned: no other
+    run can hold one, whatever its process id. The hold ends when the store is closed or its process ends.
+    """
+
+    async def hold(self, owner: str) -> None:
+        """Hold the board for `owner`; raises `BoardInUseError` naming the holder if another run holds it."""
         ...

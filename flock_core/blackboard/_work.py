@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from ._artifacts import Artifact
 
@@ -21,9 +20,7 @@ __all__ = [
     "TimerState",
     "WorkRecord",
     "WorkStatus",
-    "owner_alive",
     "work_key",
-    "worker_identity",
 ]
 
 WorkStatus = Literal["pending", "leased", "done", "failed", "cancelled"]
@@ -63,43 +60,10 @@ class Tick:
     scheduled_at: datetime
 
 
-def worker_identity() -> str:
-    """A lease owner id naming this host and process, so a restart can tell abandoned leases apart."""
-    import socket  # not at import time: `import flock_core` stays light
-
-    return f"{socket.gethostname()}/{os.getpid()}/{uuid4().hex[:8]}"
-
-
-def owner_alive(owner: str | None) -> bool:
-    """Whether the process holding a lease may still be running.
-
-    A lease held by a process of this host whose pid no longer exists is abandoned. Leases held on other
-    hosts are assumed alive until they expire.
-    """
-    if owner is None:
-        return False
-    import socket
-
-    host, _, rest = owner.partition("/")
-    pid_text = rest.partition("/")[0]
-    if host != socket.gethostname() or not pid_text.isdigit():
-        return True
-    pid = int(pid_text)
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def work_key(agent: str, input_ids: Sequence[UUID], tick: Tick | None = None) -> str:
     """The idempotency key of an activation: the agent and its sorted input ids (or its tick number).
 
-    >>> from uuid import UUID, uuid4
+    >>> from uuid import UUID
     >>> work_key("critic", [UUID(int=2), UUID(int=1)]) == work_key("critic", [UUID(int=1), UUID(int=2)])
     True
     """
@@ -125,7 +89,7 @@ class WorkRecord:
         status: pending, leased (running), done, failed, or cancelled (its workflow was cancelled).
         attempts: how many times it was started.
         last_error: the error of the last failed attempt.
-        lease_owner: the worker holding it, while leased.
+        lease_owner: the worker holding it while leased; once done or failed, the last one that held it.
         lease_until: when an abandoned lease may be taken over.
     """
 

@@ -7,11 +7,13 @@ and `load_flock` (shared by the commands that take `MODULE:FLOCK`) in `_load`.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from .._version import __version__
+from ..exceptions import UserError
 from ..observe._commands import GRAPH_FORMATS, format_for, graph_text, trace_text
 from ._commands import Subcommands
 from ._help import describe
@@ -117,6 +119,26 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the `flock` console script."""
+    """Entry point of the `flock` console script.
+
+    A usage mistake (a missing file, a bad MODULE:FLOCK, an unknown trace) prints one line on stderr and
+    returns 2, as argparse does for bad arguments. Output cut short by a closed pipe (`| head`) ends quietly.
+    """
     args = _parser().parse_args(argv)
-    return int(args.handler(args))
+    try:
+        return int(args.handler(args))
+    except SystemExit as exc:
+        if not isinstance(exc.code, str):
+            raise
+        print(exc.code, file=sys.stderr)
+        return 2
+    except UserError as exc:
+        if args.command == "run":
+            raise  # a script's own mistake: its traceback shows the line, as `python script.py` would
+        print(f"flock {args.command}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        # the reader went away: point stdout at devnull so the interpreter's final flush cannot fail again
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1  # as Python itself does on EPIPE

@@ -7,6 +7,7 @@ import runpy
 import sys
 from collections.abc import Callable, Generator
 from contextlib import contextmanager
+from pathlib import Path
 
 from .._flock import Flock, on_every_new_flock
 from ._commands import Subcommands
@@ -26,9 +27,21 @@ def every_new_flock(callback: Callable[[Flock], None]) -> Generator[None]:
 
 
 def _run(args: argparse.Namespace) -> int:
+    script = Path(args.script)
+    if not script.exists():
+        raise SystemExit(f"flock run: no such file: {args.script}")
+    if script.is_dir() and not (script / "__main__.py").exists():
+        raise SystemExit(f"flock run: {args.script} is a folder without a __main__.py")
     sys.argv = [args.script, *args.args]
-    with ProgressView(args.progress, label="flock run") as view, every_new_flock(view.watch):
-        runpy.run_path(args.script, run_name="__main__")
+    # like `python script.py`: the script's folder comes first on sys.path, so its own modules import
+    folder = str(script.resolve() if script.is_dir() else script.resolve().parent)
+    sys.path.insert(0, folder)
+    try:
+        with ProgressView(args.progress, label="flock run") as view, every_new_flock(view.watch):
+            runpy.run_path(args.script, run_name="__main__")
+    finally:
+        if folder in sys.path:
+            sys.path.remove(folder)
     return 0
 
 

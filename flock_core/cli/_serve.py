@@ -7,13 +7,32 @@ import os
 from collections.abc import Callable
 from typing import Any
 
+import anyio
+
 from ..blackboard._visibility import AgentIdentity
 from ._commands import Subcommands
 from ._load import load_flock
 
-__all__ = ["add_serve_command", "parse_api_keys"]
+__all__ = ["ANONYMOUS_IDENTITY", "add_serve_command", "parse_api_keys", "parse_identity"]
 
 FlockLoader = Callable[[str], Any]
+
+
+ANONYMOUS_IDENTITY = AgentIdentity("anonymous")
+"""The identity of an MCP-over-stdio client when `--as` is not given (the HTTP API's anonymous caller)."""
+
+
+def parse_identity(text: str) -> AgentIdentity:
+    """An identity from `name[@tenant][#label,label]`.
+
+    >>> parse_identity("ops@acme#clearance:high")
+    AgentIdentity(name='ops', labels=frozenset({'clearance:high'}), tenant='acme')
+    """
+    who, _, labels = text.partition("#")
+    name, _, tenant = who.partition("@")
+    if not name:
+        raise SystemExit(f"flock serve: {text!r} is not name[@tenant][#labels]")
+    return AgentIdentity(name, frozenset(filter(None, labels.split(","))), tenant or None)
 
 
 def parse_api_keys(text: str) -> dict[str, AgentIdentity]:
@@ -26,19 +45,21 @@ def parse_api_keys(text: str) -> dict[str, AgentIdentity]:
     keys: dict[str, AgentIdentity] = {}
     for number, entry in enumerate(text.split(), start=1):
         key, _, who = entry.partition("=")
-        who, _, labels = who.partition("#")
-        name, _, tenant = who.partition("@")
-        if not key or not name:
+        if not key or not who or who.startswith(("@", "#")):
             raise SystemExit(f"flock serve: API key entry {number} is not key=name[@tenant][#labels]")
-        keys[key] = AgentIdentity(name, frozenset(filter(None, labels.split(","))), tenant or None)
+        keys[key] = parse_identity(who)
     return keys
 
 
 def _serve(args: argparse.Namespace, load_flock: FlockLoader) -> int:
     try:
-        from ..serve import ApiKeys, serve  # the serve extra may be missing: imported here to say so
+        from ..serve import ApiKeys, serve, serve_mcp_stdio  # the serve extra may be missing: imported here to say so
     except ImportError as exc:
         raise SystemExit(f'flock serve needs the serve extra: pip install "flockboard[serve]" ({exc})') from None
+    if args.mcp_stdio:
+        identity = parse_identity(args.as_identity) if args.as_identity else ANONYMOUS_IDENTITY
+        anyio.run(lambda: serve_mcp_stdio(load_flock(args.target), identity=identity))
+        return 0
     keys = parse_api_keys(os.environ.get(args.api_keys_env, "")) if args.api_keys_env else {}
     if args.api_keys_env and not keys:
         raise SystemExit(f"flock serve: ${args.api_keys_env} holds no API keys")
@@ -49,6 +70,7 @@ def _serve(args: argparse.Namespace, load_flock: FlockLoader) -> int:
         dashboard=not args.no_dashboard,
         auth=ApiKeys(keys) if keys else None,
         max_body_bytes=args.max_body_bytes,
+        mcp=args.mcp,
     )
     return 0
 
@@ -79,6 +101,21 @@ def add_serve_command(subparsers: Subcommands, load_flock: FlockLoader = load_fl
         metavar="VAR",
         help="require API keys, read from $VAR as 'key=name[@tenant][#label,...]' entries separated by spaces "
         "(without it, every caller is the anonymous public identity)",
+    )
+
+    command.add_argument(
+        "--mcp", action="store_true", help="also serve the Flock as an MCP server (streamable HTTP) at /mcp"
+    )
+    command.add_argument(
+        "--mcp-stdio",
+        action="store_true",
+        help="speak MCP over stdin/stdout instead of serving HTTP (for MCP clients that start the server)",
+    )
+    command.add_argument(
+        "--as",
+        dest="as_identity",
+        metavar="NAME[@TENANT][#LABELS]",
+        help="with --mcp-stdio: the identity the client acts as (default: anonymous)",
     )
 
     def handler(args: argparse.Namespace) -> int:

@@ -9,6 +9,8 @@ share.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import threading
 from collections.abc import AsyncGenerator, Mapping
 from concurrent.futures import Future
@@ -22,7 +24,44 @@ from mcp.client import streamable_http
 
 from ._spec import McpServerSpec
 
-__all__ = ["Session", "SessionLoop", "open_session"]
+__all__ = ["Session", "SessionLoop", "connection_lost", "describe", "open_session"]
+
+_log = logging.getLogger("flock_core.mcp")
+_CONNECTION_CLOSED = -32000
+"""The MCP error code of a request whose connection closed (`mcp.types.CONNECTION_CLOSED`)."""
+
+
+def _leaf(error: BaseException) -> BaseException:
+    """The first real error inside (nested) exception groups, which anyio task groups wrap errors in."""
+    leaf: BaseException = error
+    while isinstance(leaf, BaseExceptionGroup):
+        inner: tuple[BaseException, ...] = cast(BaseExceptionGroup[BaseException], leaf).exceptions
+        if not inner:
+            break
+        leaf = inner[0]
+    return cast(BaseException, leaf)
+
+
+def describe(error: BaseException) -> str:
+    """`"Type: message"` of the error that caused `error`, unwrapped from task groups; never a traceback.
+
+    >>> describe(ExceptionGroup("unhandled errors in a TaskGroup", [ConnectionRefusedError("refused")]))
+    'ConnectionRefusedError: refused'
+    """
+    cause = _leaf(error)
+    text = str(cause).strip().splitlines()[0] if str(cause).strip() else ""
+    return f"{type(cause).__name__}: {text}" if text else type(cause).__name__
+
+
+def connection_lost(error: BaseException) -> bool:
+    """Whether `error` says the connection to the server is gone (so a new session may succeed)."""
+    cause = _leaf(error)
+    if isinstance(cause, OSError | anyio.ClosedResourceError | anyio.BrokenResourceError | anyio.EndOfStream):
+        return True
+    if type(cause).__module__.startswith("httpx"):
+        return True
+    code = getattr(getattr(cause, "error", None), "code", None)
+    return code == _CONNECTION_CLOSED or "connection closed" in str(cause).lower()
 
 
 @asynccontextmanager
@@ -98,7 +137,8 @@ class SessionLoop:
 
     def stop(self) -> None:
         """Cancel what still runs on the loop and end the thread."""
-        self.portal.call(self.portal.stop, True)
+        with contextlib.suppress(RuntimeError):  # the portal had already stopped: the thread is ending by itself
+            self.portal.call(self.portal.stop, True)
         self._thread.join()
 
 
@@ -122,5 +162,8 @@ class Session:
         return self._loop.portal.call(_call_tool, self._session, name, dict(arguments), self.spec.timeout)
 
     def close(self) -> None:
-        """End the session (and stop a stdio server's process)."""
-        self._context.__exit__(None, None, None)
+        """End the session (and stop a stdio server's process). Never raises: a dead session is closed too."""
+        try:
+            self._context.__exit__(None, None, None)
+        except Exception as exc:  # noqa: BLE001 - a dead server's transport fails its own teardown; closing must not
+            _log.debug("closing MCP server session %s: %s", self.spec.url or self.spec.command, describe(exc))

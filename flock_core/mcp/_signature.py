@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
-__all__ = ["Argument", "annotation_of", "arguments_of", "python_name"]
+__all__ = ["Argument", "annotation_of", "arguments_of", "python_name", "resolve_ref"]
 
 _SIMPLE: dict[str, Any] = {"string": str, "integer": int, "number": float, "boolean": bool, "null": type(None)}
 _MAX_DEPTH = 8
@@ -50,7 +50,8 @@ def python_name(name: str, taken: set[str]) -> str:
     return candidate
 
 
-def _resolve(schema: Mapping[str, Any], root: Mapping[str, Any]) -> Mapping[str, Any]:
+def resolve_ref(schema: Mapping[str, Any], root: Mapping[str, Any]) -> Mapping[str, Any]:
+    """`schema`, or what its local `$ref` (`#/...`) points to in `root`."""
     ref = schema.get("$ref")
     if not isinstance(ref, str) or not ref.startswith("#/"):
         return schema
@@ -95,7 +96,7 @@ def annotation_of(schema: Mapping[str, Any], root: Mapping[str, Any] | None = No
     list[typing.Literal['a', 'b']]
     """
     root = schema if root is None else root
-    schema = _resolve(schema, root)
+    schema = resolve_ref(schema, root)
     if depth > _MAX_DEPTH:
         return Any
     choice = _choice(schema, root, depth)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self, cast
+from typing import TYPE_CHECKING, Any, Self, TypeVar, cast
 
 import anyio
 
@@ -24,6 +24,12 @@ ServerSelection = Iterable[str] | Mapping[str, Iterable[str] | None]
 """Server names, or server names mapped to the tool names wanted from each (`None`: all of them)."""
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
+_T = TypeVar("_T")
+
+
+def _address(spec: McpServerSpec) -> str:
+    """Where the server is: its URL, or its command line."""
+    return spec.url if spec.url is not None else " ".join((cast(str, spec.command), *spec.args))
 
 
 class McpToolbox:
@@ -62,7 +68,7 @@ class McpToolbox:
     def _session(self, server: str) -> Session:
         """The open session of `server`, connecting first if needed (blocking: run in a worker thread)."""
         spec = self._spec(server)
-        from ._session import Session, SessionLoop  # the `mcp` client library loads when a server is first used
+        from ._session import Session, SessionLoop, describe  # the `mcp` client library loads at first use
 
         with self._lock:
             if server not in self._sessions:
@@ -71,15 +77,49 @@ class McpToolbox:
                 try:
                     self._sessions[server] = Session(spec, self._loop)
                 except Exception as exc:
-                    raise McpError(server, f"cannot connect: {type(exc).__name__}: {exc}") from exc
+                    raise McpError(server, f"cannot connect to {_address(spec)}: {describe(exc)}") from exc
             return self._sessions[server]
 
-    def _listing(self, server: str) -> tuple[McpTool, ...]:
-        session = self._session(server)
+    def _drop(self, server: str, session: Session) -> None:
+        """Forget `session` (closing it quietly) so that the next use of `server` connects anew."""
         with self._lock:
-            if server not in self._tools:
-                self._tools[server] = tuple(McpTool.from_wire(server, t) for t in session.list_tools())
-            return self._tools[server]
+            if self._sessions.get(server) is session:
+                del self._sessions[server]
+        session.close()
+
+    def _on_session(self, server: str, operation: Callable[[Session], _T], tool: str | None = None) -> _T:
+        """Run `operation` on the session of `server`; once more on a new session if the connection was lost.
+
+        A server that restarted (or dropped the connection) is reconnected transparently. A call whose
+        connection was lost is sent once more, so a tool with side effects may run twice then. A timeout
+        drops the session too (a hung server is reconnected on the next use) but is not retried.
+        """
+        from ._session import connection_lost, describe
+
+        for attempt in (1, 2):
+            session = self._session(server)
+            try:
+                return operation(session)
+            except TimeoutError:
+                self._drop(server, session)
+                raise McpError(server, f"no answer within {session.spec.timeout} s", tool=tool) from None
+            except Exception as exc:
+                if not connection_lost(exc):
+                    raise McpError(server, describe(exc), tool=tool) from exc
+                self._drop(server, session)
+                if attempt == 2:
+                    problem = f"lost the connection to {_address(session.spec)}: {describe(exc)}"
+                    raise McpError(server, problem, tool=tool) from exc
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _listing(self, server: str) -> tuple[McpTool, ...]:
+        with self._lock:
+            cached = self._tools.get(server)
+        if cached is None:
+            listed = self._on_session(server, lambda session: session.list_tools())
+            with self._lock:
+                cached = self._tools.setdefault(server, tuple(McpTool.from_wire(server, t) for t in listed))
+        return cached
 
     async def list_tools(self, server: str) -> tuple[McpTool, ...]:
         """Every tool `server` offers (listed once, then cached), whitelist or not."""
@@ -125,15 +165,12 @@ class McpToolbox:
         whitelist = self._spec(server).tools
         if whitelist is not None and tool not in whitelist:
             raise McpError(server, "not in the server's tool whitelist", tool=tool)
-        session = await anyio.to_thread.run_sync(self._session, server, abandon_on_cancel=True)
-        try:
-            result = await anyio.to_thread.run_sync(
-                session.call_tool, tool, dict(arguments or {}), abandon_on_cancel=True
-            )
-        except TimeoutError:
-            raise McpError(server, f"no answer within {session.spec.timeout} s", tool=tool) from None
-        except Exception as exc:
-            raise McpError(server, f"{type(exc).__name__}: {exc}", tool=tool) from exc
+        sent = dict(arguments or {})
+
+        def call_tool() -> dict[str, Any]:
+            return self._on_session(server, lambda session: session.call_tool(tool, sent), tool)
+
+        result = await anyio.to_thread.run_sync(call_tool, abandon_on_cancel=True)
         text = result_text(result)
         if result.get("isError"):
             raise McpError(server, text or "the tool reported an error", tool=tool)
@@ -143,10 +180,12 @@ class McpToolbox:
         with self._lock:
             sessions, self._sessions, self._tools = list(self._sessions.values()), {}, {}
             loop, self._loop = self._loop, None
-        for session in sessions:
-            session.close()
-        if loop is not None:
-            loop.stop()
+        try:
+            for session in sessions:
+                session.close()
+        finally:
+            if loop is not None:
+                loop.stop()
 
     async def aclose(self) -> None:
         """Close every session (stdio servers exit) and stop the session thread; the toolbox can reconnect."""

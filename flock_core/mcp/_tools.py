@@ -9,9 +9,9 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from ._signature import Argument, arguments_of
+from ._signature import Argument, arguments_of, resolve_ref
 
-__all__ = ["McpTool", "ToolFunction", "result_text", "tool_function"]
+__all__ = ["McpTool", "ToolFunction", "result_text", "tool_function", "tool_schema"]
 
 ToolFunction = Callable[..., Awaitable[str]]
 """An MCP tool as an async function taking keyword arguments and returning the tool's text."""
@@ -95,5 +95,32 @@ def tool_function(tool: McpTool, call: Callable[[dict[str, Any]], Awaitable[str]
     run_tool.__doc__ = _docstring(tool, arguments)
     run_tool.__annotations__ = {**{a.name: a.annotation for a in arguments}, "return": str}
     setattr(run_tool, "__signature__", signature)  # noqa: B010 - inspect.signature() reads it
-    setattr(run_tool, "__mcp_tool__", tool)  # noqa: B010 - lets engines reach the original JSON schema
+    setattr(run_tool, "__mcp_tool__", tool)  # noqa: B010 - the tool it calls
+    setattr(run_tool, "__tool_schema__", tool_schema(tool, arguments))  # noqa: B010 - read by engines
     return run_tool
+
+
+def tool_schema(tool: McpTool, arguments: list[Argument]) -> dict[str, Any]:
+    """The JSON schema of the function's keyword arguments: the server's, with Python argument names.
+
+    Every limit of the server's schema (`minimum`, `maxLength`, `enum`, ...) is kept, so a model is told
+    them and an engine can check arguments before the call.
+    """
+    properties = cast(Mapping[str, Any], tool.input_schema.get("properties") or {})
+    required = set(cast(list[str], tool.input_schema.get("required") or []))
+    schema: dict[str, Any] = {
+        "type": "object",
+        "properties": {a.name: _resolved(properties.get(a.wire_name), tool.input_schema) for a in arguments},
+        "required": [a.name for a in arguments if a.wire_name in required],
+    }
+    if tool.input_schema.get("additionalProperties") is False:
+        schema["additionalProperties"] = False
+    return schema
+
+
+def _resolved(schema: object, root: Mapping[str, Any]) -> dict[str, Any]:
+    """One argument's schema with a top-level local `$ref` replaced by what it points to."""
+    if not isinstance(schema, Mapping):
+        return {}
+    resolved = dict(resolve_ref(cast(Mapping[str, Any], schema), root))
+    return {**resolved, **{k: v for k, v in cast(Mapping[str, Any], schema).items() if k != "$ref"}}

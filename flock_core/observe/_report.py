@@ -129,12 +129,41 @@ def _plain_fields(value: Any) -> dict[str, Any]:
     return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
 
 
+def _is_activation(span: SpanRecord) -> bool:
+    return span.attributes.get("gen_ai.operation.name") == "invoke_agent"
+
+
+def _shown_parents(spans: Sequence[SpanRecord]) -> dict[str, str | None]:
+    """The parent each span is drawn under: a chain of activations (a loop, a pipeline) is drawn flat.
+
+    An activation that is the only activation caused by another activation is the next step of a sequence,
+    not a branch: it is drawn beside its parent, so a loop of N rounds is N rows, not a tree N levels deep.
+    Activations with several caused activations (a fan-out) keep them nested as branches.
+    """
+    by_id = {s.span_id: s for s in spans}
+    caused: dict[str, int] = {}
+    for span in spans:
+        parent = by_id.get(span.parent_id or "")
+        if parent is not None and _is_activation(span) and _is_activation(parent):
+            caused[parent.span_id] = caused.get(parent.span_id, 0) + 1
+    shown: dict[str, str | None] = {}
+    for span in sorted(spans, key=lambda s: (s.start_ns, s.span_id)):  # a parent starts before its children
+        parent = by_id.get(span.parent_id or "")
+        if parent is None:
+            shown[span.span_id] = None
+        elif _is_activation(span) and _is_activation(parent) and caused[parent.span_id] == 1:
+            shown[span.span_id] = shown.get(parent.span_id)
+        else:
+            shown[span.span_id] = parent.span_id
+    return shown
+
+
 def _tree(spans: Sequence[SpanRecord]) -> list[tuple[str, SpanRecord]]:
     """Spans in depth-first order with their tree-drawing prefix; spans whose parent is absent are roots."""
-    ids = {s.span_id for s in spans}
+    shown = _shown_parents(spans)
     children: dict[str | None, list[SpanRecord]] = {}
     for span in sorted(spans, key=lambda s: (s.start_ns, s.span_id)):
-        children.setdefault(span.parent_id if span.parent_id in ids else None, []).append(span)
+        children.setdefault(shown[span.span_id], []).append(span)
     lines: list[tuple[str, SpanRecord]] = []
     stack = [(root, "", "") for root in reversed(children.get(None, []))]
     while stack:  # iterative: a long feedback loop nests activations thousands deep

@@ -12,7 +12,7 @@ from .._ids import new_id
 from .._tracing import inject_current
 from ..agents._activation import Output
 from ..blackboard._artifacts import Artifact
-from ..blackboard._payloads import to_payload
+from ..blackboard._payloads import check_publish_options, to_payload
 from ..blackboard._registry import TypeRegistry
 from ..blackboard._visibility import PublicVisibility, Visibility
 
@@ -43,6 +43,9 @@ class ArtifactFactory:
         consumed_from: Sequence[Artifact] = (),
     ) -> Artifact:
         """Validate `obj` and wrap it in a new artifact; without a `correlation_id` it starts a workflow."""
+        tags = check_publish_options(
+            visibility=visibility, correlation_id=correlation_id, partition_key=partition_key, tags=tags
+        )
         type_name, payload = to_payload(self._registry, obj)
         return self._artifact(
             type_name,

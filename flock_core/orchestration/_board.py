@@ -15,11 +15,14 @@ from datetime import timedelta
 from typing import Protocol
 from uuid import UUID
 
+from .._clock import utcnow
 from ..agents._spec import AgentSpec
 from ..blackboard._artifacts import Artifact
-from ..blackboard._store import ArtifactQuery, BlackboardStore
-from ..blackboard._work import Commit, ExpiredJoin, TimerState, owner_alive
+from ..blackboard._leases import may_lease
+from ..blackboard._store import ArtifactQuery, BlackboardStore, ExclusiveBoard
+from ..blackboard._work import Commit, ExpiredJoin, TimerState
 from ..exceptions import ConfigurationError
+from ._resume import SkippedWork
 from ._routing import Routed, Routing
 from ._runtime import Runtime, WorkItem
 
@@ -33,6 +36,8 @@ class Resumed:
     Attributes:
         resumed: stored work items queued again.
         orphaned: stored work items of agents that are no longer declared (left in the store).
+        skipped: stored work items leased by another owner that may be alive, with the reason (only on a
+            store that cannot be held: holding a board proves every lease on it abandoned).
         expired_joins: join groups that had expired before.
         routed: the work the stored artifacts complete, to commit.
         timers: the last tick of each scheduled agent; `None` when this process does not arm timers now.
@@ -40,6 +45,7 @@ class Resumed:
 
     resumed: int = 0
     orphaned: int = 0
+    skipped: tuple[SkippedWork, ...] = ()
     expired_joins: tuple[ExpiredJoin, ...] = ()
     routed: Routed = field(default_factory=Routed)
     timers: Mapping[str, TimerState] | None = None
@@ -146,17 +152,23 @@ class LocalBoard:
         seen = await store.consumed_pairs()
         seen |= {(e.agent, UUID(i)) for e in expired for i in e.artifact_ids}
         self._routing.replay(seen)
-        await store.release([r.key for r in await store.work(("leased",)) if not owner_alive(r.lease_owner)])
+        if isinstance(store, ExclusiveBoard):  # held by this run (`Orchestrator.start`): every lease is abandoned
+            await store.release([r.key for r in await store.work(("leased",))])
+        now = utcnow()
         resumed = orphaned = 0
+        skipped: list[SkippedWork] = []
         for record in await store.work(("pending", "leased")):
             if record.agent not in self._agents:
                 orphaned += 1
-                continue
-            self._runtime.submit(WorkItem(record, tuple(await store.get_many(record.input_ids))))
-            resumed += 1
+            elif not may_lease(record, None, now):
+                reason = f"leased by {record.lease_owner} until {record.lease_until}; a start after that runs it"
+                skipped.append(SkippedWork(record.key, record.agent, reason))
+            else:
+                self._runtime.submit(WorkItem(record, tuple(await store.get_many(record.input_ids))))
+                resumed += 1
         routed = self._routing.route((await store.query(ArtifactQuery())).items)
         timers = {t.agent: t for t in await store.timer_states()}
-        return Resumed(resumed, orphaned, expired, routed, timers)
+        return Resumed(resumed, orphaned, tuple(skipped), expired, routed, timers)
 
     async def requeue(self, key: str) -> bool:
         requeued = await self._store.requeue(key)

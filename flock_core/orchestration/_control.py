@@ -74,10 +74,6 @@ class WorkflowControl:
         if self._events.listening:
             self._events.emit(WorkflowPaused(correlation_id, paused))
 
-    async def unfinished(self, correlation_id: str) -> int:
-        """Work items of the workflow that are pending or running, on any worker."""
-        return sum(1 for r in await self._store.work(("pending", "leased")) if r.correlation_id == correlation_id)
-
     async def state(self, correlation_id: str) -> tuple[str | None, bool]:
         """Why the workflow was cancelled (`None`: it was not), and whether it is paused."""
         paused = await self._store.paused_workflows()

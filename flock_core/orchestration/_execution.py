@@ -107,6 +107,8 @@ class Executor:
         record: WorkRecord | None = item.record
         if not (item.record.status == "leased" and item.record.lease_owner == self._worker_id):
             record = await self._store.lease(item.record.key, self._worker_id, self._clock.now() + _LEASE)
+            if record is None:  # finished meanwhile, or (a store that cannot hold the board) leased elsewhere
+                _log.info("work item %s was not run here: it is finished or leased by another owner", item.record.key)
         if spec is None or record is None:
             return
         if record.attempts > self._max_attempts:
@@ -118,9 +120,15 @@ class Executor:
             attributes[Attr.TICK] = record.tick.number
         with self._tracer.activation(spec.name, item.correlation_id, item.inputs, attributes) as span:
             if not self._breaker_allows(spec, item.correlation_id):
-                await self._publish_error(spec, item, CircuitBreakerTripped(spec.name, self._max_agent_iterations))
+                tripped = CircuitBreakerTripped(spec.name, self._max_agent_iterations)
+                record_failure(span, tripped)
+                await self._publish_error(spec, item, tripped)
                 return
-            await self._activate(spec, item, record, span)
+            try:
+                await self._activate(spec, item, record, span)
+            except Exception as exc:  # noqa: BLE001 - one activation's failure must not cancel the others' task group
+                _log.error("activation of agent %r failed outside its engine call", spec.name, exc_info=exc)
+                await self._fail(spec, item, exc)
 
     async def _activate(self, spec: AgentSpec, item: WorkItem, record: WorkRecord, span: Span) -> None:
         if self._events.listening:
@@ -135,12 +143,12 @@ class Executor:
             outputs = await self._runner.run(
                 spec, item.inputs, context, meter, tick=record.tick, batched=record.batched
             )
+            artifacts = self._artifacts.from_outputs(spec.name, outputs, item.inputs, item.correlation_id)
         except Exception as exc:  # noqa: BLE001 - any failing activation is recorded as a WorkflowError; others keep running
             await self._fail(spec, item, exc)
             return
         finally:
             self._add_usage(item.correlation_id, meter)
-        artifacts = self._artifacts.from_outputs(spec.name, outputs, item.inputs, item.correlation_id)
         record_outputs(span, artifacts, meter.total.input_tokens, meter.total.output_tokens)
         committed = await self._commit(Commit(artifacts=tuple(artifacts), complete=record.key), self._route(artifacts))
         if committed:
@@ -148,18 +156,26 @@ class Executor:
                 output_ids = tuple(str(a.id) for a in artifacts)
                 self._events.emit(ActivationFinished(spec.name, record.key, item.correlation_id, output_ids))
             for component in spec.components:
-                await component.on_post_publish(spec, artifacts)
+                try:
+                    await component.on_post_publish(spec, artifacts)
+                except Exception:  # noqa: BLE001 - the outputs are committed; a failing hook must not stop the run
+                    _log.exception("on_post_publish hook of agent %r raised", spec.name)
 
     async def invoke(self, spec: AgentSpec, source: Artifact, publish: bool) -> list[Artifact]:
-        """Run `spec` on one artifact outside the queue (for `Flock.invoke`); errors propagate."""
+        """Run `spec` on one artifact outside the queue (`Flock.invoke`) in an `invoke_agent` span; errors propagate."""
         meter = UsageMeter()
-        await self._initialize(spec)
-        spec = await self._with_mcp_tools(spec)
-        try:
-            outputs = await self._runner.run(spec, (source,), (), meter)
-        finally:
-            self._add_usage(source.correlation_id, meter)
-        artifacts = self._artifacts.from_outputs(spec.name, outputs, (source,), source.correlation_id)
+        with self._tracer.activation(spec.name, source.correlation_id, (source,), {}) as span:
+            try:
+                await self._initialize(spec)
+                spec = await self._with_mcp_tools(spec)
+                outputs = await self._runner.run(spec, (source,), (), meter)
+            except BaseException as exc:
+                record_failure(span, exc)
+                raise
+            finally:
+                self._add_usage(source.correlation_id, meter)
+            artifacts = self._artifacts.from_outputs(spec.name, outputs, (source,), source.correlation_id)
+            record_outputs(span, artifacts, meter.total.input_tokens, meter.total.output_tokens)
         if publish:
             commit = Commit(artifacts=(source, *artifacts), consumed=((spec.name, source.id),))
             await self._commit(commit, self._route(artifacts))

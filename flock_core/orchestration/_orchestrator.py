@@ -22,15 +22,17 @@ from .._clock import Clock
 from .._tracing import Attr, FlockTracer
 from ..agents._activation import ActivationRunner
 from ..agents._builder import AgentBuilder
+from ..agents._checks import check_declarations
 from ..agents._context import ContextProvider
 from ..agents._default_engine import load_default_engine
 from ..agents._engine import Engine, Usage
 from ..agents._spec import AgentSpec
 from ..blackboard._artifacts import Artifact, WorkflowError
+from ..blackboard._leases import new_owner
 from ..blackboard._registry import TypeRegistry
 from ..blackboard._shared import shared_store
-from ..blackboard._store import ArtifactQuery, BlackboardStore
-from ..blackboard._work import Commit, ExpiredJoin, WorkRecord, worker_identity
+from ..blackboard._store import ArtifactQuery, BlackboardStore, ExclusiveBoard
+from ..blackboard._work import Commit, ExpiredJoin, WorkRecord
 from ..exceptions import ConfigurationError, DuplicateAgentError, RunTimeoutError, UnknownAgentError
 from ._artifact_factory import ArtifactFactory
 from ._board import Board, LocalBoard
@@ -79,7 +81,7 @@ class Orchestrator:
         self.registry = registry
         self.store = store
         self.clock = clock
-        self.worker_id = worker_identity()
+        self.worker_id = new_owner()
         self.events = EventBus()
         self.learned: dict[tuple[str, int], LearnedState] = {}
         self.expired_joins: list[ExpiredJoin] = []
@@ -126,6 +128,11 @@ class Orchestrator:
             on_lead=self._schedules.arm,
             on_expired=self._report_expired,
         )
+
+    @property
+    def tracer(self) -> FlockTracer:
+        """The spans of this Flock, on its tracer provider (servers open their request spans with it)."""
+        return self._tracer
 
     @property
     def lease(self) -> timedelta | None:
@@ -214,7 +221,10 @@ class Orchestrator:
         self._report_expired(routed.expired)
         for artifact in commit.artifacts:
             for listener in self._listeners:
-                listener(artifact)
+                try:
+                    listener(artifact)
+                except Exception:  # noqa: BLE001 - the step is committed; a failing listener must not stop the run
+                    _log.exception("listener %r raised", listener)
             if self.events.listening:
                 self.events.emit(ArtifactPublished(artifact))
         self.board.accept(routed.items)
@@ -277,13 +287,24 @@ class Orchestrator:
     # -- runs ----------------------------------------------------------------------------------------
 
     async def start(self) -> ResumeReport:
-        """Resume from the store once: pending work, partial gates/joins/batches, timers; compare declarations."""
+        """Resume from the store once: pending work, partial gates/joins/batches, timers; compare declarations.
+
+        Checks the declarations across agents first, every time (agents may be declared after the start).
+        """
+        servers: Mapping[str, object] = getattr(self._executor.tools, "servers", None) or {}
+        check_declarations(self._specs, tuple(servers))
         if self._resume_report is None:
             self._resume_report = ResumeReport()
-            self._resume_report = await self._resume()
+            try:
+                self._resume_report = await self._resume()
+            except BaseException:  # not started (e.g. `BoardInUseError`): the next call tries again
+                self._resume_report = None
+                raise
         return self._resume_report
 
     async def _resume(self) -> ResumeReport:
+        if isinstance(self.board, LocalBoard) and isinstance(self.store, ExclusiveBoard):
+            await self.store.hold(self.worker_id)  # one run per local board: `BoardInUseError` if taken
         previous = await self.store.fingerprints()
         added, removed, changed = compare_fingerprints(previous, self._fingerprints()) if previous else ((), (), ())
         await self._save_fingerprints()
@@ -293,9 +314,9 @@ class Orchestrator:
             await self._commit(Commit(), resumed.routed)
         if resumed.timers is not None:
             self._schedules.arm(resumed.timers)
-        report = ResumeReport(added, removed, changed, resumed.resumed, resumed.orphaned)
-        if not report.unchanged or resumed.orphaned:
-            _log.warning("resuming with changed declarations: %s", report)
+        report = ResumeReport(added, removed, changed, resumed.resumed, resumed.orphaned, resumed.skipped)
+        if not report.unchanged or resumed.orphaned or resumed.skipped:
+            _log.warning("resuming with changed declarations or work it cannot run now: %s", report)
         return report
 
     def _fingerprints(self) -> dict[str, str]:
@@ -384,12 +405,12 @@ class Orchestrator:
         """Where one workflow stands: state, counts, pending work and token usage so far."""
         page = await self.store.query(ArtifactQuery(correlation_id=correlation_id))
         errors = sum(1 for a in page.items if a.type == self.registry.name_of(WorkflowError))
-        pending = self.runtime.pending(correlation_id)
+        # the store's unfinished work includes what another process (or a skipped resume) holds
+        stored = await self.store.work(("pending", "leased"), correlation_id=correlation_id)
+        pending = max(self.runtime.pending(correlation_id), len(stored))
         delayed = self._routing.delayed(correlation_id)
         gates, joins, batches = self._routing.waiting(correlation_id)
         cancelled, paused = await self._control.state(correlation_id)
-        if paused:  # its pending work is held in the store, not in this process's runtime
-            pending = await self._control.unfinished(correlation_id)
         state = "active" if pending or delayed or joins or batches else ("failed" if errors else "completed")
         if cancelled is not None:
             state = "cancelled"

@@ -9,7 +9,7 @@ from typing import Any
 
 from ..agents._spec import AgentSpec
 
-__all__ = ["ResumeReport", "compare_fingerprints", "fingerprint"]
+__all__ = ["ResumeReport", "SkippedWork", "compare_fingerprints", "fingerprint"]
 
 
 def _callable_name(fn: Callable[..., Any]) -> str:
@@ -37,12 +37,23 @@ def fingerprint(spec: AgentSpec) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class SkippedWork:
+    """Stored work a resume counted but could not run now, and why (it is never dropped silently)."""
+
+    key: str
+    agent: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class ResumeReport:
     """What changed in the declarations since the store was last used.
 
     The rule: work for agents that still exist runs with the current declaration (changed or not); work
     for agents that no longer exist stays pending, is listed in `orphaned_work`, and runs if the agent is
     declared again. Partial gates, joins and batches are rebuilt from the board for the current declarations.
+    Every unfinished work item is either resumed (`resumed_work`), orphaned, or listed in `skipped_work`
+    with the reason (a live lease, on a store that cannot hold the board).
     """
 
     added: tuple[str, ...] = ()
@@ -50,6 +61,7 @@ class ResumeReport:
     changed: tuple[str, ...] = ()
     resumed_work: int = 0
     orphaned_work: int = 0
+    skipped_work: tuple[SkippedWork, ...] = ()
 
     @property
     def unchanged(self) -> bool:

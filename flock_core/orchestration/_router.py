@@ -146,8 +146,9 @@ class SharedBoard:
         """Extend the leases of the work queued or running here, every third of a lease.
 
         An activation may run longer than one lease: as long as this process is alive and its loop turns,
-        nobody else claims its work. A lease that could not be renewed was taken over (this process
-        stalled past its lease); the other process's result wins and this one's is discarded at commit.
+        nobody else claims its work. A lease that could not be renewed although its item is unfinished was
+        taken over (this process stalled past its lease); the first result committed wins and the other is
+        discarded at commit. Items that finished while their leases were being renewed are not warned about.
         Work of a workflow cancelled elsewhere is stopped here: queued items are dropped, running ones
         cancelled.
         """
@@ -158,8 +159,9 @@ class SharedBoard:
         held = self._runtime.held_keys()
         if not held:
             return
-        renewed = await self._queue.renew(held, self._worker_id, now + self.lease)
-        if not (lost := sorted(set(held) - renewed)):
+        renewal = await self._queue.renew(held, self._worker_id, now + self.lease)
+        # the store judged each key as it renewed: an item this process finished meanwhile is not lost
+        if not (lost := sorted(renewal.lost.intersection(self._runtime.held_keys()))):
             return
         cancelled = await self._queue.cancelled_workflows()
         stopped = frozenset(k for k in lost if self._runtime.workflow_of(k) in cancelled)

@@ -22,10 +22,11 @@ CorrelationState = Literal["active", "completed", "failed", "cancelled", "paused
 class CorrelationStatus:
     """Where one workflow (one correlation id) stands.
 
-    `state` is `active` while activations are queued or running, or inputs wait for a delayed artifact,
-    a join or a batch; `failed` once settled with at least one `WorkflowError`; `cancelled` once
-    `Flock.cancel` stopped it (whatever else holds); `paused` while paused with work left (then
-    `pending_activations` counts its pending and running work items on every worker); else `completed`.
+    `state` is `active` while activations are queued or running, or stored and unfinished (pending, or
+    leased by any process, alive or not), or inputs wait for a delayed artifact, a join or a batch;
+    `failed` once settled with at least one `WorkflowError`; `cancelled` once `Flock.cancel` stopped it
+    (whatever else holds); `paused` while paused with work left (then `pending_activations` counts its
+    pending and running work items on every worker); else `completed`.
     Inputs waiting in an AND/count gate do not keep a workflow active (a gate may legitimately never fill).
     """
 

@@ -8,7 +8,7 @@ The `Flock` facade starts it (`Flock.serve`); it never imports the facade.
 
 from ._app import create_app
 from ._auth import ANONYMOUS, ApiKeys, Auth, Authenticator
-from ._server import ServerHandle, serve, start_server
+from ._server import ServerHandle, serve, serve_mcp_stdio, start_server
 from ._stream import EventFilter
 from ._worker import DriveMode, drive_lock
 
@@ -23,5 +23,6 @@ __all__ = [
     "create_app",
     "drive_lock",
     "serve",
+    "serve_mcp_stdio",
     "start_server",
 ]

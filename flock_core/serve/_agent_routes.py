@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..blackboard._artifacts import WorkflowError
+from ..blackboard._artifacts import Artifact, WorkflowError
 from ..blackboard._store import ArtifactQuery
 from ..exceptions import FlockError, PayloadValidationError, RuntimeFlockError
 from ._artifact_routes import resolve_payload
@@ -17,7 +17,7 @@ from ._http import ApiError, json_response, parse_body, read_json
 from ._state import ServeState
 from ._views import agent_view, artifact_view, status_view
 
-__all__ = ["RunRequest", "agent_routes", "type_schemas"]
+__all__ = ["RunRequest", "agent_routes", "invoke_agent", "type_schemas"]
 
 
 class RunRequest(BaseModel):
@@ -48,6 +48,22 @@ async def _agents(state: ServeState, request: Request) -> Response:
     return json_response({"agents": [agent_view(spec) for spec in state.flock.agents.values()]})
 
 
+async def invoke_agent(
+    state: ServeState, name: str, type_name: str, payload: dict[str, Any], *, publish_outputs: bool
+) -> list[Artifact]:
+    """Run agent `name` directly on a validated payload; its failures as `ApiError`s (502 `agent_failed`)."""
+    try:
+        return await state.flock.invoke(name, {"type": type_name, "payload": payload}, publish_outputs=publish_outputs)
+    except PayloadValidationError as exc:
+        raise ApiError(422, "invalid_payload", str(exc)) from None
+    except RuntimeFlockError as exc:
+        raise ApiError(502, "agent_failed", str(exc)) from None
+    except FlockError as exc:
+        raise ApiError(500, "agent_error", str(exc)) from None
+    except Exception as exc:  # an engine is the user's code: anything it raises is the agent failing, not the API
+        raise ApiError(502, "agent_failed", f"agent {name!r} failed: {type(exc).__name__}: {exc}") from exc
+
+
 async def _run(state: ServeState, request: Request) -> Response:
     identity = await state.identity(request)
     name = str(request.path_params["name"])
@@ -62,16 +78,7 @@ async def _run(state: ServeState, request: Request) -> Response:
             "a published run stores its input with public visibility, which a caller with a tenant may not "
             "do; publish the input with POST /api/v1/artifacts instead",
         )
-    try:
-        outputs = await state.flock.invoke(
-            name, {"type": body.type, "payload": payload}, publish_outputs=body.publish_outputs
-        )
-    except PayloadValidationError as exc:
-        raise ApiError(422, "invalid_payload", str(exc)) from None
-    except RuntimeFlockError as exc:
-        raise ApiError(502, "agent_failed", str(exc)) from None
-    except FlockError as exc:
-        raise ApiError(500, "agent_error", str(exc)) from None
+    outputs = await invoke_agent(state, name, body.type, payload, publish_outputs=body.publish_outputs)
     if body.publish_outputs:
         state.worker.wake()
     visible = [artifact_view(a) for a in outputs if state.can_see(a, identity)]

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import anyio
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from .._version import __version__
+from ..exceptions import ConfigurationError
 from ._agent_routes import agent_routes
 from ._artifact_routes import artifact_routes
 from ._auth import Auth
@@ -24,10 +26,12 @@ from ._metrics import CONTENT_TYPE, Metrics
 from ._openapi import docs_page, openapi_document
 from ._state import ServeState
 from ._stream import event_routes
+from ._trace_context import TraceContextMiddleware
 from ._worker import DriveMode, Worker
 
 if TYPE_CHECKING:
     from .._flock import Flock
+    from ._mcp_server import McpEndpoint
 
 __all__ = ["STATIC", "build_app", "create_app"]
 
@@ -75,8 +79,18 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return error_response(ApiError(exc.status_code, code, str(exc.detail)))
 
 
+def _mcp_endpoint(state: ServeState) -> McpEndpoint:
+    try:
+        from ._mcp_server import McpEndpoint
+    except ImportError as exc:
+        raise ConfigurationError(
+            f'serving MCP needs the mcp package 2.x: pip install "flockboard[mcp]" ({exc})'
+        ) from None
+    return McpEndpoint(state)
+
+
 def build_app(
-    flock: Flock, *, auth: Auth, max_body_bytes: int, dashboard: bool, drive: DriveMode
+    flock: Flock, *, auth: Auth, max_body_bytes: int, dashboard: bool, drive: DriveMode, mcp: bool = False
 ) -> tuple[Starlette, ServeState]:
     """The app of `create_app` and its shared state (which a server needs to end event streams)."""
     metrics = Metrics()
@@ -84,19 +98,25 @@ def build_app(
     flock.events.subscribe(metrics.observe)
     flock.events.subscribe(worker.observe)
     state = ServeState(flock, auth, max_body_bytes, metrics, worker)
+    endpoint = _mcp_endpoint(state) if mcp else None
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncGenerator[None]:
-        async with anyio.create_task_group() as group:
+        async with anyio.create_task_group() as group, AsyncExitStack() as stack:
+            if endpoint is not None:
+                await stack.enter_async_context(endpoint.run())
             group.start_soon(worker.run)
             yield
             group.cancel_scope.cancel()
 
     routes = [*artifact_routes(state), *agent_routes(state), *event_routes(state), *_service_routes(state, dashboard)]
+    if endpoint is not None:
+        routes.append(Route("/mcp", endpoint, methods=["GET", "POST", "DELETE"], name="mcp"))
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
         exception_handlers={ApiError: _api_error, HTTPException: _http_error},
+        middleware=[Middleware(TraceContextMiddleware, tracer=lambda: flock.tracer, routes=lambda: routes)],
     )
     return app, state
 
@@ -108,6 +128,7 @@ def create_app(
     max_body_bytes: int = 1_000_000,
     dashboard: bool = True,
     drive: DriveMode = "api",
+    mcp: bool = False,
 ) -> Starlette:
     """The ASGI application that serves `flock` over HTTP.
 
@@ -119,5 +140,8 @@ def create_app(
         dashboard: serve the dashboard at `/`.
         drive: how the Flock's work is run while the app's lifespan runs (see `DriveMode`); without a
             lifespan (for example under `httpx.ASGITransport`) nothing runs it but your own code.
+        mcp: also serve the Flock as an MCP server (streamable HTTP) at `/mcp`, with the same `auth`
+            (needs the `mcp` extra; the MCP transport runs in the app's lifespan).
     """
-    return build_app(flock, auth=auth, max_body_bytes=max_body_bytes, dashboard=dashboard, drive=drive)[0]
+    app, _ = build_app(flock, auth=auth, max_body_bytes=max_body_bytes, dashboard=dashboard, drive=drive, mcp=mcp)
+    return app

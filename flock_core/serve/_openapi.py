@@ -4,66 +4,115 @@ from __future__ import annotations
 
 import html
 import re
-from typing import Any
+from typing import Any, cast
 
 from pydantic import BaseModel
+from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from .._version import __version__
 from ..blackboard._artifacts import Artifact
 from ._agent_routes import RunRequest
 from ._artifact_routes import MAX_PAGE, PublishRequest
+from ._schemas import RESPONSE_MODELS
 from ._state import ServeState
 
 __all__ = ["docs_page", "openapi_document"]
 
 _REF = "#/components/schemas/{model}"
+_DEFS = "#/$defs/{model}"
 _PUBLIC: list[dict[str, list[str]]] = []
+_API_MODELS: tuple[tuple[type[BaseModel], JsonSchemaMode], ...] = (
+    (Artifact, "serialization"),
+    (PublishRequest, "validation"),
+    (RunRequest, "validation"),
+    *((model, "serialization") for model in RESPONSE_MODELS),
+)
 
 
-def _component_name(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]", "_", name)
+class _Components:
+    """The `components/schemas` of the document: every name allocated once, references rewritten to match.
+
+    The API's own models are named first, so a user type can never replace one (a user type named `Error`
+    becomes `ErrorPayload`). The models nested in a user type are namespaced by it (`Order.Address`), so
+    two types with different nested models of the same name do not share one component.
+    """
+
+    def __init__(self) -> None:
+        self.schemas: dict[str, Any] = {}
+
+    def allocate(self, wanted: str, fallback_suffix: str = "") -> str:
+        name = re.sub(r"[^A-Za-z0-9._-]", "_", wanted)
+        if name in self.schemas and fallback_suffix:
+            name += fallback_suffix
+        base, number = name, 2
+        while name in self.schemas:
+            name, number = f"{base}_{number}", number + 1
+        self.schemas[name] = {}
+        return name
+
+    def add(self, name: str, schema: dict[str, Any], defs: dict[str, Any], namespace: str | None) -> None:
+        """Store `schema` as `name` and its `$defs` beside it, namespaced by `namespace` when given."""
+        mapping = {
+            _DEFS.format(model=d): _REF.format(model=self.allocate(f"{namespace}.{d}" if namespace else d))
+            for d in defs
+        }
+        self.schemas[name] = _rewrite(schema, mapping)
+        for d, definition in defs.items():
+            self.schemas[mapping[_DEFS.format(model=d)].rsplit("/", 1)[1]] = _rewrite(definition, mapping)
+
+
+def _rewrite(node: Any, mapping: dict[str, str]) -> Any:
+    """`node` with every `$ref` (and discriminator mapping) renamed through `mapping`."""
+    if isinstance(node, dict):
+        items = cast(dict[str, Any], node).items()
+        return {k: mapping.get(v, v) if isinstance(v, str) else _rewrite(v, mapping) for k, v in items}
+    if isinstance(node, list):
+        return [_rewrite(v, mapping) for v in cast(list[Any], node)]
+    return node
 
 
 def _ref(name: str) -> dict[str, str]:
-    return {"$ref": _REF.format(model=_component_name(name))}
+    return {"$ref": _REF.format(model=name)}
 
 
-def _add(components: dict[str, Any], name: str, model: type[BaseModel]) -> None:
-    schema = model.model_json_schema(ref_template=_REF)
-    components.update(schema.pop("$defs", {}))
-    components[_component_name(name)] = schema
+def _api_components(components: _Components) -> None:
+    _, top = models_json_schema(_API_MODELS, ref_template=_DEFS)
+    defs: dict[str, Any] = top["$defs"]
+    mapping = {_DEFS.format(model=d): _REF.format(model=components.allocate(d)) for d in defs}
+    for d, definition in defs.items():
+        components.schemas[mapping[_DEFS.format(model=d)].rsplit("/", 1)[1]] = _rewrite(definition, mapping)
+    artifact = components.schemas["Artifact"]
+    artifact["required"] = list(artifact["properties"])  # every field is always in a response
 
 
-def _components(state: ServeState) -> dict[str, Any]:
-    components: dict[str, Any] = {}
-    for name in state.flock.registry:
-        _add(components, name, state.flock.registry.resolve(name))
-    for model in (Artifact, PublishRequest, RunRequest):
-        _add(components, model.__name__, model)
-    error_fields = {"code": {"type": "string"}, "message": {"type": "string"}, "details": {"type": "array"}}
-    components["Error"] = {
-        "type": "object",
-        "properties": {"error": {"type": "object", "properties": error_fields, "required": ["code", "message"]}},
+def _type_components(state: ServeState, components: _Components) -> dict[str, str]:
+    """Add each registered type's payload schema; the component name of each type name."""
+    names: dict[str, str] = {}
+    for type_name in state.flock.registry:
+        schema = state.flock.registry.resolve(type_name).model_json_schema(ref_template=_DEFS)
+        defs: dict[str, Any] = schema.pop("$defs", {})
+        name = names[type_name] = components.allocate(type_name, fallback_suffix="Payload")
+        components.add(name, schema, defs, namespace=name)
+    return names
+
+
+def _publish_variants(components: _Components, names: dict[str, str]) -> dict[str, Any]:
+    """One request schema per registered type (`type` fixed, `payload` typed), chosen by `type`."""
+    generic = components.schemas["PublishRequest"]
+    mapping: dict[str, str] = {}
+    for type_name, component in names.items():
+        variant = components.allocate(f"Publish{component}")
+        properties = {
+            **generic["properties"],
+            "type": {"type": "string", "enum": [type_name], "description": "The registered type name."},
+            "payload": _ref(component),
+        }
+        components.schemas[variant] = {**generic, "title": variant, "properties": properties}
+        mapping[type_name] = _REF.format(model=variant)
+    return {
+        "oneOf": [{"$ref": r} for r in mapping.values()],
+        "discriminator": {"propertyName": "type", "mapping": mapping},
     }
-    components["ArtifactPage"] = {
-        "type": "object",
-        "properties": {
-            "items": {"type": "array", "items": _ref("Artifact")},
-            "total": {"type": "integer"},
-            "offset": {"type": "integer"},
-            "limit": {"type": "integer"},
-            "next_offset": {"type": ["integer", "null"]},
-        },
-    }
-    return components
-
-
-def _publish_body(state: ServeState) -> dict[str, Any]:
-    by_type = [
-        {"allOf": [_ref("PublishRequest"), {"properties": {"type": {"const": name}, "payload": _ref(name)}}]}
-        for name in state.flock.registry
-    ]
-    return {"required": True, "content": {"application/json": {"schema": {"oneOf": by_type}}}}
 
 
 def _json(description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -72,11 +121,32 @@ def _json(description: str, schema: dict[str, Any] | None = None) -> dict[str, A
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
-def _errors(*statuses: int) -> dict[str, Any]:
-    text = {400: "Malformed JSON", 401: "Missing or invalid credentials", 403: "Visibility not allowed",
-            404: "Not found (or not visible to the caller)", 413: "Body too large", 422: "Invalid request",
-            502: "The agent failed"}  # fmt: skip
-    return {str(s): _json(text[s], _ref("Error")) for s in (401, *statuses)}
+_ERROR_TEXT = {
+    400: "Malformed JSON",
+    401: "Missing or invalid credentials",
+    403: "Not allowed for the caller",
+    404: "Not found (or not visible to the caller)",
+    413: "Body too large",
+    422: "Invalid request",
+    502: "The agent failed",
+}
+
+
+class _Operations:
+    """Builds the operations, declaring 401 and security only when the server checks credentials."""
+
+    def __init__(self, auth_on: bool) -> None:
+        self.auth_on = auth_on
+
+    def errors(self, *statuses: int) -> dict[str, Any]:
+        declared = (401, *statuses) if self.auth_on else statuses
+        return {str(s): _json(_ERROR_TEXT[s], _ref("Error")) for s in sorted(declared)}
+
+    def operation(
+        self, summary: str, operation_id: str, ok: dict[str, Any], *errors: int, **extra: Any
+    ) -> dict[str, Any]:
+        responses = {**ok, **self.errors(*errors)}
+        return {"summary": summary, "operationId": operation_id, **extra, "responses": responses}
 
 
 def _query(name: str, schema: dict[str, Any], text: str) -> dict[str, Any]:
@@ -99,79 +169,93 @@ _LIST_PARAMETERS = [
 ]
 
 
-def _artifact_operations(state: ServeState) -> dict[str, dict[str, Any]]:
+def _artifact_paths(ops: _Operations, publish_body: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    body = {"required": True, "content": {"application/json": {"schema": publish_body}}}
     return {
         "/api/v1/artifacts": {
-            "post": {"summary": "Publish an artifact", "operationId": "publish_artifact",
-                     "requestBody": _publish_body(state),
-                     "responses": {"201": _json("The stored artifact", _ref("Artifact")),
-                                   **_errors(400, 403, 413, 422)}},
-            "get": {"summary": "List the artifacts the caller may see", "operationId": "list_artifacts",
-                    "parameters": _LIST_PARAMETERS,
-                    "responses": {"200": _json("One page", _ref("ArtifactPage")), **_errors(422)}},
+            "post": ops.operation("Publish an artifact", "publish_artifact",
+                                  {"201": _json("The stored artifact", _ref("Artifact"))}, 400, 403, 413, 422,
+                                  requestBody=body),
+            "get": ops.operation("List the artifacts the caller may see", "list_artifacts",
+                                 {"200": _json("One page", _ref("ArtifactPage"))}, 422, parameters=_LIST_PARAMETERS),
         },
         "/api/v1/artifacts/{artifact_id}": {
-            "get": {"summary": "Read one artifact", "operationId": "get_artifact", "parameters": [_path("artifact_id")],
-                    "responses": {"200": _json("The artifact", _ref("Artifact")), **_errors(404)}},
+            "get": ops.operation("Read one artifact", "get_artifact", {"200": _json("The artifact", _ref("Artifact"))},
+                                 404, parameters=[_path("artifact_id")]),
         },
     }  # fmt: skip
 
 
-def _other_operations() -> dict[str, dict[str, Any]]:
+def _other_paths(ops: _Operations) -> dict[str, dict[str, Any]]:
     text = {"text/plain": {"schema": {"type": "string"}}}
+    run_body = {"required": True, "content": {"application/json": {"schema": _ref("RunRequest")}}}
+    events = {"description": "Server-Sent Events", "content": {"text/event-stream": {"schema": {"type": "string"}}}}
+    health: dict[str, Any] = {
+        "summary": "Liveness",
+        "operationId": "health",
+        "responses": {"200": _json("ok", _ref("Health"))},
+    }
+    if ops.auth_on:
+        health["security"] = _PUBLIC
     return {
         "/api/v1/agents": {
-            "get": {"summary": "The declared agents", "operationId": "list_agents",
-                    "responses": {"200": _json("Agents with subscriptions and output groups", {"type": "object"})}},
+            "get": ops.operation("The declared agents", "list_agents", {"200": _json("Agents", _ref("AgentList"))}),
         },
         "/api/v1/agents/{name}/run": {
-            "post": {"summary": "Run one agent directly on a payload", "operationId": "run_agent",
-                     "parameters": [_path("name")],
-                     "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("RunRequest")}}},
-                     "responses": {"200": _json("The outputs the caller may see", {"type": "object"}),
-                                   **_errors(400, 403, 404, 413, 422, 502)}},
+            "post": ops.operation("Run one agent directly on a payload", "run_agent",
+                                  {"200": _json("The outputs the caller may see", _ref("RunResponse"))},
+                                  400, 403, 404, 413, 422, 502, parameters=[_path("name")], requestBody=run_body),
         },
         "/api/v1/correlations/{correlation_id}": {
-            "get": {"summary": "Where one workflow stands", "operationId": "get_correlation",
-                    "parameters": [_path("correlation_id")],
-                    "responses": {"200": _json("CorrelationStatus", {"type": "object"}), **_errors(404)}},
+            "get": ops.operation("Where one workflow stands", "get_correlation",
+                                 {"200": _json("The workflow's status", _ref("WorkflowStatus"))}, 404,
+                                 parameters=[_path("correlation_id")]),
         },
         "/api/v1/types": {
-            "get": {"summary": "Registered types with their JSON schemas", "operationId": "list_types",
-                    "responses": {"200": _json("Types", {"type": "object"})}},
+            "get": ops.operation("Registered types with their JSON schemas", "list_types",
+                                 {"200": _json("Types", _ref("TypeList"))}),
         },
         "/api/v1/events": {
-            "get": {"summary": "Run events as Server-Sent Events", "operationId": "stream_events",
-                    "parameters": [_query("max_events", {"type": "integer", "minimum": 1}, "Close after this many.")],
-                    "responses": {"200": {"description": "text/event-stream",
-                                          "content": {"text/event-stream": {"schema": {"type": "string"}}}}}},
+            "get": ops.operation("Run events as Server-Sent Events", "stream_events", {"200": events},
+                                 parameters=[_query("max_events", {"type": "integer", "minimum": 1},
+                                                    "Close after this many.")]),
         },
         "/metrics": {
-            "get": {"summary": "Prometheus metrics", "operationId": "metrics",
-                    "responses": {"200": {"description": "Prometheus text format", "content": text}}},
+            "get": ops.operation("Prometheus metrics", "metrics",
+                                 {"200": {"description": "Prometheus text format", "content": text}}),
         },
-        "/health": {
-            "get": {"summary": "Liveness", "operationId": "health", "security": _PUBLIC,
-                    "responses": {"200": _json("ok", {"type": "object"})}},
-        },
+        "/health": {"get": health},
     }  # fmt: skip
+
+
+def _titled(schemas: dict[str, Any]) -> dict[str, Any]:
+    """Each component titled by its unique name (generators name their classes after titles)."""
+    return {name: {**schema, "title": name} for name, schema in schemas.items()}
 
 
 def openapi_document(state: ServeState) -> dict[str, Any]:
-    """The OpenAPI 3.1 description of the app, with one schema per registered type."""
-    return {
+    """The OpenAPI 3.1 description of the app, with one schema per registered type.
+
+    Every response is typed; errors share the `Error` schema; credentials (401 responses, security
+    schemes) are declared only when the server checks them.
+    """
+    components = _Components()
+    _api_components(components)
+    publish_body = _publish_variants(components, _type_components(state, components))
+    ops = _Operations(auth_on=state.auth is not None)
+    document: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {"title": "Flock", "version": __version__, "description": "A blackboard of typed artifacts."},
-        "paths": {**_artifact_operations(state), **_other_operations()},
-        "components": {
-            "schemas": _components(state),
-            "securitySchemes": {
-                "bearer": {"type": "http", "scheme": "bearer"},
-                "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
-            },
-        },
-        "security": [{"bearer": []}, {"apiKey": []}],
+        "paths": {**_artifact_paths(ops, publish_body), **_other_paths(ops)},
+        "components": {"schemas": _titled(components.schemas)},
     }
+    if ops.auth_on:
+        document["components"]["securitySchemes"] = {
+            "bearer": {"type": "http", "scheme": "bearer"},
+            "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+        }
+        document["security"] = [{"bearer": []}, {"apiKey": []}]
+    return document
 
 
 def docs_page(document: dict[str, Any]) -> str:

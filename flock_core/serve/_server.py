@@ -10,18 +10,20 @@ from collections.abc import Coroutine, Generator
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, Self, overload
 
+import anyio
 import uvicorn
 from starlette.applications import Starlette
 
+from ..blackboard._visibility import AgentIdentity
 from ..exceptions import ConfigurationError
 from ._app import build_app
-from ._auth import Auth
+from ._auth import ANONYMOUS, Auth
 from ._state import ServeState
 
 if TYPE_CHECKING:
     from .._flock import Flock
 
-__all__ = ["DEFAULT_PORT", "ServerHandle", "serve", "start_server"]
+__all__ = ["DEFAULT_PORT", "ServerHandle", "serve", "serve_mcp_stdio", "start_server"]
 
 _log = logging.getLogger("flock_core.serve")
 
@@ -120,13 +122,15 @@ async def start_server(
     dashboard: bool = True,
     auth: Auth = None,
     max_body_bytes: int = 1_000_000,
+    mcp: bool = False,
 ) -> ServerHandle:
     """Start serving `flock` in the background of the running event loop (asyncio); return once listening.
 
     `port=0` picks a free port (read it from `handle.port` / `handle.url`). Work published through the
     API is run by the server (`drive="api"`); run your own publishes with `await flock.run_until_idle()`.
+    `mcp=True` also serves the Flock as an MCP server at `/mcp`.
     """
-    app, state = build_app(flock, auth=auth, max_body_bytes=max_body_bytes, dashboard=dashboard, drive="api")
+    app, state = build_app(flock, auth=auth, max_body_bytes=max_body_bytes, dashboard=dashboard, drive="api", mcp=mcp)
     sock = _bind(host, port)
     config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False)
     server = _Server(config, state, signals=False)
@@ -138,14 +142,18 @@ async def start_server(
     return ServerHandle(server, task, app, host, sock.getsockname()[1])
 
 
-def _serve_blocking(flock: Flock, host: str, port: int, *, dashboard: bool, auth: Auth, max_body_bytes: int) -> None:
+def _serve_blocking(
+    flock: Flock, host: str, port: int, *, dashboard: bool, auth: Auth, max_body_bytes: int, mcp: bool
+) -> None:
     try:
         asyncio.get_running_loop()
     except RuntimeError:
         pass
     else:
         raise ConfigurationError("serve(blocking=True) cannot run inside an event loop; use blocking=False")
-    app, state = build_app(flock, auth=auth, max_body_bytes=max_body_bytes, dashboard=dashboard, drive="always")
+    app, state = build_app(
+        flock, auth=auth, max_body_bytes=max_body_bytes, dashboard=dashboard, drive="always", mcp=mcp
+    )
     sock = _bind(host, port)
     config = uvicorn.Config(app, log_level="info", lifespan="on")
     _log.info("serving on http://%s:%d", host, sock.getsockname()[1])
@@ -167,6 +175,7 @@ def serve(
     blocking: Literal[True] = ...,
     auth: Auth = ...,
     max_body_bytes: int = ...,
+    mcp: bool = ...,
 ) -> None: ...
 @overload
 def serve(
@@ -178,6 +187,7 @@ def serve(
     blocking: Literal[False],
     auth: Auth = ...,
     max_body_bytes: int = ...,
+    mcp: bool = ...,
 ) -> Coroutine[Any, Any, ServerHandle]: ...
 def serve(
     flock: Flock,
@@ -188,6 +198,7 @@ def serve(
     blocking: bool = True,
     auth: Auth = None,
     max_body_bytes: int = 1_000_000,
+    mcp: bool = False,
 ) -> Coroutine[Any, Any, ServerHandle] | None:
     """Serve `flock` over HTTP (API, event stream, metrics and, with `dashboard`, the dashboard at `/`).
 
@@ -196,8 +207,28 @@ def serve(
     - `blocking=False` (inside async code): `handle = await serve(flock, blocking=False)` starts the server
       in the background of the running event loop and returns a `ServerHandle` (`.url`, `await .stop()`).
       Work published through the API is run by the server; your own publishes by your `run_until_idle()`.
+    - `mcp=True` also serves the Flock as an MCP server (streamable HTTP) at `/mcp`.
     """
+    options: dict[str, Any] = {"dashboard": dashboard, "auth": auth, "max_body_bytes": max_body_bytes, "mcp": mcp}
     if blocking:
-        _serve_blocking(flock, host, port, dashboard=dashboard, auth=auth, max_body_bytes=max_body_bytes)
+        _serve_blocking(flock, host, port, **options)
         return None
-    return start_server(flock, host=host, port=port, dashboard=dashboard, auth=auth, max_body_bytes=max_body_bytes)
+    return start_server(flock, host=host, port=port, **options)
+
+
+async def serve_mcp_stdio(flock: Flock, *, identity: AgentIdentity = ANONYMOUS) -> None:
+    """Serve `flock` as an MCP server over this process's stdin and stdout, acting as `identity`.
+
+    The Flock's work runs meanwhile (as `serve(blocking=True)` does). Returns when the client closes stdin.
+    """
+    try:
+        from ._mcp_server import run_mcp_stdio
+    except ImportError as exc:
+        raise ConfigurationError(
+            f'serving MCP needs the mcp package 2.x: pip install "flockboard[mcp]" ({exc})'
+        ) from None
+    _, state = build_app(flock, auth=None, max_body_bytes=1_000_000, dashboard=False, drive="always")
+    async with anyio.create_task_group() as group:
+        group.start_soon(state.worker.run)
+        await run_mcp_stdio(state, identity)
+        group.cancel_scope.cancel()

@@ -11,6 +11,7 @@ from ._engines import FunctionEngine, Script, ScriptedEngine
 from ._fake_openai import ChatRequest, FakeOpenAIServer, Fault
 from ._isolation import isolated_type_registry
 from ._network import NetworkBlockedError, block_network
+from ._tool_calls import ToolCall, ToolCallReply
 
 __all__ = [
     "CapturedArtifacts",
@@ -21,6 +22,8 @@ __all__ = [
     "NetworkBlockedError",
     "Script",
     "ScriptedEngine",
+    "ToolCall",
+    "ToolCallReply",
     "VirtualClock",
     "block_network",
     "capture",

@@ -16,9 +16,11 @@ with FakeOpenAIServer(replies=["first", "second"], latency=0.01, faults={0: "htt
     assert server.prompt_chars(1) == 5
 ```
 
-Each request gets a 0-based `call_index` in arrival order. The reply text comes from a *responder*
-(`Callable[[ChatRequest], str]`, default: always `"ok"`) or from a script of `replies` served in order,
-the last one repeating once the script is exhausted. A *fault* may replace the reply of a given call:
+Each request gets a 0-based `call_index` in arrival order. The reply comes from a *responder*
+(`Callable[[ChatRequest], str | ToolCallReply]`, default: always `"ok"`) or from a script of `replies` served
+in order, the last one repeating once the script is exhausted. A `ToolCallReply` answers with `tool_calls`
+(`finish_reason: "tool_calls"`), as a provider does with native function calling; `ChatRequest.tools` holds
+the tools the client offered. A *fault* may replace the reply of a given call:
 
 | fault         | what the client sees                                                               |
 |---------------|------------------------------------------------------------------------------------|
@@ -49,7 +51,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, ClassVar, Literal, Self, cast, get_args
 
-__all__ = ["ChatRequest", "FakeOpenAIServer", "Fault"]
+from ._tool_calls import ToolCallReply
+
+__all__ = ["ChatRequest", "FakeOpenAIServer", "Fault", "Reply"]
 
 Fault = Literal["http_429", "http_500", "timeout", "malformed", "empty"]
 """A failure injected into one call; see the module docstring for what each one looks like."""
@@ -89,12 +93,19 @@ class ChatRequest:
         return isinstance(options, dict) and cast(dict[str, Any], options).get("include_usage") is True
 
     @property
+    def tools(self) -> list[dict[str, Any]]:
+        """The `tools` the client offered the model (OpenAI function definitions), if any."""
+        return list(cast(list[dict[str, Any]], self.body.get("tools") or []))
+
+    @property
     def prompt_chars(self) -> int:
         """Number of characters in the text content of all messages."""
         return sum(_content_chars(message.get("content")) for message in self.messages)
 
 
-Responder = Callable[[ChatRequest], str]
+Reply = str | ToolCallReply
+"""What the fake model answers: text, or a `ToolCallReply` asking to call tools."""
+Responder = Callable[[ChatRequest], Reply]
 FaultPlan = Mapping[int, Fault] | Callable[[int], Fault | None]
 
 
@@ -116,9 +127,9 @@ def _estimate_tokens(chars: int) -> int:
     return math.ceil(chars / 4)
 
 
-def _usage(request: ChatRequest, reply: str) -> dict[str, int]:
+def _usage(request: ChatRequest, reply: Reply) -> dict[str, int]:
     prompt = _estimate_tokens(request.prompt_chars)
-    completion = _estimate_tokens(len(reply))
+    completion = _estimate_tokens(len(reply) if isinstance(reply, str) else reply.text_size())
     return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
 
 
@@ -130,14 +141,14 @@ def _always_ok(request: ChatRequest) -> str:
 class _Script:
     """A responder returning `replies` in order, repeating the last one once they run out."""
 
-    def __init__(self, replies: Sequence[str]) -> None:
+    def __init__(self, replies: Sequence[Reply]) -> None:
         if not replies:
             raise ValueError("replies must contain at least one reply")
         self._replies = tuple(replies)
         self._served = 0
         self._lock = threading.Lock()
 
-    def __call__(self, request: ChatRequest) -> str:
+    def __call__(self, request: ChatRequest) -> Reply:
         del request
         with self._lock:
             index = min(self._served, len(self._replies) - 1)
@@ -155,7 +166,15 @@ def _error_body(status: int) -> dict[str, Any]:
     return {"error": {"param": None, "code": None, **error}}
 
 
-def _completion(request: ChatRequest, reply: str) -> dict[str, Any]:
+def _message(request: ChatRequest, reply: Reply) -> tuple[dict[str, Any], str]:
+    """The assistant message of `reply` and its finish reason."""
+    if isinstance(reply, str):
+        return {"role": "assistant", "content": reply}, "stop"
+    return {"role": "assistant", "content": None, "tool_calls": reply.wire(request.call_index)}, "tool_calls"
+
+
+def _completion(request: ChatRequest, reply: Reply) -> dict[str, Any]:
+    message, finish_reason = _message(request, reply)
     return {
         "id": f"chatcmpl-fake-{request.call_index}",
         "object": "chat.completion",
@@ -164,16 +183,16 @@ def _completion(request: ChatRequest, reply: str) -> dict[str, Any]:
         "choices": [
             {
                 "index": 0,
-                "message": {"role": "assistant", "content": reply},
+                "message": message,
                 "logprobs": None,
-                "finish_reason": "stop",
+                "finish_reason": finish_reason,
             }
         ],
         "usage": _usage(request, reply),
     }
 
 
-def _chunks(request: ChatRequest, reply: str) -> Iterator[dict[str, Any]]:
+def _chunks(request: ChatRequest, reply: Reply) -> Iterator[dict[str, Any]]:
     """The stream of `chat.completion.chunk` events for `reply`, in OpenAI's order."""
     base: dict[str, Any] = {
         "id": f"chatcmpl-fake-{request.call_index}",
@@ -182,13 +201,18 @@ def _chunks(request: ChatRequest, reply: str) -> Iterator[dict[str, Any]]:
         "model": request.model,
     }
 
-    def choice(delta: dict[str, str], finish_reason: str | None) -> dict[str, Any]:
+    def choice(delta: dict[str, Any], finish_reason: str | None) -> dict[str, Any]:
         return {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}]}
 
-    yield choice({"role": "assistant", "content": ""}, None)
-    for start in range(0, len(reply), _STREAM_PIECE_CHARS):
-        yield choice({"content": reply[start : start + _STREAM_PIECE_CHARS]}, None)
-    yield choice({}, "stop")
+    if isinstance(reply, ToolCallReply):
+        calls = [{"index": i, **call} for i, call in enumerate(reply.wire(request.call_index))]
+        yield choice({"role": "assistant", "content": None, "tool_calls": calls}, None)
+        yield choice({}, "tool_calls")
+    else:
+        yield choice({"role": "assistant", "content": ""}, None)
+        for start in range(0, len(reply), _STREAM_PIECE_CHARS):
+            yield choice({"content": reply[start : start + _STREAM_PIECE_CHARS]}, None)
+        yield choice({}, "stop")
     if request.include_usage:
         yield {**base, "choices": [], "usage": _usage(request, reply)}
 
@@ -197,8 +221,10 @@ class FakeOpenAIServer:
     """A local OpenAI-compatible chat-completions server for tests (see the module docstring).
 
     Args:
-        responder: Computes the reply text of each (non-faulted) request. Defaults to always `"ok"`.
-        replies: A script of replies served in order instead of a responder; the last one repeats.
+        responder: Computes the reply of each (non-faulted) request: its text, or a `ToolCallReply` asking
+            the client to call tools. Defaults to always `"ok"`.
+        replies: A script of replies (texts or `ToolCallReply`s) served in order instead of a responder;
+            the last one repeats.
         latency: Seconds every request waits before it is answered (requests wait concurrently).
         faults: Which calls fail and how: a mapping from `call_index` to a `Fault`, or a callable
             taking the `call_index` and returning a `Fault` or `None`.
@@ -211,7 +237,7 @@ class FakeOpenAIServer:
         self,
         responder: Responder | None = None,
         *,
-        replies: Sequence[str] | None = None,
+        replies: Sequence[Reply] | None = None,
         latency: float = 0.0,
         faults: FaultPlan | None = None,
         fault_delay: float = 5.0,
@@ -228,7 +254,7 @@ class FakeOpenAIServer:
         self._thread: threading.Thread | None = None
 
     @classmethod
-    def scripted(cls, replies: Sequence[str], **options: Any) -> Self:
+    def scripted(cls, replies: Sequence[Reply], **options: Any) -> Self:
         """A server answering with `replies` in order; `options` are the other constructor arguments."""
         return cls(replies=replies, **options)
 
@@ -486,6 +512,6 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.flush()
 
 
-def _faulty_reply(fault: Fault) -> str:
+def _faulty_reply(fault: Fault) -> Reply:
     """The reply text of a faulted call (only `"malformed"` and `"empty"` produce a completion)."""
     return FakeOpenAIServer.MALFORMED_REPLY if fault == "malformed" else ""

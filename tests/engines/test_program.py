@@ -7,9 +7,10 @@ import pytest
 from dspy.utils.callback import BaseCallback
 
 from engines._lm import make_lm
-from engines._program import _as_tools, _usage, make_program, run_program
+from engines._program import _usage, make_program, run_program
 from engines._settings import LMSettings
 from engines._tool_loop import ToolLoop
+from engines._tools import as_tools
 from flock_core import Usage
 from flock_core.exceptions import ConfigurationError
 from flock_core.testing import FakeOpenAIServer
@@ -43,13 +44,13 @@ def test_tools_switch_any_program_to_the_tool_loop() -> None:
 
 def test_tool_names_must_be_unique() -> None:
     with pytest.raises(ConfigurationError, match="'lookup'"):
-        _as_tools([lookup, dspy.Tool(fetch, name="lookup")])
+        as_tools([lookup, dspy.Tool(fetch, name="lookup")])
 
 
 @pytest.mark.anyio
 async def test_blocking_tools_run_in_a_worker_thread_and_user_tools_are_not_changed() -> None:
     mine = dspy.Tool(lookup)
-    [wrapped, async_tool] = _as_tools([mine, fetch])
+    [wrapped, async_tool] = as_tools([mine, fetch])
     assert mine.func is lookup
     assert wrapped.func is not lookup
     assert await wrapped.acall(key="abc") == "ABC"
@@ -95,6 +96,9 @@ async def test_a_run_counts_the_calls_of_a_relayed_lm_without_callbacks_in_dspy_
             settings: Any = dspy.settings
             seen.append(list(settings.callbacks))
 
+    from dspy.clients.base_lm import GLOBAL_HISTORY
+
+    history = len(GLOBAL_HISTORY)
     reply = "[[ ## answer ## ]]\n42\n\n[[ ## completed ## ]]"
     with FakeOpenAIServer(replies=[reply]) as server:
         settings = LMSettings(
@@ -107,6 +111,7 @@ async def test_a_run_counts_the_calls_of_a_relayed_lm_without_callbacks_in_dspy_
     assert prediction.answer == "42"
     assert usage.calls == 1
     assert seen == [[]]  # DSPy's callback machinery ran around the LM call only
+    assert (len(GLOBAL_HISTORY), lm.history) == (history, [])  # the LM records a response id, keeps no history
 
 
 @pytest.mark.anyio

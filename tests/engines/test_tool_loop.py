@@ -61,14 +61,19 @@ async def test_unknown_tools_and_failing_tools_become_observations(
         chat_reply(reasoning="done", answer=Answer(text="They purr.")),
     ]
     with FakeOpenAIServer(replies=replies) as server:
-        engine = DSPyEngine("openai/gpt-4.1-mini", api_base=server.base_url, api_key="sk-fake", tools=[explode])
+        engine = DSPyEngine(
+            "openai/gpt-4.1-mini", api_base=server.base_url, api_key="sk-fake", tools=[explode], tool_calling="text"
+        )
         result = await engine.evaluate(request_for(agent(search), Question(text="What do cats do?")))
     assert result.outputs == [Answer(text="They purr.")]
     assert result.usage.calls == 5
     last_prompt = server.requests[-1].messages[-1]["content"]
-    assert "unknown tool 'lookup_nope'; the available tools are: explode, finish, search" in last_prompt
-    assert "Execution error in explode" in last_prompt
-    assert "the tool broke" in last_prompt
+    assert "Error: LookupError: unknown tool 'lookup_nope'; the available tools are: explode, finish, search" in (
+        last_prompt
+    )
+    assert "Error: ValueError: the tool broke\n" in last_prompt  # one line: no traceback, no file paths
+    assert "Traceback" not in last_prompt
+    assert __file__ not in last_prompt
     assert "cats purr (cats)" in last_prompt
     assert threads
     assert threads[0] != threading.main_thread().name
@@ -82,7 +87,9 @@ async def test_the_loop_stops_after_max_tool_calls(request_for: RequestFactory, 
     replies = [step(chat_reply, "search", query="a"), step(chat_reply, "search", query="b")]
     replies.append(chat_reply(reasoning="enough", answer=Answer(text="partial")))
     with FakeOpenAIServer(replies=replies) as server:
-        engine = DSPyEngine("openai/gpt-4.1-mini", api_base=server.base_url, api_key="k", max_tool_calls=2)
+        engine = DSPyEngine(
+            "openai/gpt-4.1-mini", api_base=server.base_url, api_key="k", max_tool_calls=2, tool_calling="text"
+        )
         result = await engine.evaluate(request_for(agent(search), Question(text="?")))
     assert result.outputs == [Answer(text="partial")]
     assert len(server.requests) == 3

@@ -9,11 +9,13 @@ import pytest
 from flock_core import exceptions
 from flock_core.exceptions import (
     AgentDeclarationError,
+    BoardInUseError,
     CircuitBreakerTripped,
     ConfigurationError,
     ContractViolation,
     DuplicateAgentError,
     EngineError,
+    EventLoopError,
     FlockError,
     PayloadValidationError,
     RuntimeFlockError,
@@ -57,10 +59,12 @@ def test_the_tree_drawing_parses() -> None:
         "UnknownAgentError": "UserError",
         "PayloadValidationError": "UserError",
         "ConfigurationError": "UserError",
+        "EventLoopError": "UserError",
         "RuntimeFlockError": "FlockError",
         "ContractViolation": "RuntimeFlockError",
         "EngineError": "RuntimeFlockError",
         "StoreError": "RuntimeFlockError",
+        "BoardInUseError": "StoreError",
         "CircuitBreakerTripped": "RuntimeFlockError",
         "McpError": "RuntimeFlockError",
         "RunTimeoutError": "RuntimeFlockError",
@@ -85,6 +89,7 @@ def test_the_tree_matches_the_class_hierarchy() -> None:
         UnknownAgentError,
         PayloadValidationError,
         ConfigurationError,
+        EventLoopError,
     ],
 )
 def test_user_errors(cls: type[FlockError]) -> None:
@@ -101,6 +106,7 @@ def test_runtime_errors(cls: type[FlockError]) -> None:
 def test_standard_bases_for_familiar_handling() -> None:
     assert issubclass(PayloadValidationError, ValueError)
     assert issubclass(RunTimeoutError, TimeoutError)
+    assert issubclass(EventLoopError, RuntimeError)  # what anyio.run raised here before
 
 
 def test_contract_violation_carries_and_names_its_context() -> None:
@@ -131,7 +137,11 @@ def test_contract_violation_without_an_output_type_or_errors() -> None:
 
 
 def test_context_of_the_other_errors() -> None:
-    assert vars(AgentDeclarationError("a", "bad")) == {"agent": "a", "problem": "bad"}
+    assert vars(AgentDeclarationError("a", "bad")) == {"agent": "a", "problem": "bad", "argument": None}
+    assert vars(AgentDeclarationError("a", "bad", argument="fan_out"))["argument"] == "fan_out"
+    assert vars(ConfigurationError("bad", setting="lease")) == {"setting": "lease"}
+    assert vars(EventLoopError("run", "arun")) == {"method": "run", "async_method": "arun"}
+    assert "await flock.arun(" in str(EventLoopError("run", "arun"))
     assert str(AgentDeclarationError("a", "bad")) == "agent 'a': bad"
     assert vars(UnknownAgentError("x", ["b", "a"])) == {"agent": "x"}
     assert str(UnknownAgentError("x", ["b", "a"])) == "unknown agent 'x'; declared agents: ['a', 'b']"
@@ -141,3 +151,6 @@ def test_context_of_the_other_errors() -> None:
     assert "agent 'loop' reached max_agent_iterations=5" in str(CircuitBreakerTripped("loop", 5))
     assert vars(TypeRegistrationError("m", type_name="T")) == {"type_name": "T"}
     assert vars(PayloadValidationError("T", ["a: bad"])) == {"type_name": "T", "errors": ("a: bad",)}
+    in_use = BoardInUseError("the SQLite board 'b.db'", "lease owner h/1/ab")
+    assert vars(in_use) == {"board": "the SQLite board 'b.db'", "holder": "lease owner h/1/ab"}
+    assert str(in_use).startswith("the SQLite board 'b.db' is in use by another Flock (lease owner h/1/ab)")

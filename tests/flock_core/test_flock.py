@@ -80,7 +80,7 @@ async def test_single_agent_publishes_with_lineage() -> None:
     assert draft.produced_by == "writer"
     assert draft.consumed_from == (source.id,)
     assert draft.correlation_id == source.correlation_id
-    assert await flock.store.consumers_of(source.id) == {"writer"}
+    assert await flock.store.consumed_pairs() == {("writer", source.id)}
 
 
 async def test_three_stage_pipeline() -> None:

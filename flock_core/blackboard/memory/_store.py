@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import TypeVar
@@ -12,11 +13,18 @@ import anyio
 from pydantic import BaseModel
 
 from ..._clock import utcnow
-from ...exceptions import StoreError
+from ...exceptions import BoardInUseError, StoreError
 from .._artifacts import Artifact
+from .._leases import held_by, may_lease
 from .._registry import type_name_of
-from .._shared import BoardState
-from .._store import ArtifactPage, ArtifactQuery, matches
+from .._shared import BoardState, Renewal
+from .._store import (
+    CONSUMERS_OF_DEPRECATED,
+    RECORD_CONSUMPTION_DEPRECATED,
+    ArtifactPage,
+    ArtifactQuery,
+    matches,
+)
 from .._work import FINISHED, Commit, ExpiredJoin, TimerState, WorkRecord, WorkStatus
 
 __all__ = ["InMemoryBlackboardStore"]
@@ -55,6 +63,7 @@ class InMemoryBlackboardStore:
         self._fingerprints: dict[str, str] = {}
         self._cancelled: dict[str, str] = {}
         self._paused: set[str | None] = set()
+        self._holder: str | None = None
 
     def __len__(self) -> int:
         return len(self._order)
@@ -104,9 +113,7 @@ class InMemoryBlackboardStore:
         for agent, artifact_id in commit.consumed:
             self._consumers.setdefault(artifact_id, set()).add(agent)
         if commit.complete is not None:
-            done = dataclasses.replace(
-                self._work[commit.complete], status=commit.outcome, last_error=commit.error, lease_owner=None
-            )
+            done = dataclasses.replace(self._work[commit.complete], status=commit.outcome, last_error=commit.error)
             self._work[commit.complete] = done
         self._timers.update({t.agent: t for t in commit.timers})
         self._expired.extend(commit.expired_joins)
@@ -161,12 +168,14 @@ class InMemoryBlackboardStore:
         ]
 
     async def record_consumption(self, agent: str, artifact_ids: Sequence[UUID]) -> None:
-        """Remember that `agent` consumed these artifacts."""
+        """Deprecated: commit `Commit(consumed=...)` instead (the consumption then lands with its step)."""
+        warnings.warn(RECORD_CONSUMPTION_DEPRECATED, DeprecationWarning, stacklevel=2)
         for artifact_id in artifact_ids:
             self._consumers.setdefault(artifact_id, set()).add(agent)
 
     async def consumers_of(self, artifact_id: UUID) -> frozenset[str]:
-        """The agents that consumed this artifact."""
+        """Deprecated: read `consumed_pairs()` instead."""
+        warnings.warn(CONSUMERS_OF_DEPRECATED, DeprecationWarning, stacklevel=2)
         return frozenset(self._consumers.get(artifact_id, ()))
 
     async def consumed_pairs(self) -> set[tuple[str, UUID]]:
@@ -176,10 +185,7 @@ class InMemoryBlackboardStore:
     async def lease(self, key: str, owner: str, until: datetime) -> WorkRecord | None:
         """Lease a pending work item (or one whose lease has expired)."""
         record = self._work.get(key)
-        if record is None or record.status in FINISHED or self._is_paused(record.correlation_id):
-            return None
-        held = record.status == "leased" and record.lease_until is not None and record.lease_until > utcnow()
-        if held and record.lease_owner != owner:
+        if record is None or self._is_paused(record.correlation_id) or not may_lease(record, owner, utcnow()):
             return None
         leased = dataclasses.replace(
             record, status="leased", attempts=record.attempts + 1, lease_owner=owner, lease_until=until
@@ -194,9 +200,15 @@ class InMemoryBlackboardStore:
             if record is not None and record.status == "leased":
                 self._work[key] = dataclasses.replace(record, status="pending", lease_owner=None, lease_until=None)
 
-    async def work(self, statuses: Collection[WorkStatus] | None = None) -> list[WorkRecord]:
-        """Work items in insertion order, optionally filtered by status."""
-        return [r for r in self._work.values() if statuses is None or r.status in statuses]
+    async def work(
+        self, statuses: Collection[WorkStatus] | None = None, *, correlation_id: str | None = None
+    ) -> list[WorkRecord]:
+        """Work items in insertion order, optionally filtered by status and workflow."""
+        return [
+            r
+            for r in self._work.values()
+            if (statuses is None or r.status in statuses) and correlation_id in (None, r.correlation_id)
+        ]
 
     async def requeue(self, key: str) -> bool:
         """Put a failed item back to pending."""
@@ -289,8 +301,8 @@ class InMemoryBlackboardStore:
             r
             for r in self._work.values()
             if (agents is None or r.agent in agents)
+            and may_lease(r, None, now)
             and not self._is_paused(r.correlation_id)
-            and (r.status == "pending" or (r.status == "leased" and r.lease_until is not None and r.lease_until <= now))
         ]
         candidates.sort(key=lambda r: -r.priority)
         claimed: list[WorkRecord] = []
@@ -300,15 +312,18 @@ class InMemoryBlackboardStore:
                 claimed.append(leased)
         return claimed
 
-    async def renew(self, keys: Sequence[str], owner: str, lease_until: datetime) -> frozenset[str]:
-        """Extend leases held by `owner`; returns the keys extended."""
+    async def renew(self, keys: Sequence[str], owner: str, lease_until: datetime) -> Renewal:
+        """Extend leases held by `owner`; report the unfinished ones it no longer holds as lost."""
         renewed: set[str] = set()
+        lost: set[str] = set()
         for key in keys:
             record = self._work.get(key)
-            if record is not None and record.status == "leased" and record.lease_owner == owner:
+            if record is not None and held_by(record, owner):
                 self._work[key] = dataclasses.replace(record, lease_until=lease_until)
                 renewed.add(key)
-        return frozenset(renewed)
+            elif record is not None and record.lease_owner != owner:  # finished by `owner` keeps `owner`
+                lost.add(key)
+        return Renewal(frozenset(renewed), frozenset(lost))
 
     async def board_state(self) -> BoardState:
         """Counts of what is left to do."""
@@ -328,5 +343,12 @@ class InMemoryBlackboardStore:
         with anyio.move_on_after(timeout):
             await self._changed.wait()
 
+    async def hold(self, owner: str) -> None:
+        """Hold the board for `owner` until `close()` (in memory, only Flocks of this process can compete)."""
+        if self._holder not in (None, owner):
+            raise BoardInUseError("this InMemoryBlackboardStore", f"lease owner {self._holder}")
+        self._holder = owner
+
     async def close(self) -> None:
-        """Nothing to release."""
+        """End the hold of the board (the artifacts and run state stay)."""
+        self._holder = None

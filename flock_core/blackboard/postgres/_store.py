@@ -11,6 +11,7 @@ import contextlib
 import dataclasses
 import logging
 import time
+import warnings
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any, LiteralString, TypeVar
@@ -25,11 +26,21 @@ from ..._clock import utcnow
 from ...exceptions import ConfigurationError, StoreError
 from .._artifacts import Artifact
 from .._registry import type_name_of
-from .._shared import BoardState
-from .._store import ArtifactPage, ArtifactQuery, matches
+from .._shared import BoardState, Renewal
+from .._store import (
+    CONSUMERS_OF_DEPRECATED,
+    RECORD_CONSUMPTION_DEPRECATED,
+    ArtifactPage,
+    ArtifactQuery,
+    matches,
+)
 from .._work import FINISHED, Commit, ExpiredJoin, TimerState, WorkRecord, WorkStatus
-from . import _schema as pg
-from ._schema import Connections, advisory_key, check_identifier, close_quietly, open_connections, redacted
+from . import _rows as codec
+from . import _statements as pg
+from ._connect import open_connections
+from ._dsn import redacted
+from ._names import advisory_key, check_identifier
+from ._pool import Connections, close_quietly
 
 __all__ = ["PostgresBlackboardStore"]
 
@@ -186,12 +197,12 @@ class PostgresBlackboardStore:
         if commit.artifacts:
             await conn.execute(pg.INSERT_ARTIFACTS, ([a.model_dump_json() for a in commit.artifacts],))
         if commit.enqueue:
-            await conn.execute(pg.ENQUEUE, pg.work_arrays(commit.enqueue))
+            await conn.execute(pg.ENQUEUE, codec.work_arrays(commit.enqueue))
         if commit.consumed:
             await conn.execute(pg.CONSUME, ([a for a, _ in commit.consumed], [i for _, i in commit.consumed]))
         if commit.complete is not None:
             await conn.execute(
-                "UPDATE work_items SET status = %s, last_error = %s, lease_owner = NULL WHERE key = %s",
+                "UPDATE work_items SET status = %s, last_error = %s WHERE key = %s",
                 (commit.outcome, commit.error, commit.complete),
             )
         if commit.timers:
@@ -202,7 +213,7 @@ class PostgresBlackboardStore:
             )
         if commit.expired_joins:
             async with conn.cursor() as cursor:
-                await cursor.executemany(pg.INSERT_EXPIRED, [pg.expired_row(e) for e in commit.expired_joins])
+                await cursor.executemany(pg.INSERT_EXPIRED, [codec.expired_row(e) for e in commit.expired_joins])
         await self._notify(conn)
 
     async def _fetch(self, statement: LiteralString, params: Sequence[Any] | Mapping[str, Any] = ()) -> list[Any]:
@@ -258,12 +269,14 @@ class PostgresBlackboardStore:
         return [model.model_validate_json(row[0]) for row in await self._fetch(sql + " ORDER BY seq", params)]
 
     async def record_consumption(self, agent: str, artifact_ids: Sequence[UUID]) -> None:
-        """Remember that `agent` consumed these artifacts."""
+        """Deprecated: commit `Commit(consumed=...)` instead (the consumption then lands with its step)."""
+        warnings.warn(RECORD_CONSUMPTION_DEPRECATED, DeprecationWarning, stacklevel=2)
         if artifact_ids:
             await self._fetch(pg.CONSUME + " RETURNING 1", ([agent] * len(artifact_ids), list(artifact_ids)))
 
     async def consumers_of(self, artifact_id: UUID) -> frozenset[str]:
-        """The agents that consumed this artifact."""
+        """Deprecated: read `consumed_pairs()` instead."""
+        warnings.warn(CONSUMERS_OF_DEPRECATED, DeprecationWarning, stacklevel=2)
         rows = await self._fetch("SELECT agent FROM consumptions WHERE artifact_id = %s", (artifact_id,))
         return frozenset(row[0] for row in rows)
 
@@ -274,7 +287,7 @@ class PostgresBlackboardStore:
     async def lease(self, key: str, owner: str, until: datetime) -> WorkRecord | None:
         """Lease a pending work item, one whose lease expired, or one `owner` already holds."""
         rows = await self._fetch(pg.LEASE, {"key": key, "owner": owner, "until": until})
-        return pg.row_work(rows[0]) if rows else None
+        return codec.row_work(rows[0]) if rows else None
 
     async def release(self, keys: Sequence[str]) -> None:
         """Return leased items to pending (their owner is gone)."""
@@ -290,14 +303,19 @@ class PostgresBlackboardStore:
                 await self._notify(conn)
             return changed
 
-    async def work(self, statuses: Collection[WorkStatus] | None = None) -> list[WorkRecord]:
-        """Work items in insertion order, optionally filtered by status."""
-        sql = f"SELECT {pg.WORK_COLUMNS} FROM work_items"
+    async def work(
+        self, statuses: Collection[WorkStatus] | None = None, *, correlation_id: str | None = None
+    ) -> list[WorkRecord]:
+        """Work items in insertion order, optionally filtered by status and workflow."""
+        sql = f"SELECT {pg.WORK_COLUMNS} FROM work_items WHERE true"
         params: list[Any] = []
         if statuses is not None:
-            sql += " WHERE status = ANY(%s)"
+            sql += " AND status = ANY(%s)"
             params.append(sorted(set(statuses)))
-        return [pg.row_work(row) for row in await self._fetch(sql + " ORDER BY seq", params)]
+        if correlation_id is not None:
+            sql += " AND correlation_id = %s"
+            params.append(correlation_id)
+        return [codec.row_work(row) for row in await self._fetch(sql + " ORDER BY seq", params)]
 
     async def requeue(self, key: str) -> bool:
         """Put a failed item back to pending (attempts reset)."""
@@ -324,7 +342,7 @@ class PostgresBlackboardStore:
                 (correlation_id,),
             )
             await self._notify(conn)
-        return [pg.row_work(row) for row in rows]
+        return [codec.row_work(row) for row in rows]
 
     async def cancelled_workflows(self) -> dict[str, str]:
         """Every cancelled workflow with its reason."""
@@ -458,15 +476,23 @@ class PostgresBlackboardStore:
             return []
         names = None if agents is None else sorted(agents)
         rows = await self._fetch(pg.CLAIM, (owner, lease_until, names, names, limit))
-        return [pg.row_work(row[1:]) for row in sorted(rows, key=lambda r: (-r[6], r[0]))]
+        return [codec.row_work(row[1:]) for row in sorted(rows, key=lambda r: (-r[6], r[0]))]
 
-    async def renew(self, keys: Sequence[str], owner: str, lease_until: datetime) -> frozenset[str]:
-        """Extend leases held by `owner`; returns the keys extended (the others were lost or finished)."""
+    async def renew(self, keys: Sequence[str], owner: str, lease_until: datetime) -> Renewal:
+        """Extend leases held by `owner`, then report the unfinished ones it no longer holds as lost.
+
+        Both statements run in one transaction; the second sees every commit the first waited for, so an
+        item that finished while its lease was being renewed is never reported lost.
+        """
         if not keys:
-            return frozenset()
-        sql = "UPDATE work_items SET lease_until = %s WHERE key = ANY(%s) AND status = 'leased' AND lease_owner = %s"
-        rows = await self._fetch(sql + " RETURNING key", (lease_until, list(keys), owner))
-        return frozenset(str(row[0]) for row in rows)
+            return Renewal()
+        params = {"keys": list(keys), "owner": owner, "until": lease_until}
+        db = await self._open()
+        async with db.transaction() as conn:
+            renewed = await conn.execute(pg.RENEW, params)
+            lost = await conn.execute(pg.LOST_LEASES, params)
+            renewed_keys = frozenset(str(row[0]) for row in await renewed.fetchall())
+            return Renewal(renewed_keys, frozenset(str(row[0]) for row in await lost.fetchall()))
 
     async def board_state(self) -> BoardState:
         """Counts of what is left to do (of what this store may see)."""

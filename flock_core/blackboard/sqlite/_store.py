@@ -1,4 +1,4 @@
-"""The SQLite blackboard store: embedded, durable, resumable, safe for several processes on one file."""
+"""The SQLite blackboard store: embedded, durable, resumable; one run at a time, readable by any process."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import dataclasses
 import os
 import sqlite3
 import threading
+import warnings
 from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime
 from functools import partial
@@ -19,10 +20,18 @@ from pydantic import BaseModel
 from ..._clock import utcnow
 from ...exceptions import ConfigurationError, StoreError
 from .._artifacts import Artifact
+from .._leases import may_lease
 from .._registry import type_name_of
-from .._store import ArtifactPage, ArtifactQuery, matches
+from .._store import (
+    CONSUMERS_OF_DEPRECATED,
+    RECORD_CONSUMPTION_DEPRECATED,
+    ArtifactPage,
+    ArtifactQuery,
+    matches,
+)
 from .._work import FINISHED, Commit, ExpiredJoin, TimerState, WorkRecord, WorkStatus
 from . import _retention
+from ._lock import BoardLock
 from ._retention import RetentionResult
 from ._schema import (
     ARTIFACT_JSON,
@@ -63,7 +72,9 @@ class SQLiteBlackboardStore:
     """Keeps artifacts and run state in one SQLite file, so a run survives a crash and resumes.
 
     The schema is created (or migrated) on first use; pass the store to `Flock(store=...)` and nothing else
-    is needed. Each `commit` is one transaction. Several processes may share the file: writers wait for
+    is needed. Each `commit` is one transaction. One `Flock` at a time runs on the file: the first to start
+    holds it (`hold`) until its store is closed or its process ends, and a second one fails fast with
+    `BoardInUseError`. Other processes may still read, append to and maintain the file: writers wait for
     each other (`busy_timeout`) instead of failing, and a work item is leased by one process at a time.
 
     Args:
@@ -99,6 +110,7 @@ class SQLiteBlackboardStore:
             )
         self.path = Path(path)
         self._db = _LockedConnection(self.path, synchronous, busy_timeout)
+        self._board = BoardLock(self.path)
 
     def __repr__(self) -> str:
         return f"SQLiteBlackboardStore({str(self.path)!r}, synchronous={self._db.synchronous!r})"
@@ -141,13 +153,15 @@ class SQLiteBlackboardStore:
         return [model.model_validate_json(row[0]) for row in rows]
 
     async def record_consumption(self, agent: str, artifact_ids: Sequence[UUID]) -> None:
-        """Remember that `agent` consumed these artifacts."""
+        """Deprecated: commit `Commit(consumed=...)` instead (the consumption then lands with its step)."""
+        warnings.warn(RECORD_CONSUMPTION_DEPRECATED, DeprecationWarning, stacklevel=2)
         pairs = [(agent, str(i)) for i in artifact_ids]
         if pairs:
             await self._run(partial(_write_many, sql=_CONSUME, rows=pairs))
 
     async def consumers_of(self, artifact_id: UUID) -> frozenset[str]:
-        """The agents that consumed this artifact."""
+        """Deprecated: read `consumed_pairs()` instead."""
+        warnings.warn(CONSUMERS_OF_DEPRECATED, DeprecationWarning, stacklevel=2)
         rows = await self._run(
             partial(_fetch, sql="SELECT agent FROM consumptions WHERE artifact_id = ?", params=[str(artifact_id)])
         )
@@ -169,13 +183,22 @@ class SQLiteBlackboardStore:
         if keys:
             await self._run(partial(_write_many, sql=sql, rows=[(key,) for key in keys]))
 
-    async def work(self, statuses: Collection[WorkStatus] | None = None) -> list[WorkRecord]:
-        """Work items in insertion order, optionally filtered by status."""
-        sql = f"SELECT {WORK_COLUMNS} FROM work_items"
-        wanted = None if statuses is None else sorted(set(statuses))
-        if wanted is not None:
-            sql += f" WHERE status IN ({', '.join('?' * len(wanted))})"
-        rows = await self._run(partial(_fetch, sql=sql + " ORDER BY seq", params=wanted or []))
+    async def work(
+        self, statuses: Collection[WorkStatus] | None = None, *, correlation_id: str | None = None
+    ) -> list[WorkRecord]:
+        """Work items in insertion order, optionally filtered by status and workflow."""
+        clauses: list[str] = []
+        params: list[Any] = []
+        if statuses is not None:
+            wanted = sorted(set(statuses))
+            clauses.append(f"status IN ({', '.join('?' * len(wanted))})")
+            params.extend(wanted)
+        if correlation_id is not None:
+            clauses.append("correlation_id = ?")
+            params.append(correlation_id)
+        where = " WHERE " + " AND ".join(clauses) if clauses else ""
+        sql = f"SELECT {WORK_COLUMNS} FROM work_items{where} ORDER BY seq"
+        rows = await self._run(partial(_fetch, sql=sql, params=params))
         return [row_work(row) for row in rows]
 
     async def requeue(self, key: str) -> bool:
@@ -242,9 +265,14 @@ class SQLiteBlackboardStore:
         """Checkpoint the write-ahead log and rebuild the file to return free pages to the OS."""
         await self._run(_retention.vacuum)
 
+    async def hold(self, owner: str) -> None:
+        """Hold the board for `owner` until `close()` (see `BoardLock`); raises `BoardInUseError` if taken."""
+        await anyio.to_thread.run_sync(self._board.acquire, owner)
+
     async def close(self) -> None:
-        """Close the connection (the next call reopens it)."""
+        """Close the connection (the next call reopens it) and end the hold of the board."""
         await anyio.to_thread.run_sync(self._db.close)
+        self._board.release()
 
 
 class _LockedConnection:
@@ -326,7 +354,7 @@ def _commit(conn: sqlite3.Connection, commit: Commit) -> bool:
         conn.executemany(_CONSUME, [(agent, str(i)) for agent, i in commit.consumed])
         if commit.complete is not None:
             conn.execute(
-                "UPDATE work_items SET status = ?, last_error = ?, lease_owner = NULL WHERE key = ?",
+                "UPDATE work_items SET status = ?, last_error = ? WHERE key = ?",
                 (commit.outcome, commit.error, commit.complete),
             )
         conn.executemany(_UPSERT_TIMER, [timer_row(t) for t in commit.timers])
@@ -423,10 +451,7 @@ def _lease(conn: sqlite3.Connection, key: str, owner: str, until: datetime) -> W
         if row is None:
             return None
         record = row_work(row)
-        if record.status in FINISHED or _paused(conn, record.correlation_id):
-            return None
-        held = record.status == "leased" and record.lease_until is not None and record.lease_until > utcnow()
-        if held and record.lease_owner != owner:
+        if _paused(conn, record.correlation_id) or not may_lease(record, owner, utcnow()):
             return None
         leased = dataclasses.replace(
             record, status="leased", attempts=record.attempts + 1, lease_owner=owner, lease_until=until

@@ -282,7 +282,7 @@ def test_with_engines_takes_exactly_one(flock: Flock, count: int) -> None:
 
 
 def test_with_engines_rejects_a_non_engine(flock: Flock) -> None:
-    with pytest.raises(AgentDeclarationError, match=r"is not an Engine \(it needs an async evaluate"):
+    with pytest.raises(AgentDeclarationError, match=r"is not an engine: it needs a method `async def evaluate"):
         flock.agent("a").with_engines(object())  # pyright: ignore[reportArgumentType]
 
 
@@ -363,14 +363,14 @@ def test_best_of(flock: Flock) -> None:
         return float(len(outputs))
 
     assert flock.agent("a").best_of(3, score).spec.best_of == BestOf(3, score)
-    with pytest.raises(AgentDeclarationError, match="best_of needs n >= 1, got 0"):
+    with pytest.raises(AgentDeclarationError, match="best_of must be at least 1, got 0"):
         flock.agent("b").best_of(0, score)
 
 
 def test_max_repairs(flock: Flock) -> None:
     assert flock.agent("a").max_repairs(0).spec.max_repairs == 0
     assert flock.agent("b").max_repairs(3).spec.max_repairs == 3
-    with pytest.raises(AgentDeclarationError, match="max_repairs must be >= 0, got -1"):
+    with pytest.raises(AgentDeclarationError, match="max_repairs must be at least 0, got -1"):
         flock.agent("c").max_repairs(-1)
 
 

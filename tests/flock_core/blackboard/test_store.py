@@ -31,10 +31,11 @@ from flock_core import (
     PrivateVisibility,
 )
 from flock_core._ids import new_id
-from flock_core.blackboard._shared import SharedQueueStore
+from flock_core.blackboard._shared import SharedQueueStore, shared_store
+from flock_core.blackboard._store import ExclusiveBoard
 from flock_core.blackboard._work import Commit, TimerState, WorkRecord
 from flock_core.blackboard.sqlite._store import SQLiteBlackboardStore
-from flock_core.exceptions import StoreError
+from flock_core.exceptions import BoardInUseError, StoreError
 
 from ..conftest import postgres_store
 
@@ -302,15 +303,16 @@ async def test_get_by_type_of_an_absent_type(store: BlackboardStore) -> None:
     assert await store.get_by_type(Absent) == []
 
 
-async def test_record_consumption_and_consumers_of(store: BlackboardStore) -> None:
-    first, second = note("1"), note("2", minutes=1)
-    await append_all(store, first, second)
-    await store.record_consumption("writer", [first.id, second.id])
-    await store.record_consumption("editor", [first.id])
-    await store.record_consumption("writer", [first.id])
-    assert await store.consumers_of(first.id) == frozenset({"writer", "editor"})
-    assert await store.consumers_of(second.id) == frozenset({"writer"})
-    assert await store.consumers_of(new_id()) == frozenset()
+@pytest.mark.parametrize("method", ["record_consumption", "consumers_of"])
+async def test_the_deprecated_consumption_methods_warn_and_still_work(store: BlackboardStore, method: str) -> None:
+    first = note("1")
+    await store.append(first)
+    arguments = ("writer", [first.id]) if method == "record_consumption" else (first.id,)
+    with pytest.warns(DeprecationWarning, match=rf"{method}\(\) is deprecated"):
+        result = await getattr(store, method)(*arguments)
+    assert result == (None if method == "record_consumption" else frozenset())
+    expected = {("writer", first.id)} if method == "record_consumption" else set[tuple[str, Any]]()
+    assert await store.consumed_pairs() == expected
 
 
 async def test_close(store_factory: StoreFactory) -> None:
@@ -377,7 +379,7 @@ async def test_commit_applies_every_part(store: BlackboardStore) -> None:
 
     assert await store.commit(commit) is True
 
-    done = dataclasses.replace(item, status="done", attempts=1, lease_owner=None, lease_until=FUTURE)
+    done = dataclasses.replace(item, status="done", attempts=1, lease_owner="w1", lease_until=FUTURE)
     assert await snapshot(store) == (
         ArtifactPage(items=(source, draft), total=2, offset=0),
         [done, follow],
@@ -452,9 +454,8 @@ async def test_consumption_records_come_from_enqueue_and_consumed(store: Blackbo
     a, b = note("a"), note("b", minutes=1)
     await append_all(store, a, b)
     await store.commit(Commit(enqueue=(work_item("k", a, b),), consumed=(("invoked", a.id),)))
-    await store.record_consumption("reader", [b.id])
+    await store.commit(Commit(consumed=(("reader", b.id),)))
     assert await store.consumed_pairs() == {("writer", a.id), ("writer", b.id), ("invoked", a.id), ("reader", b.id)}
-    assert await store.consumers_of(a.id) == frozenset({"writer", "invoked"})
 
 
 async def test_lease_rules(store: BlackboardStore) -> None:
@@ -608,6 +609,27 @@ async def test_work_in_insertion_order_with_a_status_filter(store: BlackboardSto
     assert await store.work({"pending", "leased"}) == [current[0], current[1], current[4]]
     assert await store.work(["failed", "done"]) == [current[2], current[3]]
     assert await store.work(()) == []
+
+
+async def test_work_of_one_workflow(store: BlackboardStore) -> None:
+    mine, theirs, done = work_item("k1"), work_item("k2", correlation_id="c2"), work_item("k3")
+    await enqueue(store, mine, theirs, done)
+    await store.commit(Commit(complete="k3"))
+
+    assert await store.work(correlation_id="c1") == [mine, dataclasses.replace(done, status="done")]
+    assert await store.work(("pending", "leased"), correlation_id="c1") == [mine]
+    assert await store.work(("pending",), correlation_id="nobody") == []
+
+
+async def test_a_local_board_is_held_by_one_owner(store: BlackboardStore) -> None:
+    if shared_store(store) is not None or not isinstance(store, ExclusiveBoard):
+        assert shared_store(store) is not None, "a local store can be held"
+        assert not isinstance(store, ExclusiveBoard), "a shared board is run by many processes: it is never held"
+        return
+    await store.hold("run-1")
+    await store.hold("run-1")  # holding again is a no-op
+    with pytest.raises(BoardInUseError, match=r"in use by another Flock \(lease owner run-1"):
+        await store.hold("run-2")
 
 
 async def test_requeue_of_a_failed_item(store: BlackboardStore) -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import io
 import json
 import os
 import re
@@ -101,9 +103,12 @@ def flock_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
 
 
 def cli_error(*argv: str) -> str:
-    with pytest.raises(SystemExit) as raised:
-        main(list(argv))
-    return str(raised.value.code)
+    """The one line a mistake prints on stderr (exit status 2, no traceback)."""
+    stderr = io.StringIO()
+    with contextlib.redirect_stderr(stderr):
+        assert main(list(argv)) == 2
+    [line] = stderr.getvalue().splitlines()
+    return line
 
 
 # -- run, types, agents ------------------------------------------------------------------------------
@@ -254,13 +259,13 @@ def test_trace_show_by_prefix(trace_file: Path, capsys: pytest.CaptureFixture[st
     tree = [(line[:name_width].rstrip(), cells(line[name_width:])) for line in lines[3:]]
     assert tree == [
         ("publish Topic", [MS, MS]),
-        ("└─ invoke_agent brainstorm", [MS, MS, "10/5"]),
-        ("   └─ invoke_agent summarise", [MS, MS, "7/3", "fan-in 3"]),
-        ("      └─ invoke_agent archive", [MS, MS, "ERROR RuntimeError: model down"]),
+        ("├─ invoke_agent brainstorm", [MS, MS, "10/5"]),  # a pipeline's steps are drawn flat, in order
+        ("├─ invoke_agent summarise", [MS, MS, "7/3", "fan-in 3"]),
+        ("└─ invoke_agent archive", [MS, MS, "ERROR RuntimeError: model down"]),
     ]
     spans = json.loads(flock_cli(capsys, "trace", "show", str(trace_file), run["trace_id"], "--json"))
     assert spans["trace_id"] == run["trace_id"]
-    assert [s["name"] for s in spans["spans"]] == [name.lstrip(" └─") for name, _ in tree]
+    assert [s["name"] for s in spans["spans"]] == [name.lstrip(" ├└─") for name, _ in tree]
 
 
 def test_trace_summary(trace_file: Path, capsys: pytest.CaptureFixture[str]) -> None:

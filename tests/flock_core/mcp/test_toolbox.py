@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -14,7 +15,7 @@ import pytest
 from pydantic import BaseModel
 
 from flock_core import EvaluationRequest, Flock
-from flock_core.exceptions import ConfigurationError
+from flock_core.exceptions import AgentDeclarationError, ConfigurationError
 from flock_core.mcp import McpError, McpServerSpec, McpToolbox
 from flock_core.testing import FunctionEngine
 
@@ -131,24 +132,75 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _start_http_server(port: int) -> subprocess.Popen[bytes]:
+    """The echo server on the streamable-HTTP transport at `port`, once it accepts connections."""
+    process = subprocess.Popen(
+        [sys.executable, SERVER, "http", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return process
+        time.sleep(0.05)
+    process.kill()
+    raise AssertionError(f"the MCP test server did not listen on port {port}")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.kill()
+    process.wait(timeout=10)
+
+
 @pytest.fixture
 def http_server() -> Iterator[str]:
     """The same server on the streamable-HTTP transport, on a free loopback port."""
     port = _free_port()
-    process = subprocess.Popen(
-        [sys.executable, SERVER, "http", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+    process = _start_http_server(port)
     try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            with socket.socket() as probe:
-                if probe.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            time.sleep(0.05)
         yield f"http://127.0.0.1:{port}/mcp"
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        _stop(process)
+
+
+def _mcp_threads() -> list[str]:
+    return [t.name for t in threading.enumerate() if t.name == "flock-mcp"]
+
+
+async def test_a_restarted_http_server_is_reconnected_and_aclose_leaves_nothing_behind() -> None:
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}/mcp"
+    box = McpToolbox()
+    box.add("remote", McpServerSpec.http(url, timeout=20))
+    process = _start_http_server(port)
+    try:
+        assert await box.call("remote", "add", {"a": 1, "b": 2}) == "3"
+        _stop(process)
+        with pytest.raises(McpError) as down:
+            await box.call("remote", "add", {"a": 1, "b": 2})
+        assert str(down.value) == (
+            f"MCP server 'remote': cannot connect to {url}: ConnectError: All connection attempts failed"
+        )
+        process = _start_http_server(port)
+        assert await box.call("remote", "add", {"a": 2, "b": 2}) == "4"  # no aclose() needed in between
+        _stop(process)
+        await box.aclose()  # the session of a dead server closes without an error
+        assert (box._sessions, _mcp_threads()) == ({}, [])
+    finally:
+        _stop(process)
+
+
+async def test_a_server_that_is_not_there_is_named_with_the_cause() -> None:
+    url = f"http://127.0.0.1:{_free_port()}/mcp"
+    async with McpToolbox() as box:
+        box.add("nowhere", McpServerSpec.http(url, timeout=5))
+        with pytest.raises(McpError) as failed:
+            await box.tools()
+        assert str(failed.value) == (
+            f"MCP server 'nowhere': cannot connect to {url}: ConnectError: All connection attempts failed"
+        )
+        assert "TaskGroup" not in str(failed.value)
+    assert _mcp_threads() == []
 
 
 async def test_streamable_http_transport(http_server: str) -> None:
@@ -189,11 +241,12 @@ async def test_agent_with_mcps_gets_namespaced_whitelisted_tools() -> None:
     assert flock.agents["adder"].mcp_servers == (("calc", frozenset({"add"})),)
 
 
-async def test_with_mcps_without_a_registered_server_fails_the_activation() -> None:
+async def test_with_mcps_without_a_registered_server_fails_when_the_flock_starts() -> None:
     flock = Flock(engine=FunctionEngine(lambda request: []))
     flock.register_type(McpAddends)
     flock.register_type(McpResult)
     flock.agent("adder").consumes(McpAddends).publishes(McpResult).with_mcps(["calc"])
-    [error] = (await flock.arun(McpAddends(a=1, b=2))).errors
-    assert error.error_type == "ConfigurationError"
-    assert "none was added with flock.add_mcp()" in error.message
+    with pytest.raises(AgentDeclarationError) as caught:
+        await flock.arun(McpAddends(a=1, b=2))
+    assert (caught.value.agent, caught.value.argument) == ("adder", "with_mcps")
+    assert "call flock.add_mcp('calc'" in str(caught.value)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -45,14 +46,14 @@ def test_show_draws_the_span_tree_with_tokens_and_notes(traces: TraceFile) -> No
     assert render_spans(traces.spans("1111")) == snapshot("""\
 trace 11111111111111111111111111111111 · publish Topic · 2023-11-14 22:13:20.000 UTC · 60.0 ms · 7 spans · 255 tokens · 1 error
 
-SPAN                          START (ms)  DURATION (ms)  TOKENS in/out  NOTES
-publish Topic                        0.0            0.4
-└─ invoke_agent brainstorm           1.0           30.0         120/45  1 contract violation
-   ├─ chat gpt-test                  2.0           12.0          50/20
-   ├─ execute_tool search           14.5            1.5
-   ├─ chat gpt-test                 16.5           13.5          70/25
-   └─ invoke_agent summarise        32.0           28.0                 ERROR EngineError: model down; fan-in 3
-      └─ chat gpt-test              33.0           26.0          80/10\
+SPAN                        START (ms)  DURATION (ms)  TOKENS in/out  NOTES
+publish Topic                      0.0            0.4
+├─ invoke_agent brainstorm         1.0           30.0         120/45  1 contract violation
+│  ├─ chat gpt-test                2.0           12.0          50/20
+│  ├─ execute_tool search         14.5            1.5
+│  └─ chat gpt-test               16.5           13.5          70/25
+└─ invoke_agent summarise         32.0           28.0                 ERROR EngineError: model down; fan-in 3
+   └─ chat gpt-test               33.0           26.0          80/10\
 """)
 
 
@@ -113,3 +114,38 @@ def test_json_has_plain_values_and_computed_fields(traces: TraceFile) -> None:
             "tokens": None,
         }
     )
+
+
+def test_a_long_loop_renders_flat_and_a_fan_out_keeps_its_branches(tmp_path: Path) -> None:
+    from flock_core import Flock
+    from flock_core.testing import FunctionEngine
+
+    from .conftest import Idea, Summary, Topic, file_provider, pipeline_engine
+
+    path = tmp_path / "traces.db"
+    provider = file_provider(path)
+    loop = Flock(
+        engine=FunctionEngine(lambda request: [Topic(name="again")]), max_agent_iterations=200, tracer_provider=provider
+    )  # pyright: ignore[reportUnknownLambdaType]
+    loop.register_type(Topic)
+    loop.agent("echo").consumes(Topic).publishes(Topic).prevent_self_trigger(False)
+    loop.run(Topic(name="start"))
+    branches = Flock(engine=FunctionEngine(pipeline_engine), tracer_provider=provider)
+    for model in (Topic, Idea, Summary):
+        branches.register_type(model)
+    branches.agent("brainstorm").consumes(Topic).publishes(Idea, fan_out=3)
+    branches.agent("each").consumes(Idea).publishes(Summary)  # three branches
+    branches.run(Topic(name="bees"))
+    provider.shutdown()
+    with TraceFile(path) as traces:
+        fan_out, looped = (traces.spans(info.trace_id) for info in traces.traces())
+    rows = render_spans(looped).splitlines()[3:]
+    assert len(rows) == 1 + 201  # the publish, 200 rounds and the tripped one
+    assert {row.split("invoke_agent")[0] for row in rows[1:]} == {"├─ ", "└─ "}  # every round one level deep
+    assert [re.split(r"\s{2,}\d", row)[0] for row in render_spans(fan_out).splitlines()[3:]] == [
+        "publish Topic",
+        "└─ invoke_agent brainstorm",
+        "   ├─ invoke_agent each",
+        "   ├─ invoke_agent each",
+        "   └─ invoke_agent each",
+    ]

@@ -154,3 +154,31 @@ class _SameFirstDigit(SequentialIds):
 
     def generate_trace_id(self) -> int:
         return (0xAB << 120) + super().generate_trace_id() // int("1" * 32, 16)
+
+
+def test_a_circuit_breaker_trip_is_an_error_span_that_trace_list_counts(tmp_path: Path) -> None:
+    from flock_core import Flock
+    from flock_core.testing import FunctionEngine
+
+    path = tmp_path / "traces.db"
+    provider = file_provider(path)
+    flock = Flock(
+        engine=FunctionEngine(lambda request: [Topic(name="again")]),  # pyright: ignore[reportUnknownLambdaType]
+        max_agent_iterations=3,
+        tracer_provider=provider,
+    )
+    flock.register_type(Topic)
+    flock.agent("echo").consumes(Topic).publishes(Topic).prevent_self_trigger(False)
+    flock.run(Topic(name="start"))
+    provider.shutdown()
+    with TraceFile(path) as traces:
+        [info] = traces.traces()
+        tripped = [s for s in traces.spans(info.trace_id) if s.status == "ERROR"]
+    assert info.errors == len(tripped) == 1
+    assert [(s.name, s.attributes.get("error.type")) for s in tripped] == [
+        ("invoke_agent echo", "CircuitBreakerTripped")
+    ]
+    assert tripped[0].status_message == (
+        "circuit breaker: agent 'echo' reached max_agent_iterations=3 in this workflow and was stopped for it "
+        "(check for a feedback loop)"
+    )

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import timedelta
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime, timedelta
 
 import anyio
 import pytest
@@ -11,6 +12,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from pydantic import BaseModel
 
 from flock_core import BlackboardStore, EvaluationRequest, Flock, InMemoryBlackboardStore, JoinSpec
+from flock_core.blackboard._shared import Renewal
 from flock_core.exceptions import ConfigurationError
 from flock_core.orchestration._router import SharedBoard
 from flock_core.testing import FunctionEngine
@@ -133,7 +135,7 @@ async def test_new_router_takes_over_and_abandoned_lease_is_reclaimed() -> None:
     assert await survivor.get_by_type(Shipment) == [Shipment(order_id=1)]
     assert len(await survivor.get_by_type(Done)) == 2
     record = {r.key: r for r in await store.work()}[leased.key]
-    assert (record.status, record.attempts, record.lease_owner) == ("done", 2, None)
+    assert (record.status, record.attempts, record.lease_owner) == ("done", 2, survivor._core.worker_id)
     assert all(count == 1 for count in calls.values())
 
 
@@ -203,6 +205,39 @@ async def test_a_lost_lease_is_reported_and_the_late_result_is_discarded(caplog:
     await stalled._core.run_item(queued.item)  # the stalled process wakes up and finishes late
     assert len(await stalled.get_by_type(Rested)) == 1, "the late outputs were not stored"
     assert [e for e in finished if type(e).__name__ == "ActivationFinished"] == []
+
+
+class RenewalInFlight(InMemoryBlackboardStore):
+    """A shared store whose next lease renewal lets `during` run while the renewal is in flight."""
+
+    during: Callable[[], Awaitable[None]] | None = None
+
+    async def renew(self, keys: Sequence[str], owner: str, lease_until: datetime) -> Renewal:
+        during, self.during = self.during, None
+        if during is not None:
+            await during()
+        return await super().renew(keys, owner, lease_until)
+
+
+async def test_items_finishing_while_their_leases_are_renewed_are_not_reported_lost(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    store = RenewalInFlight(shared=True)
+    runs: Counter[str] = Counter()
+    [worker] = sleepers(store, 1, runs, lease=30)
+    board = shared_board(worker)
+    for _ in range(5):
+        await worker.publish(Slow(seconds=0))
+    await worker._core.pull(5)  # claimed and queued here: five leases to renew
+    assert len(worker._core.runtime.held_keys()) == 5
+    store.during = worker.run_until_idle  # all five finish between the renewal's start and its answer
+    board._renew_at = None  # due now (the claim above renewed nothing yet)
+    with caplog.at_level("WARNING", logger="flock_core.distributed"):
+        await board.renew_leases()
+
+    assert "lost the lease" not in caplog.text
+    assert [(r.status, r.attempts) for r in await store.work()] == [("done", 1)] * 5
+    assert sorted(runs.values()) == [1] * 5
 
 
 async def test_lease_and_worker_concurrency_are_validated() -> None:

@@ -1,11 +1,14 @@
 """Resuming a run: a second `Flock` on the first one's store carries on where the first one stopped.
 
-Each test runs on the memory store and the SQLite store shared between both Flocks, and on a SQLite file
-reopened by a new store object (what a restarted process does).
+Each test runs on the memory store and the SQLite store shared between both Flocks (the first one's store
+is closed, as its process ending would, which ends its hold of the board), and on a SQLite file reopened
+by a new store object (what a restarted process does).
 """
 
 from __future__ import annotations
 
+import os
+import socket
 import sys
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
@@ -25,7 +28,7 @@ from flock_core import (
     InMemoryBlackboardStore,
     JoinSpec,
 )
-from flock_core.blackboard._work import Commit, WorkRecord, worker_identity
+from flock_core.blackboard._work import Commit, WorkRecord
 from flock_core.blackboard.sqlite._store import SQLiteBlackboardStore
 from flock_core.orchestration._resume import ResumeReport
 from flock_core.testing import FunctionEngine, VirtualClock
@@ -83,9 +86,9 @@ class Board:
         return self.stores[-1]
 
     async def restart(self) -> BlackboardStore:
-        """The same store object, or (`sqlite-reopen`) the first one closed and a new one on the file."""
+        """The first store closed (its run ended), then the same object, or (`sqlite-reopen`) a new one."""
+        await self.store.close()
         if self.kind == "sqlite-reopen":
-            await self.store.close()
             self.stores.append(self._new())
         return self.store
 
@@ -166,16 +169,18 @@ async def test_pending_work_of_the_first_flock_runs_once_in_the_second(board: Bo
     assert [(r.agent, r.status, r.attempts) for r in await second.store.work()] == [("judge", "done", 1)]
 
 
-async def test_a_lease_of_a_dead_process_is_taken_over_at_start(board: Board) -> None:
+@pytest.mark.parametrize("pid", ["dead", "ours"])
+async def test_a_lease_of_a_dead_process_is_taken_over_at_start(board: Board, pid: str) -> None:
+    """Whatever its process id (one that is gone, or ours again: PID reuse, a container's PID 1)."""
     calls = Calls()
     first = make_flock(board.store, calls)
     judge(first)
     await first.publish(Claim(text="c"), correlation_id="w1")
     await first.publish(Evidence(text="e"), correlation_id="w1")
     dead = await anyio.run_process([sys.executable, "-c", "import os; print(os.getpid())"])
-    host, _, rest = worker_identity().partition("/")
+    owner = f"{socket.gethostname()}/{int(dead.stdout) if pid == 'dead' else os.getpid()}/0123456789abcdef"
     [record] = await board.store.work()
-    await board.store.lease(record.key, f"{host}/{int(dead.stdout)}/{rest.partition('/')[2]}", T0 + timedelta(days=1))
+    await board.store.lease(record.key, owner, datetime.now(UTC) + timedelta(days=1))  # far from expiring
 
     second = make_flock(await board.restart(), calls)
     judge(second)
@@ -183,7 +188,7 @@ async def test_a_lease_of_a_dead_process_is_taken_over_at_start(board: Board) ->
 
     assert calls.by_agent == {"judge": 1}
     [done] = await second.store.work()
-    assert (done.status, done.attempts, done.lease_owner) == ("done", 2, None)
+    assert (done.status, done.attempts, done.lease_owner) == ("done", 2, second._core.worker_id)
 
 
 async def test_a_bounded_timer_continues_from_its_last_tick(board: Board) -> None:
@@ -276,7 +281,7 @@ async def test_orphaned_work_runs_when_its_agent_is_declared_again(board: Board)
     first.agent("archivist").consumes(Claim).publishes(Verdict)
     await first.publish(Claim(text="c"))
 
-    second = make_flock(board.store, calls)
+    second = make_flock(await board.restart(), calls)
     judge(second)
     assert (await second.start()).orphaned_work == 1
 

@@ -7,7 +7,7 @@ import pytest
 from dirty_equals import IsStr
 from pydantic import BaseModel
 
-from flock_core import AgentIdentity, ArtifactQuery, Flock, PrivateVisibility, TenantVisibility
+from flock_core import AgentIdentity, ArtifactQuery, EvaluationRequest, Flock, PrivateVisibility, TenantVisibility
 from flock_core.exceptions import EngineError
 from flock_core.serve import ApiKeys, create_app
 from flock_core.testing import FunctionEngine, ScriptedEngine
@@ -162,3 +162,16 @@ async def test_failed_workflow_counts_visible_errors(client: httpx.AsyncClient, 
     await flock.run_until_idle()
     status = (await client.get("/api/v1/correlations/wf")).json()
     assert (status["state"], status["error_count"]) == ("failed", 1)
+
+
+async def test_run_answers_502_json_when_the_engine_raises(client: httpx.AsyncClient, flock: Flock) -> None:
+    def explode(request: EvaluationRequest) -> list[BaseModel]:
+        raise RuntimeError("the model host is down")
+
+    flock.agent("fragile").consumes(Answer).publishes(Question).with_engines(FunctionEngine(explode))
+    failed = await client.post("/api/v1/agents/fragile/run", json={"type": "Answer", "payload": {"text": "x"}})
+    assert failed.status_code == 502
+    assert failed.headers["content-type"] == "application/json"
+    assert failed.json() == {
+        "error": {"code": "agent_failed", "message": "agent 'fragile' failed: RuntimeError: the model host is down"}
+    }

@@ -72,11 +72,18 @@ async def test_openapi_document_is_written_from_the_registry(client: httpx.Async
         "/health",
     }
     schemas = document["components"]["schemas"]
-    assert {"Question", "Answer", "WorkflowError", "Artifact", "PublishRequest", "RunRequest", "Mood"} <= set(schemas)
-    assert schemas["Question"]["properties"]["mood"] == {"$ref": "#/components/schemas/Mood", "default": "happy"}
+    assert {"Question", "Answer", "WorkflowError", "Artifact", "PublishRequest", "RunRequest", "Question.Mood"} <= set(
+        schemas
+    )
+    assert schemas["Question"]["properties"]["mood"] == {
+        "$ref": "#/components/schemas/Question.Mood",
+        "default": "happy",
+    }
     variants = document["paths"]["/api/v1/artifacts"]["post"]["requestBody"]["content"]["application/json"]["schema"]
-    question = next(v for v in variants["oneOf"] if v["allOf"][1]["properties"]["type"] == {"const": "Question"})
-    assert question["allOf"][1]["properties"]["payload"] == {"$ref": "#/components/schemas/Question"}
+    assert variants["discriminator"]["mapping"]["Question"] == "#/components/schemas/PublishQuestion"
+    question = schemas["PublishQuestion"]
+    assert question["properties"]["type"]["enum"] == ["Question"]
+    assert question["properties"]["payload"] == {"$ref": "#/components/schemas/Question"}
     refs = re.findall(r'"\$ref": "#/components/schemas/([^"]+)"', json.dumps(document))
     assert set(refs) <= set(schemas)  # every reference resolves
 

@@ -35,9 +35,10 @@ from flock_core import (
     PrivateVisibility,
     TenantVisibility,
 )
-from flock_core.blackboard._shared import BoardState, SharedQueueStore, shared_store
+from flock_core.blackboard._shared import BoardState, Renewal, SharedQueueStore, shared_store
 from flock_core.blackboard._work import Commit, WorkRecord
-from flock_core.blackboard.postgres._schema import MIGRATIONS, migrate
+from flock_core.blackboard.postgres._ddl import MIGRATIONS
+from flock_core.blackboard.postgres._migrate import migrate
 from flock_core.blackboard.postgres._store import PostgresBlackboardStore
 from flock_core.exceptions import ConfigurationError, StoreError
 from flock_core.orchestration._router import SharedBoard
@@ -178,11 +179,27 @@ async def test_expired_leases_are_claimed_again_and_renewed_ones_are_not(pg_sche
     async with stores(pg_schema, 1) as (store,):
         await store.commit(Commit(enqueue=(item("old"), item("kept"))))
         await store.claim("w1", limit=2, agents=None, lease_until=PAST)
-        assert await store.renew(["kept", "unknown"], "w1", FUTURE) == {"kept"}
-        assert await store.renew(["old"], "somebody-else", FUTURE) == frozenset()
-        assert await store.renew([], "w1", FUTURE) == frozenset()
+        assert await store.renew(["kept", "unknown"], "w1", FUTURE) == Renewal(frozenset({"kept"}))
+        assert await store.renew(["old"], "somebody-else", FUTURE) == Renewal(lost=frozenset({"old"}))
+        assert await store.renew([], "w1", FUTURE) == Renewal()
         [taken] = await store.claim("w2", limit=5, agents=None, lease_until=FUTURE)
         assert (taken.key, taken.attempts, taken.lease_owner) == ("old", 2, "w2")
+
+
+async def test_a_renewal_tells_items_its_owner_finished_from_items_another_owner_took(pg_schema: str) -> None:
+    async with stores(pg_schema, 1) as (store,):
+        await store.commit(Commit(enqueue=(item("mine"), item("theirs"), item("running"), item("released"))))
+        await store.claim("w1", limit=4, agents=None, lease_until=PAST)
+        await store.commit(Commit(complete="mine"))  # w1 finished it while its renewal was on the way
+        [taken] = await store.claim("w2", limit=1, agents=None, lease_until=FUTURE)
+        await store.commit(Commit(complete=taken.key))  # w2 took the expired lease over and finished it
+        await store.release(["released"])
+        keys = ["mine", "theirs", "running", "released", "unknown"]
+
+        renewal = await store.renew(keys, "w1", FUTURE)
+
+        assert taken.key == "theirs"
+        assert renewal == Renewal(renewed=frozenset({"running"}), lost=frozenset({"theirs", "released"}))
 
 
 async def test_board_state_counts_and_routing_commits(pg_schema: str) -> None:
@@ -436,7 +453,7 @@ async def test_new_router_takes_over_and_abandoned_lease_is_reclaimed(pg_schema:
         assert await survivor.get_by_type(Shipment) == [Shipment(order_id=1)]
         assert len(await survivor.get_by_type(Done)) == 2
         record = {r.key: r for r in await survivor_store.work()}[leased.key]
-        assert (record.status, record.attempts, record.lease_owner) == ("done", 2, None)
+        assert (record.status, record.attempts, record.lease_owner) == ("done", 2, survivor._core.worker_id)
         assert all(count == 1 for count in calls.values())
 
 

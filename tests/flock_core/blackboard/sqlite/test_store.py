@@ -6,13 +6,16 @@ The behaviour it shares with every backend is in the contract suite, `test_store
 from __future__ import annotations
 
 import itertools
+import socket
 import sqlite3
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 from pydantic import BaseModel
 
@@ -20,7 +23,7 @@ from flock_core import Artifact, ArtifactQuery, ExpiredJoin, Flock
 from flock_core.blackboard._work import Commit, TimerState, WorkRecord
 from flock_core.blackboard.sqlite._schema import MIGRATIONS, migrate
 from flock_core.blackboard.sqlite._store import SQLiteBlackboardStore
-from flock_core.exceptions import ConfigurationError, StoreError
+from flock_core.exceptions import BoardInUseError, ConfigurationError, StoreError
 from flock_core.testing import FunctionEngine
 
 pytestmark = pytest.mark.anyio
@@ -275,3 +278,65 @@ async def test_two_processes_never_lease_the_same_item(tmp_path: Path) -> None:
     owners = {r.key: r.lease_owner for r in await store.work()}
     await store.close()
     assert owners == {key: "a" for key in leased_a} | {key: "b" for key in leased_b}
+
+
+def process_state(pid: int) -> str:
+    """The state letter of a process (`Z`: a zombie, dead and not reaped)."""
+    return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+
+
+HOLDER = """
+import sys, anyio
+from flock_core import Flock, SQLiteBlackboardStore
+
+async def main(path: str) -> None:
+    flock = Flock(store=SQLiteBlackboardStore(path))
+    await flock.start()
+    print("started", flush=True)
+    sys.stdin.readline()  # hold the board until killed
+
+anyio.run(main, sys.argv[1])
+"""
+
+
+async def second_flock(path: Path) -> tuple[BoardInUseError | None, int]:
+    """Start a Flock on `path` (publishing one question): `(the error, or None; artifacts on the board)`."""
+    flock = Flock(store=SQLiteBlackboardStore(path))
+    flock.register_type(Question)
+    try:
+        await flock.publish(Question(text="lost?"))
+    except BoardInUseError as error:
+        return error, (await flock.store.query(ArtifactQuery())).total
+    finally:
+        await flock.shutdown()
+    return None, (await flock.store.query(ArtifactQuery())).total
+
+
+def test_a_second_process_running_a_flock_on_the_file_fails_fast_until_the_first_dies(tmp_path: Path) -> None:
+    path = tmp_path / "board.db"
+    command = [sys.executable, "-c", HOLDER, str(path)]
+    with subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) as holder:
+        assert holder.stdout is not None
+        assert holder.stdout.readline() == "started\n"
+        error, stored = anyio.run(second_flock, path)
+        assert isinstance(error, BoardInUseError)
+        assert (error.board, stored) == (f"the SQLite board {str(path)!r}", 0), "nothing was stored"
+        assert error.holder.startswith(f"lease owner {socket.gethostname()}/{holder.pid}/")
+        assert "PostgresBlackboardStore" in str(error)
+
+        holder.kill()  # and not reaped: a zombie holds no descriptor, so it holds no board
+        deadline = time.monotonic() + 10
+        while process_state(holder.pid) != "Z" and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert process_state(holder.pid) == "Z"
+        assert anyio.run(second_flock, path) == (None, 1)
+
+
+async def test_two_store_objects_in_one_process_hold_the_file_one_at_a_time(tmp_path: Path) -> None:
+    first, second = SQLiteBlackboardStore(tmp_path / "board.db"), SQLiteBlackboardStore(tmp_path / "board.db")
+    await first.hold("run-1")
+    with pytest.raises(BoardInUseError, match="lease owner run-1, since "):
+        await second.hold("run-2")
+    await first.close()
+    await second.hold("run-2")
+    await second.close()

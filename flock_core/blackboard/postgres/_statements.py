@@ -1,0 +1,140 @@
+"""The SQL statements the PostgreSQL store runs, and the `WHERE` clause of an artifact query.
+
+The lease rule inside `LEASE` and `CLAIM` is rendered from `flock_core.blackboard._leases`, the one
+definition every backend shares.
+"""
+
+from __future__ import annotations
+
+from typing import Any, LiteralString
+
+from .._leases import held_by_sql, leasable_sql
+from .._store import ArtifactQuery
+
+__all__ = [
+    "ARTIFACT_JSON",
+    "BOARD_STATE",
+    "CANCEL_WORK",
+    "CLAIM",
+    "CONSUME",
+    "ENQUEUE",
+    "INSERT_ARTIFACTS",
+    "INSERT_EXPIRED",
+    "LEASE",
+    "LOST_LEASES",
+    "RENEW",
+    "UPSERT_TIMERS",
+    "WORK_COLUMNS",
+    "where",
+]
+
+ARTIFACT_JSON = """json_build_object(
+    'id', id, 'type', type, 'payload', payload, 'produced_by', produced_by, 'correlation_id', correlation_id,
+    'partition_key', partition_key, 'tags', tags, 'visibility', visibility, 'created_at', created_at,
+    'version', version, 'consumed_from', consumed_from, 'trace_context', trace_context)"""
+"""A SQL expression rebuilding an artifact row as the JSON that `Artifact` validates."""
+
+INSERT_ARTIFACTS = """
+INSERT INTO artifacts (id, type, produced_by, correlation_id, partition_key, tags, visibility, created_at,
+                       version, payload, consumed_from, trace_context)
+SELECT (j->>'id')::uuid, j->>'type', j->>'produced_by', j->>'correlation_id', j->>'partition_key',
+       ARRAY(SELECT jsonb_array_elements_text(j->'tags')), j->'visibility', (j->>'created_at')::timestamptz,
+       (j->>'version')::int, j->'payload', ARRAY(SELECT jsonb_array_elements_text(j->'consumed_from'))::uuid[],
+       j->'trace_context'
+FROM unnest(%s::jsonb[]) WITH ORDINALITY AS t(j, n) ORDER BY n
+RETURNING seq"""
+
+WORK_COLUMNS = (
+    "key, agent, subscription, input_ids, correlation_id, priority, batched, tick_number, tick_at, status, "
+    "attempts, last_error, lease_owner, lease_until"
+)
+
+ENQUEUE = f"""
+WITH new AS (
+    INSERT INTO work_items ({WORK_COLUMNS}, tenant_id)
+    SELECT r.key, r.agent, r.subscription, string_to_array(r.inputs, ',')::uuid[], r.correlation_id, r.priority,
+           r.batched, r.tick_number, r.tick_at,
+           CASE WHEN EXISTS (SELECT 1 FROM cancelled_workflows c WHERE c.correlation_id = r.correlation_id)
+                THEN 'cancelled' ELSE r.status END,
+           r.attempts, r.last_error, r.lease_owner, r.lease_until,
+           (SELECT max(a.tenant_id) FROM artifacts a WHERE a.id = ANY(string_to_array(r.inputs, ',')::uuid[]))
+    FROM unnest(%s::text[], %s::text[], %s::int[], %s::text[], %s::text[], %s::int[], %s::bool[], %s::int[],
+                %s::timestamptz[], %s::text[], %s::int[], %s::text[], %s::text[], %s::timestamptz[])
+         WITH ORDINALITY AS r(key, agent, subscription, inputs, correlation_id, priority, batched, tick_number,
+                              tick_at, status, attempts, last_error, lease_owner, lease_until, n)
+    ORDER BY r.n
+    ON CONFLICT (key) DO NOTHING
+    RETURNING agent, input_ids
+)
+INSERT INTO consumptions (agent, artifact_id) SELECT agent, unnest(input_ids) FROM new ON CONFLICT DO NOTHING"""
+
+CONSUME = (
+    "INSERT INTO consumptions (agent, artifact_id) SELECT * FROM unnest(%s::text[], %s::uuid[]) ON CONFLICT DO NOTHING"
+)
+UPSERT_TIMERS = (
+    "INSERT INTO timers (agent, number, scheduled_at) SELECT * FROM unnest(%s::text[], %s::int[], %s::timestamptz[]) "
+    "ON CONFLICT (agent) DO UPDATE SET number = excluded.number, scheduled_at = excluded.scheduled_at"
+)
+INSERT_EXPIRED = (
+    "INSERT INTO expired_joins (agent, subscription, join_key, artifact_ids, types, reason, expired_at) "
+    "VALUES (%s, %s, %s, %s, %s, %s, %s)"
+)
+CLAIM = f"""
+UPDATE work_items w SET status = 'leased', attempts = w.attempts + 1, lease_owner = %s, lease_until = %s
+FROM (SELECT key FROM work_items
+      WHERE {leasable_sql(owner=None, now="now()")}
+        AND (%s::text[] IS NULL OR agent = ANY(%s::text[]))
+        AND NOT EXISTS (SELECT 1 FROM paused_workflows p WHERE p.correlation_id IN (work_items.correlation_id, '*'))
+      ORDER BY priority DESC, seq
+      LIMIT %s
+      FOR UPDATE SKIP LOCKED) picked
+WHERE w.key = picked.key
+RETURNING w.seq, {", ".join(f"w.{c.strip()}" for c in WORK_COLUMNS.split(","))}"""
+LEASE = f"""
+UPDATE work_items SET status = 'leased', attempts = attempts + 1, lease_owner = %(owner)s, lease_until = %(until)s
+WHERE key = %(key)s AND {leasable_sql(owner="%(owner)s", now="now()")}
+  AND NOT EXISTS (SELECT 1 FROM paused_workflows p WHERE p.correlation_id IN (work_items.correlation_id, '*'))
+RETURNING {WORK_COLUMNS}"""
+RENEW = f"""
+UPDATE work_items SET lease_until = %(until)s
+WHERE key = ANY(%(keys)s) AND {held_by_sql("%(owner)s")}
+RETURNING key"""
+LOST_LEASES = """
+SELECT key FROM work_items WHERE key = ANY(%(keys)s) AND lease_owner IS DISTINCT FROM %(owner)s"""
+"""Run after `RENEW` in its transaction, so it sees every commit the renewal waited for: a key the owner
+finished meanwhile (a finished item keeps its last owner) is not lost; one another owner took is."""
+CANCEL_WORK = f"""
+SELECT {WORK_COLUMNS} FROM work_items WHERE correlation_id = %s AND status IN ('pending', 'leased')
+ORDER BY seq FOR UPDATE"""
+BOARD_STATE = """
+SELECT (SELECT count(*) FROM artifacts WHERE seq > r.routed_seq),
+       (SELECT count(*) FROM work_items WHERE status = 'pending'
+        AND NOT EXISTS (SELECT 1 FROM paused_workflows p WHERE p.correlation_id IN (work_items.correlation_id, '*'))),
+       (SELECT count(*) FROM work_items WHERE status = 'leased'),
+       r.open_groups, r.delayed
+FROM router_state r"""
+
+
+def where(query: ArtifactQuery) -> tuple[LiteralString, list[Any]]:
+    """The `WHERE` clause and parameters of `query`'s filters (visibility only as a prefilter)."""
+    clauses: list[LiteralString] = []
+    params: list[Any] = []
+    filters: list[tuple[LiteralString, Any]] = [
+        ("type = ANY(%s)", None if query.types is None else sorted(query.types)),
+        ("produced_by = ANY(%s)", None if query.produced_by is None else sorted(query.produced_by)),
+        ("correlation_id = %s", query.correlation_id),
+        ("tags @> %s::text[]", None if not query.tags else sorted(query.tags)),
+        ("created_at >= %s", query.since),
+        ("created_at < %s", query.until),
+    ]
+    for clause, value in filters:
+        if value is not None:
+            clauses.append(clause)
+            params.append(value)
+    identity = query.visible_to
+    if identity is not None:  # a prefilter only: `matches` applies every rule (labels, delays) afterwards
+        clauses.append("(tenant_id IS NULL OR tenant_id = %s)")
+        params.append(identity.tenant)
+        clauses.append("(visibility_kind <> 'private' OR visibility -> 'agents' ? %s)")
+        params.append(identity.name)
+    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params

@@ -1,0 +1,167 @@
+"""The HTTP API's response bodies as Pydantic models: the source of the OpenAPI document's response schemas.
+
+The routes build their JSON with the functions of `_views`; these models describe exactly that JSON (a test
+validates real responses against them, with unknown fields forbidden), so a generated client parses what
+the server sends.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..blackboard._artifacts import Artifact
+
+__all__ = [
+    "RESPONSE_MODELS",
+    "AgentList",
+    "ArtifactPage",
+    "Error",
+    "Health",
+    "RunResponse",
+    "TypeList",
+    "WorkflowStatus",
+]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorDetail(_Body):
+    """One problem with one field of a request."""
+
+    field: str = Field(description="The dotted location of the field (`payload.text`, `limit`, `<root>`).")
+    message: str
+
+
+class ErrorBody(_Body):
+    """What went wrong: a stable `code` for programs, a `message` for people, per-field `details`."""
+
+    code: str = Field(description="A stable machine-readable code (`not_found`, `invalid_payload`, ...).")
+    message: str
+    details: list[ErrorDetail] = Field(default_factory=list[ErrorDetail], description="Absent when empty.")
+
+
+class Error(_Body):
+    """The body of every error response."""
+
+    error: ErrorBody
+
+
+class ArtifactPage(_Body):
+    """One page of the artifacts the caller may see, oldest first."""
+
+    items: list[Artifact]
+    total: int = Field(description="Matches in all pages.")
+    offset: int
+    limit: int
+    next_offset: int | None = Field(description="The offset of the next page; null on the last page.")
+
+
+class JoinView(_Body):
+    within: float | int | None = Field(description="Seconds (a time window) or a count of artifacts.")
+
+
+class BatchView(_Body):
+    size: int
+    timeout: float | int | None = Field(description="Seconds.")
+    scope: Literal["board", "correlation"]
+
+
+class SubscriptionView(_Body):
+    types: list[str]
+    from_agents: list[str] | None
+    tags: list[str] | None
+    priority: int
+    filters: int = Field(description="How many `where` predicates filter the inputs.")
+    join: JoinView | None
+    batch: BatchView | None
+
+
+class FanOutView(_Body):
+    low: int
+    high: int
+    text: str
+
+
+class OutputGroupView(_Body):
+    types: list[str]
+    fan_out: FanOutView
+    description: str | None
+    visibility: dict[str, Any] | None = Field(description="A declared visibility, `{kind: computed}`, or null.")
+
+
+class AgentView(_Body):
+    """An agent declaration: what it consumes and publishes, and the identity it acts under."""
+
+    name: str
+    description: str | None
+    subscriptions: list[SubscriptionView]
+    output_groups: list[OutputGroupView]
+    labels: list[str]
+    tenant: str | None
+    tools: list[str]
+    max_concurrency: int | None
+    scheduled: bool
+
+
+class AgentList(_Body):
+    agents: list[AgentView]
+
+
+class TypeInfo(_Body):
+    name: str
+    json_schema: dict[str, Any] = Field(alias="schema", description="The payload's JSON schema.")
+
+
+class TypeList(_Body):
+    types: list[TypeInfo]
+
+
+class RunResponse(_Body):
+    """The outputs of a direct run that the caller may see."""
+
+    agent: str
+    published: bool
+    outputs: list[Artifact]
+
+
+class UsageView(_Body):
+    input_tokens: int
+    output_tokens: int
+    calls: int
+
+
+class WorkflowStatus(_Body):
+    """Where one workflow stands; the counts are of the artifacts the caller may see."""
+
+    correlation_id: str
+    state: Literal["active", "completed", "failed"]
+    artifact_count: int
+    error_count: int
+    pending_activations: int
+    waiting_gate_inputs: int
+    waiting_join_inputs: int
+    waiting_batch_inputs: int
+    delayed_artifacts: int
+    usage: UsageView
+
+
+class Health(_Body):
+    status: Literal["ok"]
+    version: str
+    agents: int = Field(description="How many agents the Flock declares.")
+
+
+RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
+    AgentList,
+    ArtifactPage,
+    Error,
+    Health,
+    RunResponse,
+    TypeList,
+    WorkflowStatus,
+)
+"""The response models that become components of the OpenAPI document (with the models they nest)."""
