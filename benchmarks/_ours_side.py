@@ -30,6 +30,7 @@ from ._payloads import CALLS_PER_WORKFLOW, FAN_OUT, MODELS, STAGES, Note, Review
 from ._protocol import Job, Outcome, WorkloadName
 from ._rss import peak_rss_mb
 from ._scaling import scaling
+from ._security import flow_cost, http_publish
 
 __all__ = ["WORKLOADS", "drop_schema", "postgres_problem"]
 
@@ -228,4 +229,6 @@ WORKLOADS: dict[WorkloadName, Workload] = {
     "memory_floor": memory_floor,
     "durable": durable,
     "scaling": scaling,
+    "http_publish": http_publish,
+    "flow_cost": flow_cost,
 }

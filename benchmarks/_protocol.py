@@ -26,6 +26,8 @@ WorkloadName = Literal[
     "memory_floor",
     "durable",
     "scaling",
+    "http_publish",
+    "flow_cost",
 ]
 """The workloads a driver implements; the `*_floor` ones (ours only) do the same work without a framework."""
 StoreKind = Literal["memory", "sqlite", "postgres"]

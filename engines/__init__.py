@@ -34,15 +34,17 @@ from ._learning import (
     save_learned,
 )
 from ._naming import pluralize, snake_case
-from ._settings import MODEL_ENV, OFFLINE_MODEL, AdapterName, BackendName, ProgramName
+from ._settings import MODEL_ENV, OFFLINE_MODEL, SIMULATED_MODEL, AdapterName, BackendName, ProgramName
 from ._shape import InputShape, InputSlot
 from ._signature import RESERVED_NAMES, FieldPlan, FieldRole, SignaturePlan, build_signature, plan_signature
+from ._simulated import simulated_reply, simulated_responder
 
 __all__ = [
     "ALLOW_MODEL_REQUESTS_ENV",
     "MODEL_ENV",
     "OFFLINE_MODEL",
     "RESERVED_NAMES",
+    "SIMULATED_MODEL",
     "AdapterName",
     "BackendName",
     "Budget",
@@ -85,5 +87,7 @@ __all__ = [
     "plan_signature",
     "pluralize",
     "save_learned",
+    "simulated_reply",
+    "simulated_responder",
     "snake_case",
 ]

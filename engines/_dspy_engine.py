@@ -12,7 +12,7 @@ from ._guard import check_model_request
 from ._settings import (
     ADAPTER_NAMES,
     BACKEND_NAMES,
-    OFFLINE_MODEL,
+    LOCAL_MODELS,
     PROGRAM_NAMES,
     TOOL_CALLING_NAMES,
     AdapterName,
@@ -113,7 +113,7 @@ class DSPyEngine:
         """Produce `request.group` with one DSPy program run (plus tool-loop steps, when there are tools)."""
         agent = request.agent.name
         model = resolve_model(agent, self.settings.model, request.model)
-        check_model_request(agent, model, self.settings.lm.base_url, offline=model == OFFLINE_MODEL)
+        check_model_request(agent, model, self.settings.lm.base_url, offline=model in LOCAL_MODELS)
         prepare_environment()
         from opentelemetry import trace
 

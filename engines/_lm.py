@@ -13,7 +13,7 @@ from flock_core.exceptions import ConfigurationError
 
 from ._offline import OfflineLM
 from ._recorder import LMRelay
-from ._settings import OFFLINE_MODEL, AdapterName, LMSettings
+from ._settings import LOCAL_MODELS, AdapterName, LMSettings
 from ._telemetry import note_response
 
 __all__ = ["ObservedLM", "make_adapter", "make_lm"]
@@ -35,8 +35,8 @@ def make_lm(model: str, settings: LMSettings) -> dspy.BaseLM:
     A `dspy.LM` carries an `LMRelay` callback (after any `callbacks` given in `lm_kwargs`), through which
     runs count its calls and trace them.
     """
-    if model == OFFLINE_MODEL:
-        return OfflineLM()
+    if model in LOCAL_MODELS:
+        return OfflineLM(model)
     options: dict[str, Any] = {
         "temperature": settings.temperature,
         "max_tokens": settings.max_tokens,

@@ -29,7 +29,8 @@ from dspy.lm15 import ConfigurationError as LM15ConfigurationError
 from dspy.lm15 import Message, Request, Response, Usage, response_to_events
 
 from ._recorder import CallRecorder, FormattedCall
-from ._settings import OFFLINE_MODEL
+from ._settings import OFFLINE_MODEL, SIMULATED_MODEL
+from ._simulated import simulated_reply
 from ._synthetic import synthesize
 
 __all__ = ["OfflineLM", "offline_reply"]
@@ -40,12 +41,14 @@ _REACT_CHOICES: dict[str, Any] = {"next_tool_name": "finish", "next_tool_args": 
 
 
 class OfflineLM(dspy.LM):
-    """A `dspy.LM` named `"offline"` that answers locally with synthetic values (see the module docstring)."""
+    """A `dspy.LM` that answers locally: `"offline"` with synthetic values (see the module docstring), or
+    `"simulated"` with the simulated model's answers (`engines._simulated`), which follow the prompt's demos
+    and rules."""
 
-    def __init__(self) -> None:
-        engine = _OfflineEngine()
+    def __init__(self, model: str = OFFLINE_MODEL) -> None:
+        engine = _OfflineEngine(simulated=model == SIMULATED_MODEL)
         super().__init__(  # pyright: ignore[reportUnknownMemberType] - dspy.LM takes untyped **kwargs
-            OFFLINE_MODEL, engine=engine, async_engine=_AsyncOfflineEngine(engine), cache=False, num_retries=0
+            model, engine=engine, async_engine=_AsyncOfflineEngine(engine), cache=False, num_retries=0
         )
 
 
@@ -55,23 +58,26 @@ class _OfflineEngine:
     supports_function_calling = False
     supports_response_schema = False
 
+    def __init__(self, *, simulated: bool = False) -> None:
+        self._simulated = simulated
+
     def complete(self, request: Request) -> Response:
+        if self._simulated:
+            return self._respond(request, simulated_reply(_system_text(request), _turns(request)), SIMULATED_MODEL)
         recorder = CallRecorder.current()
         if recorder is None or recorder.last is None:
             raise LM15ConfigurationError(
                 "the offline model answers DSPy programs run by engines.DSPyEngine (it reads the signature "
                 "being formatted from the engine's CallRecorder callback)"
             )
+        return self._respond(request, offline_reply(recorder.last, _prompt_text(request)), OFFLINE_MODEL)
+
+    def _respond(self, request: Request, text: str, model: str) -> Response:
         prompt = _prompt_text(request)
-        text = offline_reply(recorder.last, prompt)
         usage = Usage(input_tokens=_tokens(prompt), output_tokens=_tokens(text))
         digest = hashlib.sha256(prompt.encode()).hexdigest()[:16]
         return Response(
-            id=f"offline-{digest}",
-            model=OFFLINE_MODEL,
-            message=Message.assistant(text),
-            finish_reason="stop",
-            usage=usage,
+            id=f"{model}-{digest}", model=model, message=Message.assistant(text), finish_reason="stop", usage=usage
         )
 
     def stream(self, request: Request) -> Any:
@@ -131,15 +137,21 @@ def _count(description: str) -> tuple[int, int] | None:
     return None
 
 
-def _prompt_text(request: Request) -> str:
+def _system_text(request: Request) -> str:
     system = request.system
     if system is None:
-        head = ""
-    elif isinstance(system, str):
-        head = system
-    else:
-        head = "".join(str(getattr(part, "text", "")) for part in system)
-    return "\n\n".join([head, *(message.text or "" for message in request.messages)])
+        return ""
+    if isinstance(system, str):
+        return system
+    return "".join(str(getattr(part, "text", "")) for part in system)
+
+
+def _turns(request: Request) -> list[tuple[str, str]]:
+    return [(str(message.role), message.text or "") for message in request.messages]
+
+
+def _prompt_text(request: Request) -> str:
+    return "\n\n".join([_system_text(request), *(message.text or "" for message in request.messages)])
 
 
 def _tokens(text: str) -> int:

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import dspy
 
-from flock_core import EvaluationRequest, EvaluationResult, LearnedState
+from flock_core import EvaluationRequest, EvaluationResult, LearnedState, Usage
 from flock_core.exceptions import ConfigurationError, EngineError
 
 from ._inputs import demo_fields, signature_inputs
 from ._lm import make_adapter, make_lm
+from ._meter import current_meter
 from ._native_tools import native_tool_calling
 from ._outputs import collect_outputs, parse_violation
 from ._program import ProgramFailed, make_program, run_program, set_demos
@@ -63,6 +64,10 @@ class DSPySession:
         )
         if learned.demos:
             set_demos(program, _examples(plan, learned))
+        meter, reserved = current_meter(), self._most_requests(bool(tools))
+        if meter is not None and not meter.acquire(reserved):
+            raise EngineError(agent, f"the model-call budget is spent: a call to {model!r} was not made", usage=Usage())
+        usage = Usage()
         try:
             prediction, usage = await run_program(
                 program,
@@ -72,6 +77,7 @@ class DSPySession:
                 foreign_adapter=not isinstance(self._settings.adapter, str),
             )
         except ProgramFailed as failed:
+            usage = failed.usage
             cause = failed.cause
             if isinstance(cause, dspy.AdapterParseError):
                 raise parse_violation(agent, plan, cause, usage=failed.usage) from cause
@@ -79,7 +85,15 @@ class DSPySession:
                 message = f"the call to model {model!r} failed: {cause}"
                 raise EngineError(agent, message, usage=failed.usage) from cause
             raise cause from None
+        finally:
+            if meter is not None:
+                meter.settle(reserved, usage)
         return EvaluationResult(outputs=collect_outputs(agent, plan, prediction), usage=usage)
+
+    def _most_requests(self, tool_loop: bool) -> int:
+        """The most HTTP requests one program call can make: its LM calls, each with its retries."""
+        calls = self._settings.max_tool_calls + 1 if tool_loop or self._settings.program == "react" else 1
+        return calls * (1 + self._settings.lm.num_retries)
 
     def _native_tools(self, agent: str, lm: dspy.BaseLM, adapter: dspy.Adapter) -> bool:
         choice = self._settings.tool_calling

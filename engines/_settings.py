@@ -1,9 +1,9 @@
 """The engine's choices and settings, and which model a call uses. Nothing here loads DSPy.
 
 Model resolution: the engine's `model`, else the Flock's (`EvaluationRequest.model`), else the
-`FLOCK_MODEL` environment variable, else `ConfigurationError`. `"offline"` selects the offline model;
-any other string is a DSPy/LiteLLM model id such as `openai/gpt-4.1-mini`, `anthropic/claude-sonnet-4-5`
-or `ollama_chat/llama3.2`.
+`FLOCK_MODEL` environment variable, else `ConfigurationError`. `"offline"` selects the offline model,
+`"simulated"` the simulated model (both in-process); any other string is a DSPy/LiteLLM model id such as
+`openai/gpt-4.1-mini`, `anthropic/claude-sonnet-4-5` or `ollama_chat/llama3.2`.
 """
 
 from __future__ import annotations
@@ -22,9 +22,11 @@ if TYPE_CHECKING:
 __all__ = [
     "ADAPTER_NAMES",
     "BACKEND_NAMES",
+    "LOCAL_MODELS",
     "MODEL_ENV",
     "OFFLINE_MODEL",
     "PROGRAM_NAMES",
+    "SIMULATED_MODEL",
     "TOOL_CALLING_NAMES",
     "AdapterName",
     "BackendName",
@@ -52,6 +54,10 @@ TOOL_CALLING_NAMES: tuple[str, ...] = get_args(ToolCalling)
 BACKEND_NAMES: tuple[str, ...] = get_args(BackendName)
 PROGRAM_NAMES: tuple[str, ...] = get_args(ProgramName)
 OFFLINE_MODEL = "offline"
+SIMULATED_MODEL = "simulated"
+"""The simulated model (`engines._simulated`): offline, its answers follow the demos and rules in its prompt."""
+LOCAL_MODELS = frozenset({OFFLINE_MODEL, SIMULATED_MODEL})
+"""The models that answer in-process, with no key and no network."""
 MODEL_ENV = "FLOCK_MODEL"
 _COST_MAP_ENV = "LITELLM_LOCAL_MODEL_COST_MAP"
 

@@ -47,11 +47,14 @@ from .blackboard._store import (
 from .blackboard._visibility import (
     AfterVisibility,
     AgentIdentity,
+    ComposedVisibility,
+    DeclassifiedVisibility,
     LabelledVisibility,
     PrivateVisibility,
     PublicVisibility,
     TenantVisibility,
     Visibility,
+    combine,
 )
 from .blackboard._work import Commit, ExpiredJoin, Tick, TimerState, WorkRecord, WorkStatus
 from .blackboard.memory._store import InMemoryBlackboardStore
@@ -126,6 +129,7 @@ __all__ = [
     "BlackboardStore",
     "Clock",
     "Commit",
+    "ComposedVisibility",
     "Condition",
     "ConditionView",
     "ContextProvider",
@@ -133,6 +137,7 @@ __all__ = [
     "CorrelationContext",
     "CorrelationState",
     "CorrelationStatus",
+    "DeclassifiedVisibility",
     "Demo",
     "Engine",
     "EvaluationRequest",
@@ -181,6 +186,7 @@ __all__ = [
     "WorkflowFailed",
     "__version__",
     "active_tracer",
+    "combine",
     "flock_type",
     "type_name_of",
 ]

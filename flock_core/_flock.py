@@ -16,7 +16,7 @@ from .agents._builder import AgentBuilder
 from .agents._context import ContextProvider
 from .agents._engine import Engine
 from .agents._spec import AgentSpec
-from .blackboard._artifacts import Artifact, WorkflowError
+from .blackboard._artifacts import EXTERNAL_PRODUCER, Artifact, WorkflowError
 from .blackboard._registry import TypeRegistry, default_registry
 from .blackboard._store import ArtifactQuery, BlackboardStore
 from .blackboard._visibility import Visibility
@@ -69,6 +69,9 @@ class Flock:
             loses its work to another after at most one lease.
         clock: the time source (`flock_core.testing.VirtualClock` in tests).
         tracer_provider: an OpenTelemetry tracer provider (default: the global one; nothing is configured).
+        trace_content: record artifacts' payloads on spans as `input.value` / `output.value` (public
+            visibility only; default: the `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT` variable,
+            else off). See docs/observability.md.
     """
 
     def __init__(
@@ -84,6 +87,7 @@ class Flock:
         lease: float | timedelta = 30.0,
         clock: Clock | None = None,
         tracer_provider: TracerProvider | None = None,
+        trace_content: bool | None = None,
     ) -> None:
         # the run-time machinery and OpenTelemetry's trace API load with the first Flock, not at import
         from ._tracing import FlockTracer
@@ -116,7 +120,7 @@ class Flock:
             max_concurrency=options.max_concurrency,
             max_attempts=options.max_attempts,
             lease=options.lease,
-            tracer=FlockTracer(tracer_provider),
+            tracer=FlockTracer(tracer_provider, capture_content=trace_content),
         )
         for callback in tuple(_on_create):
             callback(self)
@@ -200,14 +204,21 @@ class Flock:
         correlation_id: str | None = None,
         partition_key: str | None = None,
         tags: Iterable[str] | None = None,
+        produced_by: str = EXTERNAL_PRODUCER,
     ) -> Artifact:
         """Validate `obj`, store it as an artifact, and queue the activations it completes.
 
         `obj` is a registered Pydantic model instance or `{"type": name, "payload": {...}}`. Without a
         `correlation_id`, the artifact starts a new workflow. Activations run in `run_until_idle()`.
+        `produced_by` records who published it (the HTTP API passes `"api:"` and the caller).
         """
         return await self._core.publish(
-            obj, visibility=visibility, correlation_id=correlation_id, partition_key=partition_key, tags=tags
+            obj,
+            visibility=visibility,
+            correlation_id=correlation_id,
+            partition_key=partition_key,
+            tags=tags,
+            produced_by=produced_by,
         )
 
     async def publish_many(self, objs: Iterable[BaseModel | Mapping[str, Any]], **options: Any) -> list[Artifact]:
@@ -311,7 +322,8 @@ class Flock:
     ) -> list[Artifact]:
         """Run one agent directly on `obj` and return its output artifacts.
 
-        Errors are raised to the caller. With `publish_outputs`, the input and the outputs are stored
+        Errors are raised to the caller (`InputTypeError` when the agent does not consume `obj`'s type).
+        With `publish_outputs`, the input and the outputs are stored
         (with lineage) and the outputs are routed to subscribers; call `run_until_idle()` to process them.
         """
         return await self._core.invoke(agent if isinstance(agent, str) else agent.name, obj, publish_outputs)
@@ -340,7 +352,7 @@ class Flock:
         return await self._core.status(correlation_id)
 
     async def shutdown(self) -> None:
-        """Run every component's `on_terminate` hook, close MCP sessions and the store."""
+        """End open workflow spans, run every component's `on_terminate` hook, close MCP sessions and the store."""
         await self._core.shutdown()
 
     # -- integrations --------------------------------------------------------------------------------

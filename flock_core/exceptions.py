@@ -7,6 +7,7 @@ FlockError
 │   ├── AgentDeclarationError      a contradictory or incomplete agent declaration
 │   │   └── DuplicateAgentError    two agents share a name in one Flock
 │   ├── UnknownAgentError          an agent name that this Flock does not know
+│   ├── InputTypeError             an agent invoked on a type none of its subscriptions takes
 │   ├── PayloadValidationError     a published payload does not validate against its registered type
 │   ├── ConfigurationError         a setting is missing or invalid (for example no model configured)
 │   └── EventLoopError             a blocking method (`Flock.run`) was called inside a running event loop
@@ -26,7 +27,7 @@ and name it in their message.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -42,6 +43,7 @@ __all__ = [
     "EngineError",
     "EventLoopError",
     "FlockError",
+    "InputTypeError",
     "McpError",
     "PayloadValidationError",
     "RunTimeoutError",
@@ -98,6 +100,16 @@ class UnknownAgentError(UserError):
     def __init__(self, agent: str, known: Sequence[str]) -> None:
         super().__init__(f"unknown agent {agent!r}; declared agents: {sorted(known)}")
         self.agent = agent
+
+
+class InputTypeError(UserError, TypeError):
+    """An agent was invoked directly on a type that none of its subscriptions takes."""
+
+    def __init__(self, agent: str, type_name: str, accepted: Iterable[str]) -> None:
+        self.agent = agent
+        self.type_name = type_name
+        self.accepted = tuple(sorted(accepted))
+        super().__init__(f"agent {agent!r} does not consume {type_name!r}; it consumes {list(self.accepted)}")
 
 
 class PayloadValidationError(UserError, ValueError):

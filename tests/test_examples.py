@@ -13,11 +13,13 @@ EXAMPLES = sorted((ROOT / "examples").rglob("*.py"))
 
 EXPECTED: dict[str, list[str]] = {
     "support_router/router.py": [
-        "model: SIMULATED",
-        "dev accuracy before optimization: 42%",
-        "dev accuracy after optimization: 82%",
-        "saved, then loaded into a new Flock (5 groups): dev accuracy 82%",
+        "model: SIMULATED model, in-process",
+        "tickets: 112 train, 56 dev, 56 test (split seed 2024)",
+        "test accuracy before optimization: 33.9%",
+        "test accuracy after optimization: 51.8%",
+        "saved, loaded into a new Flock (5 groups): test accuracy 51.8%",
     ],
+    "support_router/make_tickets.py": ["tickets.jsonl is up to date: 224 tickets"],
     "durable_resume.py": [
         "flock 1 stopped with 1 of 3 reviews",
         "flock 2 resumed 2 pending activations",
@@ -45,4 +47,19 @@ def test_example_runs(example: Path, capsys: pytest.CaptureFixture[str], monkeyp
     runpy.run_path(str(example), run_name="__main__")
     out = capsys.readouterr().out
     for expected in EXPECTED[str(example.relative_to(ROOT / "examples"))]:
+        assert expected in out
+
+
+def test_the_router_learns_the_same_through_the_fake_openai_server(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--server`: the same simulated model behind FakeOpenAIServer (DSPy's and LiteLLM's HTTP path), same numbers."""
+    example = ROOT / "examples" / "support_router" / "router.py"
+    monkeypatch.delenv("FLOCK_MODEL", raising=False)
+    monkeypatch.setattr(sys, "argv", [str(example), "--server"])
+    monkeypatch.syspath_prepend(str(example.parent))
+    runpy.run_path(str(example), run_name="__main__")
+    out = capsys.readouterr().out
+    assert "model: SIMULATED model behind a local fake OpenAI server" in out
+    for expected in EXPECTED["support_router/router.py"][1:]:
         assert expected in out

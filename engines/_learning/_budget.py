@@ -1,4 +1,5 @@
-"""Model-usage budgets: checked before a run starts, from what the runs so far have cost."""
+"""Model-usage budgets: admitted before a run starts, from what the runs so far have cost, and enforced at
+every DSPy model call by a `CallMeter` (a hard limit that survives a kill through its journal)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,11 @@ from typing import TYPE_CHECKING
 from flock_core import AgentSpec, Usage, type_name_of
 from flock_core.exceptions import ConfigurationError
 
+from .._meter import CallMeter
+
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from pydantic import BaseModel
 
 __all__ = ["Budget", "Spending", "first_run_estimate"]
@@ -51,10 +56,30 @@ class Spending:
     2
     """
 
-    def __init__(self, budget: Budget | None, spent: Usage, most: Mapping[str, Usage] | None = None) -> None:
+    def __init__(
+        self,
+        budget: Budget | None,
+        spent: Usage,
+        most: Mapping[str, Usage] | None = None,
+        *,
+        journal: Path | None = None,
+    ) -> None:
         self.budget = budget or Budget()
-        self.spent = spent
         self._most: dict[str, Usage] = dict(most or {})
+        before = CallMeter.spent_in(journal) if journal is not None else Usage()
+        self._reported = spent
+        self.meter = CallMeter(
+            max_calls=self.budget.max_calls,
+            max_tokens=self.budget.max_tokens,
+            spent=_most_of(spent, before),
+            journal=journal,
+        )
+
+    @property
+    def spent(self) -> Usage:
+        """What was spent: the usage the runs reported, or what the meter counted at the model calls, if more
+        (the meter also counts calls of runs cut short by a kill, and of runs whose trial was dropped)."""
+        return _most_of(self._reported, self.meter.spent)
 
     @property
     def most(self) -> Mapping[str, Usage]:
@@ -82,13 +107,17 @@ class Spending:
 
     def record(self, kind: str, usage: Usage) -> None:
         """Add the cost of one finished run of `kind`."""
-        self.spent = self.spent + usage
+        self._reported = self._reported + usage
         most = self._most.get(kind, Usage())
         self._most[kind] = Usage(
             max(most.input_tokens, usage.input_tokens),
             max(most.output_tokens, usage.output_tokens),
             max(most.calls, usage.calls),
         )
+
+
+def _most_of(a: Usage, b: Usage) -> Usage:
+    return Usage(max(a.input_tokens, b.input_tokens), max(a.output_tokens, b.output_tokens), max(a.calls, b.calls))
 
 
 def first_run_estimate(specs: Mapping[str, AgentSpec], inputs: Iterable[BaseModel]) -> int:

@@ -28,6 +28,7 @@ from flock_core import Demo, Flock, LearnedState, Usage
 from flock_core.exceptions import ConfigurationError, UnknownAgentError
 
 from .._dspy_engine import DSPyEngine
+from .._meter import metering
 from ._budget import Spending, first_run_estimate
 from ._checkpoint import Checkpoint
 from ._codec import encode_state
@@ -41,7 +42,10 @@ from ._runner import Batch, StopReason, run_examples
 from ._search import Candidate, bootstrapped, learns, random_candidates
 from ._traces import GroupKey, run_demos
 
-__all__ = ["OptimizationRun"]
+__all__ = ["SPENDING_JOURNAL", "OptimizationRun"]
+
+SPENDING_JOURNAL = "spending.jsonl"
+"""The file in `run_dir` where the meter records every model call before it is made."""
 
 L = TypeVar("L")
 Learned = dict[GroupKey, LearnedState]
@@ -78,6 +82,7 @@ class OptimizationRun(Generic[L]):
         self._options = options
         self._state: OptimizationState = "pending"
         self._cancelled = False
+        self._unpaused: anyio.Event | None = None
         self._current: str | None = None
         self._stop: StopReason | None = None
         self._checkpoint = Checkpoint(self._fingerprint())
@@ -108,6 +113,25 @@ class OptimizationRun(Generic[L]):
     def cancel(self) -> None:
         """Stop before the next batch of runs (runs in flight finish; the trial in progress is dropped)."""
         self._cancelled = True
+        self.resume()
+
+    def pause(self) -> None:
+        """Hold before the next batch of runs until `resume()` (runs in flight finish; nothing is dropped)."""
+        if self._unpaused is None:
+            self._unpaused = anyio.Event()
+
+    def resume(self) -> None:
+        """Continue after `pause()`."""
+        if self._unpaused is not None:
+            self._unpaused.set()
+            self._unpaused = None
+
+    async def _wait_while_paused(self) -> None:
+        while (unpaused := self._unpaused) is not None:
+            state, self._state = self._state, "paused"
+            self._save(self._checkpoint, "completed")
+            await unpaused.wait()
+            self._state = state
 
     async def run(self) -> OptimizationResult:
         """Run (or resume) the optimization and apply what it found to `flock.learned`.
@@ -126,6 +150,8 @@ class OptimizationRun(Generic[L]):
             _apply(self._flock, self._keys, checkpoint.initial)
             self._state = "cancelled" if isinstance(exc, anyio.get_cancelled_exc_class()) else "failed"
             raise
+        finally:
+            self._spending.meter.close()
         result = self._result(checkpoint, self._stop, resumed)
         self._state = "cancelled" if self._stop == "cancelled" else "finished"
         return result
@@ -139,7 +165,10 @@ class OptimizationRun(Generic[L]):
             loaded = self._checkpoint
             loaded.initial = {key: state for key, state in self._flock.learned.items() if key in self._keys}
         self._checkpoint = loaded
-        self._spending = Spending(self._options.budget, loaded.spent, loaded.most)
+        journal = run_dir / SPENDING_JOURNAL if run_dir is not None else None
+        if run_dir is not None:
+            run_dir.mkdir(parents=True, exist_ok=True)
+        self._spending = Spending(self._options.budget, loaded.spent, loaded.most, journal=journal)
         return loaded
 
     @property
@@ -165,39 +194,56 @@ class OptimizationRun(Generic[L]):
         return "completed"
 
     async def _bootstrap(self, checkpoint: Checkpoint) -> StopReason:
+        """Collect demos from the passing training runs, in rounds: each round reruns the examples that have
+        not passed yet, with the demos found so far applied (as DSPy's BootstrapFewShot does with `max_rounds`)."""
         _apply(self._flock, self._keys, checkpoint.initial)
         with self._trial("bootstrap", "training set") as span:
-            batch = await self._runs(self._train)
-            if batch.stop == "cancelled":
+            collected, passed, first = _Collected(), set[int](), list[float]()
+            stop: StopReason = "completed"
+            for number in range(self._options.bootstrap_rounds):
+                todo = [i for i in range(len(self._train)) if i not in passed]
+                if not todo:
+                    break
+                if number:
+                    taught = bootstrapped(collected.pool, checkpoint.initial, self._options.max_demos)
+                    _apply(self._flock, self._keys, {**checkpoint.initial, **taught.states})
+                batch = await self._runs([self._train[i] for i in todo])
+                collected.runs, collected.usage = collected.runs + len(batch.runs), collected.usage + batch.usage
+                for index, run in zip(todo, batch.runs, strict=False):
+                    score = judge(self._metric, self._train[index], run).score
+                    first.extend([score] if number == 0 else [])
+                    if self._passes(score):
+                        passed.add(index)
+                        collected.add(run_demos(run, self._flock.agents, self._scope))
+                stop = batch.stop
+                if stop != "completed":
+                    break
+            for index, example in enumerate(self._train):
+                if index not in passed:
+                    collected.add(
+                        {key: [demo] for key, demo in example.labelled_demos(self._flock.agents, self._scope).items()}
+                    )
+            _apply(self._flock, self._keys, checkpoint.initial)
+            if stop == "cancelled":
                 return self._save(checkpoint, "cancelled")
-            pool: dict[GroupKey, list[Demo]] = {}
-            seen: set[str] = set()
-            scores: list[float] = []
-            for example, run in zip(self._train, batch.runs, strict=False):
-                scores.append(score := judge(self._metric, example, run).score)
-                for key, demos in run_demos(run, self._flock.agents, self._scope).items():
-                    kept = pool.setdefault(key, [])
-                    for demo in demos if self._passes(score) else ():
-                        if (identity := _identity(demo)) not in seen:
-                            seen.add(identity)
-                            kept.append(demo)
-            checkpoint.pool = {key: demos for key, demos in pool.items() if key in self._keys}
-            record = TrialRecord(0, "bootstrap", "training set", mean(scores), len(batch.runs), batch.usage)
+            checkpoint.pool = {key: demos for key, demos in collected.pool.items() if key in self._keys}
+            record = TrialRecord(0, "bootstrap", "training set", mean(first), collected.runs, collected.usage)
             self._complete(checkpoint, span, record)
-        return batch.stop
+        return stop
 
     async def _propose(self, checkpoint: Checkpoint) -> StopReason:
         with self._trial("propose", "instructions") as span:
-            proposals = await propose_all(
-                self._options.proposer or DSPyEngine(),
-                self._flock.agents,
-                checkpoint.pool or {},
-                count=self._options.num_instructions,
-                model=self._flock.model,
-                spending=self._spending,
-                concurrency=self._options.concurrency,
-                cancelled=lambda: self._cancelled,
-            )
+            with metering(self._spending.meter):
+                proposals = await propose_all(
+                    self._options.proposer or DSPyEngine(),
+                    self._flock.agents,
+                    checkpoint.pool or {},
+                    count=self._options.num_instructions,
+                    model=self._flock.model,
+                    spending=self._spending,
+                    concurrency=self._options.concurrency,
+                    cancelled=lambda: self._cancelled,
+                )
             if proposals.stop == "cancelled":
                 return self._save(checkpoint, "cancelled")
             checkpoint.proposals = {key: texts for key, texts in proposals.found.items() if texts}
@@ -240,6 +286,8 @@ class OptimizationRun(Generic[L]):
             spending=self._spending,
             first_estimate=first_run_estimate(self._flock.agents, (i for e in examples for i in e.inputs)),
             cancelled=lambda: self._cancelled,
+            on_window=self._checkpoint_spending,
+            paused=self._wait_while_paused,
         )
 
     # -- the plan and the result ---------------------------------------------------------------------
@@ -283,7 +331,8 @@ class OptimizationRun(Generic[L]):
         return self._steps + evaluations + (self._options.num_candidates if self._optimizer in _SEARCHES else 0)
 
     def _choose(self, checkpoint: Checkpoint, baseline: float | None) -> tuple[Candidate | None, Best]:
-        """The candidate to apply, with its trial and score: the primary one, or the best that beat the baseline."""
+        """The candidate to apply, with its trial and score: the primary one (`"bootstrap"`), or the best that beat
+        the baseline (the search optimizers, and a teleprompter: its result is applied only if it wins)."""
         if checkpoint.pool is None:
             return None, (None, baseline)
         trials = checkpoint.trials
@@ -292,7 +341,7 @@ class OptimizationRun(Generic[L]):
             for number, (_, candidate) in enumerate(self._plan(checkpoint), start=self._steps)
             if number < len(trials)
         ]
-        if self._optimizer not in _SEARCHES:
+        if isinstance(self._optimizer, str) and self._optimizer not in _SEARCHES:
             primary = self._primary(checkpoint)
             return primary, next(((i, s) for i, c, s in scored if c.label == primary.label), (None, None))
         chosen: Candidate | None = None
@@ -372,12 +421,17 @@ class OptimizationRun(Generic[L]):
                 options.num_instructions,
                 options.seed,
                 options.metric_threshold,
+                options.bootstrap_rounds,
             ],
             examples_fingerprint(self._train),
             examples_fingerprint(self._val) if self._val is not None else None,
             [[key[0], key[1], group_fingerprint(self._flock.agents[key[0]], key[1])] for key in sorted(self._keys)],
         ]
         return json.dumps(parts)
+
+    def _checkpoint_spending(self) -> None:
+        """After each batch of runs: save what was spent so far (the trial in progress is not saved)."""
+        self._save(self._checkpoint, "completed")
 
     def _save(self, checkpoint: Checkpoint, stop: StopReason) -> StopReason:
         checkpoint.spent = self._spending.spent
@@ -388,11 +442,29 @@ class OptimizationRun(Generic[L]):
 
 
 def _baseline(trials: tuple[TrialRecord, ...], *, training_runs: int | None) -> float | None:
-    """The starting state's score: its trial on the valset, else the bootstrap trial's if it made `training_runs`."""
+    """The starting state's score: its trial on the valset, else the bootstrap trial's first round, if complete."""
     baseline = next((t.score for t in trials if t.kind == "baseline"), None)
-    if baseline is None and trials and trials[0].runs == training_runs:
+    if baseline is None and trials and training_runs is not None and trials[0].runs >= training_runs:
         return trials[0].score
     return baseline
+
+
+class _Collected:
+    """The demos of the passing bootstrap runs, each demo once, in training order."""
+
+    def __init__(self) -> None:
+        self.pool: dict[GroupKey, list[Demo]] = {}
+        self.runs = 0
+        self.usage = Usage()
+        self._seen: set[str] = set()
+
+    def add(self, demos: Mapping[GroupKey, list[Demo]]) -> None:
+        for key, found in demos.items():
+            kept = self.pool.setdefault(key, [])
+            for demo in found:
+                if (identity := _identity(demo)) not in self._seen:
+                    self._seen.add(identity)
+                    kept.append(demo)
 
 
 def _apply(flock: Flock, keys: frozenset[GroupKey], states: Mapping[GroupKey, LearnedState]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,8 @@ class OptimizeOptions:
             instance (compiled per output group; see docs/learning.md).
         agents: the agents to optimize (default: all); the others keep their learned state.
         max_demos: the most demos per output group.
+        bootstrap_rounds: how many times the bootstrap trial runs the training examples that have not passed
+            yet, each round with the demos found so far in the prompts (as DSPy's `BootstrapFewShot(max_rounds=)`).
         num_candidates: random candidates the search optimizers score.
         num_instructions: instruction proposals per output group (`"mipro"`).
         proposer: the engine that proposes instructions, or whose model a teleprompter uses
@@ -54,6 +57,7 @@ class OptimizeOptions:
     optimizer: OptimizerName | Teleprompter = "bootstrap"
     agents: Iterable[str] | None = None
     max_demos: int = 4
+    bootstrap_rounds: int = 1
     num_candidates: int = 8
     num_instructions: int = 3
     proposer: Engine | None = None
@@ -66,8 +70,15 @@ class OptimizeOptions:
     def __post_init__(self) -> None:
         if isinstance(self.optimizer, str) and self.optimizer not in OPTIMIZERS:
             raise ConfigurationError(f"optimizer must be one of {OPTIMIZERS} or a dspy Teleprompter instance")
+        _check_teleprompter(self.optimizer)
+        if self.budget is not None and not isinstance(self.budget, Budget):
+            raise ConfigurationError(f"budget must be an engines.Budget, got {type(self.budget).__name__}")
+        if self.proposer is not None and not callable(getattr(self.proposer, "evaluate", None)):
+            raise ConfigurationError(f"proposer must be an Engine (with evaluate), got {type(self.proposer).__name__}")
         if not isinstance(self.optimizer, str) and self.budget is not None:
             raise ConfigurationError("a DSPy teleprompter makes its own model calls: a Budget cannot bound them")
+        if self.bootstrap_rounds < 1:
+            raise ConfigurationError("bootstrap_rounds must be at least 1")
         if min(self.max_demos, self.num_candidates, self.num_instructions) < 0 or self.concurrency < 1:
             raise ConfigurationError("max_demos, num_candidates and num_instructions must be >= 0, concurrency >= 1")
         if self.agents is not None and not isinstance(self.agents, tuple):
@@ -77,3 +88,16 @@ class OptimizeOptions:
     def checkpoint_dir(self) -> Path | None:
         """`run_dir` as a `Path`."""
         return Path(self.run_dir) if self.run_dir is not None else None
+
+
+def _check_teleprompter(optimizer: object) -> None:
+    """Fail early, and say what to install, for a teleprompter whose requirements are missing."""
+    if isinstance(optimizer, str):
+        return
+    if not callable(getattr(optimizer, "compile", None)):
+        raise ConfigurationError(f"optimizer {optimizer!r} is neither a built-in name nor a dspy Teleprompter")
+    if type(optimizer).__name__ == "MIPROv2" and importlib.util.find_spec("optuna") is None:
+        raise ConfigurationError(
+            "dspy.teleprompt.MIPROv2 searches with optuna, which is not installed: `pip install optuna`, "
+            'or use optimizer="mipro" (the workflow-level search, no extra package)'
+        )

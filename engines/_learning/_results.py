@@ -23,7 +23,7 @@ __all__ = [
 OptimizerName = Literal["bootstrap", "bootstrap_random_search", "mipro"]
 """The built-in optimizers (see `engines.optimize`)."""
 
-OptimizationState = Literal["pending", "running", "cancelled", "finished", "failed"]
+OptimizationState = Literal["pending", "running", "paused", "cancelled", "finished", "failed"]
 """Where an `OptimizationRun` stands."""
 
 TrialKind = Literal["bootstrap", "propose", "baseline", "candidate", "teleprompter"]

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from flock_core import Flock, Usage
 from flock_core.exceptions import ConfigurationError
 
+from .._meter import metering
 from ._budget import Spending
 from ._examples import WorkflowExample
 from ._workflow_run import WorkflowRun, collect_run
@@ -41,17 +42,23 @@ async def run_examples(
     spending: Spending | None = None,
     first_estimate: int = 1,
     cancelled: Callable[[], bool] = lambda: False,
+    on_window: Callable[[], None] | None = None,
+    paused: Callable[[], Awaitable[None]] | None = None,
 ) -> Batch:
     """Run the workflow on each example, `concurrency` at a time, while the budget admits and nobody cancels.
 
     Each window publishes the inputs of up to `concurrency` examples (one new correlation id each) and
-    runs the board until idle; the budget and `cancelled()` are checked before each window, so a run
-    that started always finishes.
+    runs the board until idle, with the budget's meter installed at the model calls; the budget and
+    `cancelled()` are checked before each window, so a run that started always finishes (a call the
+    meter refuses ends its run with an error, and the batch stops with `"budget"`). `on_window` is called
+    after each window (the optimizer checkpoints its spending there); `paused()` is awaited before each.
     """
     if concurrency < 1:
         raise ConfigurationError("concurrency must be at least 1")
     runs: list[WorkflowRun] = []
     while len(runs) < len(examples):
+        if paused is not None:
+            await paused()
         if cancelled():
             return Batch(tuple(runs), "cancelled")
         wanted = min(concurrency, len(examples) - len(runs))
@@ -60,13 +67,19 @@ async def run_examples(
             return Batch(tuple(runs), "budget")
         window = examples[len(runs) : len(runs) + size]
         correlation_ids = [f"learn-{uuid.uuid4().hex}" for _ in window]
-        for example, correlation_id in zip(window, correlation_ids, strict=True):
-            for payload in example.inputs:
-                await flock.publish(payload, correlation_id=correlation_id)
-        await flock.run_until_idle()
+        refused = spending.meter.refused if spending is not None else 0
+        with metering(spending.meter if spending is not None else None):
+            for example, correlation_id in zip(window, correlation_ids, strict=True):
+                for payload in example.inputs:
+                    await flock.publish(payload, correlation_id=correlation_id)
+            await flock.run_until_idle()
         for correlation_id in correlation_ids:
             run = await collect_run(flock, correlation_id)
             if spending is not None:
                 spending.record("run", run.usage)
             runs.append(run)
+        if on_window is not None:
+            on_window()
+        if spending is not None and spending.meter.refused > refused:
+            return Batch(tuple(runs), "budget")  # a call was refused: its run is incomplete
     return Batch(tuple(runs), "completed")

@@ -10,6 +10,7 @@ teleprompter runs. Its calls are counted (not bounded: the teleprompter decides 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
@@ -25,12 +26,16 @@ from .._guard import check_model_request
 from .._inputs import demo_fields
 from .._program import _usage  # pyright: ignore[reportPrivateUsage]
 from .._recorder import CallRecorder
-from .._settings import OFFLINE_MODEL, prepare_environment, resolve_model
+from .._settings import LOCAL_MODELS, prepare_environment, resolve_model
 from .._shape import InputShape
 from .._signature import FieldPlan, SignaturePlan, build_signature
 from ._traces import GroupKey
 
 __all__ = ["Compiled", "compile_groups"]
+
+_log = logging.getLogger("engines.learning")
+_LEAST_DEMOS = {"MIPROv2": 2}
+"""Teleprompters that abort below some number of training examples; groups with fewer are skipped instead."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,10 +56,11 @@ def compile_groups(
     if not isinstance(runner, DSPyEngine):
         raise ConfigurationError("a DSPy teleprompter runs on a DSPyEngine's model: pass proposer=DSPyEngine(...)")
     model = resolve_model("teleprompter", runner.settings.model, flock.model)
-    check_model_request("teleprompter", model, runner.settings.lm.base_url, offline=model == OFFLINE_MODEL)
+    check_model_request("teleprompter", model, runner.settings.lm.base_url, offline=model in LOCAL_MODELS)
     prepare_environment()
     lm, adapter = runner._dspy().runtime(model)  # pyright: ignore[reportPrivateUsage]
     recorder = CallRecorder()
+    least = _LEAST_DEMOS.get(type(teleprompter).__name__, 1)
     settings: Any = dspy.settings
     states: dict[GroupKey, LearnedState] = {}
     with (
@@ -62,8 +68,18 @@ def compile_groups(
         dspy.track_usage() as tracker,
     ):
         for key, demos in sorted(pool.items()):
+            if len(demos) < least:
+                _log.warning(
+                    "%s skips %s group %d: it needs %d demos, the passing runs gave %d",
+                    type(teleprompter).__name__,
+                    key[0],
+                    key[1],
+                    least,
+                    len(demos),
+                )
+                continue
             spec = flock.agents[key[0]]
-            state = _compile_one(teleprompter, spec, key[1], demos, flock) if demos else None
+            state = _compile_one(teleprompter, spec, key[1], demos, flock)
             if state is not None:
                 states[key] = state
     return Compiled(states, _usage(tracker.get_total_tokens(), recorder.calls))

@@ -2,28 +2,30 @@
 
 A `triage` agent labels each `Ticket` with a `Triage` category (ETA, missing item, driver, other); the
 four desks subscribe to `Triage` with a `where=` filter on the category and all publish a `Reply`. The
-script scores the workflow on a labelled dev set, optimizes it on a training set
-(`bootstrap_random_search`: demos from the runs the metric passes, several demo subsets tried, the best
-kept), scores it again, saves what it learned and loads it into a new Flock.
+224 labelled tickets are split by a fixed seed into train (112), dev (56) and test (56). The script
+scores the workflow on the test split, optimizes it (`bootstrap_random_search`: demos from the training
+runs the metric passes, random demo subsets scored on the dev split, the best kept only if it beats the
+starting state there), scores the test split again, then saves what it learned and loads it into a new Flock.
 
-Offline (no FLOCK_MODEL), the model is a SIMULATED few-shot classifier, not an LLM: a deterministic
-stand-in served by a local fake OpenAI-compatible server, which reads the real prompts DSPy builds. It
-recognizes a category only by its literal keywords until a worked example (a demo) in its prompt shows
-that label; then it uses its whole vocabulary for it. So the demos the optimizer picks change its
-answers, as they change a real model's. Set FLOCK_MODEL (for example
-`openai/gpt-4.1-mini`, with OPENAI_API_KEY) to run the same workflow and optimization on a real model.
-"""
+The model, by default, is the SIMULATED model (`DSPyEngine("simulated")`, see docs/learning.md): an
+offline stand-in, not an LLM, whose answers follow what its prompt says (the category descriptions, the
+demos, rules in the instructions) and nothing else. `--server` runs the same thing, unchanged, behind a
+local fake OpenAI-compatible server, so every prompt travels DSPy's and LiteLLM's real HTTP path; the
+numbers are the same. Set FLOCK_MODEL (for example `openai/gpt-4.1-mini`, with OPENAI_API_KEY) to run the
+same workflow and optimization on a real model."""
 
 from __future__ import annotations
 
 import json
 import os
-import re
+import random
+import sys
 import tempfile
 from collections.abc import Generator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import anyio
 from pydantic import BaseModel, Field
@@ -37,12 +39,15 @@ from engines import (
     aoptimize,
     load_learned,
     save_learned,
+    simulated_responder,
 )
 from flock_core import Flock, flock_type
-from flock_core.testing import ChatRequest, FakeOpenAIServer
+from flock_core.testing import FakeOpenAIServer
 
 Category = Literal["eta", "missing_item", "driver", "other"]
 DATA = Path(__file__).with_name("tickets.jsonl")
+SPLIT_SEED = 2024
+ModelChoice = Literal["simulated", "server", "env"]
 
 
 @flock_type(name="support.Ticket")
@@ -87,10 +92,17 @@ def build_flock(flock: Flock) -> Flock:
     return flock
 
 
-def load_examples() -> list[WorkflowExample[str]]:
-    """The labelled tickets (16 per category, interleaved)."""
+def load_splits() -> tuple[list[WorkflowExample[str]], list[WorkflowExample[str]], list[WorkflowExample[str]]]:
+    """The labelled tickets shuffled by `SPLIT_SEED`: half for training, a quarter each for dev and test."""
     rows = [json.loads(line) for line in DATA.read_text(encoding="utf-8").splitlines() if line.strip()]
-    return [WorkflowExample(Ticket(text=row["text"]), row["category"]) for row in rows]
+    random.Random(SPLIT_SEED).shuffle(rows)
+    # The right Triage of each ticket doubles as a labelled demo for the triage agent (see docs/learning.md).
+    examples = [
+        WorkflowExample(Ticket(text=row["text"]), row["category"], outputs=[Triage(category=row["category"])])
+        for row in rows
+    ]
+    half, three_quarters = len(examples) // 2, len(examples) * 3 // 4
+    return examples[:half], examples[half:three_quarters], examples[three_quarters:]
 
 
 def routed_correctly(example: WorkflowExample[str], run: WorkflowRun) -> bool:
@@ -99,94 +111,75 @@ def routed_correctly(example: WorkflowExample[str], run: WorkflowRun) -> bool:
     return triage is not None and triage.category == example.expected and run.final(Reply) is not None
 
 
-# -- the simulated model (offline only) -------------------------------------------------------------
-# What it "knows" about each category. Until a worked example in its prompt shows a label, it only
-# recognizes that label by its literal keywords; a demo of the label unlocks its whole vocabulary.
-
-_LITERAL: dict[str, set[str]] = {"eta": {"late", "when"}, "missing_item": {"missing"}, "driver": {"driver"}}
-_VOCABULARY: dict[str, str] = {
-    "eta": "late when long time wait waiting arrive schedule estimate update timing tracker still minutes",
-    "missing_item": "missing forgot left only included not no half instead never bag receipt one got",
-    "driver": "driver courier dasher rude tip threw ate yelled parked refused wrong neighbour unprofessional "
-    "smoking mask ignored person guy",
-}
-
-
-def _stem(word: str) -> str:
-    return next((word[: -len(end)] for end in ("ing", "ed", "es", "s") if word.endswith(end) and len(word) > 5), word)
-
-
-def _words(text: str) -> set[str]:
-    return {_stem(word) for word in re.findall(r"[a-z]+", text.lower())}
-
-
-def _field(content: str, name: str) -> Any:
-    header = f"[[ ## {name} ## ]]\n"
-    start = content.find(header)
-    return json.JSONDecoder().raw_decode(content, start + len(header))[0] if start >= 0 else None
-
-
-def _classify(ticket: str, taught: set[str]) -> str:
-    """The category with the most known words in the ticket; `other` when none or a tie."""
-    words = _words(ticket)
-    votes = {
-        category: len(words & {_stem(w) for w in (_VOCABULARY[category].split() if category in taught else literal)})
-        for category, literal in _LITERAL.items()
-    }
-    best = max(votes.values())
-    leaders = [category for category, count in votes.items() if count == best]
-    return leaders[0] if best > 0 and len(leaders) == 1 else "other"
-
-
-def simulated_model(request: ChatRequest) -> str:
-    """Answer a ChatAdapter prompt: classify a ticket (as the demos in the prompt taught), or write a reply."""
-    messages = [str(message["content"]) for message in request.messages]
-    if "[[ ## ticket ## ]]" in messages[0]:  # the triage agent's prompt (the desks get the ticket as context)
-        taught = {_field(reply, "triage")["category"] for reply in messages[2:-1:2]}  # the demos' answers
-        category = _classify(_field(messages[-1], "ticket")["text"], taught)
-        return f'[[ ## triage ## ]]\n{{"category": "{category}"}}\n\n[[ ## completed ## ]]'
-    context: list[dict[str, Any]] = _field(messages[-1], "context") or []
-    ticket = next((str(item["payload"]["text"]) for item in context if item["type"] == "support.Ticket"), "")
-    reply = {"text": f"Thanks for reaching out about: {ticket[:60]} We are on it."}
-    return f"[[ ## reply ## ]]\n{json.dumps(reply)}\n\n[[ ## completed ## ]]"
-
-
 @contextmanager
-def model_engine() -> Generator[tuple[DSPyEngine, str]]:
-    """An engine on FLOCK_MODEL, or on the simulated model behind a local fake server; and the model's name."""
-    model = os.environ.get("FLOCK_MODEL")
-    if model:
+def model_engine(choice: ModelChoice) -> Generator[tuple[DSPyEngine, str]]:
+    """The engine for `choice`, and a name for the model that answers."""
+    if choice == "env":
+        model = os.environ["FLOCK_MODEL"]
         yield DSPyEngine(model), model
-        return
-    with FakeOpenAIServer(simulated_model) as server:
-        engine = DSPyEngine("openai/simulated", api_base=server.base_url, api_key="sk-simulated", num_retries=0)
-        yield engine, "SIMULATED few-shot classifier (offline stand-in, not an LLM)"
+    elif choice == "server":
+        with FakeOpenAIServer(simulated_responder) as server:
+            engine = DSPyEngine("openai/simulated", api_base=server.base_url, api_key="sk-simulated", num_retries=0)
+            yield engine, "SIMULATED model behind a local fake OpenAI server (offline stand-in, not an LLM)"
+    else:
+        yield DSPyEngine("simulated"), "SIMULATED model, in-process (offline stand-in, not an LLM)"
 
 
-async def main() -> None:
-    examples = load_examples()
-    trainset, devset = examples[:24], examples[24:]
-    with model_engine() as (engine, model):
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What the script measured."""
+
+    model: str
+    test_before: float
+    test_after: float
+    dev_baseline: float | None
+    dev_best: float | None
+    calls: int
+    reloaded_test: float
+
+
+async def optimize_router(choice: ModelChoice, *, report: bool = True) -> Outcome:
+    """Score the test split, optimize on train (candidates scored on dev), score the test split again."""
+    trainset, devset, testset = load_splits()
+
+    def say(line: str) -> None:
+        if report:
+            print(line)
+
+    with model_engine(choice) as (engine, model):
         flock = build_flock(Flock(engine=engine))
-        print(f"model: {model}")
-        before = await aevaluate(flock, devset, routed_correctly, concurrency=20)
-        print(f"dev accuracy before optimization: {before.score:.0%} ({len(devset)} tickets)")
-        options = OptimizeOptions(optimizer="bootstrap_random_search", max_demos=8, num_candidates=4, concurrency=24)
-        result = await aoptimize(flock, trainset, routed_correctly, options)
-        trials = ", ".join(f"{t.label} {t.score:.0%}" for t in result.trials if t.score is not None)
-        print(f"optimization: {len(result.trials)} trials ({trials}); {result.usage.calls} model calls")
-        after = await aevaluate(flock, devset, routed_correctly, concurrency=20)
-        print(f"dev accuracy after optimization: {after.score:.0%}")
+        say(f"model: {model}")
+        say(f"tickets: {len(trainset)} train, {len(devset)} dev, {len(testset)} test (split seed {SPLIT_SEED})")
+        before = await aevaluate(flock, testset, routed_correctly, concurrency=28)
+        say(f"test accuracy before optimization: {before.score:.1%}")
+        options = OptimizeOptions(
+            optimizer="bootstrap_random_search", max_demos=16, bootstrap_rounds=3, num_candidates=6, concurrency=28
+        )
+        result = await aoptimize(flock, trainset, routed_correctly, options, valset=devset)
+        trials = ", ".join(f"{t.label} {t.score:.1%}" for t in result.trials if t.score is not None)
+        say(f"optimization: {len(result.trials)} trials ({trials}); {result.usage.calls} model calls")
+        after = await aevaluate(flock, testset, routed_correctly, concurrency=28)
+        say(f"test accuracy after optimization: {after.score:.1%}")
         demos = {f"{agent}/{group}": len(state.demos) for (agent, group), state in sorted(flock.learned.items())}
-        print(f"learned demos: {demos}")
+        say(f"learned demos: {demos}")
         with tempfile.TemporaryDirectory() as directory:
             path = Path(directory) / "router.learned.json"
             save_learned(flock, path)
             fresh = build_flock(Flock(engine=engine))
-            report = load_learned(fresh, path)
-            again = await aevaluate(fresh, devset, routed_correctly, concurrency=20)
-            print(f"saved, then loaded into a new Flock ({len(report.loaded)} groups): dev accuracy {again.score:.0%}")
+            loaded = load_learned(fresh, path)
+            again = await aevaluate(fresh, testset, routed_correctly, concurrency=28)
+            say(f"saved, loaded into a new Flock ({len(loaded.loaded)} groups): test accuracy {again.score:.1%}")
+    return Outcome(
+        model, before.score, after.score, result.baseline_score, result.best_score, result.usage.calls, again.score
+    )
+
+
+def main() -> None:
+    choice: ModelChoice = "server" if "--server" in sys.argv[1:] else "simulated"
+    if os.environ.get("FLOCK_MODEL"):
+        choice = "env"
+    anyio.run(lambda: optimize_router(choice))
 
 
 if __name__ == "__main__":
-    anyio.run(main)
+    main()

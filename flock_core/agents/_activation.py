@@ -15,11 +15,12 @@ from pydantic import BaseModel
 
 from ..blackboard._artifacts import Artifact
 from ..blackboard._registry import TypeRegistry
-from ..blackboard._visibility import PublicVisibility, Visibility
+from ..blackboard._visibility import DeclassifiedVisibility, Visibility
 from ..blackboard._work import Tick
 from ..exceptions import ContractViolation, EngineError
 from ._contract import enforce_contract
 from ._engine import Engine, EvaluationRequest, Usage, evaluate_checked
+from ._flow import output_visibility, read_visibility
 from ._spec import AgentSpec, OutputGroup
 
 if TYPE_CHECKING:
@@ -85,7 +86,11 @@ class ActivationRunner:
         tick: Tick | None = None,
         batched: bool = False,
     ) -> list[Output]:
-        """Evaluate every output group of `spec` and return the outputs that passed the contract."""
+        """Evaluate every output group of `spec` and return the outputs that passed the contract.
+
+        Outputs are visible only to identities that could see all of `inputs` and `context` (see `_flow`).
+        """
+        read = read_visibility((*inputs, *context))
         for component in spec.components:
             inputs = await component.on_pre_consume(spec, inputs)
         payloads: Sequence[BaseModel] = [a.as_model(self._registry.resolve(a.type)) for a in inputs]
@@ -107,7 +112,7 @@ class ActivationRunner:
                 learned=self.learned.get((spec.name, index)),
             )
             produced = await self._best_of(spec, request, meter)
-            outputs.extend(Output(p, self._visibility(spec, group, p), index) for p in produced)
+            outputs.extend(Output(p, self._visibility(spec, group, index, p, read), index) for p in produced)
         return outputs
 
     async def _best_of(self, spec: AgentSpec, request: EvaluationRequest, meter: UsageMeter) -> list[BaseModel]:
@@ -178,16 +183,30 @@ class ActivationRunner:
                 )
         raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
 
-    def _visibility(self, spec: AgentSpec, group: OutputGroup, payload: BaseModel) -> Visibility:
+    def _visibility(
+        self, spec: AgentSpec, group: OutputGroup, index: int, payload: BaseModel, read: Visibility
+    ) -> Visibility:
+        """The output's visibility: what was read, narrowed by the group's rule (or declassified by name)."""
         rule = group.visibility
-        if rule is None:
-            return PublicVisibility()
+        declared: Visibility | None
         if callable(rule):
             try:
-                return _visibility_adapter().validate_python(rule(payload))
+                declared = _visibility_adapter().validate_python(rule(payload))
             except Exception as exc:
                 raise EngineError(spec.name, f"visibility function failed: {type(exc).__name__}: {exc}") from exc
-        return rule
+        else:
+            declared = rule
+        visibility = output_visibility(read, declared, group.declassify)
+        if isinstance(visibility, DeclassifiedVisibility):
+            trace.get_current_span().add_event(
+                "flock.declassified",
+                {
+                    "flock.output_group": index,
+                    "flock.declassification": visibility.name,
+                    "flock.type": type(payload).__name__,
+                },
+            )
+        return visibility
 
 
 def _replace(request: EvaluationRequest, **changes: Any) -> EvaluationRequest:

@@ -154,8 +154,13 @@ class AgentBuilder:
         where: Predicate | Sequence[Predicate] | None = None,
         validate: ValidateRule | Sequence[ValidateRule] | None = None,
         description: str | None = None,
+        declassify: str | None = None,
     ) -> Self:
         """Declare one output group: `types` produced together by one engine call.
+
+        Outputs are visible only to identities that could see everything the activation read (its inputs
+        and context); `visibility` narrows that further. Only a named `declassify` lets `visibility` be
+        wider: the name is recorded on every such output (`DeclassifiedVisibility`) and on the span.
 
         Args:
             types: output types; the engine must return `fan_out` artifacts of each.
@@ -164,7 +169,11 @@ class AgentBuilder:
             where: outputs failing any predicate are not published.
             validate: rules `fn(payload) -> bool` or `(fn, message)`; a failure is a contract violation.
             description: appended to the output description for LLM engines.
+            declassify: the name of a declassification: outputs get `visibility` even where it is wider
+                than what they were derived from (requires `visibility`).
         """
+        if declassify is not None and (visibility is None or not declassify.strip()):
+            raise self._fail("declassify= needs a non-empty name and the visibility= the outputs are released to")
         rules: list[tuple[Predicate, str]] = []
         for rule in _rules(validate):
             fn, message = _split_rule(rule)
@@ -182,6 +191,7 @@ class AgentBuilder:
             where=self._callables(where, "where="),
             validate=tuple(rules),
             description=description,
+            declassify=declassify,
         )
         return self._update(output_groups=(*self._spec.output_groups, group))
 

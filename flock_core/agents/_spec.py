@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel
 
 from ..blackboard._visibility import AgentIdentity, Visibility
+from ..exceptions import InputTypeError
 from ._patterns import BatchSpec, JoinSpec, ScheduleSpec
 
 if TYPE_CHECKING:
@@ -90,6 +91,7 @@ class OutputGroup:
     where: tuple[Predicate, ...] = ()
     validate: tuple[tuple[Predicate, str], ...] = ()
     description: str | None = None
+    declassify: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,3 +132,8 @@ class AgentSpec:
     def consumed_types(self) -> frozenset[str]:
         """Every type name that can activate this agent."""
         return frozenset(t for s in self.subscriptions for t in s.types)
+
+    def check_consumes(self, type_name: str) -> None:
+        """Raise `InputTypeError` unless one of the agent's subscriptions takes `type_name`."""
+        if type_name not in self.consumed_types:
+            raise InputTypeError(self.name, type_name, self.consumed_types)

@@ -12,7 +12,13 @@ from .._clock import utcnow
 from .._ids import new_id
 from ._visibility import PublicVisibility, Visibility
 
-__all__ = ["Artifact", "WorkflowError"]
+__all__ = ["API_PRODUCER_PREFIX", "EXTERNAL_PRODUCER", "Artifact", "WorkflowError", "framework_types", "is_external"]
+
+EXTERNAL_PRODUCER = "external"
+"""The producer of an artifact published by code (`Flock.publish`) rather than by an agent."""
+
+API_PRODUCER_PREFIX = "api:"
+"""The prefix of the producer of an artifact published over HTTP: `api:` and the caller (`api:alice@acme`)."""
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -24,7 +30,8 @@ class Artifact(BaseModel):
         id: time-ordered unique id (UUIDv7).
         type: the registered type name of the payload.
         payload: the payload, as validated JSON-compatible data.
-        produced_by: the agent that produced it, or `"external"` for a direct publish.
+        produced_by: the agent that produced it, `"external"` for a direct publish, or `"api:"` and the
+            caller's identity for a publish over HTTP.
         correlation_id: the workflow this artifact belongs to.
         partition_key: an optional key for users who shard work.
         tags: free-form labels used by subscriptions and queries.
@@ -69,3 +76,15 @@ class WorkflowError(BaseModel):
     output_group: int | None = None
     input_ids: list[str] = Field(default_factory=list[str])
     trace_id: str | None = None
+
+
+def framework_types() -> tuple[type[BaseModel], ...]:
+    """The types only the framework publishes: clients of the HTTP API may not publish or run them."""
+    return (WorkflowError,)
+
+
+def is_external(artifact: Artifact) -> bool:
+    """Whether `artifact` came from outside the agents (code or an API caller) rather than an activation."""
+    return not artifact.consumed_from and (
+        artifact.produced_by == EXTERNAL_PRODUCER or artifact.produced_by.startswith(API_PRODUCER_PREFIX)
+    )

@@ -1,8 +1,18 @@
-"""Who may see an artifact. Visibility is a security boundary: every check fails closed."""
+"""Who may see an artifact, and how visibility combines. Visibility is a security boundary: checks fail closed.
+
+An identity is a name in a tenant (`None` is the space of identities without a tenant) with labels. Every
+kind of visibility except `PublicVisibility` names the one tenant its audience belongs to, so a tenant's
+data is never visible in another tenant, whatever the names or labels.
+
+`combine` is the meet of visibilities: the audience that may see all of them. It simplifies where it can
+(`public` with X is X; tenant t with tenant t is tenant t; two private lists of one tenant intersect; two
+label sets of one tenant unite) and composes the rest with `ComposedVisibility`.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Annotated, Literal
@@ -12,12 +22,17 @@ from pydantic import BaseModel, ConfigDict, Field
 __all__ = [
     "AfterVisibility",
     "AgentIdentity",
+    "ComposedVisibility",
+    "DeclassifiedVisibility",
     "LabelledVisibility",
     "PrivateVisibility",
     "PublicVisibility",
     "TenantVisibility",
     "Visibility",
+    "audience_tenant",
+    "combine",
     "is_visible",
+    "settled",
     "visible_from",
 ]
 
@@ -26,15 +41,20 @@ _log = logging.getLogger("flock_core.visibility")
 
 @dataclass(frozen=True, slots=True)
 class AgentIdentity:
-    """Who is looking: an agent (or an API caller) with a name, labels and an optional tenant.
+    """Who is looking: an agent (or an API caller) named `name` in `tenant`, with labels.
 
-    >>> AgentIdentity("critic", labels=frozenset({"clearance:high"}), tenant="acme").name
-    'critic'
+    Two identities with one name in different tenants are different identities.
+
+    >>> str(AgentIdentity("critic", labels=frozenset({"clearance:high"}), tenant="acme"))
+    'critic@acme'
     """
 
     name: str
     labels: frozenset[str] = field(default_factory=frozenset[str])
     tenant: str | None = None
+
+    def __str__(self) -> str:
+        return self.name if self.tenant is None else f"{self.name}@{self.tenant}"
 
 
 class _Base(BaseModel):
@@ -42,7 +62,7 @@ class _Base(BaseModel):
 
 
 class PublicVisibility(_Base):
-    """Everyone may see the artifact."""
+    """Everyone may see the artifact, in every tenant."""
 
     kind: Literal["public"] = "public"
 
@@ -52,25 +72,27 @@ class PublicVisibility(_Base):
 
 
 class PrivateVisibility(_Base):
-    """Only the named agents may see the artifact."""
+    """Only the named agents of `tenant` (`None`: the named agents without a tenant) may see the artifact."""
 
     kind: Literal["private"] = "private"
     agents: frozenset[str]
+    tenant: str | None = None
 
     def allows(self, identity: AgentIdentity, *, created_at: datetime, now: datetime) -> bool:
-        """Whether `identity` is one of the listed agents."""
-        return identity.name in self.agents
+        """Whether `identity` is one of the listed agents, in the tenant."""
+        return identity.tenant == self.tenant and identity.name in self.agents
 
 
 class LabelledVisibility(_Base):
-    """Only identities that carry every one of `required_labels` may see the artifact."""
+    """Only identities of `tenant` (`None`: without a tenant) that carry every one of `required_labels`."""
 
     kind: Literal["labelled"] = "labelled"
     required_labels: frozenset[str]
+    tenant: str | None = None
 
     def allows(self, identity: AgentIdentity, *, created_at: datetime, now: datetime) -> bool:
-        """Whether `identity` carries all required labels."""
-        return self.required_labels <= identity.labels
+        """Whether `identity` belongs to the tenant and carries all required labels."""
+        return identity.tenant == self.tenant and self.required_labels <= identity.labels
 
 
 class TenantVisibility(_Base):
@@ -101,8 +123,41 @@ class AfterVisibility(_Base):
         return self.then.allows(identity, created_at=created_at, now=now)
 
 
+class ComposedVisibility(_Base):
+    """Only identities that every one of `all_of` admits: what `combine` makes when it cannot simplify."""
+
+    kind: Literal["all"] = "all"
+    all_of: tuple[Visibility, ...] = Field(min_length=2)
+
+    def allows(self, identity: AgentIdentity, *, created_at: datetime, now: datetime) -> bool:
+        """Whether every part admits `identity`."""
+        return all(part.allows(identity, created_at=created_at, now=now) for part in self.all_of)
+
+
+class DeclassifiedVisibility(_Base):
+    """`then` applies; it is wider than what the artifact was derived from, by the declassification `name`.
+
+    Agents make it only where an output group declares `declassify=`: the name records who decided to
+    widen the audience, on the artifact itself (and on the activation's span).
+    """
+
+    kind: Literal["declassified"] = "declassified"
+    name: str = Field(min_length=1, max_length=200)
+    then: Visibility
+
+    def allows(self, identity: AgentIdentity, *, created_at: datetime, now: datetime) -> bool:
+        """Whether `then` admits `identity`."""
+        return self.then.allows(identity, created_at=created_at, now=now)
+
+
 Visibility = Annotated[
-    PublicVisibility | PrivateVisibility | LabelledVisibility | TenantVisibility | AfterVisibility,
+    PublicVisibility
+    | PrivateVisibility
+    | LabelledVisibility
+    | TenantVisibility
+    | AfterVisibility
+    | ComposedVisibility
+    | DeclassifiedVisibility,
     Field(discriminator="kind"),
 ]
 """Any visibility; serialised with a `kind` discriminator."""
@@ -125,8 +180,115 @@ def is_visible(visibility: Visibility, identity: AgentIdentity, *, created_at: d
 
 def visible_from(visibility: Visibility, created_at: datetime) -> datetime:
     """The earliest time at which anyone may see the artifact (its creation time unless delayed)."""
-    at = created_at
-    while isinstance(visibility, AfterVisibility):
-        at = max(at, created_at + visibility.ttl)
-        visibility = visibility.then
-    return at
+    match visibility:
+        case AfterVisibility():
+            return max(created_at + visibility.ttl, visible_from(visibility.then, created_at))
+        case DeclassifiedVisibility():
+            return visible_from(visibility.then, created_at)
+        case ComposedVisibility():
+            return max(visible_from(part, created_at) for part in visibility.all_of)
+        case _:
+            return created_at
+
+
+def settled(visibility: Visibility) -> Visibility:
+    """Who may see the artifact once any delay has passed (`AfterVisibility` and declassification unwrapped).
+
+    An activation reads an artifact only once it is visible, so this is what its outputs inherit.
+
+    >>> settled(AfterVisibility(ttl=timedelta(hours=1), then=TenantVisibility(tenant_id="acme"))).kind
+    'tenant'
+    """
+    match visibility:
+        case AfterVisibility() | DeclassifiedVisibility():
+            return settled(visibility.then)
+        case ComposedVisibility():
+            return combine(*(settled(part) for part in visibility.all_of))
+        case _:
+            return visibility
+
+
+def combine(*visibilities: Visibility) -> Visibility:
+    """The visibility admitting exactly the identities that every one of `visibilities` admits, simplified.
+
+    >>> acme = TenantVisibility(tenant_id="acme")
+    >>> combine(PublicVisibility(), acme, acme) == acme
+    True
+    >>> combine(acme, TenantVisibility(tenant_id="globex"))  # no identity is in both: nobody
+    PrivateVisibility(kind='private', agents=frozenset(), tenant='acme')
+    """
+    parts = list(dict.fromkeys(_flatten(visibilities)))
+    if len(parts) < 2:
+        return parts[0] if parts else PublicVisibility()
+    tenants = {
+        t for p in parts if not isinstance(p, AfterVisibility) and not isinstance(t := _tenant_of(p), _AnyTenant)
+    }
+    kept: list[Visibility] = [p for p in parts if isinstance(p, AfterVisibility)]
+    if len(tenants) > 1:  # no identity belongs to two tenants
+        return PrivateVisibility(agents=frozenset(), tenant=min(tenants, key=lambda t: (t is None, t or "")))
+    tenant = next(iter(tenants), _ANY)
+    private = [p for p in parts if isinstance(p, PrivateVisibility)]
+    labelled = [p for p in parts if isinstance(p, LabelledVisibility)]
+    if private:
+        agents = frozenset[str].intersection(*(p.agents for p in private))
+        kept.append(PrivateVisibility(agents=agents, tenant=private[0].tenant))
+    if labelled:
+        labels = frozenset[str]().union(*(p.required_labels for p in labelled))
+        kept.append(LabelledVisibility(required_labels=labels, tenant=labelled[0].tenant))
+    if not private and not labelled and isinstance(tenant, str):
+        kept.append(TenantVisibility(tenant_id=tenant))
+    if not kept:
+        return PublicVisibility()
+    if len(kept) == 1:
+        return kept[0]
+    return ComposedVisibility(all_of=tuple(sorted(kept, key=lambda p: p.model_dump_json())))
+
+
+class _AnyTenant:
+    """The tenant of a visibility that admits identities of every tenant."""
+
+    def __repr__(self) -> str:
+        return "ANY_TENANT"
+
+
+_ANY = _AnyTenant()
+
+
+def _flatten(visibilities: Iterable[Visibility]) -> Iterable[Visibility]:
+    for visibility in visibilities:
+        if isinstance(visibility, ComposedVisibility):
+            yield from _flatten(visibility.all_of)
+        elif isinstance(visibility, DeclassifiedVisibility):
+            yield from _flatten((visibility.then,))
+        elif not isinstance(visibility, PublicVisibility):
+            yield visibility
+
+
+def _tenant_of(visibility: Visibility) -> str | _AnyTenant | None:
+    match visibility:
+        case TenantVisibility():
+            return visibility.tenant_id
+        case PrivateVisibility() | LabelledVisibility():
+            return visibility.tenant
+        case _:
+            return _ANY
+
+
+def audience_tenant(visibility: Visibility) -> tuple[bool, str | None]:
+    """`(True, None)` when identities of every tenant may see it, else `(False, tenant)` of its one tenant.
+
+    A delayed or declassified visibility has the tenant of what applies after it; a composition has the
+    tenant of its parts (if they disagree, nobody may see it, and any one of them is its tenant).
+
+    >>> audience_tenant(PublicVisibility()), audience_tenant(PrivateVisibility(agents=frozenset({"a"})))
+    ((True, None), (False, None))
+    """
+    match visibility:
+        case AfterVisibility() | DeclassifiedVisibility():
+            return audience_tenant(visibility.then)
+        case ComposedVisibility():
+            scoped = [audience_tenant(part) for part in visibility.all_of]
+            return next((s for s in scoped if not s[0]), (True, None))
+        case _:
+            tenant = _tenant_of(visibility)
+            return (True, None) if isinstance(tenant, _AnyTenant) else (False, tenant)

@@ -105,9 +105,10 @@ pip install "flockboard[serve]".""",
         """examples:
   # http://127.0.0.1:8344, dashboard at /, API under /api/v1
   flock serve myapp.pipeline:flock
-  flock serve myapp.pipeline:flock --host 0.0.0.0 --port 8000 --no-dashboard
-  # require API keys; each entry is key=name[@tenant][#label,...]
-  FLOCK_API_KEYS="k1=ops k2=alice@acme" flock serve myapp.pipeline:flock --api-keys-env FLOCK_API_KEYS""",
+  flock serve myapp.pipeline:flock --port 0 --no-dashboard   # prints the URL it bound
+  # other interfaces need API keys; each entry is key=name[@tenant][#label,...]
+  export FLOCK_API_KEYS="k1=ops k2=alice@acme"
+  flock serve myapp.pipeline:flock --host 0.0.0.0 --api-keys-env FLOCK_API_KEYS""",
     ),
     "worker": (
         """Claim and run a Flock's work on its shared store (PostgreSQL) until SIGINT or SIGTERM. The

@@ -53,7 +53,7 @@ def parse_api_keys(text: str) -> dict[str, AgentIdentity]:
 
 def _serve(args: argparse.Namespace, load_flock: FlockLoader) -> int:
     try:
-        from ..serve import ApiKeys, serve, serve_mcp_stdio  # the serve extra may be missing: imported here to say so
+        from ..serve import ApiKeys, is_loopback, serve, serve_mcp_stdio  # the serve extra may be missing
     except ImportError as exc:
         raise SystemExit(f'flock serve needs the serve extra: pip install "flockboard[serve]" ({exc})') from None
     if args.mcp_stdio:
@@ -63,6 +63,11 @@ def _serve(args: argparse.Namespace, load_flock: FlockLoader) -> int:
     keys = parse_api_keys(os.environ.get(args.api_keys_env, "")) if args.api_keys_env else {}
     if args.api_keys_env and not keys:
         raise SystemExit(f"flock serve: ${args.api_keys_env} holds no API keys")
+    if not keys and not is_loopback(args.host) and not args.insecure:
+        raise SystemExit(
+            f"flock serve: refusing to listen on {args.host} without API keys (--api-keys-env VAR); "
+            "add --insecure only if an open server on that interface is really meant"
+        )
     serve(
         load_flock(args.target),
         host=args.host,
@@ -70,13 +75,16 @@ def _serve(args: argparse.Namespace, load_flock: FlockLoader) -> int:
         dashboard=not args.no_dashboard,
         auth=ApiKeys(keys) if keys else None,
         max_body_bytes=args.max_body_bytes,
+        max_connections=args.max_connections,
+        allowed_hosts=args.allow_host or None,
+        insecure=args.insecure,
         mcp=args.mcp,
     )
     return 0
 
 
 def add_serve_command(subparsers: Subcommands, load_flock: FlockLoader = load_flock) -> argparse.ArgumentParser:
-    """Register `flock serve module:attribute [--host] [--port] [--no-dashboard] [--api-keys-env VAR]`.
+    """Register `flock serve module:attribute [--host] [--port] [--api-keys-env VAR] [--insecure] ...`.
 
     Args:
         subparsers: what `ArgumentParser.add_subparsers()` returned.
@@ -86,7 +94,11 @@ def add_serve_command(subparsers: Subcommands, load_flock: FlockLoader = load_fl
         "serve", help="serve MODULE:FLOCK over HTTP: API, event stream, metrics and dashboard (Ctrl-C stops)"
     )
     command.add_argument("target", metavar="MODULE:FLOCK", help="module:attribute naming a Flock")
-    command.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: 127.0.0.1)")
+    command.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="interface to listen on (default: 127.0.0.1); any other interface needs --api-keys-env",
+    )
     command.add_argument("--port", type=int, default=8344, help="port (default: 8344; 0 picks a free one)")
     command.add_argument("--no-dashboard", action="store_true", help="do not serve the dashboard at /")
     command.add_argument(
@@ -101,6 +113,24 @@ def add_serve_command(subparsers: Subcommands, load_flock: FlockLoader = load_fl
         metavar="VAR",
         help="require API keys, read from $VAR as 'key=name[@tenant][#label,...]' entries separated by spaces "
         "(without it, every caller is the anonymous public identity)",
+    )
+    command.add_argument(
+        "--insecure",
+        action="store_true",
+        help="allow a non-loopback --host without API keys (anyone who reaches it is anonymous; logs a warning)",
+    )
+    command.add_argument(
+        "--allow-host",
+        action="append",
+        metavar="NAME",
+        help="without API keys, also answer to this Host name (repeatable; default: loopback names only)",
+    )
+    command.add_argument(
+        "--max-connections",
+        type=int,
+        default=1000,
+        metavar="N",
+        help="open connections and requests in progress at once; beyond it requests get 503 (default: 1000)",
     )
 
     command.add_argument(

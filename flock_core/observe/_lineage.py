@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from uuid import UUID
 
-from ..blackboard._artifacts import Artifact
+from ..blackboard._artifacts import Artifact, is_external
 from ..blackboard._store import ArtifactQuery, BlackboardStore
+from ..blackboard._visibility import AgentIdentity
 from . import _export, _html
 from ._nodes import ERROR_TYPE, ActivationNode, AgentNode, ArtifactNode, BoundaryNode, GraphEdge
 
@@ -76,8 +77,10 @@ class DeclaredGraph:
         return _html.page(self.nodes, self.edges, title or "Declared agents")
 
 
-async def lineage_graph(store: BlackboardStore, correlation_id: str | None = None) -> LineageGraph:
-    """The lineage of every artifact in `store`, or of one workflow.
+async def lineage_graph(
+    store: BlackboardStore, correlation_id: str | None = None, *, visible_to: AgentIdentity | None = None
+) -> LineageGraph:
+    """The lineage of every artifact in `store`, or of one workflow; with `visible_to`, only what it may see.
 
     >>> import anyio
     >>> from flock_core import Artifact, InMemoryBlackboardStore
@@ -101,7 +104,8 @@ async def lineage_graph(store: BlackboardStore, correlation_id: str | None = Non
     artifacts: list[Artifact] = []
     offset: int | None = 0
     while offset is not None:
-        page = await store.query(ArtifactQuery(correlation_id=correlation_id, offset=offset, limit=_PAGE))
+        query = ArtifactQuery(correlation_id=correlation_id, visible_to=visible_to, offset=offset, limit=_PAGE)
+        page = await store.query(query)
         artifacts.extend(page.items)
         offset = page.next_offset
     return LineageGraph.from_artifacts(artifacts, correlation_id=correlation_id)
@@ -147,7 +151,7 @@ def _build_lineage(artifacts: Sequence[Artifact], correlation_id: str | None) ->
     artifact_ids = {a.id: f"a{i}" for i, a in enumerate(artifacts, start=1)}
     groups: dict[tuple[str, tuple[UUID, ...], str], list[Artifact]] = {}
     for artifact in artifacts:
-        if artifact.produced_by != "external" or artifact.consumed_from:
+        if not is_external(artifact):
             key = (artifact.produced_by, tuple(sorted(artifact.consumed_from)), _span_of(artifact))
             groups.setdefault(key, []).append(artifact)
     activation_of: dict[UUID, ActivationNode] = {}

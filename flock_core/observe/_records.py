@@ -132,7 +132,7 @@ class TraceInfo:
         root: the name of the earliest span without a parent in this trace.
         agents: agents activated in the trace, in order of first activation.
         input_tokens: tokens counted once per call (a span's usage is not added again from its descendants).
-        errors: spans that ended with an error status.
+        errors: spans that ended with an error status (not the workflow span, which repeats its activations' errors).
         correlation_id: the workflow (`gen_ai.conversation.id`) of the root span, if recorded.
     """
 

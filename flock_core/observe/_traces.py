@@ -123,7 +123,7 @@ def summarise_trace(spans: Sequence[SpanRecord]) -> TraceInfo:
         agents=tuple(agents),
         input_tokens=sum(tokens[0] for _, tokens in usage),
         output_tokens=sum(tokens[1] for _, tokens in usage),
-        errors=sum(1 for s in spans if s.is_error),
+        errors=sum(1 for s in spans if s.is_error and s.attributes.get("gen_ai.operation.name") != "invoke_workflow"),
         correlation_id=conversation if isinstance(conversation, str) else None,
     )
 

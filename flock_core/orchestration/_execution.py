@@ -17,6 +17,7 @@ from .._tracing import Attr, FlockTracer, current_trace_id, record_failure, reco
 from ..agents._activation import ActivationRunner, UsageMeter
 from ..agents._context import ContextProvider, ContextRequest, provide_context
 from ..agents._engine import Usage
+from ..agents._flow import read_visibility
 from ..agents._spec import AgentSpec
 from ..blackboard._artifacts import Artifact, WorkflowError
 from ..blackboard._store import BlackboardStore
@@ -121,7 +122,7 @@ class Executor:
         with self._tracer.activation(spec.name, item.correlation_id, item.inputs, attributes) as span:
             if not self._breaker_allows(spec, item.correlation_id):
                 tripped = CircuitBreakerTripped(spec.name, self._max_agent_iterations)
-                record_failure(span, tripped)
+                record_failure(span, tripped, agent=spec.name)
                 await self._publish_error(spec, item, tripped)
                 return
             try:
@@ -135,6 +136,7 @@ class Executor:
             input_ids = tuple(str(a.id) for a in item.inputs)
             self._events.emit(ActivationStarted(spec.name, record.key, item.correlation_id, input_ids))
         meter = UsageMeter()
+        context: tuple[Artifact, ...] = ()
         try:
             await self._initialize(spec)
             spec = await self._with_mcp_tools(spec)
@@ -145,7 +147,7 @@ class Executor:
             )
             artifacts = self._artifacts.from_outputs(spec.name, outputs, item.inputs, item.correlation_id)
         except Exception as exc:  # noqa: BLE001 - any failing activation is recorded as a WorkflowError; others keep running
-            await self._fail(spec, item, exc)
+            await self._fail(spec, item, exc, context)
             return
         finally:
             self._add_usage(item.correlation_id, meter)
@@ -170,7 +172,7 @@ class Executor:
                 spec = await self._with_mcp_tools(spec)
                 outputs = await self._runner.run(spec, (source,), (), meter)
             except BaseException as exc:
-                record_failure(span, exc)
+                record_failure(span, exc, agent=spec.name)
                 raise
             finally:
                 self._add_usage(source.correlation_id, meter)
@@ -213,9 +215,9 @@ class Executor:
         if self.tools is not None:
             await self.tools.aclose()
 
-    async def _fail(self, spec: AgentSpec, item: WorkItem, exc: Exception) -> None:
+    async def _fail(self, spec: AgentSpec, item: WorkItem, exc: Exception, context: Sequence[Artifact] = ()) -> None:
         _log.warning("agent %r failed on %d input(s): %s", spec.name, len(item.inputs), exc)
-        record_failure(trace.get_current_span(), exc)
+        record_failure(trace.get_current_span(), exc, agent=spec.name)
         self._events.emit(
             ActivationFailed(spec.name, item.record.key, item.correlation_id, type(exc).__name__, str(exc))
         )
@@ -224,9 +226,12 @@ class Executor:
                 await component.on_error(spec, exc)
             except Exception:  # noqa: BLE001 - a failing error hook must not hide the original failure
                 _log.exception("on_error hook of agent %r raised", spec.name)
-        await self._publish_error(spec, item, exc)
+        await self._publish_error(spec, item, exc, context)
 
-    async def _publish_error(self, spec: AgentSpec, item: WorkItem, exc: Exception) -> None:
+    async def _publish_error(
+        self, spec: AgentSpec, item: WorkItem, exc: Exception, context: Sequence[Artifact] = ()
+    ) -> None:
+        """Record the failure as a `WorkflowError`, visible to whoever could see what the activation read."""
         inputs = item.inputs
         report = True
         if isinstance(exc, CircuitBreakerTripped):
@@ -247,7 +252,7 @@ class Executor:
             artifacts = (
                 self._artifacts.from_object(
                     error,
-                    visibility=inputs[0].visibility if inputs else None,
+                    visibility=read_visibility((*inputs, *context)),  # its message may quote what was read
                     correlation_id=item.correlation_id,
                     partition_key=inputs[0].partition_key if inputs else None,
                     produced_by=spec.name,

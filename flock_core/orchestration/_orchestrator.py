@@ -19,7 +19,8 @@ import anyio
 from pydantic import BaseModel
 
 from .._clock import Clock
-from .._tracing import Attr, FlockTracer
+from .._ids import new_id
+from .._tracing import FlockTracer
 from ..agents._activation import ActivationRunner
 from ..agents._builder import AgentBuilder
 from ..agents._checks import check_declarations
@@ -194,25 +195,20 @@ class Orchestrator:
     async def publish(self, obj: BaseModel | Mapping[str, Any], **options: Any) -> Artifact:
         """Validate and store an external artifact together with the work it completes, in a publish span."""
         await self.start()
-        with self._tracer.publish(options.get("correlation_id")) as span:
+        options["correlation_id"] = options.get("correlation_id") or str(new_id())
+        with self._tracer.publish(options["correlation_id"]) as span:
             artifact = self._artifacts.from_object(obj, **options)
-            if span.is_recording():
-                span.update_name(f"publish {artifact.type}")
-                span.set_attributes(
-                    {
-                        Attr.ARTIFACT_TYPE: artifact.type,
-                        Attr.ARTIFACT_ID: str(artifact.id),
-                        Attr.CONVERSATION: artifact.correlation_id,
-                    }
-                )
+            self._tracer.published(span, artifact)
             await self._commit(Commit(artifacts=(artifact,)), self.board.route([artifact]))
         return artifact
 
     async def invoke(self, agent: str, obj: BaseModel | Mapping[str, Any], publish: bool) -> list[Artifact]:
         """Run `agent` directly on `obj` outside the queue; errors propagate to the caller."""
         spec = self.spec(agent)
+        source = self._artifacts.from_object(obj)
+        spec.check_consumes(source.type)
         await self.start()
-        return await self._executor.invoke(spec, self._artifacts.from_object(obj), publish)
+        return await self._executor.invoke(spec, source, publish)
 
     async def _commit(self, commit: Commit, routed: Routed) -> bool:
         """Store one step with the work it completes; then tell listeners and hand the work to the board."""
@@ -265,6 +261,8 @@ class Orchestrator:
         routed = self._routing.flush_on_idle()
         if routed.items:
             await self._commit(Commit(), routed)
+        elif isinstance(self.board, LocalBoard):  # a shared board's workflows end once every process is done
+            self._tracer.settle(busy=lambda cid: self.runtime.timers("delayed", cid) > 0)
         return bool(routed.items)
 
     async def pull(self, capacity: int) -> None:
@@ -272,8 +270,11 @@ class Orchestrator:
         await self.board.pull(capacity)
 
     async def settled(self) -> bool:
-        """Whether the whole board is done (other processes included)."""
-        return await self.board.settled()
+        """Whether the whole board is done (other processes included); then its workflows' spans end."""
+        done = await self.board.settled()
+        if done:
+            self._tracer.settle()
+        return done
 
     async def wait_external(self) -> None:
         """Wait for another process to change the board."""
@@ -431,6 +432,7 @@ class Orchestrator:
         )
 
     async def shutdown(self) -> None:
-        """Run every component's `on_terminate` hook, close MCP sessions and the store."""
+        """End open workflow spans, run every component's `on_terminate` hook, close MCP sessions and the store."""
+        self._tracer.settle()
         await self._executor.terminate()
         await self.store.close()

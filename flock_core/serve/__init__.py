@@ -8,7 +8,7 @@ The `Flock` facade starts it (`Flock.serve`); it never imports the facade.
 
 from ._app import create_app
 from ._auth import ANONYMOUS, ApiKeys, Auth, Authenticator
-from ._server import ServerHandle, serve, serve_mcp_stdio, start_server
+from ._server import ServerHandle, is_loopback, serve, serve_mcp_stdio, start_server
 from ._stream import EventFilter
 from ._worker import DriveMode, drive_lock
 
@@ -22,6 +22,7 @@ __all__ = [
     "ServerHandle",
     "create_app",
     "drive_lock",
+    "is_loopback",
     "serve",
     "serve_mcp_stdio",
     "start_server",

@@ -11,8 +11,8 @@ from starlette.routing import Route
 
 from ..blackboard._artifacts import Artifact, WorkflowError
 from ..blackboard._store import ArtifactQuery
-from ..exceptions import FlockError, PayloadValidationError, RuntimeFlockError
-from ._artifact_routes import resolve_payload
+from ..exceptions import FlockError, InputTypeError, PayloadValidationError, RuntimeFlockError
+from ._artifact_routes import refuse_framework_type, resolve_payload
 from ._http import ApiError, json_response, parse_body, read_json
 from ._state import ServeState
 from ._views import agent_view, artifact_view, status_view
@@ -56,6 +56,9 @@ async def invoke_agent(
         return await state.flock.invoke(name, {"type": type_name, "payload": payload}, publish_outputs=publish_outputs)
     except PayloadValidationError as exc:
         raise ApiError(422, "invalid_payload", str(exc)) from None
+    except InputTypeError as exc:
+        details = [{"field": "type", "message": str(exc)}]
+        raise ApiError(422, "type_not_consumed", str(exc), details) from None
     except RuntimeFlockError as exc:
         raise ApiError(502, "agent_failed", str(exc)) from None
     except FlockError as exc:
@@ -70,6 +73,7 @@ async def _run(state: ServeState, request: Request) -> Response:
     if name not in state.flock.agents:
         raise ApiError(404, "not_found", f"no agent {name!r}")
     body = parse_body(RunRequest, await read_json(request, state.max_body_bytes))
+    refuse_framework_type(state, body.type)
     payload = resolve_payload(state, body.type, body.payload)
     if body.publish_outputs and identity.tenant is not None:
         raise ApiError(

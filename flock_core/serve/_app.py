@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Collection
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,6 +21,7 @@ from ..exceptions import ConfigurationError
 from ._agent_routes import agent_routes
 from ._artifact_routes import artifact_routes
 from ._auth import Auth
+from ._guard import LOOPBACK_HOSTS, Guard
 from ._http import ApiError, error_response
 from ._metrics import CONTENT_TYPE, Metrics
 from ._openapi import docs_page, openapi_document
@@ -90,7 +91,14 @@ def _mcp_endpoint(state: ServeState) -> McpEndpoint:
 
 
 def build_app(
-    flock: Flock, *, auth: Auth, max_body_bytes: int, dashboard: bool, drive: DriveMode, mcp: bool = False
+    flock: Flock,
+    *,
+    auth: Auth,
+    max_body_bytes: int,
+    dashboard: bool,
+    drive: DriveMode,
+    mcp: bool = False,
+    allowed_hosts: Collection[str] | None = None,
 ) -> tuple[Starlette, ServeState]:
     """The app of `create_app` and its shared state (which a server needs to end event streams)."""
     metrics = Metrics()
@@ -112,11 +120,16 @@ def build_app(
     routes = [*artifact_routes(state), *agent_routes(state), *event_routes(state), *_service_routes(state, dashboard)]
     if endpoint is not None:
         routes.append(Route("/mcp", endpoint, methods=["GET", "POST", "DELETE"], name="mcp"))
+    if allowed_hosts is None and auth is None:
+        allowed_hosts = LOOPBACK_HOSTS
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
+        middleware=[
+            Middleware(Guard, allowed_hosts=allowed_hosts),
+            Middleware(TraceContextMiddleware, tracer=lambda: flock.tracer, routes=lambda: routes),
+        ],
         exception_handlers={ApiError: _api_error, HTTPException: _http_error},
-        middleware=[Middleware(TraceContextMiddleware, tracer=lambda: flock.tracer, routes=lambda: routes)],
     )
     return app, state
 
@@ -129,6 +142,7 @@ def create_app(
     dashboard: bool = True,
     drive: DriveMode = "api",
     mcp: bool = False,
+    allowed_hosts: Collection[str] | None = None,
 ) -> Starlette:
     """The ASGI application that serves `flock` over HTTP.
 
@@ -142,6 +156,17 @@ def create_app(
             lifespan (for example under `httpx.ASGITransport`) nothing runs it but your own code.
         mcp: also serve the Flock as an MCP server (streamable HTTP) at `/mcp`, with the same `auth`
             (needs the `mcp` extra; the MCP transport runs in the app's lifespan).
+        allowed_hosts: the host names the app answers to (`Host` header; an `Origin` header must name one
+            too). Default: with `auth=None`, only `localhost`, `127.0.0.1` and `::1` (an open server must
+            not be reachable by DNS rebinding or from other sites' pages); with auth, any.
     """
-    app, _ = build_app(flock, auth=auth, max_body_bytes=max_body_bytes, dashboard=dashboard, drive=drive, mcp=mcp)
+    app, _ = build_app(
+        flock,
+        auth=auth,
+        max_body_bytes=max_body_bytes,
+        dashboard=dashboard,
+        drive=drive,
+        mcp=mcp,
+        allowed_hosts=allowed_hosts,
+    )
     return app

@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from ..blackboard._artifacts import API_PRODUCER_PREFIX, framework_types
 from ..blackboard._store import ArtifactQuery
 from ..blackboard._visibility import (
     AgentIdentity,
@@ -26,7 +27,17 @@ from ._http import ApiError, json_response, parse_body, read_json, validation_de
 from ._state import ServeState
 from ._views import artifact_view
 
-__all__ = ["MAX_PAGE", "PublishRequest", "artifact_routes", "default_visibility", "may_publish", "resolve_payload"]
+__all__ = [
+    "MAX_PAGE",
+    "PublishRequest",
+    "artifact_routes",
+    "default_visibility",
+    "may_join",
+    "may_publish",
+    "producer_of",
+    "refuse_framework_type",
+    "resolve_payload",
+]
 
 MAX_PAGE = 500
 """The largest `limit` of one page of artifacts."""
@@ -41,7 +52,12 @@ class PublishRequest(BaseModel):
     payload: dict[str, Any] = Field(description="The payload, validated against the type's JSON schema.")
     visibility: Visibility | None = Field(default=None, description="Who may see it (default: see docs).")
     tags: list[str] = Field(default_factory=list[str], max_length=100)
-    correlation_id: str | None = Field(default=None, max_length=200, description="Join this workflow.")
+    correlation_id: str | None = Field(
+        default=None,
+        max_length=200,
+        description="Join this existing workflow (it must hold artifacts, all visible to the caller); "
+        "without it the artifact starts a new workflow.",
+    )
     partition_key: str | None = Field(default=None, max_length=200)
 
 
@@ -53,6 +69,33 @@ def default_visibility(identity: AgentIdentity) -> Visibility:
 def may_publish(visibility: Visibility, identity: AgentIdentity, now: datetime) -> bool:
     """A caller may publish only what it could itself see once any `AfterVisibility` delay has passed."""
     return is_visible(visibility, identity, created_at=now, now=visible_from(visibility, now))
+
+
+def producer_of(identity: AgentIdentity) -> str:
+    """The `produced_by` of an artifact published by `identity` over HTTP (it cannot pass for an agent).
+
+    >>> producer_of(AgentIdentity("alice", tenant="acme"))
+    'api:alice@acme'
+    """
+    return f"{API_PRODUCER_PREFIX}{identity}"
+
+
+def refuse_framework_type(state: ServeState, type_name: str) -> None:
+    """403 when `type_name` is one only the framework publishes (a client must not fail a workflow)."""
+    owned = {state.flock.registry.name_of(model) for model in framework_types()}
+    if type_name in owned:
+        problem = f"{type_name!r} artifacts are published by the framework only"
+        raise ApiError(403, "forbidden_type", problem, [{"field": "type", "message": problem}])
+
+
+async def may_join(state: ServeState, identity: AgentIdentity, correlation_id: str) -> bool:
+    """Whether the workflow exists and `identity` may see every artifact in it (once any delay has passed).
+
+    A caller who may not join cannot tell a workflow it may not see from one that does not exist.
+    """
+    page = await state.flock.store.query(ArtifactQuery(correlation_id=correlation_id))
+    now = state.flock.clock.now()
+    return bool(page.items) and all(may_publish(a.visibility, identity, max(now, a.created_at)) for a in page.items)
 
 
 def resolve_payload(state: ServeState, type_name: str, payload: dict[str, Any]) -> dict[str, Any]:
@@ -72,10 +115,14 @@ def resolve_payload(state: ServeState, type_name: str, payload: dict[str, Any]) 
 async def _publish(state: ServeState, request: Request) -> Response:
     identity = await state.identity(request)
     body = parse_body(PublishRequest, await read_json(request, state.max_body_bytes))
+    refuse_framework_type(state, body.type)
     payload = resolve_payload(state, body.type, body.payload)
     visibility = body.visibility or default_visibility(identity)
     if not may_publish(visibility, identity, state.flock.clock.now()):
         raise ApiError(403, "forbidden_visibility", "a caller may only publish artifacts it could itself see")
+    if body.correlation_id is not None and not await may_join(state, identity, body.correlation_id):
+        problem = f"no workflow {body.correlation_id!r} that this caller can see; omit it to start a new one"
+        raise ApiError(404, "unknown_correlation", problem, [{"field": "correlation_id", "message": problem}])
     try:
         artifact = await state.flock.publish(
             {"type": body.type, "payload": payload},
@@ -83,6 +130,7 @@ async def _publish(state: ServeState, request: Request) -> Response:
             correlation_id=body.correlation_id,
             partition_key=body.partition_key,
             tags=body.tags,
+            produced_by=producer_of(identity),
         )
     except PayloadValidationError as exc:
         details = [{"field": "payload", "message": line} for line in exc.errors]

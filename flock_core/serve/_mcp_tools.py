@@ -20,7 +20,15 @@ from ..blackboard._store import ArtifactQuery
 from ..blackboard._visibility import AgentIdentity
 from ..exceptions import PayloadValidationError
 from ._agent_routes import invoke_agent
-from ._artifact_routes import MAX_PAGE, default_visibility, may_publish, resolve_payload
+from ._artifact_routes import (
+    MAX_PAGE,
+    default_visibility,
+    may_join,
+    may_publish,
+    producer_of,
+    refuse_framework_type,
+    resolve_payload,
+)
 from ._http import ApiError, validation_details
 from ._state import ServeState
 from ._views import artifact_view, status_view
@@ -84,16 +92,20 @@ class McpToolDef:
 
 
 async def _publish(state: ServeState, identity: AgentIdentity, args: PublishArguments) -> dict[str, Any]:
+    refuse_framework_type(state, args.type)
     payload = resolve_payload(state, args.type, args.payload)
     visibility = default_visibility(identity)
     if not may_publish(visibility, identity, state.flock.clock.now()):
         raise ApiError(403, "forbidden_visibility", "a caller may only publish artifacts it could itself see")
+    if args.correlation_id is not None and not await may_join(state, identity, args.correlation_id):
+        raise ApiError(404, "unknown_correlation", f"no workflow {args.correlation_id!r} that this caller can see")
     try:
         artifact = await state.flock.publish(
             {"type": args.type, "payload": payload},
             visibility=visibility,
             correlation_id=args.correlation_id,
             tags=args.tags,
+            produced_by=producer_of(identity),
         )
     except PayloadValidationError as exc:
         raise ApiError(422, "invalid_payload", str(exc)) from None

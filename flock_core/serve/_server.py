@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 import socket
-from collections.abc import Coroutine, Generator
+from collections.abc import Collection, Coroutine, Generator
+from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, Self, overload
 
@@ -18,16 +20,71 @@ from ..blackboard._visibility import AgentIdentity
 from ..exceptions import ConfigurationError
 from ._app import build_app
 from ._auth import ANONYMOUS, Auth
+from ._guard import LOOPBACK_HOSTS
 from ._state import ServeState
 
 if TYPE_CHECKING:
     from .._flock import Flock
 
-__all__ = ["DEFAULT_PORT", "ServerHandle", "serve", "serve_mcp_stdio", "start_server"]
+__all__ = [
+    "DEFAULT_MAX_CONNECTIONS",
+    "DEFAULT_PORT",
+    "ServerHandle",
+    "is_loopback",
+    "serve",
+    "serve_mcp_stdio",
+    "start_server",
+]
 
 _log = logging.getLogger("flock_core.serve")
 
 DEFAULT_PORT = 8344
+
+DEFAULT_MAX_CONNECTIONS = 1000
+"""Open connections (and requests in progress) a server takes at once; beyond it, requests get 503."""
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` is reachable only from this machine.
+
+    >>> is_loopback("127.0.0.1"), is_loopback("localhost"), is_loopback("0.0.0.0"), is_loopback("::1")
+    (True, True, False, True)
+    """
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True, slots=True)
+class _Exposure:
+    """Where a server listens and who may reach it: what `serve` checks before it binds."""
+
+    host: str
+    auth: Auth
+    insecure: bool
+    allowed_hosts: Collection[str] | None
+
+    def hosts(self) -> Collection[str] | None:
+        """The `Host` names the app answers to (`None`: any, for an authenticated server)."""
+        if self.allowed_hosts is not None or self.auth is not None:
+            return self.allowed_hosts
+        wildcard = self.host in {"0.0.0.0", "::", ""}
+        return LOOPBACK_HOSTS if is_loopback(self.host) or wildcard else LOOPBACK_HOSTS | {self.host.lower()}
+
+    def check(self) -> None:
+        """Refuse an unauthenticated server on a non-loopback interface unless `insecure` says so (and warn)."""
+        if self.auth is not None or is_loopback(self.host):
+            return
+        if not self.insecure:
+            raise ConfigurationError(
+                f"refusing to serve on {self.host!r} without authentication: anyone who can reach it could read "
+                "public artifacts and spend model calls; pass auth=ApiKeys({...}) (flock serve --api-keys-env), "
+                "bind 127.0.0.1, or pass insecure=True (--insecure) if that is really meant"
+            )
+        _log.warning("serving on %s WITHOUT authentication (insecure=True): every caller is anonymous", self.host)
 
 
 class _Server(uvicorn.Server):
@@ -93,12 +150,17 @@ class ServerHandle:
 
 
 def _bind(host: str, port: int) -> socket.socket:
-    """A listening-ready socket, bound here so that a taken port raises `OSError` in the caller."""
+    """A listening socket, bound here so that a taken port raises `OSError` in the caller.
+
+    It is made with protocol `IPPROTO_TCP` (not 0): accepted sockets inherit it, and asyncio sets
+    `TCP_NODELAY` only on sockets of that protocol, so responses are not held back by Nagle's algorithm.
+    """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
+        sock.listen(2048)  # connections made as soon as the URL is printed wait in the backlog
     except OSError:
         sock.close()
         raise
@@ -123,6 +185,9 @@ async def start_server(
     auth: Auth = None,
     max_body_bytes: int = 1_000_000,
     mcp: bool = False,
+    max_connections: int = DEFAULT_MAX_CONNECTIONS,
+    allowed_hosts: Collection[str] | None = None,
+    insecure: bool = False,
 ) -> ServerHandle:
     """Start serving `flock` in the background of the running event loop (asyncio); return once listening.
 
@@ -130,9 +195,21 @@ async def start_server(
     API is run by the server (`drive="api"`); run your own publishes with `await flock.run_until_idle()`.
     `mcp=True` also serves the Flock as an MCP server at `/mcp`.
     """
-    app, state = build_app(flock, auth=auth, max_body_bytes=max_body_bytes, dashboard=dashboard, drive="api", mcp=mcp)
+    exposure = _Exposure(host, auth, insecure, allowed_hosts)
+    exposure.check()
+    app, state = build_app(
+        flock,
+        auth=auth,
+        max_body_bytes=max_body_bytes,
+        dashboard=dashboard,
+        drive="api",
+        mcp=mcp,
+        allowed_hosts=exposure.hosts(),
+    )
     sock = _bind(host, port)
-    config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False)
+    config = uvicorn.Config(
+        app, log_level="warning", lifespan="on", access_log=False, limit_concurrency=max_connections + 1
+    )
     server = _Server(config, state, signals=False)
     task = asyncio.get_running_loop().create_task(_serve_quietly(server, sock), name=f"flock-serve-{host}:{port}")
     while not server.started:
@@ -143,7 +220,17 @@ async def start_server(
 
 
 def _serve_blocking(
-    flock: Flock, host: str, port: int, *, dashboard: bool, auth: Auth, max_body_bytes: int, mcp: bool
+    flock: Flock,
+    host: str,
+    port: int,
+    *,
+    dashboard: bool,
+    auth: Auth,
+    max_body_bytes: int,
+    mcp: bool,
+    max_connections: int,
+    allowed_hosts: Collection[str] | None,
+    insecure: bool,
 ) -> None:
     try:
         asyncio.get_running_loop()
@@ -151,12 +238,21 @@ def _serve_blocking(
         pass
     else:
         raise ConfigurationError("serve(blocking=True) cannot run inside an event loop; use blocking=False")
+    exposure = _Exposure(host, auth, insecure, allowed_hosts)
+    exposure.check()
     app, state = build_app(
-        flock, auth=auth, max_body_bytes=max_body_bytes, dashboard=dashboard, drive="always", mcp=mcp
+        flock,
+        auth=auth,
+        max_body_bytes=max_body_bytes,
+        dashboard=dashboard,
+        drive="always",
+        mcp=mcp,
+        allowed_hosts=exposure.hosts(),
     )
     sock = _bind(host, port)
-    config = uvicorn.Config(app, log_level="info", lifespan="on")
-    _log.info("serving on http://%s:%d", host, sock.getsockname()[1])
+    config = uvicorn.Config(app, log_level="info", lifespan="on", limit_concurrency=max_connections + 1)
+    bound = sock.getsockname()[1]
+    print(f"flock: serving on http://{f'[{host}]' if ':' in host else host}:{bound} (Ctrl-C stops)", flush=True)
     try:
         _Server(config, state, signals=True).run(sockets=[sock])
     except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it handled; serving ended as asked
@@ -176,6 +272,9 @@ def serve(
     auth: Auth = ...,
     max_body_bytes: int = ...,
     mcp: bool = ...,
+    max_connections: int = ...,
+    allowed_hosts: Collection[str] | None = ...,
+    insecure: bool = ...,
 ) -> None: ...
 @overload
 def serve(
@@ -188,6 +287,9 @@ def serve(
     auth: Auth = ...,
     max_body_bytes: int = ...,
     mcp: bool = ...,
+    max_connections: int = ...,
+    allowed_hosts: Collection[str] | None = ...,
+    insecure: bool = ...,
 ) -> Coroutine[Any, Any, ServerHandle]: ...
 def serve(
     flock: Flock,
@@ -199,17 +301,32 @@ def serve(
     auth: Auth = None,
     max_body_bytes: int = 1_000_000,
     mcp: bool = False,
+    max_connections: int = DEFAULT_MAX_CONNECTIONS,
+    allowed_hosts: Collection[str] | None = None,
+    insecure: bool = False,
 ) -> Coroutine[Any, Any, ServerHandle] | None:
     """Serve `flock` over HTTP (API, event stream, metrics and, with `dashboard`, the dashboard at `/`).
 
-    - `blocking=True` (from synchronous code): run until interrupted (Ctrl-C); the server keeps the Flock
-      running: every publish is processed and scheduled agents fire.
+    - `blocking=True` (from synchronous code): print the URL, then run until interrupted (Ctrl-C); the
+      server keeps the Flock running: every publish is processed and scheduled agents fire.
     - `blocking=False` (inside async code): `handle = await serve(flock, blocking=False)` starts the server
       in the background of the running event loop and returns a `ServerHandle` (`.url`, `await .stop()`).
       Work published through the API is run by the server; your own publishes by your `run_until_idle()`.
     - `mcp=True` also serves the Flock as an MCP server (streamable HTTP) at `/mcp`.
+
+    Without `auth`, the server answers only to loopback host names (`allowed_hosts` adds others) and
+    refuses to bind a non-loopback interface unless `insecure=True` (it then logs a warning).
+    `max_connections` caps open connections and requests in progress (beyond it: 503).
     """
-    options: dict[str, Any] = {"dashboard": dashboard, "auth": auth, "max_body_bytes": max_body_bytes, "mcp": mcp}
+    options: dict[str, Any] = {
+        "dashboard": dashboard,
+        "auth": auth,
+        "max_body_bytes": max_body_bytes,
+        "mcp": mcp,
+        "max_connections": max_connections,
+        "allowed_hosts": allowed_hosts,
+        "insecure": insecure,
+    }
     if blocking:
         _serve_blocking(flock, host, port, **options)
         return None

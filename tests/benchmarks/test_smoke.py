@@ -170,3 +170,11 @@ def test_docstring_examples(module: str) -> None:
     result = doctest.testmod(importlib.import_module(f"benchmarks.{module}"))
     assert result.failed == 0
     assert result.attempted > 0
+
+
+def test_http_publish_and_information_flow_cost() -> None:
+    http = run(Job("http_publish", size=5, runs=1))
+    assert len(http.series["requests_per_s"]) == 1
+    assert min(http.series["ms_per_request"]) > 0
+    flow = run(Job("flow_cost", size=10, runs=2))
+    assert len(flow.series["us_per_activation"]) == 2

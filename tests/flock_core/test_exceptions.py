@@ -17,6 +17,7 @@ from flock_core.exceptions import (
     EngineError,
     EventLoopError,
     FlockError,
+    InputTypeError,
     PayloadValidationError,
     RuntimeFlockError,
     RunTimeoutError,
@@ -57,6 +58,7 @@ def test_the_tree_drawing_parses() -> None:
         "AgentDeclarationError": "UserError",
         "DuplicateAgentError": "AgentDeclarationError",
         "UnknownAgentError": "UserError",
+        "InputTypeError": "UserError",
         "PayloadValidationError": "UserError",
         "ConfigurationError": "UserError",
         "EventLoopError": "UserError",
@@ -145,6 +147,9 @@ def test_context_of_the_other_errors() -> None:
     assert str(AgentDeclarationError("a", "bad")) == "agent 'a': bad"
     assert vars(UnknownAgentError("x", ["b", "a"])) == {"agent": "x"}
     assert str(UnknownAgentError("x", ["b", "a"])) == "unknown agent 'x'; declared agents: ['a', 'b']"
+    wrong = InputTypeError("a", "Memo", ["Task", "Bug"])
+    assert vars(wrong) == {"agent": "a", "type_name": "Memo", "accepted": ("Bug", "Task")}
+    assert str(wrong) == "agent 'a' does not consume 'Memo'; it consumes ['Bug', 'Task']"
     assert vars(EngineError("a", "boom")) == {"agent": "a", "usage": None}
     assert str(EngineError("a", "boom")) == "agent 'a': boom"
     assert vars(CircuitBreakerTripped("loop", 5)) == {"agent": "loop", "limit": 5}

@@ -25,7 +25,7 @@ from flock_core import (
     Usage,
     WorkflowError,
 )
-from flock_core.exceptions import EngineError, RunTimeoutError, UnknownAgentError
+from flock_core.exceptions import EngineError, InputTypeError, RunTimeoutError, UnknownAgentError
 from flock_core.testing import FunctionEngine, Script, ScriptedEngine, VirtualClock, capture
 
 pytestmark = pytest.mark.anyio
@@ -553,6 +553,9 @@ async def test_invoke_runs_one_agent_directly() -> None:
     assert await flock.store.get_by_type(Review) == [Review(score=7)]
     with pytest.raises(UnknownAgentError, match="unknown agent 'nobody'"):
         await flock.invoke("nobody", Idea(text="z"))
+    with pytest.raises(InputTypeError) as wrong:
+        await flock.invoke("writer", Draft(text="not an idea"))
+    assert (wrong.value.agent, wrong.value.type_name, wrong.value.accepted) == ("writer", "Draft", ("Idea",))
 
 
 async def test_publish_dict_and_typed_errors() -> None:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.trace import NoOpTracerProvider, SpanKind, StatusCode
+from opentelemetry.trace import NoOpTracerProvider, SpanContext, SpanKind, StatusCode
 from pydantic import BaseModel
 
 from flock_core import (
@@ -18,9 +19,11 @@ from flock_core import (
     EvaluationResult,
     Flock,
     InMemoryBlackboardStore,
+    PrivateVisibility,
     Usage,
     WorkflowError,
 )
+from flock_core._tracing import WORKFLOW_KEY
 from flock_core.testing import FunctionEngine, Script, ScriptedEngine
 
 pytestmark = pytest.mark.anyio
@@ -64,7 +67,20 @@ def pipeline_engine(request: EvaluationRequest) -> EvaluationResult:
     return EvaluationResult([Summary(text=" + ".join(str(p) for p in request.payloads))], Usage(7, 3, 1))
 
 
-async def test_fan_out_and_gate_span_tree_and_links(exporter: InMemorySpanExporter) -> None:
+def traceparent(context: SpanContext) -> str:
+    return f"00-{context.trace_id:032x}-{context.span_id:016x}-{int(context.trace_flags):02x}"
+
+
+def tree(spans: tuple[ReadableSpan, ...]) -> list[tuple[str, SpanKind, str | None]]:
+    """(name, kind, parent's name) of every span, in start order."""
+    names = {s.context.span_id: s.name for s in spans if s.context is not None}
+    ordered = sorted(spans, key=lambda s: s.start_time or 0)
+    return [(s.name, s.kind, names.get(s.parent.span_id) if s.parent else None) for s in ordered]
+
+
+async def test_activations_are_siblings_under_the_workflow_span_with_links_for_lineage(
+    exporter: InMemorySpanExporter,
+) -> None:
     flock, provider = make_flock(exporter, FunctionEngine(pipeline_engine))
     flock.agent("brainstorm").consumes(Topic).publishes(Idea, fan_out=3)
     flock.agent("summarise").consumes(Idea, Idea, Idea).publishes(Summary)
@@ -73,18 +89,29 @@ async def test_fan_out_and_gate_span_tree_and_links(exporter: InMemorySpanExport
     provider.shutdown()
     spans = exporter.get_finished_spans()
 
+    assert tree(spans) == [
+        ("invoke_workflow Topic", SpanKind.INTERNAL, None),
+        ("publish Topic", SpanKind.PRODUCER, "invoke_workflow Topic"),
+        ("invoke_agent brainstorm", SpanKind.INTERNAL, "invoke_workflow Topic"),
+        ("invoke_agent summarise", SpanKind.INTERNAL, "invoke_workflow Topic"),
+    ]
+    [workflow] = by_name(spans, "invoke_workflow Topic")
     [publish] = by_name(spans, "publish Topic")
     [brainstorm] = by_name(spans, "invoke_agent brainstorm")
     [summarise] = by_name(spans, "invoke_agent summarise")
-    assert publish.kind == SpanKind.PRODUCER
-    assert publish.attributes is not None
-    assert publish.attributes["flock.artifact.id"] == str(topic.id)
-    assert brainstorm.kind == SpanKind.INTERNAL
-    assert brainstorm.parent is not None
-    assert publish.context is not None
-    assert brainstorm.parent.span_id == publish.context.span_id
-    assert brainstorm.context is not None
-    assert brainstorm.context.trace_id == publish.context.trace_id
+    assert len({s.context.trace_id for s in spans if s.context}) == 1
+    assert dict(workflow.attributes or {}) == {
+        "gen_ai.operation.name": "invoke_workflow",
+        "gen_ai.conversation.id": topic.correlation_id,
+        "openinference.span.kind": "CHAIN",
+    }
+    assert workflow.status.status_code == StatusCode.UNSET
+    assert dict(publish.attributes or {}) == {
+        "gen_ai.conversation.id": topic.correlation_id,
+        "openinference.span.kind": "CHAIN",
+        "flock.artifact.type": "Topic",
+        "flock.artifact.id": str(topic.id),
+    }
     attrs = dict(brainstorm.attributes or {})
     assert attrs["gen_ai.operation.name"] == "invoke_agent"
     assert attrs["gen_ai.agent.name"] == "brainstorm"
@@ -93,17 +120,35 @@ async def test_fan_out_and_gate_span_tree_and_links(exporter: InMemorySpanExport
     assert attrs["flock.input.types"] == ("Topic",)
     assert attrs["flock.output.types"] == ("Idea", "Idea", "Idea")
     assert (attrs["gen_ai.usage.input_tokens"], attrs["gen_ai.usage.output_tokens"]) == (10, 5)
-    # fan-in: the gate's activation links to the producer span of each of its three inputs
-    assert summarise.parent is not None
-    assert summarise.parent.span_id == brainstorm.context.span_id
+    assert "input.value" not in attrs  # content is not captured unless asked for
+    # lineage: each activation links to the producer span of its inputs; the gate's fan-in is three links
+    assert publish.context is not None
+    assert brainstorm.context is not None
+    assert [link.context.span_id for link in brainstorm.links] == [publish.context.span_id]
     assert [link.context.span_id for link in summarise.links] == [brainstorm.context.span_id] * 3
     ideas = await flock.store.query(ArtifactQuery(types=frozenset({"Idea"})))
     assert {str(link.attributes["flock.artifact.id"]) for link in summarise.links if link.attributes} == {
         str(a.id) for a in ideas.items
     }
-    assert all(
-        a.trace_context["traceparent"].split("-")[1] == format(publish.context.trace_id, "032x") for a in ideas.items
-    )
+    # artifacts carry their producer's context and their workflow's, so other processes join the same tree
+    assert workflow.context is not None
+    assert [a.trace_context for a in ideas.items] == [
+        {"traceparent": traceparent(brainstorm.context), WORKFLOW_KEY: traceparent(workflow.context)}
+    ] * 3
+
+
+async def test_one_workflow_span_for_every_publish_of_a_run(exporter: InMemorySpanExporter) -> None:
+    flock, provider = make_flock(exporter, FunctionEngine(pipeline_engine))
+    flock.agent("summarise").consumes(Idea, Idea).publishes(Summary)
+    await flock.arun(Idea(text="a"), Idea(text="b"))
+    provider.shutdown()
+    assert tree(exporter.get_finished_spans()) == [
+        ("invoke_workflow Idea", SpanKind.INTERNAL, None),
+        ("publish Idea", SpanKind.PRODUCER, "invoke_workflow Idea"),
+        ("publish Idea", SpanKind.PRODUCER, "invoke_workflow Idea"),
+        ("invoke_agent summarise", SpanKind.INTERNAL, "invoke_workflow Idea"),
+    ]
+    assert flock._core.tracer.open_workflows == ()
 
 
 async def test_engine_failure_marks_span_and_error_carries_trace_id(exporter: InMemorySpanExporter) -> None:
@@ -166,3 +211,82 @@ async def test_without_a_recording_provider_outputs_keep_their_inputs_trace_cont
     await flock.run_until_idle()
     ideas = (await flock.store.query(ArtifactQuery(types=frozenset({"Idea"})))).items
     assert [idea.trace_context for idea in ideas] == [traceparent] * 3
+
+
+async def test_a_failed_activation_marks_its_workflow_span_as_an_error(exporter: InMemorySpanExporter) -> None:
+    flock, provider = make_flock(exporter, ScriptedEngine({"broken": Script(RuntimeError("model down"))}))
+    flock.agent("broken").consumes(Topic).publishes(Idea)
+    await flock.arun(Topic(name="x"))
+    provider.shutdown()
+    [workflow] = by_name(exporter.get_finished_spans(), "invoke_workflow Topic")
+    assert workflow.status.status_code == StatusCode.ERROR
+    assert workflow.status.description == "1 failed activation; first: agent broken: RuntimeError: model down"
+    assert dict(workflow.attributes or {})["error.type"] == "RuntimeError"
+    assert dict(workflow.attributes or {})["flock.failed_activations"] == 1
+
+
+async def test_a_circuit_breaker_trip_marks_the_activation_and_workflow_as_errors(
+    exporter: InMemorySpanExporter,
+) -> None:
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    flock = Flock(engine=FunctionEngine(pipeline_engine), tracer_provider=provider, max_agent_iterations=1)
+    flock.register_type(Idea)
+    flock.register_type(Summary)
+    flock.agent("summarise").consumes(Idea).publishes(Summary)
+    await flock.arun(Idea(text="a"), Idea(text="b"))
+    provider.shutdown()
+    spans = exporter.get_finished_spans()
+    assert [s.status.status_code for s in by_name(spans, "invoke_agent summarise")] == [
+        StatusCode.UNSET,
+        StatusCode.ERROR,
+    ]
+    [workflow] = by_name(spans, "invoke_workflow Idea")
+    assert workflow.status.status_code == StatusCode.ERROR
+    assert dict(workflow.attributes or {})["error.type"] == "CircuitBreakerTripped"
+
+
+async def test_content_is_captured_when_asked_and_only_where_visibility_is_public(
+    exporter: InMemorySpanExporter,
+) -> None:
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    flock = Flock(engine=FunctionEngine(pipeline_engine), tracer_provider=provider, trace_content=True)
+    for model in (Topic, Idea):
+        flock.register_type(model)
+    flock.agent("brainstorm").consumes(Topic).publishes(Idea, fan_out=3)
+    public = await flock.publish(Topic(name="bees"), correlation_id="w")
+    secret = await flock.publish(
+        Topic(name="launch codes"), correlation_id="w", visibility=PrivateVisibility(agents=frozenset({"x"}))
+    )
+    await flock.run_until_idle()
+    provider.shutdown()
+    spans = exporter.get_finished_spans()
+    everything = json.dumps([dict(s.attributes or {}) for s in spans])
+    assert "launch codes" not in everything  # a private payload never reaches a span
+    [workflow] = by_name(spans, "invoke_workflow Topic")
+    attrs = dict(workflow.attributes or {})
+    assert json.loads(str(attrs["input.value"])) == [
+        {"type": "Topic", "id": str(public.id), "payload": {"name": "bees"}},
+        {"type": "Topic", "id": str(secret.id), "redacted": "private visibility"},
+    ]
+    assert attrs["input.mime_type"] == "application/json"
+    [brainstorm] = by_name(spans, "invoke_agent brainstorm")  # the private topic is not visible to brainstorm
+    attrs = dict(brainstorm.attributes or {})
+    assert json.loads(str(attrs["input.value"])) == [
+        {"type": "Topic", "id": str(public.id), "payload": {"name": "bees"}}
+    ]
+    outputs = json.loads(str(attrs["output.value"]))
+    assert [o["payload"] for o in outputs] == [{"text": f"idea {i}"} for i in range(3)]
+    assert json.loads(str(dict(workflow.attributes or {})["output.value"])) == outputs
+
+
+async def test_content_capture_follows_the_standard_genai_switch(
+    exporter: InMemorySpanExporter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "true")
+    flock, provider = make_flock(exporter, FunctionEngine(pipeline_engine))
+    await flock.publish(Topic(name="bees"))
+    provider.shutdown()
+    [publish] = by_name(exporter.get_finished_spans(), "publish Topic")
+    assert json.loads(str(dict(publish.attributes or {})["input.value"]))[0]["payload"] == {"name": "bees"}

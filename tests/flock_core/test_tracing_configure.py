@@ -195,13 +195,19 @@ def test_spans_reach_a_real_otlp_http_receiver(
         ("/v1/traces", "application/x-protobuf", "flock")
     }
     spans = {span.name: (resource, scope, span) for resource, scope, span in http_receiver.spans()}
-    assert sorted(spans) == ["invoke_agent brainstorm", "invoke_agent summarise", "publish Topic"]
+    assert sorted(spans) == [
+        "invoke_agent brainstorm",
+        "invoke_agent summarise",
+        "invoke_workflow Topic",
+        "publish Topic",
+    ]
     resource, scope, publish = spans["publish Topic"]
+    workflow = spans["invoke_workflow Topic"][2]
     assert (resource["service.name"], scope, publish.kind) == ("otlp-test", "flock_core", Span.SPAN_KIND_PRODUCER)
     brainstorm = spans["invoke_agent brainstorm"][2]
     summarise = spans["invoke_agent summarise"][2]
-    assert brainstorm.parent_span_id == publish.span_id
-    assert brainstorm.trace_id == summarise.trace_id == publish.trace_id
+    assert brainstorm.parent_span_id == summarise.parent_span_id == publish.parent_span_id == workflow.span_id
+    assert brainstorm.trace_id == summarise.trace_id == publish.trace_id == workflow.trace_id
     attrs = attributes(brainstorm.attributes)
     assert {k: attrs[k] for k in attrs if k.startswith("gen_ai.")} == {
         "gen_ai.operation.name": "invoke_agent",
@@ -223,7 +229,7 @@ def test_the_standard_endpoint_variable_is_honoured(
     run_pipeline(provider)
     shutdown(provider)
     assert {path for path, _, _ in http_receiver.requests} == {"/v1/traces"}
-    assert len(http_receiver.spans()) == 3
+    assert len(http_receiver.spans()) == 4
 
 
 def test_spans_reach_a_real_otlp_grpc_receiver(grpc_receiver: tuple[str, Received]) -> None:
@@ -232,7 +238,7 @@ def test_spans_reach_a_real_otlp_grpc_receiver(grpc_receiver: tuple[str, Receive
     run_pipeline(provider)
     shutdown(provider)
     names = sorted(span.name for _, _, span in received.spans())
-    assert names == ["invoke_agent brainstorm", "invoke_agent summarise", "publish Topic"]
+    assert names == ["invoke_agent brainstorm", "invoke_agent summarise", "invoke_workflow Topic", "publish Topic"]
     assert {resource["service.name"] for resource, _, _ in received.spans()} == {"flockboard"}
 
 
@@ -281,10 +287,11 @@ def test_console_prints_one_line_per_span_to_stderr(capsys: pytest.CaptureFixtur
     out, err = capsys.readouterr()
     assert out == ""
     lines = err.splitlines()
-    assert [line.split("  ")[2] for line in lines] == [
+    assert [line.split("  ")[2] for line in lines] == [  # in the order they end
         "publish Topic",
         "invoke_agent brainstorm",
         "invoke_agent summarise",
+        "invoke_workflow Topic",
     ]
     assert all(line.startswith("[flock] ") and " ms" in line for line in lines)
     assert lines[1].endswith("tokens 10/5")
@@ -300,8 +307,8 @@ def test_the_trace_file_is_queryable_after_shutdown(tmp_path: Path) -> None:
         [run] = traces.traces()
         stats = traces.stats()
     assert (run.root, run.span_count, run.agents, run.total_tokens) == (
-        "publish Topic",
-        3,
+        "invoke_workflow Topic",
+        4,
         ("brainstorm", "summarise"),
         25,
     )
@@ -327,9 +334,9 @@ def test_configure_from_env_reads_the_flock_variables(tmp_path: Path, http_recei
     assert provider is not None
     run_pipeline(provider)
     shutdown(provider)
-    assert len(http_receiver.spans()) == 3
+    assert len(http_receiver.spans()) == 4
     with TraceFile(path) as traces:
-        assert traces.traces()[0].span_count == 3
+        assert traces.traces()[0].span_count == 4
     with pytest.raises(ConfigurationError, match="FLOCK_TRACE_CONSOLE='maybe': expected 1, true"):
         configure_from_env({"FLOCK_TRACE_CONSOLE": "maybe"}, set_global=False)
 
@@ -414,4 +421,8 @@ def test_configure_sets_the_global_provider_once() -> None:
         "a global OpenTelemetry tracer provider is already set; call configure(set_global=False) and pass the "
         "provider to Flock(tracer_provider=...)\n"
     )
-    assert [line.split("  ")[2] for line in done.stderr.splitlines()] == ["publish Question", "invoke_agent answerer"]
+    assert [line.split("  ")[2] for line in done.stderr.splitlines()] == [
+        "publish Question",
+        "invoke_agent answerer",
+        "invoke_workflow Question",
+    ]

@@ -2,10 +2,14 @@
 
 A tenant-scoped store sets `flock.tenant` (and, when its login role bypasses row-level security, the
 role `flock_tenant`) as connection startup options, so every connection of the store is scoped from its
-first statement and `RESET` returns to the scoped values.
+first statement and `RESET` returns to the scoped values. That setting is only the fallback for a login
+role that is not mapped to a tenant: `_tenancy` maps login roles to tenants, which code on the connection
+cannot undo.
 """
 
 from __future__ import annotations
+
+import logging
 
 import psycopg
 
@@ -14,8 +18,11 @@ from ._ddl import TENANT_ROLE
 from ._dsn import conninfo
 from ._migrate import migrate
 from ._pool import Connections, close_quietly
+from ._tenancy import mapped_tenant
 
 __all__ = ["open_connections"]
+
+_log = logging.getLogger("flock_core.postgres")
 
 
 async def open_connections(dsn: str, schema: str, tenant: str | None, size: int) -> Connections:
@@ -35,12 +42,23 @@ async def open_connections(dsn: str, schema: str, tenant: str | None, size: int)
             (TENANT_ROLE,),
         )
         bypasses, may_switch = await cursor.fetchone() or (True, False)
+        mapped = await mapped_tenant(setup)
     except psycopg.Error as exc:
         raise StoreError(f"{label}: cannot migrate: {exc}") from exc
     finally:
         await close_quietly(setup)
     settings: dict[str, str] = {}
-    if tenant is not None:
+    if mapped is not None and mapped != tenant:
+        raise StoreError(
+            f"{label}: the login role is scoped to tenant {mapped!r}; open the store with tenant={mapped!r}"
+        )
+    if tenant is not None and mapped is None:  # an unmapped login: scoped by a setting its own code could clear
+        _log.warning(
+            "%s: tenant %r is scoped by the flock.tenant setting of an unmapped login role, which code on these "
+            "connections could clear; map a login role to the tenant with store.grant_tenant()",
+            label,
+            tenant,
+        )
         settings["flock.tenant"] = tenant
         if bypasses and not may_switch:
             raise StoreError(

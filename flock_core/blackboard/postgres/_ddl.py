@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import LiteralString
 
+from ._tenancy import TENANCY_MIGRATION
+
 __all__ = ["MIGRATIONS", "TENANT_ONLY", "TENANT_ROLE"]
 
 TENANT_ROLE = "flock_tenant"
@@ -70,7 +72,9 @@ MIGRATIONS: tuple[tuple[LiteralString, ...], ...] = (
         "ALTER TABLE work_items FORCE ROW LEVEL SECURITY",
         f"CREATE POLICY tenant_isolation ON work_items USING ({TENANT_ONLY}) WITH CHECK ({TENANT_ONLY})",
     ),
-    # 2: cancelled workflows (their work items get the status 'cancelled') and paused ones.
+    # 2: every row's tenant from its whole visibility; per-tenant login roles (see `_tenancy`).
+    TENANCY_MIGRATION,
+    # 3: cancelled workflows (their work items get the status 'cancelled') and paused ones.
     (
         "ALTER TABLE work_items DROP CONSTRAINT work_items_status_check",
         "ALTER TABLE work_items ADD CONSTRAINT work_items_status_check "

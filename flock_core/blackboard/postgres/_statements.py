@@ -133,8 +133,8 @@ def where(query: ArtifactQuery) -> tuple[LiteralString, list[Any]]:
             params.append(value)
     identity = query.visible_to
     if identity is not None:  # a prefilter only: `matches` applies every rule (labels, delays) afterwards
-        clauses.append("(tenant_id IS NULL OR tenant_id = %s)")
-        params.append(identity.tenant)
+        clauses.append("(tenant_id IS NULL OR tenant_id = %s)")  # '' is the space without a tenant
+        params.append(identity.tenant or "")
         clauses.append("(visibility_kind <> 'private' OR visibility -> 'agents' ? %s)")
         params.append(identity.name)
     return (" WHERE " + " AND ".join(clauses) if clauses else ""), params

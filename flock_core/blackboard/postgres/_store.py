@@ -41,6 +41,7 @@ from ._connect import open_connections
 from ._dsn import redacted
 from ._names import advisory_key, check_identifier
 from ._pool import Connections, close_quietly
+from ._tenancy import grant_tenant
 
 __all__ = ["PostgresBlackboardStore"]
 
@@ -101,6 +102,16 @@ class PostgresBlackboardStore:
     def tenant(self) -> str | None:
         """The tenant every connection is scoped to, or `None` (sees every tenant)."""
         return self._tenant
+
+    async def grant_tenant(self, role: str, tenant: str) -> None:
+        """Scope the existing login `role` to `tenant` on this board (run as the schema's owner).
+
+        A store whose DSN logs in as `role` must then be opened with `tenant=tenant`; the server scopes
+        every one of its connections, and nothing run on them can widen that (see docs/distributed.md).
+        """
+        db = await self._open()
+        async with db.connection() as conn:
+            await grant_tenant(conn, self.schema, role, _check_tenant(tenant) or tenant)
 
     def restrict_to_tenant(self, tenant: str) -> None:
         """Scope this store to `tenant` before its first use (what `flock worker --tenant` does)."""

@@ -214,6 +214,21 @@ async def test_status_progress_and_one_span_per_trial(support: Support, monkeypa
 
 
 @pytest.mark.anyio
+async def test_pause_holds_before_the_next_batch_and_resume_continues(support: Support) -> None:
+    run = OptimizationRun(support.build(), support.trainset, right_answer, valset=support.devset)
+    run.pause()
+    with anyio.fail_after(30):
+        async with anyio.create_task_group() as group:
+            group.start_soon(run.run)
+            await anyio.wait_all_tasks_blocked()  # the optimization waits for resume()
+            assert run.status().state == "paused"
+            assert support.server.requests == []  # nothing starts while paused
+            run.resume()
+    status = run.status()
+    assert (status.state, status.trials_done) == ("finished", 3)
+
+
+@pytest.mark.anyio
 async def test_a_dspy_teleprompter_compiles_each_group(support: Support) -> None:
     from dspy.teleprompt import LabeledFewShot
 
@@ -228,11 +243,48 @@ async def test_a_dspy_teleprompter_compiles_each_group(support: Support) -> None
         OptimizeOptions(optimizer=LabeledFewShot(), budget=Budget(max_calls=1))
 
 
+@pytest.mark.anyio
+async def test_a_teleprompter_that_does_not_beat_the_baseline_is_not_applied(support: Support) -> None:
+    from dspy.teleprompt import LabeledFewShot
+
+    flock = support.build()
+    kept = LearnedState(instructions="Reply politely.")
+    flock.learned["responder", 0] = kept
+    options = OptimizeOptions(optimizer=LabeledFewShot(k=0), proposer=support.proposer())
+    result = await aoptimize(flock, support.trainset, right_answer, options, valset=support.devset)
+    assert [t.kind for t in result.trials] == ["bootstrap", "teleprompter", "baseline", "candidate"]
+    assert result.trials[3].score == result.baseline_score  # no demos learned: no better than before
+    assert result.best_trial is None
+    assert flock.learned == {("responder", 0): kept}
+
+
+def test_mipro_v2_without_optuna_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    import dspy
+    from dspy.teleprompt import MIPROv2
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None if name == "optuna" else real(name))
+    lm = dspy.LM("openai/unused", api_key="sk-unused")  # MIPROv2 wants its models at construction
+    teleprompter = MIPROv2(metric=lambda *_: 1.0, prompt_model=lm, task_model=lm, auto="light")  # pyright: ignore[reportUnknownArgumentType]
+    with pytest.raises(ConfigurationError, match="pip install optuna"):
+        OptimizeOptions(optimizer=teleprompter)
+
+
 def test_options_are_checked(support: Support) -> None:
     flock = support.build()
     with pytest.raises(ConfigurationError, match="optimizer must be"):
         OptimizeOptions(optimizer="magic")  # pyright: ignore[reportArgumentType]
     with pytest.raises(ConfigurationError, match="concurrency"):
         OptimizeOptions(concurrency=0)
+    with pytest.raises(ConfigurationError, match=r"budget must be an engines\.Budget, got int"):
+        OptimizeOptions(budget=5)  # pyright: ignore[reportArgumentType]
+    with pytest.raises(ConfigurationError, match="proposer must be an Engine"):
+        OptimizeOptions(proposer="gpt")  # pyright: ignore[reportArgumentType]
+    with pytest.raises(ConfigurationError, match="bootstrap_rounds"):
+        OptimizeOptions(bootstrap_rounds=0)
+    with pytest.raises(ConfigurationError, match="neither a built-in name nor a dspy Teleprompter"):
+        OptimizeOptions(optimizer=object())  # pyright: ignore[reportArgumentType]
     with pytest.raises(ConfigurationError, match="trainset is empty"):
         OptimizationRun(flock, [], right_answer)

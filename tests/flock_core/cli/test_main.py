@@ -220,10 +220,10 @@ def test_trace_list(trace_file: Path, capsys: pytest.CaptureFixture[str]) -> Non
         *[
             [
                 TRACE_ID,
-                "publish Topic",
+                "invoke_workflow Topic",
                 IsStr(regex=r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}"),
                 MS,
-                "4",
+                "5",
                 "brainstorm, summarise, archive",
                 "25",
                 "1",
@@ -246,10 +246,10 @@ def test_trace_show_by_prefix(trace_file: Path, capsys: pytest.CaptureFixture[st
     lines = flock_cli(capsys, "trace", "show", str(trace_file), run["trace_id"][:8]).splitlines()
     assert lines[0].split(" · ") == [
         f"trace {run['trace_id']}",
-        "publish Topic",
+        "invoke_workflow Topic",
         IsStr(regex=r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} UTC"),
         IsStr(regex=r"\d[\d,]*\.\d ms"),
-        "4 spans",
+        "5 spans",
         "25 tokens",
         "1 error",
     ]
@@ -258,8 +258,12 @@ def test_trace_show_by_prefix(trace_file: Path, capsys: pytest.CaptureFixture[st
     name_width = lines[2].index("START (ms)")
     tree = [(line[:name_width].rstrip(), cells(line[name_width:])) for line in lines[3:]]
     assert tree == [
-        ("publish Topic", [MS, MS]),
-        ("├─ invoke_agent brainstorm", [MS, MS, "10/5"]),  # a pipeline's steps are drawn flat, in order
+        (
+            "invoke_workflow Topic",
+            [MS, MS, "ERROR RuntimeError: 1 failed activation; first: agent archive: RuntimeError: model down"],
+        ),
+        ("├─ publish Topic", [MS, MS]),
+        ("├─ invoke_agent brainstorm", [MS, MS, "10/5"]),
         ("├─ invoke_agent summarise", [MS, MS, "7/3", "fan-in 3"]),
         ("└─ invoke_agent archive", [MS, MS, "ERROR RuntimeError: model down"]),
     ]
@@ -414,7 +418,10 @@ def test_graph_from_a_sqlite_store_file(project: Project, capsys: pytest.Capture
     )
     module = project.load()
     store = sqlite_store.SQLiteBlackboardStore(project.folder / "board.db")
-    module.build(store=store).run(module.Topic(name="bees"))
+    try:
+        module.build(store=store).run(module.Topic(name="bees"))
+    finally:
+        anyio.run(store.close)  # an unclosed connection is a ResourceWarning (an error here) on Python 3.13
     from_file = flock_cli(capsys, "graph", "--store", "board.db")
     assert from_file == flock_cli(capsys, "graph", project.target("ran"))
 

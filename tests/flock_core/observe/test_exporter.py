@@ -27,14 +27,16 @@ def test_a_pipeline_run_is_written_with_attributes_links_and_events(tmp_path: Pa
         [run] = traces.traces()
         spans = {s.name: s for s in traces.spans(run.trace_id)}
     assert list(spans) == [
+        "invoke_workflow Topic",
         "publish Topic",
         "invoke_agent brainstorm",
         "invoke_agent summarise",
         "invoke_agent judge",
     ]
-    publish, brainstorm, summarise, judge = spans.values()
-    assert (publish.kind, publish.parent_id, publish.scope) == ("PRODUCER", None, "flock_core")
-    assert brainstorm.parent_id == publish.span_id
+    workflow, publish, brainstorm, summarise, judge = spans.values()
+    assert (workflow.kind, workflow.parent_id, workflow.scope) == ("INTERNAL", None, "flock_core")
+    assert (publish.kind, publish.parent_id) == ("PRODUCER", workflow.span_id)
+    assert {s.parent_id for s in (brainstorm, summarise, judge)} == {workflow.span_id}
     assert brainstorm.attributes["gen_ai.agent.name"] == "brainstorm"
     assert brainstorm.attributes["flock.output.types"] == ("Idea", "Idea", "Idea")
     assert brainstorm.tokens == (10, 5)
@@ -58,7 +60,7 @@ def test_the_file_is_a_wal_database_marked_as_a_trace_file(tmp_path: Path) -> No
         count = conn.execute("SELECT count(*) FROM spans").fetchone()[0]
     conn.close()
     assert pragmas == ["wal", 0x464C4B54]
-    assert count == 3
+    assert count == 4
 
 
 def test_batches_from_two_providers_share_one_file(tmp_path: Path) -> None:
@@ -72,7 +74,7 @@ def test_batches_from_two_providers_share_one_file(tmp_path: Path) -> None:
         provider.shutdown()
     with TraceFile(path) as traces:
         runs = traces.traces()
-    assert [(r.span_count, r.agents) for r in runs] == [(3, ("brainstorm", "summarise"))] * 2
+    assert [(r.span_count, r.agents) for r in runs] == [(4, ("brainstorm", "summarise"))] * 2
 
 
 def test_writers_racing_to_create_the_file_all_succeed(tmp_path: Path) -> None:

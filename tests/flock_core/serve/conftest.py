@@ -62,7 +62,7 @@ def key(name: str) -> dict[str, str]:
 
 def client_for(app: Starlette) -> httpx.AsyncClient:
     """An HTTP client talking to `app` in process."""
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://flock.test")
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost")
 
 
 @pytest.fixture

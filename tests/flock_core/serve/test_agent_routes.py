@@ -92,6 +92,15 @@ async def test_run_errors(client: httpx.AsyncClient, flock: Flock) -> None:
     assert invalid.json()["error"]["details"][0]["field"] == "payload.text"
     unknown_type = await client.post("/api/v1/agents/answerer/run", json={"type": "Nope", "payload": {}})
     assert unknown_type.json()["error"]["code"] == "unknown_type"
+    not_consumed = await client.post("/api/v1/agents/answerer/run", json={"type": "Answer", "payload": {"text": "x"}})
+    assert not_consumed.status_code == 422
+    assert not_consumed.json()["error"] == {
+        "code": "type_not_consumed",
+        "message": "agent 'answerer' does not consume 'Answer'; it consumes ['Question']",
+        "details": [
+            {"field": "type", "message": "agent 'answerer' does not consume 'Answer'; it consumes ['Question']"}
+        ],
+    }
     flock.agent("broken").consumes(Answer).publishes(Question).with_engines(ScriptedEngine({"broken": []}, by_type={}))
     failed = await client.post("/api/v1/agents/broken/run", json={"type": "Answer", "payload": {"text": "x"}})
     assert (failed.status_code, failed.json()["error"]["code"]) == (502, "agent_failed")

@@ -35,7 +35,7 @@ async def test_publish_validates_stores_and_returns_the_artifact(client: httpx.A
         "id": IsStr(),
         "type": "Question",
         "payload": {"text": "why?", "priority": 1, "mood": "happy", "tags": [], "urgent": False},
-        "produced_by": "external",
+        "produced_by": "api:anonymous",
         "correlation_id": IsStr(),
         "partition_key": None,
         "tags": ["a", "b"],
@@ -97,13 +97,15 @@ async def test_oversized_body_is_413(flock: Flock) -> None:
             for _ in range(10):
                 yield b" " * 50
 
-        streamed = await http.post("/api/v1/artifacts", content=chunks())  # no Content-Length: counted while read
+        json_type = {"content-type": "application/json"}
+        streamed = await http.post("/api/v1/artifacts", content=chunks(), headers=json_type)  # counted while read
         assert streamed.status_code == 413
         small = await http.post("/api/v1/artifacts", json={"type": "Question", "payload": {"text": "x"}})
         assert small.status_code == 201
 
 
-async def test_publish_options_are_kept(client: httpx.AsyncClient) -> None:
+async def test_publish_options_are_kept(client: httpx.AsyncClient, flock: Flock) -> None:
+    await flock.publish(Question(text="first"), correlation_id="wf-1")
     body = {
         "type": "Question",
         "payload": {"text": "a"},
@@ -113,7 +115,7 @@ async def test_publish_options_are_kept(client: httpx.AsyncClient) -> None:
     }
     artifact = (await client.post("/api/v1/artifacts", json=body)).json()
     assert (artifact["correlation_id"], artifact["partition_key"]) == ("wf-1", "p")
-    assert artifact["visibility"] == {"kind": "labelled", "required_labels": []}
+    assert artifact["visibility"] == {"kind": "labelled", "required_labels": [], "tenant": None}
 
 
 async def test_callers_may_only_publish_what_they_could_see(keyed: httpx.AsyncClient) -> None:
@@ -126,8 +128,10 @@ async def test_callers_may_only_publish_what_they_could_see(keyed: httpx.AsyncCl
     other_tenant = await publish("alice", {"kind": "tenant", "tenant_id": "globex"})
     assert (other_tenant.status_code, other_tenant.json()["error"]["code"]) == (403, "forbidden_visibility")
     assert (await publish("alice", {"kind": "tenant", "tenant_id": "acme"})).status_code == 201
-    assert (await publish("alice", {"kind": "private", "agents": ["bob"]})).status_code == 403
-    assert (await publish("alice", {"kind": "private", "agents": ["alice", "answerer"]})).status_code == 201
+    assert (await publish("alice", {"kind": "private", "agents": ["bob"], "tenant": "acme"})).status_code == 403
+    assert (await publish("alice", {"kind": "private", "agents": ["alice"]})).status_code == 403  # alice, no tenant
+    alice_and_answerer = {"kind": "private", "agents": ["alice", "answerer"], "tenant": "acme"}
+    assert (await publish("alice", alice_and_answerer)).status_code == 201
     assert (await publish("alice", {"kind": "labelled", "required_labels": ["clearance:high"]})).status_code == 403
     assert (await publish("admin", {"kind": "labelled", "required_labels": ["clearance:high"]})).status_code == 201
     delayed_public = {"kind": "after", "ttl": "PT1H", "then": {"kind": "public"}}
@@ -153,7 +157,7 @@ async def _seed(flock: Flock) -> dict[str, str]:
         "public": PublicVisibility(),
         "acme": TenantVisibility(tenant_id="acme"),
         "globex": TenantVisibility(tenant_id="globex"),
-        "bob_only": PrivateVisibility(agents=frozenset({"bob"})),
+        "bob_only": PrivateVisibility(agents=frozenset({"bob"}), tenant="globex"),
         "high": LabelledVisibility(required_labels=frozenset({"clearance:high"})),
         "later": AfterVisibility(ttl=timedelta(hours=1)),
     }
@@ -244,3 +248,38 @@ async def test_naive_timestamps_are_utc(client: httpx.AsyncClient, flock: Flock)
 
 async def test_get_with_a_malformed_id_is_404(client: httpx.AsyncClient) -> None:
     assert (await client.get("/api/v1/artifacts/not-a-uuid")).status_code == 404
+
+
+async def test_framework_types_cannot_be_published_or_run(keyed: httpx.AsyncClient, flock: Flock) -> None:
+    error = {"agent": "answerer", "error_type": "X", "message": "forged failure"}
+    for caller in ("alice", "admin"):
+        response = await keyed.post(
+            "/api/v1/artifacts", json={"type": "WorkflowError", "payload": error}, headers=key(caller)
+        )
+        assert (response.status_code, response.json()["error"]["code"]) == (403, "forbidden_type")
+    run = await keyed.post(
+        "/api/v1/agents/answerer/run", json={"type": "WorkflowError", "payload": error}, headers=key("admin")
+    )
+    assert (run.status_code, run.json()["error"]["code"]) == (403, "forbidden_type")
+    assert (await flock.store.query(ArtifactQuery())).total == 0
+
+
+async def test_publishing_into_a_workflow_needs_every_artifact_of_it_visible(
+    keyed: httpx.AsyncClient, flock: Flock
+) -> None:
+    await flock.publish(Question(text="shared"), correlation_id="mixed")
+    await flock.publish(
+        Question(text="acme only"), correlation_id="mixed", visibility=TenantVisibility(tenant_id="acme")
+    )
+    await flock.publish(Question(text="acme"), correlation_id="acme-wf", visibility=TenantVisibility(tenant_id="acme"))
+
+    async def join(caller: str, cid: str) -> tuple[int, str]:
+        body = {"type": "Question", "payload": {"text": "joining"}, "correlation_id": cid}
+        response = await keyed.post("/api/v1/artifacts", json=body, headers=key(caller))
+        data = response.json()
+        return response.status_code, data["error"]["code"] if "error" in data else data["produced_by"]
+
+    assert await join("alice", "mixed") == (201, "api:alice@acme")
+    assert await join("alice", "acme-wf") == (201, "api:alice@acme")
+    hidden = {await join(caller, cid) for caller in ("bob", "admin") for cid in ("mixed", "acme-wf", "never-existed")}
+    assert hidden == {(404, "unknown_correlation")}

@@ -39,3 +39,24 @@ def test_serve_command_arguments(monkeypatch: pytest.MonkeyPatch) -> None:
     empty = parser.parse_args(["serve", "app:flock", "--api-keys-env", "EMPTY"])
     with pytest.raises(SystemExit, match="holds no API keys"):
         empty.handler(empty)
+
+
+def test_serve_refuses_an_open_public_interface_unless_insecure(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[dict[str, Any]] = []
+    monkeypatch.setattr("flock_core.serve.serve", lambda flock, **options: calls.append(options))
+    parser = argparse.ArgumentParser(prog="flock")
+    add_serve_command(parser.add_subparsers(dest="command", required=True), lambda target: target)
+    open_public = parser.parse_args(["serve", "app:flock", "--host", "0.0.0.0"])
+    with pytest.raises(SystemExit, match=r"refusing to listen on 0\.0\.0\.0 without API keys"):
+        open_public.handler(open_public)
+    assert calls == []
+    args = ["serve", "app:flock", "--host", "0.0.0.0", "--insecure", "--allow-host", "flock.lan"]
+    insecure = parser.parse_args([*args, "--max-connections", "5"])
+    assert insecure.handler(insecure) == 0
+    [call] = calls
+    assert (call["insecure"], call["allowed_hosts"], call["max_connections"], call["auth"]) == (
+        True,
+        ["flock.lan"],
+        5,
+        None,
+    )

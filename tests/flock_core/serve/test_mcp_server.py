@@ -140,7 +140,7 @@ async def test_tools_over_stdio_act_as_the_identity_given_and_the_work_runs() ->
         assert (failed, question["visibility"]) == (False, {"kind": "tenant", "tenant_id": "acme"})
         await wait_for_workflow(session, question["correlation_id"], artifacts=2)  # acme's agent answered
         failed, page = await call(session, "query_artifacts", correlation_id=question["correlation_id"])
-        assert [a["produced_by"] for a in page["items"]] == ["external", "acme_answerer"]
+        assert [a["produced_by"] for a in page["items"]] == ["api:alice@acme", "acme_answerer"]
         failed, run = await call(session, "run_agent", agent="answerer", type="Question", payload={"text": "hi"})
         assert (failed, [o["payload"] for o in run["outputs"]]) == (False, [{"text": "HI"}])
 

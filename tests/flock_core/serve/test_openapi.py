@@ -157,7 +157,7 @@ async def test_a_generated_client_publishes_reads_and_parses_errors(generated_cl
             body = models.PublishQuestion(type_=models.PublishQuestionType.QUESTION, payload=models.Question(text="hi"))
             stored = await publish.asyncio(client=alice, body=body)
             assert isinstance(stored, models.Artifact)
-            assert (stored.type_, stored.payload["text"], stored.produced_by) == ("Question", "hi", "external")
+            assert (stored.type_, stored.payload["text"], stored.produced_by) == ("Question", "hi", "api:alice@acme")
             read_back = await read.asyncio(client=alice, artifact_id=str(stored.id))
             assert isinstance(read_back, models.Artifact)
             assert read_back.to_dict() == stored.to_dict()

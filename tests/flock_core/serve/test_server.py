@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
@@ -136,14 +136,7 @@ async def test_user_run_concurrent_with_the_server_worker() -> None:
             await wait_for_state(http, created.json()["correlation_id"], artifacts=3)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def test_blocking_serve_runs_until_interrupted(tmp_path: Path) -> None:
-    port = _free_port()
+def test_blocking_serve_prints_its_url_and_runs_until_interrupted(tmp_path: Path) -> None:
     script = tmp_path / "serve_it.py"
     script.write_text(
         textwrap.dedent(
@@ -152,21 +145,20 @@ def test_blocking_serve_runs_until_interrupted(tmp_path: Path) -> None:
             sys.path.insert(0, {str(ROOT)!r})
             from tests.flock_core.serve.conftest import make_flock
             from flock_core.serve import serve
-            serve(make_flock(), port={port})
+            serve(make_flock(), port=0)
             """
         )
     )
-    process = subprocess.Popen([sys.executable, str(script)], cwd=tmp_path, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, str(script)], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     try:
-        base = f"http://127.0.0.1:{port}"
-        with httpx.Client(base_url=base) as http:
-            for _ in range(400):
-                try:
-                    if http.get("/health").status_code == 200:
-                        break
-                except httpx.ConnectError:
-                    pass
-                anyio.run(anyio.sleep, 0.025)
+        assert process.stdout is not None
+        line = process.stdout.readline()  # printed once the port is bound, before serving starts
+        match = re.fullmatch(r"flock: serving on (http://127\.0\.0\.1:(\d+)) \(Ctrl-C stops\)\n", line)
+        assert match is not None, line
+        assert match.group(2) != "0", line
+        with httpx.Client(base_url=match.group(1)) as http:
             created = http.post("/api/v1/artifacts", json={"type": "Question", "payload": {"text": "b"}}).json()
             status: dict[str, Any] = {}
             for _ in range(400):

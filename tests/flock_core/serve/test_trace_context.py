@@ -74,8 +74,10 @@ async def test_a_callers_trace_continues_through_the_server(receiver: OTLPHTTPRe
         "server.address": "127.0.0.1",
         "http.response.status_code": 201,
     }
+    [workflow] = by_name["invoke_workflow Question"]  # the workflow the publish started, inside the request
+    assert (workflow.trace_id.hex(), workflow.parent_span_id) == (CALLER_TRACE, server.span_id)
     [publish] = [s for s in spans if s.kind == Span.SPAN_KIND_PRODUCER]
-    assert (publish.trace_id.hex(), publish.parent_span_id) == (CALLER_TRACE, server.span_id)
+    assert (publish.trace_id.hex(), publish.parent_span_id) == (CALLER_TRACE, workflow.span_id)
     queued, direct = sorted(by_name["invoke_agent answerer"], key=lambda s: s.trace_id.hex() != CALLER_TRACE)
     assert queued.trace_id.hex() == CALLER_TRACE  # the agent that the publish triggered joins the caller's trace
 

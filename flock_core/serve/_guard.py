@@ -1,0 +1,97 @@
+"""The app's outer guard: `Host` and `Origin` checks for an open server, security headers, JSON for crashes.
+
+A server without authentication trusts whoever can reach it, so it must only be reachable as itself: a
+request whose `Host` is not one of the allowed names (DNS rebinding) or that comes from a page of
+another origin (a cross-site request from the user's browser) is refused with 403 before any route runs.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection
+from urllib.parse import urlsplit
+
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ._http import ApiError, error_response
+
+__all__ = ["LOOPBACK_HOSTS", "SECURITY_HEADERS", "Guard", "host_name"]
+
+_log = logging.getLogger("flock_core.serve")
+
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+"""The host names an open (unauthenticated) server answers to unless told otherwise."""
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+"""Headers set on every response: no framing, no sniffing, scripts and styles from the server only."""
+
+
+def host_name(value: str) -> str | None:
+    """The host name in a `Host` header value (`name`, `name:port`, `[v6]:port`), lower case; `None` if bad.
+
+    >>> host_name("LocalHost:8344"), host_name("[::1]:80"), host_name("a b")
+    ('localhost', '::1', None)
+    """
+    try:
+        parsed = urlsplit(f"//{value.strip()}")
+        name, _ = parsed.hostname, parsed.port  # `.port` raises on a malformed port
+    except ValueError:
+        return None
+    return name if name and " " not in value.strip() else None
+
+
+class Guard:
+    """ASGI middleware: checks `Host`/`Origin` (when `allowed_hosts` is given) and adds `SECURITY_HEADERS`.
+
+    An exception escaping the app becomes a 500 in the documented JSON error shape (and is logged).
+    """
+
+    def __init__(self, app: ASGIApp, *, allowed_hosts: Collection[str] | None) -> None:
+        self.app = app
+        self.allowed_hosts = None if allowed_hosts is None else frozenset(h.lower() for h in allowed_hosts)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        refusal = self._refusal(Headers(scope=scope))
+        started = False
+
+        async def secured(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    headers.setdefault(name, value)
+            await send(message)
+
+        if refusal is not None:
+            await error_response(refusal)(scope, receive, secured)
+            return
+        try:
+            await self.app(scope, receive, secured)
+        except Exception:  # noqa: BLE001 - any crash answers in the documented error shape, never a text/plain 500
+            _log.exception("unhandled error in %s %s", scope.get("method"), scope.get("path"))
+            if not started:
+                crash = ApiError(500, "internal_error", "the server failed to handle the request (see its log)")
+                await error_response(crash)(scope, receive, secured)
+
+    def _refusal(self, headers: Headers) -> ApiError | None:
+        if self.allowed_hosts is None:
+            return None
+        if host_name(headers.get("host", "")) not in self.allowed_hosts:
+            return ApiError(403, "forbidden_host", "this server does not answer to that Host name")
+        origin = headers.get("origin")
+        if origin is not None and (urlsplit(origin).hostname or "").lower() not in self.allowed_hosts:
+            return ApiError(403, "forbidden_origin", "requests from pages of other origins are refused")
+        return None
