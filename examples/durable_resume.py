@@ -50,7 +50,7 @@ def make_flock(path: Path) -> Flock:
 async def main(path: Path) -> None:
     async with make_flock(path) as first:
         await first.publish(Idea(text="a blackboard that survives crashes"))
-        await first.run_until(ArtifactCount(Review, at_least=1))
+        await first.run_until(ArtifactCount(Review, at_least=1), cancel_rest=False)  # stop early, keep the rest
         print(f"flock 1 stopped with {len(await first.get_by_type(Review))} of 3 reviews")
 
     async with make_flock(path) as second:

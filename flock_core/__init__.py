@@ -40,7 +40,15 @@ from .agents._spec import AgentSpec, BestOf, FanOut, OutputGroup, Subscription
 from .agents._tool import flock_tool
 from .blackboard._artifacts import Artifact, WorkflowError
 from .blackboard._registry import TypeRegistry, flock_type, type_name_of
-from .blackboard._store import ArtifactLog, ArtifactPage, ArtifactQuery, BlackboardStore, RunState, WorkQueue
+from .blackboard._store import (
+    ArtifactLog,
+    ArtifactPage,
+    ArtifactQuery,
+    BlackboardStore,
+    RunState,
+    WorkflowControls,
+    WorkQueue,
+)
 from .blackboard._visibility import (
     AfterVisibility,
     AgentIdentity,
@@ -197,6 +205,7 @@ __all__ = [
     "WorkQueue",
     "WorkRecord",
     "WorkStatus",
+    "WorkflowControls",
     "WorkflowError",
     "WorkflowFailed",
     "__version__",

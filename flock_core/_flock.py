@@ -273,17 +273,31 @@ class Flock:
         await self._core.run_until_idle(timeout)
         await report_results(self.store, started, self.show_results)
 
-    async def run_until(self, condition: Condition, timeout: float | None = None) -> bool:
-        """Run until `condition` holds; running activations finish, queued ones wait for the next run.
+    async def run_until(self, condition: Condition, timeout: float | None = None, *, cancel_rest: bool = True) -> bool:
+        """Run until `condition` holds, then cancel the rest of its workflow (see docs/control.md).
 
         Timers and join/batch windows keep the loop alive. Returns `False` when the board went idle with
         nothing scheduled and the condition still false (it cannot become true without new input), or
-        when `timeout` seconds passed first (as in Flock; unfinished work stays pending for the next run).
+        when `timeout` seconds passed first (as in Flock). When the run stops (met, idle or timed out),
+        the workflows the condition names (its `correlation_id`s; if it names none, every workflow with
+        unfinished work) are cancelled like `cancel()` does, so nothing of them continues in a later run.
+        `cancel_rest=False` keeps them: their queued work then runs in the next run.
         """
         started = self.clock.now()
-        met = await self._core.run_until(condition, timeout)
+        met = await self._core.run_until(condition, timeout, cancel_rest)
         await report_results(self.store, started, self.show_results)
         return met
+
+    async def cancel(self, correlation_id: str, *, reason: str = "cancelled") -> int:
+        """Cancel a workflow: drop its queued work, stop its running activations, mark it cancelled.
+
+        Durable and board-wide: the store marks the workflow and its unfinished work items cancelled,
+        work routed into it later never runs, and an activation finishing afterwards stores nothing. Here
+        running activations are cancelled at once (a model call in flight is cancelled); other workers
+        stop theirs at their next lease renewal. `get_correlation_status` then reports `cancelled` with
+        the reason. Returns how many queued or running work items were cancelled (0 when none was).
+        """
+        return await self._core.cancel(correlation_id, reason)
 
     @asynccontextmanager
     async def traced_run(self, name: str = "workflow") -> AsyncGenerator[Span]:
@@ -311,6 +325,20 @@ class Flock:
         SIGINT/SIGTERM). Returns at once when nothing runs.
         """
         await self._core.drain()
+
+    async def pause(self, correlation_id: str | None = None) -> None:
+        """Pause one workflow, or (without a correlation id) every workflow on the board, until `resume`.
+
+        Durable and board-wide: no worker starts the paused work; activations already running finish, and
+        the work they route waits too. `run_until_idle()` returns when only paused work is left, and
+        `get_correlation_status` reports `paused`. A whole-board pause and single pauses are independent:
+        `resume()` lifts the first, `resume(correlation_id)` one of the others.
+        """
+        await self._core.pause(correlation_id, True)
+
+    async def resume(self, correlation_id: str | None = None) -> None:
+        """Lift `pause(correlation_id)` (without one: the whole-board pause); the waiting work runs next run."""
+        await self._core.pause(correlation_id, False)
 
     async def dead_letters(self) -> list[WorkRecord]:
         """Work items that failed for good (the engine kept failing, or too many crashed attempts)."""

@@ -14,7 +14,7 @@ from collections.abc import Callable, Generator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, Literal
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
@@ -43,6 +43,7 @@ __all__ = [
     "WORKFLOW_KEY",
     "Attr",
     "FlockTracer",
+    "WorkflowOperation",
     "active_tracer",
     "context_of",
     "current_trace_id",
@@ -96,6 +97,11 @@ class Attr:
     ATTEMPT: Final = "flock.work.attempt"
     TICK: Final = "flock.tick"
     WORKFLOW: Final = "flock.workflow.name"
+    CANCEL_REASON: Final = "flock.cancel.reason"
+    CANCELLED_WORK: Final = "flock.cancel.work_items"
+
+
+WorkflowOperation = Literal["cancel_workflow", "pause_workflow", "resume_workflow"]
 
 
 @dataclass(eq=False, slots=True)
@@ -243,6 +249,19 @@ class FlockTracer:
                 yield span
             return
         with self._tracer.start_as_current_span(name, kind=SpanKind.INTERNAL, attributes={Attr.WORKFLOW: name}) as span:
+            yield span
+
+    @contextmanager
+    def control(
+        self, operation: WorkflowOperation, correlation_id: str | None, attributes: Mapping[str, str] | None = None
+    ) -> Generator[Span]:
+        """`cancel_workflow`, `pause_workflow` or `resume_workflow` (a `None` workflow: every workflow)."""
+        if not self.enabled:
+            with _unrecorded(None, None) as span:
+                yield span
+            return
+        base = {Attr.CONVERSATION: correlation_id} if correlation_id is not None else {}
+        with self._tracer.start_as_current_span(operation, attributes={**base, **(attributes or {})}) as span:
             yield span
 
     @contextmanager

@@ -24,6 +24,7 @@ __all__ = [
     "ExclusiveBoard",
     "RunState",
     "WorkQueue",
+    "WorkflowControls",
     "matches",
 ]
 
@@ -185,7 +186,35 @@ class RunState(Protocol):
         ...
 
 
-class BlackboardStore(ArtifactLog, WorkQueue, RunState, Protocol):
+class WorkflowControls(Protocol):
+    """Durable controls over whole workflows: cancelled and paused ones (their work items follow)."""
+
+    async def cancel_workflow(self, correlation_id: str, reason: str) -> list[WorkRecord]:
+        """Mark the workflow cancelled and its pending and leased work items `cancelled`, atomically.
+
+        Returns the items it cancelled (as they were). Work enqueued into a cancelled workflow later is
+        stored as `cancelled` and never runs; completing a cancelled item writes nothing (returns False).
+        """
+        ...
+
+    async def cancelled_workflows(self) -> dict[str, str]:
+        """Every cancelled workflow with the reason given."""
+        ...
+
+    async def pause_workflow(self, correlation_id: str | None, paused: bool) -> None:
+        """Pause (or resume) one workflow, or every workflow on the board (`None`).
+
+        While paused, its pending work items are neither leased nor claimed nor counted as pending in
+        `board_state` (work already leased finishes). Resuming every workflow keeps single pauses.
+        """
+        ...
+
+    async def paused_workflows(self) -> frozenset[str | None]:
+        """The paused workflows; `None` among them when the whole board is paused."""
+        ...
+
+
+class BlackboardStore(ArtifactLog, WorkQueue, RunState, WorkflowControls, Protocol):
     """Where artifacts and the durable state of runs live: the artifact log, the work queue, the run state.
 
     Artifacts are immutable and ordered. `commit` applies one step of a run atomically: new artifacts, the

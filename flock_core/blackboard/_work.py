@@ -12,6 +12,7 @@ from uuid import UUID
 from ._artifacts import Artifact
 
 __all__ = [
+    "FINISHED",
     "Commit",
     "ExpiredJoin",
     "Outcome",
@@ -22,7 +23,9 @@ __all__ = [
     "work_key",
 ]
 
-WorkStatus = Literal["pending", "leased", "done", "failed"]
+WorkStatus = Literal["pending", "leased", "done", "failed", "cancelled"]
+FINISHED: frozenset[WorkStatus] = frozenset({"done", "failed", "cancelled"})
+"""The states a work item never leaves on its own (only `requeue` puts a failed item back)."""
 Outcome = Literal["done", "failed"]
 
 
@@ -72,7 +75,7 @@ def work_key(agent: str, input_ids: Sequence[UUID], tick: Tick | None = None) ->
 
 @dataclass(frozen=True, slots=True)
 class WorkRecord:
-    """One activation as the store keeps it: pending until leased, then done or failed.
+    """One activation as the store keeps it: pending until leased, then done or failed (or cancelled).
 
     Attributes:
         key: idempotency key (`work_key`): a second completion of the same key is impossible.
@@ -83,7 +86,7 @@ class WorkRecord:
         priority: higher runs first.
         batched: whether the inputs are a batch.
         tick: the timer tick, for scheduled agents.
-        status: pending, leased (running), done or failed.
+        status: pending, leased (running), done, failed, or cancelled (its workflow was cancelled).
         attempts: how many times it was started.
         last_error: the error of the last failed attempt.
         lease_owner: the worker holding it while leased; once done or failed, the last one that held it.

@@ -84,6 +84,10 @@ class Board(Protocol):
         """Put a failed work item back in the queue; returns whether it was failed."""
         ...
 
+    async def readmit(self, correlation_id: str | None) -> None:
+        """Queue again the pending work of a resumed workflow (`None`: of every workflow)."""
+        ...
+
     async def pull(self, capacity: int) -> None:
         """Bring in up to `capacity` work items from outside this process."""
         ...
@@ -172,6 +176,12 @@ class LocalBoard:
             [record] = [r for r in await self._store.work(("pending",)) if r.key == key]
             self.accept([WorkItem(record, tuple(await self._store.get_many(record.input_ids)))])
         return requeued
+
+    async def readmit(self, correlation_id: str | None) -> None:
+        held = set(self._runtime.held_keys())
+        for record in await self._store.work(("pending",)):
+            if record.key not in held and correlation_id in (None, record.correlation_id):
+                self.accept([WorkItem(record, tuple(await self._store.get_many(record.input_ids)))])
 
     async def pull(self, capacity: int) -> None:
         return None

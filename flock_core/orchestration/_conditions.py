@@ -45,6 +45,18 @@ class Condition:
         """Whether the condition holds now."""
         raise NotImplementedError
 
+    def workflows(self) -> frozenset[str]:
+        """The correlation ids this condition is about (`run_until` cancels the rest of these).
+
+        >>> from pydantic import BaseModel
+        >>> class Report(BaseModel):
+        ...     ok: bool
+        >>> sorted((ArtifactCount(Report, 1, "a") | ~Exists(Report, correlation_id="b")).workflows())
+        ['a', 'b']
+        """
+        correlation_id: object = getattr(self, "correlation_id", None)
+        return frozenset({correlation_id}) if isinstance(correlation_id, str) else frozenset()
+
     def __and__(self, other: Condition) -> Condition:
         return _All(self, other)
 
@@ -63,6 +75,9 @@ class _All(Condition):
     async def check(self, view: ConditionView) -> bool:
         return await self.left.check(view) and await self.right.check(view)
 
+    def workflows(self) -> frozenset[str]:
+        return self.left.workflows() | self.right.workflows()
+
     def __str__(self) -> str:
         return f"({self.left} & {self.right})"
 
@@ -75,6 +90,9 @@ class _Any(Condition):
     async def check(self, view: ConditionView) -> bool:
         return await self.left.check(view) or await self.right.check(view)
 
+    def workflows(self) -> frozenset[str]:
+        return self.left.workflows() | self.right.workflows()
+
     def __str__(self) -> str:
         return f"({self.left} | {self.right})"
 
@@ -85,6 +103,9 @@ class _Not(Condition):
 
     async def check(self, view: ConditionView) -> bool:
         return not await self.inner.check(view)
+
+    def workflows(self) -> frozenset[str]:
+        return self.inner.workflows()
 
     def __str__(self) -> str:
         return f"~{self.inner}"

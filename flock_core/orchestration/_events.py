@@ -19,6 +19,8 @@ __all__ = [
     "EventBus",
     "FlockEvent",
     "TokenStreamed",
+    "WorkflowCancelled",
+    "WorkflowPaused",
 ]
 
 _log = logging.getLogger("flock_core.events")
@@ -81,7 +83,42 @@ class TokenStreamed:
     at: datetime = field(default_factory=utcnow)
 
 
-FlockEvent = ArtifactPublished | ActivationStarted | ActivationFinished | ActivationFailed | TokenStreamed
+@dataclass(frozen=True, slots=True)
+class WorkflowCancelled:
+    """A workflow was cancelled: its queued work dropped, its running activations stopped.
+
+    Attributes:
+        correlation_id: the workflow.
+        reason: why, as given to `Flock.cancel`.
+        work_items: how many queued or running work items were cancelled (on every worker).
+    """
+
+    correlation_id: str
+    reason: str
+    work_items: int
+    kind: Literal["workflow_cancelled"] = "workflow_cancelled"
+    at: datetime = field(default_factory=utcnow)
+
+
+@dataclass(frozen=True, slots=True)
+class WorkflowPaused:
+    """A workflow (or, with `correlation_id=None`, every workflow) was paused, or resumed (`paused=False`)."""
+
+    correlation_id: str | None
+    paused: bool
+    kind: Literal["workflow_paused"] = "workflow_paused"
+    at: datetime = field(default_factory=utcnow)
+
+
+FlockEvent = (
+    ArtifactPublished
+    | ActivationStarted
+    | ActivationFinished
+    | ActivationFailed
+    | TokenStreamed
+    | WorkflowCancelled
+    | WorkflowPaused
+)
 
 
 class EventBus:

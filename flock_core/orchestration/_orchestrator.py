@@ -37,6 +37,7 @@ from ..exceptions import ConfigurationError, DuplicateAgentError, RunTimeoutErro
 from ._artifact_factory import ArtifactFactory
 from ._board import Board, LocalBoard
 from ._conditions import Condition, ConditionView
+from ._control import WorkflowControl
 from ._deferral import DeferredActivations
 from ._events import ArtifactPublished, EventBus
 from ._execution import Executor, ToolSource
@@ -109,6 +110,7 @@ class Orchestrator:
         self.deferred = DeferredActivations(self._specs, registry, store, self._routing.rejections.append)
         self._schedules = Schedules(self._specs, clock, self.runtime, self._commit)
         self.board = self._open_board(store, lease)
+        self._control = WorkflowControl(store, self.runtime, self.events, self._tracer, self.board.readmit)
         self._executor = Executor(
             agents=self._specs,
             store=store,
@@ -369,15 +371,23 @@ class Orchestrator:
         if not await drive_until_idle(self.runtime, self, self.clock, timeout, unbounded_timers=timers):
             raise RunTimeoutError(f"run_until_idle did not become idle within {timeout} s")
 
-    async def run_until(self, condition: Condition, timeout: float | None) -> bool:
+    async def run_until(self, condition: Condition, timeout: float | None, cancel_rest: bool = True) -> bool:
         """Run until `condition` holds (`True`); `False` when the board is idle with nothing scheduled and the
-        condition still false, or when `timeout` passes first."""
+        condition still false, or when `timeout` passes first.
+
+        Then, with `cancel_rest`, the workflows the condition names (else every unfinished one) are
+        cancelled, also when `timeout` ends the run.
+        """
         await self._prepare_run()
 
         async def check(idle: bool) -> bool:
             return await condition.check(ConditionView(self.store, idle, self.registry))
 
-        return await drive_until(self.runtime, self, self.clock, check, timeout)
+        try:
+            return await drive_until(self.runtime, self, self.clock, check, timeout)
+        finally:
+            if cancel_rest:
+                await self._control.cancel_rest(condition, f"run_until({condition}) stopped")
 
     def workflow_span(self, name: str) -> AbstractContextManager[Span]:
         """A span grouping everything done inside it in one trace (Flock's `traced_run`)."""
@@ -402,6 +412,14 @@ class Orchestrator:
         """Put a failed work item back in the queue; returns whether it was failed."""
         return await self.board.requeue(key)
 
+    async def cancel(self, correlation_id: str, reason: str) -> int:
+        """Cancel one workflow everywhere; returns how many queued or running work items were cancelled."""
+        return await self._control.cancel(correlation_id, reason)
+
+    async def pause(self, correlation_id: str | None, paused: bool) -> None:
+        """Pause or resume one workflow, or every workflow on the board (`None`)."""
+        await self._control.pause(correlation_id, paused)
+
     async def dead_letters(self) -> list[WorkRecord]:
         """Work items that failed for good."""
         return await self.store.work(("failed",))
@@ -416,7 +434,12 @@ class Orchestrator:
         delayed = self._routing.delayed(correlation_id)
         gates, joins, batches = self._routing.waiting(correlation_id)
         gates += self.deferred.waiting(correlation_id)  # inputs of activations held by their condition
+        cancelled, paused = await self._control.state(correlation_id)
         state = "active" if pending or delayed or joins or batches else ("failed" if errors else "completed")
+        if cancelled is not None:
+            state = "cancelled"
+        elif paused and state == "active":
+            state = "paused"
         return CorrelationStatus(
             correlation_id=correlation_id,
             state=state,
@@ -428,6 +451,7 @@ class Orchestrator:
             waiting_batch_inputs=batches,
             delayed_artifacts=delayed,
             usage=self._executor.usage.get(correlation_id, Usage()),
+            cancel_reason=cancelled,
         )
 
     async def shutdown(self) -> None:

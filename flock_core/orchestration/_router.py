@@ -87,6 +87,9 @@ class SharedBoard:
     async def requeue(self, key: str) -> bool:
         return await self._queue.requeue(key)
 
+    async def readmit(self, correlation_id: str | None) -> None:
+        return None  # the resumed work is claimed from the store, by this process or another
+
     async def route_step(self) -> None:
         """Lead if possible, then route everything stored since the cursor."""
         if not await self._queue.try_lead(self._worker_id):
@@ -146,6 +149,8 @@ class SharedBoard:
         nobody else claims its work. A lease that could not be renewed although its item is unfinished was
         taken over (this process stalled past its lease); the first result committed wins and the other is
         discarded at commit. Items that finished while their leases were being renewed are not warned about.
+        Work of a workflow cancelled elsewhere is stopped here: queued items are dropped, running ones
+        cancelled.
         """
         now = self._clock.now()
         if self._renew_at is not None and now < self._renew_at:
@@ -156,8 +161,14 @@ class SharedBoard:
             return
         renewal = await self._queue.renew(held, self._worker_id, now + self.lease)
         # the store judged each key as it renewed: an item this process finished meanwhile is not lost
-        if lost := sorted(renewal.lost.intersection(self._runtime.held_keys())):
-            _log.warning("worker %s lost the lease of %d work item(s): %s", self._worker_id, len(lost), lost[:5])
+        if not (lost := sorted(renewal.lost.intersection(self._runtime.held_keys()))):
+            return
+        cancelled = await self._queue.cancelled_workflows()
+        stopped = frozenset(k for k in lost if self._runtime.workflow_of(k) in cancelled)
+        if stopped:
+            self._runtime.cancel(keys=stopped)
+        if taken := [k for k in lost if k not in stopped]:
+            _log.warning("worker %s lost the lease of %d work item(s): %s", self._worker_id, len(taken), taken[:5])
 
     async def settled(self) -> bool:
         """Whether every process is done: nothing unrouted, pending, leased, open or delayed."""

@@ -112,6 +112,7 @@ class Runtime:
         self._running: dict[str, int] = {}
         self._running_by_correlation: dict[str, int] = {}
         self._running_keys: set[str] = set()
+        self._scopes: dict[str, tuple[str, anyio.CancelScope]] = {}  # work key -> (workflow, its cancel scope)
         self._in_flight = 0
         self._wake = anyio.Event()
         self._drained: anyio.Event | None = None
@@ -159,6 +160,43 @@ class Runtime:
     def hard_ticks(self) -> int:
         """Ticks of bounded timers still to fire (they keep a run alive)."""
         return sum(1 for t in self._timers if t.kind == "tick" and t.hard)
+
+    def workflow_of(self, key: str) -> str | None:
+        """The workflow of the activation with this work key, while it is queued or running here."""
+        if key in self._scopes:
+            return self._scopes[key][0]
+        return next((q.item.correlation_id for h in self._ready.values() for q in h if q.item.record.key == key), None)
+
+    def cancel(self, correlation_id: str | None = None, keys: frozenset[str] | None = None) -> int:
+        """Drop the queued and cancel the running activations of a workflow (or with these work keys).
+
+        A cancelled activation stops at its next checkpoint (an engine awaiting a model call stops there)
+        and commits nothing. Returns how many activations were dropped or cancelled.
+        """
+
+        def chosen(cid: str, key: str) -> bool:
+            return cid == correlation_id or (keys is not None and key in keys)
+
+        dropped = 0
+        for agent in list(self._ready):
+            heap = self._ready[agent]
+            kept = [q for q in heap if not chosen(q.item.correlation_id, q.item.record.key)]
+            dropped += len(heap) - len(kept)
+            if kept:
+                heapq.heapify(kept)
+                self._ready[agent] = kept
+            else:
+                del self._ready[agent]
+        self._queued -= dropped
+        for key, (cid, scope) in self._scopes.items():
+            if chosen(cid, key):
+                scope.cancel()
+                dropped += 1
+        self._wake.set()
+        if self._drained is not None and not (self._queued or self._in_flight):
+            self._drained.set()
+            self._drained = None
+        return dropped
 
     def submit(self, item: WorkItem) -> None:
         """Queue an activation; higher priority first, then first come first served."""
@@ -257,9 +295,13 @@ class Runtime:
             # an activation takes the next startable one itself: starting a task costs more than most
             # in-process activations. It yields in between, so that the loop and other tasks run.
             while True:
+                key = queued.item.record.key
                 try:
-                    await host.run_item(queued.item)
+                    with anyio.CancelScope() as scope:
+                        self._scopes[key] = (queued.item.correlation_id, scope)
+                        await host.run_item(queued.item)
                 finally:
+                    self._scopes.pop(key, None)
                     self._finish(queued.item)
                 following = self._take_startable(1) if stop is None else []
                 if not following:

@@ -15,7 +15,7 @@ __all__ = ["CorrelationState", "CorrelationStatus", "RunResult"]
 
 M = TypeVar("M", bound=BaseModel)
 
-CorrelationState = Literal["active", "completed", "failed"]
+CorrelationState = Literal["active", "completed", "failed", "cancelled", "paused"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,7 +24,9 @@ class CorrelationStatus:
 
     `state` is `active` while activations are queued or running, or stored and unfinished (pending, or
     leased by any process, alive or not), or inputs wait for a delayed artifact, a join or a batch;
-    `failed` once settled with at least one `WorkflowError`; else `completed`.
+    `failed` once settled with at least one `WorkflowError`; `cancelled` once `Flock.cancel` stopped it
+    (whatever else holds); `paused` while paused with work left (then `pending_activations` counts its
+    pending and running work items on every worker); else `completed`.
     Inputs waiting in an AND/count gate do not keep a workflow active (a gate may legitimately never fill).
     """
 
@@ -38,6 +40,7 @@ class CorrelationStatus:
     waiting_batch_inputs: int
     delayed_artifacts: int
     usage: Usage = field(default_factory=Usage)
+    cancel_reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

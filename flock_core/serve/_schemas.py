@@ -138,7 +138,7 @@ class WorkflowStatus(_Body):
     """Where one workflow stands; the counts are of the artifacts the caller may see."""
 
     correlation_id: str
-    state: Literal["active", "completed", "failed"]
+    state: Literal["active", "completed", "failed", "cancelled", "paused"]
     artifact_count: int
     error_count: int
     pending_activations: int
@@ -147,6 +147,7 @@ class WorkflowStatus(_Body):
     waiting_batch_inputs: int
     delayed_artifacts: int
     usage: UsageView
+    cancel_reason: str | None = Field(default=None, description="Why the workflow was cancelled, if it was.")
 
 
 class Health(_Body):

@@ -25,7 +25,7 @@ from .._store import (
     ArtifactQuery,
     matches,
 )
-from .._work import Commit, ExpiredJoin, TimerState, WorkRecord, WorkStatus
+from .._work import FINISHED, Commit, ExpiredJoin, TimerState, WorkRecord, WorkStatus
 
 __all__ = ["InMemoryBlackboardStore"]
 
@@ -61,6 +61,8 @@ class InMemoryBlackboardStore:
         self._timers: dict[str, TimerState] = {}
         self._expired: list[ExpiredJoin] = []
         self._fingerprints: dict[str, str] = {}
+        self._cancelled: dict[str, str] = {}
+        self._paused: set[str | None] = set()
         self._holder: str | None = None
 
     def __len__(self) -> int:
@@ -96,7 +98,7 @@ class InMemoryBlackboardStore:
             current = self._work.get(commit.complete)
             if current is None:
                 raise StoreError(f"no work item {commit.complete!r} to complete")
-            if current.status in ("done", "failed"):
+            if current.status in FINISHED:
                 return False
         ids: set[UUID] = set()
         for artifact in commit.artifacts:
@@ -107,10 +109,7 @@ class InMemoryBlackboardStore:
             self._add(artifact)
         self._notify()
         for record in commit.enqueue:
-            if record.key not in self._work:
-                self._work[record.key] = record
-                for artifact_id in record.input_ids:
-                    self._consumers.setdefault(artifact_id, set()).add(record.agent)
+            self._enqueue(record)
         for agent, artifact_id in commit.consumed:
             self._consumers.setdefault(artifact_id, set()).add(agent)
         if commit.complete is not None:
@@ -119,6 +118,16 @@ class InMemoryBlackboardStore:
         self._timers.update({t.agent: t for t in commit.timers})
         self._expired.extend(commit.expired_joins)
         return True
+
+    def _enqueue(self, record: WorkRecord) -> None:
+        """Insert a work item unless its key exists (stored `cancelled` when its workflow was cancelled)."""
+        if record.key in self._work:
+            return
+        if record.correlation_id in self._cancelled:
+            record = dataclasses.replace(record, status="cancelled")
+        self._work[record.key] = record
+        for artifact_id in record.input_ids:
+            self._consumers.setdefault(artifact_id, set()).add(record.agent)
 
     async def get(self, artifact_id: UUID) -> Artifact | None:
         """The artifact with this id, or `None`."""
@@ -176,7 +185,7 @@ class InMemoryBlackboardStore:
     async def lease(self, key: str, owner: str, until: datetime) -> WorkRecord | None:
         """Lease a pending work item (or one whose lease has expired)."""
         record = self._work.get(key)
-        if record is None or not may_lease(record, owner, utcnow()):
+        if record is None or self._is_paused(record.correlation_id) or not may_lease(record, owner, utcnow()):
             return None
         leased = dataclasses.replace(
             record, status="leased", attempts=record.attempts + 1, lease_owner=owner, lease_until=until
@@ -208,6 +217,36 @@ class InMemoryBlackboardStore:
             return False
         self._work[key] = dataclasses.replace(record, status="pending", attempts=0, lease_owner=None, lease_until=None)
         return True
+
+    async def cancel_workflow(self, correlation_id: str, reason: str) -> list[WorkRecord]:
+        """Mark the workflow cancelled and its unfinished work items `cancelled`."""
+        self._cancelled.setdefault(correlation_id, reason)
+        cancelled: list[WorkRecord] = []
+        for key, record in self._work.items():
+            if record.correlation_id == correlation_id and record.status in ("pending", "leased"):
+                cancelled.append(record)
+                self._work[key] = dataclasses.replace(record, status="cancelled", lease_owner=None)
+        self._notify()
+        return cancelled
+
+    async def cancelled_workflows(self) -> dict[str, str]:
+        """Every cancelled workflow with its reason."""
+        return dict(self._cancelled)
+
+    def _is_paused(self, correlation_id: str) -> bool:
+        return bool(self._paused) and (None in self._paused or correlation_id in self._paused)
+
+    async def pause_workflow(self, correlation_id: str | None, paused: bool) -> None:
+        """Pause or resume one workflow, or the whole board (`None`)."""
+        if paused:
+            self._paused.add(correlation_id)
+        else:
+            self._paused.discard(correlation_id)
+            self._notify()
+
+    async def paused_workflows(self) -> frozenset[str | None]:
+        """The paused workflows (`None`: the whole board)."""
+        return frozenset(self._paused)
 
     async def timer_states(self) -> list[TimerState]:
         """The last tick of every timer agent."""
@@ -259,7 +298,11 @@ class InMemoryBlackboardStore:
         """Lease up to `limit` claimable items, highest priority first."""
         now = utcnow()
         candidates = [
-            r for r in self._work.values() if (agents is None or r.agent in agents) and may_lease(r, None, now)
+            r
+            for r in self._work.values()
+            if (agents is None or r.agent in agents)
+            and may_lease(r, None, now)
+            and not self._is_paused(r.correlation_id)
         ]
         candidates.sort(key=lambda r: -r.priority)
         claimed: list[WorkRecord] = []
@@ -284,7 +327,7 @@ class InMemoryBlackboardStore:
 
     async def board_state(self) -> BoardState:
         """Counts of what is left to do."""
-        statuses = [r.status for r in self._work.values()]
+        statuses = [r.status for r in self._work.values() if not self._is_paused(r.correlation_id)]
         return BoardState(
             unrouted=len(self._order) - self._cursor,
             pending=statuses.count("pending"),

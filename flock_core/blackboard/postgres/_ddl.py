@@ -74,5 +74,13 @@ MIGRATIONS: tuple[tuple[LiteralString, ...], ...] = (
     ),
     # 2: every row's tenant from its whole visibility; per-tenant login roles (see `_tenancy`).
     TENANCY_MIGRATION,
+    # 3: cancelled workflows (their work items get the status 'cancelled') and paused ones.
+    (
+        "ALTER TABLE work_items DROP CONSTRAINT work_items_status_check",
+        "ALTER TABLE work_items ADD CONSTRAINT work_items_status_check "
+        "CHECK (status IN ('pending', 'leased', 'done', 'failed', 'cancelled'))",
+        "CREATE TABLE cancelled_workflows (correlation_id TEXT PRIMARY KEY, reason TEXT NOT NULL)",
+        "CREATE TABLE paused_workflows (correlation_id TEXT PRIMARY KEY)",  # '*': the whole board
+    ),
 )
 """Schema migrations in order; each step is a list of statements applied in one transaction."""

@@ -14,6 +14,7 @@ from .._store import ArtifactQuery
 __all__ = [
     "ARTIFACT_JSON",
     "BOARD_STATE",
+    "CANCEL_WORK",
     "CLAIM",
     "CONSUME",
     "ENQUEUE",
@@ -52,7 +53,10 @@ ENQUEUE = f"""
 WITH new AS (
     INSERT INTO work_items ({WORK_COLUMNS}, tenant_id)
     SELECT r.key, r.agent, r.subscription, string_to_array(r.inputs, ',')::uuid[], r.correlation_id, r.priority,
-           r.batched, r.tick_number, r.tick_at, r.status, r.attempts, r.last_error, r.lease_owner, r.lease_until,
+           r.batched, r.tick_number, r.tick_at,
+           CASE WHEN EXISTS (SELECT 1 FROM cancelled_workflows c WHERE c.correlation_id = r.correlation_id)
+                THEN 'cancelled' ELSE r.status END,
+           r.attempts, r.last_error, r.lease_owner, r.lease_until,
            (SELECT max(a.tenant_id) FROM artifacts a WHERE a.id = ANY(string_to_array(r.inputs, ',')::uuid[]))
     FROM unnest(%s::text[], %s::text[], %s::int[], %s::text[], %s::text[], %s::int[], %s::bool[], %s::int[],
                 %s::timestamptz[], %s::text[], %s::int[], %s::text[], %s::text[], %s::timestamptz[])
@@ -80,6 +84,7 @@ UPDATE work_items w SET status = 'leased', attempts = w.attempts + 1, lease_owne
 FROM (SELECT key FROM work_items
       WHERE {leasable_sql(owner=None, now="now()")}
         AND (%s::text[] IS NULL OR agent = ANY(%s::text[]))
+        AND NOT EXISTS (SELECT 1 FROM paused_workflows p WHERE p.correlation_id IN (work_items.correlation_id, '*'))
       ORDER BY priority DESC, seq
       LIMIT %s
       FOR UPDATE SKIP LOCKED) picked
@@ -88,6 +93,7 @@ RETURNING w.seq, {", ".join(f"w.{c.strip()}" for c in WORK_COLUMNS.split(","))}"
 LEASE = f"""
 UPDATE work_items SET status = 'leased', attempts = attempts + 1, lease_owner = %(owner)s, lease_until = %(until)s
 WHERE key = %(key)s AND {leasable_sql(owner="%(owner)s", now="now()")}
+  AND NOT EXISTS (SELECT 1 FROM paused_workflows p WHERE p.correlation_id IN (work_items.correlation_id, '*'))
 RETURNING {WORK_COLUMNS}"""
 RENEW = f"""
 UPDATE work_items SET lease_until = %(until)s
@@ -97,9 +103,13 @@ LOST_LEASES = """
 SELECT key FROM work_items WHERE key = ANY(%(keys)s) AND lease_owner IS DISTINCT FROM %(owner)s"""
 """Run after `RENEW` in its transaction, so it sees every commit the renewal waited for: a key the owner
 finished meanwhile (a finished item keeps its last owner) is not lost; one another owner took is."""
+CANCEL_WORK = f"""
+SELECT {WORK_COLUMNS} FROM work_items WHERE correlation_id = %s AND status IN ('pending', 'leased')
+ORDER BY seq FOR UPDATE"""
 BOARD_STATE = """
 SELECT (SELECT count(*) FROM artifacts WHERE seq > r.routed_seq),
-       (SELECT count(*) FROM work_items WHERE status = 'pending'),
+       (SELECT count(*) FROM work_items WHERE status = 'pending'
+        AND NOT EXISTS (SELECT 1 FROM paused_workflows p WHERE p.correlation_id IN (work_items.correlation_id, '*'))),
        (SELECT count(*) FROM work_items WHERE status = 'leased'),
        r.open_groups, r.delayed
 FROM router_state r"""

@@ -34,7 +34,7 @@ from .._store import (
     ArtifactQuery,
     matches,
 )
-from .._work import Commit, ExpiredJoin, TimerState, WorkRecord, WorkStatus
+from .._work import FINISHED, Commit, ExpiredJoin, TimerState, WorkRecord, WorkStatus
 from . import _rows as codec
 from . import _statements as pg
 from ._connect import open_connections
@@ -192,7 +192,7 @@ class PostgresBlackboardStore:
             row = await status.fetchone()
             if row is None:
                 raise StoreError(f"no work item {commit.complete!r} to complete")
-            finished = row[0] in ("done", "failed")
+            finished = row[0] in FINISHED
         if not finished:
             await self._write(conn, commit)
         if routing is not None and leading:
@@ -332,6 +332,46 @@ class PostgresBlackboardStore:
         """Put a failed item back to pending (attempts reset)."""
         sql = "UPDATE work_items SET status = 'pending', attempts = 0, lease_owner = NULL, lease_until = NULL "
         return await self._change(sql + "WHERE key = %s AND status = 'failed' RETURNING 1", (key,)) == 1
+
+    async def cancel_workflow(self, correlation_id: str, reason: str) -> list[WorkRecord]:
+        """Mark the workflow cancelled and its unfinished work items `cancelled`, in one transaction.
+
+        It takes the sequence lock that enqueuing takes, so work a router enqueues concurrently is either
+        cancelled here or stored as cancelled.
+        """
+        db = await self._open()
+        async with db.transaction() as conn:
+            await conn.execute("SELECT pg_advisory_xact_lock(%s)", (self._seq_key,))
+            await conn.execute(
+                "INSERT INTO cancelled_workflows (correlation_id, reason) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+                (correlation_id, reason),
+            )
+            rows = await (await conn.execute(pg.CANCEL_WORK, (correlation_id,))).fetchall()
+            await conn.execute(
+                "UPDATE work_items SET status = 'cancelled', lease_owner = NULL "
+                "WHERE correlation_id = %s AND status IN ('pending', 'leased')",
+                (correlation_id,),
+            )
+            await self._notify(conn)
+        return [codec.row_work(row) for row in rows]
+
+    async def cancelled_workflows(self) -> dict[str, str]:
+        """Every cancelled workflow with its reason."""
+        rows = await self._fetch("SELECT correlation_id, reason FROM cancelled_workflows")
+        return {str(row[0]): str(row[1]) for row in rows}
+
+    async def pause_workflow(self, correlation_id: str | None, paused: bool) -> None:
+        """Pause or resume one workflow, or the whole board (`None`: the row `'*'`)."""
+        key = "*" if correlation_id is None else correlation_id
+        if paused:
+            await self._change("INSERT INTO paused_workflows VALUES (%s) ON CONFLICT DO NOTHING RETURNING 1", (key,))
+        else:
+            await self._change("DELETE FROM paused_workflows WHERE correlation_id = %s RETURNING 1", (key,))
+
+    async def paused_workflows(self) -> frozenset[str | None]:
+        """The paused workflows (`None`: the whole board)."""
+        rows = await self._fetch("SELECT correlation_id FROM paused_workflows")
+        return frozenset(None if row[0] == "*" else str(row[0]) for row in rows)
 
     async def timer_states(self) -> list[TimerState]:
         """The last tick of every timer agent."""

@@ -25,7 +25,7 @@ _UNFINISHED_INPUTS = (
 )
 _OLD = f"created_us < ? AND id NOT IN ({_UNFINISHED_INPUTS})"
 _FINISHED_WITHOUT_INPUTS = """DELETE FROM work_items
-    WHERE status IN ('done', 'failed') AND input_ids != '[]' AND NOT EXISTS (
+    WHERE status IN ('done', 'failed', 'cancelled') AND input_ids != '[]' AND NOT EXISTS (
         SELECT 1 FROM json_each(work_items.input_ids) AS inputs JOIN artifacts ON artifacts.id = inputs.value)"""
 
 
@@ -36,7 +36,7 @@ class RetentionResult:
     Attributes:
         artifacts: artifacts deleted.
         consumptions: consumption records of those artifacts deleted.
-        work_items: finished (done or failed) work items deleted because none of their inputs is left.
+        work_items: finished (done, failed or cancelled) work items deleted because none of their inputs is left.
         kept: artifacts old enough to delete but kept because pending or leased work needs them.
     """
 

@@ -98,6 +98,12 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
         "CREATE TABLE fingerprints (agent TEXT PRIMARY KEY, fingerprint TEXT NOT NULL) WITHOUT ROWID",
     ),
+    # 2: cancelled workflows (their work items get the status 'cancelled').
+    # Paused workflows ('*': the whole board) are neither leased nor claimed.
+    (
+        "CREATE TABLE cancelled_workflows (correlation_id TEXT PRIMARY KEY, reason TEXT NOT NULL) WITHOUT ROWID",
+        "CREATE TABLE paused_workflows (correlation_id TEXT PRIMARY KEY) WITHOUT ROWID",
+    ),
 )
 """Schema migrations in order; each step is a list of statements applied in one transaction."""
 

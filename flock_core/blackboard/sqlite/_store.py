@@ -29,7 +29,7 @@ from .._store import (
     ArtifactQuery,
     matches,
 )
-from .._work import Commit, ExpiredJoin, TimerState, WorkRecord, WorkStatus
+from .._work import FINISHED, Commit, ExpiredJoin, TimerState, WorkRecord, WorkStatus
 from . import _retention
 from ._lock import BoardLock
 from ._retention import RetentionResult
@@ -207,6 +207,28 @@ class SQLiteBlackboardStore:
         sql += "WHERE key = ? AND status = 'failed'"
         return await self._run(partial(_write_many, sql=sql, rows=[(key,)])) == 1
 
+    async def cancel_workflow(self, correlation_id: str, reason: str) -> list[WorkRecord]:
+        """Mark the workflow cancelled and its unfinished work items `cancelled`, in one transaction."""
+        return await self._run(partial(_cancel_workflow, correlation_id=correlation_id, reason=reason))
+
+    async def cancelled_workflows(self) -> dict[str, str]:
+        """Every cancelled workflow with its reason."""
+        rows = await self._run(partial(_fetch, sql="SELECT correlation_id, reason FROM cancelled_workflows"))
+        return {row[0]: row[1] for row in rows}
+
+    async def pause_workflow(self, correlation_id: str | None, paused: bool) -> None:
+        """Pause or resume one workflow, or the whole board (`None`)."""
+        if paused:
+            sql = "INSERT OR IGNORE INTO paused_workflows VALUES (?)"
+        else:
+            sql = "DELETE FROM paused_workflows WHERE correlation_id = ?"
+        await self._run(partial(_write_many, sql=sql, rows=[(_EVERY if correlation_id is None else correlation_id,)]))
+
+    async def paused_workflows(self) -> frozenset[str | None]:
+        """The paused workflows (`None`: the whole board)."""
+        rows = await self._run(partial(_fetch, sql="SELECT correlation_id FROM paused_workflows"))
+        return frozenset(None if row[0] == _EVERY else str(row[0]) for row in rows)
+
     async def timer_states(self) -> list[TimerState]:
         """The last tick of every timer agent."""
         rows = await self._run(partial(_fetch, sql="SELECT agent, number, scheduled_at FROM timers ORDER BY seq"))
@@ -327,10 +349,10 @@ def _commit(conn: sqlite3.Connection, commit: Commit) -> bool:
             row = conn.execute("SELECT status FROM work_items WHERE key = ?", (commit.complete,)).fetchone()
             if row is None:
                 raise StoreError(f"no work item {commit.complete!r} to complete")
-            if row[0] in ("done", "failed"):
+            if row[0] in FINISHED:
                 return False
         _insert_artifacts(conn, commit.artifacts)
-        for record in commit.enqueue:
+        for record in _unless_cancelled(conn, commit.enqueue):
             if conn.execute(_INSERT_WORK, work_row(record)).rowcount:
                 conn.executemany(_CONSUME, [(record.agent, str(i)) for i in record.input_ids])
         conn.executemany(_CONSUME, [(agent, str(i)) for agent, i in commit.consumed])
@@ -342,6 +364,40 @@ def _commit(conn: sqlite3.Connection, commit: Commit) -> bool:
         conn.executemany(_UPSERT_TIMER, [timer_row(t) for t in commit.timers])
         conn.executemany(_INSERT_EXPIRED, [expired_join_row(e) for e in commit.expired_joins])
     return True
+
+
+def _unless_cancelled(conn: sqlite3.Connection, records: Sequence[WorkRecord]) -> list[WorkRecord]:
+    """`records`, those of a cancelled workflow marked `cancelled` (they are stored, but never run)."""
+    ids = sorted({r.correlation_id for r in records})
+    if not ids:
+        return []
+    sql = f"SELECT correlation_id FROM cancelled_workflows WHERE correlation_id IN ({', '.join('?' * len(ids))})"
+    cancelled = {row[0] for row in conn.execute(sql, ids)}
+    return [dataclasses.replace(r, status="cancelled") if r.correlation_id in cancelled else r for r in records]
+
+
+_EVERY = "*"
+"""The `paused_workflows` row that pauses the whole board."""
+
+
+def _paused(conn: sqlite3.Connection, correlation_id: str) -> bool:
+    sql = "SELECT 1 FROM paused_workflows WHERE correlation_id IN (?, ?)"
+    return conn.execute(sql, (correlation_id, _EVERY)).fetchone() is not None
+
+
+def _cancel_workflow(conn: sqlite3.Connection, correlation_id: str, reason: str) -> list[WorkRecord]:
+    with transaction(conn, write=True):
+        conn.execute(
+            "INSERT OR IGNORE INTO cancelled_workflows (correlation_id, reason) VALUES (?, ?)", (correlation_id, reason)
+        )
+        sql = f"SELECT {WORK_COLUMNS} FROM work_items WHERE correlation_id = ? AND status IN ('pending', 'leased')"
+        cancelled = [row_work(row) for row in conn.execute(sql + " ORDER BY seq", (correlation_id,))]
+        conn.execute(
+            "UPDATE work_items SET status = 'cancelled', lease_owner = NULL "
+            "WHERE correlation_id = ? AND status IN ('pending', 'leased')",
+            (correlation_id,),
+        )
+    return cancelled
 
 
 def _get_many(conn: sqlite3.Connection, ids: Sequence[str]) -> list[Artifact]:
@@ -399,7 +455,7 @@ def _lease(conn: sqlite3.Connection, key: str, owner: str, until: datetime) -> W
         if row is None:
             return None
         record = row_work(row)
-        if not may_lease(record, owner, utcnow()):
+        if _paused(conn, record.correlation_id) or not may_lease(record, owner, utcnow()):
             return None
         leased = dataclasses.replace(
             record, status="leased", attempts=record.attempts + 1, lease_owner=owner, lease_until=until

@@ -31,7 +31,7 @@ from flock_core import (
     PrivateVisibility,
 )
 from flock_core._ids import new_id
-from flock_core.blackboard._shared import shared_store
+from flock_core.blackboard._shared import SharedQueueStore, shared_store
 from flock_core.blackboard._store import ExclusiveBoard
 from flock_core.blackboard._work import Commit, TimerState, WorkRecord
 from flock_core.blackboard.sqlite._store import SQLiteBlackboardStore
@@ -494,6 +494,95 @@ async def test_finished_items_are_not_leased(store: BlackboardStore) -> None:
     before = await store.work()
     assert (await store.lease("done", "w1", FUTURE), await store.lease("failed", "w1", FUTURE)) == (None, None)
     assert await store.work() == before
+
+
+async def test_cancelling_a_workflow_cancels_its_unfinished_work_only(store: BlackboardStore) -> None:
+    pending, leased, done = work_item("pending"), work_item("leased"), work_item("done")
+    other = work_item("other", correlation_id="c2")
+    await enqueue(store, pending, leased, done, other)
+    leased_record = await store.lease("leased", "w1", FUTURE)
+    await store.lease("done", "w1", FUTURE)
+    await store.commit(Commit(complete="done"))
+    finished = (await store.work())[2]
+
+    assert await store.cancel_workflow("c1", "user said stop") == [pending, leased_record]
+
+    assert await store.work() == [
+        dataclasses.replace(pending, status="cancelled"),
+        dataclasses.replace(leased, status="cancelled", attempts=1, lease_until=FUTURE),
+        finished,
+        other,
+    ]
+    assert await store.cancelled_workflows() == {"c1": "user said stop"}
+    assert (await store.lease("pending", "w2", FUTURE), await store.lease("leased", "w1", FUTURE)) == (None, None)
+    assert await store.cancel_workflow("c1", "again") == []
+    assert await store.cancelled_workflows() == {"c1": "user said stop"}, "the first reason stays"
+
+
+async def test_completing_a_cancelled_item_writes_nothing(store: BlackboardStore) -> None:
+    await enqueue(store, work_item("k"))
+    await store.lease("k", "w1", FUTURE)
+    await store.cancel_workflow("c1", "stop")
+    before = await snapshot(store)
+
+    assert await store.commit(Commit(artifacts=(note("late"),), complete="k")) is False
+
+    assert await snapshot(store) == before
+
+
+async def test_work_enqueued_into_a_cancelled_workflow_is_stored_cancelled(store: BlackboardStore) -> None:
+    await store.cancel_workflow("c1", "stop")
+    late, elsewhere = work_item("late"), work_item("elsewhere", correlation_id="c2")
+
+    await enqueue(store, late, elsewhere)
+
+    assert await store.work() == [dataclasses.replace(late, status="cancelled"), elsewhere]
+    assert await store.work(("pending", "leased")) == [elsewhere]
+
+
+async def test_paused_work_is_not_leased_until_resumed(store: BlackboardStore) -> None:
+    mine, other = work_item("mine"), work_item("other", correlation_id="c2")
+    await enqueue(store, mine, other)
+
+    await store.pause_workflow("c1", True)
+    assert await store.paused_workflows() == {"c1"}
+    assert await store.lease("mine", "w1", FUTURE) is None
+    assert await store.lease("other", "w1", FUTURE) is not None
+
+    await store.pause_workflow(None, True)
+    await store.pause_workflow("c1", False)
+    assert await store.paused_workflows() == {None}
+    assert await store.lease("mine", "w1", FUTURE) is None, "the whole board is still paused"
+
+    await store.pause_workflow(None, False)
+    assert await store.paused_workflows() == frozenset()
+    assert await store.lease("mine", "w1", FUTURE) == dataclasses.replace(
+        mine, status="leased", attempts=1, lease_owner="w1", lease_until=FUTURE
+    )
+
+
+@pytest.mark.parametrize(
+    "queue_factory",
+    [
+        pytest.param(lambda: InMemoryBlackboardStore(shared=True), id="memory"),
+        pytest.param(postgres_store, id="postgres", marks=pytest.mark.postgres),
+    ],
+)
+async def test_paused_work_is_neither_claimed_nor_left_to_do(queue_factory: StoreFactory) -> None:
+    queue = await make_store(queue_factory)
+    assert isinstance(queue, SharedQueueStore)
+    try:
+        await enqueue(queue, work_item("mine"), work_item("other", correlation_id="c2"))
+        await queue.pause_workflow("c1", True)
+
+        assert [r.key for r in await queue.claim("w1", limit=9, agents=None, lease_until=FUTURE)] == ["other"]
+        assert (await queue.board_state()).pending == 0, "paused work does not keep a board busy"
+
+        await queue.pause_workflow("c1", False)
+        assert (await queue.board_state()).pending == 1
+        assert [r.key for r in await queue.claim("w1", limit=9, agents=None, lease_until=FUTURE)] == ["mine"]
+    finally:
+        await queue.close()
 
 
 async def test_release_returns_leased_items_to_pending(store: BlackboardStore) -> None:

@@ -36,13 +36,24 @@ def make_flock(delay: float = 0.0) -> Flock:
     return flock
 
 
-async def test_stops_when_count_reached_and_resumes_later() -> None:
+async def test_stops_when_count_reached_and_resumes_later_when_the_rest_is_kept() -> None:
     flock = make_flock()
     await flock.publish_many([Task(n=i) for i in range(10)])
-    assert await flock.run_until(ArtifactCount(Result, at_least=3), timeout=5)
+    assert await flock.run_until(ArtifactCount(Result, at_least=3), timeout=5, cancel_rest=False)
     assert 3 <= len(await flock.store.get_by_type(Result)) < 10
     await flock.run_until_idle()
     assert len(await flock.store.get_by_type(Result)) == 10
+
+
+async def test_a_condition_naming_no_workflow_cancels_every_unfinished_one() -> None:
+    flock = make_flock()
+    await flock.publish_many([Task(n=i) for i in range(10)])
+    assert await flock.run_until(ArtifactCount(Result, at_least=3), timeout=5)
+    stopped = len(await flock.store.get_by_type(Result))
+    await flock.run_until_idle()
+    assert 3 <= len(await flock.store.get_by_type(Result)) == stopped < 10
+    cancelled = {r.correlation_id for r in await flock.store.work(("cancelled",))}
+    assert len(cancelled) == 10 - stopped
 
 
 async def test_count_per_correlation() -> None:
@@ -77,7 +88,7 @@ async def test_idle_condition_and_unreachable_condition_returns_false() -> None:
 async def test_timeout_returns_false_lets_running_work_finish_and_leaves_queued_work_pending() -> None:
     flock = make_flock(delay=0.2)
     await flock.publish_many([Task(n=1), Task(n=2)])
-    assert not await flock.run_until(ArtifactCount(Result, at_least=2), timeout=0.05)
+    assert not await flock.run_until(ArtifactCount(Result, at_least=2), timeout=0.05, cancel_rest=False)
     assert sorted(r.status for r in await flock.store.work()) == ["done", "pending"]
     await flock.run_until_idle(timeout=5)
     assert sorted(r.n for r in await flock.store.get_by_type(Result)) == [10, 20]

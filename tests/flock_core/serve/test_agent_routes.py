@@ -150,6 +150,7 @@ async def test_correlation_status(client: httpx.AsyncClient, flock: Flock) -> No
         "waiting_batch_inputs": 0,
         "delayed_artifacts": 0,
         "usage": {"input_tokens": 0, "output_tokens": 0, "calls": 0},
+        "cancel_reason": None,
     }
     assert (await client.get("/api/v1/correlations/unknown")).status_code == 404
 
