@@ -6,6 +6,7 @@ The behaviour it shares with every backend is in the contract suite, `test_store
 from __future__ import annotations
 
 import itertools
+import os
 import socket
 import sqlite3
 import subprocess
@@ -329,6 +330,10 @@ def test_a_second_process_running_a_flock_on_the_file_fails_fast_until_the_first
         while process_state(holder.pid) != "Z" and time.monotonic() < deadline:
             time.sleep(0.01)
         assert process_state(holder.pid) == "Z"
+        # The thread-group leader shows "Z" as soon as it has exited, while its other threads (the store's
+        # worker threads) may still be tearing down and so still share its descriptors: wait for them.
+        while len(os.listdir(f"/proc/{holder.pid}/task")) > 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
         assert anyio.run(second_flock, path) == (None, 1)
 
 
