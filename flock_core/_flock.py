@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import AsyncGenerator, Awaitable, Callable, Coroutine, Iterable, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Collection, Coroutine, Iterable, Mapping
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from types import TracebackType
@@ -431,6 +431,9 @@ class Flock:
         auth: Auth = ...,
         max_body_bytes: int = ...,
         mcp: bool = ...,
+        max_connections: int = ...,
+        allowed_hosts: Collection[str] | None = ...,
+        insecure: bool = ...,
     ) -> Awaitable[None]: ...
     @overload
     def serve(
@@ -443,6 +446,9 @@ class Flock:
         auth: Auth = ...,
         max_body_bytes: int = ...,
         mcp: bool = ...,
+        max_connections: int = ...,
+        allowed_hosts: Collection[str] | None = ...,
+        insecure: bool = ...,
     ) -> Coroutine[Any, Any, ServerHandle]: ...
     def serve(
         self,
@@ -454,6 +460,9 @@ class Flock:
         auth: Auth = None,
         max_body_bytes: int = 1_000_000,
         mcp: bool = False,
+        max_connections: int = 1000,
+        allowed_hosts: Collection[str] | None = None,
+        insecure: bool = False,
     ) -> Coroutine[Any, Any, ServerHandle] | Awaitable[None]:
         """Serve the HTTP API, event stream and dashboard (needs `pip install flockboard[serve]`).
 
@@ -461,11 +470,20 @@ class Flock:
         `await flock.serve()` does so until the awaiting task is cancelled. `handle = await
         flock.serve(blocking=False)` serves in the background of the running event loop, across your own
         `run_until_idle()` calls, until `await handle.stop()` (or `handle.cancel()`). `mcp=True` also serves
-        the Flock as an MCP server at `/mcp`. See docs/serving.md.
+        the Flock as an MCP server at `/mcp`. `max_connections`, `allowed_hosts` and `insecure` are
+        `flock_core.serve.serve`'s hardening options. See docs/serving.md and docs/security.md.
         """
         from .serve import serve  # Starlette and uvicorn load only when serving
 
-        options: dict[str, Any] = {"dashboard": dashboard, "auth": auth, "max_body_bytes": max_body_bytes, "mcp": mcp}
+        options: dict[str, Any] = {
+            "dashboard": dashboard,
+            "auth": auth,
+            "max_body_bytes": max_body_bytes,
+            "mcp": mcp,
+            "max_connections": max_connections,
+            "allowed_hosts": allowed_hosts,
+            "insecure": insecure,
+        }
         if blocking:
             return serve(self, host=host, port=port, blocking=True, **options)
         return serve(self, host=host, port=port, blocking=False, **options)

@@ -18,6 +18,7 @@ import pytest
 from pydantic import BaseModel
 
 from flock_core import EvaluationRequest, Flock
+from flock_core.exceptions import ConfigurationError
 from flock_core.serve import create_app, serve, start_server
 from flock_core.testing import FunctionEngine
 
@@ -140,6 +141,19 @@ async def test_a_background_handle_cancels_as_flocks_task_does(flock: Flock) -> 
     await handle
     assert not handle.running
     assert not handle.cancel()
+
+
+async def test_flock_serve_forwards_the_hardening_options(flock: Flock) -> None:
+    """`Flock.serve` takes `insecure`, `allowed_hosts` and `max_connections` as `serve()` does."""
+    with pytest.raises(ConfigurationError, match="insecure"):
+        await flock.serve(host="0.0.0.0", port=0, blocking=False)
+    handle = await flock.serve(port=0, blocking=False, allowed_hosts=["flock.internal"], max_connections=5)
+    try:
+        async with httpx.AsyncClient(base_url=handle.url) as http:
+            assert (await http.get("/health", headers={"Host": "flock.internal"})).status_code == 200
+            assert (await http.get("/health", headers={"Host": "evil.example"})).status_code == 403
+    finally:
+        await handle.stop()
 
 
 async def test_a_taken_port_raises_in_the_caller(flock: Flock) -> None:
