@@ -23,11 +23,11 @@ import math
 import re
 from typing import Any, cast
 
-import dspy
 import pydantic
 from dspy.lm15 import ConfigurationError as LM15ConfigurationError
 from dspy.lm15 import Message, Request, Response, Usage, response_to_events
 
+from ._gated import GatedLM
 from ._recorder import CallRecorder, FormattedCall
 from ._settings import OFFLINE_MODEL, SIMULATED_MODEL
 from ._simulated import simulated_reply
@@ -40,7 +40,7 @@ _BETWEEN = re.compile(r"\bbetween (\d+) and (\d+)\b")
 _REACT_CHOICES: dict[str, Any] = {"next_tool_name": "finish", "next_tool_args": {}}
 
 
-class OfflineLM(dspy.LM):
+class OfflineLM(GatedLM):
     """A `dspy.LM` that answers locally: `"offline"` with synthetic values (see the module docstring), or
     `"simulated"` with the simulated model's answers (`engines._simulated`), which follow the prompt's demos
     and rules."""

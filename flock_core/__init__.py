@@ -17,6 +17,7 @@
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from ._budget import Budget, BudgetLimit, BudgetStatus
 from ._clock import Clock, SystemClock
 from ._flock import Flock
 from ._version import __version__
@@ -37,6 +38,7 @@ from .agents._handle import AgentHandle
 from .agents._patterns import BatchSpec, JoinSpec, ScheduleSpec
 from .agents._semantic import Embedder, Semantic
 from .agents._spec import AgentSpec, BestOf, FanOut, OutputGroup, Subscription
+from .agents._spending import CallGate
 from .agents._tool import flock_tool
 from .blackboard._artifacts import Artifact, WorkflowError
 from .blackboard._registry import TypeRegistry, flock_type, type_name_of
@@ -46,6 +48,8 @@ from .blackboard._store import (
     ArtifactQuery,
     BlackboardStore,
     RunState,
+    StoredBudget,
+    WorkflowBudgets,
     WorkflowControls,
     WorkQueue,
 )
@@ -138,6 +142,10 @@ __all__ = [
     "BatchSpec",
     "BestOf",
     "BlackboardStore",
+    "Budget",
+    "BudgetLimit",
+    "BudgetStatus",
+    "CallGate",
     "Clock",
     "Commit",
     "ComponentContext",
@@ -189,6 +197,7 @@ __all__ = [
     "Semantic",
     "SkippedWork",
     "StdioServerParameters",
+    "StoredBudget",
     "StreamableHttpServerParameters",
     "Subscription",
     "SystemClock",
@@ -205,6 +214,7 @@ __all__ = [
     "WorkQueue",
     "WorkRecord",
     "WorkStatus",
+    "WorkflowBudgets",
     "WorkflowControls",
     "WorkflowError",
     "WorkflowFailed",

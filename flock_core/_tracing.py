@@ -99,6 +99,9 @@ class Attr:
     WORKFLOW: Final = "flock.workflow.name"
     CANCEL_REASON: Final = "flock.cancel.reason"
     CANCELLED_WORK: Final = "flock.cancel.work_items"
+    USAGE_CALLS: Final = "flock.usage.calls"
+    USAGE_COST: Final = "flock.usage.cost"
+    BUDGET_REMAINING: Final = "flock.budget.remaining"
 
 
 WorkflowOperation = Literal["cancel_workflow", "pause_workflow", "resume_workflow"]

@@ -18,6 +18,7 @@ FlockError
     ├── StoreError                 the blackboard store failed
     │   └── BoardInUseError        another run holds this local board (a second process on a SQLite file)
     ├── CircuitBreakerTripped      an agent hit max_agent_iterations in one workflow
+    ├── BudgetExceeded             a workflow's (or the Flock's) budget refused the next model call
     ├── McpError                   an MCP server could not be reached, or one of its tools failed
     └── RunTimeoutError            `run_until_idle` / `run_until` hit its timeout
 ```
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AgentDeclarationError",
     "BoardInUseError",
+    "BudgetExceeded",
     "CircuitBreakerTripped",
     "ConfigurationError",
     "ContractViolation",
@@ -230,6 +232,34 @@ class CircuitBreakerTripped(RuntimeFlockError):
         )
         self.agent = agent
         self.limit = limit
+
+
+class BudgetExceeded(RuntimeFlockError):
+    """A budget refused a model call: the call was not made, and the workflow stops.
+
+    Attributes:
+        agent: the agent that was about to call a model.
+        correlation_id: the workflow.
+        scope: `"workflow"` (the workflow's own budget) or `"flock"` (the Flock's budget).
+        limit: the limit that refused the call (`"max_calls"`, `"max_cost"`, ...).
+        allowed: the limit's value.
+        spent: what was spent on that limit.
+    """
+
+    def __init__(
+        self, agent: str, correlation_id: str, *, scope: str, limit: str, allowed: float, spent: float
+    ) -> None:
+        owner = "the workflow's budget" if scope == "workflow" else "the Flock's budget"
+        super().__init__(
+            f"agent {agent!r}: {owner} is spent ({limit}={allowed:g} reached, spent {spent:g}); "
+            f"no further model call was made and workflow {correlation_id!r} was stopped"
+        )
+        self.agent = agent
+        self.correlation_id = correlation_id
+        self.scope = scope
+        self.limit = limit
+        self.allowed = allowed
+        self.spent = spent
 
 
 class McpError(RuntimeFlockError):

@@ -1,15 +1,14 @@
-"""Model-usage budgets: admitted before a run starts, from what the runs so far have cost, and enforced at
-every DSPy model call by a `CallMeter` (a hard limit that survives a kill through its journal)."""
+"""Model-usage budgets of an optimization: admitted before a run starts, from what the runs so far have
+cost, and enforced at every DSPy model call by a `CallMeter` (a hard limit that survives a kill through its
+journal). The budget is `flock_core.Budget`, of which an optimization uses `max_calls` and `max_tokens`."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
-from flock_core import AgentSpec, Usage, type_name_of
-from flock_core.exceptions import ConfigurationError
+from flock_core import AgentSpec, Budget, Usage, type_name_of
 
 from .._meter import CallMeter
 
@@ -19,26 +18,6 @@ if TYPE_CHECKING:
     from pydantic import BaseModel
 
 __all__ = ["Budget", "Spending", "first_run_estimate"]
-
-
-@dataclass(frozen=True, slots=True)
-class Budget:
-    """Limits on the model usage of an optimization (all its trials, across resumes).
-
-    Attributes:
-        max_calls: the most LM calls (`Usage.calls`); `None`: no limit.
-        max_tokens: the most input plus output tokens; `None`: no limit.
-
-    >>> Budget(max_calls=100).max_calls
-    100
-    """
-
-    max_calls: int | None = None
-    max_tokens: int | None = None
-
-    def __post_init__(self) -> None:
-        if (self.max_calls is not None and self.max_calls < 0) or (self.max_tokens is not None and self.max_tokens < 0):
-            raise ConfigurationError("Budget limits must be zero or more")
 
 
 class Spending:

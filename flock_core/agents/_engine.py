@@ -17,6 +17,7 @@ from ._spec import AgentSpec, OutputGroup
 
 if TYPE_CHECKING:
     from ._learned import LearnedState
+    from ._spending import CallGate
 
 __all__ = ["Engine", "EvaluationRequest", "EvaluationResult", "Usage", "engine_problem", "evaluate_checked"]
 
@@ -39,6 +40,9 @@ class EvaluationRequest:
         tick: for a scheduled activation, which timer tick fired it.
         batched: whether `inputs` is a whole batch (`BatchSpec`): engines present it as one plural input.
         learned: demonstrations and instructions learned for this agent and output group, if any.
+        gate: the budgets of this call (see `docs/control.md`): an engine that calls models itself calls
+            `gate.before_call(model)` before each model call (it raises `BudgetExceeded` when a budget is
+            spent) and `gate.after_call(usage)` after it. Engines that do not are charged what they report.
     """
 
     agent: AgentSpec
@@ -54,6 +58,7 @@ class EvaluationRequest:
     tick: Tick | None = None
     batched: bool = False
     learned: LearnedState | None = None
+    gate: CallGate | None = None
 
 
 @dataclass(frozen=True, slots=True)

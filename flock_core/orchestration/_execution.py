@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import timedelta
 from typing import Any, Protocol
 
+import anyio
 from opentelemetry import trace
 from opentelemetry.trace import Span
 
@@ -22,8 +23,9 @@ from ..agents._spec import AgentSpec
 from ..blackboard._artifacts import Artifact, WorkflowError
 from ..blackboard._store import BlackboardStore
 from ..blackboard._work import Commit, WorkRecord
-from ..exceptions import CircuitBreakerTripped, ConfigurationError, RuntimeFlockError
+from ..exceptions import BudgetExceeded, CircuitBreakerTripped, ConfigurationError, RuntimeFlockError
 from ._artifact_factory import ArtifactFactory
+from ._budgets import Budgets
 from ._events import ActivationFailed, ActivationFinished, ActivationStarted, EventBus
 from ._routing import Routed
 from ._runtime import WorkItem
@@ -64,6 +66,8 @@ class Executor:
         max_agent_iterations: the circuit breaker: activations of one agent per workflow.
         commit: stores one step with the work it completes.
         route: the work new outputs complete now (none where a router routes them).
+        budgets: the workflows' and the Flock's budgets, checked before each model call.
+        stop_workflow: stops a workflow whose budget refused a call (its queued work is cancelled).
     """
 
     def __init__(
@@ -82,6 +86,8 @@ class Executor:
         max_agent_iterations: int,
         commit: Callable[[Commit, Routed], Awaitable[bool]],
         route: Callable[[Sequence[Artifact]], Awaitable[Routed]],
+        budgets: Budgets,
+        stop_workflow: Callable[[str, str], Awaitable[object]],
     ) -> None:
         self._agents = agents
         self._store = store
@@ -96,6 +102,8 @@ class Executor:
         self._max_agent_iterations = max_agent_iterations
         self._commit = commit
         self._route = route
+        self._budgets = budgets
+        self._stop_workflow = stop_workflow
         self.usage: dict[str, Usage] = {}
         self.tools: ToolSource | None = None
         self._iterations: Counter[tuple[str, str]] = Counter()
@@ -135,7 +143,7 @@ class Executor:
         if self._events.listening:
             input_ids = tuple(str(a.id) for a in item.inputs)
             self._events.emit(ActivationStarted(spec.name, record.key, item.correlation_id, input_ids))
-        meter = UsageMeter()
+        meter = await self._meter(item.correlation_id)
         context: tuple[Artifact, ...] = ()
         try:
             await self._initialize(spec)
@@ -150,7 +158,7 @@ class Executor:
             await self._fail(spec, item, exc, context)
             return
         finally:
-            self._add_usage(item.correlation_id, meter)
+            await self._add_usage(item.correlation_id, meter, span)
         record_outputs(span, artifacts, meter.total.input_tokens, meter.total.output_tokens)
         committed = await self._commit(
             Commit(artifacts=tuple(artifacts), complete=record.key), await self._route(artifacts)
@@ -167,7 +175,7 @@ class Executor:
 
     async def invoke(self, spec: AgentSpec, source: Artifact, publish: bool) -> list[Artifact]:
         """Run `spec` on one artifact outside the queue (`Flock.invoke`) in an `invoke_agent` span; errors propagate."""
-        meter = UsageMeter()
+        meter = await self._meter(source.correlation_id)
         with self._tracer.activation(spec.name, source.correlation_id, (source,), {}) as span:
             try:
                 await self._initialize(spec)
@@ -177,7 +185,7 @@ class Executor:
                 record_failure(span, exc, agent=spec.name)
                 raise
             finally:
-                self._add_usage(source.correlation_id, meter)
+                await self._add_usage(source.correlation_id, meter, span)
             artifacts = self._artifacts.from_outputs(spec.name, outputs, (source,), source.correlation_id)
             record_outputs(span, artifacts, meter.total.input_tokens, meter.total.output_tokens)
         if publish:
@@ -185,8 +193,22 @@ class Executor:
             await self._commit(commit, await self._route(artifacts))
         return artifacts
 
-    def _add_usage(self, correlation_id: str, meter: UsageMeter) -> None:
+    async def _meter(self, correlation_id: str) -> UsageMeter:
+        accounts = await self._budgets.accounts(correlation_id)
+        return UsageMeter(accounts=accounts, correlation_id=correlation_id, clock=self._clock)
+
+    async def _add_usage(self, correlation_id: str, meter: UsageMeter, span: Span) -> None:
+        """Count what the activation spent, store it for its workflow's budget, and note both on its span."""
         self.usage[correlation_id] = self.usage.get(correlation_id, Usage()) + meter.total
+        with anyio.CancelScope(shield=True):  # a cancelled activation's calls were made: they are recorded
+            await self._budgets.record(correlation_id, meter.total)
+        if span.is_recording():
+            span.set_attribute(Attr.USAGE_CALLS, meter.total.calls)
+            span.set_attribute(Attr.USAGE_COST, meter.total.cost)
+            now = self._clock.now()
+            for account in meter.accounts:
+                for limit, left in account.status(now).remaining.items():
+                    span.set_attribute(f"{Attr.BUDGET_REMAINING}.{account.scope}.{limit}", left)
 
     async def _with_mcp_tools(self, spec: AgentSpec) -> AgentSpec:
         """`spec` with the tools of its MCP servers added (listings are cached by the toolbox)."""
@@ -229,6 +251,8 @@ class Executor:
             except Exception:  # noqa: BLE001 - a failing error hook must not hide the original failure
                 _log.exception("on_error hook of agent %r raised", spec.name)
         await self._publish_error(spec, item, exc, context)
+        if isinstance(exc, BudgetExceeded):
+            await self._stop_workflow(item.correlation_id, str(exc))
 
     async def _publish_error(
         self, spec: AgentSpec, item: WorkItem, exc: Exception, context: Sequence[Artifact] = ()
@@ -242,6 +266,8 @@ class Executor:
             self._tripped.add(key)
             if report:
                 _log.warning("%s", exc)
+        elif isinstance(exc, BudgetExceeded):
+            report = self._budgets.stop(item.correlation_id)  # once per workflow, as in-flight work runs into it
         artifacts: tuple[Artifact, ...] = ()
         if report:
             error = WorkflowError(

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
+from .._budget import Budget
 from .._clock import Clock
 from .._ids import new_id
 from .._tracing import FlockTracer
@@ -36,6 +37,7 @@ from ..blackboard._work import Commit, ExpiredJoin, WorkRecord
 from ..exceptions import ConfigurationError, DuplicateAgentError, RunTimeoutError, UnknownAgentError
 from ._artifact_factory import ArtifactFactory
 from ._board import Board, LocalBoard
+from ._budgets import Budgets
 from ._conditions import Condition, ConditionView
 from ._control import WorkflowControl
 from ._deferral import DeferredActivations
@@ -90,6 +92,7 @@ class Orchestrator:
         max_attempts: int = 3,
         lease: timedelta = timedelta(seconds=30),
         tracer: FlockTracer | None = None,
+        budget: Budget | None = None,
     ) -> None:
         self.registry = registry
         self.store = store
@@ -111,6 +114,7 @@ class Orchestrator:
         self._schedules = Schedules(self._specs, clock, self.runtime, self._commit)
         self.board = self._open_board(store, lease)
         self._control = WorkflowControl(store, self.runtime, self.events, self._tracer, self.board.readmit)
+        self._budgets = Budgets(budget, clock, store, shared=isinstance(self.board, SharedBoard))
         self._executor = Executor(
             agents=self._specs,
             store=store,
@@ -125,6 +129,8 @@ class Orchestrator:
             max_agent_iterations=max_agent_iterations,
             commit=self._commit,
             route=self.board.route,
+            budgets=self._budgets,
+            stop_workflow=lambda cid, reason: self._control.cancel(cid, reason, running=False),
         )
 
     def _open_board(self, store: BlackboardStore, lease: timedelta) -> Board:
@@ -210,10 +216,17 @@ class Orchestrator:
 
     # -- steps ---------------------------------------------------------------------------------------
 
-    async def publish(self, obj: BaseModel | Mapping[str, Any], **options: Any) -> Artifact:
-        """Validate and store an external artifact together with the work it completes, in a publish span."""
+    async def publish(
+        self, obj: BaseModel | Mapping[str, Any], budget: Budget | None = None, **options: Any
+    ) -> Artifact:
+        """Validate and store an external artifact together with the work it completes, in a publish span.
+
+        A `budget` becomes its workflow's budget before any of its work is stored.
+        """
         await self.start()
         options["correlation_id"] = options.get("correlation_id") or str(new_id())
+        if budget is not None:
+            await self._budgets.set(options["correlation_id"], budget)
         with self._tracer.publish(options["correlation_id"]) as span:
             artifact = self._artifacts.from_object(obj, **options)
             self._tracer.published(span, artifact)
@@ -435,6 +448,7 @@ class Orchestrator:
         gates, joins, batches = self._routing.waiting(correlation_id)
         gates += self.deferred.waiting(correlation_id)  # inputs of activations held by their condition
         cancelled, paused = await self._control.state(correlation_id)
+        budget, flock_budget = await self._budgets.status(correlation_id)
         state = "active" if pending or delayed or joins or batches else ("failed" if errors else "completed")
         if cancelled is not None:
             state = "cancelled"
@@ -452,6 +466,8 @@ class Orchestrator:
             delayed_artifacts=delayed,
             usage=self._executor.usage.get(correlation_id, Usage()),
             cancel_reason=cancelled,
+            budget=budget,
+            flock_budget=flock_budget,
         )
 
     async def shutdown(self) -> None:
