@@ -228,7 +228,8 @@ class CircuitBreakerTripped(RuntimeFlockError):
     def __init__(self, agent: str, limit: int) -> None:
         super().__init__(
             f"circuit breaker: agent {agent!r} reached max_agent_iterations={limit} in this workflow "
-            "and was stopped for it (check for a feedback loop)"
+            "and was stopped for it (check for a feedback loop; if the workflow needs more, raise the limit with "
+            "Flock(max_agent_iterations=...), and bound its spending with a Budget)"
         )
         self.agent = agent
         self.limit = limit

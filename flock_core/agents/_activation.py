@@ -195,6 +195,7 @@ class ActivationRunner:
                     previous_error=violation,
                 )
             finally:
+                gate.settle()  # releases the call `admit` reserved if the engine neither used nor reported it
                 meter.add(gate.charged)  # what the engine reported, or charged call by call if that is more
         raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
 

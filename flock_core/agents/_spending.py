@@ -3,7 +3,7 @@
 An `Account` holds one budget (a workflow's or the Flock's) and what was spent against it. A `CallGate`
 is one engine evaluation's view of the accounts that apply to it (the workflow's and the Flock's):
 
-- the core calls `admit()` before it calls the engine, and `settle(result.usage)` after;
+- the core calls `admit()` before it calls the engine (it reserves one call), and `settle(usage)` after;
 - an engine that makes model calls itself (`DSPyEngine`, once per LM request, tool-loop steps and
   adapters' extra calls included) calls `before_call(model)` before each one, which reserves the call or
   raises `BudgetExceeded`, and `after_call(usage)` when it returns. `settle` then charges only what the
@@ -25,6 +25,8 @@ from .._usage import Usage
 from ..exceptions import BudgetExceeded
 
 __all__ = ["Account", "CallGate"]
+
+_NOTHING = Usage()
 
 
 @dataclass(slots=True)
@@ -98,6 +100,7 @@ class CallGate:
         self.agent = agent
         self.correlation_id = correlation_id
         self.charged = Usage()
+        self._held = False
 
     @property
     def limits_cost(self) -> bool:
@@ -105,14 +108,22 @@ class CallGate:
         return any(a.budget.limits_cost for a in self._accounts)
 
     def admit(self) -> None:
-        """Raise `BudgetExceeded` if no model call may be made now (nothing is reserved)."""
-        self._check(reserve=False)
+        """Reserve one model call for the engine about to be called, or raise `BudgetExceeded`.
+
+        The engine's first `before_call` takes this reservation; an engine that never calls `before_call`
+        has it released by `settle`, with the calls it reports charged instead.
+        """
+        self._check(reserve=True)
+        self._held = True
 
     def before_call(self, model: str | None = None) -> None:
         """Reserve one model call, or raise `BudgetExceeded` without reserving anything.
 
-        `model` names the model about to be called (kept for the error and for future per-model limits).
+        `model` names the model about to be called.
         """
+        if self._held:
+            self._held = False  # the call `admit` reserved, checked a moment ago
+            return
         self._check(reserve=True)
 
     def after_call(self, usage: Usage) -> None:
@@ -122,13 +133,15 @@ class CallGate:
         for account in self._accounts:
             account.charge(usage, released=1)
 
-    def settle(self, reported: Usage) -> None:
-        """Charge what the engine reported beyond what it charged call by call (engines that do not meter)."""
+    def settle(self, reported: Usage = _NOTHING) -> None:
+        """Charge what the engine reported beyond what it charged call by call; release an unused reservation."""
         rest = reported.beyond(self.charged)
-        if rest != Usage():
+        released = 1 if self._held else 0
+        self._held = False
+        if rest != _NOTHING or released:
             self.charged = self.charged + rest
             for account in self._accounts:
-                account.charge(rest)
+                account.charge(rest, released=released)
 
     def _check(self, *, reserve: bool) -> None:
         now = self._clock.now()

@@ -82,5 +82,13 @@ MIGRATIONS: tuple[tuple[LiteralString, ...], ...] = (
         "CREATE TABLE cancelled_workflows (correlation_id TEXT PRIMARY KEY, reason TEXT NOT NULL)",
         "CREATE TABLE paused_workflows (correlation_id TEXT PRIMARY KEY)",  # '*': the whole board
     ),
+    # 4: workflows' budgets (limits as JSON) and what they spent, so a budget holds across a restart.
+    (
+        """CREATE TABLE workflow_budgets (
+            correlation_id TEXT PRIMARY KEY, budget JSONB NOT NULL, started_at TIMESTAMPTZ NOT NULL,
+            calls BIGINT NOT NULL DEFAULT 0, input_tokens BIGINT NOT NULL DEFAULT 0,
+            output_tokens BIGINT NOT NULL DEFAULT 0, cost DOUBLE PRECISION NOT NULL DEFAULT 0
+        )""",
+    ),
 )
 """Schema migrations in order; each step is a list of statements applied in one transaction."""

@@ -104,6 +104,18 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE TABLE cancelled_workflows (correlation_id TEXT PRIMARY KEY, reason TEXT NOT NULL) WITHOUT ROWID",
         "CREATE TABLE paused_workflows (correlation_id TEXT PRIMARY KEY) WITHOUT ROWID",
     ),
+    # 3: workflows' budgets (limits as JSON) and what they spent, so a budget holds across a restart.
+    (
+        """CREATE TABLE workflow_budgets (
+            correlation_id TEXT PRIMARY KEY,
+            budget TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            calls INTEGER NOT NULL DEFAULT 0,
+            input_tokens INTEGER NOT NULL DEFAULT 0,
+            output_tokens INTEGER NOT NULL DEFAULT 0,
+            cost REAL NOT NULL DEFAULT 0
+        ) WITHOUT ROWID""",
+    ),
 )
 """Schema migrations in order; each step is a list of statements applied in one transaction."""
 
