@@ -75,8 +75,15 @@ def agent_view(spec: AgentSpec) -> dict[str, Any]:
 
 
 def status_view(status: CorrelationStatus, *, artifact_count: int, error_count: int) -> dict[str, Any]:
-    """A workflow's status, with the artifact counts replaced by what the caller may see."""
+    """A workflow's status, with the artifact counts replaced by what the caller may see.
+
+    The workflow's budget is shown with its limits; the Flock's budget is not: its spending sums every
+    workflow's, which a caller may not see.
+    """
     data = dataclasses.asdict(status)
+    data.pop("flock_budget", None)
+    if status.budget is not None:
+        data["budget"]["limit"] = status.budget.limit.limits()
     data.update(artifact_count=artifact_count, error_count=error_count)
     return data
 
