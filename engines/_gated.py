@@ -54,7 +54,8 @@ class GatedLM(dspy.LM):
         """A model call, refused with `BudgetExceeded` (and not made) when a budget is spent."""
         gate, before = self._admit()
         try:
-            return super().__call__(prompt, messages=messages, **kwargs)  # pyright: ignore[reportUnknownMemberType]
+            parent: Any = super()  # dspy.LM's methods are untyped
+            return parent.__call__(prompt, messages=messages, **kwargs)
         finally:
             self._settle(gate, before)
 
@@ -62,29 +63,35 @@ class GatedLM(dspy.LM):
         """A model call, refused with `BudgetExceeded` (and not made) when a budget is spent."""
         gate, before = self._admit()
         try:
-            return await super().acall(prompt, messages=messages, **kwargs)  # pyright: ignore[reportUnknownMemberType]
+            parent: Any = super()  # dspy.LM's methods are untyped
+            return await parent.acall(prompt, messages=messages, **kwargs)
         finally:
             self._settle(gate, before)
+
+    @property
+    def model_id(self) -> str:
+        """The LiteLLM model id this LM calls."""
+        return str(self.model)  # pyright: ignore[reportUnknownMemberType, reportUnknownArgumentType] - untyped in dspy
 
     def _admit(self) -> tuple[CallGate | None, tuple[int, int]]:
         gate = _gate.get()
         if gate is None:
             return None, (0, 0)
-        if gate.limits_cost and price_of(self.model) is None:
+        if gate.limits_cost and price_of(self.model_id) is None:
             raise ConfigurationError(
-                f"agent {gate.agent!r}: model {self.model!r} has no price in LiteLLM's bundled price map, so a "
+                f"agent {gate.agent!r}: model {self.model_id!r} has no price in LiteLLM's bundled price map, so a "
                 "budget with max_cost cannot be enforced for it; the call was not made (drop max_cost, or use "
                 "a model the map prices)",
                 setting="max_cost",
             )
-        gate.before_call(self.model)
-        return gate, _tokens(self.model)
+        gate.before_call(self.model_id)
+        return gate, _tokens(self.model_id)
 
     def _settle(self, gate: CallGate | None, before: tuple[int, int]) -> None:
         if gate is None:
             return
-        after = _tokens(self.model)
+        after = _tokens(self.model_id)
         input_tokens, output_tokens = after[0] - before[0], after[1] - before[1]
-        price = price_of(self.model)
+        price = price_of(self.model_id)
         cost = price.cost(input_tokens, output_tokens) if price is not None else 0.0
         gate.after_call(Usage(input_tokens, output_tokens, 1, cost))

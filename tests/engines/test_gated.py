@@ -93,7 +93,8 @@ async def test_a_cost_budget_stops_a_debate_and_other_workflows_keep_running(cha
         free = await flock.publish(Question(text="dogs?"))
         await flock.run_until_idle()
     status = await flock.get_correlation_status(limited.correlation_id)
-    assert status.budget is not None and status.budget.exceeded is not None
+    assert status.budget is not None
+    assert status.budget.exceeded is not None
     spent = status.budget.spent
     assert spent.calls == limited_requests
     assert spent.cost >= 0.0005

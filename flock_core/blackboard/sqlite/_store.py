@@ -237,7 +237,9 @@ class SQLiteBlackboardStore:
         """Set the workflow's budget, keeping its start and spending if it had one."""
         sql = "INSERT INTO workflow_budgets (correlation_id, budget, started_at) VALUES (?, ?, ?) "
         sql += "ON CONFLICT (correlation_id) DO UPDATE SET budget = excluded.budget"
-        await self._run(partial(_write_many, sql=sql, rows=[(correlation_id, budget_json(budget), started_at.isoformat())]))
+        await self._run(
+            partial(_write_many, sql=sql, rows=[(correlation_id, budget_json(budget), started_at.isoformat())])
+        )
 
     async def add_spending(self, correlation_id: str, usage: Usage) -> None:
         """Add to the spending of a workflow with a budget, in one statement."""

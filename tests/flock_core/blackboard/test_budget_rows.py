@@ -53,4 +53,5 @@ async def test_concurrent_spending_adds_up(store: BlackboardStore) -> None:
         for _ in range(20):
             group.start_soon(store.add_spending, "wf", Usage(3, 2, 1, 0.5))
     stored = await store.workflow_budget("wf")
-    assert stored is not None and stored.spent == Usage(60, 40, 20, 10.0)
+    assert stored is not None
+    assert stored.spent == Usage(60, 40, 20, 10.0)

@@ -30,7 +30,7 @@ from flock_core import (
 )
 from flock_core.blackboard.sqlite._store import SQLiteBlackboardStore
 from flock_core.exceptions import ConfigurationError
-from flock_core.testing import FunctionEngine, VirtualClock
+from flock_core.testing import VirtualClock
 
 pytestmark = pytest.mark.anyio
 
@@ -101,7 +101,8 @@ async def test_a_workflow_budget_stops_its_workflow_before_the_call_over_it(stor
     assert status.budget.remaining == {"max_calls": 0}
     assert status.budget.exceeded == BudgetLimit("max_calls", 5, 5)
     assert status.flock_budget is None
-    assert status.cancel_reason is not None and "max_calls=5 reached" in status.cancel_reason
+    assert status.cancel_reason is not None
+    assert "max_calls=5 reached" in status.cancel_reason
     assert await error_types(flock, limited.correlation_id) == ["BudgetExceeded"]
     other = await flock.get_correlation_status(free.correlation_id)
     assert other.budget is None
@@ -125,7 +126,8 @@ async def test_each_limit_stops_the_workflow_once_reached(budget: Budget, calls:
     await flock.run_until_idle()
     assert sum(model.calls.values()) == calls
     status = await flock.get_correlation_status(published.correlation_id)
-    assert status.budget is not None and status.budget.exceeded is not None
+    assert status.budget is not None
+    assert status.budget.exceeded is not None
     assert status.budget.exceeded.name == limit
     assert status.state == "cancelled"
 
@@ -199,9 +201,11 @@ async def test_publishing_a_new_budget_keeps_what_the_workflow_spent(store: Blac
     await flock.run_until_idle()
     await flock.publish(Claim(round=9), correlation_id="fresh", budget=Budget(max_calls=1))
     status = await flock.get_correlation_status(published.correlation_id)
-    assert status.budget is not None and status.budget.spent.calls == 2
+    assert status.budget is not None
+    assert status.budget.spent.calls == 2
     fresh = await flock.get_correlation_status("fresh")
-    assert fresh.budget is not None and fresh.budget.limit == Budget(max_calls=1)
+    assert fresh.budget is not None
+    assert fresh.budget.limit == Budget(max_calls=1)
 
 
 async def test_activation_spans_carry_usage_and_what_is_left() -> None:

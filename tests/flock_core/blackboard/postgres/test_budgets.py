@@ -55,7 +55,9 @@ async def test_two_workers_spend_against_one_stored_budget(pg_schema: str) -> No
             async with anyio.create_task_group() as group:
                 group.start_soon(lambda: first.run_worker(concurrency=1))
                 group.start_soon(lambda: second.run_worker(concurrency=1))
-                while (await second.get_correlation_status("survey")).state != "cancelled":
+                for _ in range(1200):  # until the budget stopped the workflow (the timeout above bounds it)
+                    if (await second.get_correlation_status("survey")).state == "cancelled":
+                        break
                     await anyio.sleep(0.05)
                 await anyio.sleep(0.2)  # let a call that was in flight on the other worker end and be stored
                 group.cancel_scope.cancel()
