@@ -250,24 +250,23 @@ class Executor:
                 await component.on_error(spec, exc)
             except Exception:  # noqa: BLE001 - a failing error hook must not hide the original failure
                 _log.exception("on_error hook of agent %r raised", spec.name)
-        await self._publish_error(spec, item, exc, context)
-        if isinstance(exc, BudgetExceeded):
+        # a budget stops its workflow once, however many of its activations run into the spent budget
+        stopping = isinstance(exc, BudgetExceeded) and self._budgets.stop(item.correlation_id)
+        await self._publish_error(spec, item, exc, context, report=stopping or not isinstance(exc, BudgetExceeded))
+        if stopping:
             await self._stop_workflow(item.correlation_id, str(exc))
 
     async def _publish_error(
-        self, spec: AgentSpec, item: WorkItem, exc: Exception, context: Sequence[Artifact] = ()
+        self, spec: AgentSpec, item: WorkItem, exc: Exception, context: Sequence[Artifact] = (), *, report: bool = True
     ) -> None:
-        """Record the failure as a `WorkflowError`, visible to whoever could see what the activation read."""
+        """Record the failure as a `WorkflowError` (if `report`), visible to whoever could see what was read."""
         inputs = item.inputs
-        report = True
         if isinstance(exc, CircuitBreakerTripped):
             key = (spec.name, item.correlation_id)
             report = key not in self._tripped
             self._tripped.add(key)
             if report:
                 _log.warning("%s", exc)
-        elif isinstance(exc, BudgetExceeded):
-            report = self._budgets.stop(item.correlation_id)  # once per workflow, as in-flight work runs into it
         artifacts: tuple[Artifact, ...] = ()
         if report:
             error = WorkflowError(
