@@ -27,7 +27,6 @@ from ..exceptions import BudgetExceeded, CircuitBreakerTripped, ConfigurationErr
 from ._artifact_factory import ArtifactFactory
 from ._budgets import Budgets
 from ._events import ActivationFailed, ActivationFinished, ActivationStarted, EventBus
-from ._routing import Routed
 from ._runtime import WorkItem
 
 __all__ = ["Executor", "ToolSource"]
@@ -64,8 +63,7 @@ class Executor:
         context: the Flock's default context provider.
         max_attempts: starts of a work item before it is failed for good.
         max_agent_iterations: the circuit breaker: activations of one agent per workflow.
-        commit: stores one step with the work it completes.
-        route: the work new outputs complete now (none where a router routes them).
+        step: stores one step with the work it completes, and routes the step's new artifacts.
         budgets: the workflows' and the Flock's budgets, checked before each model call.
         stop_workflow: stops a workflow whose budget refused a call (its queued work is cancelled).
     """
@@ -84,8 +82,7 @@ class Executor:
         context: ContextProvider,
         max_attempts: int,
         max_agent_iterations: int,
-        commit: Callable[[Commit, Routed], Awaitable[bool]],
-        route: Callable[[Sequence[Artifact]], Awaitable[Routed]],
+        step: Callable[[Commit, Sequence[Artifact]], Awaitable[bool]],
         budgets: Budgets,
         stop_workflow: Callable[[str, str], Awaitable[object]],
     ) -> None:
@@ -100,8 +97,7 @@ class Executor:
         self._context = context
         self._max_attempts = max_attempts
         self._max_agent_iterations = max_agent_iterations
-        self._commit = commit
-        self._route = route
+        self._step = step
         self._budgets = budgets
         self._stop_workflow = stop_workflow
         self.usage: dict[str, Usage] = {}
@@ -160,9 +156,7 @@ class Executor:
         finally:
             await self._add_usage(item.correlation_id, meter, span)
         record_outputs(span, artifacts, meter.total.input_tokens, meter.total.output_tokens)
-        committed = await self._commit(
-            Commit(artifacts=tuple(artifacts), complete=record.key), await self._route(artifacts)
-        )
+        committed = await self._step(Commit(artifacts=tuple(artifacts), complete=record.key), artifacts)
         if committed:
             if self._events.listening:
                 output_ids = tuple(str(a.id) for a in artifacts)
@@ -190,7 +184,7 @@ class Executor:
             record_outputs(span, artifacts, meter.total.input_tokens, meter.total.output_tokens)
         if publish:
             commit = Commit(artifacts=(source, *artifacts), consumed=((spec.name, source.id),))
-            await self._commit(commit, await self._route(artifacts))
+            await self._step(commit, artifacts)
         return artifacts
 
     async def _meter(self, correlation_id: str) -> UsageMeter:
@@ -287,4 +281,4 @@ class Executor:
                 ),
             )
         commit = Commit(artifacts=artifacts, complete=item.record.key, outcome="failed", error=str(exc))
-        await self._commit(commit, await self._route(artifacts))
+        await self._step(commit, artifacts)
