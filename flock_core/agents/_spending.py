@@ -144,6 +144,8 @@ class CallGate:
                 account.charge(rest, released=released)
 
     def _check(self, *, reserve: bool) -> None:
+        if not self._accounts:
+            return
         now = self._clock.now()
         taken: list[Account] = []
         for account in self._accounts:

@@ -34,6 +34,7 @@ __all__ = ["Executor", "ToolSource"]
 _log = logging.getLogger("flock_core")
 
 _LEASE = timedelta(minutes=5)
+_NO_USAGE = Usage()
 
 
 class ToolSource(Protocol):
@@ -194,8 +195,9 @@ class Executor:
     async def _add_usage(self, correlation_id: str, meter: UsageMeter, span: Span) -> None:
         """Count what the activation spent, store it for its workflow's budget, and note both on its span."""
         self.usage[correlation_id] = self.usage.get(correlation_id, Usage()) + meter.total
-        with anyio.CancelScope(shield=True):  # a cancelled activation's calls were made: they are recorded
-            await self._budgets.record(correlation_id, meter.total)
+        if meter.accounts and meter.total != _NO_USAGE:
+            with anyio.CancelScope(shield=True):  # a cancelled activation's calls were made: they are recorded
+                await self._budgets.record(correlation_id, meter.total)
         if span.is_recording():
             span.set_attribute(Attr.USAGE_CALLS, meter.total.calls)
             span.set_attribute(Attr.USAGE_COST, meter.total.cost)
