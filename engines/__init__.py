@@ -36,6 +36,7 @@ from ._learning import (
     optimize,
     save_learned,
 )
+from ._prices import Price, price_of
 from ._naming import pluralize, snake_case
 from ._settings import (
     FLOCK_COMPAT_MODEL_ENV,
@@ -101,6 +102,7 @@ __all__ = [
     "OptimizerName",
     "PreviousAttempt",
     "PreviousOutput",
+    "Price",
     "ProgramName",
     "SignaturePlan",
     "StopReason",
@@ -118,6 +120,7 @@ __all__ = [
     "override_allow_model_requests",
     "plan_signature",
     "pluralize",
+    "price_of",
     "save_learned",
     "simulated_reply",
     "simulated_responder",

@@ -14,6 +14,7 @@ An optimization is a sequence of trials, each checkpointed when it completes:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Generator, Iterable, Mapping
 from contextlib import contextmanager
@@ -88,6 +89,7 @@ class OptimizationRun(Generic[L]):
         self._checkpoint = Checkpoint(self._fingerprint())
         self._spending = Spending(options.budget, Usage())
         self._planned: tuple[tuple[int, int, int], list[tuple[TrialKind, Candidate]]] | None = None
+        self._trial_cost = 0.0
 
     @property
     def _name(self) -> str:
@@ -108,6 +110,7 @@ class OptimizationRun(Generic[L]):
             usage=self._spending.spent,
             current_trial=self._current,
             stop_reason=self._stop,
+            cost=self._spending.cost,
         )
 
     def cancel(self) -> None:
@@ -168,7 +171,14 @@ class OptimizationRun(Generic[L]):
         journal = run_dir / SPENDING_JOURNAL if run_dir is not None else None
         if run_dir is not None:
             run_dir.mkdir(parents=True, exist_ok=True)
-        self._spending = Spending(self._options.budget, loaded.spent, loaded.most, journal=journal)
+        self._spending = Spending(
+            self._options.budget,
+            loaded.spent,
+            loaded.most,
+            cost=loaded.cost,
+            most_cost=loaded.most_cost,
+            journal=journal,
+        )
         return loaded
 
     @property
@@ -279,6 +289,16 @@ class OptimizationRun(Generic[L]):
         return "completed"
 
     async def _runs(self, examples: list[WorkflowExample[L]]) -> Batch:
+        batch = await self._run_batch(examples)
+        if unpriced := self._spending.meter.unpriced:
+            raise ConfigurationError(
+                f"Budget(max_cost=...) cannot price model(s) {sorted(unpriced)}: they are not in LiteLLM's bundled "
+                "price map; give their price with Budget(prices={model: engines.Price(input=..., output=...)})",
+                setting="budget",
+            )
+        return batch
+
+    async def _run_batch(self, examples: list[WorkflowExample[L]]) -> Batch:
         return await run_examples(
             self._flock,
             examples,
@@ -368,6 +388,7 @@ class OptimizationRun(Generic[L]):
             usage=self._spending.spent,
             stop_reason=stop,
             resumed_trials=resumed,
+            cost=self._spending.cost,
         )
 
     def _final_states(
@@ -390,7 +411,7 @@ class OptimizationRun(Generic[L]):
 
     @contextmanager
     def _trial(self, kind: TrialKind, label: str) -> Generator[Span]:
-        self._current = label
+        self._current, self._trial_cost = label, self._spending.cost
         attributes = {"flock.optimize.trial": len(self._checkpoint.trials), "flock.optimize.kind": kind}
         try:
             with _tracer().start_as_current_span(f"optimize {kind}", attributes=attributes) as span:
@@ -401,6 +422,7 @@ class OptimizationRun(Generic[L]):
 
     def _complete(self, checkpoint: Checkpoint, span: Span, record: TrialRecord) -> None:
         """Record a completed trial (on its span too) and checkpoint it."""
+        record = dataclasses.replace(record, cost=round(self._spending.cost - self._trial_cost, 9))
         checkpoint.trials.append(record)
         if record.score is not None:
             span.set_attribute("flock.optimize.score", record.score)
@@ -436,6 +458,7 @@ class OptimizationRun(Generic[L]):
     def _save(self, checkpoint: Checkpoint, stop: StopReason) -> StopReason:
         checkpoint.spent = self._spending.spent
         checkpoint.most = dict(self._spending.most)
+        checkpoint.cost, checkpoint.most_cost = self._spending.cost, self._spending.most_cost
         if self._options.checkpoint_dir is not None:
             checkpoint.save(self._options.checkpoint_dir)
         return stop

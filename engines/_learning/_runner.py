@@ -68,6 +68,7 @@ async def run_examples(
         window = examples[len(runs) : len(runs) + size]
         correlation_ids = [f"learn-{uuid.uuid4().hex}" for _ in window]
         refused = spending.meter.refused if spending is not None else 0
+        cost_before = spending.cost if spending is not None else 0.0
         with metering(spending.meter if spending is not None else None):
             for example, correlation_id in zip(window, correlation_ids, strict=True):
                 for payload in example.inputs:
@@ -78,6 +79,8 @@ async def run_examples(
             if spending is not None:
                 spending.record("run", run.usage)
             runs.append(run)
+        if spending is not None:
+            spending.record_cost(len(window), spending.cost - cost_before)
         if on_window is not None:
             on_window()
         if spending is not None and spending.meter.refused > refused:
