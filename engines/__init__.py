@@ -36,8 +36,8 @@ from ._learning import (
     optimize,
     save_learned,
 )
-from ._prices import Price, price_of
 from ._naming import pluralize, snake_case
+from ._prices import Price, price_of
 from ._settings import (
     FLOCK_COMPAT_MODEL_ENV,
     MODEL_ENV,

@@ -66,23 +66,31 @@ async def run_examples(
         if size == 0:
             return Batch(tuple(runs), "budget")
         window = examples[len(runs) : len(runs) + size]
-        correlation_ids = [f"learn-{uuid.uuid4().hex}" for _ in window]
-        refused = spending.meter.refused if spending is not None else 0
-        cost_before = spending.cost if spending is not None else 0.0
-        with metering(spending.meter if spending is not None else None):
-            for example, correlation_id in zip(window, correlation_ids, strict=True):
-                for payload in example.inputs:
-                    await flock.publish(payload, correlation_id=correlation_id)
-            await flock.run_until_idle()
-        for correlation_id in correlation_ids:
-            run = await collect_run(flock, correlation_id)
-            if spending is not None:
-                spending.record("run", run.usage)
-            runs.append(run)
-        if spending is not None:
-            spending.record_cost(len(window), spending.cost - cost_before)
+        done, refused = await _run_window(flock, window, spending)
+        runs.extend(done)
         if on_window is not None:
             on_window()
-        if spending is not None and spending.meter.refused > refused:
+        if refused:
             return Batch(tuple(runs), "budget")  # a call was refused: its run is incomplete
     return Batch(tuple(runs), "completed")
+
+
+async def _run_window(
+    flock: Flock, window: Sequence[WorkflowExample[Any]], spending: Spending | None
+) -> tuple[list[WorkflowRun], bool]:
+    """Publish each example's inputs under a new correlation id, run the board until idle, collect the runs;
+    and whether the meter refused a call meanwhile."""
+    refused = spending.meter.refused if spending is not None else 0
+    correlation_ids = [f"learn-{uuid.uuid4().hex}" for _ in window]
+    cost_before = spending.cost if spending is not None else 0.0
+    with metering(spending.meter if spending is not None else None):
+        for example, correlation_id in zip(window, correlation_ids, strict=True):
+            for payload in example.inputs:
+                await flock.publish(payload, correlation_id=correlation_id)
+        await flock.run_until_idle()
+    runs = [await collect_run(flock, correlation_id) for correlation_id in correlation_ids]
+    if spending is not None:
+        for run in runs:
+            spending.record("run", run.usage)
+        spending.record_cost(len(window), spending.cost - cost_before)
+    return runs, spending is not None and spending.meter.refused > refused

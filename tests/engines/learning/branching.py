@@ -63,7 +63,7 @@ def replied(example: WorkflowExample[str], run: WorkflowRun) -> bool:
 async def optimize(
     base_url: str, run_dir: Path | None, max_calls: int | None, concurrency: int = 6, *, budget: Budget | None = None
 ) -> tuple[int, str]:
-    """Optimize the workflow under `budget` (default `Budget(max_calls=...)`); the calls it reports and why it stopped."""
+    """Optimize under `budget` (default `Budget(max_calls=...)`); the calls it reports and why it stopped."""
     options = OptimizeOptions(
         optimizer="bootstrap_random_search",
         num_candidates=4,
