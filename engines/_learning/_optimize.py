@@ -111,6 +111,7 @@ class OptimizationRun(Generic[L]):
             current_trial=self._current,
             stop_reason=self._stop,
             cost=self._spending.cost,
+            trials=tuple(self._checkpoint.trials),
         )
 
     def cancel(self) -> None:
@@ -451,7 +452,7 @@ class OptimizationRun(Generic[L]):
         ]
         return json.dumps(parts)
 
-    def _checkpoint_spending(self) -> None:
+    def _checkpoint_spending(self, _: int) -> None:
         """After each batch of runs: save what was spent so far (the trial in progress is not saved)."""
         self._save(self._checkpoint, "completed")
 

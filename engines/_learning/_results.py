@@ -69,6 +69,7 @@ class OptimizationStatus:
         current_trial: the label of the trial running now.
         stop_reason: why it stopped, once it has.
         cost: US dollars spent so far (across resumes), as the meter priced the model calls.
+        trials: the completed trials, in order.
     """
 
     state: OptimizationState
@@ -79,6 +80,7 @@ class OptimizationStatus:
     current_trial: str | None = None
     stop_reason: StopReason | None = None
     cost: float = 0.0
+    trials: tuple[TrialRecord, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

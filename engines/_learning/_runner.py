@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -42,7 +43,7 @@ async def run_examples(
     spending: Spending | None = None,
     first_estimate: int = 1,
     cancelled: Callable[[], bool] = lambda: False,
-    on_window: Callable[[], None] | None = None,
+    on_window: Callable[[int], None] | None = None,
     paused: Callable[[], Awaitable[None]] | None = None,
 ) -> Batch:
     """Run the workflow on each example, `concurrency` at a time, while the budget admits and nobody cancels.
@@ -50,8 +51,8 @@ async def run_examples(
     Each window publishes the inputs of up to `concurrency` examples (one new correlation id each) and
     runs the board until idle, with the budget's meter installed at the model calls; the budget and
     `cancelled()` are checked before each window, so a run that started always finishes (a call the
-    meter refuses ends its run with an error, and the batch stops with `"budget"`). `on_window` is called
-    after each window (the optimizer checkpoints its spending there); `paused()` is awaited before each.
+    meter refuses ends its run with an error, and the batch stops with `"budget"`). `on_window(runs_done)` is
+    called after each window (the optimizer checkpoints its spending there); `paused()` is awaited before each.
     """
     if concurrency < 1:
         raise ConfigurationError("concurrency must be at least 1")
@@ -69,7 +70,7 @@ async def run_examples(
         done, refused = await _run_window(flock, window, spending)
         runs.extend(done)
         if on_window is not None:
-            on_window()
+            on_window(len(runs))
         if refused:
             return Batch(tuple(runs), "budget")  # a call was refused: its run is incomplete
     return Batch(tuple(runs), "completed")
@@ -83,7 +84,7 @@ async def _run_window(
     refused = spending.meter.refused if spending is not None else 0
     correlation_ids = [f"learn-{uuid.uuid4().hex}" for _ in window]
     cost_before = spending.cost if spending is not None else 0.0
-    with metering(spending.meter if spending is not None else None):
+    with metering(spending.meter) if spending is not None else contextlib.nullcontext():
         for example, correlation_id in zip(window, correlation_ids, strict=True):
             for payload in example.inputs:
                 await flock.publish(payload, correlation_id=correlation_id)
