@@ -53,7 +53,7 @@ def _declaration(spec: AgentSpec) -> dict[str, Any]:
         "publishes": [
             {
                 "types": list(g.types),
-                "fan_out": [g.fan_out.low, g.fan_out.high],
+                "fan_out": [g.fan_out.low, g.fan_out.maximum],
                 "description": g.description,
                 "filters": len(g.where),
             }

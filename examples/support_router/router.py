@@ -122,9 +122,7 @@ def task() -> LearningTask[str]:
     `flock optimize examples.support_router.router:task`, `flock evaluate examples.support_router.router:task`."""
     trainset, devset, testset = load_splits()
     flock = build_flock(Flock(engine=DSPyEngine("simulated")))
-    return LearningTask(
-        flock, routed_correctly, trainset=trainset, devset=devset, testset=testset, options=OPTIONS
-    )
+    return LearningTask(flock, routed_correctly, trainset=trainset, devset=devset, testset=testset, options=OPTIONS)
 
 
 @contextmanager

@@ -50,19 +50,17 @@ def add_provided_command(
     name: str,
     argv: Sequence[str],
     *,
-    finder: Callable[[str], EntryPoint | None] = find_command,
+    finder: Callable[[str], EntryPoint | None] | None = None,
 ) -> argparse.ArgumentParser | None:
     """Add the command `name`: its provider's arguments if `argv` runs it, else a placeholder.
 
-    Returns the parser when `argv` runs the command (its help text is then set by the caller), else `None`.
-    A third-party command (not in `PROVIDED`) is added only when `argv` runs it and a package registers it.
+    Returns the parser added (its description is then set by the caller), or `None`: a third-party command
+    (not in `PROVIDED`) is added only when `argv` runs it and an installed package registers it.
     """
     selected = bool(argv) and argv[0] == name
     if not selected:
-        if name in PROVIDED:
-            commands.add_parser(name, help=PROVIDED[name])
-        return None
-    entry_point = finder(name)
+        return commands.add_parser(name, help=PROVIDED[name]) if name in PROVIDED else None
+    entry_point = (finder or find_command)(name)
     if entry_point is None and name not in PROVIDED:
         return None  # argparse reports the unknown command
     parser = commands.add_parser(name, help=PROVIDED.get(name))
