@@ -49,11 +49,11 @@ def bundled_prices() -> Mapping[str, Price]:
     for folder in folders:
         path = Path(folder) / PRICE_MAP_FILE
         if path.exists():
-            entries = cast(dict[str, Any], json.loads(path.read_text(encoding="utf-8")))
+            entries = cast(dict[str, dict[str, Any]], json.loads(path.read_text(encoding="utf-8")))
             return {
                 name: Price(float(entry["input_cost_per_token"]), float(entry.get("output_cost_per_token", 0.0)))
                 for name, entry in entries.items()
-                if isinstance(entry, dict) and "input_cost_per_token" in entry
+                if "input_cost_per_token" in entry
             }
     return {}
 

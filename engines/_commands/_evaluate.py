@@ -22,7 +22,11 @@ def configure_evaluate(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--manifest", metavar="FILE", help="import this manifest's learned state first (its declarations must match)"
     )
-    parser.set_defaults(handler=lambda args: anyio.run(_evaluate, args))
+    parser.set_defaults(handler=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    return anyio.run(_evaluate, args)
 
 
 async def _evaluate(args: argparse.Namespace) -> int:

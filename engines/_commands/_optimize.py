@@ -53,7 +53,11 @@ def configure_optimize(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-cost", type=float, metavar="USD", help="the most US dollars (LiteLLM's bundled prices)")
     parser.add_argument("--run-dir", metavar="DIR", help="checkpoint every trial here; run again to resume")
     parser.add_argument("--save", metavar="FILE", help="write the optimized workflow's manifest (JSON) to FILE")
-    parser.set_defaults(handler=lambda args: anyio.run(_optimize, args))
+    parser.set_defaults(handler=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    return anyio.run(_optimize, args)
 
 
 def options_for(task: LearningTask[Any], args: argparse.Namespace) -> OptimizeOptions:

@@ -13,7 +13,7 @@ from typing import Any
 
 from flock_core import Demo, LearnedState, Usage
 
-from .._learning._evaluate import EvaluationReport
+from .._learning._evaluate import AgentScore, EvaluationReport
 from .._learning._results import OptimizationResult, TrialRecord
 from ._html import page
 
@@ -142,8 +142,8 @@ class CommandReport:
 
 def agent_rows(after: EvaluationReport[Any], before: EvaluationReport[Any] | None = None) -> tuple[AgentRow, ...]:
     """Per-agent scores of `after` (and `before`), every agent that took part in either."""
-    scores_after = after.per_agent
-    scores_before = before.per_agent if before is not None else {}
+    scores_after: Mapping[str, AgentScore] = after.per_agent
+    scores_before: Mapping[str, AgentScore] = before.per_agent if before is not None else {}
     rows: list[AgentRow] = []
     for agent in sorted({*scores_after, *scores_before}):
         b, a = scores_before.get(agent), scores_after.get(agent)

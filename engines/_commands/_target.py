@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import importlib
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from flock_core import Flock
 
@@ -28,10 +29,11 @@ def _attribute(target: str) -> object:
         raise SystemExit(f"flock: no module {module_name!r} (from {target!r}) in {Path.cwd()}") from None
     if not hasattr(module, attribute):
         raise SystemExit(f"flock: module {module_name!r} has no attribute {attribute!r}")
-    obj = getattr(module, attribute)
-    if callable(obj) and not isinstance(obj, (Flock, LearningTask, type)):
-        obj = obj()  # a factory: the data loads only now
-    return obj
+    found: object = getattr(module, attribute)
+    if isinstance(found, (Flock, LearningTask)) or not callable(found):
+        return cast(object, found)
+    factory = cast(Callable[[], object], found)
+    return factory()  # a factory: the data loads only now
 
 
 def load_task(target: str) -> LearningTask[Any]:
@@ -39,7 +41,7 @@ def load_task(target: str) -> LearningTask[Any]:
     obj = _attribute(target)
     if not isinstance(obj, LearningTask):
         raise SystemExit(f"flock: {target} is not an engines.LearningTask (got {type(obj).__name__})")
-    return obj
+    return cast(LearningTask[Any], obj)
 
 
 def load_flock(target: str) -> Flock:

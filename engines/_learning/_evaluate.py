@@ -139,7 +139,11 @@ async def aevaluate(
     """
     examples = as_examples(devset, "devset")
     total = len(examples)
-    on_window = (lambda done: on_progress(done, total)) if on_progress is not None else None
+
+    def on_window(done: int) -> None:
+        if on_progress is not None:
+            on_progress(done, total)
+
     batch = await run_examples(flock, examples, concurrency=concurrency, on_window=on_window)
     results = tuple(judge(metric, example, run) for example, run in zip(examples, batch.runs, strict=True))
     usage = sum((run.usage for run in batch.runs), Usage())

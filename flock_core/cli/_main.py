@@ -118,7 +118,8 @@ def _parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     add_worker_command(commands)
     describe(parser)
     other = argv[0] if argv and not argv[0].startswith("-") and argv[0] not in commands.choices else None
-    for name in dict.fromkeys([*PROVIDED, *([other] if other else [])]):
+    names: list[str] = [*PROVIDED, *([other] if other else [])]
+    for name in dict.fromkeys(names):
         provided = add_provided_command(commands, name, argv)
         if provided is not None and name in PROVIDED:
             describe(provided, name)

@@ -107,7 +107,8 @@ def test_a_target_that_is_not_a_task_is_a_one_line_error(capsys: pytest.CaptureF
 def test_the_console_script_finds_the_commands_through_their_entry_points() -> None:
     code = "import sys; from flock_core.cli._main import main; sys.exit(main())"
     argv = ["evaluate", "tiny_task:task", "--progress", "plain", "--json", "--report", ""]
-    done = subprocess.run([sys.executable, "-c", code, *argv], cwd=HERE, capture_output=True, text=True, timeout=120)
+    command = [sys.executable, "-c", code, *argv]
+    done = subprocess.run(command, check=False, cwd=HERE, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["after"] == pytest.approx(1 / 3)
     assert "flock evaluate: scoring test: done score 33.3%" in done.stderr

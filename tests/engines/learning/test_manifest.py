@@ -35,7 +35,7 @@ class WiderLabel(BaseModel):
 
 
 def build(*, description: str = "Label it.", fan_out: int = 1, label: type[BaseModel] = Label) -> Flock:
-    flock = Flock(engine=FunctionEngine(lambda request: None))  # never runs here
+    flock = Flock(engine=FunctionEngine(lambda request: []))  # never runs here
     flock.register_type(Ticket)
     flock.register_type(label, name="Label")
     flock.agent("triage").description(description).consumes(Ticket).publishes(label, fan_out=fan_out)
