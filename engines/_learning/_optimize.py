@@ -16,16 +16,17 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import uuid
 from collections.abc import Generator, Iterable, Mapping
 from contextlib import contextmanager
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 import anyio
 import anyio.to_thread
 from opentelemetry import trace
 from opentelemetry.trace import Span, Tracer
 
-from flock_core import Demo, Flock, LearnedState, Usage
+from flock_core import Demo, Flock, LearnedState, OptimizationProgress, Usage
 from flock_core.exceptions import ConfigurationError, UnknownAgentError
 
 from .._dspy_engine import DSPyEngine
@@ -53,6 +54,7 @@ Learned = dict[GroupKey, LearnedState]
 Best = tuple[int | None, float | None]
 """The trial that scored the chosen candidate, and its score."""
 _SEARCHES: tuple[OptimizerName, ...] = ("bootstrap_random_search", "mipro")
+ProgressState = Literal["started", "running", "paused", "finished", "cancelled", "failed"]
 
 
 class OptimizationRun(Generic[L]):
@@ -90,6 +92,7 @@ class OptimizationRun(Generic[L]):
         self._spending = Spending(options.budget, Usage())
         self._planned: tuple[tuple[int, int, int], list[tuple[TrialKind, Candidate]]] | None = None
         self._trial_cost = 0.0
+        self.optimization_id = uuid.uuid4().hex[:16]
 
     @property
     def _name(self) -> str:
@@ -134,8 +137,10 @@ class OptimizationRun(Generic[L]):
         while (unpaused := self._unpaused) is not None:
             state, self._state = self._state, "paused"
             self._save(self._checkpoint, "completed")
+            self._emit("paused")
             await unpaused.wait()
             self._state = state
+            self._emit("running")
 
     async def run(self) -> OptimizationResult:
         """Run (or resume) the optimization and apply what it found to `flock.learned`.
@@ -148,17 +153,49 @@ class OptimizationRun(Generic[L]):
         self._state = "running"
         checkpoint = self._load()
         resumed = len(checkpoint.trials)
+        self._emit("started")
         try:
             self._stop = await self._search(checkpoint)
         except BaseException as exc:
             _apply(self._flock, self._keys, checkpoint.initial)
-            self._state = "cancelled" if isinstance(exc, anyio.get_cancelled_exc_class()) else "failed"
+            ended: ProgressState = "cancelled" if isinstance(exc, anyio.get_cancelled_exc_class()) else "failed"
+            self._state = ended
+            self._emit(ended)
             raise
         finally:
             self._spending.meter.close()
         result = self._result(checkpoint, self._stop, resumed)
-        self._state = "cancelled" if self._stop == "cancelled" else "finished"
+        ended = "cancelled" if self._stop == "cancelled" else "finished"
+        self._state = ended
+        self._emit(ended)
         return result
+
+    @property
+    def correlation_prefix(self) -> str:
+        """The start of the correlation id of every workflow run this optimization makes."""
+        return f"learn-{self.optimization_id}-"
+
+    def _emit(self, state: ProgressState, trial: TrialRecord | None = None) -> None:
+        """Tell `flock.events` where the optimization stands (`OptimizationProgress`)."""
+        if not self._flock.events.listening:
+            return
+        status, spent = self.status(), self._spending.spent
+        self._flock.events.emit(
+            OptimizationProgress(
+                optimization_id=self.optimization_id,
+                correlation_prefix=self.correlation_prefix,
+                state=state,
+                trials_done=status.trials_done,
+                trials_total=status.trials_total,
+                trial=trial.label if trial is not None else None,
+                score=trial.score if trial is not None else None,
+                best_score=status.best_score,
+                calls=spent.calls,
+                input_tokens=spent.input_tokens,
+                output_tokens=spent.output_tokens,
+                cost=self._spending.cost,
+            )
+        )
 
     # -- trials --------------------------------------------------------------------------------------
 
@@ -309,6 +346,7 @@ class OptimizationRun(Generic[L]):
             cancelled=lambda: self._cancelled,
             on_window=self._checkpoint_spending,
             paused=self._wait_while_paused,
+            prefix=self.correlation_prefix,
         )
 
     # -- the plan and the result ---------------------------------------------------------------------
@@ -425,6 +463,7 @@ class OptimizationRun(Generic[L]):
         """Record a completed trial (on its span too) and checkpoint it."""
         record = dataclasses.replace(record, cost=round(self._spending.cost - self._trial_cost, 9))
         checkpoint.trials.append(record)
+        self._emit("running", record)
         if record.score is not None:
             span.set_attribute("flock.optimize.score", record.score)
         span.set_attribute("flock.optimize.runs", record.runs)

@@ -45,6 +45,7 @@ async def run_examples(
     cancelled: Callable[[], bool] = lambda: False,
     on_window: Callable[[int], None] | None = None,
     paused: Callable[[], Awaitable[None]] | None = None,
+    prefix: str = "learn-",
 ) -> Batch:
     """Run the workflow on each example, `concurrency` at a time, while the budget admits and nobody cancels.
 
@@ -53,6 +54,7 @@ async def run_examples(
     `cancelled()` are checked before each window, so a run that started always finishes (a call the
     meter refuses ends its run with an error, and the batch stops with `"budget"`). `on_window(runs_done)` is
     called after each window (the optimizer checkpoints its spending there); `paused()` is awaited before each.
+    Every run's correlation id starts with `prefix`.
     """
     if concurrency < 1:
         raise ConfigurationError("concurrency must be at least 1")
@@ -67,7 +69,7 @@ async def run_examples(
         if size == 0:
             return Batch(tuple(runs), "budget")
         window = examples[len(runs) : len(runs) + size]
-        done, refused = await _run_window(flock, window, spending)
+        done, refused = await _run_window(flock, window, spending, prefix)
         runs.extend(done)
         if on_window is not None:
             on_window(len(runs))
@@ -77,12 +79,12 @@ async def run_examples(
 
 
 async def _run_window(
-    flock: Flock, window: Sequence[WorkflowExample[Any]], spending: Spending | None
+    flock: Flock, window: Sequence[WorkflowExample[Any]], spending: Spending | None, prefix: str
 ) -> tuple[list[WorkflowRun], bool]:
     """Publish each example's inputs under a new correlation id, run the board until idle, collect the runs;
     and whether the meter refused a call meanwhile."""
     refused = spending.meter.refused if spending is not None else 0
-    correlation_ids = [f"learn-{uuid.uuid4().hex}" for _ in window]
+    correlation_ids = [f"{prefix}{uuid.uuid4().hex}" for _ in window]
     cost_before = spending.cost if spending is not None else 0.0
     with metering(spending.meter) if spending is not None else contextlib.nullcontext():
         for example, correlation_id in zip(window, correlation_ids, strict=True):
