@@ -83,6 +83,7 @@ class CallMeter:
         self._in_flight = 0
         self._costliest = 0
         self._costliest_cost = 0.0
+        self._settled = 0
         self._lock = threading.Lock()
         self._journal: TextIO | None = journal.open("a", encoding="utf-8") if journal is not None else None
 
@@ -109,7 +110,7 @@ class CallMeter:
             if model is None or price_of(model, self.prices) is None:
                 self.unpriced.add(model or "an unnamed model")
                 return False
-            if self._costliest_cost == 0.0 and self._in_flight:
+            if not self._settled and self._in_flight:
                 return False  # before a call was priced, calls start one at a time
             if self.spent_cost + (self._in_flight + 1) * self._costliest_cost > self.max_cost:
                 return False
@@ -127,6 +128,7 @@ class CallMeter:
             per_call = (usage.input_tokens + usage.output_tokens) // max(usage.calls, 1)
             self._costliest = max(self._costliest, per_call)
             self._costliest_cost = max(self._costliest_cost, cost)
+            self._settled += 1
             usage_row = [usage.input_tokens, usage.output_tokens, usage.calls]
             self._write({"settle": calls, "usage": usage_row, "cost": cost})
 

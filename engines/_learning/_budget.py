@@ -136,7 +136,10 @@ class Spending:
             wanted = min(wanted, left // run_tokens if run_tokens else (1 if left > 0 else 0))
         if cost is not None:
             money = cost - self.cost
-            wanted = min(wanted, int(money // self.most_cost) if self.most_cost else (1 if money > 0 else 0))
+            if self.most_cost:
+                wanted = min(wanted, int(money // self.most_cost))
+            elif money <= 0:
+                wanted = 0  # runs measured at no cost are not limited by it, until nothing is left
         return max(wanted, 0)
 
     def record_cost(self, runs: int, cost: float) -> None:
