@@ -104,6 +104,7 @@ def test_a_target_that_is_not_a_task_is_a_one_line_error(capsys: pytest.CaptureF
     assert err == "flock: tiny_task:flock is not an engines.LearningTask (got Flock)\n"
 
 
+@pytest.mark.slow  # a new interpreter imports DSPy (several seconds on a loaded machine)
 def test_the_console_script_finds_the_commands_through_their_entry_points() -> None:
     code = "import sys; from flock_core.cli._main import main; sys.exit(main())"
     argv = ["evaluate", "tiny_task:task", "--progress", "plain", "--json", "--report", ""]
