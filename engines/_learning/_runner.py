@@ -90,7 +90,11 @@ async def _run_window(
         for example, correlation_id in zip(window, correlation_ids, strict=True):
             for payload in example.inputs:
                 await flock.publish(payload, correlation_id=correlation_id)
-        await flock.run_until_idle()
+        shown, flock.show_results = flock.show_results, False  # training and scoring runs print no result tables
+        try:
+            await flock.run_until_idle()
+        finally:
+            flock.show_results = shown
     runs = [await collect_run(flock, correlation_id) for correlation_id in correlation_ids]
     if spending is not None:
         for run in runs:
