@@ -513,6 +513,8 @@ def test_run_stream_prints_plain_token_lines_on_stdout_when_piped(tmp_path: Path
             by_agent.setdefault(label, []).append(text)
     assert sorted(by_agent) == ["critic#1", "writer#1"]
     writer, critic = "\n".join(by_agent["writer#1"]), "\n".join(by_agent["critic#1"])
-    assert writer.startswith("[[ ## draft ## ]]") and writer.endswith("[[ ## completed ## ]]")
-    assert draft in writer and verdict in critic  # what was published is what was streamed
+    assert writer.startswith("[[ ## draft ## ]]")
+    assert writer.endswith("[[ ## completed ## ]]")
+    assert draft in writer  # what was published is what was streamed
+    assert verdict in critic
     assert progress_lines(streamed.stderr)[-1].startswith("flock run: finished after")

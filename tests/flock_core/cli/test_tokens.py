@@ -70,7 +70,8 @@ def test_without_tokens_nothing_streams(capsys: pytest.CaptureFixture[str]) -> N
     flock = poets()
     with ProgressView("plain", stream=io.StringIO()) as view:
         view.watch(flock)
-        assert flock.events.listening and not flock.events.streaming
+        assert flock.events.listening
+        assert not flock.events.streaming
         flock.run(Topic(name="bees"))
     assert capsys.readouterr().out == ""
 
@@ -115,7 +116,8 @@ def test_the_live_display_shows_the_end_of_each_running_transcript() -> None:
     console.print(render(RunCounts().snapshot(), "flock run", running, width=60))
     assert isinstance(console.file, io.StringIO)
     lines = ANSI.sub("", console.file.getvalue()).splitlines()
-    assert lines[-2].startswith("keats#1  …") and lines[-2].endswith("buzz THE END")
+    assert lines[-2].startswith("keats#1  …")
+    assert lines[-2].endswith("buzz THE END")
     assert len(lines[-2]) <= 60
     assert lines[-1] == "byron#1 (repair 2)  Hi"
 

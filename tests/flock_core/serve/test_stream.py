@@ -154,14 +154,20 @@ async def test_a_caller_gets_the_tokens_of_visible_activations_only(keyed: httpx
         await flock.run_until_idle()
     alice, admin, bob = (parse_frames(received[c]) for c in ("alice", "admin", "bob"))
     assert "".join(d["text"] for k, d in alice if k == "token_streamed") == "PUBLIC QUESTION "
-    assert "MERGER" not in received["alice"] and "MERGER" not in received["bob"]
+    assert "MERGER" not in received["alice"]
+    assert "MERGER" not in received["bob"]
     [started] = [d for k, d in alice if k == "activation_started"]
     assert {(d["work_key"], d["correlation_id"]) for k, d in alice if k == "token_streamed"} == {
         (started["work_key"], "open")
     }
     secret_tokens = "".join(d["text"] for k, d in admin if k == "token_streamed" and d["correlation_id"] == "closed")
     assert secret_tokens == "MERGER PLAN SECRET "
-    assert [k for k, _ in bob] == ["artifact_published", "activation_started", "artifact_published", "activation_finished"]
+    assert [k for k, _ in bob] == [
+        "artifact_published",
+        "activation_started",
+        "artifact_published",
+        "activation_finished",
+    ]
     await wait_for_stream_clients(keyed, 0, key("admin"))
     assert not flock.events.streaming  # the last token subscriber left: engines stop streaming
 
