@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
+from typing import Literal
 
 import pytest
 from pydantic import BaseModel, Field
@@ -20,7 +22,7 @@ from flock_core import (
     WorkflowError,
 )
 from flock_core.exceptions import ContractViolation
-from flock_core.testing import ChatRequest, FakeOpenAIServer
+from flock_core.testing import ChatRequest, FakeOpenAIServer, ToolCall, ToolCallReply
 
 from .conftest import ChatReply, RequestFactory
 
@@ -173,3 +175,41 @@ async def test_concurrent_offline_activations_stream_side_by_side() -> None:
     writers = [key for key in order if key != keys[0]]
     switches = sum(1 for a, b in itertools.pairwise(writers) if a != b)
     assert switches > 2  # the writers' tokens interleave: neither waits for the other to finish
+
+
+async def test_a_streamed_native_tool_loop_calls_its_tools_and_streams_the_answer_text(
+    request_for: RequestFactory, chat_reply: ChatReply
+) -> None:
+    called: list[str] = []
+
+    def search(query: str) -> str:
+        """Search the web."""
+        called.append(query)
+        return "cats purr"
+
+    tool_spec = dataclasses.replace(spec(), tools=(search,))
+    answer = chat_reply(report=REPORT)
+    replies: list[str | ToolCallReply] = [ToolCallReply.of(ToolCall("search", {"query": "cats"})), answer]
+    tokens: list[str] = []
+    with FakeOpenAIServer(replies=replies) as server:
+        engine = engine_for(server, "auto")
+        result = await engine.evaluate(request_for(tool_spec, Topic(name="cats"), on_token=tokens.append))
+        assert [r.stream for r in server.requests] == [True, True]
+    assert called == ["cats"]
+    assert result.outputs == [REPORT]
+    assert "".join(tokens) == answer  # the tool call's chunk carries no text
+
+
+@pytest.mark.parametrize("adapter", ["chat", "json", "xml", "two_step", "baml"])
+@pytest.mark.parametrize("program", ["predict", "chain_of_thought", "react"])
+async def test_every_adapter_and_program_streams_without_changing_the_outputs(
+    request_for: RequestFactory,
+    adapter: Literal["chat", "json", "xml", "two_step", "baml"],
+    program: Literal["predict", "chain_of_thought", "react"],
+) -> None:
+    engine = DSPyEngine("offline", adapter=adapter, program=program)
+    tokens: list[str] = []
+    plain = await engine.evaluate(request_for(spec(), Topic(name="x")))
+    streamed = await engine.evaluate(request_for(spec(), Topic(name="x"), on_token=tokens.append))
+    assert streamed == plain
+    assert len(tokens) > 1
