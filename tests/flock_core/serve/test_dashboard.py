@@ -127,7 +127,10 @@ async def test_the_dashboard_shows_the_streamed_text_of_running_agents(chromium:
     flock.agent("answerer").consumes(Question).publishes(Answer)
     async with await start_server(flock, port=0) as server, launch(chromium, tmp_path / "profile") as page:
         await page.send("Page.navigate", url=server.url + "/")
-        await page.wait_for("document.querySelector('#stream-status').dataset.state === 'live'")
+        await page.wait_for(
+            "document.body?.dataset.ready === 'true'"
+            " && document.querySelector('#stream-status')?.dataset.state === 'live'"
+        )
         async with httpx.AsyncClient(base_url=server.url) as http:
             await http.post("/api/v1/artifacts", json={"type": "Question", "payload": {"text": "hi"}})
         text = await page.wait_for(
