@@ -79,6 +79,7 @@ class DSPySession:
                 lm=lm,
                 adapter=adapter,
                 foreign_adapter=not isinstance(self._settings.adapter, str),
+                on_token=request.on_token,
             )
         except ProgramFailed as failed:
             usage = failed.usage

@@ -36,15 +36,19 @@ of every Flock the script creates: elapsed time, artifacts by type, activations 
 failed) and the latest failures. The script's own output is left alone.
 
 --progress auto (the default) draws a live table when stderr is a terminal and otherwise prints a plain
-summary line every 5 seconds when something changed; both end with a final summary line. Options of
-"flock run" go before SCRIPT: everything after SCRIPT is passed to the script.""",
+summary line every 5 seconds when something changed; both end with a final summary line. --stream also
+shows the tokens every running agent streams: a live line per activation when stdout is a terminal, else
+plain lines on stdout, "agent#n | text" for each line of model output. Options of "flock run" go before
+SCRIPT: everything after SCRIPT is passed to the script.""",
         """examples:
   # a live table on a terminal, plain summary lines in CI logs and pipes
   flock run pipeline.py
   # plain lines, and the script sees sys.argv[1:] == ['--topic', 'bees']
   flock run --progress plain pipeline.py --topic bees
   # no progress at all; the script's stdout goes to out.txt
-  flock run --progress off pipeline.py > out.txt""",
+  flock run --progress off pipeline.py > out.txt
+  # watch every agent's tokens live; piped, they become one "agent#n | text" line per line
+  flock run --stream pipeline.py""",
     ),
     "types": (
         "Print the artifact types registered with a Flock, one name per line.",
