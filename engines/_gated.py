@@ -93,5 +93,5 @@ class GatedLM(dspy.LM):
         after = _tokens(self.model_id)
         input_tokens, output_tokens = after[0] - before[0], after[1] - before[1]
         price = price_of(self.model_id)
-        cost = price.cost(input_tokens, output_tokens) if price is not None else 0.0
-        gate.after_call(Usage(input_tokens, output_tokens, 1, cost))
+        usage = Usage(input_tokens, output_tokens, 1)
+        gate.after_call(Usage(input_tokens, output_tokens, 1, price.cost(usage) if price is not None else 0.0))

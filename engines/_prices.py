@@ -1,9 +1,9 @@
-"""Model prices from LiteLLM's bundled price map, read from the installed package, never downloaded.
+"""Model prices for cost budgets, from the price map bundled with LiteLLM (read from disk, never downloaded).
 
-LiteLLM ships `model_prices_and_context_window_backup.json` and, unless `LITELLM_LOCAL_MODEL_COST_MAP`
-is set, replaces it at import with a copy fetched from GitHub. Prices here are read from the bundled
-file directly (located without importing LiteLLM), so a budget's cost is the same offline, behind a
-firewall and in tests, and matches the LiteLLM version installed.
+`import litellm` fetches the latest price map from GitHub unless `LITELLM_LOCAL_MODEL_COST_MAP=True`; so
+this module never imports LiteLLM: it finds the installed package's folder (`importlib.util.find_spec`
+does not run the package) and reads its `model_prices_and_context_window_backup.json`, once. The prices
+are those of the installed LiteLLM version: upgrade LiteLLM, or pass `Budget(prices=...)`, for newer ones.
 """
 
 from __future__ import annotations
@@ -11,69 +11,70 @@ from __future__ import annotations
 import functools
 import importlib.util
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, cast
 
-from ._settings import LOCAL_MODELS
+from flock_core import Usage
 
-__all__ = ["Price", "cost_of", "price_of"]
+__all__ = ["FREE_MODELS", "PRICE_MAP_FILE", "Price", "bundled_prices", "price_of"]
 
-_PRICE_FILE = "model_prices_and_context_window_backup.json"
+PRICE_MAP_FILE = "model_prices_and_context_window_backup.json"
+FREE_MODELS = frozenset({"offline", "simulated"})
+"""The in-process stand-in models: they cost nothing."""
 
 
 @dataclass(frozen=True, slots=True)
 class Price:
-    """US dollars per input and per output token."""
+    """What a model charges, in US dollars per token.
 
-    input_per_token: float
-    output_per_token: float
+    >>> Price(input=2e-06, output=8e-06).cost(Usage(1000, 500, 1))
+    0.006
+    """
 
-    def cost(self, input_tokens: int, output_tokens: int) -> float:
-        """The cost of a call with these token counts."""
-        return input_tokens * self.input_per_token + output_tokens * self.output_per_token
+    input: float
+    output: float
 
-
-_FREE = Price(0.0, 0.0)
+    def cost(self, usage: Usage) -> float:
+        """The price of `usage`'s tokens (rounded to a nano-dollar, so sums do not drift)."""
+        return round(usage.input_tokens * self.input + usage.output_tokens * self.output, 9)
 
 
 @functools.cache
-def _price_map() -> dict[str, dict[str, object]]:
-    spec = importlib.util.find_spec("litellm")  # finds the package without running its import-time download
-    locations = list(spec.submodule_search_locations or ()) if spec is not None else []
-    for location in locations:
-        path = Path(location) / _PRICE_FILE
+def bundled_prices() -> Mapping[str, Price]:
+    """Every chat model's price in the map bundled with the installed LiteLLM (empty without LiteLLM)."""
+    spec = importlib.util.find_spec("litellm")
+    folders = list(spec.submodule_search_locations or []) if spec is not None else []
+    for folder in folders:
+        path = Path(folder) / PRICE_MAP_FILE
         if path.exists():
-            loaded: dict[str, dict[str, object]] = json.loads(path.read_text(encoding="utf-8"))
-            return loaded
+            entries = cast(dict[str, dict[str, Any]], json.loads(path.read_text(encoding="utf-8")))
+            return {
+                name: Price(float(entry["input_cost_per_token"]), float(entry.get("output_cost_per_token", 0.0)))
+                for name, entry in entries.items()
+                if "input_cost_per_token" in entry
+            }
     return {}
 
 
-def price_of(model: str) -> Price | None:
-    """The price of `model` (a LiteLLM model id); the offline models are free; `None` when unknown.
+def price_of(model: str, overrides: Mapping[str, Price] | None = None) -> Price | None:
+    """The price of `model` (a LiteLLM model name, `provider/name`), or `None` if it is unknown.
 
-    >>> price_of("openai/gpt-4.1-mini")
-    Price(input_per_token=4e-07, output_per_token=1.6e-06)
-    >>> price_of("offline"), price_of("ollama_chat/no-such-model")
-    (Price(input_per_token=0.0, output_per_token=0.0), None)
+    `overrides` win; then the in-process stand-ins (free); then the bundled map, under the full name and
+    without its provider prefix (`openai/gpt-4.1-mini` is priced as `gpt-4.1-mini`).
+
+    >>> price_of("simulated")
+    Price(input=0.0, output=0.0)
+    >>> price_of("openai/my-model", {"openai/my-model": Price(1e-06, 2e-06)})
+    Price(input=1e-06, output=2e-06)
+    >>> price_of("acme/unknown-model") is None
+    True
     """
-    if model in LOCAL_MODELS:
-        return _FREE
-    prices = _price_map()
-    entry = prices.get(model)
-    if entry is None and "/" in model:
-        provider, name = model.split("/", 1)
-        candidate = prices.get(name)
-        if candidate is not None and candidate.get("litellm_provider") in (provider, f"text-completion-{provider}"):
-            entry = candidate
-    if entry is None:
-        return None
-    input_cost, output_cost = entry.get("input_cost_per_token"), entry.get("output_cost_per_token")
-    if not isinstance(input_cost, int | float) or not isinstance(output_cost, int | float):
-        return None
-    return Price(float(input_cost), float(output_cost))
-
-
-def cost_of(model: str, input_tokens: int, output_tokens: int) -> float:
-    """What a call to `model` with these token counts cost in US dollars (0.0 when its price is unknown)."""
-    price = price_of(model)
-    return price.cost(input_tokens, output_tokens) if price is not None else 0.0
+    if overrides and model in overrides:
+        return overrides[model]
+    if model in FREE_MODELS:
+        return Price(0.0, 0.0)
+    prices = bundled_prices()
+    _, _, bare = model.partition("/")
+    return prices.get(model) or (prices.get(bare) if bare else None)

@@ -20,9 +20,10 @@ from flock_core import Usage
 
 from ._lm import ObservedLM
 from ._native_tools import NativeToolLoop
-from ._prices import cost_of
+from ._prices import price_of
 from ._recorder import CallRecorder, LMRelay, watching
 from ._settings import ProgramName
+from ._streaming import TokenSink
 from ._telemetry import CallSpans
 from ._tool_loop import ToolLoop
 from ._tools import as_tools
@@ -65,10 +66,12 @@ async def run_program(
     lm: dspy.BaseLM,
     adapter: dspy.Adapter,
     foreign_adapter: bool = False,
+    on_token: Callable[[str], None] | None = None,
 ) -> tuple[dspy.Prediction, Usage]:
     """Run `program` on `inputs` with `lm` and `adapter` in a task-local DSPy context; return its usage too.
 
     `foreign_adapter` says that the adapter is the user's own instance, which may call LMs besides `lm`.
+    With `on_token`, the LM calls are streamed and their text goes to `on_token` (see `engines._streaming`).
     """
     recorder = CallRecorder()
     watchers = (recorder, CallSpans())
@@ -82,8 +85,18 @@ async def run_program(
     callbacks = [*settings.callbacks, *watchers] if in_settings else settings.callbacks
     # History stays off, except for an ObservedLM alone: it keeps none, only the response id for its span.
     no_history = foreign_adapter or not isinstance(lm, ObservedLM)
+    stream = None if on_token is None else TokenSink(on_token)
     with (
-        settings.context(lm=lm, adapter=adapter, callbacks=callbacks, disable_history=no_history, trace=None),
+        settings.context(
+            lm=lm,
+            adapter=adapter,
+            callbacks=callbacks,
+            disable_history=no_history,
+            trace=None,
+            send_stream=stream,
+            stream_listeners=[],
+            track_usage=stream is not None,  # a streamed LiteLLM call asks for the provider's usage chunk
+        ),
         contextlib.nullcontext() if in_settings else watching(*watchers),
         dspy.track_usage() as tracker,
     ):
@@ -108,5 +121,7 @@ def _usage(totals: Mapping[str, Mapping[str, Any]], calls: int) -> Usage:
     total = Usage(calls=calls)
     for model, usage in totals.items():
         input_tokens, output_tokens = int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
-        total = total + Usage(input_tokens, output_tokens, 0, cost_of(model, input_tokens, output_tokens))
+        price = price_of(model)
+        cost = price.cost(Usage(input_tokens, output_tokens)) if price is not None else 0.0
+        total = total + Usage(input_tokens, output_tokens, 0, cost)
     return total

@@ -73,10 +73,6 @@ class OptimizeOptions:
         _check_teleprompter(self.optimizer)
         if self.budget is not None and not isinstance(self.budget, Budget):
             raise ConfigurationError(f"budget must be an engines.Budget, got {type(self.budget).__name__}")
-        if self.budget is not None and set(self.budget.limits()) - {"max_calls", "max_tokens"}:
-            raise ConfigurationError(
-                f"an optimization's budget takes max_calls and max_tokens, got {self.budget!r}", setting="budget"
-            )
         if self.proposer is not None and not callable(getattr(self.proposer, "evaluate", None)):
             raise ConfigurationError(f"proposer must be an Engine (with evaluate), got {type(self.proposer).__name__}")
         if not isinstance(self.optimizer, str) and self.budget is not None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
@@ -40,6 +40,9 @@ class EvaluationRequest:
         tick: for a scheduled activation, which timer tick fired it.
         batched: whether `inputs` is a whole batch (`BatchSpec`): engines present it as one plural input.
         learned: demonstrations and instructions learned for this agent and output group, if any.
+        on_token: where an engine that can stream sends each chunk of model output as it arrives, or
+            `None` when nobody listens (then it should not stream). Streamed text is for display only:
+            the outputs the engine returns are what the contract checks and what is published.
         gate: the budgets of this call (see `docs/control.md`): an engine that calls models itself calls
             `gate.before_call(model)` before each model call (it raises `BudgetExceeded` when a budget is
             spent) and `gate.after_call(usage)` after it. Engines that do not are charged what they report.
@@ -58,6 +61,7 @@ class EvaluationRequest:
     tick: Tick | None = None
     batched: bool = False
     learned: LearnedState | None = None
+    on_token: Callable[[str], None] | None = None
     gate: CallGate | None = None
 
 

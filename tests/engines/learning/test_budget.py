@@ -65,13 +65,3 @@ def test_the_first_estimate_counts_the_output_groups_the_inputs_reach() -> None:
     assert first_run_estimate(flock.agents, [A(x=1)]) == 5
     assert first_run_estimate(flock.agents, [B(x=1)]) == 5  # every agent is reachable from B too
     assert first_run_estimate({}, [A(x=1)]) == 0
-
-
-def test_an_optimization_budget_is_the_workflow_budget_and_takes_calls_and_tokens_only() -> None:
-    from engines import OptimizeOptions
-    from flock_core import Budget as CoreBudget
-
-    assert Budget is CoreBudget
-    assert OptimizeOptions(budget=Budget(max_calls=5, max_tokens=900)).budget == Budget(max_calls=5, max_tokens=900)
-    with pytest.raises(ConfigurationError, match=r"takes max_calls and max_tokens, got Budget\(max_cost=1.0\)"):
-        OptimizeOptions(budget=Budget(max_cost=1.0))
