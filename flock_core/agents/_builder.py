@@ -17,6 +17,7 @@ from ._context import ContextProvider
 from ._engine import Engine
 from ._flock_style import EngineComponent, UtilityComponent, as_agent_component, as_engine
 from ._handle import AgentHandle
+from ._history import ConversationHistory, Summarizer
 from ._patterns import BatchSpec, JoinSpec, ScheduleSpec
 from ._semantic import Semantic
 from ._spec import ActivationCondition, AgentSpec, BestOf, OutputGroup, Predicate, Subscription, VisibilityRule
@@ -352,6 +353,19 @@ class AgentBuilder:
                 f"{provider!r} is not a ContextProvider (it needs an async provide(request) method)", "context"
             )
         return self._update(context=provider)
+
+    def with_history(self, *, max_turns: int = 20, max_chars: int = 20_000, summarize: Summarizer | None = None) -> Self:
+        """See the earlier turns of the conversation (`Flock.conversation`) as context: `ConversationHistory`.
+
+        Bounded to the latest `max_turns` turns and `max_chars` characters of payload; older turns are
+        left out behind one `ConversationSummary` item (`summarize` makes its text). Replaces the agent's
+        context provider. Turns the agent, or the caller of the current turn, may not see are never in it.
+        """
+        check_int(self._spec.name, "max_turns", max_turns, 1)
+        check_int(self._spec.name, "max_chars", max_chars, 1)
+        if summarize is not None and not callable(summarize):
+            raise self._fail(f"summarize= must be a function of the left-out turns, got {summarize!r}", "summarize")
+        return self._update(context=ConversationHistory(max_turns, max_chars, summarize))
 
     def max_repairs(self, n: int) -> Self:
         """How many repair attempts an engine gets after a contract violation (default 1)."""
