@@ -354,7 +354,9 @@ class AgentBuilder:
             )
         return self._update(context=provider)
 
-    def with_history(self, *, max_turns: int = 20, max_chars: int = 20_000, summarize: Summarizer | None = None) -> Self:
+    def with_history(
+        self, *, max_turns: int = 20, max_chars: int = 20_000, summarize: Summarizer | None = None
+    ) -> Self:
         """See the earlier turns of the conversation (`Flock.conversation`) as context: `ConversationHistory`.
 
         Bounded to the latest `max_turns` turns and `max_chars` characters of payload; older turns are

@@ -17,13 +17,13 @@ TURN_TAG = "flock:turn"
 """The tag on the message each conversation turn starts with (`Conversation.send`, the chat endpoint)."""
 
 __all__ = [
+    "TURN_TAG",
     "ContextProvider",
     "ContextRequest",
     "CorrelationContext",
     "FilteredContext",
     "NoContext",
     "RecentContext",
-    "TURN_TAG",
     "provide_context",
     "visible_matches",
 ]

@@ -29,8 +29,8 @@ from ._views import artifact_view
 
 __all__ = [
     "MAX_PAGE",
-    "PublishRequest",
     "RESERVED_TAG_PREFIX",
+    "PublishRequest",
     "artifact_routes",
     "default_visibility",
     "may_join",

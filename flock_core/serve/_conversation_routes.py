@@ -60,7 +60,9 @@ def _conversation(request: Request) -> str:
     try:
         return check_conversation_id(raw)
     except ConfigurationError as exc:
-        raise ApiError(422, "invalid_conversation", str(exc), [{"field": "conversation_id", "message": str(exc)}]) from None
+        raise ApiError(
+            422, "invalid_conversation", str(exc), [{"field": "conversation_id", "message": str(exc)}]
+        ) from None
 
 
 async def _may_take_part(state: ServeState, identity: AgentIdentity, conversation_id: str) -> bool:
@@ -133,7 +135,9 @@ async def _history(state: ServeState, request: Request) -> Response:
     raw = request.query_params.get("limit", "100")
     if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
         problem = f"must be an integer from 1 to {MAX_PAGE}"
-        raise ApiError(422, "invalid_query", f"query parameter 'limit': {problem}", [{"field": "limit", "message": problem}])
+        raise ApiError(
+            422, "invalid_query", f"query parameter 'limit': {problem}", [{"field": "limit", "message": problem}]
+        )
     history = await state.flock.conversation(conversation_id).history(visible_to=identity)
     if not history:
         raise ApiError(404, "not_found", f"no conversation {conversation_id!r}")

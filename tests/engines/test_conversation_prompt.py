@@ -36,9 +36,9 @@ async def test_the_earlier_turns_reach_the_model_and_another_tenants_never_do() 
         flock = Flock(engine=engine)
         flock.register_type(CustomerMessage)
         flock.register_type(SupportReply)
-        flock.agent("support").tenant("acme").description("Help the customer.").consumes(
-            CustomerMessage
-        ).publishes(SupportReply).with_history()
+        flock.agent("support").tenant("acme").description("Help the customer.").consumes(CustomerMessage).publishes(
+            SupportReply
+        ).with_history()
         chat = flock.conversation("ticket-9")
         acme = TenantVisibility(tenant_id="acme")
         first = await chat.send(CustomerMessage(text="my parcel 4711 is late"), visibility=acme)

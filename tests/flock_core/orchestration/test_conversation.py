@@ -173,7 +173,7 @@ async def test_a_failing_agent_is_reported_on_the_turn() -> None:
     flock.agent("support").consumes(Ask).publishes(Answer).with_engines(FunctionEngine(broken))
     turn = await flock.conversation("c-err").send(Ask(text="hi"))
     assert [e.agent for e in turn.errors] == ["support"]
-    with pytest.raises(LookupError, match="no Answer answered this turn .*model is down"):
+    with pytest.raises(LookupError, match=r"no Answer answered this turn .*model is down"):
         turn.reply(Answer)
 
 

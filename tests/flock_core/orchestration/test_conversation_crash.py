@@ -22,7 +22,8 @@ def run_child(path: Path, lifetime: str, *, kill_at: str | None = None) -> list[
     watchdog = threading.Timer(CHILD_SECONDS, child.kill)
     watchdog.start()
     lines: list[str] = []
-    assert child.stdout is not None and child.stderr is not None
+    assert child.stdout is not None
+    assert child.stderr is not None
     try:
         for line in iter(child.stdout.readline, ""):
             lines.append(line.strip())
@@ -43,7 +44,7 @@ def run_child(path: Path, lifetime: str, *, kill_at: str | None = None) -> list[
 def test_a_conversation_killed_mid_turn_continues_with_its_history(tmp_path: Path) -> None:
     board = tmp_path / "chat.db"
     first = run_child(board, "first", kill_at="blocking")
-    assert first == ['seen first []', "reply re: first", 'seen second ["first", "re: first"]', "blocking"]
+    assert first == ["seen first []", "reply re: first", 'seen second ["first", "re: first"]', "blocking"]
 
     second = run_child(board, "second")
     assert second[0] == "resumed 1"
