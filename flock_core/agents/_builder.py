@@ -18,6 +18,7 @@ from ._engine import Engine
 from ._flock_style import EngineComponent, UtilityComponent, as_agent_component, as_engine
 from ._handle import AgentHandle
 from ._history import ConversationHistory, Summarizer
+from ._nested import NestedWorkflow, WorkflowEngine
 from ._patterns import BatchSpec, JoinSpec, ScheduleSpec
 from ._semantic import Semantic
 from ._spec import ActivationCondition, AgentSpec, BestOf, OutputGroup, Predicate, Subscription, VisibilityRule
@@ -260,6 +261,23 @@ class AgentBuilder:
         if len(engines) != 1:
             raise self._fail(f"with_engines() takes exactly one engine, got {len(engines)}", "engine")
         return self._update(engine=declared_engine(self._spec.name, as_engine(engines[0])))
+
+    def runs(self, workflow: NestedWorkflow, *, timeout: float | None = None) -> Self:
+        """Make a whole `Flock` this agent's engine: a nested workflow (see docs/nested-workflows.md).
+
+        Each activation publishes its inputs into `workflow` as a new workflow, runs it until idle under its
+        own agents and contracts, and returns its artifacts of this agent's declared output types, which
+        this agent's contract then checks (wrong type or count: a `WorkflowError`, as for any engine).
+        `timeout` bounds one inner run in seconds.
+        """
+        missing = [name for name in ("publish", "run_until_idle", "cancel", "store") if not hasattr(workflow, name)]
+        if missing:
+            raise self._fail(f"runs() takes a Flock (the inner workflow), got {workflow!r}", "runs")
+        if getattr(workflow, "registry", None) is self._registry:
+            raise self._fail("an agent cannot run its own Flock: give runs() another Flock", "runs")
+        if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0):
+            raise self._fail(f"runs(timeout=...) takes seconds > 0 or None, got {timeout!r}", "timeout")
+        return self._update(engine=WorkflowEngine(workflow, timeout=timeout))
 
     def with_components(self, *components: AgentComponent) -> Self:
         """Add activation hooks; they run in ascending `priority` order."""
