@@ -27,6 +27,7 @@ from ..blackboard._artifacts import Artifact
 from ..blackboard._registry import TypeRegistry
 from ..blackboard._store import ArtifactQuery, BlackboardStore
 from ..blackboard._visibility import Visibility, combine
+from .._usage import Usage
 from ..exceptions import EngineError
 from ._engine import EvaluationRequest, EvaluationResult
 from ._flow import read_visibility
@@ -72,6 +73,19 @@ class NestedWorkflow(Protocol):
         """Cancel one inner workflow."""
         ...
 
+    async def get_correlation_status(self, correlation_id: str) -> CorrelationUsage:
+        """Where one inner workflow stands (its token usage is the outer activation's)."""
+        ...
+
+
+class CorrelationUsage(Protocol):
+    """The part of a workflow's status a nested run reads: its model usage."""
+
+    @property
+    def usage(self) -> Usage:
+        """The tokens and calls of the workflow's activations."""
+        ...
+
 
 class WorkflowEngine:
     """Runs a nested workflow (an inner `Flock`) as the engine of one outer agent. See the module docstring.
@@ -111,10 +125,11 @@ class WorkflowEngine:
                 await self.workflow.cancel(correlation_id, reason=f"the outer activation of {agent!r} ended")
             raise
         run = (await self.workflow.store.query(ArtifactQuery(correlation_id=correlation_id))).items
-        return self._result(request, run, copies)
+        usage = (await self.workflow.get_correlation_status(correlation_id)).usage
+        return self._result(request, run, copies, usage)
 
     def _result(
-        self, request: EvaluationRequest, run: Sequence[Artifact], copies: Mapping[str, Artifact]
+        self, request: EvaluationRequest, run: Sequence[Artifact], copies: Mapping[str, Artifact], usage: Usage
     ) -> EvaluationResult:
         agent = request.agent.name
         wanted = set(request.group.types)
@@ -122,14 +137,15 @@ class WorkflowEngine:
         errors = [a for a in run if a.type == _ERROR_TYPE]
         if errors and not produced:
             detail = "; ".join(f"{e.payload.get('agent')}: {e.payload.get('message')}" for e in errors)
-            raise EngineError(agent, f"the nested workflow failed: {detail}")
+            raise EngineError(agent, f"the nested workflow failed: {detail}", usage=usage)
         outputs: list[BaseModel] = []
         for artifact in produced:
             model = next(m for m, n in zip(request.group.models, request.group.types, strict=True) if n == artifact.type)
             outputs.append(artifact.as_model(model))
         ceiling = read_visibility((*request.inputs, *request.context))
         trail = tuple(_on_outer_board(a, request, copies, ceiling) for a in run)
-        return EvaluationResult(outputs=outputs, trail=trail, derived_from=tuple(a.id for a in produced))
+        derived = tuple(a.id for a in produced)
+        return EvaluationResult(outputs=outputs, usage=usage, trail=trail, derived_from=derived)
 
 
 def _on_outer_board(

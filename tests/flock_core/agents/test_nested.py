@@ -16,10 +16,12 @@ from flock_core import (
     Artifact,
     ArtifactQuery,
     EvaluationRequest,
+    EvaluationResult,
     Flock,
     PublicVisibility,
     SQLiteBlackboardStore,
     TenantVisibility,
+    Usage,
 )
 from flock_core.agents._nested import NESTED_TAG
 from flock_core.exceptions import AgentDeclarationError
@@ -275,3 +277,24 @@ def test_runs_takes_another_flock() -> None:
         builder.runs("fact_checker")  # pyright: ignore[reportArgumentType]
     with pytest.raises(AgentDeclarationError, match="timeout"):
         builder.runs(fact_checker(), timeout=0)
+
+
+class MeteredJudge:
+    """An inner engine that reports model usage."""
+
+    async def evaluate(self, request: EvaluationRequest) -> EvaluationResult:
+        evidence = request.payloads[0]
+        assert isinstance(evidence, Evidence)
+        return EvaluationResult(outputs=[Verdict(claim=evidence.claim, true=True)], usage=Usage(100, 20, 1))
+
+
+async def test_the_inner_model_usage_counts_for_the_outer_workflow() -> None:
+    outer = Flock()
+    outer.register_type(Claim)
+    inner = fact_checker()
+    inner.agent("metered").consumes(Evidence).publishes(Verdict).with_engines(MeteredJudge())
+    outer.agent("fact_check").consumes(Claim).publishes(Verdict, fan_out=2).runs(inner)
+    claim = await outer.publish(Claim(text="x"))
+    await outer.run_until_idle()
+    status = await outer.get_correlation_status(claim.correlation_id)
+    assert (status.state, status.usage) == ("completed", Usage(100, 20, 1))
