@@ -82,7 +82,8 @@ async def main() -> None:
     print("\n".join(report.lines))
     board = {a.id: a for a in (await flock.store.query(ArtifactQuery())).items}
     verdict = next(a for a in result.artifacts if a.type == "Verdict")
-    chain, parent = [], verdict
+    chain: list[str] = []
+    parent = verdict
     while parent.consumed_from:
         parent = board[parent.consumed_from[-1]]
         chain.append(f"{parent.type} by {parent.produced_by}")

@@ -42,9 +42,9 @@ def support_flock(board: Path, server: FakeOpenAIServer) -> Flock:
     flock = Flock(engine=engine, store=SQLiteBlackboardStore(board))
     flock.register_type(CustomerMessage)
     flock.register_type(SupportReply)
-    flock.agent("support").description("Help the customer with their order.").consumes(
-        CustomerMessage
-    ).publishes(SupportReply).with_history(max_turns=20)
+    flock.agent("support").description("Help the customer with their order.").consumes(CustomerMessage).publishes(
+        SupportReply
+    ).with_history(max_turns=20)
     return flock
 
 

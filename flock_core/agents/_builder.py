@@ -270,7 +270,11 @@ class AgentBuilder:
         this agent's contract then checks (wrong type or count: a `WorkflowError`, as for any engine).
         `timeout` bounds one inner run in seconds.
         """
-        missing = [name for name in ("publish", "run_until_idle", "cancel", "store", "get_correlation_status") if not hasattr(workflow, name)]
+        missing = [
+            name
+            for name in ("publish", "run_until_idle", "cancel", "store", "get_correlation_status")
+            if not hasattr(workflow, name)
+        ]
         if missing:
             raise self._fail(f"runs() takes a Flock (the inner workflow), got {workflow!r}", "runs")
         if getattr(workflow, "registry", None) is self._registry:

@@ -6,7 +6,6 @@ import inspect
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
-
 from uuid import UUID
 
 from pydantic import BaseModel

@@ -23,11 +23,11 @@ import anyio
 from pydantic import BaseModel
 
 from .._ids import new_id
+from .._usage import Usage
 from ..blackboard._artifacts import Artifact
 from ..blackboard._registry import TypeRegistry
 from ..blackboard._store import ArtifactQuery, BlackboardStore
 from ..blackboard._visibility import Visibility, combine
-from .._usage import Usage
 from ..exceptions import EngineError
 from ._engine import EvaluationRequest, EvaluationResult
 from ._flow import read_visibility
@@ -140,7 +140,9 @@ class WorkflowEngine:
             raise EngineError(agent, f"the nested workflow failed: {detail}", usage=usage)
         outputs: list[BaseModel] = []
         for artifact in produced:
-            model = next(m for m, n in zip(request.group.models, request.group.types, strict=True) if n == artifact.type)
+            model = next(
+                m for m, n in zip(request.group.models, request.group.types, strict=True) if n == artifact.type
+            )
             outputs.append(artifact.as_model(model))
         ceiling = read_visibility((*request.inputs, *request.context))
         trail = tuple(_on_outer_board(a, request, copies, ceiling) for a in run)

@@ -197,7 +197,11 @@ async def test_inner_activations_nest_under_the_outer_activation_span() -> None:
     def named(name: str) -> list[ReadableSpan]:
         return [s for s in spans if s.name == name]
 
-    outer_activations = {s.context.span_id: s for s in named("invoke_agent fact_check")}
+    def span_id(span: ReadableSpan) -> int:
+        assert span.context is not None
+        return span.context.span_id
+
+    outer_activations = {span_id(s) for s in named("invoke_agent fact_check")}
     workflows = named("invoke_workflow Claim")
     assert len(outer_activations) == 2
     assert len(workflows) == 2, "one invoke_workflow span per inner workflow"
@@ -206,11 +210,11 @@ async def test_inner_activations_nest_under_the_outer_activation_span() -> None:
         assert workflow.parent.span_id in outer_activations, "under the outer activation"
         assert workflow.attributes is not None
         assert workflow.attributes["gen_ai.operation.name"] == "invoke_workflow"
-    inner_ids = {w.context.span_id for w in workflows}
+    inner_ids = {span_id(w) for w in workflows}
     for inner in (*named("invoke_agent evidence"), *named("invoke_agent judge")):
         assert inner.parent is not None
         assert inner.parent.span_id in inner_ids
-    assert len({s.context.trace_id for s in spans}) == 1, "one trace"
+    assert len({s.context.trace_id for s in spans if s.context is not None}) == 1, "one trace"
 
 
 async def test_cancelling_the_outer_workflow_cancels_the_inner_run() -> None:
@@ -258,12 +262,13 @@ async def test_inner_outputs_are_never_more_visible_than_the_outer_inputs() -> N
     outer.register_type(Claim)
     outer.agent("fact_check").tenant("acme").consumes(Claim).publishes(Verdict).runs(inner)
     acme = TenantVisibility(tenant_id="acme")
-    claim = await outer.publish(Claim(text="secret"), visibility=acme)
+    await outer.publish(Claim(text="secret"), visibility=acme)
     await outer.run_until_idle()
     board = (await outer.store.query(ArtifactQuery())).items
     inner_board = (await inner.store.query(ArtifactQuery())).items
     assert [a.visibility.kind for a in inner_board if a.type == "Verdict"] == ["declassified"]
-    assert {a.visibility for a in board} == {acme}, "the outer board never shows it wider than the input"
+    assert all(a.visibility == acme for a in board), "the outer board never shows it wider than the input"
+    assert len(board) == 4, "the claim, the verdict, and the copies of the inner claim and verdict"
 
 
 def test_runs_takes_another_flock() -> None:
