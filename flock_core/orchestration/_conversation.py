@@ -139,7 +139,8 @@ class Conversation:
 
     async def turn(self, message: Artifact) -> Turn:
         """The turn `message` started, with the replies stored so far."""
-        workflow = (await self._core.store.query(ArtifactQuery(correlation_id=self.id))).items
+        since = ArtifactQuery(correlation_id=self.id, since=message.created_at)  # replies come after the message
+        workflow = (await self._core.store.query(since)).items
         return Turn(message, replies_to(message, workflow), self._core.registry)
 
     async def history(self, visible_to: AgentIdentity | None = None) -> list[Artifact]:
