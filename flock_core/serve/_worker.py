@@ -63,7 +63,7 @@ class Worker:
         self._wanted.set()
 
     def observe(self, event: FlockEvent) -> None:
-        """In `"always"` mode, every stored artifact, and every resumed workflow, asks for a run."""
+        """In `"always"` mode, every stored artifact and every resumed workflow asks for a run."""
         resumed = isinstance(event, WorkflowPaused) and not event.paused
         if self.mode == "always" and (isinstance(event, ArtifactPublished) or resumed):
             self._wanted.set()
@@ -82,8 +82,8 @@ class Worker:
 
     async def _drive(self) -> None:
         try:
-            if self.mode == "always":  # going idle must not cancel what is left (paused work, a late publish)
-                await self.flock.run_until(_Forever(), cancel_rest=False)
+            if self.mode == "always":
+                await self.flock.run_until(_Forever(), cancel_rest=False)  # work published meanwhile stays
             else:
                 await self.flock.run_until_idle()
         except Exception:  # noqa: BLE001 - a failed run is logged; the server keeps serving and retries on the next publish
