@@ -71,6 +71,7 @@ from .orchestration._events import (
     ArtifactPublished,
     EventBus,
     FlockEvent,
+    OptimizationProgress,
     TokenStreamed,
 )
 from .orchestration._resume import ResumeReport, SkippedWork
@@ -180,6 +181,7 @@ __all__ = [
     "LearnedState",
     "McpServerSpec",
     "NoContext",
+    "OptimizationProgress",
     "OutputGroup",
     "PostgresBlackboardStore",
     "PrivateVisibility",
