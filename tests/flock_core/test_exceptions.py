@@ -61,6 +61,7 @@ def test_the_tree_drawing_parses() -> None:
         "InputTypeError": "UserError",
         "PayloadValidationError": "UserError",
         "ConfigurationError": "UserError",
+        "ManifestMismatchError": "UserError",
         "EventLoopError": "UserError",
         "RuntimeFlockError": "FlockError",
         "ContractViolation": "RuntimeFlockError",
@@ -69,6 +70,7 @@ def test_the_tree_drawing_parses() -> None:
         "StoreError": "RuntimeFlockError",
         "BoardInUseError": "StoreError",
         "CircuitBreakerTripped": "RuntimeFlockError",
+        "ConversationClosedError": "RuntimeFlockError",
         "McpError": "RuntimeFlockError",
         "RunTimeoutError": "RuntimeFlockError",
     }
