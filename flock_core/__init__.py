@@ -35,6 +35,7 @@ from .agents._engine import Engine, EvaluationRequest, EvaluationResult, Usage
 from .agents._filtered import FilterConfig, FilteredContextProvider
 from .agents._flock_style import ComponentContext, EngineComponent, EvalInputs, EvalResult, UtilityComponent
 from .agents._handle import AgentHandle
+from .agents._history import ConversationHistory
 from .agents._patterns import BatchSpec, JoinSpec, ScheduleSpec
 from .agents._semantic import Embedder, Semantic
 from .agents._spec import AgentSpec, BestOf, FanOut, OutputGroup, Subscription
@@ -89,6 +90,7 @@ if TYPE_CHECKING:
     from .blackboard.sqlite._store import SQLiteBlackboardStore
     from .mcp import McpServerSpec, StdioServerParameters, StreamableHttpServerParameters
     from .orchestration._conditions import ArtifactCount, Condition, ConditionView, Exists, Idle, WorkflowFailed
+    from .orchestration._conversation import Conversation, Turn
     from .orchestration._until import Until, When
     from .serve import ApiKeys
 
@@ -97,6 +99,7 @@ _LAZY = {
     "ArtifactCount": ".orchestration._conditions",
     "Condition": ".orchestration._conditions",
     "ConditionView": ".orchestration._conditions",
+    "Conversation": ".orchestration._conversation",
     "Demo": ".agents._learned",
     "Exists": ".orchestration._conditions",
     "Idle": ".orchestration._conditions",
@@ -107,6 +110,7 @@ _LAZY = {
     "SQLiteBlackboardStore": ".blackboard.sqlite._store",
     "StdioServerParameters": ".mcp",
     "StreamableHttpServerParameters": ".mcp",
+    "Turn": ".orchestration._conversation",
     "Until": ".orchestration._until",
     "When": ".orchestration._until",
     "WorkflowFailed": ".orchestration._conditions",
@@ -155,6 +159,8 @@ __all__ = [
     "ConditionView",
     "ContextProvider",
     "ContextRequest",
+    "Conversation",
+    "ConversationHistory",
     "CorrelationContext",
     "CorrelationState",
     "CorrelationStatus",
@@ -207,6 +213,7 @@ __all__ = [
     "Tick",
     "TimerState",
     "TokenStreamed",
+    "Turn",
     "TypeRegistry",
     "Until",
     "Usage",

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from .agents._learned import LearnedState
     from .mcp import McpServerSpec, McpToolbox, StdioServerParameters, StreamableHttpServerParameters
     from .orchestration._conditions import Condition
+    from .orchestration._conversation import Conversation
     from .serve import Auth, ServerHandle
 
 __all__ = ["Flock", "on_every_new_flock"]
@@ -318,6 +319,17 @@ class Flock:
         """
         with self._core.workflow_span(name) as span:
             yield span
+
+    def conversation(self, conversation_id: str) -> Conversation:
+        """The conversation `conversation_id`: `turn = await flock.conversation("c-42").send(Message(...))`.
+
+        A conversation is one workflow whose correlation id is `conversation_id`; it lives in the store, so
+        it continues after a restart (or a crash) with its history. Agents declared `.with_history()` see
+        its earlier turns; the others see only the current turn. See docs/conversations.md.
+        """
+        from .orchestration._conversation import Conversation  # loads with the first conversation
+
+        return Conversation(self._core, conversation_id)
 
     async def run_worker(self, *, agents: Iterable[str] | None = None, concurrency: int | None = None) -> None:
         """Work on a shared board until cancelled: route when this process leads, claim and run work.

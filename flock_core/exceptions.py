@@ -20,6 +20,7 @@ FlockError
     │   └── BoardInUseError        another run holds this local board (a second process on a SQLite file)
     ├── CircuitBreakerTripped      an agent hit max_agent_iterations in one workflow
     ├── BudgetExceeded             a workflow's (or the Flock's) budget refused the next model call
+    ├── ConversationClosedError    a turn was sent to a cancelled conversation
     ├── McpError                   an MCP server could not be reached, or one of its tools failed
     └── RunTimeoutError            `run_until_idle` / `run_until` hit its timeout
 ```
@@ -43,6 +44,7 @@ __all__ = [
     "CircuitBreakerTripped",
     "ConfigurationError",
     "ContractViolation",
+    "ConversationClosedError",
     "DuplicateAgentError",
     "EmbeddingError",
     "EngineError",
@@ -285,6 +287,18 @@ class BudgetExceeded(RuntimeFlockError):
         self.limit = limit
         self.allowed = allowed
         self.spent = spent
+class ConversationClosedError(RuntimeFlockError):
+    """A turn was sent to a conversation that was cancelled (`Flock.cancel`); start a new conversation.
+
+    Attributes:
+        conversation_id: the conversation.
+        reason: the reason it was cancelled with.
+    """
+
+    def __init__(self, conversation_id: str, reason: str) -> None:
+        super().__init__(f"conversation {conversation_id!r} was cancelled ({reason}); start a new one")
+        self.conversation_id = conversation_id
+        self.reason = reason
 
 
 class McpError(RuntimeFlockError):

@@ -8,6 +8,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+from uuid import UUID
 
 import anyio
 from opentelemetry import trace
@@ -32,6 +33,9 @@ if TYPE_CHECKING:
 
 __all__ = ["ActivationRunner", "Output", "UsageMeter"]
 
+Produced = tuple[list[BaseModel], tuple[UUID, ...]]
+"""An output group's accepted outputs and the trail ids they derive from."""
+
 _log = logging.getLogger("flock_core.activation")
 
 
@@ -44,11 +48,15 @@ def _visibility_adapter() -> TypeAdapter[Visibility]:
 
 @dataclass(frozen=True, slots=True)
 class Output:
-    """A validated output ready to publish: its payload, visibility and output group."""
+    """A validated output ready to publish: its payload, visibility, output group, and extra lineage.
+
+    `derived_from` names artifacts of the activation's trail (a nested workflow's run) it derives from.
+    """
 
     payload: BaseModel
     visibility: Visibility
     group_index: int
+    derived_from: tuple[UUID, ...] = ()
 
 
 @dataclass(slots=True)
@@ -56,7 +64,9 @@ class UsageMeter:
     """Accumulates model usage of one activation, including failed and repaired attempts.
 
     `accounts` are the budgets the activation spends against (its workflow's, the Flock's): every engine
-    call gets a `CallGate` over them (see `_spending`).
+    call gets a `CallGate` over them (see `_spending`). It also collects the activation's trail: the
+    artifacts of the nested workflow runs whose results passed the contract (stored with the outputs,
+    see `EvaluationResult.trail`).
     """
 
     total: Usage = field(default_factory=Usage)
@@ -64,6 +74,7 @@ class UsageMeter:
     accounts: tuple[Account, ...] = ()
     correlation_id: str = ""
     clock: Clock = field(default_factory=SystemClock)
+    trail: list[Artifact] = field(default_factory=list[Artifact])
 
     def add(self, usage: Usage) -> None:
         """Add the usage of one engine call."""
@@ -126,16 +137,16 @@ class ActivationRunner:
                 batched=batched,
                 learned=self.learned.get((spec.name, index)),
             )
-            produced = await self._best_of(spec, request, meter, on_token)
-            outputs.extend(Output(p, self._visibility(spec, group, index, p, read), index) for p in produced)
+            produced, derived = await self._best_of(spec, request, meter, on_token)
+            outputs.extend(Output(p, self._visibility(spec, group, index, p, read), index, derived) for p in produced)
         return outputs
 
     async def _best_of(
         self, spec: AgentSpec, request: EvaluationRequest, meter: UsageMeter, relay: Callable[[str, int], None] | None
-    ) -> list[BaseModel]:
+    ) -> Produced:
         if spec.best_of is None or spec.best_of.n == 1:
             return await self._with_repair(spec, request, meter, relay)
-        candidates: list[list[BaseModel]] = []
+        candidates: list[Produced] = []
         failures: list[Exception] = []
 
         async def candidate() -> None:
@@ -150,11 +161,11 @@ class ActivationRunner:
         if not candidates:
             raise failures[-1]
         score = spec.best_of.score
-        return max(candidates, key=score)
+        return max(candidates, key=lambda candidate: score(candidate[0]))
 
     async def _with_repair(
         self, spec: AgentSpec, request: EvaluationRequest, meter: UsageMeter, relay: Callable[[str, int], None] | None
-    ) -> list[BaseModel]:
+    ) -> Produced:
         engine = self._engine_for(spec)
         for attempt in range(spec.max_repairs + 1):
             if attempt:
@@ -169,7 +180,9 @@ class ActivationRunner:
                 outputs = result.outputs
                 for component in spec.components:
                     outputs = await component.on_post_evaluate(spec, outputs)
-                return enforce_contract(spec.name, request.group, outputs)
+                accepted = enforce_contract(spec.name, request.group, outputs)
+                meter.trail.extend(result.trail)
+                return accepted, result.derived_from
             except EngineError as error:
                 gate.settle(error.usage or Usage())
                 raise

@@ -17,6 +17,8 @@ from ._context import ContextProvider
 from ._engine import Engine
 from ._flock_style import EngineComponent, UtilityComponent, as_agent_component, as_engine
 from ._handle import AgentHandle
+from ._history import ConversationHistory, Summarizer
+from ._nested import NestedWorkflow, WorkflowEngine
 from ._patterns import BatchSpec, JoinSpec, ScheduleSpec
 from ._semantic import Semantic
 from ._spec import ActivationCondition, AgentSpec, BestOf, OutputGroup, Predicate, Subscription, VisibilityRule
@@ -260,6 +262,27 @@ class AgentBuilder:
             raise self._fail(f"with_engines() takes exactly one engine, got {len(engines)}", "engine")
         return self._update(engine=declared_engine(self._spec.name, as_engine(engines[0])))
 
+    def runs(self, workflow: NestedWorkflow, *, timeout: float | None = None) -> Self:
+        """Make a whole `Flock` this agent's engine: a nested workflow (see docs/nested-workflows.md).
+
+        Each activation publishes its inputs into `workflow` as a new workflow, runs it until idle under its
+        own agents and contracts, and returns its artifacts of this agent's declared output types, which
+        this agent's contract then checks (wrong type or count: a `WorkflowError`, as for any engine).
+        `timeout` bounds one inner run in seconds.
+        """
+        missing = [
+            name
+            for name in ("publish", "run_until_idle", "cancel", "store", "get_correlation_status")
+            if not hasattr(workflow, name)
+        ]
+        if missing:
+            raise self._fail(f"runs() takes a Flock (the inner workflow), got {workflow!r}", "runs")
+        if getattr(workflow, "registry", None) is self._registry:
+            raise self._fail("an agent cannot run its own Flock: give runs() another Flock", "runs")
+        if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0):
+            raise self._fail(f"runs(timeout=...) takes seconds > 0 or None, got {timeout!r}", "timeout")
+        return self._update(engine=WorkflowEngine(workflow, timeout=timeout))
+
     def with_components(self, *components: AgentComponent) -> Self:
         """Add activation hooks; they run in ascending `priority` order."""
         for component in components:
@@ -352,6 +375,21 @@ class AgentBuilder:
                 f"{provider!r} is not a ContextProvider (it needs an async provide(request) method)", "context"
             )
         return self._update(context=provider)
+
+    def with_history(
+        self, *, max_turns: int = 20, max_chars: int = 20_000, summarize: Summarizer | None = None
+    ) -> Self:
+        """See the earlier turns of the conversation (`Flock.conversation`) as context: `ConversationHistory`.
+
+        Bounded to the latest `max_turns` turns and `max_chars` characters of payload; older turns are
+        left out behind one `ConversationSummary` item (`summarize` makes its text). Replaces the agent's
+        context provider. Turns the agent, or the caller of the current turn, may not see are never in it.
+        """
+        check_int(self._spec.name, "max_turns", max_turns, 1)
+        check_int(self._spec.name, "max_chars", max_chars, 1)
+        if summarize is not None and not callable(summarize):
+            raise self._fail(f"summarize= must be a function of the left-out turns, got {summarize!r}", "summarize")
+        return self._update(context=ConversationHistory(max_turns, max_chars, summarize))
 
     def max_repairs(self, n: int) -> Self:
         """How many repair attempts an engine gets after a contract violation (default 1)."""

@@ -161,7 +161,7 @@ class Executor:
         finally:
             await self._add_usage(item.correlation_id, meter, span)
         record_outputs(span, artifacts, meter.total.input_tokens, meter.total.output_tokens)
-        committed = await self._step(Commit(artifacts=tuple(artifacts), complete=record.key), artifacts)
+        committed = await self._step(Commit(artifacts=(*meter.trail, *artifacts), complete=record.key), artifacts)
         if committed:
             if self._events.listening:
                 output_ids = tuple(str(a.id) for a in artifacts)
@@ -188,7 +188,7 @@ class Executor:
             artifacts = self._artifacts.from_outputs(spec.name, outputs, (source,), source.correlation_id)
             record_outputs(span, artifacts, meter.total.input_tokens, meter.total.output_tokens)
         if publish:
-            commit = Commit(artifacts=(source, *artifacts), consumed=((spec.name, source.id),))
+            commit = Commit(artifacts=(source, *meter.trail, *artifacts), consumed=((spec.name, source.id),))
             await self._step(commit, artifacts)
         return artifacts
 

@@ -13,6 +13,7 @@ from .._version import __version__
 from ..blackboard._artifacts import Artifact
 from ._agent_routes import RunRequest
 from ._artifact_routes import MAX_PAGE, PublishRequest
+from ._conversation_routes import TurnRequest
 from ._schemas import RESPONSE_MODELS
 from ._state import ServeState
 
@@ -25,6 +26,7 @@ _API_MODELS: tuple[tuple[type[BaseModel], JsonSchemaMode], ...] = (
     (Artifact, "serialization"),
     (PublishRequest, "validation"),
     (RunRequest, "validation"),
+    (TurnRequest, "validation"),
     *((model, "serialization") for model in RESPONSE_MODELS),
 )
 
@@ -126,6 +128,7 @@ _ERROR_TEXT = {
     401: "Missing or invalid credentials",
     403: "Not allowed for the caller",
     404: "Not found (or not visible to the caller)",
+    409: "The conversation was cancelled",
     413: "Body too large",
     422: "Invalid request",
     502: "The agent failed",
@@ -189,6 +192,7 @@ def _artifact_paths(ops: _Operations, publish_body: dict[str, Any]) -> dict[str,
 def _other_paths(ops: _Operations) -> dict[str, dict[str, Any]]:
     text = {"text/plain": {"schema": {"type": "string"}}}
     run_body = {"required": True, "content": {"application/json": {"schema": _ref("RunRequest")}}}
+    turn_body = {"required": True, "content": {"application/json": {"schema": _ref("TurnRequest")}}}
     events = {"description": "Server-Sent Events", "content": {"text/event-stream": {"schema": {"type": "string"}}}}
     health: dict[str, Any] = {
         "summary": "Liveness",
@@ -205,6 +209,20 @@ def _other_paths(ops: _Operations) -> dict[str, dict[str, Any]]:
             "post": ops.operation("Run one agent directly on a payload", "run_agent",
                                   {"200": _json("The outputs the caller may see", _ref("RunResponse"))},
                                   400, 403, 404, 413, 422, 502, parameters=[_path("name")], requestBody=run_body),
+        },
+        "/api/v1/conversations/{conversation_id}/turns": {
+            "post": ops.operation("Take a turn in a conversation and wait for the replies", "take_turn",
+                                  {"200": _json("The turn and the replies the caller may see", _ref("TurnResponse")),
+                                   "202": _json("The wait ran out: the replies so far", _ref("TurnResponse"))},
+                                  400, 403, 404, 409, 413, 422, parameters=[_path("conversation_id")],
+                                  requestBody=turn_body),
+        },
+        "/api/v1/conversations/{conversation_id}": {
+            "get": ops.operation("The latest turns of a conversation the caller may see", "get_conversation",
+                                 {"200": _json("The turns, oldest first", _ref("ConversationPage"))}, 404, 422,
+                                 parameters=[_path("conversation_id"),
+                                             _query("limit", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE,
+                                                              "default": 100}, "How many of the latest turns.")]),
         },
         "/api/v1/correlations/{correlation_id}": {
             "get": ops.operation("Where one workflow stands", "get_correlation",

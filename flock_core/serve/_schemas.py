@@ -17,9 +17,11 @@ __all__ = [
     "RESPONSE_MODELS",
     "AgentList",
     "ArtifactPage",
+    "ConversationPage",
     "Error",
     "Health",
     "RunResponse",
+    "TurnResponse",
     "TypeList",
     "WorkflowStatus",
 ]
@@ -168,6 +170,26 @@ class WorkflowStatus(_Body):
     budget: BudgetView | None = Field(default=None, description="The workflow's budget, if it has one.")
 
 
+class TurnResponse(_Body):
+    """One turn of a conversation: the message taken, and the replies to it that the caller may see."""
+
+    conversation_id: str
+    state: Literal["active", "completed", "failed", "cancelled", "paused"] = Field(
+        description="The conversation's workflow state when the response was made."
+    )
+    settled: bool = Field(description="Whether the agents finished (false: the wait ran out; read the history later).")
+    message: Artifact
+    replies: list[Artifact] = Field(description="Artifacts derived from the message, oldest first (errors included).")
+
+
+class ConversationPage(_Body):
+    """The latest turns of a conversation that the caller may see, oldest first."""
+
+    conversation_id: str
+    items: list[Artifact]
+    total: int = Field(description="How many turns of the conversation the caller may see in all.")
+
+
 class Health(_Body):
     status: Literal["ok"]
     version: str
@@ -177,9 +199,11 @@ class Health(_Body):
 RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
     AgentList,
     ArtifactPage,
+    ConversationPage,
     Error,
     Health,
     RunResponse,
+    TurnResponse,
     TypeList,
     WorkflowStatus,
 )

@@ -72,6 +72,7 @@ def test_the_tree_drawing_parses() -> None:
         "BoardInUseError": "StoreError",
         "CircuitBreakerTripped": "RuntimeFlockError",
         "BudgetExceeded": "RuntimeFlockError",
+        "ConversationClosedError": "RuntimeFlockError",
         "McpError": "RuntimeFlockError",
         "RunTimeoutError": "RuntimeFlockError",
     }

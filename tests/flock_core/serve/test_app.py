@@ -65,6 +65,8 @@ async def test_openapi_document_is_written_from_the_registry(client: httpx.Async
         "/api/v1/artifacts/{artifact_id}",
         "/api/v1/agents",
         "/api/v1/agents/{name}/run",
+        "/api/v1/conversations/{conversation_id}",
+        "/api/v1/conversations/{conversation_id}/turns",
         "/api/v1/correlations/{correlation_id}",
         "/api/v1/types",
         "/api/v1/events",
