@@ -287,6 +287,8 @@ class BudgetExceeded(RuntimeFlockError):
         self.limit = limit
         self.allowed = allowed
         self.spent = spent
+
+
 class ConversationClosedError(RuntimeFlockError):
     """A turn was sent to a conversation that was cancelled (`Flock.cancel`); start a new conversation.
 
