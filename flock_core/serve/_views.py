@@ -74,11 +74,9 @@ def agent_view(spec: AgentSpec) -> dict[str, Any]:
     }
 
 
-def status_view(status: CorrelationStatus, *, artifact_count: int, error_count: int) -> dict[str, Any]:
-    """A workflow's status, with the artifact counts replaced by what the caller may see."""
-    data = dataclasses.asdict(status)
-    data.update(artifact_count=artifact_count, error_count=error_count)
-    return data
+def status_view(status: CorrelationStatus) -> dict[str, Any]:
+    """A workflow's status as JSON."""
+    return dataclasses.asdict(status)
 
 
 def event_view(event: FlockEvent, output_ids: tuple[str, ...] | None = None) -> dict[str, Any]:
