@@ -10,6 +10,7 @@ from typing import Literal
 
 from .._clock import utcnow
 from ..blackboard._artifacts import Artifact
+from ..blackboard._visibility import Visibility
 
 __all__ = [
     "ActivationFailed",
@@ -61,7 +62,11 @@ class ActivationFinished:
 
 @dataclass(frozen=True, slots=True)
 class ActivationFailed:
-    """An activation failed; a `WorkflowError` artifact records it."""
+    """An activation failed; a `WorkflowError` artifact records it.
+
+    `read` is who may see `message` (it may quote anything the activation read): the combined visibility of
+    its inputs and context, as on the `WorkflowError`; `None` when unknown, and then no identity may.
+    """
 
     agent: str
     work_key: str
@@ -70,6 +75,7 @@ class ActivationFailed:
     message: str
     kind: Literal["activation_failed"] = "activation_failed"
     at: datetime = field(default_factory=utcnow)
+    read: Visibility | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import AsyncIterator
 from uuid import UUID
@@ -12,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from ..blackboard._visibility import AgentIdentity
+from ..blackboard._visibility import AgentIdentity, is_visible
 from ..orchestration._events import (
     ActivationFailed,
     ActivationFinished,
@@ -25,13 +26,16 @@ from ._http import ApiError
 from ._state import ServeState
 from ._views import event_view
 
-__all__ = ["BUFFER", "HEARTBEAT_SECONDS", "EventFilter", "event_routes"]
+__all__ = ["BUFFER", "HEARTBEAT_SECONDS", "WITHHELD", "EventFilter", "event_routes"]
 
 BUFFER = 1000
 """Events buffered per client; when a slow client falls further behind, events are dropped (see `lagged`)."""
 
 HEARTBEAT_SECONDS = 15.0
 """A comment line is sent after this long without events, so proxies keep the connection open."""
+
+WITHHELD = "message withheld: the activation read artifacts this caller may not see"
+"""The message of a failed activation for a caller who may not see everything the activation read."""
 
 _MAX_ADMITTED = 10_000
 
@@ -43,7 +47,8 @@ class EventFilter:
     - `activation_started`: the caller may see every input of the activation (a scheduled activation
       has none). Such a work item is *admitted*.
     - `activation_finished`, `activation_failed`, `token_streamed`: only for admitted work items;
-      `output_ids` of a finished activation lists only the outputs the caller may see.
+      `output_ids` of a finished activation lists only the outputs the caller may see; the message of a
+      failed one is shown only to a caller who may see everything the activation read (inputs and context).
     """
 
     def __init__(self, state: ServeState, identity: AgentIdentity) -> None:
@@ -68,6 +73,9 @@ class EventFilter:
             return None
         if isinstance(event, ActivationFinished):
             return event_view(event, await self._visible_ids(event))
+        read, now = event.read, self._state.flock.clock.now()
+        if read is None or not is_visible(read, self._identity, created_at=event.at, now=now):
+            event = dataclasses.replace(event, message=WITHHELD)  # it may quote context the caller may not see
         return event_view(event)
 
     async def _admit(self, event: ActivationStarted) -> bool:

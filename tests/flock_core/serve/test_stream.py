@@ -17,12 +17,14 @@ from flock_core import (
     AgentIdentity,
     Flock,
     PrivateVisibility,
+    PublicVisibility,
     TenantVisibility,
     TokenStreamed,
 )
 from flock_core.serve import EventFilter
 from flock_core.serve._metrics import Metrics
 from flock_core.serve._state import ServeState
+from flock_core.serve._stream import WITHHELD
 from flock_core.serve._worker import Worker
 
 from .conftest import Question, key
@@ -123,6 +125,14 @@ async def test_activation_events_need_every_input_visible(flock: Flock) -> None:
     assert await guest.view(ActivationFinished("answerer", "k4", "c", ())) is None  # settled once only
 
     assert await guest.view(started("k5")) is not None  # a scheduled activation has no inputs
-    failed = await guest.view(ActivationFailed("answerer", "k5", "c", "EngineError", "boom"))
+    failed = await guest.view(ActivationFailed("answerer", "k5", "c", "EngineError", "boom", read=PublicVisibility()))
     assert failed is not None
     assert (failed["kind"], failed["message"]) == ("activation_failed", "boom")
+    assert "read" not in failed
+    # the message may quote what the activation read (its context too): only for a caller who may see all of it
+    assert await guest.view(started("k6")) is not None
+    quoted = ActivationFailed("answerer", "k6", "c", "EngineError", "boom", read=TenantVisibility(tenant_id="acme"))
+    assert (await guest.view(quoted) or {})["message"] == WITHHELD
+    assert await guest.view(started("k7")) is not None
+    unknown = await guest.view(ActivationFailed("answerer", "k7", "c", "EngineError", "boom"))  # read not given
+    assert (unknown or {})["message"] == WITHHELD
