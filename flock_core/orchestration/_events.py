@@ -80,13 +80,18 @@ class ActivationFailed:
 
 @dataclass(frozen=True, slots=True)
 class TokenStreamed:
-    """A chunk of model output streamed by an engine (engines that stream emit these)."""
+    """A chunk of model output streamed by an engine (engines that stream emit these).
+
+    `read` is who may see `text` (model output may quote anything the activation read): the combined
+    visibility of its inputs and context; `None` when unknown, and then no identity may.
+    """
 
     agent: str
     work_key: str
     text: str
     kind: Literal["token_streamed"] = "token_streamed"
     at: datetime = field(default_factory=utcnow)
+    read: Visibility | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from ..blackboard._visibility import AgentIdentity, is_visible
+from ..blackboard._visibility import AgentIdentity, Visibility, is_visible
 from ..orchestration._events import (
     ActivationFailed,
     ActivationFinished,
@@ -48,7 +48,8 @@ class EventFilter:
       has none). Such a work item is *admitted*.
     - `activation_finished`, `activation_failed`, `token_streamed`: only for admitted work items;
       `output_ids` of a finished activation lists only the outputs the caller may see; the message of a
-      failed one is shown only to a caller who may see everything the activation read (inputs and context).
+      failed one, and streamed tokens, only to a caller who may see everything the activation read (inputs
+      and context).
     """
 
     def __init__(self, state: ServeState, identity: AgentIdentity) -> None:
@@ -64,17 +65,21 @@ class EventFilter:
             return event_view(event) if await self._admit(event) else None
         if isinstance(event, ActivationFinished | ActivationFailed):
             return await self._settle(event)
-        if isinstance(event, TokenStreamed) and event.work_key in self._admitted:
+        if isinstance(event, TokenStreamed) and event.work_key in self._admitted and self._may_read(event.read):
             return event_view(event)
         return None
+
+    def _may_read(self, read: Visibility | None) -> bool:
+        """Whether the caller may see everything an activation read (`None`, unknown: no)."""
+        now = self._state.flock.clock.now()
+        return read is not None and is_visible(read, self._identity, created_at=now, now=now)
 
     async def _settle(self, event: ActivationFinished | ActivationFailed) -> dict[str, object] | None:
         if self._admitted.pop(event.work_key, False) is False:
             return None
         if isinstance(event, ActivationFinished):
             return event_view(event, await self._visible_ids(event))
-        read, now = event.read, self._state.flock.clock.now()
-        if read is None or not is_visible(read, self._identity, created_at=event.at, now=now):
+        if not self._may_read(event.read):
             event = dataclasses.replace(event, message=WITHHELD)  # it may quote context the caller may not see
         return event_view(event)
 

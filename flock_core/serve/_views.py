@@ -85,7 +85,7 @@ def event_view(event: FlockEvent, output_ids: tuple[str, ...] | None = None) -> 
         return {"kind": event.kind, "at": event.at.isoformat(), "artifact": artifact_view(event.artifact)}
     data = dataclasses.asdict(event)
     data["at"] = event.at.isoformat()
-    data.pop("read", None)  # who may see a failure's message: the stream's filter applied it
+    data.pop("read", None)  # who may see a failure's message or tokens: the stream's filter applied it
     if isinstance(event, ActivationFinished) and output_ids is not None:
         data["output_ids"] = list(output_ids)
     for key, value in data.items():

@@ -112,7 +112,9 @@ async def test_activation_events_need_every_input_visible(flock: Flock) -> None:
     assert await guest.view(started("k3", "0190a1b2-0000-7000-8000-000000000000")) is None  # missing: denied
 
     assert await guest.view(started("k4", str(visible.id))) is not None
-    assert await guest.view(TokenStreamed("answerer", "k4", "tok")) == {
+    assert await guest.view(TokenStreamed("answerer", "k4", "tok")) is None  # who may read it is not known
+    assert await guest.view(TokenStreamed("answerer", "k4", "tok", read=TenantVisibility(tenant_id="a"))) is None
+    assert await guest.view(TokenStreamed("answerer", "k4", "tok", read=PublicVisibility())) == {
         "agent": "answerer",
         "work_key": "k4",
         "text": "tok",
