@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -124,8 +124,7 @@ class Orchestrator:
             context=context,
             max_attempts=max_attempts,
             max_agent_iterations=max_agent_iterations,
-            commit=self._commit,
-            route=self.board.route,
+            step=self._step,
         )
 
     def _open_board(self, store: BlackboardStore, lease: timedelta) -> Board:
@@ -218,7 +217,7 @@ class Orchestrator:
         with self._tracer.publish(options["correlation_id"]) as span:
             artifact = self._artifacts.from_object(obj, **options)
             self._tracer.published(span, artifact)
-            await self._commit(Commit(artifacts=(artifact,)), await self.board.route([artifact]))
+            await self._step(Commit(artifacts=(artifact,)), [artifact])
         return artifact
 
     async def invoke(self, agent: str, obj: BaseModel | Mapping[str, Any], publish: bool) -> list[Artifact]:
@@ -237,7 +236,15 @@ class Orchestrator:
         """
         ready, held = self.deferred.split(list(routed.items))
         routed = Routed(tuple(ready), routed.expired)
-        if not await self.board.commit(routed.into(commit)):
+        try:
+            landed = await self.board.commit(routed.into(commit))
+        except Exception:
+            await self.board.unroute(commit.artifacts, (*ready, *held), again=False)  # nothing of it was stored
+            raise
+        if not landed:  # its work item was finished meanwhile: its outputs must not feed later activations
+            again = await self.board.unroute(commit.artifacts, (*ready, *held), again=True)
+            if again.items or again.expired:
+                await self._commit(Commit(), again)
             return False
         self._report_expired(routed.expired)
         for artifact in commit.artifacts:
@@ -254,8 +261,14 @@ class Orchestrator:
             await self._commit(Commit(), Routed(tuple(released)))
         return True
 
-    async def _release(self, routed: Routed) -> None:
-        await self._commit(Commit(), routed)
+    async def _step(self, commit: Commit, artifacts: Sequence[Artifact]) -> bool:
+        """Route `artifacts` and store them with `commit` and the work they complete, as one step."""
+        async with self.board.steps():
+            return await self._commit(commit, await self.board.route(artifacts))
+
+    async def _release(self, artifact: Artifact) -> None:
+        """Route a delayed artifact that became visible, and store the work it completes."""
+        await self._step(Commit(), [artifact])
 
     def _report_expired(self, expired: Iterable[ExpiredJoin]) -> None:
         for record in expired:
@@ -276,9 +289,10 @@ class Orchestrator:
 
     async def on_clock(self, now: datetime) -> None:
         """Expire joins and flush timed-out batches."""
-        routed = self._routing.expire_due(now)
-        if routed.items or routed.expired:
-            await self._commit(Commit(), routed)
+        async with self.board.steps():
+            routed = self._routing.expire_due(now)
+            if routed.items or routed.expired:
+                await self._commit(Commit(), routed)
 
     def next_deadline(self) -> datetime | None:
         """The next join expiry or batch timeout."""
@@ -286,10 +300,11 @@ class Orchestrator:
 
     async def on_idle(self) -> bool:
         """Flush partial batches that ask for it; report whether that queued work."""
-        routed = self._routing.flush_on_idle()
-        if routed.items:
-            await self._commit(Commit(), routed)
-        elif isinstance(self.board, LocalBoard):  # a shared board's workflows end once every process is done
+        async with self.board.steps():
+            routed = self._routing.flush_on_idle()
+            if routed.items:
+                await self._commit(Commit(), routed)
+        if not routed.items and isinstance(self.board, LocalBoard):  # a shared board's end when every process is done
             self._tracer.settle(busy=lambda cid: self.runtime.timers("delayed", cid) > 0)
         return bool(routed.items)
 
@@ -337,10 +352,11 @@ class Orchestrator:
         previous = await self.store.fingerprints()
         added, removed, changed = compare_fingerprints(previous, self._fingerprints()) if previous else ((), (), ())
         await self._save_fingerprints()
-        resumed = await self.board.resume()
-        self.expired_joins.extend(resumed.expired_joins)
-        if resumed.routed.items or resumed.routed.expired:
-            await self._commit(Commit(), resumed.routed)
+        async with self.board.steps():
+            resumed = await self.board.resume()
+            self.expired_joins.extend(resumed.expired_joins)
+            if resumed.routed.items or resumed.routed.expired:
+                await self._commit(Commit(), resumed.routed)
         if resumed.timers is not None:
             self._schedules.arm(resumed.timers)
         report = ResumeReport(added, removed, changed, resumed.resumed, resumed.orphaned, resumed.skipped)
@@ -377,18 +393,18 @@ class Orchestrator:
         condition still false, or when `timeout` passes first.
 
         Then, with `cancel_rest`, the workflows the condition names (else every unfinished one) are
-        cancelled, also when `timeout` ends the run.
+        cancelled, also when `timeout` ends the run; not when the run itself fails or is cancelled (a
+        crash or a shutdown must not cancel workflows durably).
         """
         await self._prepare_run()
 
         async def check(idle: bool) -> bool:
             return await condition.check(ConditionView(self.store, idle, self.registry))
 
-        try:
-            return await drive_until(self.runtime, self, self.clock, check, timeout)
-        finally:
-            if cancel_rest:
-                await self._control.cancel_rest(condition, f"run_until({condition}) stopped")
+        held = await drive_until(self.runtime, self, self.clock, check, timeout)
+        if cancel_rest:
+            await self._control.cancel_rest(condition, f"run_until({condition}) stopped")
+        return held
 
     def workflow_span(self, name: str) -> AbstractContextManager[Span]:
         """A span grouping everything done inside it in one trace (Flock's `traced_run`)."""
