@@ -70,6 +70,7 @@ from .orchestration._events import (
     ArtifactPublished,
     EventBus,
     FlockEvent,
+    OptimizationProgress,
     TokenStreamed,
 )
 from .orchestration._resume import ResumeReport, SkippedWork
@@ -175,6 +176,7 @@ __all__ = [
     "LearnedState",
     "McpServerSpec",
     "NoContext",
+    "OptimizationProgress",
     "OutputGroup",
     "PostgresBlackboardStore",
     "PrivateVisibility",

@@ -85,10 +85,12 @@ class ActivationRunner:
         *,
         tick: Tick | None = None,
         batched: bool = False,
+        on_token: Callable[[str, int], None] | None = None,
     ) -> list[Output]:
         """Evaluate every output group of `spec` and return the outputs that passed the contract.
 
         Outputs are visible only to identities that could see all of `inputs` and `context` (see `_flow`).
+        `on_token(text, attempt)`, when given, receives the text a streaming engine streams on each attempt.
         """
         read = read_visibility((*inputs, *context))
         for component in spec.components:
@@ -111,19 +113,21 @@ class ActivationRunner:
                 batched=batched,
                 learned=self.learned.get((spec.name, index)),
             )
-            produced = await self._best_of(spec, request, meter)
+            produced = await self._best_of(spec, request, meter, on_token)
             outputs.extend(Output(p, self._visibility(spec, group, index, p, read), index) for p in produced)
         return outputs
 
-    async def _best_of(self, spec: AgentSpec, request: EvaluationRequest, meter: UsageMeter) -> list[BaseModel]:
+    async def _best_of(
+        self, spec: AgentSpec, request: EvaluationRequest, meter: UsageMeter, relay: Callable[[str, int], None] | None
+    ) -> list[BaseModel]:
         if spec.best_of is None or spec.best_of.n == 1:
-            return await self._with_repair(spec, request, meter)
+            return await self._with_repair(spec, request, meter, relay)
         candidates: list[list[BaseModel]] = []
         failures: list[Exception] = []
 
         async def candidate() -> None:
             try:
-                candidates.append(await self._with_repair(spec, request, meter))
+                candidates.append(await self._with_repair(spec, request, meter, relay))
             except (ContractViolation, EngineError) as exc:
                 failures.append(exc)
 
@@ -135,14 +139,17 @@ class ActivationRunner:
         score = spec.best_of.score
         return max(candidates, key=score)
 
-    async def _with_repair(self, spec: AgentSpec, request: EvaluationRequest, meter: UsageMeter) -> list[BaseModel]:
+    async def _with_repair(
+        self, spec: AgentSpec, request: EvaluationRequest, meter: UsageMeter, relay: Callable[[str, int], None] | None
+    ) -> list[BaseModel]:
         engine = self._engine_for(spec)
         for attempt in range(spec.max_repairs + 1):
             if attempt:
                 meter.repairs += 1
             outputs: Sequence[BaseModel] = ()
             try:
-                result = await evaluate_checked(spec.name, engine, request)
+                attempted = request if relay is None else _replace(request, on_token=_on_attempt(relay, attempt))
+                result = await evaluate_checked(spec.name, engine, attempted)
                 meter.add(result.usage)
                 outputs = result.outputs
                 for component in spec.components:
@@ -207,6 +214,11 @@ class ActivationRunner:
                 },
             )
         return visibility
+
+
+def _on_attempt(relay: Callable[[str, int], None], attempt: int) -> Callable[[str], None]:
+    """`relay` bound to one attempt: the `on_token` of that attempt's request."""
+    return lambda text: relay(text, attempt)
 
 
 def _replace(request: EvaluationRequest, **changes: Any) -> EvaluationRequest:

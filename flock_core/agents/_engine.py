@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
@@ -39,6 +39,9 @@ class EvaluationRequest:
         tick: for a scheduled activation, which timer tick fired it.
         batched: whether `inputs` is a whole batch (`BatchSpec`): engines present it as one plural input.
         learned: demonstrations and instructions learned for this agent and output group, if any.
+        on_token: where an engine that can stream sends each chunk of model output as it arrives, or
+            `None` when nobody listens (then it should not stream). Streamed text is for display only:
+            the outputs the engine returns are what the contract checks and what is published.
     """
 
     agent: AgentSpec
@@ -54,6 +57,7 @@ class EvaluationRequest:
     tick: Tick | None = None
     batched: bool = False
     learned: LearnedState | None = None
+    on_token: Callable[[str], None] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,7 +25,7 @@ from ..blackboard._store import BlackboardStore
 from ..blackboard._work import Commit, WorkRecord
 from ..exceptions import CircuitBreakerTripped, ConfigurationError, RuntimeFlockError
 from ._artifact_factory import ArtifactFactory
-from ._events import ActivationFailed, ActivationFinished, ActivationStarted, EventBus
+from ._events import ActivationFailed, ActivationFinished, ActivationStarted, EventBus, TokenRelay
 from ._runtime import WorkItem
 
 __all__ = ["Executor", "ToolSource"]
@@ -145,9 +145,16 @@ class Executor:
             spec = await self._with_mcp_tools(spec)
             request = ContextRequest(self._store, spec, item.inputs, self._clock.now())
             context = await provide_context(spec.context or self._context, request)
-            with reading(_public(*item.inputs, *context)):
+            read = read_visibility((*item.inputs, *context))
+            # decided once per activation: with no token subscriber, engines do not stream at all
+            relay = (
+                TokenRelay(self._events, spec.name, record.key, item.correlation_id, read)
+                if self._events.streaming
+                else None
+            )
+            with reading(read.kind == "public"):
                 outputs = await self._runner.run(
-                    spec, item.inputs, context, meter, tick=record.tick, batched=record.batched
+                    spec, item.inputs, context, meter, tick=record.tick, batched=record.batched, on_token=relay
                 )
             artifacts = self._artifacts.from_outputs(spec.name, outputs, item.inputs, item.correlation_id)
         except Exception as exc:  # noqa: BLE001 - any failing activation is recorded as a WorkflowError; others keep running

@@ -218,7 +218,9 @@ def _other_paths(ops: _Operations) -> dict[str, dict[str, Any]]:
         "/api/v1/events": {
             "get": ops.operation("Run events as Server-Sent Events", "stream_events", {"200": events},
                                  parameters=[_query("max_events", {"type": "integer", "minimum": 1},
-                                                    "Close after this many.")]),
+                                                    "Close after this many."),
+                                             _query("tokens", {"type": "boolean", "default": False},
+                                                    "Also send the token_streamed events of visible activations.")]),
         },
         "/metrics": {
             "get": ops.operation("Prometheus metrics", "metrics",

@@ -155,8 +155,7 @@
     if (kind === "activation_started") return `${data.agent} started on ${data.input_ids.map(short).join(", ")}`;
     if (kind === "activation_finished") return `${data.agent} published ${data.output_ids.map(short).join(", ") || "nothing"}`;
     if (kind === "activation_failed") return `${data.agent} failed: ${data.error_type}: ${data.message}`;
-    if (kind === "token_streamed") return `${data.agent}: ${data.text}`;
-    if (kind === "lagged") return `${data.dropped} events dropped (client too slow)`;
+    if (kind === "lagged") return `${data.dropped} events dropped (${data.dropped_tokens || 0} of them tokens; client too slow)`;
     return kind;
   }
 
@@ -179,6 +178,41 @@
     }
   }
 
+  // -- live text of running activations: one box per activation, gone when it ends ----------------------
+
+  const RUNNING_CHARS = 4000;
+
+  function runningBox(data) {
+    let box = document.querySelector(`#running [data-work-key="${CSS.escape(data.work_key)}"]`);
+    if (!box) {
+      box = el("div", { class: "running", "data-work-key": data.work_key, "data-agent": data.agent });
+      box.append(el("strong", {}, data.agent), el("span", { class: "attempt" }, ""), el("pre", {}, ""));
+      $("#running").append(box);
+    }
+    return box;
+  }
+
+  function trackRunning(kind, data) {
+    if (kind === "activation_started") runningBox(data);
+    else if (kind === "activation_finished" || kind === "activation_failed") {
+      const box = document.querySelector(`#running [data-work-key="${CSS.escape(data.work_key)}"]`);
+      if (box) box.remove();
+    } else if (kind === "token_streamed") {
+      const box = runningBox(data);
+      const pre = box.querySelector("pre");
+      if (String(data.attempt || 0) !== (box.dataset.attempt || "0")) {  // a repair attempt starts afresh
+        box.dataset.attempt = String(data.attempt);
+        box.querySelector(".attempt").textContent = ` (repair ${data.attempt})`;
+        pre.textContent = "";
+      }
+      pre.textContent = (pre.textContent + data.text).slice(-RUNNING_CHARS);
+      pre.scrollTop = pre.scrollHeight;
+      return true;
+    }
+    $("#running-empty").hidden = $("#running").children.length > 0;
+    return false;
+  }
+
   function handleFrame(frame) {
     let kind = "message";
     const data = [];
@@ -186,13 +220,15 @@
       if (line.startsWith("event:")) kind = line.slice(6).trim();
       else if (line.startsWith("data:")) data.push(line.slice(5).trimStart());
     }
-    if (data.length) addEvent(kind, JSON.parse(data.join("\n")));
+    if (!data.length) return;
+    const parsed = JSON.parse(data.join("\n"));
+    if (!trackRunning(kind, parsed)) addEvent(kind, parsed);  // tokens go to their box, not to the feed
   }
 
   async function streamEvents() {
     for (;;) {
       try {
-        const response = await fetch("/api/v1/events", { headers: headers({ Accept: "text/event-stream" }) });
+        const response = await fetch("/api/v1/events?tokens=true", { headers: headers({ Accept: "text/event-stream" }) });
         if (response.status === 401) {
           askForKey();
           await sleep(3000);

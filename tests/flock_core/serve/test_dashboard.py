@@ -7,13 +7,17 @@ import json
 import os
 from pathlib import Path
 
+import anyio
 import httpx
 import pytest
+from pydantic import BaseModel
 
-from flock_core import Flock
+from flock_core import EvaluationRequest, Flock
 from flock_core.serve import start_server
+from flock_core.testing import FunctionEngine
 
 from .cdp import Page, find_chromium, launch
+from .conftest import Answer, Question
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
@@ -104,3 +108,39 @@ async def test_publish_through_the_dashboard(chromium: str, flock: Flock, tmp_pa
         (tmp_path / "dashboard.png").write_bytes(base64.b64decode(shot["data"]))
         await page.evaluate("1")  # drain pending events
         assert [e for e in page.errors if "422" not in e] == []  # Chrome logs the 422 response itself
+
+
+@pytest.mark.timeout(600)  # the fixture may install Chromium first
+async def test_the_dashboard_shows_the_streamed_text_of_running_agents(chromium: str, tmp_path: Path) -> None:
+    gate = anyio.Event()
+
+    async def slow_answer(request: EvaluationRequest) -> list[BaseModel]:
+        assert request.on_token is not None  # the dashboard asked for tokens: the engine streams
+        request.on_token("HELLO ")
+        request.on_token("STREAMING WORLD")
+        await gate.wait()
+        return [Answer(text="done")]
+
+    flock = Flock(engine=FunctionEngine(slow_answer))
+    flock.register_type(Question)
+    flock.register_type(Answer)
+    flock.agent("answerer").consumes(Question).publishes(Answer)
+    async with await start_server(flock, port=0) as server, launch(chromium, tmp_path / "profile") as page:
+        await page.send("Page.navigate", url=server.url + "/")
+        await page.wait_for(
+            "document.body?.dataset.ready === 'true'"
+            " && document.querySelector('#stream-status')?.dataset.state === 'live'"
+        )
+        async with httpx.AsyncClient(base_url=server.url) as http:
+            await http.post("/api/v1/artifacts", json={"type": "Question", "payload": {"text": "hi"}})
+        text = await page.wait_for(
+            "document.querySelector('#running [data-agent=\"answerer\"] pre')?.textContent", timeout=10
+        )
+        assert text == "HELLO STREAMING WORLD"
+        assert await page.evaluate("document.querySelector('#running-empty').hidden")
+        gate.set()
+        await page.wait_for("document.querySelectorAll('#running .running').length === 0", timeout=10)
+        await page.wait_for("!!document.querySelector('#event-feed li[data-kind=\"activation_finished\"]')")
+        kinds = await page.evaluate("[...document.querySelectorAll('#event-feed li')].map(li => li.dataset.kind)")
+        assert "token_streamed" not in kinds  # tokens go to the running box, not to the feed
+        assert page.errors == []
