@@ -30,6 +30,7 @@ from .agents._context import (
     NoContext,
     RecentContext,
 )
+from .agents._approval import ApprovalPolicy
 from .agents._engine import Engine, EvaluationRequest, EvaluationResult, Usage
 from .agents._filtered import FilterConfig, FilteredContextProvider
 from .agents._flock_style import ComponentContext, EngineComponent, EvalInputs, EvalResult, UtilityComponent
@@ -38,7 +39,8 @@ from .agents._patterns import BatchSpec, JoinSpec, ScheduleSpec
 from .agents._semantic import Embedder, Semantic
 from .agents._spec import AgentSpec, BestOf, FanOut, OutputGroup, Subscription
 from .agents._tool import flock_tool
-from .blackboard._artifacts import Artifact, WorkflowError
+from .blackboard._approvals import ApprovalRequest
+from .blackboard._artifacts import ApprovalRejected, Artifact, WorkflowError
 from .blackboard._registry import TypeRegistry, flock_type, type_name_of
 from .blackboard._store import (
     ArtifactLog,
@@ -67,6 +69,8 @@ from .orchestration._events import (
     ActivationFailed,
     ActivationFinished,
     ActivationStarted,
+    ApprovalDecided,
+    ApprovalRequested,
     ArtifactPublished,
     EventBus,
     FlockEvent,
@@ -129,6 +133,11 @@ __all__ = [
     "AgentIdentity",
     "AgentSpec",
     "ApiKeys",
+    "ApprovalDecided",
+    "ApprovalPolicy",
+    "ApprovalRejected",
+    "ApprovalRequest",
+    "ApprovalRequested",
     "Artifact",
     "ArtifactCount",
     "ArtifactLog",

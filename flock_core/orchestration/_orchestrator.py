@@ -27,6 +27,7 @@ from ..agents._default_engine import load_default_engine
 from ..agents._engine import Engine, Usage
 from ..agents._semantic import Embedder
 from ..agents._spec import AgentSpec
+from ..blackboard._approvals import ApprovalOutcome, ApprovalRequest
 from ..blackboard._artifacts import Artifact, WorkflowError
 from ..blackboard._leases import new_owner
 from ..blackboard._registry import TypeRegistry
@@ -34,6 +35,7 @@ from ..blackboard._shared import shared_store
 from ..blackboard._store import ArtifactQuery, BlackboardStore, ExclusiveBoard
 from ..blackboard._work import Commit, ExpiredJoin, WorkRecord
 from ..exceptions import ConfigurationError, DuplicateAgentError, RunTimeoutError, UnknownAgentError
+from ._approval import ApprovalGate, Approver
 from ._artifact_factory import ArtifactFactory
 from ._board import Board, LocalBoard
 from ._conditions import Condition, ConditionView
@@ -111,6 +113,9 @@ class Orchestrator:
         self._schedules = Schedules(self._specs, clock, self.runtime, self._commit)
         self.board = self._open_board(store, lease)
         self._control = WorkflowControl(store, self.runtime, self.events, self._tracer, self.board.readmit)
+        self._approvals = ApprovalGate(
+            store, clock, self._artifacts, self._tracer, self.events, self._commit, self.board.route
+        )
         self._executor = Executor(
             agents=self._specs,
             store=store,
@@ -125,6 +130,7 @@ class Orchestrator:
             max_agent_iterations=max_agent_iterations,
             commit=self._commit,
             route=self.board.route,
+            approvals=self._approvals,
         )
 
     def _open_board(self, store: BlackboardStore, lease: timedelta) -> Board:
@@ -274,14 +280,16 @@ class Orchestrator:
         await self._executor.run_item(item)
 
     async def on_clock(self, now: datetime) -> None:
-        """Expire joins and flush timed-out batches."""
+        """Expire joins, flush timed-out batches and decide timed-out approvals."""
         routed = self._routing.expire_due(now)
         if routed.items or routed.expired:
             await self._commit(Commit(), routed)
+        await self._approvals.expire(now)
 
     def next_deadline(self) -> datetime | None:
-        """The next join expiry or batch timeout."""
-        return self._routing.next_deadline()
+        """The next join expiry, batch timeout or approval timeout."""
+        deadlines = [d for d in (self._routing.next_deadline(), self._approvals.next_deadline()) if d is not None]
+        return min(deadlines, default=None)
 
     async def on_idle(self) -> bool:
         """Flush partial batches that ask for it; report whether that queued work."""
@@ -337,6 +345,7 @@ class Orchestrator:
         added, removed, changed = compare_fingerprints(previous, self._fingerprints()) if previous else ((), (), ())
         await self._save_fingerprints()
         resumed = await self.board.resume()
+        await self._approvals.load()
         self.expired_joins.extend(resumed.expired_joins)
         if resumed.routed.items or resumed.routed.expired:
             await self._commit(Commit(), resumed.routed)
@@ -420,6 +429,17 @@ class Orchestrator:
         """Pause or resume one workflow, or every workflow on the board (`None`)."""
         await self._control.pause(correlation_id, paused)
 
+    async def approvals(self, approver: Approver | None, correlation_id: str | None) -> list[ApprovalRequest]:
+        """Pending approval requests (with `approver`: only those it may decide)."""
+        return await self._approvals.pending(approver, correlation_id)
+
+    async def decide(
+        self, approval_id: str, outcome: ApprovalOutcome, approver: Approver, reason: str | None
+    ) -> tuple[Artifact, ...]:
+        """Approve or reject held outputs; returns what was published."""
+        await self.start()
+        return await self._approvals.decide(approval_id, outcome, approver, reason)
+
     async def dead_letters(self) -> list[WorkRecord]:
         """Work items that failed for good."""
         return await self.store.work(("failed",))
@@ -435,7 +455,10 @@ class Orchestrator:
         gates, joins, batches = self._routing.waiting(correlation_id)
         gates += self.deferred.waiting(correlation_id)  # inputs of activations held by their condition
         cancelled, paused = await self._control.state(correlation_id)
+        approvals = len(await self.store.approvals("pending", correlation_id=correlation_id))
         state = "active" if pending or delayed or joins or batches else ("failed" if errors else "completed")
+        if approvals and state != "active":
+            state = "awaiting_approval"
         if cancelled is not None:
             state = "cancelled"
         elif paused and state == "active":
@@ -452,6 +475,7 @@ class Orchestrator:
             delayed_artifacts=delayed,
             usage=self._executor.usage.get(correlation_id, Usage()),
             cancel_reason=cancelled,
+            pending_approvals=approvals,
         )
 
     async def shutdown(self) -> None:
