@@ -19,7 +19,7 @@ from .agents._engine import Engine
 from .agents._semantic import Embedder
 from .agents._spec import AgentSpec
 from .blackboard._approvals import ApprovalRequest
-from .blackboard._artifacts import EXTERNAL_PRODUCER, ApprovalRejected, Artifact, WorkflowError
+from .blackboard._artifacts import EXTERNAL_PRODUCER, Artifact, WorkflowError
 from .blackboard._registry import TypeRegistry, default_registry
 from .blackboard._store import ArtifactQuery, BlackboardStore
 from .blackboard._visibility import AgentIdentity, Visibility
@@ -125,7 +125,6 @@ class Flock:
         self.show_results = show_results
         self.registry = TypeRegistry(default_registry, replace_redefinitions=False)
         self.registry.register(WorkflowError)
-        self.registry.register(ApprovalRejected)
         self._mcp: McpToolbox | None = None
         self._core = Orchestrator(
             registry=self.registry,

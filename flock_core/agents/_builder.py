@@ -9,6 +9,7 @@ from typing import Any, Self, TypeVar, cast
 
 from pydantic import BaseModel
 
+from ..blackboard._artifacts import ApprovalRejected
 from ..blackboard._registry import TypeRegistry
 from ..blackboard._visibility import AgentIdentity
 from ..exceptions import AgentDeclarationError, UserError
@@ -259,9 +260,11 @@ class AgentBuilder:
         return self._update(output_groups=(*self._spec.output_groups, group))
 
     def _approval(self, approval: object) -> ApprovalPolicy | None:
-        if approval is None or isinstance(approval, ApprovalPolicy):
-            return approval
-        raise self._fail(f"publishes(approval=...) takes an ApprovalPolicy, got {approval!r}", "approval")
+        if approval is not None and not isinstance(approval, ApprovalPolicy):
+            raise self._fail(f"publishes(approval=...) takes an ApprovalPolicy, got {approval!r}", "approval")
+        if approval is not None:
+            self._registry.register(ApprovalRejected)  # what a rejection publishes, only where one can happen
+        return approval
 
     def requires_approval(
         self,
@@ -279,7 +282,9 @@ class AgentBuilder:
             timeout: how long the outputs wait (a timedelta or seconds; `None`: until decided).
             on_timeout: what the timeout decides: `"reject"` (default) or `"approve"`.
         """
-        return self._update(approval=approval_policy(self._spec.name, approvers, timeout, on_timeout))
+        policy = approval_policy(self._spec.name, approvers, timeout, on_timeout)
+        self._registry.register(ApprovalRejected)  # what a rejection publishes
+        return self._update(approval=policy)
 
     def with_engines(self, *engines: Engine | EngineComponent) -> Self:
         """Use `engine` instead of the Flock's default engine (one engine per agent; a Flock-style
