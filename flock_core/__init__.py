@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from ._clock import Clock, SystemClock
 from ._flock import Flock
 from ._version import __version__
+from .agents._approval import ApprovalPolicy
 from .agents._builder import AgentBuilder
 from .agents._components import AgentComponent
 from .agents._context import (
@@ -30,7 +31,6 @@ from .agents._context import (
     NoContext,
     RecentContext,
 )
-from .agents._approval import ApprovalPolicy
 from .agents._engine import Engine, EvaluationRequest, EvaluationResult, Usage
 from .agents._filtered import FilterConfig, FilteredContextProvider
 from .agents._flock_style import ComponentContext, EngineComponent, EvalInputs, EvalResult, UtilityComponent

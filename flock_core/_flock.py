@@ -351,9 +351,7 @@ class Flock:
         """
         return await self._core.approvals(approver, correlation_id)
 
-    async def approve(
-        self, approval_id: str, *, by: AgentIdentity | str, reason: str | None = None
-    ) -> list[Artifact]:
+    async def approve(self, approval_id: str, *, by: AgentIdentity | str, reason: str | None = None) -> list[Artifact]:
         """Approve held outputs as `by`: they are published exactly as held and routed to their consumers.
 
         Returns the published artifacts; `ApprovalError` if there is no pending request with this id that

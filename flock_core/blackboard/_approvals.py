@@ -97,7 +97,8 @@ def may_decide(identity: AgentIdentity, request: ApprovalRequest, now: datetime)
     >>> from datetime import UTC, datetime
     >>> request = ApprovalRequest("a1", "writer", "c", "k", (), frozenset({"alice@acme"}), datetime.now(UTC))
     >>> now = datetime.now(UTC)
-    >>> may_decide(AgentIdentity("alice", tenant="acme"), request, now), may_decide(AgentIdentity("alice"), request, now)
+    >>> alice, outsider = AgentIdentity("alice", tenant="acme"), AgentIdentity("alice")
+    >>> may_decide(alice, request, now), may_decide(outsider, request, now)
     (True, False)
     """
     return str(identity) in request.approvers and may_see(identity, request.artifacts, now)

@@ -63,7 +63,9 @@ def _line(request: ApprovalRequest) -> str:
 
 def _approvals(args: argparse.Namespace) -> int:
     flock = load_flock(args.target)
-    requests: list[ApprovalRequest] = _run(flock, lambda: flock.approvals(_identity(args), correlation_id=args.correlation))
+    requests: list[ApprovalRequest] = _run(
+        flock, lambda: flock.approvals(_identity(args), correlation_id=args.correlation)
+    )
     for request in requests:
         if args.json:
             artifacts = [a.model_dump(mode="json") for a in request.artifacts]

@@ -60,6 +60,7 @@ class ApprovalGate:
 
     def __init__(
         self,
+        *,
         store: BlackboardStore,
         clock: Clock,
         artifacts: ArtifactFactory,
@@ -78,7 +79,12 @@ class ApprovalGate:
         self._deadlines: dict[str, datetime] = {}
 
     def hold(
-        self, spec: AgentSpec, work_key: str, correlation_id: str, outputs: Sequence[Output], artifacts: Sequence[Artifact]
+        self,
+        spec: AgentSpec,
+        work_key: str,
+        correlation_id: str,
+        outputs: Sequence[Output],
+        artifacts: Sequence[Artifact],
     ) -> tuple[list[Artifact], tuple[ApprovalRequest, ...]]:
         """Split an activation's artifacts into those published now and the requests that hold the rest."""
         if spec.approval is None and not any(g.approval for g in spec.output_groups):
@@ -93,11 +99,21 @@ class ApprovalGate:
         for index, group_artifacts in held.items():
             policy = spec.output_groups[index].approval or spec.approval
             assert policy is not None
-            requests.append(self._request(spec.name, work_key, correlation_id, policy, group_artifacts, now))
+            requests.append(
+                self._request(
+                    agent=spec.name,
+                    work_key=work_key,
+                    correlation_id=correlation_id,
+                    policy=policy,
+                    artifacts=group_artifacts,
+                    now=now,
+                )
+            )
         return published, tuple(requests)
 
     def _request(
         self,
+        *,
         agent: str,
         work_key: str,
         correlation_id: str,
@@ -125,11 +141,15 @@ class ApprovalGate:
             if request.deadline is not None:
                 self._deadlines[request.id] = request.deadline
             if span.is_recording():
-                span.add_event("approval_requested", {Attr.APPROVAL_ID: request.id, "flock.approval.held": len(request.artifacts)})
+                span.add_event(
+                    "approval_requested", {Attr.APPROVAL_ID: request.id, "flock.approval.held": len(request.artifacts)}
+                )
             if self._events.listening:
                 approvers = tuple(sorted(request.approvers))
                 self._events.emit(
-                    ApprovalRequested(request.id, request.agent, request.correlation_id, approvers, len(request.artifacts))
+                    ApprovalRequested(
+                        request.id, request.agent, request.correlation_id, approvers, len(request.artifacts)
+                    )
                 )
 
     async def pending(self, approver: Approver | None, correlation_id: str | None) -> list[ApprovalRequest]:

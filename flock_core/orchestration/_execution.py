@@ -187,7 +187,9 @@ class Executor:
             artifacts = self._artifacts.from_outputs(spec.name, outputs, (source,), source.correlation_id)
             record_outputs(span, artifacts, meter.total.input_tokens, meter.total.output_tokens)
         if publish:
-            published, held = self._approvals.hold(spec, f"invoke:{source.id}", source.correlation_id, outputs, artifacts)
+            published, held = self._approvals.hold(
+                spec, f"invoke:{source.id}", source.correlation_id, outputs, artifacts
+            )
             commit = Commit(artifacts=(source, *published), consumed=((spec.name, source.id),), hold=held)
             if await self._commit(commit, await self._route(published)):
                 self._approvals.held(held)

@@ -114,7 +114,13 @@ class Orchestrator:
         self.board = self._open_board(store, lease)
         self._control = WorkflowControl(store, self.runtime, self.events, self._tracer, self.board.readmit)
         self._approvals = ApprovalGate(
-            store, clock, self._artifacts, self._tracer, self.events, self._commit, self.board.route
+            store=store,
+            clock=clock,
+            artifacts=self._artifacts,
+            tracer=self._tracer,
+            events=self.events,
+            commit=self._commit,
+            route=self.board.route,
         )
         self._executor = Executor(
             agents=self._specs,

@@ -242,28 +242,51 @@ def _control_paths(ops: _Operations) -> dict[str, dict[str, Any]]:
     decided = {"200": _json("What the decision published", _ref("DecisionResponse"))}
     paths: dict[str, dict[str, Any]] = {
         "/api/v1/correlations/{correlation_id}/cancel": {
-            "post": ops.operation("Cancel a workflow the caller may see", "cancel_workflow", done, 400, 404, 413, 422,
-                                  parameters=workflow, requestBody=_optional_body("CancelRequest")),
+            "post": ops.operation(
+                "Cancel a workflow the caller may see",
+                "cancel_workflow",
+                done,
+                400,
+                404,
+                413,
+                422,
+                parameters=workflow,
+                requestBody=_optional_body("CancelRequest"),
+            ),
         },
         "/api/v1/approvals": {
-            "get": ops.operation("Pending approval requests the caller may decide", "list_approvals",
-                                 {"200": _json("Requests", _ref("ApprovalList"))},
-                                 parameters=[_query("correlation_id", {"type": "string"}, "Only this workflow.")]),
+            "get": ops.operation(
+                "Pending approval requests the caller may decide",
+                "list_approvals",
+                {"200": _json("Requests", _ref("ApprovalList"))},
+                parameters=[_query("correlation_id", {"type": "string"}, "Only this workflow.")],
+            ),
         },
     }
     for verb in ("pause", "resume"):
         paths[f"/api/v1/correlations/{{correlation_id}}/{verb}"] = {
-            "post": ops.operation(f"{verb.capitalize()} a workflow the caller may see", f"{verb}_workflow", done, 404,
-                                  parameters=workflow),
+            "post": ops.operation(
+                f"{verb.capitalize()} a workflow the caller may see", f"{verb}_workflow", done, 404, parameters=workflow
+            ),
         }
         paths[f"/api/v1/board/{verb}"] = {
-            "post": ops.operation(f"{verb.capitalize()} every workflow (callers without a tenant)", f"{verb}_board",
-                                  done, 403),
+            "post": ops.operation(
+                f"{verb.capitalize()} every workflow (callers without a tenant)", f"{verb}_board", done, 403
+            ),
         }
     for verb in ("approve", "reject"):
         paths[f"/api/v1/approvals/{{approval_id}}/{verb}"] = {
-            "post": ops.operation(f"{verb.capitalize()} held outputs as the caller", verb, decided, 400, 404, 413, 422,
-                                  parameters=approval, requestBody=_optional_body("DecisionRequest")),
+            "post": ops.operation(
+                f"{verb.capitalize()} held outputs as the caller",
+                verb,
+                decided,
+                400,
+                404,
+                413,
+                422,
+                parameters=approval,
+                requestBody=_optional_body("DecisionRequest"),
+            ),
         }
     return paths  # fmt: skip
 

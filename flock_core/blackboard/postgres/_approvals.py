@@ -19,6 +19,8 @@ from ._tenancy import POLICY
 
 __all__ = ["APPROVALS_MIGRATION", "decide", "hold", "select"]
 
+_SESSIONS_OWN: LiteralString = "tenant_id IS NOT DISTINCT FROM flock_session_tenant()"
+"""A row written by the session: its tenant's (`NULL` for an operator), never another's or every tenant's."""
 _OWN: LiteralString = "(SELECT flock_session_tenant()) IS NULL OR tenant_id = (SELECT flock_session_tenant())"
 """A row the session may write or delete: its own tenant's, or any for an operator."""
 
@@ -31,7 +33,7 @@ def _controls(table: LiteralString) -> tuple[LiteralString, ...]:
         f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY",
         f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY",
         f"CREATE POLICY tenant_reads ON {table} FOR SELECT USING ({POLICY})",
-        f"CREATE POLICY tenant_inserts ON {table} FOR INSERT WITH CHECK (tenant_id IS NOT DISTINCT FROM flock_session_tenant())",
+        f"CREATE POLICY tenant_inserts ON {table} FOR INSERT WITH CHECK ({_SESSIONS_OWN})",
         f"CREATE POLICY tenant_deletes ON {table} FOR DELETE USING ({_OWN})",
     )
 
@@ -71,7 +73,11 @@ ORDER BY seq"""
 async def hold(conn: AsyncConnection[Any], requests: tuple[ApprovalRequest, ...]) -> None:
     """Store pending requests (inside the caller's transaction)."""
     if requests:
-        columns = ([r.id for r in requests], [r.correlation_id for r in requests], [request_document(r) for r in requests])
+        columns = (
+            [r.id for r in requests],
+            [r.correlation_id for r in requests],
+            [request_document(r) for r in requests],
+        )
         await conn.execute(_HOLD, columns)
 
 

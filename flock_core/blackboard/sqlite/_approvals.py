@@ -25,7 +25,8 @@ def hold(conn: sqlite3.Connection, requests: Sequence[ApprovalRequest]) -> None:
 def decide(conn: sqlite3.Connection, decision: Decision) -> bool:
     """Apply `decision` if its request is still pending (inside the caller's transaction)."""
     changed = conn.execute(
-        "UPDATE approvals SET status = ?, decided_by = ?, decided_at = ?, reason = ? WHERE id = ? AND status = 'pending'",
+        "UPDATE approvals SET status = ?, decided_by = ?, decided_at = ?, reason = ? "
+        "WHERE id = ? AND status = 'pending'",
         (decision.outcome, decision.by, decision.at.isoformat(), decision.reason, decision.approval_id),
     ).rowcount
     if not changed and conn.execute("SELECT 1 FROM approvals WHERE id = ?", (decision.approval_id,)).fetchone() is None:
@@ -43,6 +44,12 @@ def select(
         (status, correlation_id, approval_id),
     ).fetchall()
     return [
-        decided(request_from_document(row[0]), row[1], row[2], None if row[3] is None else datetime.fromisoformat(row[3]), row[4])
+        decided(
+            request_from_document(row[0]),
+            row[1],
+            row[2],
+            None if row[3] is None else datetime.fromisoformat(row[3]),
+            row[4],
+        )
         for row in rows
     ]

@@ -98,9 +98,14 @@ def test_an_approver_lists_and_approves_from_the_shell(module: str) -> None:
     approval_id = line.split()[0]
     assert line.endswith("writer  c1  holds 1 Draft")
     status, _, err = cli(module, "approve", approval_id, "--as", "mallory")
-    assert (status, err.strip()) == (2, f"flock approve: no pending approval request {approval_id!r} that 'mallory' may decide")
+    assert (status, err.strip()) == (
+        2,
+        f"flock approve: no pending approval request {approval_id!r} that 'mallory' may decide",
+    )
     assert cli(module, "approve", approval_id, "--as", "editor", "--reason", "ok") == (
-        0, f"approved {approval_id} as editor\n", ""
+        0,
+        f"approved {approval_id} as editor\n",
+        "",
     )
     loaded = fresh(module)
 
@@ -120,11 +125,13 @@ def test_only_an_approver_who_may_see_the_outputs_lists_or_rejects_them(module: 
 
     hold(module, visibility=TenantVisibility(tenant_id="acme"))
     assert cli(module, "approvals", "--as", "editor")[1] == ""  # editor has no tenant: acme's draft is hidden
-    status, listing, _ = cli(module, "approvals", "--as", "alice", "--tenant", "acme", "--json")
+    _, listing, _ = cli(module, "approvals", "--as", "alice", "--tenant", "acme", "--json")
     approval_id = listing.split('"id": "')[1].split('"')[0]
     assert cli(module, "reject", approval_id, "--as", "editor")[0] == 2
     assert cli(module, "reject", approval_id, "--as", "alice", "--tenant", "acme", "--reason", "no") == (
-        0, f"rejected {approval_id} as alice@acme\n", ""
+        0,
+        f"rejected {approval_id} as alice@acme\n",
+        "",
     )
 
 
@@ -145,7 +152,9 @@ def test_cancel_pause_and_resume_from_the_shell(module: str) -> None:
     anyio.run(loaded.flock.store.close)
     assert cli(module, "resume", "c2") == (0, "resumed workflow c2\n", "")
     assert cli(module, "cancel", "c2", "--reason", "not needed") == (
-        0, "cancelled workflow c2 (1 queued or running work item(s) stopped)\n", ""
+        0,
+        "cancelled workflow c2 (1 queued or running work item(s) stopped)\n",
+        "",
     )
     loaded = fresh(module)
 

@@ -66,12 +66,16 @@ def write(request: object) -> list[BaseModel]:
     return [Post(text=f"posted: {request.payloads[0].text}")]  # type: ignore[attr-defined]
 
 
-def newsroom(store: BlackboardStore, *, timeout: float | None = None, on_timeout: str = "reject", **kw: object) -> Flock:
+def newsroom(
+    store: BlackboardStore, *, timeout: float | timedelta | None = None, on_timeout: str = "reject", **kw: object
+) -> Flock:
     flock = Flock(store=store, engine=FunctionEngine(write), **kw)  # type: ignore[arg-type]
     for model in (Brief, Draft, Post, Summary):
         flock.register_type(model)
     flock.agent("writer").tenant("acme").consumes(Brief).publishes(Draft).requires_approval(
-        ["editor", AgentIdentity("chief", tenant="acme")], timeout=timeout, on_timeout=on_timeout  # type: ignore[arg-type]
+        ["editor", AgentIdentity("chief", tenant="acme")],
+        timeout=timeout,
+        on_timeout=on_timeout,  # type: ignore[arg-type]
     )
     flock.agent("publisher").consumes(Draft).publishes(Post)
     return flock
@@ -81,7 +85,8 @@ async def test_held_outputs_reach_no_consumer_until_approved(store: BlackboardSt
     flock = newsroom(store)
     await flock.publish(Brief(topic="tides"), correlation_id="c1")
     await flock.run_until_idle()
-    assert await flock.get_by_type(Draft) == [] and await flock.get_by_type(Post) == []
+    assert await flock.get_by_type(Draft) == []
+    assert await flock.get_by_type(Post) == []
     [request] = await flock.approvals()
     assert (request.agent, request.correlation_id, request.status) == ("writer", "c1", "pending")
     assert [a.payload for a in request.artifacts] == [{"text": "draft on tides"}]
@@ -105,7 +110,8 @@ async def test_rejection_records_why_in_lineage_and_nothing_runs(store: Blackboa
     [request] = await flock.approvals()
     rejection = await flock.reject(request.id, by=AgentIdentity("chief", tenant="acme"), reason="not news")
     await flock.run_until_idle()
-    assert await flock.get_by_type(Draft) == [] and await flock.get_by_type(Post) == []
+    assert await flock.get_by_type(Draft) == []
+    assert await flock.get_by_type(Post) == []
     assert rejection.consumed_from == (brief.id,)
     assert rejection.produced_by == "writer"
     assert await flock.get_by_type(ApprovalRejected) == [
@@ -134,7 +140,12 @@ async def test_only_an_approver_who_may_see_the_outputs_decides(store: Blackboar
     assert [r.correlation_id for r in await flock.approvals("editor")] == ["c2"]
     assert {r.correlation_id for r in await flock.approvals(AgentIdentity("chief", tenant="acme"))} == {"c1", "c2"}
     assert await flock.approvals("mallory") == []
-    for intruder in ("editor", "mallory", AgentIdentity("chief", tenant="globex"), AgentIdentity("editor", tenant="acme")):
+    for intruder in (
+        "editor",
+        "mallory",
+        AgentIdentity("chief", tenant="globex"),
+        AgentIdentity("editor", tenant="acme"),
+    ):
         with pytest.raises(ApprovalError) as raised:
             await flock.approve(merger.id, by=intruder)
         assert "no pending approval request" in str(raised.value)

@@ -46,7 +46,9 @@ async def keyed(flock: Flock) -> AsyncIterator[httpx.AsyncClient]:
 
 
 async def held(keyed: httpx.AsyncClient, flock: Flock, caller: str, text: str) -> str:
-    response = await keyed.post("/api/v1/artifacts", json={"type": "Question", "payload": {"text": text}}, headers=key(caller))
+    response = await keyed.post(
+        "/api/v1/artifacts", json={"type": "Question", "payload": {"text": text}}, headers=key(caller)
+    )
     assert response.status_code == 201
     await flock.run_until_idle()
     return str(response.json()["correlation_id"])
@@ -63,7 +65,9 @@ async def test_an_approver_lists_and_approves_and_the_outputs_flow_on(keyed: htt
     response = await keyed.post(f"/api/v1/approvals/{request.id}/approve", json={"reason": "ok"}, headers=key("alice"))
     decision = DecisionResponse.model_validate(response.json())
     assert (decision.outcome, decision.by, [a.id for a in decision.published]) == (
-        "approved", "alice@acme", [a.id for a in request.artifacts]
+        "approved",
+        "alice@acme",
+        [a.id for a in request.artifacts],
     )
     await flock.run_until_idle()
     assert await flock.get_by_type(Post) == [Post(text="MERGER")]

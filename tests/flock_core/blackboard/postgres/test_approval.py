@@ -6,9 +6,10 @@ import anyio
 import pytest
 from pydantic import BaseModel
 
-from flock_core import ApprovalRejected, EvaluationRequest, Flock
+from flock_core import ApprovalRejected, ApprovalRequested, ArtifactPublished, EvaluationRequest, Flock
 from flock_core.blackboard.postgres._store import PostgresBlackboardStore
 from flock_core.exceptions import ApprovalError
+from flock_core.orchestration._events import FlockEvent
 from flock_core.testing import FunctionEngine
 
 from ...conftest import PG_DSN
@@ -45,6 +46,18 @@ def newsroom(store: PostgresBlackboardStore) -> Flock:
 async def test_two_workers_decide_each_request_once(pg_schema: str) -> None:
     stores = [PostgresBlackboardStore(PG_DSN, schema=pg_schema) for _ in range(2)]
     first, second = newsroom(stores[0]), newsroom(stores[1])
+    requested, posted, held = anyio.Event(), anyio.Event(), []
+
+    def watch(event: FlockEvent) -> None:
+        if isinstance(event, ApprovalRequested):
+            held.append(event)
+            if len(held) == 2:
+                requested.set()
+        if isinstance(event, ArtifactPublished) and event.artifact.type == "Post":
+            posted.set()
+
+    for flock in (first, second):
+        flock.events.subscribe(watch)
     try:
         for topic in ("kept", "dropped"):
             await first.publish(Brief(topic=topic), correlation_id=topic)
@@ -52,8 +65,7 @@ async def test_two_workers_decide_each_request_once(pg_schema: str) -> None:
             async with anyio.create_task_group() as group:
                 group.start_soon(first.run_worker)
                 group.start_soon(second.run_worker)
-                while len(await second.approvals()) < 2:
-                    await anyio.sleep(0.05)
+                await requested.wait()
                 requests = {r.correlation_id: r for r in await second.approvals()}
                 outcomes: list[str] = []
 
@@ -69,8 +81,7 @@ async def test_two_workers_decide_each_request_once(pg_schema: str) -> None:
                     race.start_soon(approve, second)
                 assert sorted(outcomes) == ["approved", "refused"]
                 await first.reject(requests["dropped"].id, by="editor", reason="off topic")
-                while not await second.get_by_type(Post):
-                    await anyio.sleep(0.05)
+                await posted.wait()
                 group.cancel_scope.cancel()
         assert await second.get_by_type(Draft) == [Draft(text="kept")]
         assert await second.get_by_type(Post) == [Post(text="kept")]
