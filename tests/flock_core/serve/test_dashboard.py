@@ -14,7 +14,6 @@ from pydantic import BaseModel
 
 from flock_core import ApprovalRejected, ArtifactPublished, EvaluationRequest, Flock
 from flock_core.serve import start_server
-
 from flock_core.testing import FunctionEngine
 
 from .cdp import Page, find_chromium, launch
