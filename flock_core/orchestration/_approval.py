@@ -11,7 +11,7 @@ event; each hold an `approval_requested` span event on the activation and an `Ap
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from opentelemetry import trace
 
@@ -39,6 +39,12 @@ Approver = AgentIdentity | str
 
 TIMEOUT = "timeout"
 """The `decided_by` of a request decided by its timeout."""
+
+CANCELLED = "cancel"
+"""The `decided_by` of a request rejected because its workflow was cancelled."""
+
+_RELOAD = timedelta(seconds=30)
+"""How often a running process reloads the deadlines of requests other processes held."""
 
 
 def _identity(approver: Approver) -> AgentIdentity:
@@ -77,6 +83,7 @@ class ApprovalGate:
         self._commit = commit
         self._route = route
         self._deadlines: dict[str, datetime] = {}
+        self._reload_at: datetime | None = None
 
     def hold(
         self,
@@ -215,10 +222,16 @@ class ApprovalGate:
         return artifact.model_copy(update={"consumed_from": held[0].consumed_from if held else ()})
 
     async def load(self) -> None:
-        """Learn the deadlines of the stored pending requests (after a restart)."""
+        """Learn the deadlines of the stored pending requests (after a restart, and from other processes)."""
+        self._reload_at = self._clock.now() + _RELOAD
         for request in await self._store.approvals("pending"):
             if request.deadline is not None:
                 self._deadlines[request.id] = request.deadline
+
+    async def withdraw(self, correlation_id: str, reason: str) -> None:
+        """Reject the workflow's pending requests: it was cancelled, so nothing it held is published."""
+        for request in await self._store.approvals("pending", correlation_id=correlation_id):
+            await self._apply(request, "rejected", CANCELLED, f"the workflow was cancelled: {reason}")
 
     def next_deadline(self) -> datetime | None:
         """The earliest deadline of a pending request known here."""
@@ -226,6 +239,8 @@ class ApprovalGate:
 
     async def expire(self, now: datetime) -> None:
         """Decide every request whose deadline passed with its declared outcome (once, on any worker)."""
+        if self._reload_at is not None and now >= self._reload_at:
+            await self.load()
         if not self._deadlines or min(self._deadlines.values()) > now:
             return
         for approval_id in [i for i, d in self._deadlines.items() if d <= now]:

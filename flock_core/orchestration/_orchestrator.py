@@ -428,8 +428,10 @@ class Orchestrator:
         return await self.board.requeue(key)
 
     async def cancel(self, correlation_id: str, reason: str) -> int:
-        """Cancel one workflow everywhere; returns how many queued or running work items were cancelled."""
-        return await self._control.cancel(correlation_id, reason)
+        """Cancel one workflow everywhere (rejecting its held outputs); returns the work items it cancelled."""
+        cancelled = await self._control.cancel(correlation_id, reason)
+        await self._approvals.withdraw(correlation_id, reason)
+        return cancelled
 
     async def pause(self, correlation_id: str | None, paused: bool) -> None:
         """Pause or resume one workflow, or every workflow on the board (`None`)."""

@@ -20,8 +20,11 @@ from flock_core import (
     ApprovalDecided,
     ApprovalPolicy,
     ApprovalRejected,
+    ApprovalRequest,
     ApprovalRequested,
+    Artifact,
     BlackboardStore,
+    Commit,
     Flock,
     InMemoryBlackboardStore,
     TenantVisibility,
@@ -264,3 +267,42 @@ def test_declaration_mistakes_are_named() -> None:
         builder.requires_approval("editor", timeout=-1)
     with pytest.raises(AgentDeclarationError, match="ApprovalPolicy"):
         builder.publishes(Draft, approval="editor")  # type: ignore[arg-type]
+
+
+async def test_cancelling_a_workflow_rejects_what_it_holds(store: BlackboardStore) -> None:
+    flock = newsroom(store)
+    await flock.publish(Brief(topic="stale"), correlation_id="c1")
+    await flock.run_until_idle()
+    [request] = await flock.approvals()
+    await flock.cancel("c1", reason="story dropped")
+    assert await flock.approvals() == []
+    [rejected] = await flock.get_by_type(ApprovalRejected)
+    assert (rejected.rejected_by, rejected.reason) == ("cancel", "the workflow was cancelled: story dropped")
+    with pytest.raises(ApprovalError):
+        await flock.approve(request.id, by="editor")
+    await flock.run_until_idle()
+    assert await flock.get_by_type(Post) == []
+
+
+async def test_a_running_process_applies_the_timeout_of_a_request_another_process_held(
+    store: BlackboardStore,
+) -> None:
+    clock = VirtualClock()
+    flock = newsroom(store, clock=clock)
+    await flock.run_until_idle()  # started before anything was held: it knows no deadline yet
+    draft = Artifact(type="Draft", payload={"text": "elsewhere"}, produced_by="writer", correlation_id="c1")
+    held = ApprovalRequest(
+        "r1",
+        "writer",
+        "c1",
+        "writer:k",
+        (draft,),
+        frozenset({"editor"}),
+        clock.now(),
+        clock.now() + timedelta(seconds=10),
+    )
+    await store.commit(Commit(hold=(held,)))  # as another worker on a shared store would
+    clock.advance(timedelta(seconds=31))  # past the deadline and the interval at which deadlines are reloaded
+    await flock.run_until_idle()
+    [rejected] = await flock.get_by_type(ApprovalRejected)
+    assert (rejected.approval_id, rejected.rejected_by) == ("r1", "timeout")
