@@ -30,7 +30,6 @@ from ..blackboard._work import Commit
 from ..exceptions import ApprovalError
 from ._artifact_factory import ArtifactFactory
 from ._events import ApprovalDecided, ApprovalRequested, EventBus
-from ._routing import Routed
 
 __all__ = ["ApprovalGate", "Approver"]
 
@@ -60,8 +59,7 @@ class ApprovalGate:
         artifacts: builds `ApprovalRejected` records.
         tracer: records decisions.
         events: where `ApprovalRequested` / `ApprovalDecided` go.
-        commit: stores one step and hands what it routes to the board.
-        route: the work that approved outputs complete now.
+        step: routes artifacts and stores them with a commit, as one step.
     """
 
     def __init__(
@@ -72,16 +70,14 @@ class ApprovalGate:
         artifacts: ArtifactFactory,
         tracer: FlockTracer,
         events: EventBus,
-        commit: Callable[[Commit, Routed], Awaitable[bool]],
-        route: Callable[[Sequence[Artifact]], Awaitable[Routed]],
+        step: Callable[[Commit, Sequence[Artifact]], Awaitable[bool]],
     ) -> None:
         self._store = store
         self._clock = clock
         self._artifacts = artifacts
         self._tracer = tracer
         self._events = events
-        self._commit = commit
-        self._route = route
+        self._step = step
         self._deadlines: dict[str, datetime] = {}
         self._reload_at: datetime | None = None
 
@@ -192,7 +188,7 @@ class ApprovalGate:
         with self._tracer.control("decide_approval", request.correlation_id, attributes) as span:
             artifacts = request.artifacts if outcome == "approved" else (self._rejection(request, by, reason),)
             decision = Decision(request.id, outcome, by, self._clock.now(), reason)
-            if not await self._commit(Commit(artifacts=artifacts, decide=decision), await self._route(artifacts)):
+            if not await self._step(Commit(artifacts=artifacts, decide=decision), artifacts):
                 return None
             if span.is_recording():
                 span.add_event("approval_decided", attributes)

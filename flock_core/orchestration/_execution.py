@@ -26,7 +26,6 @@ from ..exceptions import CircuitBreakerTripped, ConfigurationError, RuntimeFlock
 from ._approval import ApprovalGate
 from ._artifact_factory import ArtifactFactory
 from ._events import ActivationFailed, ActivationFinished, ActivationStarted, EventBus
-from ._routing import Routed
 from ._runtime import WorkItem
 
 __all__ = ["Executor", "ToolSource"]
@@ -82,8 +81,7 @@ class Executor:
         context: ContextProvider,
         max_attempts: int,
         max_agent_iterations: int,
-        commit: Callable[[Commit, Routed], Awaitable[bool]],
-        route: Callable[[Sequence[Artifact]], Awaitable[Routed]],
+        step: Callable[[Commit, Sequence[Artifact]], Awaitable[bool]],
         approvals: ApprovalGate,
     ) -> None:
         self._agents = agents
@@ -98,8 +96,7 @@ class Executor:
         self._context = context
         self._max_attempts = max_attempts
         self._max_agent_iterations = max_agent_iterations
-        self._commit = commit
-        self._route = route
+        self._step = step
         self.usage: dict[str, Usage] = {}
         self.tools: ToolSource | None = None
         self._iterations: Counter[tuple[str, str]] = Counter()
@@ -157,9 +154,7 @@ class Executor:
             self._add_usage(item.correlation_id, meter)
         record_outputs(span, artifacts, meter.total.input_tokens, meter.total.output_tokens)
         artifacts, held = self._approvals.hold(spec, record.key, item.correlation_id, outputs, artifacts)
-        committed = await self._commit(
-            Commit(artifacts=tuple(artifacts), complete=record.key, hold=held), await self._route(artifacts)
-        )
+        committed = await self._step(Commit(artifacts=tuple(artifacts), complete=record.key, hold=held), artifacts)
         if committed:
             self._approvals.held(held)
             if self._events.listening:
@@ -191,7 +186,7 @@ class Executor:
                 spec, f"invoke:{source.id}", source.correlation_id, outputs, artifacts
             )
             commit = Commit(artifacts=(source, *published), consumed=((spec.name, source.id),), hold=held)
-            if await self._commit(commit, await self._route(published)):
+            if await self._step(commit, published):
                 self._approvals.held(held)
         return artifacts
 
@@ -272,4 +267,4 @@ class Executor:
                 ),
             )
         commit = Commit(artifacts=artifacts, complete=item.record.key, outcome="failed", error=str(exc))
-        await self._commit(commit, await self._route(artifacts))
+        await self._step(commit, artifacts)
