@@ -82,7 +82,7 @@ class Worker:
     async def _drive(self) -> None:
         try:
             if self.mode == "always":
-                await self.flock.run_until(_Forever())
+                await self.flock.run_until(_Forever(), cancel_rest=False)  # serving stops nothing it serves
             else:
                 await self.flock.run_until_idle()
         except Exception:  # noqa: BLE001 - a failed run is logged; the server keeps serving and retries on the next publish
