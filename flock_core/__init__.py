@@ -74,6 +74,7 @@ from .orchestration._events import (
     ArtifactPublished,
     EventBus,
     FlockEvent,
+    OptimizationProgress,
     TokenStreamed,
 )
 from .orchestration._resume import ResumeReport, SkippedWork
@@ -183,6 +184,7 @@ __all__ = [
     "LearnedState",
     "McpServerSpec",
     "NoContext",
+    "OptimizationProgress",
     "OutputGroup",
     "PostgresBlackboardStore",
     "PrivateVisibility",

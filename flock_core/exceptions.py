@@ -11,6 +11,7 @@ FlockError
 │   ├── InputTypeError             an agent invoked on a type none of its subscriptions takes
 │   ├── PayloadValidationError     a published payload does not validate against its registered type
 │   ├── ConfigurationError         a setting is missing or invalid (for example no model configured)
+│   ├── ManifestMismatchError      a workflow manifest describes other declarations than the Flock it is imported into
 │   └── EventLoopError             a blocking method (`Flock.run`) was called inside a running event loop
 └── RuntimeFlockError              something failed while a workflow ran
     ├── ContractViolation          an engine's result broke the declared output contract
@@ -48,6 +49,7 @@ __all__ = [
     "EventLoopError",
     "FlockError",
     "InputTypeError",
+    "ManifestMismatchError",
     "McpError",
     "PayloadValidationError",
     "RunTimeoutError",
@@ -154,6 +156,28 @@ class ConfigurationError(UserError):
     def __init__(self, message: str, *, setting: str | None = None) -> None:
         super().__init__(message)
         self.setting = setting
+
+
+class ManifestMismatchError(UserError):
+    """A workflow manifest does not describe the declarations of the Flock it is imported into.
+
+    Attributes:
+        agent: the agent whose declaration differs.
+        field: what differs (`"agent"`, `"description"`, `"consumes"`, `"publishes[0].types"`, `"schema of X"`...).
+        manifest: the manifest's value, as text (`None`: the manifest has no such agent).
+        declared: the Flock's value, as text (`None`: the Flock declares no such agent).
+    """
+
+    def __init__(self, agent: str, field: str, *, manifest: str | None, declared: str | None) -> None:
+        super().__init__(
+            f"agent {agent!r}: the manifest's {field} does not match the declaration "
+            f"(manifest: {manifest if manifest is not None else 'absent'}; "
+            f"declared: {declared if declared is not None else 'absent'})"
+        )
+        self.agent = agent
+        self.field = field
+        self.manifest = manifest
+        self.declared = declared
 
 
 class EventLoopError(UserError, RuntimeError):

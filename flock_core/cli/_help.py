@@ -162,6 +162,64 @@ runs; an ApprovalRejected record with the reason is published instead.""",
         """examples:
   flock reject myapp.pipeline:flock 0193c3f2-aaaa --as editor --reason 'off topic'""",
     ),
+    "optimize": (
+        """Optimize a workflow's learned state (demos and instructions, per agent and output group) for a
+metric, as engines.optimize does: score the report split (test, else dev, else train) before, run the
+optimization with progress (one line per completed trial: its score, runs, calls and cost), score the same
+split after, then print a summary and write an HTML report: the score before and after, per agent (the mean
+score of the runs it took part in, read from lineage), every trial with a chart, the calls, tokens and cost
+spent, and what each group learned.
+
+MODULE:TASK names an engines.LearningTask (or a function returning one): the Flock, its metric and its
+train/dev/test examples. Budgets (--max-calls, --max-tokens, --max-cost in US dollars, priced from LiteLLM's
+bundled price map) are hard limits across resumes; with --run-dir every trial is checkpointed and running
+the same command again resumes. The command is provided by flockboard's engines through the
+flock_core.commands entry-point group.""",
+        """examples:
+  # the support router of examples/support_router, on the offline simulated model
+  flock optimize examples.support_router.router:task
+  # a budget, a resumable run directory, the optimized workflow saved as a manifest
+  flock optimize myapp.learning:task --max-calls 500 --max-cost 2.50 --run-dir runs/opt1 --save router.manifest.json
+  # plain progress lines and a JSON summary for CI
+  flock optimize myapp.learning:task --progress plain --json > summary.json""",
+    ),
+    "evaluate": (
+        """Score a workflow on one labelled split of a LearningTask (test, else dev, else train), with
+progress: the mean metric, the score per agent (the mean score of the runs it took part in, read from
+lineage), and the calls, tokens and cost spent; a summary on stdout and an HTML report. With --manifest, the
+learned state of a manifest is imported first (its declarations must match the Flock's).""",
+        """examples:
+  flock evaluate examples.support_router.router:task --split test
+  # the workflow as an optimization left it
+  flock evaluate myapp.learning:task --manifest router.manifest.json --report eval.html""",
+    ),
+    "manifest": (
+        """A workflow as data: one JSON manifest of its agents' declarations (descriptions, subscriptions,
+output groups with fan-out, tools, the JSON schemas of the types), and its learned state (instructions and
+demos per output group), with a schema version. Export it for review or to ship it, check that a manifest
+fits a Flock, or diff two.""",
+        """examples:
+  flock manifest export myapp.learning:task -o router.manifest.json
+  flock manifest check myapp.pipeline:flock router.manifest.json
+  flock manifest diff before.manifest.json after.manifest.json""",
+    ),
+    "manifest export": (
+        "Print the manifest of MODULE:FLOCK (a Flock, or the Flock of a LearningTask), or write it with -o.",
+        """examples:
+  flock manifest export myapp.pipeline:flock -o pipeline.manifest.json""",
+    ),
+    "manifest check": (
+        """Import FILE into MODULE:FLOCK: exit status 0 when its declarations match the Flock's, else a
+ManifestMismatchError naming the agent and field that differ (exit status 2).""",
+        """examples:
+  flock manifest check myapp.pipeline:flock pipeline.manifest.json""",
+    ),
+    "manifest diff": (
+        """What changed between two manifests, one line per changed value (+ added, - removed, ~ changed);
+either side may be MODULE:FLOCK, exported on the fly. Exit status 1 when anything changed, as diff does.""",
+        """examples:
+  flock manifest diff shipped.manifest.json myapp.pipeline:flock""",
+    ),
 }
 
 

@@ -20,6 +20,7 @@ __all__ = [
     "ArtifactPublished",
     "EventBus",
     "FlockEvent",
+    "OptimizationProgress",
     "TokenStreamed",
     "WorkflowCancelled",
     "WorkflowPaused",
@@ -139,6 +140,46 @@ class ApprovalDecided:
     at: datetime = field(default_factory=utcnow)
 
 
+@dataclass(frozen=True, slots=True)
+class OptimizationProgress:
+    """Where an optimization of this Flock's learned state stands (emitted by `engines.OptimizationRun`).
+
+    Emitted when it starts (`state="started"`), after every completed trial (`state="running"`, with that
+    trial), when it pauses and resumes, and when it ends (`finished`, `cancelled` or `failed`).
+
+    Attributes:
+        optimization_id: the optimization.
+        correlation_prefix: the start of the correlation id of every workflow run the optimization makes. The
+            event stream shows an optimization's progress only to a caller that saw it start and may see
+            every artifact of those runs (its scores are computed from them).
+        state: `started`, `running`, `paused`, `finished`, `cancelled` or `failed`.
+        trials_done: completed trials (including those resumed from a checkpoint).
+        trials_total: the planned number of trials.
+        trial: the label of the trial just completed, if this event reports one.
+        score: that trial's score, if it has one.
+        best_score: the best score so far.
+        calls: model calls so far (across resumes).
+        input_tokens: input tokens so far.
+        output_tokens: output tokens so far.
+        cost: US dollars so far, as the budget's meter priced the calls.
+    """
+
+    optimization_id: str
+    correlation_prefix: str
+    state: Literal["started", "running", "paused", "finished", "cancelled", "failed"]
+    trials_done: int
+    trials_total: int
+    trial: str | None = None
+    score: float | None = None
+    best_score: float | None = None
+    calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost: float = 0.0
+    kind: Literal["optimization_progress"] = "optimization_progress"
+    at: datetime = field(default_factory=utcnow)
+
+
 FlockEvent = (
     ArtifactPublished
     | ActivationStarted
@@ -149,6 +190,7 @@ FlockEvent = (
     | WorkflowPaused
     | ApprovalRequested
     | ApprovalDecided
+    | OptimizationProgress
 )
 
 

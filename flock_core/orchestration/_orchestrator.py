@@ -406,18 +406,18 @@ class Orchestrator:
         condition still false, or when `timeout` passes first.
 
         Then, with `cancel_rest`, the workflows the condition names (else every unfinished one) are
-        cancelled, also when `timeout` ends the run.
+        cancelled, also when `timeout` ends the run; not when the run itself fails or is cancelled (a
+        crash or a shutdown must not cancel workflows durably).
         """
         await self._prepare_run()
 
         async def check(idle: bool) -> bool:
             return await condition.check(ConditionView(self.store, idle, self.registry))
 
-        try:
-            return await drive_until(self.runtime, self, self.clock, check, timeout)
-        finally:
-            if cancel_rest:
-                await self._control.cancel_rest(condition, f"run_until({condition}) stopped")
+        held = await drive_until(self.runtime, self, self.clock, check, timeout)
+        if cancel_rest:
+            await self._control.cancel_rest(condition, f"run_until({condition}) stopped")
+        return held
 
     def workflow_span(self, name: str) -> AbstractContextManager[Span]:
         """A span grouping everything done inside it in one trace (Flock's `traced_run`)."""

@@ -19,6 +19,7 @@ from ..orchestration._events import (
     ActivationStarted,
     ArtifactPublished,
     FlockEvent,
+    OptimizationProgress,
     TokenStreamed,
 )
 from ._http import ApiError
@@ -44,17 +45,32 @@ class EventFilter:
       has none). Such a work item is *admitted*.
     - `activation_finished`, `activation_failed`, `token_streamed`: only for admitted work items;
       `output_ids` of a finished activation lists only the outputs the caller may see.
+    - `optimization_progress`: only for an optimization this stream saw start (`state="started"`), and
+      only while every artifact of its runs (correlation ids starting with its `correlation_prefix`) was
+      visible to the caller: its scores are computed from them. One hidden artifact, or events dropped
+      for a slow client (`lagged`), withholds the rest of its progress.
     """
 
     def __init__(self, state: ServeState, identity: AgentIdentity) -> None:
         self._state = state
         self._identity = identity
         self._admitted: dict[str, bool] = {}
+        self._optimizations: dict[str, bool] = {}
+
+    def lagged(self) -> None:
+        """Events were dropped: an artifact this filter did not check may hide an optimization's data."""
+        for prefix in self._optimizations:
+            self._optimizations[prefix] = False
 
     async def view(self, event: FlockEvent) -> dict[str, object] | None:
         """The JSON of `event` for this caller, or `None` when it must not be sent."""
         if isinstance(event, ArtifactPublished):
-            return event_view(event) if self._state.can_see(event.artifact, self._identity) else None
+            visible = self._state.can_see(event.artifact, self._identity)
+            if not visible:
+                self._hide_optimizations_of(event.artifact.correlation_id)
+            return event_view(event) if visible else None
+        if isinstance(event, OptimizationProgress):
+            return self._optimization(event)
         if isinstance(event, ActivationStarted):
             return event_view(event) if await self._admit(event) else None
         if isinstance(event, ActivationFinished | ActivationFailed):
@@ -62,6 +78,19 @@ class EventFilter:
         if isinstance(event, TokenStreamed) and event.work_key in self._admitted:
             return event_view(event)
         return None
+
+    def _optimization(self, event: OptimizationProgress) -> dict[str, object] | None:
+        prefix = event.correlation_prefix
+        if prefix not in self._optimizations:
+            if len(self._optimizations) >= _MAX_ADMITTED:
+                self._optimizations.pop(next(iter(self._optimizations)))
+            self._optimizations[prefix] = event.state == "started" and event.trials_done == 0
+        return event_view(event) if self._optimizations[prefix] else None
+
+    def _hide_optimizations_of(self, correlation_id: str) -> None:
+        for prefix in self._optimizations:
+            if correlation_id.startswith(prefix):
+                self._optimizations[prefix] = False
 
     async def _settle(self, event: ActivationFinished | ActivationFailed) -> dict[str, object] | None:
         if self._admitted.pop(event.work_key, False) is False:
@@ -126,6 +155,7 @@ async def _frames(state: ServeState, identity: AgentIdentity, max_events: int | 
                 except anyio.EndOfStream:  # the server is shutting down
                     return
             if subscription.dropped:
+                events_filter.lagged()
                 yield _frame(sent, "lagged", {"kind": "lagged", "dropped": subscription.dropped})
                 subscription.dropped = 0
             if event is None:
