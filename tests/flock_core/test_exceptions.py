@@ -62,6 +62,7 @@ def test_the_tree_drawing_parses() -> None:
         "InputTypeError": "UserError",
         "PayloadValidationError": "UserError",
         "ConfigurationError": "UserError",
+        "ManifestMismatchError": "UserError",
         "EventLoopError": "UserError",
         "RuntimeFlockError": "FlockError",
         "ContractViolation": "RuntimeFlockError",
