@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from ._clock import Clock, SystemClock
 from ._flock import Flock
 from ._version import __version__
+from .agents._approval import ApprovalPolicy
 from .agents._builder import AgentBuilder
 from .agents._components import AgentComponent
 from .agents._context import (
@@ -39,7 +40,8 @@ from .agents._patterns import BatchSpec, JoinSpec, ScheduleSpec
 from .agents._semantic import Embedder, Semantic
 from .agents._spec import AgentSpec, BestOf, FanOut, OutputGroup, Subscription
 from .agents._tool import flock_tool
-from .blackboard._artifacts import Artifact, WorkflowError
+from .blackboard._approvals import ApprovalRequest
+from .blackboard._artifacts import ApprovalRejected, Artifact, WorkflowError
 from .blackboard._registry import TypeRegistry, flock_type, type_name_of
 from .blackboard._store import (
     ArtifactLog,
@@ -68,6 +70,8 @@ from .orchestration._events import (
     ActivationFailed,
     ActivationFinished,
     ActivationStarted,
+    ApprovalDecided,
+    ApprovalRequested,
     ArtifactPublished,
     EventBus,
     FlockEvent,
@@ -134,6 +138,11 @@ __all__ = [
     "AgentIdentity",
     "AgentSpec",
     "ApiKeys",
+    "ApprovalDecided",
+    "ApprovalPolicy",
+    "ApprovalRejected",
+    "ApprovalRequest",
+    "ApprovalRequested",
     "Artifact",
     "ArtifactCount",
     "ArtifactLog",
