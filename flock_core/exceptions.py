@@ -7,6 +7,7 @@ FlockError
 │   ├── AgentDeclarationError      a contradictory or incomplete agent declaration
 │   │   └── DuplicateAgentError    two agents share a name in one Flock
 │   ├── UnknownAgentError          an agent name that this Flock does not know
+│   ├── ApprovalError              no pending approval request with that id that this approver may decide
 │   ├── InputTypeError             an agent invoked on a type none of its subscriptions takes
 │   ├── PayloadValidationError     a published payload does not validate against its registered type
 │   ├── ConfigurationError         a setting is missing or invalid (for example no model configured)
@@ -19,6 +20,7 @@ FlockError
     ├── StoreError                 the blackboard store failed
     │   └── BoardInUseError        another run holds this local board (a second process on a SQLite file)
     ├── CircuitBreakerTripped      an agent hit max_agent_iterations in one workflow
+    ├── ConversationClosedError    a turn was sent to a cancelled conversation
     ├── McpError                   an MCP server could not be reached, or one of its tools failed
     └── RunTimeoutError            `run_until_idle` / `run_until` hit its timeout
 ```
@@ -37,10 +39,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AgentDeclarationError",
+    "ApprovalError",
     "BoardInUseError",
     "CircuitBreakerTripped",
     "ConfigurationError",
     "ContractViolation",
+    "ConversationClosedError",
     "DuplicateAgentError",
     "EmbeddingError",
     "EngineError",
@@ -104,6 +108,19 @@ class UnknownAgentError(UserError):
     def __init__(self, agent: str, known: Sequence[str]) -> None:
         super().__init__(f"unknown agent {agent!r}; declared agents: {sorted(known)}")
         self.agent = agent
+
+
+class ApprovalError(UserError, LookupError):
+    """No pending approval request with this id that the approver may decide.
+
+    The same answer for an unknown id, a decided request, and one the approver may not see or decide,
+    so that it reveals nothing about requests the approver has no business with.
+    """
+
+    def __init__(self, approval_id: str, approver: str) -> None:
+        super().__init__(f"no pending approval request {approval_id!r} that {approver!r} may decide")
+        self.approval_id = approval_id
+        self.approver = approver
 
 
 class InputTypeError(UserError, TypeError):
@@ -254,6 +271,20 @@ class CircuitBreakerTripped(RuntimeFlockError):
         )
         self.agent = agent
         self.limit = limit
+
+
+class ConversationClosedError(RuntimeFlockError):
+    """A turn was sent to a conversation that was cancelled (`Flock.cancel`); start a new conversation.
+
+    Attributes:
+        conversation_id: the conversation.
+        reason: the reason it was cancelled with.
+    """
+
+    def __init__(self, conversation_id: str, reason: str) -> None:
+        super().__init__(f"conversation {conversation_id!r} was cancelled ({reason}); start a new one")
+        self.conversation_id = conversation_id
+        self.reason = reason
 
 
 class McpError(RuntimeFlockError):

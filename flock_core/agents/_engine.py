@@ -6,6 +6,7 @@ import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from uuid import UUID
 
 from pydantic import BaseModel
 
@@ -62,10 +63,17 @@ class EvaluationRequest:
 
 @dataclass(frozen=True, slots=True)
 class EvaluationResult:
-    """What an engine returns: output models (checked by the contract) and the model usage it cost."""
+    """What an engine returns: output models (checked by the contract) and the model usage it cost.
+
+    An engine that ran a workflow of its own (`WorkflowEngine`) also returns that run's artifacts as
+    `trail`: they are stored with the outputs (for lineage and audit, tagged `flock:nested`, never routed),
+    and every output's lineage includes the `derived_from` ids among them.
+    """
 
     outputs: Sequence[BaseModel] = ()
     usage: Usage = field(default_factory=Usage)
+    trail: tuple[Artifact, ...] = ()
+    derived_from: tuple[UUID, ...] = ()
 
 
 @runtime_checkable

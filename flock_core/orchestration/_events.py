@@ -16,6 +16,8 @@ __all__ = [
     "ActivationFailed",
     "ActivationFinished",
     "ActivationStarted",
+    "ApprovalDecided",
+    "ApprovalRequested",
     "ArtifactPublished",
     "EventBus",
     "FlockEvent",
@@ -136,6 +138,33 @@ class WorkflowPaused:
 
 
 @dataclass(frozen=True, slots=True)
+class ApprovalRequested:
+    """An activation's outputs are held until one of `approvers` decides (`Flock.approvals()` lists them)."""
+
+    approval_id: str
+    agent: str
+    correlation_id: str
+    approvers: tuple[str, ...]
+    held: int
+    kind: Literal["approval_requested"] = "approval_requested"
+    at: datetime = field(default_factory=utcnow)
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalDecided:
+    """Held outputs were approved (and published) or rejected, by an approver or (`by="timeout"`) a timeout."""
+
+    approval_id: str
+    agent: str
+    correlation_id: str
+    outcome: Literal["approved", "rejected"]
+    by: str
+    reason: str | None
+    kind: Literal["approval_decided"] = "approval_decided"
+    at: datetime = field(default_factory=utcnow)
+
+
+@dataclass(frozen=True, slots=True)
 class OptimizationProgress:
     """Where an optimization of this Flock's learned state stands (emitted by `engines.OptimizationRun`).
 
@@ -183,6 +212,8 @@ FlockEvent = (
     | TokenStreamed
     | WorkflowCancelled
     | WorkflowPaused
+    | ApprovalRequested
+    | ApprovalDecided
     | OptimizationProgress
 )
 

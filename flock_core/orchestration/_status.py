@@ -18,7 +18,7 @@ __all__ = ["CorrelationState", "CorrelationStatus", "RunResult", "StatusReader"]
 
 M = TypeVar("M", bound=BaseModel)
 
-CorrelationState = Literal["active", "completed", "failed", "cancelled", "paused"]
+CorrelationState = Literal["active", "completed", "failed", "cancelled", "paused", "awaiting_approval"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +29,8 @@ class CorrelationStatus:
     leased by any process, alive or not), or inputs wait for a delayed artifact, a join or a batch;
     `failed` once settled with at least one `WorkflowError`; `cancelled` once `Flock.cancel` stopped it
     (whatever else holds); `paused` while paused with work left (then `pending_activations` counts its
-    pending and running work items on every worker); else `completed`.
+    pending and running work items on every worker); `awaiting_approval` when nothing else is left but
+    outputs held for approval (`pending_approvals` counts their requests); else `completed`.
     Inputs waiting in an AND/count gate do not keep a workflow active (a gate may legitimately never fill).
     """
 
@@ -44,6 +45,7 @@ class CorrelationStatus:
     delayed_artifacts: int
     usage: Usage = field(default_factory=Usage)
     cancel_reason: str | None = None
+    pending_approvals: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +54,7 @@ class StatusReader:
 
     Trusted code (`identity` is `None`) sees everything. An identity's status is computed from what it may
     see: artifacts visible to it now, delayed artifacts it will see, work whose inputs it may all see, and
-    waiting inputs it may see. Usage and a cancel reason are shown only to a reader who sees the whole
+    waiting inputs it may see, approvals whose held outputs it would see. Usage and a cancel reason are shown only to a reader who sees the whole
     workflow. So the state is the one its visible part implies: work on artifacts it may not see neither
     keeps the workflow active nor fails it for that reader.
     """
