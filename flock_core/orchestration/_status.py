@@ -53,10 +53,10 @@ class StatusReader:
     """Who reads a workflow's status, and so which artifacts and work its counts include.
 
     Trusted code (`identity` is `None`) sees everything. An identity's status is computed from what it may
-    see: artifacts visible to it now, delayed artifacts it will see, work whose inputs it may all see, and
-    waiting inputs it may see, approvals whose held outputs it would see. Usage and a cancel reason are shown only to a reader who sees the whole
-    workflow. So the state is the one its visible part implies: work on artifacts it may not see neither
-    keeps the workflow active nor fails it for that reader.
+    see: artifacts visible to it now, delayed artifacts it will see, work whose inputs it may all see,
+    waiting inputs it may see, and approvals whose held outputs it would see. Usage and a cancel reason are
+    shown only to a reader who sees the whole workflow. So the state is the one its visible part implies:
+    work on artifacts it may not see neither keeps the workflow active nor fails it for that reader.
     """
 
     identity: AgentIdentity | None
