@@ -83,7 +83,7 @@ from .orchestration._scheduler import Rejection
 from .orchestration._status import CorrelationState, CorrelationStatus, RunResult
 
 if TYPE_CHECKING:
-    from ._tracing import active_tracer
+    from ._tracing import active_tracer, captures_messages
     from .agents._learned import Demo, LearnedState
     from .blackboard.postgres._store import PostgresBlackboardStore
     from .blackboard.sqlite._retention import RetentionResult
@@ -115,6 +115,7 @@ _LAZY = {
     "When": ".orchestration._until",
     "WorkflowFailed": ".orchestration._conditions",
     "active_tracer": "._tracing",
+    "captures_messages": "._tracing",
 }
 
 
@@ -228,6 +229,7 @@ __all__ = [
     "WorkflowFailed",
     "__version__",
     "active_tracer",
+    "captures_messages",
     "combine",
     "flock_tool",
     "flock_type",

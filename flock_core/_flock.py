@@ -417,9 +417,15 @@ class Flock:
 
     # -- status and lifecycle ------------------------------------------------------------------------
 
-    async def get_correlation_status(self, correlation_id: str) -> CorrelationStatus:
-        """Where one workflow stands: state, counts, pending work and token usage so far."""
-        return await self._core.status(correlation_id)
+    async def get_correlation_status(
+        self, correlation_id: str, *, visible_to: AgentIdentity | None = None
+    ) -> CorrelationStatus:
+        """Where one workflow stands: state, counts, pending work and token usage so far.
+
+        With `visible_to`, the status as that identity may see it: counts include only the artifacts and the
+        work it may see, and a workflow it sees nothing of looks like one that does not exist (docs/security.md).
+        """
+        return await self._core.status(correlation_id, visible_to)
 
     async def shutdown(self) -> None:
         """End open workflow spans, run every component's `on_terminate` hook, close MCP sessions and the store."""

@@ -10,6 +10,7 @@ from typing import Literal
 
 from .._clock import utcnow
 from ..blackboard._artifacts import Artifact
+from ..blackboard._visibility import Visibility
 
 __all__ = [
     "ActivationFailed",
@@ -65,7 +66,11 @@ class ActivationFinished:
 
 @dataclass(frozen=True, slots=True)
 class ActivationFailed:
-    """An activation failed; a `WorkflowError` artifact records it."""
+    """An activation failed; a `WorkflowError` artifact records it.
+
+    `read` is who may see `message` (it may quote anything the activation read): the combined visibility of
+    its inputs and context, as on the `WorkflowError`; `None` when unknown, and then no identity may.
+    """
 
     agent: str
     work_key: str
@@ -74,6 +79,7 @@ class ActivationFailed:
     message: str
     kind: Literal["activation_failed"] = "activation_failed"
     at: datetime = field(default_factory=utcnow)
+    read: Visibility | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +96,8 @@ class TokenStreamed:
         text: the new chunk (append the chunks of one `work_key` and `attempt` for the whole text).
         correlation_id: the workflow.
         attempt: 0 for the first engine call of an output group, 1, 2, ... for repair attempts.
+        read: who may see `text` (model output may quote anything the activation read): the combined
+            visibility of its inputs and context; `None` when unknown, and then no identity may.
     """
 
     agent: str
@@ -99,6 +107,7 @@ class TokenStreamed:
     attempt: int = 0
     kind: Literal["token_streamed"] = "token_streamed"
     at: datetime = field(default_factory=utcnow)
+    read: Visibility | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,8 +298,10 @@ class TokenRelay:
     agent: str
     work_key: str
     correlation_id: str
+    read: Visibility | None = None
 
     def __call__(self, text: str, attempt: int = 0) -> None:
         """Emit `text` (nothing for an empty chunk)."""
         if text:
-            self.events.emit(TokenStreamed(self.agent, self.work_key, text, self.correlation_id, attempt))
+            token = TokenStreamed(self.agent, self.work_key, text, self.correlation_id, attempt, read=self.read)
+            self.events.emit(token)

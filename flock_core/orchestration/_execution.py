@@ -13,6 +13,7 @@ from opentelemetry import trace
 from opentelemetry.trace import Span
 
 from .._clock import Clock
+from .._trace_content import reading
 from .._tracing import Attr, FlockTracer, current_trace_id, record_failure, record_outputs
 from ..agents._activation import ActivationRunner, UsageMeter
 from ..agents._context import ContextProvider, ContextRequest, provide_context
@@ -33,6 +34,11 @@ __all__ = ["Executor", "ToolSource"]
 _log = logging.getLogger("flock_core")
 
 _LEASE = timedelta(minutes=5)
+
+
+def _public(*read: Artifact) -> bool:
+    """Whether everyone may see everything an activation read (then its spans may quote what it read)."""
+    return read_visibility(read).kind == "public"
 
 
 class ToolSource(Protocol):
@@ -123,7 +129,7 @@ class Executor:
         with self._tracer.activation(spec.name, item.correlation_id, item.inputs, attributes) as span:
             if not self._breaker_allows(spec, item.correlation_id):
                 tripped = CircuitBreakerTripped(spec.name, self._max_agent_iterations)
-                record_failure(span, tripped, agent=spec.name)
+                record_failure(span, tripped, agent=spec.name, disclose=True)  # the framework's own message
                 await self._publish_error(spec, item, tripped)
                 return
             try:
@@ -143,13 +149,17 @@ class Executor:
             spec = await self._with_mcp_tools(spec)
             request = ContextRequest(self._store, spec, item.inputs, self._clock.now())
             context = await provide_context(spec.context or self._context, request)
+            read = read_visibility((*item.inputs, *context))
             # decided once per activation: with no token subscriber, engines do not stream at all
             relay = (
-                TokenRelay(self._events, spec.name, record.key, item.correlation_id) if self._events.streaming else None
+                TokenRelay(self._events, spec.name, record.key, item.correlation_id, read)
+                if self._events.streaming
+                else None
             )
-            outputs = await self._runner.run(
-                spec, item.inputs, context, meter, tick=record.tick, batched=record.batched, on_token=relay
-            )
+            with reading(read.kind == "public"):
+                outputs = await self._runner.run(
+                    spec, item.inputs, context, meter, tick=record.tick, batched=record.batched, on_token=relay
+                )
             artifacts = self._artifacts.from_outputs(spec.name, outputs, item.inputs, item.correlation_id)
         except Exception as exc:  # noqa: BLE001 - any failing activation is recorded as a WorkflowError; others keep running
             await self._fail(spec, item, exc, context)
@@ -179,9 +189,10 @@ class Executor:
             try:
                 await self._initialize(spec)
                 spec = await self._with_mcp_tools(spec)
-                outputs = await self._runner.run(spec, (source,), (), meter)
+                with reading(_public(source)):
+                    outputs = await self._runner.run(spec, (source,), (), meter)
             except BaseException as exc:
-                record_failure(span, exc, agent=spec.name)
+                record_failure(span, exc, agent=spec.name, disclose=_public(source))
                 raise
             finally:
                 self._add_usage(source.correlation_id, meter)
@@ -230,9 +241,10 @@ class Executor:
 
     async def _fail(self, spec: AgentSpec, item: WorkItem, exc: Exception, context: Sequence[Artifact] = ()) -> None:
         _log.warning("agent %r failed on %d input(s): %s", spec.name, len(item.inputs), exc)
-        record_failure(trace.get_current_span(), exc, agent=spec.name)
+        read = read_visibility((*item.inputs, *context))
+        record_failure(trace.get_current_span(), exc, agent=spec.name, disclose=read.kind == "public")
         self._events.emit(
-            ActivationFailed(spec.name, item.record.key, item.correlation_id, type(exc).__name__, str(exc))
+            ActivationFailed(spec.name, item.record.key, item.correlation_id, type(exc).__name__, str(exc), read=read)
         )
         for component in spec.components:
             try:

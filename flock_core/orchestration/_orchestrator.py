@@ -33,6 +33,7 @@ from ..blackboard._leases import new_owner
 from ..blackboard._registry import TypeRegistry
 from ..blackboard._shared import shared_store
 from ..blackboard._store import ArtifactQuery, BlackboardStore, ExclusiveBoard
+from ..blackboard._visibility import AgentIdentity
 from ..blackboard._work import Commit, ExpiredJoin, WorkRecord
 from ..exceptions import ConfigurationError, DuplicateAgentError, RunTimeoutError, UnknownAgentError
 from ._approval import ApprovalGate, Approver
@@ -51,7 +52,7 @@ from ._runtime import Runtime, WorkItem
 from ._scheduler import Rejection
 from ._schedules import Schedules
 from ._semantic import SemanticIndex
-from ._status import CorrelationStatus
+from ._status import CorrelationStatus, StatusReader
 
 if TYPE_CHECKING:
     from contextlib import AbstractContextManager
@@ -467,18 +468,32 @@ class Orchestrator:
         """Work items that failed for good."""
         return await self.store.work(("failed",))
 
-    async def status(self, correlation_id: str) -> CorrelationStatus:
-        """Where one workflow stands: state, counts, pending work and token usage so far."""
-        page = await self.store.query(ArtifactQuery(correlation_id=correlation_id))
-        errors = sum(1 for a in page.items if a.type == self.registry.name_of(WorkflowError))
+    async def status(self, correlation_id: str, visible_to: AgentIdentity | None = None) -> CorrelationStatus:
+        """Where one workflow stands: state, counts, pending work and token usage so far.
+
+        With `visible_to`, as that identity may see it (see `StatusReader`): a workflow it sees nothing of
+        has the status of one that does not exist.
+        """
+        reader = StatusReader(visible_to, self.clock.now())
+        every = (await self.store.query(ArtifactQuery(correlation_id=correlation_id))).items
+        seen = [a for a in every if reader.sees(a)]
+        whole = len(seen) == len(every)
+        error_type = self.registry.name_of(WorkflowError)
+        errors = sum(1 for a in seen if a.type == error_type)
         # the store's unfinished work includes what another process (or a skipped resume) holds
         stored = await self.store.work(("pending", "leased"), correlation_id=correlation_id)
-        pending = max(self.runtime.pending(correlation_id), len(stored))
-        delayed = self._routing.delayed(correlation_id)
-        gates, joins, batches = self._routing.waiting(correlation_id)
-        gates += self.deferred.waiting(correlation_id)  # inputs of activations held by their condition
+        if visible_to is None:
+            pending = max(self.runtime.pending(correlation_id), len(stored))
+            delayed = self._routing.delayed(correlation_id)
+        else:
+            by_id = {a.id: a for a in every}
+            pending = sum(1 for r in stored if reader.sees_all(by_id.get(i) for i in r.input_ids))
+            delayed = sum(1 for a in every if not reader.sees(a) and reader.will_see(a))
+        gates, joins, batches = self._routing.waiting(correlation_id, reader.sees)
+        gates += self.deferred.waiting(correlation_id, reader.sees)  # inputs of activations held by their condition
         cancelled, paused = await self._control.state(correlation_id)
-        approvals = len(await self.store.approvals("pending", correlation_id=correlation_id))
+        held = await self.store.approvals("pending", correlation_id=correlation_id)
+        approvals = sum(1 for request in held if reader.sees_all(request.artifacts))  # outputs it would see
         state = "active" if pending or delayed or joins or batches else ("failed" if errors else "completed")
         if approvals and state != "active":
             state = "awaiting_approval"
@@ -489,15 +504,15 @@ class Orchestrator:
         return CorrelationStatus(
             correlation_id=correlation_id,
             state=state,
-            artifact_count=page.total,
+            artifact_count=len(seen),
             error_count=errors,
             pending_activations=pending,
             waiting_gate_inputs=gates,
             waiting_join_inputs=joins,
             waiting_batch_inputs=batches,
             delayed_artifacts=delayed,
-            usage=self._executor.usage.get(correlation_id, Usage()),
-            cancel_reason=cancelled,
+            usage=self._executor.usage.get(correlation_id, Usage()) if whole else Usage(),
+            cancel_reason=cancelled if whole else None,
             pending_approvals=approvals,
         )
 

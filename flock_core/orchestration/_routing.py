@@ -17,6 +17,7 @@ from ..blackboard._artifacts import Artifact
 from ..blackboard._registry import TypeRegistry
 from ..blackboard._visibility import visible_from
 from ..blackboard._work import Commit, ExpiredJoin, Tick, WorkRecord, work_key
+from ._collectors import Admits, admit_all
 from ._runtime import Runtime, WorkItem
 from ._scheduler import Activation, Rejection, Scheduler
 from ._semantic import SemanticIndex
@@ -147,9 +148,9 @@ class Routing:
         """The next join expiry or batch timeout."""
         return self._scheduler.next_deadline()
 
-    def waiting(self, correlation_id: str | None = None) -> tuple[int, int, int]:
-        """Artifacts waiting in (gates, joins, batches), optionally for one workflow."""
-        return self._scheduler.waiting(correlation_id)
+    def waiting(self, correlation_id: str | None = None, admits: Admits = admit_all) -> tuple[int, int, int]:
+        """Artifacts waiting in (gates, joins, batches), optionally for one workflow, counting those `admits`."""
+        return self._scheduler.waiting(correlation_id, admits)
 
     def delayed(self, correlation_id: str | None = None) -> int:
         """Delayed artifacts not visible yet (optionally in one workflow)."""

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Literal, TypeVar
 
 from pydantic import BaseModel
@@ -10,8 +12,9 @@ from pydantic import BaseModel
 from ..agents._engine import Usage
 from ..blackboard._artifacts import Artifact, WorkflowError
 from ..blackboard._registry import TypeRegistry
+from ..blackboard._visibility import AgentIdentity, is_visible, visible_from
 
-__all__ = ["CorrelationState", "CorrelationStatus", "RunResult"]
+__all__ = ["CorrelationState", "CorrelationStatus", "RunResult", "StatusReader"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -43,6 +46,38 @@ class CorrelationStatus:
     usage: Usage = field(default_factory=Usage)
     cancel_reason: str | None = None
     pending_approvals: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class StatusReader:
+    """Who reads a workflow's status, and so which artifacts and work its counts include.
+
+    Trusted code (`identity` is `None`) sees everything. An identity's status is computed from what it may
+    see: artifacts visible to it now, delayed artifacts it will see, work whose inputs it may all see,
+    waiting inputs it may see, and approvals whose held outputs it would see. Usage and a cancel reason are
+    shown only to a reader who sees the whole workflow. So the state is the one its visible part implies:
+    work on artifacts it may not see neither keeps the workflow active nor fails it for that reader.
+    """
+
+    identity: AgentIdentity | None
+    now: datetime
+
+    def sees(self, artifact: Artifact) -> bool:
+        """Whether `artifact` counts now."""
+        if self.identity is None:
+            return True
+        return is_visible(artifact.visibility, self.identity, created_at=artifact.created_at, now=self.now)
+
+    def will_see(self, artifact: Artifact) -> bool:
+        """Whether `artifact` counts once any delay on it has passed."""
+        if self.identity is None:
+            return True
+        later = max(self.now, visible_from(artifact.visibility, artifact.created_at))
+        return is_visible(artifact.visibility, self.identity, created_at=artifact.created_at, now=later)
+
+    def sees_all(self, artifacts: Iterable[Artifact | None]) -> bool:
+        """Whether every one of `artifacts` counts now (a missing one, `None`, does not)."""
+        return all(a is not None and self.sees(a) for a in artifacts)
 
 
 @dataclass(frozen=True, slots=True)

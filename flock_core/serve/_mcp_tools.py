@@ -15,11 +15,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ..blackboard._artifacts import WorkflowError
 from ..blackboard._store import ArtifactQuery
 from ..blackboard._visibility import AgentIdentity
 from ..exceptions import ApprovalError, PayloadValidationError
-from ._agent_routes import invoke_agent
+from ._agent_routes import invoke_agent, visible_status
 from ._artifact_routes import (
     MAX_PAGE,
     default_visibility,
@@ -31,7 +30,7 @@ from ._artifact_routes import (
 )
 from ._http import ApiError, validation_details
 from ._state import ServeState
-from ._views import approval_view, artifact_view, status_view
+from ._views import approval_view, artifact_view
 
 __all__ = ["MCP_TOOLS", "McpToolDef", "call_tool", "tool_schema"]
 
@@ -144,15 +143,7 @@ async def _query(state: ServeState, identity: AgentIdentity, args: QueryArgument
 
 
 async def _status(state: ServeState, identity: AgentIdentity, args: StatusArguments) -> dict[str, Any]:
-    flock = state.flock
-    seen = ArtifactQuery(correlation_id=args.correlation_id, visible_to=identity, now=flock.clock.now())
-    page = await flock.store.query(seen)
-    if not page.total:
-        raise ApiError(404, "not_found", f"no workflow {args.correlation_id!r}")
-    error_type = flock.registry.name_of(WorkflowError)
-    errors = sum(1 for a in page.items if a.type == error_type)
-    status = await flock.get_correlation_status(args.correlation_id)
-    return status_view(status, artifact_count=page.total, error_count=errors)
+    return await visible_status(state, identity, args.correlation_id)
 
 
 async def _run(state: ServeState, identity: AgentIdentity, args: RunArguments) -> dict[str, Any]:

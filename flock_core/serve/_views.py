@@ -89,11 +89,9 @@ def approval_view(request: ApprovalRequest) -> dict[str, Any]:
     }
 
 
-def status_view(status: CorrelationStatus, *, artifact_count: int, error_count: int) -> dict[str, Any]:
-    """A workflow's status, with the artifact counts replaced by what the caller may see."""
-    data = dataclasses.asdict(status)
-    data.update(artifact_count=artifact_count, error_count=error_count)
-    return data
+def status_view(status: CorrelationStatus) -> dict[str, Any]:
+    """A workflow's status as JSON."""
+    return dataclasses.asdict(status)
 
 
 def event_view(event: FlockEvent, output_ids: tuple[str, ...] | None = None) -> dict[str, Any]:
@@ -102,6 +100,7 @@ def event_view(event: FlockEvent, output_ids: tuple[str, ...] | None = None) -> 
         return {"kind": event.kind, "at": event.at.isoformat(), "artifact": artifact_view(event.artifact)}
     data = dataclasses.asdict(event)
     data["at"] = event.at.isoformat()
+    data.pop("read", None)  # who may see a failure's message or tokens: the stream's filter applied it
     if isinstance(event, ActivationFinished) and output_ids is not None:
         data["output_ids"] = list(output_ids)
     for key, value in data.items():
