@@ -2,12 +2,17 @@
 
 A DSPy callback opens a span when a call starts and ends it when the call returns, as a child of the
 current span (the core's `invoke_agent {agent}`). Token usage comes from DSPy's usage tracker of the run.
-Message content is never recorded.
+
+Message content is recorded only when the core allows it (`flock_core.captures_messages`: content capture
+is switched on and the activation read only public artifacts): the prompt as `gen_ai.input.messages` and the
+completions as `gen_ai.output.messages` (GenAI conventions, JSON), and the same messages as OpenInference's
+`llm.input_messages.*` / `llm.output_messages.*`, which Phoenix shows on an LLM span.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Mapping, Sequence
 from contextvars import ContextVar
 from typing import Any, cast
 
@@ -15,9 +20,9 @@ import dspy
 from dspy.utils.callback import BaseCallback
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
-from flock_core import active_tracer
+from flock_core import active_tracer, captures_messages
 
-__all__ = ["CallSpans", "note_response", "provider_of", "set_model_attributes"]
+__all__ = ["CallSpans", "message_attributes", "note_response", "provider_of", "set_model_attributes"]
 
 _PROVIDERS = {
     "openai": "openai",
@@ -80,6 +85,52 @@ def note_response(response: Any, response_model: Any) -> None:
     _response.set((_first_id(response), response_model if isinstance(response_model, str) else None))
 
 
+def _text(content: object) -> str:
+    return content if isinstance(content, str) else json.dumps(content, ensure_ascii=False, default=str)
+
+
+def _prompt(inputs: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """`(role, text)` of each message of an LM call's arguments (a bare `prompt` is one user message)."""
+    messages: object = inputs.get("messages")
+    if isinstance(messages, list):
+        found: list[tuple[str, str]] = []
+        for message in cast(list[object], messages):
+            if isinstance(message, Mapping):
+                entry = cast(Mapping[str, object], message)
+                found.append((str(entry.get("role", "user")), _text(entry.get("content", ""))))
+        return found
+    prompt = inputs.get("prompt")
+    return [] if prompt is None else [("user", _text(prompt))]
+
+
+def _completions(outputs: object) -> list[tuple[str, str]]:
+    """`("assistant", text)` of each completion an LM call returned (strings, or dicts with a `text`)."""
+    items: list[object] = list(cast(Sequence[object], outputs)) if isinstance(outputs, list | tuple) else [outputs]
+    return [("assistant", _text(_completion_text(item))) for item in items]
+
+
+def _completion_text(item: object) -> object:
+    if not isinstance(item, Mapping):
+        return item
+    entry = cast(Mapping[str, object], item)
+    return entry.get("text", entry)
+
+
+def message_attributes(direction: str, messages: Sequence[tuple[str, str]]) -> dict[str, str]:
+    """Span attributes of `messages` (`direction` is `input` or `output`): GenAI JSON plus OpenInference.
+
+    >>> message_attributes("input", [("user", "hi")])  # doctest: +NORMALIZE_WHITESPACE
+    {'gen_ai.input.messages': '[{"role": "user", "parts": [{"type": "text", "content": "hi"}]}]',
+     'llm.input_messages.0.message.role': 'user', 'llm.input_messages.0.message.content': 'hi'}
+    """
+    genai = [{"role": role, "parts": [{"type": "text", "content": text}]} for role, text in messages]
+    attributes = {f"gen_ai.{direction}.messages": json.dumps(genai, ensure_ascii=False)}
+    for index, (role, text) in enumerate(messages):
+        attributes[f"llm.{direction}_messages.{index}.message.role"] = role
+        attributes[f"llm.{direction}_messages.{index}.message.content"] = text
+    return attributes
+
+
 def _tokens() -> tuple[int, int]:
     settings: Any = dspy.settings
     tracker: Any = settings.usage_tracker
@@ -96,6 +147,7 @@ class CallSpans(BaseCallback):
 
     def __init__(self) -> None:
         self._open: dict[str, tuple[Span, tuple[int, int]]] = {}
+        self._capturing: set[str] = set()
 
     def on_lm_start(self, call_id: str, instance: Any, inputs: dict[str, Any]) -> None:
         """Start `chat {model}` with the request attributes."""
@@ -111,10 +163,18 @@ class CallSpans(BaseCallback):
                 "gen_ai.provider.name": provider,
             },
         )
+        if captures_messages() and span.is_recording():
+            self._capturing.add(call_id)
+            span.set_attributes(message_attributes("input", _prompt(inputs)))
         self._open[call_id] = (span, _tokens())
 
     def on_lm_end(self, call_id: str, outputs: Any, exception: BaseException | None = None) -> None:
-        """End the call's span with its token usage, or its error."""
+        """End the call's span with its token usage (and completions, when captured), or its error."""
+        opened = self._open.get(call_id)
+        if call_id in self._capturing:
+            self._capturing.discard(call_id)
+            if opened is not None and exception is None and outputs is not None:
+                opened[0].set_attributes(message_attributes("output", _completions(outputs)))
         self._finish(call_id, exception, usage=True)
 
     def on_tool_start(self, call_id: str, instance: Any, inputs: dict[str, Any]) -> None:

@@ -21,6 +21,7 @@ from ._budget import Budget, BudgetLimit, BudgetStatus
 from ._clock import Clock, SystemClock
 from ._flock import Flock
 from ._version import __version__
+from .agents._approval import ApprovalPolicy
 from .agents._builder import AgentBuilder
 from .agents._components import AgentComponent
 from .agents._context import (
@@ -41,7 +42,8 @@ from .agents._semantic import Embedder, Semantic
 from .agents._spec import AgentSpec, BestOf, FanOut, OutputGroup, Subscription
 from .agents._spending import CallGate
 from .agents._tool import flock_tool
-from .blackboard._artifacts import Artifact, WorkflowError
+from .blackboard._approvals import ApprovalRequest
+from .blackboard._artifacts import ApprovalRejected, Artifact, WorkflowError
 from .blackboard._registry import TypeRegistry, flock_type, type_name_of
 from .blackboard._store import (
     ArtifactLog,
@@ -72,6 +74,8 @@ from .orchestration._events import (
     ActivationFailed,
     ActivationFinished,
     ActivationStarted,
+    ApprovalDecided,
+    ApprovalRequested,
     ArtifactPublished,
     EventBus,
     FlockEvent,
@@ -83,7 +87,7 @@ from .orchestration._scheduler import Rejection
 from .orchestration._status import CorrelationState, CorrelationStatus, RunResult
 
 if TYPE_CHECKING:
-    from ._tracing import active_tracer
+    from ._tracing import active_tracer, captures_messages
     from .agents._learned import Demo, LearnedState
     from .blackboard.postgres._store import PostgresBlackboardStore
     from .blackboard.sqlite._retention import RetentionResult
@@ -115,6 +119,7 @@ _LAZY = {
     "When": ".orchestration._until",
     "WorkflowFailed": ".orchestration._conditions",
     "active_tracer": "._tracing",
+    "captures_messages": "._tracing",
 }
 
 
@@ -138,6 +143,11 @@ __all__ = [
     "AgentIdentity",
     "AgentSpec",
     "ApiKeys",
+    "ApprovalDecided",
+    "ApprovalPolicy",
+    "ApprovalRejected",
+    "ApprovalRequest",
+    "ApprovalRequested",
     "Artifact",
     "ArtifactCount",
     "ArtifactLog",
@@ -229,6 +239,7 @@ __all__ = [
     "WorkflowFailed",
     "__version__",
     "active_tracer",
+    "captures_messages",
     "combine",
     "flock_tool",
     "flock_type",

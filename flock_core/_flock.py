@@ -19,10 +19,11 @@ from .agents._context import ContextProvider
 from .agents._engine import Engine
 from .agents._semantic import Embedder
 from .agents._spec import AgentSpec
+from .blackboard._approvals import ApprovalRequest
 from .blackboard._artifacts import EXTERNAL_PRODUCER, Artifact, WorkflowError
 from .blackboard._registry import TypeRegistry, default_registry
 from .blackboard._store import ArtifactQuery, BlackboardStore
-from .blackboard._visibility import Visibility
+from .blackboard._visibility import AgentIdentity, Visibility
 from .blackboard._work import ExpiredJoin, WorkRecord
 from .exceptions import ConfigurationError
 from .observe._results import report_results
@@ -362,6 +363,32 @@ class Flock:
         """Lift `pause(correlation_id)` (without one: the whole-board pause); the waiting work runs next run."""
         await self._core.pause(correlation_id, False)
 
+    async def approvals(
+        self, approver: AgentIdentity | str | None = None, *, correlation_id: str | None = None
+    ) -> list[ApprovalRequest]:
+        """Outputs held for approval, oldest first; with `approver`, only the requests it may decide.
+
+        An approver may decide a request when it is one of the request's approvers and may see every
+        held output. Without `approver` (trusted code), every pending request.
+        """
+        return await self._core.approvals(approver, correlation_id)
+
+    async def approve(self, approval_id: str, *, by: AgentIdentity | str, reason: str | None = None) -> list[Artifact]:
+        """Approve held outputs as `by`: they are published exactly as held and routed to their consumers.
+
+        Returns the published artifacts; `ApprovalError` if there is no pending request with this id that
+        `by` may decide. Run the Flock (`run_until_idle()`) to process what they start.
+        """
+        return list(await self._core.decide(approval_id, "approved", by, reason))
+
+    async def reject(self, approval_id: str, *, by: AgentIdentity | str, reason: str | None = None) -> Artifact:
+        """Reject held outputs as `by`: they are never published, and nothing downstream runs.
+
+        An `ApprovalRejected` record (who, why, the activation's inputs as lineage) is published instead
+        and returned; `ApprovalError` if there is no pending request with this id that `by` may decide.
+        """
+        return (await self._core.decide(approval_id, "rejected", by, reason))[0]
+
     async def dead_letters(self) -> list[WorkRecord]:
         """Work items that failed for good (the engine kept failing, or too many crashed attempts)."""
         return await self._core.dead_letters()
@@ -400,9 +427,15 @@ class Flock:
 
     # -- status and lifecycle ------------------------------------------------------------------------
 
-    async def get_correlation_status(self, correlation_id: str) -> CorrelationStatus:
-        """Where one workflow stands: state, counts, pending work and token usage so far."""
-        return await self._core.status(correlation_id)
+    async def get_correlation_status(
+        self, correlation_id: str, *, visible_to: AgentIdentity | None = None
+    ) -> CorrelationStatus:
+        """Where one workflow stands: state, counts, pending work and token usage so far.
+
+        With `visible_to`, the status as that identity may see it: counts include only the artifacts and the
+        work it may see, and a workflow it sees nothing of looks like one that does not exist (docs/security.md).
+        """
+        return await self._core.status(correlation_id, visible_to)
 
     async def shutdown(self) -> None:
         """End open workflow spans, run every component's `on_terminate` hook, close MCP sessions and the store."""

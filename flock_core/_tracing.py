@@ -31,8 +31,18 @@ from opentelemetry.trace import (
     TracerProvider,
 )
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+from opentelemetry.util.types import AttributeValue
 
-from ._trace_content import INPUT_VALUE, MIME_JSON, OUTPUT_VALUE, content_enabled, content_json
+from ._trace_content import (
+    INPUT_VALUE,
+    MIME_JSON,
+    OUTPUT_VALUE,
+    content_enabled,
+    content_json,
+    error_attributes,
+    error_description,
+    reads_public,
+)
 from ._version import __version__
 
 if TYPE_CHECKING:
@@ -45,9 +55,11 @@ __all__ = [
     "FlockTracer",
     "WorkflowOperation",
     "active_tracer",
+    "captures_messages",
     "context_of",
     "current_trace_id",
     "inject_current",
+    "quiet_span",
     "record_failure",
     "record_outputs",
     "workflow_of",
@@ -66,6 +78,15 @@ _propagator = TraceContextTextMapPropagator()
 def active_tracer() -> Tracer:
     """The tracer of the activation running in this task (so engines' spans reach the Flock's provider)."""
     return _active.get() or trace.get_tracer("flock_core", __version__)
+
+
+def captures_messages() -> bool:
+    """Whether an engine may record model prompts and completions on the spans it opens now.
+
+    Only with content capture switched on (`Flock(trace_content=True)` or the GenAI environment switch),
+    and only inside an activation that read nothing but public artifacts: a prompt quotes what was read.
+    """
+    return otel_context.get_value(_CAPTURE) is True and reads_public()
 
 
 class Attr:
@@ -99,12 +120,16 @@ class Attr:
     WORKFLOW: Final = "flock.workflow.name"
     CANCEL_REASON: Final = "flock.cancel.reason"
     CANCELLED_WORK: Final = "flock.cancel.work_items"
+    APPROVAL_ID: Final = "flock.approval.id"
+    APPROVER: Final = "flock.approval.approver"
+    APPROVAL_OUTCOME: Final = "flock.approval.outcome"
+    APPROVAL_REASON: Final = "flock.approval.reason"
     USAGE_CALLS: Final = "flock.usage.calls"
     USAGE_COST: Final = "flock.usage.cost"
     BUDGET_REMAINING: Final = "flock.budget.remaining"
 
 
-WorkflowOperation = Literal["cancel_workflow", "pause_workflow", "resume_workflow"]
+WorkflowOperation = Literal["cancel_workflow", "pause_workflow", "resume_workflow", "decide_approval"]
 
 
 @dataclass(eq=False, slots=True)
@@ -222,7 +247,7 @@ class FlockTracer:
         token = otel_context.attach(_scope(workflow, self.captures_content, trace.set_span_in_context(root)))
         try:
             attributes = {Attr.CONVERSATION: correlation_id, Attr.SPAN_KIND: "CHAIN"}
-            with self._tracer.start_as_current_span("publish", kind=SpanKind.PRODUCER, attributes=attributes) as span:
+            with quiet_span(self._tracer, "publish", kind=SpanKind.PRODUCER, attributes=attributes) as span:
                 yield span
         finally:
             otel_context.detach(token)
@@ -251,20 +276,21 @@ class FlockTracer:
             with _unrecorded(None, None) as span:
                 yield span
             return
-        with self._tracer.start_as_current_span(name, kind=SpanKind.INTERNAL, attributes={Attr.WORKFLOW: name}) as span:
+        with quiet_span(self._tracer, name, kind=SpanKind.INTERNAL, attributes={Attr.WORKFLOW: name}) as span:
             yield span
 
     @contextmanager
     def control(
         self, operation: WorkflowOperation, correlation_id: str | None, attributes: Mapping[str, str] | None = None
     ) -> Generator[Span]:
-        """`cancel_workflow`, `pause_workflow` or `resume_workflow` (a `None` workflow: every workflow)."""
+        """`cancel_workflow`, `pause_workflow`, `resume_workflow` (a `None` workflow: every workflow) or
+        `decide_approval`."""
         if not self.enabled:
             with _unrecorded(None, None) as span:
                 yield span
             return
         base = {Attr.CONVERSATION: correlation_id} if correlation_id is not None else {}
-        with self._tracer.start_as_current_span(operation, attributes={**base, **(attributes or {})}) as span:
+        with quiet_span(self._tracer, operation, attributes={**base, **(attributes or {})}) as span:
             yield span
 
     @contextmanager
@@ -371,12 +397,42 @@ def record_outputs(span: Span, outputs: Sequence[Artifact], input_tokens: int, o
             _set_content(workflow.span, OUTPUT_VALUE, outputs)
 
 
-def record_failure(span: Span, error: BaseException, *, agent: str | None = None) -> None:
-    """Mark an activation span as failed with the error's type and message, and its workflow span with it."""
+@contextmanager
+def quiet_span(
+    tracer: Tracer,
+    name: str,
+    *,
+    kind: SpanKind = SpanKind.INTERNAL,
+    attributes: Mapping[str, AttributeValue] | None = None,
+    context: otel_context.Context | None = None,
+) -> Generator[Span]:
+    """A current span that records an escaping exception by its type only: its message may quote a payload.
+
+    (OpenTelemetry's own recording would put the message and traceback text on the span.)
+    """
+    with tracer.start_as_current_span(
+        name, context, kind, attributes, record_exception=False, set_status_on_exception=False
+    ) as span:
+        try:
+            yield span
+        except Exception as exc:
+            if span.is_recording():
+                span.set_attribute(Attr.ERROR_TYPE, type(exc).__name__)
+                span.set_status(Status(StatusCode.ERROR, error_description(exc, disclose=False)))
+            raise
+
+
+def record_failure(span: Span, error: BaseException, *, agent: str | None = None, disclose: bool = False) -> None:
+    """Mark an activation span as failed with the error's type, and its workflow span with it.
+
+    The error's message is recorded only with `disclose` (the activation read only public artifacts, or the
+    framework wrote the message): an engine's error may quote what the activation read.
+    """
+    described = error_description(error, disclose)
     span.set_attribute(Attr.ERROR_TYPE, type(error).__name__)
-    span.record_exception(error)
-    span.set_status(Status(StatusCode.ERROR, str(error)))
+    span.record_exception(error, attributes=error_attributes(error, disclose))
+    span.set_status(Status(StatusCode.ERROR, str(error) if disclose else described))
     workflow = otel_context.get_value(_WORKFLOW)
     if isinstance(workflow, _Workflow) and workflow.span is not None:
         where = f"agent {agent}: " if agent else ""
-        workflow.failures.append((type(error).__name__, f"{where}{type(error).__name__}: {error}"))
+        workflow.failures.append((type(error).__name__, f"{where}{described}"))

@@ -7,6 +7,7 @@ FlockError
 │   ├── AgentDeclarationError      a contradictory or incomplete agent declaration
 │   │   └── DuplicateAgentError    two agents share a name in one Flock
 │   ├── UnknownAgentError          an agent name that this Flock does not know
+│   ├── ApprovalError              no pending approval request with that id that this approver may decide
 │   ├── InputTypeError             an agent invoked on a type none of its subscriptions takes
 │   ├── PayloadValidationError     a published payload does not validate against its registered type
 │   ├── ConfigurationError         a setting is missing or invalid (for example no model configured)
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AgentDeclarationError",
+    "ApprovalError",
     "BoardInUseError",
     "BudgetExceeded",
     "CircuitBreakerTripped",
@@ -108,6 +110,19 @@ class UnknownAgentError(UserError):
     def __init__(self, agent: str, known: Sequence[str]) -> None:
         super().__init__(f"unknown agent {agent!r}; declared agents: {sorted(known)}")
         self.agent = agent
+
+
+class ApprovalError(UserError, LookupError):
+    """No pending approval request with this id that the approver may decide.
+
+    The same answer for an unknown id, a decided request, and one the approver may not see or decide,
+    so that it reveals nothing about requests the approver has no business with.
+    """
+
+    def __init__(self, approval_id: str, approver: str) -> None:
+        super().__init__(f"no pending approval request {approval_id!r} that {approver!r} may decide")
+        self.approval_id = approval_id
+        self.approver = approver
 
 
 class InputTypeError(UserError, TypeError):

@@ -9,8 +9,11 @@ from typing import Any, Self, TypeVar, cast
 
 from pydantic import BaseModel
 
+from ..blackboard._artifacts import ApprovalRejected
 from ..blackboard._registry import TypeRegistry
+from ..blackboard._visibility import AgentIdentity
 from ..exceptions import AgentDeclarationError, UserError
+from ._approval import ApprovalPolicy, OnTimeout, approval_policy
 from ._checks import check_int, check_name, check_names, check_type, check_visibility, declared_engine, fan_out_of
 from ._components import AgentComponent
 from ._context import ContextProvider
@@ -215,6 +218,7 @@ class AgentBuilder:
         validate: ValidateRule | Sequence[ValidateRule] | None = None,
         description: str | None = None,
         declassify: str | None = None,
+        approval: ApprovalPolicy | None = None,
     ) -> Self:
         """Declare one output group: `types` produced together by one engine call.
 
@@ -231,6 +235,7 @@ class AgentBuilder:
             description: appended to the output description for LLM engines.
             declassify: the name of a declassification: outputs get `visibility` even where it is wider
                 than what they were derived from (requires `visibility`).
+            approval: hold this group's outputs until an approver decides (see `requires_approval`).
         """
         if declassify is not None and (visibility is None or not declassify.strip()):
             raise self._fail("declassify= needs a non-empty name and the visibility= the outputs are released to")
@@ -252,8 +257,36 @@ class AgentBuilder:
             validate=tuple(rules),
             description=description,
             declassify=declassify,
+            approval=self._approval(approval),
         )
         return self._update(output_groups=(*self._spec.output_groups, group))
+
+    def _approval(self, approval: object) -> ApprovalPolicy | None:
+        if approval is not None and not isinstance(approval, ApprovalPolicy):
+            raise self._fail(f"publishes(approval=...) takes an ApprovalPolicy, got {approval!r}", "approval")
+        if approval is not None:
+            self._registry.register(ApprovalRejected)  # what a rejection publishes, only where one can happen
+        return approval
+
+    def requires_approval(
+        self,
+        approvers: Iterable[str | AgentIdentity] | str | AgentIdentity,
+        *,
+        timeout: timedelta | float | None = None,
+        on_timeout: OnTimeout = "reject",
+    ) -> Self:
+        """Hold the agent's outputs until one of `approvers` approves them (then they are published and
+        routed) or rejects them (an `ApprovalRejected` record is published instead; nothing downstream runs).
+
+        Args:
+            approvers: who may decide: names or identities (`"alice"`, `AgentIdentity("bob", tenant="acme")`).
+                An approver must also be allowed to see every held output.
+            timeout: how long the outputs wait (a timedelta or seconds; `None`: until decided).
+            on_timeout: what the timeout decides: `"reject"` (default) or `"approve"`.
+        """
+        policy = approval_policy(self._spec.name, approvers, timeout, on_timeout)
+        self._registry.register(ApprovalRejected)  # what a rejection publishes
+        return self._update(approval=policy)
 
     def with_engines(self, *engines: Engine | EngineComponent) -> Self:
         """Use `engine` instead of the Flock's default engine (one engine per agent; a Flock-style

@@ -125,6 +125,47 @@ a second one stops at once. Work cut short is not lost: its lease expires and an
   # only tenant acme's rows (row-level security in the database)
   flock worker support_app:flock --tenant acme --agents acme_triage""",
     ),
+    "cancel": (
+        """Cancel one workflow (correlation id) of a Flock on its store: its queued and running work stops
+for good, on every process using that store (other workers stop at their next lease renewal), and work
+routed into it later never runs. Idempotent: the first reason is kept.""",
+        """examples:
+  flock cancel myapp.pipeline:flock 0193c3f2-debate --reason 'the user closed the tab'""",
+    ),
+    "pause": (
+        """Pause one workflow, or without CORRELATION_ID every workflow, on the Flock's store: no process
+starts its pending work until "flock resume". Activations already running finish.""",
+        """examples:
+  flock pause myapp.pipeline:flock 0193c3f2-debate
+  flock pause myapp.pipeline:flock            # the whole board""",
+    ),
+    "resume": (
+        """Lift a pause: of one workflow, or without CORRELATION_ID the whole-board pause (single pauses
+stay). The waiting work runs in the next run of a process on that store.""",
+        """examples:
+  flock resume myapp.pipeline:flock 0193c3f2-debate
+  flock resume myapp.pipeline:flock""",
+    ),
+    "approvals": (
+        """List the outputs held for approval that the approver --as (with --tenant, --label) may decide:
+it must be one of the request's approvers and allowed to see every held output. One line per request:
+its id, agent, workflow and what it holds (--json: the held artifacts too).""",
+        """examples:
+  flock approvals myapp.pipeline:flock --as editor
+  flock approvals myapp.pipeline:flock --as alice --tenant acme --json""",
+    ),
+    "approve": (
+        """Approve held outputs as the approver --as: they are published exactly as held and routed to
+their consumers, which run in the next run of a process on that store.""",
+        """examples:
+  flock approve myapp.pipeline:flock 0193c3f2-aaaa --as editor --reason 'checked'""",
+    ),
+    "reject": (
+        """Reject held outputs as the approver --as: they are never published and nothing downstream
+runs; an ApprovalRejected record with the reason is published instead.""",
+        """examples:
+  flock reject myapp.pipeline:flock 0193c3f2-aaaa --as editor --reason 'off topic'""",
+    ),
     "optimize": (
         """Optimize a workflow's learned state (demos and instructions, per agent and output group) for a
 metric, as engines.optimize does: score the report split (test, else dev, else train) before, run the

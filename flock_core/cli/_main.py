@@ -16,6 +16,7 @@ from .._version import __version__
 from ..exceptions import UserError
 from ..observe._commands import GRAPH_FORMATS, format_for, graph_text, trace_text
 from ._commands import Subcommands
+from ._control import add_control_commands
 from ._help import describe
 from ._load import load_flock
 from ._plugins import PROVIDED, add_provided_command
@@ -116,6 +117,7 @@ def _parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     _add_graph(commands)
     add_serve_command(commands)
     add_worker_command(commands)
+    add_control_commands(commands)
     describe(parser)
     other = argv[0] if argv and not argv[0].startswith("-") and argv[0] not in commands.choices else None
     names: list[str] = [*PROVIDED, *([other] if other else [])]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Hashable, Iterator
+from collections.abc import Callable, Collection, Hashable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from uuid import UUID
@@ -12,9 +12,17 @@ from ..agents._spec import Subscription
 from ..blackboard._artifacts import Artifact
 from ..blackboard._work import ExpiredJoin
 
-__all__ = ["BatchCollector", "GroupCollector", "PendingBatch"]
+__all__ = ["Admits", "BatchCollector", "GroupCollector", "PendingBatch", "admit_all"]
 
 Group = tuple[Artifact, ...]
+
+Admits = Callable[[Artifact], bool]
+"""Which artifacts a count includes (a workflow's status counts only what its reader may see)."""
+
+
+def admit_all(artifact: Artifact) -> bool:
+    """The `Admits` of a reader who may see everything (trusted code)."""
+    return True
 
 
 @dataclass(slots=True)
@@ -103,9 +111,14 @@ class GroupCollector:
             if not any(group.waiting.values()):
                 del self.open[key]
 
-    def waiting(self, correlation_id: str | None) -> int:
-        """Artifacts waiting in open groups (optionally of one workflow)."""
-        return sum(1 for g in self.open.values() for a in g.artifacts() if correlation_id in (None, a.correlation_id))
+    def waiting(self, correlation_id: str | None, admits: Admits = admit_all) -> int:
+        """Artifacts waiting in open groups (optionally of one workflow; only those `admits`)."""
+        return sum(
+            1
+            for g in self.open.values()
+            for a in g.artifacts()
+            if correlation_id in (None, a.correlation_id) and admits(a)
+        )
 
 
 @dataclass(slots=True)
@@ -170,12 +183,12 @@ class BatchCollector:
             return None
         return min(batch.opened_at for batch in self.batches.values()) + self.spec.timeout
 
-    def waiting(self, correlation_id: str | None) -> int:
-        """Artifacts waiting in partial batches (optionally of one workflow)."""
+    def waiting(self, correlation_id: str | None, admits: Admits = admit_all) -> int:
+        """Artifacts waiting in partial batches (optionally of one workflow; only those `admits`)."""
         return sum(
             1
             for batch in self.batches.values()
             for group in batch.groups
             for a in group
-            if correlation_id in (None, a.correlation_id)
+            if correlation_id in (None, a.correlation_id) and admits(a)
         )

@@ -13,6 +13,7 @@ from collections.abc import Callable, Collection, Mapping
 from ..agents._spec import ActivationCondition, AgentSpec
 from ..blackboard._registry import TypeRegistry
 from ..blackboard._store import BlackboardStore
+from ._collectors import Admits, admit_all
 from ._conditions import ConditionView
 from ._runtime import WorkItem
 from ._scheduler import Rejection
@@ -63,10 +64,10 @@ class DeferredActivations:
         for item in items:
             self._held.setdefault(item.correlation_id, []).append(item)
 
-    def waiting(self, correlation_id: str | None = None) -> int:
-        """Input artifacts of held activations (optionally of one workflow)."""
+    def waiting(self, correlation_id: str | None = None, admits: Admits = admit_all) -> int:
+        """Input artifacts of held activations (optionally of one workflow; only those `admits`)."""
         held = self._held.get(correlation_id, []) if correlation_id is not None else self._all()
-        return sum(len(item.inputs) for item in held)
+        return sum(1 for item in held for a in item.inputs if admits(a))
 
     def _all(self) -> list[WorkItem]:
         return [item for items in self._held.values() for item in items]

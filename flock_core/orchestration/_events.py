@@ -10,11 +10,14 @@ from typing import Literal
 
 from .._clock import utcnow
 from ..blackboard._artifacts import Artifact
+from ..blackboard._visibility import Visibility
 
 __all__ = [
     "ActivationFailed",
     "ActivationFinished",
     "ActivationStarted",
+    "ApprovalDecided",
+    "ApprovalRequested",
     "ArtifactPublished",
     "EventBus",
     "FlockEvent",
@@ -63,7 +66,11 @@ class ActivationFinished:
 
 @dataclass(frozen=True, slots=True)
 class ActivationFailed:
-    """An activation failed; a `WorkflowError` artifact records it."""
+    """An activation failed; a `WorkflowError` artifact records it.
+
+    `read` is who may see `message` (it may quote anything the activation read): the combined visibility of
+    its inputs and context, as on the `WorkflowError`; `None` when unknown, and then no identity may.
+    """
 
     agent: str
     work_key: str
@@ -72,6 +79,7 @@ class ActivationFailed:
     message: str
     kind: Literal["activation_failed"] = "activation_failed"
     at: datetime = field(default_factory=utcnow)
+    read: Visibility | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +96,8 @@ class TokenStreamed:
         text: the new chunk (append the chunks of one `work_key` and `attempt` for the whole text).
         correlation_id: the workflow.
         attempt: 0 for the first engine call of an output group, 1, 2, ... for repair attempts.
+        read: who may see `text` (model output may quote anything the activation read): the combined
+            visibility of its inputs and context; `None` when unknown, and then no identity may.
     """
 
     agent: str
@@ -97,6 +107,7 @@ class TokenStreamed:
     attempt: int = 0
     kind: Literal["token_streamed"] = "token_streamed"
     at: datetime = field(default_factory=utcnow)
+    read: Visibility | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +134,33 @@ class WorkflowPaused:
     correlation_id: str | None
     paused: bool
     kind: Literal["workflow_paused"] = "workflow_paused"
+    at: datetime = field(default_factory=utcnow)
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalRequested:
+    """An activation's outputs are held until one of `approvers` decides (`Flock.approvals()` lists them)."""
+
+    approval_id: str
+    agent: str
+    correlation_id: str
+    approvers: tuple[str, ...]
+    held: int
+    kind: Literal["approval_requested"] = "approval_requested"
+    at: datetime = field(default_factory=utcnow)
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalDecided:
+    """Held outputs were approved (and published) or rejected, by an approver or (`by="timeout"`) a timeout."""
+
+    approval_id: str
+    agent: str
+    correlation_id: str
+    outcome: Literal["approved", "rejected"]
+    by: str
+    reason: str | None
+    kind: Literal["approval_decided"] = "approval_decided"
     at: datetime = field(default_factory=utcnow)
 
 
@@ -174,6 +212,8 @@ FlockEvent = (
     | TokenStreamed
     | WorkflowCancelled
     | WorkflowPaused
+    | ApprovalRequested
+    | ApprovalDecided
     | OptimizationProgress
 )
 
@@ -258,8 +298,10 @@ class TokenRelay:
     agent: str
     work_key: str
     correlation_id: str
+    read: Visibility | None = None
 
     def __call__(self, text: str, attempt: int = 0) -> None:
         """Emit `text` (nothing for an empty chunk)."""
         if text:
-            self.events.emit(TokenStreamed(self.agent, self.work_key, text, self.correlation_id, attempt))
+            token = TokenStreamed(self.agent, self.work_key, text, self.correlation_id, attempt, read=self.read)
+            self.events.emit(token)

@@ -14,6 +14,7 @@ from opentelemetry import trace
 from opentelemetry.trace import Span
 
 from .._clock import Clock
+from .._trace_content import reading
 from .._tracing import Attr, FlockTracer, current_trace_id, record_failure, record_outputs
 from ..agents._activation import ActivationRunner, UsageMeter
 from ..agents._context import ContextProvider, ContextRequest, provide_context
@@ -24,6 +25,7 @@ from ..blackboard._artifacts import Artifact, WorkflowError
 from ..blackboard._store import BlackboardStore
 from ..blackboard._work import Commit, WorkRecord
 from ..exceptions import BudgetExceeded, CircuitBreakerTripped, ConfigurationError, RuntimeFlockError
+from ._approval import ApprovalGate
 from ._artifact_factory import ArtifactFactory
 from ._budgets import Budgets
 from ._events import ActivationFailed, ActivationFinished, ActivationStarted, EventBus, TokenRelay
@@ -35,6 +37,11 @@ _log = logging.getLogger("flock_core")
 
 _LEASE = timedelta(minutes=5)
 _NO_USAGE = Usage()
+
+
+def _public(*read: Artifact) -> bool:
+    """Whether everyone may see everything an activation read (then its spans may quote what it read)."""
+    return read_visibility(read).kind == "public"
 
 
 class ToolSource(Protocol):
@@ -65,6 +72,7 @@ class Executor:
         max_attempts: starts of a work item before it is failed for good.
         max_agent_iterations: the circuit breaker: activations of one agent per workflow.
         step: stores one step with the work it completes, and routes the step's new artifacts.
+        approvals: holds the outputs that need approval.
         budgets: the workflows' and the Flock's budgets, checked before each model call.
         stop_workflow: stops a workflow whose budget refused a call (its queued work is cancelled).
     """
@@ -84,10 +92,12 @@ class Executor:
         max_attempts: int,
         max_agent_iterations: int,
         step: Callable[[Commit, Sequence[Artifact]], Awaitable[bool]],
+        approvals: ApprovalGate,
         budgets: Budgets,
         stop_workflow: Callable[[str, str], Awaitable[object]],
     ) -> None:
         self._agents = agents
+        self._approvals = approvals
         self._store = store
         self._clock = clock
         self._worker_id = worker_id
@@ -127,7 +137,7 @@ class Executor:
         with self._tracer.activation(spec.name, item.correlation_id, item.inputs, attributes) as span:
             if not self._breaker_allows(spec, item.correlation_id):
                 tripped = CircuitBreakerTripped(spec.name, self._max_agent_iterations)
-                record_failure(span, tripped, agent=spec.name)
+                record_failure(span, tripped, agent=spec.name, disclose=True)  # the framework's own message
                 await self._publish_error(spec, item, tripped)
                 return
             try:
@@ -147,13 +157,17 @@ class Executor:
             spec = await self._with_mcp_tools(spec)
             request = ContextRequest(self._store, spec, item.inputs, self._clock.now())
             context = await provide_context(spec.context or self._context, request)
+            read = read_visibility((*item.inputs, *context))
             # decided once per activation: with no token subscriber, engines do not stream at all
             relay = (
-                TokenRelay(self._events, spec.name, record.key, item.correlation_id) if self._events.streaming else None
+                TokenRelay(self._events, spec.name, record.key, item.correlation_id, read)
+                if self._events.streaming
+                else None
             )
-            outputs = await self._runner.run(
-                spec, item.inputs, context, meter, tick=record.tick, batched=record.batched, on_token=relay
-            )
+            with reading(read.kind == "public"):
+                outputs = await self._runner.run(
+                    spec, item.inputs, context, meter, tick=record.tick, batched=record.batched, on_token=relay
+                )
             artifacts = self._artifacts.from_outputs(spec.name, outputs, item.inputs, item.correlation_id)
         except Exception as exc:  # noqa: BLE001 - any failing activation is recorded as a WorkflowError; others keep running
             await self._fail(spec, item, exc, context)
@@ -161,8 +175,12 @@ class Executor:
         finally:
             await self._add_usage(item.correlation_id, meter, span)
         record_outputs(span, artifacts, meter.total.input_tokens, meter.total.output_tokens)
-        committed = await self._step(Commit(artifacts=(*meter.trail, *artifacts), complete=record.key), artifacts)
+        artifacts, held = self._approvals.hold(spec, record.key, item.correlation_id, outputs, artifacts)
+        committed = await self._step(
+            Commit(artifacts=(*meter.trail, *artifacts), complete=record.key, hold=held), artifacts
+        )
         if committed:
+            self._approvals.held(held)
             if self._events.listening:
                 output_ids = tuple(str(a.id) for a in artifacts)
                 self._events.emit(ActivationFinished(spec.name, record.key, item.correlation_id, output_ids))
@@ -179,17 +197,22 @@ class Executor:
             try:
                 await self._initialize(spec)
                 spec = await self._with_mcp_tools(spec)
-                outputs = await self._runner.run(spec, (source,), (), meter)
+                with reading(_public(source)):
+                    outputs = await self._runner.run(spec, (source,), (), meter)
             except BaseException as exc:
-                record_failure(span, exc, agent=spec.name)
+                record_failure(span, exc, agent=spec.name, disclose=_public(source))
                 raise
             finally:
                 await self._add_usage(source.correlation_id, meter, span)
             artifacts = self._artifacts.from_outputs(spec.name, outputs, (source,), source.correlation_id)
             record_outputs(span, artifacts, meter.total.input_tokens, meter.total.output_tokens)
         if publish:
-            commit = Commit(artifacts=(source, *meter.trail, *artifacts), consumed=((spec.name, source.id),))
-            await self._step(commit, artifacts)
+            published, held = self._approvals.hold(
+                spec, f"invoke:{source.id}", source.correlation_id, outputs, artifacts
+            )
+            commit = Commit(artifacts=(source, *meter.trail, *published), consumed=((spec.name, source.id),), hold=held)
+            if await self._step(commit, published):
+                self._approvals.held(held)
         return artifacts
 
     async def _meter(self, correlation_id: str) -> UsageMeter:
@@ -241,9 +264,10 @@ class Executor:
 
     async def _fail(self, spec: AgentSpec, item: WorkItem, exc: Exception, context: Sequence[Artifact] = ()) -> None:
         _log.warning("agent %r failed on %d input(s): %s", spec.name, len(item.inputs), exc)
-        record_failure(trace.get_current_span(), exc, agent=spec.name)
+        read = read_visibility((*item.inputs, *context))
+        record_failure(trace.get_current_span(), exc, agent=spec.name, disclose=read.kind == "public")
         self._events.emit(
-            ActivationFailed(spec.name, item.record.key, item.correlation_id, type(exc).__name__, str(exc))
+            ActivationFailed(spec.name, item.record.key, item.correlation_id, type(exc).__name__, str(exc), read=read)
         )
         for component in spec.components:
             try:

@@ -28,13 +28,16 @@ from ..agents._default_engine import load_default_engine
 from ..agents._engine import Engine, Usage
 from ..agents._semantic import Embedder
 from ..agents._spec import AgentSpec
+from ..blackboard._approvals import ApprovalOutcome, ApprovalRequest
 from ..blackboard._artifacts import Artifact, WorkflowError
 from ..blackboard._leases import new_owner
 from ..blackboard._registry import TypeRegistry
 from ..blackboard._shared import shared_store
 from ..blackboard._store import ArtifactQuery, BlackboardStore, ExclusiveBoard
+from ..blackboard._visibility import AgentIdentity
 from ..blackboard._work import Commit, ExpiredJoin, WorkRecord
 from ..exceptions import ConfigurationError, DuplicateAgentError, RunTimeoutError, UnknownAgentError
+from ._approval import ApprovalGate, Approver
 from ._artifact_factory import ArtifactFactory
 from ._board import Board, LocalBoard
 from ._budgets import Budgets
@@ -51,7 +54,7 @@ from ._runtime import Runtime, WorkItem
 from ._scheduler import Rejection
 from ._schedules import Schedules
 from ._semantic import SemanticIndex
-from ._status import CorrelationStatus
+from ._status import CorrelationStatus, StatusReader
 
 if TYPE_CHECKING:
     from contextlib import AbstractContextManager
@@ -114,6 +117,14 @@ class Orchestrator:
         self._schedules = Schedules(self._specs, clock, self.runtime, self._commit)
         self.board = self._open_board(store, lease)
         self._control = WorkflowControl(store, self.runtime, self.events, self._tracer, self.board.readmit)
+        self._approvals = ApprovalGate(
+            store=store,
+            clock=clock,
+            artifacts=self._artifacts,
+            tracer=self._tracer,
+            events=self.events,
+            step=self._step,
+        )
         self._budgets = Budgets(budget, clock, store, shared=isinstance(self.board, SharedBoard))
         self._executor = Executor(
             agents=self._specs,
@@ -128,6 +139,7 @@ class Orchestrator:
             max_attempts=max_attempts,
             max_agent_iterations=max_agent_iterations,
             step=self._step,
+            approvals=self._approvals,
             budgets=self._budgets,
             stop_workflow=lambda cid, reason: self._control.cancel(cid, reason, running=False),
         )
@@ -300,15 +312,17 @@ class Orchestrator:
         await self._executor.run_item(item)
 
     async def on_clock(self, now: datetime) -> None:
-        """Expire joins and flush timed-out batches."""
+        """Expire joins, flush timed-out batches and decide timed-out approvals."""
         async with self.board.steps():
             routed = self._routing.expire_due(now)
             if routed.items or routed.expired:
                 await self._commit(Commit(), routed)
+        await self._approvals.expire(now)  # each decision is a step of its own
 
     def next_deadline(self) -> datetime | None:
-        """The next join expiry or batch timeout."""
-        return self._routing.next_deadline()
+        """The next join expiry, batch timeout or approval timeout."""
+        deadlines = [d for d in (self._routing.next_deadline(), self._approvals.next_deadline()) if d is not None]
+        return min(deadlines, default=None)
 
     async def on_idle(self) -> bool:
         """Flush partial batches that ask for it; report whether that queued work."""
@@ -369,6 +383,7 @@ class Orchestrator:
             self.expired_joins.extend(resumed.expired_joins)
             if resumed.routed.items or resumed.routed.expired:
                 await self._commit(Commit(), resumed.routed)
+        await self._approvals.load()
         if resumed.timers is not None:
             self._schedules.arm(resumed.timers)
         report = ResumeReport(added, removed, changed, resumed.resumed, resumed.orphaned, resumed.skipped)
@@ -442,30 +457,60 @@ class Orchestrator:
         return await self.board.requeue(key)
 
     async def cancel(self, correlation_id: str, reason: str) -> int:
-        """Cancel one workflow everywhere; returns how many queued or running work items were cancelled."""
-        return await self._control.cancel(correlation_id, reason)
+        """Cancel one workflow everywhere (rejecting its held outputs); returns the work items it cancelled."""
+        cancelled = await self._control.cancel(correlation_id, reason)
+        await self._approvals.withdraw(correlation_id, reason)
+        return cancelled
 
     async def pause(self, correlation_id: str | None, paused: bool) -> None:
         """Pause or resume one workflow, or every workflow on the board (`None`)."""
         await self._control.pause(correlation_id, paused)
 
+    async def approvals(self, approver: Approver | None, correlation_id: str | None) -> list[ApprovalRequest]:
+        """Pending approval requests (with `approver`: only those it may decide)."""
+        return await self._approvals.pending(approver, correlation_id)
+
+    async def decide(
+        self, approval_id: str, outcome: ApprovalOutcome, approver: Approver, reason: str | None
+    ) -> tuple[Artifact, ...]:
+        """Approve or reject held outputs; returns what was published."""
+        await self.start()
+        return await self._approvals.decide(approval_id, outcome, approver, reason)
+
     async def dead_letters(self) -> list[WorkRecord]:
         """Work items that failed for good."""
         return await self.store.work(("failed",))
 
-    async def status(self, correlation_id: str) -> CorrelationStatus:
-        """Where one workflow stands: state, counts, pending work and token usage so far."""
-        page = await self.store.query(ArtifactQuery(correlation_id=correlation_id))
-        errors = sum(1 for a in page.items if a.type == self.registry.name_of(WorkflowError))
+    async def status(self, correlation_id: str, visible_to: AgentIdentity | None = None) -> CorrelationStatus:
+        """Where one workflow stands: state, counts, pending work and token usage so far.
+
+        With `visible_to`, as that identity may see it (see `StatusReader`): a workflow it sees nothing of
+        has the status of one that does not exist.
+        """
+        reader = StatusReader(visible_to, self.clock.now())
+        every = (await self.store.query(ArtifactQuery(correlation_id=correlation_id))).items
+        seen = [a for a in every if reader.sees(a)]
+        whole = len(seen) == len(every)
+        error_type = self.registry.name_of(WorkflowError)
+        errors = sum(1 for a in seen if a.type == error_type)
         # the store's unfinished work includes what another process (or a skipped resume) holds
         stored = await self.store.work(("pending", "leased"), correlation_id=correlation_id)
-        pending = max(self.runtime.pending(correlation_id), len(stored))
-        delayed = self._routing.delayed(correlation_id)
-        gates, joins, batches = self._routing.waiting(correlation_id)
-        gates += self.deferred.waiting(correlation_id)  # inputs of activations held by their condition
+        if visible_to is None:
+            pending = max(self.runtime.pending(correlation_id), len(stored))
+            delayed = self._routing.delayed(correlation_id)
+        else:
+            by_id = {a.id: a for a in every}
+            pending = sum(1 for r in stored if reader.sees_all(by_id.get(i) for i in r.input_ids))
+            delayed = sum(1 for a in every if not reader.sees(a) and reader.will_see(a))
+        gates, joins, batches = self._routing.waiting(correlation_id, reader.sees)
+        gates += self.deferred.waiting(correlation_id, reader.sees)  # inputs of activations held by their condition
         cancelled, paused = await self._control.state(correlation_id)
+        held = await self.store.approvals("pending", correlation_id=correlation_id)
+        approvals = sum(1 for request in held if reader.sees_all(request.artifacts))  # outputs it would see
         budget, flock_budget = await self._budgets.status(correlation_id)
         state = "active" if pending or delayed or joins or batches else ("failed" if errors else "completed")
+        if approvals and state != "active":
+            state = "awaiting_approval"
         if cancelled is not None:
             state = "cancelled"
         elif paused and state == "active":
@@ -473,17 +518,18 @@ class Orchestrator:
         return CorrelationStatus(
             correlation_id=correlation_id,
             state=state,
-            artifact_count=page.total,
+            artifact_count=len(seen),
             error_count=errors,
             pending_activations=pending,
             waiting_gate_inputs=gates,
             waiting_join_inputs=joins,
             waiting_batch_inputs=batches,
             delayed_artifacts=delayed,
-            usage=self._executor.usage.get(correlation_id, Usage()),
-            cancel_reason=cancelled,
-            budget=budget,
-            flock_budget=flock_budget,
+            usage=self._executor.usage.get(correlation_id, Usage()) if whole else Usage(),
+            cancel_reason=cancelled if whole else None,
+            budget=budget if whole else None,
+            flock_budget=flock_budget if whole else None,
+            pending_approvals=approvals,
         )
 
     async def shutdown(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from ..blackboard._artifacts import Artifact
 from ..blackboard._registry import TypeRegistry
 from ..blackboard._visibility import visible_from
 from ..blackboard._work import Commit, ExpiredJoin, Tick, WorkRecord, work_key
+from ._collectors import Admits, admit_all
 from ._runtime import Runtime, WorkItem
 from ._scheduler import Activation, Rejection, Scheduler
 from ._semantic import SemanticIndex
@@ -35,14 +37,9 @@ class Routed:
 
     def into(self, commit: Commit) -> Commit:
         """`commit` with these work items enqueued and these expiries saved, in the same transaction."""
-        return Commit(
-            artifacts=commit.artifacts,
+        return dataclasses.replace(
+            commit,
             enqueue=(*commit.enqueue, *(i.record for i in self.items)),
-            complete=commit.complete,
-            outcome=commit.outcome,
-            error=commit.error,
-            consumed=commit.consumed,
-            timers=commit.timers,
             expired_joins=(*commit.expired_joins, *self.expired),
         )
 
@@ -151,9 +148,9 @@ class Routing:
         """The next join expiry or batch timeout."""
         return self._scheduler.next_deadline()
 
-    def waiting(self, correlation_id: str | None = None) -> tuple[int, int, int]:
-        """Artifacts waiting in (gates, joins, batches), optionally for one workflow."""
-        return self._scheduler.waiting(correlation_id)
+    def waiting(self, correlation_id: str | None = None, admits: Admits = admit_all) -> tuple[int, int, int]:
+        """Artifacts waiting in (gates, joins, batches), optionally for one workflow, counting those `admits`."""
+        return self._scheduler.waiting(correlation_id, admits)
 
     def delayed(self, correlation_id: str | None = None) -> int:
         """Delayed artifacts not visible yet (optionally in one workflow)."""

@@ -14,7 +14,7 @@ from ..blackboard._artifacts import Artifact
 from ..blackboard._registry import TypeRegistry
 from ..blackboard._visibility import is_visible
 from ..blackboard._work import ExpiredJoin
-from ._collectors import BatchCollector, Group, GroupCollector
+from ._collectors import Admits, BatchCollector, Group, GroupCollector, admit_all
 from ._semantic import SemanticIndex
 
 __all__ = ["Activation", "Rejection", "Scheduler"]
@@ -245,9 +245,10 @@ class Scheduler:
         present = [d for d in deadlines if d is not None]
         return min(present) if present else None
 
-    def waiting(self, correlation_id: str | None = None) -> tuple[int, int, int]:
-        """Artifacts waiting in (gates, joins, batches), optionally for one workflow."""
-        gates = sum(c.waiting(correlation_id) for c in self._groups.values() if c.subscription.join is None)
-        joins = sum(c.waiting(correlation_id) for c in self._groups.values() if c.subscription.join is not None)
-        batches = sum(c.waiting(correlation_id) for c in self._batches.values())
+    def waiting(self, correlation_id: str | None = None, admits: Admits = admit_all) -> tuple[int, int, int]:
+        """Artifacts waiting in (gates, joins, batches), optionally for one workflow, counting those `admits`."""
+        groups = self._groups.values()
+        gates = sum(c.waiting(correlation_id, admits) for c in groups if c.subscription.join is None)
+        joins = sum(c.waiting(correlation_id, admits) for c in groups if c.subscription.join is not None)
+        batches = sum(c.waiting(correlation_id, admits) for c in self._batches.values())
         return gates, joins, batches

@@ -9,15 +9,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..blackboard._artifacts import Artifact, WorkflowError
-from ..blackboard._store import ArtifactQuery
+from ..blackboard._artifacts import Artifact
+from ..blackboard._visibility import AgentIdentity
 from ..exceptions import FlockError, InputTypeError, PayloadValidationError, RuntimeFlockError
 from ._artifact_routes import refuse_framework_type, resolve_payload
 from ._http import ApiError, json_response, parse_body, read_json
 from ._state import ServeState
 from ._views import agent_view, artifact_view, status_view
 
-__all__ = ["RunRequest", "agent_routes", "invoke_agent", "type_schemas"]
+__all__ = ["RunRequest", "agent_routes", "invoke_agent", "type_schemas", "visible_status"]
 
 
 class RunRequest(BaseModel):
@@ -89,18 +89,17 @@ async def _run(state: ServeState, request: Request) -> Response:
     return json_response({"agent": name, "published": body.publish_outputs, "outputs": visible})
 
 
+async def visible_status(state: ServeState, identity: AgentIdentity, correlation_id: str) -> dict[str, Any]:
+    """A workflow's status as `identity` may see it; 404 when it sees nothing of it (or it does not exist)."""
+    status = await state.flock.get_correlation_status(correlation_id, visible_to=identity)
+    if not status.artifact_count:
+        raise ApiError(404, "not_found", f"no workflow {correlation_id!r}")
+    return status_view(status)
+
+
 async def _correlation(state: ServeState, request: Request) -> Response:
     identity = await state.identity(request)
-    cid = str(request.path_params["correlation_id"])
-    flock = state.flock
-    seen = ArtifactQuery(correlation_id=cid, visible_to=identity, now=flock.clock.now())
-    page = await flock.store.query(seen)
-    if not page.total:
-        raise ApiError(404, "not_found", f"no workflow {cid!r}")
-    error_type = flock.registry.name_of(WorkflowError)
-    errors = sum(1 for a in page.items if a.type == error_type)
-    status = await flock.get_correlation_status(cid)
-    return json_response(status_view(status, artifact_count=page.total, error_count=errors))
+    return json_response(await visible_status(state, identity, str(request.path_params["correlation_id"])))
 
 
 def agent_routes(state: ServeState) -> list[Route]:

@@ -19,8 +19,10 @@ from starlette.staticfiles import StaticFiles
 from .._version import __version__
 from ..exceptions import ConfigurationError
 from ._agent_routes import agent_routes
+from ._approval_routes import approval_routes
 from ._artifact_routes import artifact_routes
 from ._auth import Auth
+from ._control_routes import control_routes
 from ._conversation_routes import conversation_routes
 from ._guard import LOOPBACK_HOSTS, Guard
 from ._http import ApiError, error_response
@@ -122,6 +124,8 @@ def build_app(
         *artifact_routes(state),
         *conversation_routes(state),
         *agent_routes(state),
+        *control_routes(state),
+        *approval_routes(state),
         *event_routes(state),
         *_service_routes(state, dashboard),
     ]

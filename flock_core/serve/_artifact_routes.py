@@ -86,7 +86,8 @@ def producer_of(identity: AgentIdentity) -> str:
 
 def refuse_framework_type(state: ServeState, type_name: str) -> None:
     """403 when `type_name` is one only the framework publishes (a client must not fail a workflow)."""
-    owned = {state.flock.registry.name_of(model) for model in framework_types()}
+    registry = state.flock.registry
+    owned = {registry.name_of(model) for model in framework_types() if model in registry}
     if type_name in owned:
         problem = f"{type_name!r} artifacts are published by the framework only"
         raise ApiError(403, "forbidden_type", problem, [{"field": "type", "message": problem}])

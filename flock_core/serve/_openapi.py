@@ -13,6 +13,7 @@ from .._version import __version__
 from ..blackboard._artifacts import Artifact
 from ._agent_routes import RunRequest
 from ._artifact_routes import MAX_PAGE, PublishRequest
+from ._control_routes import CancelRequest, DecisionRequest
 from ._conversation_routes import TurnRequest
 from ._schemas import RESPONSE_MODELS
 from ._state import ServeState
@@ -27,6 +28,8 @@ _API_MODELS: tuple[tuple[type[BaseModel], JsonSchemaMode], ...] = (
     (PublishRequest, "validation"),
     (RunRequest, "validation"),
     (TurnRequest, "validation"),
+    (CancelRequest, "validation"),
+    (DecisionRequest, "validation"),
     *((model, "serialization") for model in RESPONSE_MODELS),
 )
 
@@ -248,6 +251,66 @@ def _other_paths(ops: _Operations) -> dict[str, dict[str, Any]]:
     }  # fmt: skip
 
 
+def _optional_body(model: str) -> dict[str, Any]:
+    return {"required": False, "content": {"application/json": {"schema": _ref(model)}}}
+
+
+def _control_paths(ops: _Operations) -> dict[str, dict[str, Any]]:
+    workflow = [_path("correlation_id")]
+    approval = [_path("approval_id")]
+    done = {"200": _json("What was done", _ref("ControlResponse"))}
+    decided = {"200": _json("What the decision published", _ref("DecisionResponse"))}
+    paths: dict[str, dict[str, Any]] = {
+        "/api/v1/correlations/{correlation_id}/cancel": {
+            "post": ops.operation(
+                "Cancel a workflow the caller may see",
+                "cancel_workflow",
+                done,
+                400,
+                404,
+                413,
+                422,
+                parameters=workflow,
+                requestBody=_optional_body("CancelRequest"),
+            ),
+        },
+        "/api/v1/approvals": {
+            "get": ops.operation(
+                "Pending approval requests the caller may decide",
+                "list_approvals",
+                {"200": _json("Requests", _ref("ApprovalList"))},
+                parameters=[_query("correlation_id", {"type": "string"}, "Only this workflow.")],
+            ),
+        },
+    }
+    for verb in ("pause", "resume"):
+        paths[f"/api/v1/correlations/{{correlation_id}}/{verb}"] = {
+            "post": ops.operation(
+                f"{verb.capitalize()} a workflow the caller may see", f"{verb}_workflow", done, 404, parameters=workflow
+            ),
+        }
+        paths[f"/api/v1/board/{verb}"] = {
+            "post": ops.operation(
+                f"{verb.capitalize()} every workflow (callers without a tenant)", f"{verb}_board", done, 403
+            ),
+        }
+    for verb in ("approve", "reject"):
+        paths[f"/api/v1/approvals/{{approval_id}}/{verb}"] = {
+            "post": ops.operation(
+                f"{verb.capitalize()} held outputs as the caller",
+                verb,
+                decided,
+                400,
+                404,
+                413,
+                422,
+                parameters=approval,
+                requestBody=_optional_body("DecisionRequest"),
+            ),
+        }
+    return paths  # fmt: skip
+
+
 def _titled(schemas: dict[str, Any]) -> dict[str, Any]:
     """Each component titled by its unique name (generators name their classes after titles)."""
     return {name: {**schema, "title": name} for name, schema in schemas.items()}
@@ -266,7 +329,7 @@ def openapi_document(state: ServeState) -> dict[str, Any]:
     document: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {"title": "Flock", "version": __version__, "description": "A blackboard of typed artifacts."},
-        "paths": {**_artifact_paths(ops, publish_body), **_other_paths(ops)},
+        "paths": {**_artifact_paths(ops, publish_body), **_other_paths(ops), **_control_paths(ops)},
         "components": {"schemas": _titled(components.schemas)},
     }
     if ops.auth_on:

@@ -9,6 +9,7 @@ frame saying how many events (and how many of them tokens) it missed.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import AsyncIterator
 from uuid import UUID
@@ -19,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from ..blackboard._visibility import AgentIdentity
+from ..blackboard._visibility import AgentIdentity, Visibility, is_visible
 from ..orchestration._events import (
     ActivationFailed,
     ActivationFinished,
@@ -33,7 +34,7 @@ from ._http import ApiError
 from ._state import ServeState
 from ._views import event_view
 
-__all__ = ["BUFFER", "HEARTBEAT_SECONDS", "TOKEN_BUFFER", "EventFilter", "event_routes"]
+__all__ = ["BUFFER", "HEARTBEAT_SECONDS", "TOKEN_BUFFER", "WITHHELD", "EventFilter", "event_routes"]
 
 BUFFER = 1000
 """Events buffered per client; when a slow client falls further behind, events are dropped (see `lagged`)."""
@@ -46,6 +47,9 @@ _TRUE, _FALSE = frozenset({"true", "1", "yes"}), frozenset({"false", "0", "no"})
 HEARTBEAT_SECONDS = 15.0
 """A comment line is sent after this long without events, so proxies keep the connection open."""
 
+WITHHELD = "message withheld: the activation read artifacts this caller may not see"
+"""The message of a failed activation for a caller who may not see everything the activation read."""
+
 _MAX_ADMITTED = 10_000
 
 
@@ -56,7 +60,9 @@ class EventFilter:
     - `activation_started`: the caller may see every input of the activation (a scheduled activation
       has none). Such a work item is *admitted*.
     - `activation_finished`, `activation_failed`, `token_streamed`: only for admitted work items;
-      `output_ids` of a finished activation lists only the outputs the caller may see.
+      `output_ids` of a finished activation lists only the outputs the caller may see; the message of a
+      failed one, and streamed tokens, only to a caller who may see everything the activation read (inputs
+      and context).
     - `optimization_progress`: only for an optimization this stream saw start (`state="started"`), and
       only while every artifact of its runs (correlation ids starting with its `correlation_prefix`) was
       visible to the caller: its scores are computed from them. One hidden artifact, or events dropped
@@ -87,9 +93,14 @@ class EventFilter:
             return event_view(event) if await self._admit(event) else None
         if isinstance(event, ActivationFinished | ActivationFailed):
             return await self._settle(event)
-        if isinstance(event, TokenStreamed) and event.work_key in self._admitted:
+        if isinstance(event, TokenStreamed) and event.work_key in self._admitted and self._may_read(event.read):
             return event_view(event)
         return None
+
+    def _may_read(self, read: Visibility | None) -> bool:
+        """Whether the caller may see everything an activation read (`None`, unknown: no)."""
+        now = self._state.flock.clock.now()
+        return read is not None and is_visible(read, self._identity, created_at=now, now=now)
 
     def _optimization(self, event: OptimizationProgress) -> dict[str, object] | None:
         prefix = event.correlation_prefix
@@ -109,6 +120,8 @@ class EventFilter:
             return None
         if isinstance(event, ActivationFinished):
             return event_view(event, await self._visible_ids(event))
+        if not self._may_read(event.read):
+            event = dataclasses.replace(event, message=WITHHELD)  # it may quote context the caller may not see
         return event_view(event)
 
     async def _admit(self, event: ActivationStarted) -> bool:

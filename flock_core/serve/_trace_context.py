@@ -1,8 +1,10 @@
 """Trace context over HTTP: each request continues its caller's W3C trace in a SERVER span.
 
 An incoming `traceparent` (and `tracestate`) header is extracted and made the parent of a `{method} {route}`
-SERVER span with the HTTP semantic-convention attributes; what the request does (a publish, a direct agent
-run) happens inside that span, so it joins the caller's trace and the artifacts carry its context. While no
+SERVER span with the HTTP semantic-convention attributes (and `openinference.span.kind=CHAIN`, so
+OpenInference dashboards such as Phoenix do not show the root of a request's trace as UNKNOWN); what the
+request does (a publish, a direct agent run) happens inside that span, so it joins the caller's trace and
+the artifacts carry its context. An exception escaping the app is recorded by its type only. While no
 tracer provider is configured no span is recorded, but the caller's context is still made current, so
 artifacts published by the request carry the caller's trace context onwards.
 """
@@ -18,7 +20,7 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .._tracing import FlockTracer
+from .._tracing import Attr, FlockTracer, quiet_span
 
 __all__ = ["TraceContextMiddleware"]
 
@@ -69,12 +71,17 @@ class TraceContextMiddleware:
     ) -> None:
         method = str(scope["method"])
         route = _route_of(self._routes(), scope)
-        attributes = {"http.request.method": method, "url.path": str(scope["path"]), "http.route": route}
+        attributes = {
+            "http.request.method": method,
+            "url.path": str(scope["path"]),
+            "http.route": route,
+            Attr.SPAN_KIND: "CHAIN",  # OpenInference dashboards (Phoenix) show an untyped span as UNKNOWN
+        }
         if scope.get("server"):
             attributes["server.address"] = str(scope["server"][0])
 
-        with tracer.start_as_current_span(
-            f"{method} {route}", context=parent, kind=SpanKind.SERVER, attributes=attributes
+        with quiet_span(
+            tracer, f"{method} {route}", context=parent, kind=SpanKind.SERVER, attributes=attributes
         ) as span:
 
             async def send_with_status(message: Message) -> None:

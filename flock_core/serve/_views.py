@@ -8,11 +8,12 @@ from typing import Any
 
 from ..agents._patterns import BatchSpec
 from ..agents._spec import AgentSpec, OutputGroup, Subscription
+from ..blackboard._approvals import ApprovalRequest
 from ..blackboard._artifacts import Artifact
 from ..orchestration._events import ActivationFinished, ArtifactPublished, FlockEvent
 from ..orchestration._status import CorrelationStatus
 
-__all__ = ["agent_view", "artifact_view", "event_view", "status_view"]
+__all__ = ["agent_view", "approval_view", "artifact_view", "event_view", "status_view"]
 
 
 def artifact_view(artifact: Artifact) -> dict[str, Any]:
@@ -74,8 +75,22 @@ def agent_view(spec: AgentSpec) -> dict[str, Any]:
     }
 
 
-def status_view(status: CorrelationStatus, *, artifact_count: int, error_count: int) -> dict[str, Any]:
-    """A workflow's status, with the artifact counts replaced by what the caller may see.
+def approval_view(request: ApprovalRequest) -> dict[str, Any]:
+    """A pending approval request with the outputs it holds (shown only to those who may decide it)."""
+    return {
+        "id": request.id,
+        "agent": request.agent,
+        "correlation_id": request.correlation_id,
+        "approvers": sorted(request.approvers),
+        "requested_at": request.requested_at.isoformat(),
+        "deadline": None if request.deadline is None else request.deadline.isoformat(),
+        "on_timeout": request.on_timeout,
+        "artifacts": [artifact_view(a) for a in request.artifacts],
+    }
+
+
+def status_view(status: CorrelationStatus) -> dict[str, Any]:
+    """A workflow's status as JSON.
 
     The workflow's budget is shown with its limits; the Flock's budget is not: its spending sums every
     workflow's, which a caller may not see.
@@ -84,7 +99,6 @@ def status_view(status: CorrelationStatus, *, artifact_count: int, error_count: 
     data.pop("flock_budget", None)
     if status.budget is not None:
         data["budget"]["limit"] = status.budget.limit.limits()
-    data.update(artifact_count=artifact_count, error_count=error_count)
     return data
 
 
@@ -94,6 +108,7 @@ def event_view(event: FlockEvent, output_ids: tuple[str, ...] | None = None) -> 
         return {"kind": event.kind, "at": event.at.isoformat(), "artifact": artifact_view(event.artifact)}
     data = dataclasses.asdict(event)
     data["at"] = event.at.isoformat()
+    data.pop("read", None)  # who may see a failure's message or tokens: the stream's filter applied it
     if isinstance(event, ActivationFinished) and output_ids is not None:
         data["output_ids"] = list(output_ids)
     for key, value in data.items():

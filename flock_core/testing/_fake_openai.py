@@ -283,6 +283,12 @@ class FakeOpenAIServer:
         """A snapshot of every chat request received so far, in `call_index` order."""
         return self._answers.received()
 
+    @property
+    def peak_concurrency(self) -> int:
+        """The most chat requests the server has held at once (each is held for `latency`): 1 if they came serially."""
+        with self._answers.lock:
+            return self._answers.peak
+
     def prompt_chars(self, call_index: int) -> int:
         """Number of characters in the message contents of request `call_index`."""
         return self.requests[call_index].prompt_chars
@@ -345,6 +351,8 @@ class _Answers:
         self.requests: list[ChatRequest] = []
         self.embeddings: list[list[str]] = []
         self.stopping = threading.Event()
+        self.in_flight = 0
+        self.peak = 0
 
     def received(self) -> list[ChatRequest]:
         """A snapshot of the requests so far."""
@@ -492,7 +500,14 @@ class _Handler(BaseHTTPRequestHandler):
 
     def serve_chat(self, request: ChatRequest) -> None:
         answers = self.httpd.answers
-        answers.wait(answers.latency)
+        with answers.lock:
+            answers.in_flight += 1
+            answers.peak = max(answers.peak, answers.in_flight)
+        try:
+            answers.wait(answers.latency)
+        finally:
+            with answers.lock:
+                answers.in_flight -= 1
         try:
             fault = answers.fault_for(request.call_index)
             reply = _faulty_reply(fault) if fault is not None else answers.responder(request)

@@ -59,6 +59,7 @@ def test_the_tree_drawing_parses() -> None:
         "AgentDeclarationError": "UserError",
         "DuplicateAgentError": "AgentDeclarationError",
         "UnknownAgentError": "UserError",
+        "ApprovalError": "UserError",
         "InputTypeError": "UserError",
         "PayloadValidationError": "UserError",
         "ConfigurationError": "UserError",

@@ -23,7 +23,7 @@ from flock_core import (
     Usage,
     WorkflowError,
 )
-from flock_core._tracing import WORKFLOW_KEY
+from flock_core._tracing import WORKFLOW_KEY, quiet_span
 from flock_core.testing import FunctionEngine, Script, ScriptedEngine
 
 pytestmark = pytest.mark.anyio
@@ -164,6 +164,44 @@ async def test_engine_failure_marks_span_and_error_carries_trace_id(exporter: In
     [error] = result.get(WorkflowError)
     assert span.context is not None
     assert error.trace_id == format(span.context.trace_id, "032x")
+
+
+async def test_a_failure_that_may_quote_non_public_inputs_keeps_its_message_off_spans(
+    exporter: InMemorySpanExporter,
+) -> None:
+    def leak(request: EvaluationRequest) -> list[BaseModel]:
+        raise RuntimeError(f"cannot handle {request.payloads[0]}")
+
+    flock, provider = make_flock(exporter, FunctionEngine(leak))
+    flock.agent("reader").consumes(Topic).publishes(Idea)
+    await flock.publish(Topic(name="the-secret"), visibility=PrivateVisibility(agents=frozenset({"reader"})))
+    await flock.run_until_idle()
+    await flock.shutdown()
+    provider.shutdown()
+    [error] = [a for a in (await flock.store.query(ArtifactQuery())).items if a.type == "WorkflowError"]
+    assert "the-secret" in error.payload["message"]  # the error artifact keeps it, under the inputs' visibility
+    spans = exporter.get_finished_spans()
+    [agent] = by_name(spans, "invoke_agent reader")
+    assert agent.status.status_code == StatusCode.ERROR
+    assert agent.status.description == "RuntimeError (message withheld: it may quote artifacts that are not public)"
+    [event] = agent.events
+    assert event.attributes is not None
+    assert event.attributes["exception.type"] == "RuntimeError"
+    assert "in leak" in str(event.attributes["exception.stacktrace"])  # the frames stay
+    assert "the-secret" not in json.dumps([(dict(s.attributes or {}), s.status.description) for s in spans])
+    assert all("the-secret" not in str(e.attributes) for s in spans for e in s.events)
+
+
+def test_an_exception_escaping_a_framework_span_is_recorded_by_its_type_only(exporter: InMemorySpanExporter) -> None:
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    with pytest.raises(ValueError, match="the-secret"), quiet_span(provider.get_tracer("t"), "publish"):
+        raise ValueError("the-secret")
+    [span] = exporter.get_finished_spans()
+    assert span.status.status_code == StatusCode.ERROR
+    assert span.status.description == "ValueError (message withheld: it may quote artifacts that are not public)"
+    assert (span.attributes or {})["error.type"] == "ValueError"
+    assert span.events == ()
 
 
 async def test_repaired_contract_violation_is_a_span_event(exporter: InMemorySpanExporter) -> None:

@@ -1,10 +1,13 @@
 """Visibility under attack: two tenants, private and labelled secrets, every read path probed by every caller.
 
 Secrets are planted on the board; agents whose engine copies everything it reads (inputs and context) into
-its output derive new artifacts from them. Then each caller (anonymous, a tenantless caller, each tenant's
-callers, a caller sharing a name with another tenant's caller) reads through every path: the artifact
-list, single artifacts, correlation listings and status, lineage, agent runs, the event stream (over a
-real connection), and the context each agent received. A secret may appear only to callers entitled to it.
+its output, or into the error it raises, derive new artifacts from them. Then each caller (anonymous, a
+tenantless caller, each tenant's callers, a caller sharing a name with another tenant's caller) reads
+through every path: the artifact list, single artifacts, correlation listings and status, lineage (Mermaid
+and the HTML graph), agent runs, the event stream (over a real connection), every MCP tool (the official
+client over streamable HTTP), and the context each agent received. A secret may appear only to callers
+entitled to it. Traces, recorded with content capture on, are read by whoever runs the trace store, an
+identity the board does not know: no secret may appear there at all.
 """
 
 from __future__ import annotations
@@ -13,10 +16,14 @@ import contextlib
 import itertools
 import json
 from collections.abc import AsyncGenerator
+from typing import Any
 
 import anyio
 import httpx
 import pytest
+from mcp import ClientSession
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared._httpx_utils import create_mcp_http_client
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -77,11 +84,11 @@ ENTITLED = {
 
 
 def copy_everything(request: EvaluationRequest) -> list[BaseModel]:
-    """The worst engine for secrecy: its output quotes every input and context artifact it was given."""
+    """The worst engine for secrecy: its output (or its error) quotes every input and context artifact it read."""
     inputs = [json.dumps(p.model_dump()) for p in request.payloads]
     seen = inputs + [json.dumps(a.payload) for a in request.context]
     if any("explode" in text for text in inputs):
-        raise RuntimeError(f"cannot digest {inputs}")
+        raise RuntimeError(f"cannot digest {seen}")
     return [Digest(text=f"{request.agent.name} read: {' | '.join(seen)}")]
 
 
@@ -90,7 +97,7 @@ def make_flock(provider: TracerProvider, contexts: dict[str, list[str]]) -> Floc
         contexts.setdefault(str(request.agent.identity), []).extend(json.dumps(a.payload) for a in request.context)
         return copy_everything(request)
 
-    flock = Flock(engine=FunctionEngine(engine), tracer_provider=provider)
+    flock = Flock(engine=FunctionEngine(engine), tracer_provider=provider, trace_content=True)
     flock.register_type(Note)
     flock.register_type(Digest)
     flock.agent("summarizer").consumes(Note).publishes(Digest)
@@ -119,6 +126,9 @@ async def plant(flock: Flock) -> list[str]:
         await flock.publish(Note(text=text), visibility=visibility, correlation_id=f"{tenant}-wf")
     for cid in ("acme-wf", "globex-wf"):  # a public note that agents of every tenant pick up, secrets in context
         await flock.publish(Note(text="hello"), correlation_id=cid)
+    # a public note that fails globex_reader, whose error quotes its (globex) context: every caller may see
+    # the input, so every caller is told of the failure, but only globex callers may read its message
+    await flock.publish(Note(text="explode in public"), correlation_id="globex-wf")
     return ["acme-wf", "globex-wf"]
 
 
@@ -140,6 +150,35 @@ async def read_everything(http: httpx.AsyncClient, caller: str, flock: Flock, ci
     body = {"type": "Note", "payload": {"text": "what do you know?"}}
     for agent in ("summarizer", "acme_reader", "globex_reader"):
         texts.append((await http.post(f"/api/v1/agents/{agent}/run", json=body, headers=headers)).text)
+    return "\n".join(texts)
+
+
+async def read_over_mcp(url: str, caller: str, cids: list[str]) -> str:
+    """Everything `caller` can get from every MCP tool, as one text."""
+    texts: list[str] = []
+    async with (
+        create_mcp_http_client(headers=headers_of(caller)) as http,
+        streamable_http_client(f"{url}/mcp", http_client=http) as (read, write),
+        ClientSession(read, write) as session,
+    ):
+        await session.initialize()
+
+        async def call(tool: str, **arguments: Any) -> Any:
+            result = await session.call_tool(tool, arguments)
+            texts.append(json.dumps(result.structured_content))
+            texts.extend(getattr(block, "text", "") for block in result.content)
+            return result.structured_content
+
+        offset: int | None = 0
+        while offset is not None:
+            offset = (await call("query_artifacts", offset=offset, limit=500))["next_offset"]
+        for cid in cids:
+            await call("query_artifacts", correlation_id=cid)
+            await call("get_workflow_status", correlation_id=cid)
+            await call("publish_artifact", type="Note", payload={"text": "tell me"}, correlation_id=cid)
+        for agent in ("summarizer", "acme_reader", "globex_reader"):
+            await call("run_agent", agent=agent, type="Note", payload={"text": "what do you know?"})
+        await call("list_types")
     return "\n".join(texts)
 
 
@@ -168,13 +207,14 @@ async def test_no_secret_reaches_a_caller_or_agent_that_may_not_see_it() -> None
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     contexts: dict[str, list[str]] = {}
     flock = make_flock(provider, contexts)
-    handle = await start_server(flock, port=0, auth=authenticate)
+    handle = await start_server(flock, port=0, auth=authenticate, mcp=True)
     try:
         async with streams(handle.url) as streamed:
             cids = await plant(flock)
             await flock.run_until_idle()
             async with httpx.AsyncClient(base_url=handle.url) as http:
                 read = {caller: await read_everything(http, caller, flock, cids) for caller in ENTITLED}
+            over_mcp = {caller: await read_over_mcp(handle.url, caller, cids) for caller in ENTITLED}
             await handle.stop()  # ends the streams
         lineage = dict.fromkeys(ENTITLED, "")
         for caller, cid in itertools.product(ENTITLED, cids):
@@ -188,6 +228,7 @@ async def test_no_secret_reaches_a_caller_or_agent_that_may_not_see_it() -> None
     for caller, entitled in ENTITLED.items():
         for path, text in {
             "http": read[caller],
+            "mcp": over_mcp[caller],
             "stream": "\n".join(streamed[caller]),
             "lineage": lineage[caller],
         }.items():
@@ -195,14 +236,24 @@ async def test_no_secret_reaches_a_caller_or_agent_that_may_not_see_it() -> None
             assert not leaked, f"{caller} read {leaked} through {path}"
         if entitled:  # the probe itself works: entitled secrets do arrive
             assert entitled <= {s for s in SECRETS if s in read[caller]}, caller
+            assert entitled <= {s for s in SECRETS if s in over_mcp[caller]}, caller
             assert any("artifact_published" in line for line in streamed[caller]), caller
+        # every caller saw the public input fail globex_reader; its message quotes globex context
+        failed = [line for line in streamed[caller] if "activation_failed" in line and "globex_reader" in line]
+        assert failed, caller
+        assert ("S-GLOBEX" in "".join(failed)) == ("S-GLOBEX" in entitled), caller
     agent_entitled = {"summarizer": {"S-AGENT"}, "acme_reader@acme": {"S-ACME", "S-ALICE", "S-HIGH", "S-EXPLODE"}}
     agent_entitled["globex_reader@globex"] = {"S-GLOBEX"}
     for agent, seen in contexts.items():
         leaked = {s for s in SECRETS if s in "".join(seen)} - agent_entitled[agent]
         assert not leaked, f"agent {agent} got {leaked} as context"
-    spans = "".join(json.dumps(dict(s.attributes or {})) + str(s.events) for s in exporter.get_finished_spans())
-    assert [s for s in SECRETS if s in spans and s != "S-EXPLODE"] == []  # payloads never go on spans
+    spans = exporter.get_finished_spans()
+    traced = "".join(
+        s.name + str(s.status.description) + json.dumps(dict(s.attributes or {})) + str(s.events) for s in spans
+    )
+    assert "hello" in traced  # content capture is on: public payloads are recorded
+    assert "withheld" in traced  # and failures are: without the messages that quote what was read
+    assert [s for s in SECRETS if s in traced] == []
 
 
 async def test_correlation_injection_yields_nothing() -> None:

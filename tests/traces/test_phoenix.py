@@ -12,15 +12,19 @@ import base64
 import json
 import os
 import re
+import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import anyio
+import httpx
 import pytest
 from pydantic import BaseModel
 
 from flock_core import Flock
+from flock_core.serve import create_app
 from flock_core.testing import Script, ScriptedEngine
 from flock_core.tracing import configure
 from traces import Phoenix, PhoenixUnavailable, ensure_phoenix, run_demo, run_phoenix
@@ -172,3 +176,42 @@ def test_a_failed_activation_marks_the_trace_as_an_error(phoenix: Phoenix, monke
     [root] = [s for s in spans if s["parent_id"] is None]
     assert root["status_message"] == "1 failed activation; first: agent broken: RuntimeError: model down"
     assert json.dumps(spans).count("model down") >= 2
+
+
+def test_a_request_is_a_typed_root_and_captured_prompts_show_on_llm_spans(
+    phoenix: Phoenix, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OTEL_RESOURCE_ATTRIBUTES", "openinference.project.name=flockboard-tests")
+    provider = configure(otlp=phoenix.url, service_name="flockboard-tests", set_global=False)
+    flock = Flock(model="offline", tracer_provider=provider, trace_content=True)
+    flock.register_type(Topic)
+    flock.register_type(Idea)
+    flock.agent("writer").description("Write one idea about the topic.").consumes(Topic).publishes(Idea)
+
+    async def post() -> str:
+        transport = httpx.ASGITransport(app=create_app(flock, dashboard=False))  # the app's own middleware
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as http:
+            published = await http.post("/api/v1/artifacts", json={"type": "Topic", "payload": {"name": "bees"}})
+        await flock.run_until_idle()
+        await flock.shutdown()
+        return str(published.json()["trace_context"]["traceparent"]).split("-")[1]
+
+    trace_id = anyio.run(post)
+    provider.shutdown()
+    request = "POST /api/v1/artifacts"
+    phoenix.wait_for_trace("flockboard-tests", trace_id, request)
+    deadline = time.monotonic() + 60
+    while len(spans := phoenix.spans("flockboard-tests", trace_id)) < 5 and time.monotonic() < deadline:
+        time.sleep(0.2)  # Phoenix stores spans in batches: the request's root ends (and arrives) first
+    assert tree(spans) == [
+        (request, "CHAIN", None, "UNSET"),  # not UNKNOWN
+        ("chat offline", "LLM", "invoke_agent writer", "UNSET"),
+        ("invoke_agent writer", "AGENT", "invoke_workflow Topic", "UNSET"),
+        ("invoke_workflow Topic", "CHAIN", request, "UNSET"),
+        ("publish Topic", "CHAIN", "invoke_workflow Topic", "UNSET"),
+    ]
+    [chat] = [s for s in spans if s["span_kind"] == "LLM"]
+    attributes = json.dumps(chat["attributes"])
+    assert "llm.input_messages" in attributes
+    assert "bees" in attributes  # the prompt quotes the (public) topic
+    assert "llm.output_messages" in attributes

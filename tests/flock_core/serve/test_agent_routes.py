@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 import pytest
 from dirty_equals import IsFloat, IsStr
@@ -162,6 +164,7 @@ async def test_correlation_status(client: httpx.AsyncClient, flock: Flock) -> No
         "delayed_artifacts": 0,
         "usage": {"input_tokens": 0, "output_tokens": 0, "calls": 0, "cost": 0.0},
         "cancel_reason": None,
+        "pending_approvals": 0,
         "budget": None,
     }
     assert (await client.get("/api/v1/correlations/unknown")).status_code == 404
@@ -222,3 +225,31 @@ async def test_run_answers_502_json_when_the_engine_raises(client: httpx.AsyncCl
     assert failed.json() == {
         "error": {"code": "agent_failed", "message": "agent 'fragile' failed: RuntimeError: the model host is down"}
     }
+
+
+async def test_correlation_status_shows_only_what_the_caller_may_see(keyed: httpx.AsyncClient, flock: Flock) -> None:
+    flock.agent("acme_answerer").tenant("acme").consumes(Question).publishes(Answer)
+    flock.agent("globex_crasher").tenant("globex").consumes(Question).publishes(Answer).with_engines(
+        FunctionEngine(lambda r: (_ for _ in ()).throw(EngineError("globex_crasher", "boom")))
+    )
+    await flock.publish(Question(text="a"), correlation_id="mixed", visibility=TenantVisibility(tenant_id="acme"))
+    await flock.publish(Question(text="b"), correlation_id="mixed", visibility=TenantVisibility(tenant_id="globex"))
+
+    async def status(caller: str, cid: str = "mixed") -> dict[str, Any]:
+        response = await keyed.get(f"/api/v1/correlations/{cid}", headers=key(caller))
+        return {"status": response.status_code, **response.json()}
+
+    queued = await status("alice")
+    assert (queued["state"], queued["artifact_count"], queued["pending_activations"]) == ("active", 1, 1)
+    await flock.run_until_idle()
+    everything = await flock.get_correlation_status("mixed")
+    assert (everything.state, everything.artifact_count, everything.error_count) == ("failed", 4, 1)
+    shown = {caller: await status(caller) for caller in ("alice", "bob")}
+    assert {c: (s["state"], s["artifact_count"], s["error_count"]) for c, s in shown.items()} == {
+        "alice": ("completed", 2, 0),  # her question and its answer; globex's failure is not hers to see
+        "bob": ("failed", 2, 1),  # his question and the error
+    }
+    assert all(s["usage"]["calls"] == 0 and s["cancel_reason"] is None for s in shown.values())
+    unseen, unknown = await status("admin"), await status("admin", "no-such-workflow")
+    assert unseen["status"] == unknown["status"] == 404
+    assert unseen["error"]["code"] == unknown["error"]["code"] == "not_found"

@@ -18,13 +18,17 @@ from flock_core import (
     EventBus,
     Flock,
     PrivateVisibility,
+    PublicVisibility,
     TenantVisibility,
     TokenStreamed,
 )
 from flock_core.serve import EventFilter
 from flock_core.serve._metrics import Metrics
 from flock_core.serve._state import ServeState
-from flock_core.serve._stream import _Subscription  # pyright: ignore[reportPrivateUsage]
+from flock_core.serve._stream import (
+    WITHHELD,
+    _Subscription,  # pyright: ignore[reportPrivateUsage]
+)
 from flock_core.serve._worker import Worker
 
 from .conftest import Question, key
@@ -112,7 +116,10 @@ async def test_activation_events_need_every_input_visible(flock: Flock) -> None:
     assert await guest.view(started("k3", "0190a1b2-0000-7000-8000-000000000000")) is None  # missing: denied
 
     assert await guest.view(started("k4", str(visible.id))) is not None
-    assert await guest.view(TokenStreamed("answerer", "k4", "tok", "c", 1)) == {
+    assert await guest.view(TokenStreamed("answerer", "k4", "tok", "c", 1)) is None  # who may read it is not known
+    tenant_only = TokenStreamed("answerer", "k4", "tok", "c", 1, read=TenantVisibility(tenant_id="a"))
+    assert await guest.view(tenant_only) is None
+    assert await guest.view(TokenStreamed("answerer", "k4", "tok", "c", 1, read=PublicVisibility())) == {
         "agent": "answerer",
         "work_key": "k4",
         "text": "tok",
@@ -127,9 +134,17 @@ async def test_activation_events_need_every_input_visible(flock: Flock) -> None:
     assert await guest.view(ActivationFinished("answerer", "k4", "c", ())) is None  # settled once only
 
     assert await guest.view(started("k5")) is not None  # a scheduled activation has no inputs
-    failed = await guest.view(ActivationFailed("answerer", "k5", "c", "EngineError", "boom"))
+    failed = await guest.view(ActivationFailed("answerer", "k5", "c", "EngineError", "boom", read=PublicVisibility()))
     assert failed is not None
     assert (failed["kind"], failed["message"]) == ("activation_failed", "boom")
+    assert "read" not in failed
+    # the message may quote what the activation read (its context too): only for a caller who may see all of it
+    assert await guest.view(started("k6")) is not None
+    quoted = ActivationFailed("answerer", "k6", "c", "EngineError", "boom", read=TenantVisibility(tenant_id="acme"))
+    assert (await guest.view(quoted) or {})["message"] == WITHHELD
+    assert await guest.view(started("k7")) is not None
+    unknown = await guest.view(ActivationFailed("answerer", "k7", "c", "EngineError", "boom"))  # read not given
+    assert (unknown or {})["message"] == WITHHELD
 
 
 # -- streamed tokens -----------------------------------------------------------------------------------

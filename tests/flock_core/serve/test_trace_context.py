@@ -73,6 +73,7 @@ async def test_a_callers_trace_continues_through_the_server(receiver: OTLPHTTPRe
         "http.route": "/api/v1/artifacts",
         "server.address": "127.0.0.1",
         "http.response.status_code": 201,
+        "openinference.span.kind": "CHAIN",  # not UNKNOWN in Phoenix
     }
     [workflow] = by_name["invoke_workflow Question"]  # the workflow the publish started, inside the request
     assert (workflow.trace_id.hex(), workflow.parent_span_id) == (CALLER_TRACE, server.span_id)
