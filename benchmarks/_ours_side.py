@@ -66,18 +66,22 @@ async def _expect(flock: Flock, model: type[BaseModel], count: int) -> None:
 
 
 async def overhead(job: Job, started: float) -> Outcome:
-    """Throughput of the 3-stage pipeline with a deterministic engine: `job.size` topics per run."""
+    """Throughput of the 3-stage pipeline with a deterministic engine: `job.size` topics per run, on `job.store`."""
     del started
     outcome = Outcome()
     for _ in range(job.runs):
         gc.collect()
-        flock = pipeline(Flock(engine=FunctionEngine(step), max_concurrency=job.concurrency), fan_out=1)
-        begin = time.perf_counter()
-        for i in range(job.size):
-            await flock.publish(Topic(name=f"topic {i}"))
-        await flock.run_until_idle()
-        elapsed = time.perf_counter() - begin
-        await _expect(flock, Review, job.size)
+        with _store(job) as store:
+            engine = FunctionEngine(step)
+            flock = pipeline(Flock(store=store, engine=engine, max_concurrency=job.concurrency), fan_out=1)
+            await flock.start()
+            begin = time.perf_counter()
+            for i in range(job.size):
+                await flock.publish(Topic(name=f"topic {i}"))
+            await flock.run_until_idle(timeout=300)
+            elapsed = time.perf_counter() - begin
+            await _expect(flock, Review, job.size)
+            await flock.shutdown()
         outcome.add("artifacts_per_s", job.size / elapsed)
         outcome.add("us_per_activation", elapsed / (len(STAGES) * job.size) * 1e6)
         del flock  # collected before the next run starts its clock
