@@ -25,7 +25,6 @@ from ..blackboard._work import Commit, WorkRecord
 from ..exceptions import CircuitBreakerTripped, ConfigurationError, RuntimeFlockError
 from ._artifact_factory import ArtifactFactory
 from ._events import ActivationFailed, ActivationFinished, ActivationStarted, EventBus
-from ._routing import Routed
 from ._runtime import WorkItem
 
 __all__ = ["Executor", "ToolSource"]
@@ -80,8 +79,7 @@ class Executor:
         context: ContextProvider,
         max_attempts: int,
         max_agent_iterations: int,
-        commit: Callable[[Commit, Routed], Awaitable[bool]],
-        route: Callable[[Sequence[Artifact]], Awaitable[Routed]],
+        step: Callable[[Commit, Sequence[Artifact]], Awaitable[bool]],
     ) -> None:
         self._agents = agents
         self._store = store
@@ -94,8 +92,7 @@ class Executor:
         self._context = context
         self._max_attempts = max_attempts
         self._max_agent_iterations = max_agent_iterations
-        self._commit = commit
-        self._route = route
+        self._step = step
         self.usage: dict[str, Usage] = {}
         self.tools: ToolSource | None = None
         self._iterations: Counter[tuple[str, str]] = Counter()
@@ -152,9 +149,7 @@ class Executor:
         finally:
             self._add_usage(item.correlation_id, meter)
         record_outputs(span, artifacts, meter.total.input_tokens, meter.total.output_tokens)
-        committed = await self._commit(
-            Commit(artifacts=tuple(artifacts), complete=record.key), await self._route(artifacts)
-        )
+        committed = await self._step(Commit(artifacts=tuple(artifacts), complete=record.key), artifacts)
         if committed:
             if self._events.listening:
                 output_ids = tuple(str(a.id) for a in artifacts)
@@ -182,7 +177,7 @@ class Executor:
             record_outputs(span, artifacts, meter.total.input_tokens, meter.total.output_tokens)
         if publish:
             commit = Commit(artifacts=(source, *artifacts), consumed=((spec.name, source.id),))
-            await self._commit(commit, await self._route(artifacts))
+            await self._step(commit, artifacts)
         return artifacts
 
     def _add_usage(self, correlation_id: str, meter: UsageMeter) -> None:
@@ -262,4 +257,4 @@ class Executor:
                 ),
             )
         commit = Commit(artifacts=artifacts, complete=item.record.key, outcome="failed", error=str(exc))
-        await self._commit(commit, await self._route(artifacts))
+        await self._step(commit, artifacts)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Generator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractAsyncContextManager, contextmanager, nullcontext
 from datetime import datetime, timedelta
 from uuid import UUID
 
@@ -78,6 +78,14 @@ class SharedBoard:
 
     def accept(self, items: Sequence[WorkItem]) -> None:
         """Nothing: committed work waits in the store until a process claims it."""
+
+    async def unroute(self, artifacts: Sequence[Artifact], items: Sequence[WorkItem], *, again: bool) -> Routed:
+        """Nothing: only stored artifacts are routed here."""
+        return Routed()
+
+    def steps(self) -> AbstractAsyncContextManager[object]:
+        """Steps commit side by side: the router routes only artifacts that are already stored."""
+        return nullcontext()
 
     async def resume(self) -> Resumed:
         """Nothing to recover here: the router replays when it takes the lead, and abandoned work is claimed
