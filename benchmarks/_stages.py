@@ -3,12 +3,14 @@
 `publish -> route -> commit -> lease -> context -> run (engine, contract) -> artifacts -> route -> commit`:
 each stage's time is exclusive (a stage inside another is not counted twice), and whatever no stage
 covers (the runtime's scheduling and task switches, the benchmark loop) is `other`. Times are the
-thread's CPU time, so other processes on a shared machine do not inflate them; reading that clock costs
-about a microsecond per stage, so this runs apart from the measured overhead row.
+thread's CPU time, so other processes on a shared machine do not inflate them. Timing costs a clock read
+per stage entry and exit (reported as `timers_us`, included in the stages' figures), so this runs apart
+from the measured overhead row.
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import gc
 import inspect
@@ -33,42 +35,46 @@ __all__ = ["overhead_stages"]
 
 
 class _Timers:
-    """Exclusive time per stage: a stage's own time, minus the stages it calls and their timers' cost.
+    """CPU time per stage, attributed at every timer event to the stage on top of the running task's stack.
 
-    `overhead` is what timing one call costs its caller (measured by `calibrated`); it is subtracted from
-    the caller's time, and the timers' total cost is left out of `other`.
+    Activations interleave (a step waits for the board's step lock, which yields to the event loop), so each
+    asyncio task keeps its own stack of stages, and the time since the previous event goes to the stage the
+    current task is in: a stage is charged for its own code, not for its callees' or other tasks'.
     """
 
-    def __init__(self, names: tuple[str, ...], overhead: int = 0) -> None:
+    def __init__(self, names: tuple[str, ...]) -> None:
         self.totals = dict.fromkeys(names, 0)
         self.calls = 0
-        self.overhead = overhead
-        self._stack: list[list[int]] = []
+        self._stacks: dict[object, list[str]] = {}
+        self._last = time.thread_time_ns()
 
-    def enter(self) -> list[int]:
-        frame = [time.thread_time_ns(), 0]
-        self._stack.append(frame)
-        return frame
+    def _charge(self) -> list[str]:
+        now = time.thread_time_ns()
+        stack = self._stacks.setdefault(asyncio.current_task(), [])
+        if stack:
+            self.totals[stack[-1]] += now - self._last
+        self._last = now
+        return stack
 
-    def leave(self, name: str, frame: list[int]) -> None:
-        elapsed = time.thread_time_ns() - frame[0]
-        self._stack.pop()
+    def enter(self, name: str) -> None:
+        self._charge().append(name)
         self.calls += 1
-        self.totals[name] += elapsed - frame[1]
-        if self._stack:
-            self._stack[-1][1] += elapsed + self.overhead
 
-    @classmethod
-    def calibrated(cls) -> _Timers:
-        """Timers whose `overhead` is the measured cost of timing one (empty) call, in nanoseconds."""
-        probe = cls(("caller", "callee"))
+    def leave(self) -> None:
+        self._charge().pop()
+
+    @staticmethod
+    def cost_per_call() -> float:
+        """Nanoseconds of CPU that timing one (empty) call adds to the figures."""
+        probe = _Timers(("caller", "callee"))
         callee = _timed(probe, "callee", _nothing)
         rounds = 5_000
-        frame = probe.enter()
+        begin = time.thread_time_ns()
+        probe.enter("caller")
         for _ in range(rounds):
             callee()
-        probe.leave("caller", frame)
-        return cls(STAGE_NAMES, probe.totals["caller"] // rounds)
+        probe.leave()
+        return (time.thread_time_ns() - begin) / rounds
 
 
 def _nothing() -> None:
@@ -80,21 +86,21 @@ def _timed(timers: _Timers, name: str, function: Callable[..., Any]) -> Callable
 
         @functools.wraps(function)
         async def timed_async(*args: Any, **kwargs: Any) -> Any:
-            frame = timers.enter()
+            timers.enter(name)
             try:
                 return await function(*args, **kwargs)
             finally:
-                timers.leave(name, frame)
+                timers.leave()
 
         return timed_async
 
     @functools.wraps(function)
     def timed(*args: Any, **kwargs: Any) -> Any:
-        frame = timers.enter()
+        timers.enter(name)
         try:
             return function(*args, **kwargs)
         finally:
-            timers.leave(name, frame)
+            timers.leave()
 
     return timed
 
@@ -135,7 +141,8 @@ async def overhead_stages(job: Job, started: float) -> Outcome:
     outcome = Outcome()
     for _ in range(job.runs):
         gc.collect()
-        timers = _Timers.calibrated()
+        cost = _Timers.cost_per_call()
+        timers = _Timers(STAGE_NAMES)
         flock = pipeline(Flock(engine=FunctionEngine(step), max_concurrency=job.concurrency), fan_out=1)
         await flock.start()
         with _instrumented(timers):
@@ -145,10 +152,12 @@ async def overhead_stages(job: Job, started: float) -> Outcome:
             await flock.run_until_idle()
             elapsed = time.thread_time_ns() - begin
         activations = len(STAGES) * job.size
-        timers.totals[STAGE_NAMES[-1]] = elapsed - sum(timers.totals.values()) - timers.calls * timers.overhead
+        timing = timers.calls * cost  # what the timers themselves cost, spread over the stages
+        timers.totals[STAGE_NAMES[-1]] = elapsed - sum(timers.totals.values())
         for name, total in timers.totals.items():
             outcome.add(f"stage_us:{name}", total / activations / 1000)
-        outcome.add("us_per_activation", (elapsed - timers.calls * timers.overhead) / activations / 1000)
+        outcome.add("timers_us", timing / activations / 1000)
+        outcome.add("us_per_activation", elapsed / activations / 1000)
         del flock
     outcome.info.update(framework="flockboard")
     return outcome
