@@ -11,13 +11,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal, cast
 
-__all__ = ["Job", "Outcome", "Side", "StoreKind", "WorkloadName"]
+__all__ = ["STAGE_NAMES", "Job", "Outcome", "Side", "StoreKind", "WorkloadName"]
 
 Side = Literal["ours", "flock"]
 """Which framework a driver runs."""
 WorkloadName = Literal[
     "overhead",
     "overhead_floor",
+    "overhead_stages",
     "makespan",
     "makespan_floor",
     "makespan_dspy",
@@ -32,6 +33,21 @@ WorkloadName = Literal[
 """The workloads a driver implements; the `*_floor` ones (ours only) do the same work without a framework."""
 StoreKind = Literal["memory", "sqlite", "postgres"]
 """The blackboard store of the `durable` workload."""
+STAGE_NAMES = (
+    "publish an input (validate, workflow, span)",
+    "route (subscriptions, visibility, work items)",
+    "commit: store (artifacts, work items, completion)",
+    "commit: listeners, queue hand-off",
+    "lease the work item",
+    "run_item: tracing span, circuit breaker",
+    "context (query, visibility)",
+    "run: hooks, requests, output visibility",
+    "engine (the agent's own work)",
+    "contract (validate outputs, counts)",
+    "build output artifacts",
+    "other: runtime scheduling, tasks, loop",
+)
+"""The stages of one activation that `overhead_stages` times, in the order of the loop; `other` last."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,8 @@ __all__ = [
     "TimerState",
     "WorkRecord",
     "WorkStatus",
+    "finished",
+    "leased",
     "work_key",
 ]
 
@@ -70,7 +72,8 @@ def work_key(agent: str, input_ids: Sequence[UUID], tick: Tick | None = None) ->
     """
     if tick is not None:
         return f"{agent}:tick:{tick.number}"
-    digest = hashlib.sha256(",".join(sorted(str(i) for i in input_ids)).encode()).hexdigest()[:32]
+    joined = str(input_ids[0]) if len(input_ids) == 1 else ",".join(sorted(str(i) for i in input_ids))
+    digest = hashlib.sha256(joined.encode()).hexdigest()[:32]
     return f"{agent}:{digest}"
 
 
@@ -107,6 +110,34 @@ class WorkRecord:
     last_error: str | None = None
     lease_owner: str | None = None
     lease_until: datetime | None = None
+
+
+def leased(record: WorkRecord, owner: str, until: datetime) -> WorkRecord:
+    """`record` leased by `owner` until `until`: one more attempt (`dataclasses.replace`, at a fraction of its cost).
+
+    >>> from datetime import UTC
+    >>> r = leased(WorkRecord("k", "a", 0, (), "c"), "w1", datetime(2026, 1, 1, tzinfo=UTC))
+    >>> (r.status, r.attempts, r.lease_owner)
+    ('leased', 1, 'w1')
+    """
+    r = record
+    return WorkRecord(
+        r.key, r.agent, r.subscription, r.input_ids, r.correlation_id, r.priority, r.batched, r.tick,
+        "leased", r.attempts + 1, r.last_error, owner, until,
+    )  # fmt: skip
+
+
+def finished(record: WorkRecord, status: WorkStatus, error: str | None) -> WorkRecord:
+    """`record` in `status` with `error` as its last error (`dataclasses.replace`, at a fraction of its cost).
+
+    >>> finished(WorkRecord("k", "a", 0, (), "c"), "failed", "boom").last_error
+    'boom'
+    """
+    r = record
+    return WorkRecord(
+        r.key, r.agent, r.subscription, r.input_ids, r.correlation_id, r.priority, r.batched, r.tick,
+        status, r.attempts, error, r.lease_owner, r.lease_until,
+    )  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)

@@ -106,6 +106,8 @@ class Orchestrator:
         self._default_engine = engine
         self._tracer = tracer or FlockTracer()
         self._resume_report: ResumeReport | None = None
+        self._declarations = 0  # bumped by every change to an agent's declaration
+        self._checked: tuple[int, tuple[str, ...]] | None = None  # the declarations and servers last checked
         self._saved_fingerprints: dict[str, str] = {}
         self._artifacts = ArtifactFactory(registry, clock)
         self.runtime = Runtime(clock, max_concurrency, lambda name: self._specs[name].max_concurrency)
@@ -194,6 +196,7 @@ class Orchestrator:
                 "not yet on a shared store"
             )
         self._specs[spec.name] = spec
+        self._declarations += 1
         self._routing.update_agent(spec)
 
     def spec(self, agent: str) -> AgentSpec:
@@ -349,7 +352,10 @@ class Orchestrator:
         Checks the declarations across agents first, every time (agents may be declared after the start).
         """
         servers: Mapping[str, object] = getattr(self._executor.tools, "servers", None) or {}
-        check_declarations(self._specs, tuple(servers))
+        checked = (self._declarations, tuple(servers))
+        if checked != self._checked:  # every publish starts the Flock: check only what changed
+            check_declarations(self._specs, checked[1])
+            self._checked = checked
         if self._resume_report is None:
             self._resume_report = ResumeReport()
             try:

@@ -41,10 +41,13 @@ class WorkItem:
         return self.record.correlation_id
 
 
-@dataclass(order=True, slots=True)
+@dataclass(slots=True)
 class _Queued:
     sort_key: tuple[int, int]
-    item: WorkItem = field(compare=False)
+    item: WorkItem
+
+    def __lt__(self, other: _Queued) -> bool:  # what `order=True` makes, without building tuples to compare
+        return self.sort_key < other.sort_key
 
 
 @dataclass(order=True, slots=True)

@@ -26,7 +26,7 @@ from .._store import (
     ArtifactQuery,
     matches,
 )
-from .._work import FINISHED, Commit, ExpiredJoin, TimerState, WorkRecord, WorkStatus
+from .._work import FINISHED, Commit, ExpiredJoin, TimerState, WorkRecord, WorkStatus, finished, leased
 
 __all__ = ["InMemoryBlackboardStore"]
 
@@ -117,8 +117,7 @@ class InMemoryBlackboardStore:
         for agent, artifact_id in commit.consumed:
             self._consumers.setdefault(artifact_id, set()).add(agent)
         if commit.complete is not None:
-            done = dataclasses.replace(self._work[commit.complete], status=commit.outcome, last_error=commit.error)
-            self._work[commit.complete] = done
+            self._work[commit.complete] = finished(self._work[commit.complete], commit.outcome, commit.error)
         self._timers.update({t.agent: t for t in commit.timers})
         self._expired.extend(commit.expired_joins)
         self._approvals.update({request.id: request for request in commit.hold})
@@ -220,11 +219,8 @@ class InMemoryBlackboardStore:
         record = self._work.get(key)
         if record is None or self._is_paused(record.correlation_id) or not may_lease(record, owner, utcnow()):
             return None
-        leased = dataclasses.replace(
-            record, status="leased", attempts=record.attempts + 1, lease_owner=owner, lease_until=until
-        )
-        self._work[key] = leased
-        return leased
+        self._work[key] = taken = leased(record, owner, until)
+        return taken
 
     async def release(self, keys: Sequence[str]) -> None:
         """Return leased items to pending (their owner is gone)."""
