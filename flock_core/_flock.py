@@ -22,10 +22,11 @@ from .blackboard._artifacts import EXTERNAL_PRODUCER, Artifact, WorkflowError
 from .blackboard._registry import TypeRegistry, default_registry
 from .blackboard._store import ArtifactQuery, BlackboardStore
 from .blackboard._visibility import Visibility
-from .blackboard._work import ExpiredJoin, WorkRecord
+from .blackboard._work import ExpiredJoin
 from .exceptions import ConfigurationError
 from .observe._results import report_results
 from .orchestration._blocking import run_blocking
+from .orchestration._dead_letters import DeadLetter
 from .orchestration._events import EventBus
 from .orchestration._resume import ResumeReport
 from .orchestration._scheduler import Rejection
@@ -340,13 +341,30 @@ class Flock:
         """Lift `pause(correlation_id)` (without one: the whole-board pause); the waiting work runs next run."""
         await self._core.pause(correlation_id, False)
 
-    async def dead_letters(self) -> list[WorkRecord]:
-        """Work items that failed for good (the engine kept failing, or too many crashed attempts)."""
-        return await self._core.dead_letters()
+    async def dead_letters(self, *, agent: str | None = None, correlation_id: str | None = None) -> list[DeadLetter]:
+        """Work that failed for good, oldest first, with its error (optionally of one agent or workflow).
+
+        An activation becomes a dead letter when its agent's retry policy gives up (see `AgentBuilder.retry`
+        and docs/control.md) or when it crashed its process `max_attempts` times. Dead letters are kept in
+        the store (durable on SQLite and PostgreSQL) until they are replayed.
+        """
+        return await self._core.dead_letters.list(agent=agent, correlation_id=correlation_id)
+
+    async def replay(self, key: str) -> bool:
+        """Put one dead letter back in the queue, its attempts reset; it runs in the next run (or on any worker).
+
+        Returns whether `key` was a dead letter. Replay after fixing the cause.
+        """
+        return await self._core.dead_letters.replay(key)
+
+    async def replay_all(self, *, agent: str | None = None, correlation_id: str | None = None) -> int:
+        """Replay every dead letter (optionally of one agent or workflow); returns how many were queued again."""
+        letters = await self._core.dead_letters.list(agent=agent, correlation_id=correlation_id)
+        return await self._core.dead_letters.replay_all(letters)
 
     async def requeue(self, key: str) -> bool:
-        """Put a failed work item back in the queue; it runs in the next run. Returns whether it was failed."""
-        return await self._core.requeue(key)
+        """Another name for `replay(key)`."""
+        return await self.replay(key)
 
     async def invoke(
         self, agent: str | AgentBuilder, obj: BaseModel | Mapping[str, Any], *, publish_outputs: bool = True

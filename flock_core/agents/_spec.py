@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from ..blackboard._visibility import AgentIdentity, Visibility
 from ..exceptions import InputTypeError
 from ._patterns import BatchSpec, JoinSpec, ScheduleSpec
+from ._retry import DEFAULT_RETRY, RetryPolicy
 from ._semantic import Semantic
 
 if TYPE_CHECKING:
@@ -133,6 +134,7 @@ class AgentSpec:
     schedule: ScheduleSpec | None = None
     context: ContextProvider | None = None
     mcp_servers: tuple[tuple[str, frozenset[str] | None], ...] = ()
+    retry: RetryPolicy = DEFAULT_RETRY
 
     @property
     def identity(self) -> AgentIdentity:

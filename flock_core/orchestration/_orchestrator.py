@@ -32,12 +32,13 @@ from ..blackboard._leases import new_owner
 from ..blackboard._registry import TypeRegistry
 from ..blackboard._shared import shared_store
 from ..blackboard._store import ArtifactQuery, BlackboardStore, ExclusiveBoard
-from ..blackboard._work import Commit, ExpiredJoin, WorkRecord
+from ..blackboard._work import Commit, ExpiredJoin
 from ..exceptions import ConfigurationError, DuplicateAgentError, RunTimeoutError, UnknownAgentError
 from ._artifact_factory import ArtifactFactory
 from ._board import Board, LocalBoard
 from ._conditions import Condition, ConditionView
 from ._control import WorkflowControl
+from ._dead_letters import DeadLetters
 from ._deferral import DeferredActivations
 from ._events import ArtifactPublished, EventBus
 from ._execution import Executor, ToolSource
@@ -110,6 +111,7 @@ class Orchestrator:
         self.deferred = DeferredActivations(self._specs, registry, store, self._routing.rejections.append)
         self._schedules = Schedules(self._specs, clock, self.runtime, self._commit)
         self.board = self._open_board(store, lease)
+        self._dead_letters = DeadLetters(store, self.requeue)
         self._control = WorkflowControl(store, self.runtime, self.events, self._tracer, self.board.readmit)
         self._executor = Executor(
             agents=self._specs,
@@ -125,13 +127,14 @@ class Orchestrator:
             max_agent_iterations=max_agent_iterations,
             commit=self._commit,
             route=self.board.route,
+            defer=self.board.defer,
         )
 
     def _open_board(self, store: BlackboardStore, lease: timedelta) -> Board:
         """The board strategy, chosen once: shared when the store asks for distributed mode, else local."""
         queue = shared_store(store)
         if queue is None:
-            return LocalBoard(store, self._routing, self.runtime, self._specs)
+            return LocalBoard(store, self._routing, self.runtime, self._specs, self.clock)
         return SharedBoard(
             queue,
             routing=self._routing,
@@ -420,9 +423,10 @@ class Orchestrator:
         """Pause or resume one workflow, or every workflow on the board (`None`)."""
         await self._control.pause(correlation_id, paused)
 
-    async def dead_letters(self) -> list[WorkRecord]:
-        """Work items that failed for good."""
-        return await self.store.work(("failed",))
+    @property
+    def dead_letters(self) -> DeadLetters:
+        """The work items that failed for good: list and replay them."""
+        return self._dead_letters
 
     async def status(self, correlation_id: str) -> CorrelationStatus:
         """Where one workflow stands: state, counts, pending work and token usage so far."""

@@ -79,6 +79,9 @@ class SharedBoard:
     def accept(self, items: Sequence[WorkItem]) -> None:
         """Nothing: committed work waits in the store until a process claims it."""
 
+    def defer(self, item: WorkItem, when: datetime) -> None:
+        """Nothing: the store's claims take a retried item once its `retry_at` has passed."""
+
     async def resume(self) -> Resumed:
         """Nothing to recover here: the router replays when it takes the lead, and abandoned work is claimed
         again once its lease expires."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -34,14 +36,9 @@ class Routed:
 
     def into(self, commit: Commit) -> Commit:
         """`commit` with these work items enqueued and these expiries saved, in the same transaction."""
-        return Commit(
-            artifacts=commit.artifacts,
+        return dataclasses.replace(
+            commit,
             enqueue=(*commit.enqueue, *(i.record for i in self.items)),
-            complete=commit.complete,
-            outcome=commit.outcome,
-            error=commit.error,
-            consumed=commit.consumed,
-            timers=commit.timers,
             expired_joins=(*commit.expired_joins, *self.expired),
         )
 

@@ -17,7 +17,7 @@ from ..blackboard._work import WorkRecord
 
 __all__ = ["Runtime", "RuntimeHost", "TimerKind", "WorkItem"]
 
-TimerKind = Literal["delayed", "tick"]
+TimerKind = Literal["delayed", "tick", "retry"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -82,5 +82,7 @@ MIGRATIONS: tuple[tuple[LiteralString, ...], ...] = (
         "CREATE TABLE cancelled_workflows (correlation_id TEXT PRIMARY KEY, reason TEXT NOT NULL)",
         "CREATE TABLE paused_workflows (correlation_id TEXT PRIMARY KEY)",  # '*': the whole board
     ),
+    # 4: retries: a pending work item whose last attempt failed is not claimed before `retry_at`.
+    ("ALTER TABLE work_items ADD COLUMN retry_at TIMESTAMPTZ",),
 )
 """Schema migrations in order; each step is a list of statements applied in one transaction."""

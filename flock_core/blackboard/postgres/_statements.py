@@ -46,7 +46,7 @@ RETURNING seq"""
 
 WORK_COLUMNS = (
     "key, agent, subscription, input_ids, correlation_id, priority, batched, tick_number, tick_at, status, "
-    "attempts, last_error, lease_owner, lease_until"
+    "attempts, last_error, lease_owner, lease_until, retry_at"
 )
 
 ENQUEUE = f"""
@@ -56,12 +56,13 @@ WITH new AS (
            r.batched, r.tick_number, r.tick_at,
            CASE WHEN EXISTS (SELECT 1 FROM cancelled_workflows c WHERE c.correlation_id = r.correlation_id)
                 THEN 'cancelled' ELSE r.status END,
-           r.attempts, r.last_error, r.lease_owner, r.lease_until,
+           r.attempts, r.last_error, r.lease_owner, r.lease_until, r.retry_at,
            (SELECT max(a.tenant_id) FROM artifacts a WHERE a.id = ANY(string_to_array(r.inputs, ',')::uuid[]))
     FROM unnest(%s::text[], %s::text[], %s::int[], %s::text[], %s::text[], %s::int[], %s::bool[], %s::int[],
-                %s::timestamptz[], %s::text[], %s::int[], %s::text[], %s::text[], %s::timestamptz[])
+                %s::timestamptz[], %s::text[], %s::int[], %s::text[], %s::text[], %s::timestamptz[],
+                %s::timestamptz[])
          WITH ORDINALITY AS r(key, agent, subscription, inputs, correlation_id, priority, batched, tick_number,
-                              tick_at, status, attempts, last_error, lease_owner, lease_until, n)
+                              tick_at, status, attempts, last_error, lease_owner, lease_until, retry_at, n)
     ORDER BY r.n
     ON CONFLICT (key) DO NOTHING
     RETURNING agent, input_ids
