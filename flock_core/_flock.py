@@ -21,7 +21,7 @@ from .agents._spec import AgentSpec
 from .blackboard._artifacts import EXTERNAL_PRODUCER, Artifact, WorkflowError
 from .blackboard._registry import TypeRegistry, default_registry
 from .blackboard._store import ArtifactQuery, BlackboardStore
-from .blackboard._visibility import Visibility
+from .blackboard._visibility import AgentIdentity, Visibility
 from .blackboard._work import ExpiredJoin
 from .exceptions import ConfigurationError
 from .observe._results import report_results
@@ -341,14 +341,20 @@ class Flock:
         """Lift `pause(correlation_id)` (without one: the whole-board pause); the waiting work runs next run."""
         await self._core.pause(correlation_id, False)
 
-    async def dead_letters(self, *, agent: str | None = None, correlation_id: str | None = None) -> list[DeadLetter]:
+    async def dead_letters(
+        self, *, agent: str | None = None, correlation_id: str | None = None, visible_to: AgentIdentity | None = None
+    ) -> list[DeadLetter]:
         """Work that failed for good, oldest first, with its error (optionally of one agent or workflow).
 
         An activation becomes a dead letter when its agent's retry policy gives up (see `AgentBuilder.retry`
         and docs/control.md) or when it crashed its process `max_attempts` times. Dead letters are kept in
-        the store (durable on SQLite and PostgreSQL) until they are replayed.
+        the store (durable on SQLite and PostgreSQL) until they are replayed. With `visible_to`, only those
+        whose inputs that identity may all see now (what the HTTP API lists for a caller).
         """
-        return await self._core.dead_letters.list(agent=agent, correlation_id=correlation_id)
+        letters = self._core.dead_letters
+        return await letters.list(
+            agent=agent, correlation_id=correlation_id, visible_to=visible_to, now=self.clock.now()
+        )
 
     async def replay(self, key: str) -> bool:
         """Put one dead letter back in the queue, its attempts reset; it runs in the next run (or on any worker).

@@ -20,6 +20,7 @@ from .._version import __version__
 from ..exceptions import ConfigurationError
 from ._agent_routes import agent_routes
 from ._artifact_routes import artifact_routes
+from ._dead_letter_routes import dead_letter_routes
 from ._auth import Auth
 from ._guard import LOOPBACK_HOSTS, Guard
 from ._http import ApiError, error_response
@@ -118,6 +119,7 @@ def build_app(
             group.cancel_scope.cancel()
 
     routes = [*artifact_routes(state), *agent_routes(state), *event_routes(state), *_service_routes(state, dashboard)]
+    routes += dead_letter_routes(state)
     if endpoint is not None:
         routes.append(Route("/mcp", endpoint, methods=["GET", "POST", "DELETE"], name="mcp"))
     if allowed_hosts is None and auth is None:

@@ -228,6 +228,26 @@ def _other_paths(ops: _Operations) -> dict[str, dict[str, Any]]:
     }  # fmt: skip
 
 
+def _dead_letter_paths(ops: _Operations) -> dict[str, dict[str, Any]]:
+    filters = [_query("agent", {"type": "string"}, "Only this agent's."),
+               _query("correlation_id", {"type": "string"}, "Only this workflow's.")]
+    replayed = {"200": _json("How many were queued again", _ref("ReplayResult"))}
+    return {
+        "/api/v1/dead-letters": {
+            "get": ops.operation("Work that failed for good, whose inputs the caller may see", "list_dead_letters",
+                                 {"200": _json("Dead letters", _ref("DeadLetterList"))}, parameters=filters),
+        },
+        "/api/v1/dead-letters/replay": {
+            "post": ops.operation("Replay every dead letter the caller may see", "replay_dead_letters", replayed,
+                                  parameters=filters),
+        },
+        "/api/v1/dead-letters/{key}/replay": {
+            "post": ops.operation("Replay one dead letter", "replay_dead_letter", replayed, 404,
+                                  parameters=[_path("key")]),
+        },
+    }  # fmt: skip
+
+
 def _titled(schemas: dict[str, Any]) -> dict[str, Any]:
     """Each component titled by its unique name (generators name their classes after titles)."""
     return {name: {**schema, "title": name} for name, schema in schemas.items()}
@@ -246,7 +266,7 @@ def openapi_document(state: ServeState) -> dict[str, Any]:
     document: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {"title": "Flock", "version": __version__, "description": "A blackboard of typed artifacts."},
-        "paths": {**_artifact_paths(ops, publish_body), **_other_paths(ops)},
+        "paths": {**_artifact_paths(ops, publish_body), **_other_paths(ops), **_dead_letter_paths(ops)},
         "components": {"schemas": _titled(components.schemas)},
     }
     if ops.auth_on:

@@ -17,8 +17,10 @@ __all__ = [
     "RESPONSE_MODELS",
     "AgentList",
     "ArtifactPage",
+    "DeadLetterList",
     "Error",
     "Health",
+    "ReplayResult",
     "RunResponse",
     "TypeList",
     "WorkflowStatus",
@@ -150,6 +152,27 @@ class WorkflowStatus(_Body):
     cancel_reason: str | None = Field(default=None, description="Why the workflow was cancelled, if it was.")
 
 
+class DeadLetterView(_Body):
+    """A work item that failed for good, with the error of its last attempt."""
+
+    key: str = Field(description="Replay it with POST /api/v1/dead-letters/{key}/replay.")
+    agent: str
+    correlation_id: str
+    input_ids: list[str]
+    attempts: int
+    error: str | None
+
+
+class DeadLetterList(_Body):
+    """The dead letters whose inputs the caller may all see, oldest first."""
+
+    items: list[DeadLetterView]
+
+
+class ReplayResult(_Body):
+    replayed: int = Field(description="How many dead letters were queued again.")
+
+
 class Health(_Body):
     status: Literal["ok"]
     version: str
@@ -159,8 +182,10 @@ class Health(_Body):
 RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
     AgentList,
     ArtifactPage,
+    DeadLetterList,
     Error,
     Health,
+    ReplayResult,
     RunResponse,
     TypeList,
     WorkflowStatus,
