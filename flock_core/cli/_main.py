@@ -16,6 +16,7 @@ from .._version import __version__
 from ..exceptions import UserError
 from ..observe._commands import GRAPH_FORMATS, format_for, graph_text, trace_text
 from ._commands import Subcommands
+from ._dead_letters import add_dead_letters_command
 from ._help import describe
 from ._load import load_flock
 from ._run import add_run_command
@@ -114,6 +115,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_graph(commands)
     add_serve_command(commands)
     add_worker_command(commands)
+    add_dead_letters_command(commands)
     describe(parser)
     return parser
 
