@@ -74,6 +74,11 @@ class Flock:
         lease: on a shared store (distributed mode), how long a claimed work item stays claimed (seconds or
             a `timedelta`); a running process renews its leases every third of it, so a worker that dies
             loses its work to another after at most one lease.
+        max_pending: back-pressure: at most this many activations queued, running or retrying plus inputs
+            held in gates, joins and batches when `publish` admits a new input (default `None`: no bound).
+            See docs/control.md.
+        when_full: what `publish` does at `max_pending`: `"wait"` (default) until there is room, running
+            the queued work itself when nothing else does; `"raise"`: `QueueFullError`.
         clock: the time source (`flock_core.testing.VirtualClock` in tests).
         tracer_provider: an OpenTelemetry tracer provider (default: the global one; nothing is configured).
         context_provider: Flock's name for `context` (give one of them).
@@ -96,6 +101,8 @@ class Flock:
         max_concurrency: int = 64,
         max_attempts: int = 3,
         lease: float | timedelta = 30.0,
+        max_pending: int | None = None,
+        when_full: Literal["wait", "raise"] = "wait",
         clock: Clock | None = None,
         tracer_provider: TracerProvider | None = None,
         context_provider: ContextProvider | None = None,
@@ -139,6 +146,8 @@ class Flock:
             max_attempts=options.max_attempts,
             lease=options.lease,
             tracer=FlockTracer(tracer_provider, capture_content=trace_content),
+            max_pending=max_pending,
+            when_full=when_full,
         )
         for callback in tuple(_on_create):
             callback(self)

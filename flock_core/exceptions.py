@@ -18,6 +18,7 @@ FlockError
     ├── StoreError                 the blackboard store failed
     │   └── BoardInUseError        another run holds this local board (a second process on a SQLite file)
     ├── CircuitBreakerTripped      an agent hit max_agent_iterations in one workflow
+    ├── QueueFullError             `publish` found the board at `max_pending` (with `when_full="raise"`)
     ├── McpError                   an MCP server could not be reached, or one of its tools failed
     └── RunTimeoutError            `run_until_idle` / `run_until` hit its timeout
 ```
@@ -48,6 +49,7 @@ __all__ = [
     "InputTypeError",
     "McpError",
     "PayloadValidationError",
+    "QueueFullError",
     "RunTimeoutError",
     "RuntimeFlockError",
     "StoreError",
@@ -230,6 +232,21 @@ class CircuitBreakerTripped(RuntimeFlockError):
         )
         self.agent = agent
         self.limit = limit
+
+
+class QueueFullError(RuntimeFlockError):
+    """`publish` found `max_pending` activations and held inputs waiting, and could not (or must not) wait.
+
+    Attributes:
+        limit: the Flock's `max_pending`.
+        pending: the activations queued or running, retries waiting and inputs held in gates, joins and
+            batches when the publish was refused.
+    """
+
+    def __init__(self, limit: int, pending: int, reason: str) -> None:
+        super().__init__(f"publish refused: {pending} activations and held inputs are waiting (max_pending={limit}); {reason}")
+        self.limit = limit
+        self.pending = pending
 
 
 class McpError(RuntimeFlockError):

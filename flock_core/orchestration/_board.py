@@ -87,6 +87,10 @@ class Board(Protocol):
         """Recover what the store holds when the run starts."""
         ...
 
+    async def backlog(self) -> int:
+        """Work waiting in a shared store (unrouted, pending, claimed, open groups); 0 for a local board."""
+        ...
+
     async def requeue(self, key: str) -> bool:
         """Put a failed work item back in the queue; returns whether it was failed."""
         ...
@@ -163,6 +167,9 @@ class LocalBoard:
             self._runtime.submit(item)
 
         self._runtime.call_at(when, due, hard=True, kind="retry", correlation_id=item.correlation_id)
+
+    async def backlog(self) -> int:
+        return 0  # everything a local board holds is counted in this process
 
     async def _admit(self, record: WorkRecord) -> None:
         """Queue a stored pending item now, or when its retry is due."""

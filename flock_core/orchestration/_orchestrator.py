@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -34,6 +34,7 @@ from ..blackboard._shared import shared_store
 from ..blackboard._store import ArtifactQuery, BlackboardStore, ExclusiveBoard
 from ..blackboard._work import Commit, ExpiredJoin
 from ..exceptions import ConfigurationError, DuplicateAgentError, RunTimeoutError, UnknownAgentError
+from ._admission import Admission, WhenFull
 from ._artifact_factory import ArtifactFactory
 from ._board import Board, LocalBoard
 from ._conditions import Condition, ConditionView
@@ -91,6 +92,8 @@ class Orchestrator:
         max_attempts: int = 3,
         lease: timedelta = timedelta(seconds=30),
         tracer: FlockTracer | None = None,
+        max_pending: int | None = None,
+        when_full: WhenFull = "wait",
     ) -> None:
         self.registry = registry
         self.store = store
@@ -112,6 +115,7 @@ class Orchestrator:
         self._schedules = Schedules(self._specs, clock, self.runtime, self._commit)
         self.board = self._open_board(store, lease)
         self._dead_letters = DeadLetters(store, self.requeue)
+        self._admission = Admission(max_pending, when_full, self.runtime, self._load, self._drive_until)
         self._control = WorkflowControl(store, self.runtime, self.events, self._tracer, self.board.readmit)
         self._executor = Executor(
             agents=self._specs,
@@ -216,6 +220,7 @@ class Orchestrator:
     async def publish(self, obj: BaseModel | Mapping[str, Any], **options: Any) -> Artifact:
         """Validate and store an external artifact together with the work it completes, in a publish span."""
         await self.start()
+        await self._admission.admit()
         options["correlation_id"] = options.get("correlation_id") or str(new_id())
         with self._tracer.publish(options["correlation_id"]) as span:
             artifact = self._artifacts.from_object(obj, **options)
@@ -255,6 +260,17 @@ class Orchestrator:
         if self.deferred.waiting() and (released := await self.deferred.release(_workflows(commit))):
             await self._commit(Commit(), Routed(tuple(released)))
         return True
+
+    async def _load(self) -> int:
+        """What `max_pending` bounds: work queued, running or retrying, and inputs held (see `_admission`)."""
+        gates, joins, batches = self._routing.waiting()
+        held = gates + joins + batches + self.deferred.waiting()
+        local = self.runtime.pending() + self.runtime.timers("retry") + held
+        return max(local, await self.board.backlog())
+
+    async def _drive_until(self, room: Callable[[], Awaitable[bool]]) -> None:
+        """Run the queued work here until `room()` holds or nothing is left (a publisher waiting for room)."""
+        await self.runtime.drive(self, stop=room)
 
     async def _release(self, routed: Routed) -> None:
         await self._commit(Commit(), routed)

@@ -90,6 +90,11 @@ class SharedBoard:
     async def requeue(self, key: str) -> bool:
         return await self._queue.requeue(key)
 
+    async def backlog(self) -> int:
+        """The shared store's unrouted, pending and claimed work and open groups, across every process."""
+        state = await self._queue.board_state()
+        return state.unrouted + state.pending + state.leased + state.open_groups
+
     async def readmit(self, correlation_id: str | None) -> None:
         return None  # the resumed work is claimed from the store, by this process or another
 

@@ -117,6 +117,7 @@ class Runtime:
         self._wake = anyio.Event()
         self._drained: anyio.Event | None = None
         self._driving = anyio.Lock()
+        self._progress = anyio.Event()
 
     @property
     def max_concurrency(self) -> int:
@@ -129,6 +130,19 @@ class Runtime:
             raise ValueError(f"max_concurrency must be at least 1, got {value}")
         self._max_concurrency = value
         self._wake.set()
+
+    @property
+    def driving(self) -> bool:
+        """Whether a drive (a run, a worker, a server) is working through the queue now."""
+        return self._driving.locked()
+
+    async def progressed(self) -> None:
+        """Return at the next sign of progress: an activation finished or was cancelled, or a drive turned or ended."""
+        await self._progress.wait()
+
+    def _signal_progress(self) -> None:
+        self._progress.set()
+        self._progress = anyio.Event()
 
     @property
     def in_flight(self) -> int:
@@ -193,6 +207,7 @@ class Runtime:
                 scope.cancel()
                 dropped += 1
         self._wake.set()
+        self._signal_progress()
         if self._drained is not None and not (self._queued or self._in_flight):
             self._drained.set()
             self._drained = None
@@ -262,6 +277,7 @@ class Runtime:
             del self._running_by_correlation[cid]
         self._running_keys.discard(item.record.key)
         self._wake.set()
+        self._signal_progress()
         if self._drained is not None and not (self._queued or self._in_flight):
             self._drained.set()
             self._drained = None
@@ -313,11 +329,24 @@ class Runtime:
                     self._untake(queued)
                     raise
 
+        try:
+            await self._drive(host, run_and_finish, stop, keep_alive)
+        finally:
+            self._signal_progress()
+
+    async def _drive(
+        self,
+        host: RuntimeHost,
+        run_and_finish: Callable[[_Queued], Awaitable[None]],
+        stop: Callable[[], Awaitable[bool]] | None,
+        keep_alive: bool,
+    ) -> None:
         async with self._driving, anyio.create_task_group() as group:
             while True:
                 self._wake = anyio.Event()
                 await self._fire_due()
                 await host.on_clock(self._clock.now())
+                self._signal_progress()
                 if stop is not None and await stop():
                     return
                 await host.pull(self._max_concurrency - self._in_flight - self._queued)

@@ -128,6 +128,7 @@ _ERROR_TEXT = {
     404: "Not found (or not visible to the caller)",
     413: "Body too large",
     422: "Invalid request",
+    429: "The board is full (max_pending with when_full='raise'): retry later",
     502: "The agent failed",
 }
 
@@ -174,7 +175,7 @@ def _artifact_paths(ops: _Operations, publish_body: dict[str, Any]) -> dict[str,
     return {
         "/api/v1/artifacts": {
             "post": ops.operation("Publish an artifact", "publish_artifact",
-                                  {"201": _json("The stored artifact", _ref("Artifact"))}, 400, 403, 413, 422,
+                                  {"201": _json("The stored artifact", _ref("Artifact"))}, 400, 403, 413, 422, 429,
                                   requestBody=body),
             "get": ops.operation("List the artifacts the caller may see", "list_artifacts",
                                  {"200": _json("One page", _ref("ArtifactPage"))}, 422, parameters=_LIST_PARAMETERS),
