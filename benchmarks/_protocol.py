@@ -28,6 +28,7 @@ WorkloadName = Literal[
     "scaling",
     "http_publish",
     "flow_cost",
+    "backpressure",
 ]
 """The workloads a driver implements; the `*_floor` ones (ours only) do the same work without a framework."""
 StoreKind = Literal["memory", "sqlite", "postgres"]
@@ -49,6 +50,7 @@ class Job:
         lm: `first_output` through the DSPy engine and the fake model instead of a deterministic engine.
         warmup: unmeasured runs first (makespan: loads DSPy and fills the board with one workflow).
         workers: `flock worker` processes of the `scaling` workload.
+        max_pending: the `backpressure` workload's `Flock(max_pending=...)` (0: no bound).
     """
 
     workload: WorkloadName
@@ -61,6 +63,7 @@ class Job:
     lm: bool = False
     warmup: int = 0
     workers: int = 1
+    max_pending: int = 0
 
     def dump(self, path: Path) -> None:
         """Write the job as JSON."""
