@@ -244,7 +244,9 @@ class QueueFullError(RuntimeFlockError):
     """
 
     def __init__(self, limit: int, pending: int, reason: str) -> None:
-        super().__init__(f"publish refused: {pending} activations and held inputs are waiting (max_pending={limit}); {reason}")
+        super().__init__(
+            f"publish refused: {pending} activations and held inputs are waiting (max_pending={limit}); {reason}"
+        )
         self.limit = limit
         self.pending = pending
 

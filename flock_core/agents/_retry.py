@@ -26,7 +26,7 @@ _TRANSIENT_STATUS = frozenset({408, 429})
 
 @dataclass(frozen=True, slots=True)
 class Backoff:
-    """Exponential backoff with jitter: wait `initial * multiplier ** (n - 1)` after the n-th failure, at most `maximum`.
+    """Exponential backoff with jitter: `initial * multiplier ** (n - 1)` after the n-th failure, at most `maximum`.
 
     With `jitter` (the default), the wait is drawn uniformly between half of that and all of it, so
     activations that failed together (a rate limit) do not all come back at the same moment.

@@ -66,8 +66,10 @@ def leasable_sql(*, owner: LiteralString | None, now: LiteralString) -> LiteralS
       OR (status = 'leased' AND (lease_until IS NULL OR lease_until <= now())))"
     """
     mine: LiteralString = "" if owner is None else f" OR lease_owner = {owner}"
-    pending: LiteralString = "status = 'pending'" if owner is not None else (
-        f"(status = 'pending' AND (retry_at IS NULL OR retry_at <= {now}))"
+    pending: LiteralString = (
+        "status = 'pending'"
+        if owner is not None
+        else f"(status = 'pending' AND (retry_at IS NULL OR retry_at <= {now}))"
     )
     return f"({pending} OR (status = 'leased' AND (lease_until IS NULL OR lease_until <= {now}{mine})))"
 

@@ -45,7 +45,9 @@ class DeadLetter:
     @classmethod
     def of(cls, record: WorkRecord) -> DeadLetter:
         """The dead letter a failed work record is."""
-        return cls(record.key, record.agent, record.correlation_id, record.input_ids, record.attempts, record.last_error)
+        return cls(
+            record.key, record.agent, record.correlation_id, record.input_ids, record.attempts, record.last_error
+        )
 
 
 class DeadLetters:

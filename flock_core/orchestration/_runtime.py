@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 import anyio
 
@@ -337,7 +337,7 @@ class Runtime:
     async def _drive(
         self,
         host: RuntimeHost,
-        run_and_finish: Callable[[_Queued], Awaitable[None]],
+        run_and_finish: Callable[[_Queued], Coroutine[Any, Any, None]],
         stop: Callable[[], Awaitable[bool]] | None,
         keep_alive: bool,
     ) -> None:

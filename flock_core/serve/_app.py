@@ -20,8 +20,8 @@ from .._version import __version__
 from ..exceptions import ConfigurationError
 from ._agent_routes import agent_routes
 from ._artifact_routes import artifact_routes
-from ._dead_letter_routes import dead_letter_routes
 from ._auth import Auth
+from ._dead_letter_routes import dead_letter_routes
 from ._guard import LOOPBACK_HOSTS, Guard
 from ._http import ApiError, error_response
 from ._metrics import CONTENT_TYPE, Metrics

@@ -230,8 +230,10 @@ def _other_paths(ops: _Operations) -> dict[str, dict[str, Any]]:
 
 
 def _dead_letter_paths(ops: _Operations) -> dict[str, dict[str, Any]]:
-    filters = [_query("agent", {"type": "string"}, "Only this agent's."),
-               _query("correlation_id", {"type": "string"}, "Only this workflow's.")]
+    filters = [
+        _query("agent", {"type": "string"}, "Only this agent's."),
+        _query("correlation_id", {"type": "string"}, "Only this workflow's."),
+    ]
     replayed = {"200": _json("How many were queued again", _ref("ReplayResult"))}
     return {
         "/api/v1/dead-letters": {

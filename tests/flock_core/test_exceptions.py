@@ -69,6 +69,7 @@ def test_the_tree_drawing_parses() -> None:
         "StoreError": "RuntimeFlockError",
         "BoardInUseError": "StoreError",
         "CircuitBreakerTripped": "RuntimeFlockError",
+        "QueueFullError": "RuntimeFlockError",
         "McpError": "RuntimeFlockError",
         "RunTimeoutError": "RuntimeFlockError",
     }

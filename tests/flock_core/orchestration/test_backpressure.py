@@ -127,7 +127,9 @@ async def test_inputs_held_in_joins_count_and_a_full_board_that_cannot_drain_rai
     store: BlackboardStore,
 ) -> None:
     flock = pipeline(store, max_pending=3)
-    flock.agent("ship").consumes(Order, Payment, join=JoinSpec(by=lambda p: p.order_id, within=timedelta(hours=1))).publishes(Done)
+    flock.agent("ship").consumes(
+        Order, Payment, join=JoinSpec(by=lambda p: p.order_id, within=timedelta(hours=1))
+    ).publishes(Done)
     for order_id in range(3):
         await flock.publish(Order(order_id=order_id))  # each waits for its payment
     with anyio.fail_after(10), pytest.raises(QueueFullError, match="nothing queued or running can make room"):
@@ -146,7 +148,9 @@ def test_bad_back_pressure_options_are_refused_by_name() -> None:
 async def test_an_http_publish_at_the_bound_gets_429() -> None:
     flock = pipeline(InMemoryBlackboardStore(), max_pending=1, when_full="raise")
     body = {"type": "Job", "payload": {"n": 0}}
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(flock)), base_url="http://localhost") as http:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=create_app(flock)), base_url="http://localhost"
+    ) as http:
         assert (await http.post("/api/v1/artifacts", json=body)).status_code == 201
         refused = await http.post("/api/v1/artifacts", json=body)
     assert (refused.status_code, refused.json()["error"]["code"]) == (429, "queue_full")

@@ -65,7 +65,9 @@ class Script:
             raise self.errors.pop(0)
         if request.agent.name == "pong":
             return [Pong()]
-        return [Triage(text=request.payloads[0].text.upper())]
+        ticket = request.payloads[0]
+        assert isinstance(ticket, Ticket)
+        return [Triage(text=ticket.text.upper())]
 
 
 @pytest.fixture(params=["memory", "sqlite"])
@@ -252,6 +254,7 @@ async def test_a_retry_waiting_for_its_backoff_survives_a_restart(tmp_path: Path
                 return record.retry_at
             await anyio.sleep(0.01)
 
+    retry_at = datetime.max.replace(tzinfo=UTC)
     with anyio.fail_after(30):
         async with anyio.create_task_group() as group:
             group.start_soon(first.run_until_idle)  # it would wait an hour for the retry: the process "crashes"

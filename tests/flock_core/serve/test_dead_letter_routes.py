@@ -65,7 +65,9 @@ async def publish_and_fail(http: httpx.AsyncClient, flock: Flock) -> dict[str, s
     return {owners[str(d.input_ids[0])]: d.key for d in await flock.dead_letters()}
 
 
-async def test_a_caller_lists_only_dead_letters_whose_inputs_it_may_see(http: httpx.AsyncClient, failing: Flock) -> None:
+async def test_a_caller_lists_only_dead_letters_whose_inputs_it_may_see(
+    http: httpx.AsyncClient, failing: Flock
+) -> None:
     keys = await publish_and_fail(http, failing)
 
     listed = {}

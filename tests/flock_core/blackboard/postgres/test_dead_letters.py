@@ -8,7 +8,7 @@ import anyio
 import pytest
 from pydantic import BaseModel
 
-from flock_core import Backoff, EvaluationRequest, Flock, WorkflowError
+from flock_core import Backoff, EvaluationRequest, Flock, WorkflowError, WorkStatus
 from flock_core.blackboard.postgres._store import PostgresBlackboardStore
 from flock_core.testing import FunctionEngine
 
@@ -56,8 +56,8 @@ def worker(store: PostgresBlackboardStore, model: Model, name: str) -> Flock:
     return flock
 
 
-async def until(predicate_store: PostgresBlackboardStore, status: str, count: int) -> None:
-    while len(await predicate_store.work((status,))) < count:  # noqa: ASYNC110 - polls the shared store
+async def until(store: PostgresBlackboardStore, status: WorkStatus, count: int) -> None:
+    while len(await store.work((status,))) < count:  # noqa: ASYNC110 - polls the shared store
         await anyio.sleep(0.05)
 
 
@@ -75,9 +75,7 @@ async def test_dead_letters_and_replay_across_two_workers(pg_schema: str) -> Non
                 await until(stores[0], "failed", 4)
                 letters = await second.dead_letters()  # the other worker sees every dead letter
                 assert sorted(d.correlation_id for d in letters) == [f"job-{n}" for n in range(4)]
-                assert {(d.attempts, d.error is not None and d.error.startswith("503")) for d in letters} == {
-                    (2, True)
-                }
+                assert {(d.attempts, d.error is not None and d.error.startswith("503")) for d in letters} == {(2, True)}
                 assert len(await first.get_by_type(WorkflowError)) == 4
 
                 model.down = False  # the cause is fixed
