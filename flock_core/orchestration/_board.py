@@ -9,11 +9,13 @@ which it has.
 from __future__ import annotations
 
 from collections.abc import Generator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractAsyncContextManager, AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 from uuid import UUID
+
+import anyio
 
 from .._clock import Clock, utcnow
 from ..agents._spec import AgentSpec
@@ -83,6 +85,14 @@ class Board(Protocol):
         """
         ...
 
+    async def unroute(self, artifacts: Sequence[Artifact], items: Sequence[WorkItem], *, again: bool) -> Routed:
+        """Undo `route` for a step that was not stored; with `again`, returns the work its other inputs complete."""
+        ...
+
+    def steps(self) -> AbstractAsyncContextManager[object]:
+        """Held while one step is routed and committed (on a local board, by one step at a time)."""
+        ...
+
     async def resume(self) -> Resumed:
         """Recover what the store holds when the run starts."""
         ...
@@ -143,6 +153,7 @@ class LocalBoard:
         self._routing = routing
         self._runtime = runtime
         self._agents = agents
+        self._steps = anyio.Lock()
 
     @property
     def lease(self) -> timedelta | None:
@@ -178,6 +189,15 @@ class LocalBoard:
             self.defer(item, record.retry_at)
         else:
             self.accept([item])
+
+    async def unroute(self, artifacts: Sequence[Artifact], items: Sequence[WorkItem], *, again: bool) -> Routed:
+        return await self._routing.unroute(artifacts, items, again=again)
+
+    def steps(self) -> AbstractAsyncContextManager[object]:
+        """One step at a time: routing puts an artifact in a gate, join or batch before its step is stored,
+        so a work item completed by a later step could otherwise be stored before an input it names (and
+        a crash in between would leave it naming an artifact that was never stored)."""
+        return self._steps
 
     async def resume(self) -> Resumed:
         """Replay the board: pending work, partial gates, joins and batches, timers."""

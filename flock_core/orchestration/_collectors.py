@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterator
+from collections.abc import Collection, Hashable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from uuid import UUID
 
 from ..agents._patterns import BatchSpec, JoinSpec
 from ..agents._spec import Subscription
@@ -94,6 +95,14 @@ class GroupCollector:
             expired_at=now,
         )
 
+    def forget(self, ids: Collection[UUID]) -> None:
+        """Drop these artifacts from the open groups (they were routed, but their step was never stored)."""
+        for key, group in list(self.open.items()):
+            for type_name, items in group.waiting.items():
+                group.waiting[type_name] = [a for a in items if a.id not in ids]
+            if not any(group.waiting.values()):
+                del self.open[key]
+
     def waiting(self, correlation_id: str | None) -> int:
         """Artifacts waiting in open groups (optionally of one workflow)."""
         return sum(1 for g in self.open.values() for a in g.artifacts() if correlation_id in (None, a.correlation_id))
@@ -138,6 +147,22 @@ class BatchCollector:
         flushed = [batch.groups for batch in self.batches.values()]
         self.batches.clear()
         return flushed
+
+    def forget(self, ids: Collection[UUID]) -> list[Artifact]:
+        """Drop the groups that hold any of these artifacts; returns the other artifacts of those groups."""
+        others: list[Artifact] = []
+        for key, batch in list(self.batches.items()):
+            kept: list[Group] = []
+            for group in batch.groups:
+                if any(a.id in ids for a in group):
+                    others.extend(a for a in group if a.id not in ids)
+                else:
+                    kept.append(group)
+            if kept:
+                batch.groups[:] = kept
+            else:
+                del self.batches[key]
+        return others
 
     def next_deadline(self) -> datetime | None:
         """When the oldest partial batch times out."""

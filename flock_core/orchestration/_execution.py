@@ -25,7 +25,6 @@ from ..blackboard._work import Commit, WorkRecord
 from ..exceptions import CircuitBreakerTripped, ConfigurationError, RuntimeFlockError
 from ._artifact_factory import ArtifactFactory
 from ._events import ActivationFailed, ActivationFinished, ActivationStarted, EventBus
-from ._routing import Routed
 from ._runtime import WorkItem
 
 __all__ = ["Executor", "ToolSource"]
@@ -82,8 +81,7 @@ class Executor:
         context: ContextProvider,
         max_attempts: int,
         max_agent_iterations: int,
-        commit: Callable[[Commit, Routed], Awaitable[bool]],
-        route: Callable[[Sequence[Artifact]], Awaitable[Routed]],
+        step: Callable[[Commit, Sequence[Artifact]], Awaitable[bool]],
         defer: Callable[[WorkItem, datetime], None],
     ) -> None:
         self._agents = agents
@@ -97,8 +95,7 @@ class Executor:
         self._context = context
         self._max_attempts = max_attempts
         self._max_agent_iterations = max_agent_iterations
-        self._commit = commit
-        self._route = route
+        self._step = step
         self._defer = defer
         self.usage: dict[str, Usage] = {}
         self.tools: ToolSource | None = None
@@ -156,9 +153,7 @@ class Executor:
         finally:
             self._add_usage(item.correlation_id, meter)
         record_outputs(span, artifacts, meter.total.input_tokens, meter.total.output_tokens)
-        committed = await self._commit(
-            Commit(artifacts=tuple(artifacts), complete=record.key), await self._route(artifacts)
-        )
+        committed = await self._step(Commit(artifacts=tuple(artifacts), complete=record.key), artifacts)
         if committed:
             if self._events.listening:
                 output_ids = tuple(str(a.id) for a in artifacts)
@@ -186,7 +181,7 @@ class Executor:
             record_outputs(span, artifacts, meter.total.input_tokens, meter.total.output_tokens)
         if publish:
             commit = Commit(artifacts=(source, *artifacts), consumed=((spec.name, source.id),))
-            await self._commit(commit, await self._route(artifacts))
+            await self._step(commit, artifacts)
         return artifacts
 
     def _add_usage(self, correlation_id: str, meter: UsageMeter) -> None:
@@ -253,7 +248,7 @@ class Executor:
             delay.total_seconds(),
         )
         commit = Commit(complete=item.record.key, outcome="retry", error=str(exc), retry_at=when)
-        if await self._commit(commit, Routed(())):
+        if await self._step(commit, ()):
             pending = dataclasses.replace(
                 item.record, status="pending", lease_owner=None, lease_until=None, last_error=str(exc), retry_at=when
             )
@@ -291,4 +286,4 @@ class Executor:
                 ),
             )
         commit = Commit(artifacts=artifacts, complete=item.record.key, outcome="failed", error=str(exc))
-        await self._commit(commit, await self._route(artifacts))
+        await self._step(commit, artifacts)

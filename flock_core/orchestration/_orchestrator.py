@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -129,8 +129,7 @@ class Orchestrator:
             context=context,
             max_attempts=max_attempts,
             max_agent_iterations=max_agent_iterations,
-            commit=self._commit,
-            route=self.board.route,
+            step=self._step,
             defer=self.board.defer,
         )
 
@@ -225,7 +224,7 @@ class Orchestrator:
         with self._tracer.publish(options["correlation_id"]) as span:
             artifact = self._artifacts.from_object(obj, **options)
             self._tracer.published(span, artifact)
-            await self._commit(Commit(artifacts=(artifact,)), await self.board.route([artifact]))
+            await self._step(Commit(artifacts=(artifact,)), [artifact])
         return artifact
 
     async def invoke(self, agent: str, obj: BaseModel | Mapping[str, Any], publish: bool) -> list[Artifact]:
@@ -244,7 +243,15 @@ class Orchestrator:
         """
         ready, held = self.deferred.split(list(routed.items))
         routed = Routed(tuple(ready), routed.expired)
-        if not await self.board.commit(routed.into(commit)):
+        try:
+            landed = await self.board.commit(routed.into(commit))
+        except Exception:
+            await self.board.unroute(commit.artifacts, (*ready, *held), again=False)  # nothing of it was stored
+            raise
+        if not landed:  # its work item was finished meanwhile: its outputs must not feed later activations
+            again = await self.board.unroute(commit.artifacts, (*ready, *held), again=True)
+            if again.items or again.expired:
+                await self._commit(Commit(), again)
             return False
         self._report_expired(routed.expired)
         for artifact in commit.artifacts:
@@ -272,8 +279,14 @@ class Orchestrator:
         """Run the queued work here until `room()` holds or nothing is left (a publisher waiting for room)."""
         await self.runtime.drive(self, stop=room)
 
-    async def _release(self, routed: Routed) -> None:
-        await self._commit(Commit(), routed)
+    async def _step(self, commit: Commit, artifacts: Sequence[Artifact]) -> bool:
+        """Route `artifacts` and store them with `commit` and the work they complete, as one step."""
+        async with self.board.steps():
+            return await self._commit(commit, await self.board.route(artifacts))
+
+    async def _release(self, artifact: Artifact) -> None:
+        """Route a delayed artifact that became visible, and store the work it completes."""
+        await self._step(Commit(), [artifact])
 
     def _report_expired(self, expired: Iterable[ExpiredJoin]) -> None:
         for record in expired:
@@ -294,9 +307,10 @@ class Orchestrator:
 
     async def on_clock(self, now: datetime) -> None:
         """Expire joins and flush timed-out batches."""
-        routed = self._routing.expire_due(now)
-        if routed.items or routed.expired:
-            await self._commit(Commit(), routed)
+        async with self.board.steps():
+            routed = self._routing.expire_due(now)
+            if routed.items or routed.expired:
+                await self._commit(Commit(), routed)
 
     def next_deadline(self) -> datetime | None:
         """The next join expiry or batch timeout."""
@@ -304,10 +318,11 @@ class Orchestrator:
 
     async def on_idle(self) -> bool:
         """Flush partial batches that ask for it; report whether that queued work."""
-        routed = self._routing.flush_on_idle()
-        if routed.items:
-            await self._commit(Commit(), routed)
-        elif isinstance(self.board, LocalBoard):  # a shared board's workflows end once every process is done
+        async with self.board.steps():
+            routed = self._routing.flush_on_idle()
+            if routed.items:
+                await self._commit(Commit(), routed)
+        if not routed.items and isinstance(self.board, LocalBoard):  # a shared board's end when every process is done
             self._tracer.settle(busy=lambda cid: self.runtime.timers("delayed", cid) > 0)
         return bool(routed.items)
 
@@ -355,10 +370,11 @@ class Orchestrator:
         previous = await self.store.fingerprints()
         added, removed, changed = compare_fingerprints(previous, self._fingerprints()) if previous else ((), (), ())
         await self._save_fingerprints()
-        resumed = await self.board.resume()
-        self.expired_joins.extend(resumed.expired_joins)
-        if resumed.routed.items or resumed.routed.expired:
-            await self._commit(Commit(), resumed.routed)
+        async with self.board.steps():
+            resumed = await self.board.resume()
+            self.expired_joins.extend(resumed.expired_joins)
+            if resumed.routed.items or resumed.routed.expired:
+                await self._commit(Commit(), resumed.routed)
         if resumed.timers is not None:
             self._schedules.arm(resumed.timers)
         report = ResumeReport(added, removed, changed, resumed.resumed, resumed.orphaned, resumed.skipped)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Generator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractAsyncContextManager, contextmanager, nullcontext
 from datetime import datetime, timedelta
 from uuid import UUID
 
@@ -81,6 +81,14 @@ class SharedBoard:
 
     def defer(self, item: WorkItem, when: datetime) -> None:
         """Nothing: the store's claims take a retried item once its `retry_at` has passed."""
+
+    async def unroute(self, artifacts: Sequence[Artifact], items: Sequence[WorkItem], *, again: bool) -> Routed:
+        """Nothing: only stored artifacts are routed here."""
+        return Routed()
+
+    def steps(self) -> AbstractAsyncContextManager[object]:
+        """Steps commit side by side: the router routes only artifacts that are already stored."""
+        return nullcontext()
 
     async def resume(self) -> Resumed:
         """Nothing to recover here: the router replays when it takes the lead, and abandoned work is claimed

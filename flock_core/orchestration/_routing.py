@@ -61,7 +61,7 @@ class Routing:
         registry: TypeRegistry,
         clock: Clock,
         timers: Runtime,
-        release: Callable[[Routed], Awaitable[object]],
+        release: Callable[[Artifact], Awaitable[object]],
         semantic: SemanticIndex | None = None,
     ) -> None:
         self.rejections: deque[Rejection] = deque(maxlen=1000)
@@ -106,9 +106,27 @@ class Routing:
             expired.extend(gone)
         return Routed(tuple(items), tuple(expired))
 
+    async def unroute(self, artifacts: Iterable[Artifact], items: Iterable[WorkItem], *, again: bool) -> Routed:
+        """Undo the routing of a step that was not stored (its commit was refused or failed).
+
+        `artifacts` (the step's outputs, never stored) leave every open group and batch, so no later
+        activation takes them. The other inputs of the step's work `items` become routable again: with
+        `again`, they are routed now and the work they complete is returned; without (the store failed),
+        they wait for the next start, which routes every stored artifact not yet consumed.
+        """
+        ids = {a.id for a in artifacts}
+        returned: dict[tuple[str, UUID], Artifact] = {}
+        for item in items:
+            returned.update(((item.agent, a.id), a) for a in item.inputs if a.id not in ids)
+        broken = self._scheduler.forget(ids, returned)
+        returned.update(((agent, a.id), a) for agent, a in broken)
+        if not again:
+            return Routed()
+        return await self.route({a.id: a for a in returned.values()}.values())
+
     def _delay(self, artifact: Artifact, visible_at: datetime) -> None:
         async def release() -> None:
-            await self._release(await self.route((artifact,)))
+            await self._release(artifact)
 
         self._timers.call_at(visible_at, release, hard=True, kind="delayed", correlation_id=artifact.correlation_id)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -16,6 +17,8 @@ from ..blackboard._artifacts import Artifact
 from ..blackboard._work import WorkRecord
 
 __all__ = ["Runtime", "RuntimeHost", "TimerKind", "WorkItem"]
+
+_log = logging.getLogger("flock_core")
 
 TimerKind = Literal["delayed", "tick", "retry"]
 
@@ -112,6 +115,7 @@ class Runtime:
         self._running: dict[str, int] = {}
         self._running_by_correlation: dict[str, int] = {}
         self._running_keys: set[str] = set()
+        self._queued_keys: set[str] = set()
         self._scopes: dict[str, tuple[str, anyio.CancelScope]] = {}  # work key -> (workflow, its cancel scope)
         self._in_flight = 0
         self._wake = anyio.Event()
@@ -169,7 +173,7 @@ class Runtime:
 
     def held_keys(self) -> list[str]:
         """The work keys of every activation queued or running here (the leases this process holds)."""
-        return [*self._running_keys, *(q.item.record.key for heap in self._ready.values() for q in heap)]
+        return [*self._running_keys, *self._queued_keys]
 
     def hard_ticks(self) -> int:
         """Ticks of bounded timers still to fire (they keep a run alive)."""
@@ -194,7 +198,12 @@ class Runtime:
         dropped = 0
         for agent in list(self._ready):
             heap = self._ready[agent]
-            kept = [q for q in heap if not chosen(q.item.correlation_id, q.item.record.key)]
+            kept: list[_Queued] = []
+            for q in heap:
+                if chosen(q.item.correlation_id, q.item.record.key):
+                    self._queued_keys.discard(q.item.record.key)
+                else:
+                    kept.append(q)
             dropped += len(heap) - len(kept)
             if kept:
                 heapq.heapify(kept)
@@ -213,12 +222,22 @@ class Runtime:
             self._drained = None
         return dropped
 
-    def submit(self, item: WorkItem) -> None:
-        """Queue an activation; higher priority first, then first come first served."""
+    def submit(self, item: WorkItem) -> bool:
+        """Queue an activation; higher priority first, then first come first served.
+
+        A work item already queued or running here is not queued again (returns False): two runs of one
+        item would both hold its lease, and the second's outputs would be routed but never stored.
+        """
+        key = item.record.key
+        if key in self._queued_keys or key in self._running_keys:
+            _log.debug("work item %s is already queued or running here; not queued twice", key)
+            return False
+        self._queued_keys.add(key)
         queued = _Queued((-item.record.priority, next(self._counter)), item)
         heapq.heappush(self._ready.setdefault(item.agent, []), queued)
         self._queued += 1
         self._wake.set()
+        return True
 
     def call_at(
         self,
@@ -258,6 +277,7 @@ class Runtime:
             self._running[item.agent] = self._running.get(item.agent, 0) + 1
             cid = item.correlation_id
             self._running_by_correlation[cid] = self._running_by_correlation.get(cid, 0) + 1
+            self._queued_keys.discard(item.record.key)
             self._running_keys.add(item.record.key)
             started.append(queued)
         return started
@@ -266,6 +286,7 @@ class Runtime:
         """Queue again, in its place, an item that was taken but never started (its task was cancelled)."""
         self._finish(queued.item)
         heapq.heappush(self._ready.setdefault(queued.item.agent, []), queued)
+        self._queued_keys.add(queued.item.record.key)
         self._queued += 1
 
     def _finish(self, item: WorkItem) -> None:

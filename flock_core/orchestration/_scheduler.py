@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Collection, Hashable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
@@ -76,6 +76,22 @@ class Scheduler:
     def mark_seen(self, pairs: Iterable[tuple[str, UUID]]) -> None:
         """Record `(agent, artifact id)` pairs that were already routed (when resuming from a store)."""
         self._seen.update(pairs)
+
+    def forget(self, ids: Collection[UUID], returned: Iterable[tuple[str, UUID]]) -> list[tuple[str, Artifact]]:
+        """Undo routing whose step was never stored: drop the artifacts `ids` from every open group and
+        batch, and let each agent of `returned` take that artifact again.
+
+        Returns the `(agent, artifact)` pairs of partial batches broken up this way, to route again.
+        """
+        self._seen.difference_update(returned)
+        for collector in self._groups.values():
+            collector.forget(ids)
+        again: list[tuple[str, Artifact]] = []
+        for (agent, _position), batches in self._batches.items():
+            for artifact in batches.forget(ids):
+                self._seen.discard((agent, artifact.id))
+                again.append((agent, artifact))
+        return again
 
     def update_agent(self, spec: AgentSpec) -> None:
         """Add or replace an agent's declaration and rebuild the type index."""
