@@ -51,6 +51,7 @@ class Job:
         warmup: unmeasured runs first (makespan: loads DSPy and fills the board with one workflow).
         workers: `flock worker` processes of the `scaling` workload.
         max_pending: the `backpressure` workload's `Flock(max_pending=...)` (0: no bound).
+        timeout: seconds the driver process may take before the measurement fails.
     """
 
     workload: WorkloadName
@@ -64,6 +65,7 @@ class Job:
     warmup: int = 0
     workers: int = 1
     max_pending: int = 0
+    timeout: float = 600.0
 
     def dump(self, path: Path) -> None:
         """Write the job as JSON."""

@@ -402,7 +402,7 @@ def backpressure(bench: Bench) -> list[Row]:
     """8. Peak RSS while inputs flow through a 3-stage pipeline whose engine sleeps 10 ms, with and without a bound."""
     sizes = bench.sizes
     job = Job("backpressure", size=sizes.backpressure_inputs, concurrency=sizes.backpressure_concurrency,
-              max_pending=sizes.backpressure_bound)  # fmt: skip
+              max_pending=sizes.backpressure_bound, timeout=max(600.0, sizes.backpressure_inputs / 20))  # fmt: skip
     bounded = bench.each_run(bench.ours, job, sizes.runs)
     unbounded = bench.each_run(bench.ours, replace(job, max_pending=0), sizes.runs)
     name = (
