@@ -154,3 +154,23 @@ async def test_an_http_publish_at_the_bound_gets_429() -> None:
         assert (await http.post("/api/v1/artifacts", json=body)).status_code == 201
         refused = await http.post("/api/v1/artifacts", json=body)
     assert (refused.status_code, refused.json()["error"]["code"]) == (429, "queue_full")
+
+
+async def test_on_a_shared_board_the_stores_backlog_counts() -> None:
+    shared = InMemoryBlackboardStore(shared=True)
+    flock = pipeline(shared, max_pending=4)
+    backlog: list[int] = []
+    for n in range(20):
+        await flock.publish(Job(n=n))  # nothing else works on the board: the publisher claims and runs work
+        state = await shared.board_state()
+        backlog.append(state.unrouted + state.pending + state.leased)
+    assert max(backlog) <= 4
+    with anyio.fail_after(30):
+        await flock.run_until_idle()
+    assert sorted(d.n for d in await flock.get_by_type(Done)) == list(range(20))
+
+    refusing = pipeline(InMemoryBlackboardStore(shared=True), max_pending=2, when_full="raise")
+    for n in range(2):
+        await refusing.publish(Job(n=n))  # stored, not routed yet: the store's backlog is 2
+    with pytest.raises(QueueFullError):
+        await refusing.publish(Job(n=2))
