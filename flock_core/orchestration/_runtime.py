@@ -211,6 +211,10 @@ class Runtime:
             else:
                 del self._ready[agent]
         self._queued -= dropped
+        retries = [t for t in self._timers if t.kind == "retry" and t.correlation_id == correlation_id]
+        if retries:  # a cancelled workflow's retries never run: their backoff must not keep a run alive
+            self._timers = [t for t in self._timers if t not in retries]
+            heapq.heapify(self._timers)
         for key, (cid, scope) in self._scopes.items():
             if chosen(cid, key):
                 scope.cancel()

@@ -13,6 +13,8 @@ from pydantic import BaseModel
 from flock_core import (
     Backoff,
     BlackboardStore,
+    Condition,
+    ConditionView,
     DeadLetter,
     EvaluationRequest,
     Flock,
@@ -306,3 +308,29 @@ def test_a_bad_retry_declaration_names_its_argument(declare: Callable[..., objec
     with pytest.raises(AgentDeclarationError) as caught:
         declare(builder)
     assert (caught.value.agent, caught.value.argument) == ("triage", argument)
+
+
+class RetryWaiting(Condition):
+    """Holds once a work item of the store waits for its retry."""
+
+    def __init__(self, store: BlackboardStore) -> None:
+        self.store = store
+
+    async def check(self, view: ConditionView) -> bool:
+        return any(r.retry_at is not None for r in await self.store.work(("pending",)))
+
+
+async def test_cancelling_a_workflow_drops_its_waiting_retry(store: BlackboardStore) -> None:
+    clock = VirtualClock(T0)
+    script = Script(clock, RateLimited("429"))
+    flock = make_flock(store, FunctionEngine(script), clock)
+    flock.agent("triage").consumes(Ticket).publishes(Triage).retry(backoff=Backoff(initial=3600, jitter=False))
+
+    await flock.publish(Ticket(text="down"), correlation_id="c1")
+    assert await flock.run_until(RetryWaiting(store), cancel_rest=False)
+    await flock.cancel("c1", reason="no longer needed")
+    await flock.run_until_idle()  # the hour-long backoff no longer keeps the run alive
+
+    assert (clock.now(), len(script.calls)) == (T0, 1)
+    assert [r.status for r in await store.work()] == ["cancelled"]
+    assert await flock.dead_letters() == []
