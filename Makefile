@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
 
-.PHONY: help install demo traces test test-all lint typecheck format bench docs clean
+.PHONY: help install demo demo-stream traces test test-all lint typecheck format bench docs clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -21,6 +21,9 @@ install: $(STAMP) ## Create .venv and install the project with its dev tools
 
 demo: $(STAMP) ## Run the main example offline (no API key; synthetic output from the offline model)
 	$(BIN)/python examples/demo.py
+
+demo-stream: $(STAMP) ## The demo under `flock run --stream`: every agent's tokens live (plain lines when piped)
+	$(BIN)/flock run --stream examples/demo.py
 
 traces: $(STAMP) ## Start Phoenix on loopback, run the demo exporting to it, print the trace's URL
 	$(BIN)/python -m traces

@@ -13,7 +13,8 @@ with that adapter's own `format_assistant_message_content`. A list field whose d
 tool loop it always picks `finish` at once: offline runs never call tools with synthetic arguments.
 
 Values are seeded from a hash of the whole prompt, so the same inputs give the same outputs. Token usage
-is estimated as one token per four characters.
+is estimated as one token per four characters. Asked to stream, it streams its reply word by word (a
+word and the whitespace after it per chunk), letting other tasks run between chunks.
 """
 
 from __future__ import annotations
@@ -21,12 +22,14 @@ from __future__ import annotations
 import hashlib
 import math
 import re
+from collections.abc import AsyncIterator, Iterator
 from typing import Any, cast
 
+import anyio
 import dspy
 import pydantic
 from dspy.lm15 import ConfigurationError as LM15ConfigurationError
-from dspy.lm15 import Message, Request, Response, Usage, response_to_events
+from dspy.lm15 import Message, Request, Response, StreamDeltaEvent, TextDelta, Usage, response_to_events
 
 from ._recorder import CallRecorder, FormattedCall
 from ._settings import OFFLINE_MODEL, SIMULATED_MODEL
@@ -38,6 +41,7 @@ __all__ = ["OfflineLM", "offline_reply"]
 _EXACTLY = re.compile(r"\bexactly (\d+)\b")
 _BETWEEN = re.compile(r"\bbetween (\d+) and (\d+)\b")
 _REACT_CHOICES: dict[str, Any] = {"next_tool_name": "finish", "next_tool_args": {}}
+_WORD = re.compile(r"\s*\S+\s*")
 
 
 class OfflineLM(dspy.LM):
@@ -80,8 +84,9 @@ class _OfflineEngine:
             id=f"{model}-{digest}", model=model, message=Message.assistant(text), finish_reason="stop", usage=usage
         )
 
-    def stream(self, request: Request) -> Any:
-        return response_to_events(self.complete(request))
+    def stream(self, request: Request) -> Iterator[Any]:
+        for event in response_to_events(self.complete(request)):
+            yield from _word_by_word(event)
 
     def close(self) -> None:
         """Nothing to release."""
@@ -99,12 +104,23 @@ class _AsyncOfflineEngine:
     async def complete(self, request: Request) -> Response:
         return self._engine.complete(request)
 
-    async def stream(self, request: Request) -> Any:
+    async def stream(self, request: Request) -> AsyncIterator[Any]:
         for event in self._engine.stream(request):
             yield event
+            await anyio.lowlevel.checkpoint()  # concurrent activations stream side by side
 
     async def aclose(self) -> None:
         """Nothing to release."""
+
+
+def _word_by_word(event: Any) -> Iterator[Any]:
+    """`event`, with a text delta split into one delta per word (DSPy joins them back into the reply)."""
+    delta = getattr(event, "delta", None)
+    if not isinstance(delta, TextDelta) or delta.logprobs or not delta.text:
+        yield event
+        return
+    for word in _WORD.findall(delta.text) or [delta.text]:
+        yield StreamDeltaEvent(delta=TextDelta(text=word, part_index=delta.part_index))
 
 
 def offline_reply(call: FormattedCall, prompt: str) -> str:

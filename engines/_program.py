@@ -22,6 +22,7 @@ from ._lm import ObservedLM
 from ._native_tools import NativeToolLoop
 from ._recorder import CallRecorder, LMRelay, watching
 from ._settings import ProgramName
+from ._streaming import TokenSink
 from ._telemetry import CallSpans
 from ._tool_loop import ToolLoop
 from ._tools import as_tools
@@ -64,10 +65,12 @@ async def run_program(
     lm: dspy.BaseLM,
     adapter: dspy.Adapter,
     foreign_adapter: bool = False,
+    on_token: Callable[[str], None] | None = None,
 ) -> tuple[dspy.Prediction, Usage]:
     """Run `program` on `inputs` with `lm` and `adapter` in a task-local DSPy context; return its usage too.
 
     `foreign_adapter` says that the adapter is the user's own instance, which may call LMs besides `lm`.
+    With `on_token`, the LM calls are streamed and their text goes to `on_token` (see `engines._streaming`).
     """
     recorder = CallRecorder()
     watchers = (recorder, CallSpans())
@@ -81,8 +84,18 @@ async def run_program(
     callbacks = [*settings.callbacks, *watchers] if in_settings else settings.callbacks
     # History stays off, except for an ObservedLM alone: it keeps none, only the response id for its span.
     no_history = foreign_adapter or not isinstance(lm, ObservedLM)
+    stream = None if on_token is None else TokenSink(on_token)
     with (
-        settings.context(lm=lm, adapter=adapter, callbacks=callbacks, disable_history=no_history, trace=None),
+        settings.context(
+            lm=lm,
+            adapter=adapter,
+            callbacks=callbacks,
+            disable_history=no_history,
+            trace=None,
+            send_stream=stream,
+            stream_listeners=[],
+            track_usage=stream is not None,  # a streamed LiteLLM call asks for the provider's usage chunk
+        ),
         contextlib.nullcontext() if in_settings else watching(*watchers),
         dspy.track_usage() as tracker,
     ):

@@ -65,8 +65,12 @@ class DSPySession:
         if learned.demos:
             set_demos(program, _examples(plan, learned))
         meter, reserved = current_meter(), self._most_requests(bool(tools))
-        if meter is not None and not meter.acquire(reserved):
-            raise EngineError(agent, f"the model-call budget is spent: a call to {model!r} was not made", usage=Usage())
+        if meter is not None and not meter.acquire(reserved, model=model):
+            if model in meter.unpriced:
+                message = f"model {model!r} has no known price, so a cost budget cannot bound it: the call was not made"
+            else:
+                message = f"the model-call budget is spent: a call to {model!r} was not made"
+            raise EngineError(agent, message, usage=Usage())
         usage = Usage()
         try:
             prediction, usage = await run_program(
@@ -75,6 +79,7 @@ class DSPySession:
                 lm=lm,
                 adapter=adapter,
                 foreign_adapter=not isinstance(self._settings.adapter, str),
+                on_token=request.on_token,
             )
         except ProgramFailed as failed:
             usage = failed.usage
@@ -87,7 +92,7 @@ class DSPySession:
             raise cause from None
         finally:
             if meter is not None:
-                meter.settle(reserved, usage)
+                meter.settle(reserved, usage, model=model)
         return EvaluationResult(outputs=collect_outputs(agent, plan, prediction), usage=usage)
 
     def _most_requests(self, tool_loop: bool) -> int:

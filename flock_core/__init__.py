@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from ._clock import Clock, SystemClock
 from ._flock import Flock
 from ._version import __version__
+from .agents._approval import ApprovalPolicy
 from .agents._builder import AgentBuilder
 from .agents._components import AgentComponent
 from .agents._context import (
@@ -34,12 +35,14 @@ from .agents._engine import Engine, EvaluationRequest, EvaluationResult, Usage
 from .agents._filtered import FilterConfig, FilteredContextProvider
 from .agents._flock_style import ComponentContext, EngineComponent, EvalInputs, EvalResult, UtilityComponent
 from .agents._handle import AgentHandle
+from .agents._history import ConversationHistory
 from .agents._patterns import BatchSpec, JoinSpec, ScheduleSpec
 from .agents._retry import Backoff, RetryPolicy, is_transient
 from .agents._semantic import Embedder, Semantic
 from .agents._spec import AgentSpec, BestOf, FanOut, OutputGroup, Subscription
 from .agents._tool import flock_tool
-from .blackboard._artifacts import Artifact, WorkflowError
+from .blackboard._approvals import ApprovalRequest
+from .blackboard._artifacts import ApprovalRejected, Artifact, WorkflowError
 from .blackboard._registry import TypeRegistry, flock_type, type_name_of
 from .blackboard._store import (
     ArtifactLog,
@@ -69,9 +72,12 @@ from .orchestration._events import (
     ActivationFailed,
     ActivationFinished,
     ActivationStarted,
+    ApprovalDecided,
+    ApprovalRequested,
     ArtifactPublished,
     EventBus,
     FlockEvent,
+    OptimizationProgress,
     TokenStreamed,
 )
 from .orchestration._resume import ResumeReport, SkippedWork
@@ -86,6 +92,7 @@ if TYPE_CHECKING:
     from .blackboard.sqlite._store import SQLiteBlackboardStore
     from .mcp import McpServerSpec, StdioServerParameters, StreamableHttpServerParameters
     from .orchestration._conditions import ArtifactCount, Condition, ConditionView, Exists, Idle, WorkflowFailed
+    from .orchestration._conversation import Conversation, Turn
     from .orchestration._until import Until, When
     from .serve import ApiKeys
 
@@ -94,6 +101,7 @@ _LAZY = {
     "ArtifactCount": ".orchestration._conditions",
     "Condition": ".orchestration._conditions",
     "ConditionView": ".orchestration._conditions",
+    "Conversation": ".orchestration._conversation",
     "Demo": ".agents._learned",
     "Exists": ".orchestration._conditions",
     "Idle": ".orchestration._conditions",
@@ -104,6 +112,7 @@ _LAZY = {
     "SQLiteBlackboardStore": ".blackboard.sqlite._store",
     "StdioServerParameters": ".mcp",
     "StreamableHttpServerParameters": ".mcp",
+    "Turn": ".orchestration._conversation",
     "Until": ".orchestration._until",
     "When": ".orchestration._until",
     "WorkflowFailed": ".orchestration._conditions",
@@ -131,6 +140,11 @@ __all__ = [
     "AgentIdentity",
     "AgentSpec",
     "ApiKeys",
+    "ApprovalDecided",
+    "ApprovalPolicy",
+    "ApprovalRejected",
+    "ApprovalRequest",
+    "ApprovalRequested",
     "Artifact",
     "ArtifactCount",
     "ArtifactLog",
@@ -149,6 +163,8 @@ __all__ = [
     "ConditionView",
     "ContextProvider",
     "ContextRequest",
+    "Conversation",
+    "ConversationHistory",
     "CorrelationContext",
     "CorrelationState",
     "CorrelationStatus",
@@ -178,6 +194,7 @@ __all__ = [
     "LearnedState",
     "McpServerSpec",
     "NoContext",
+    "OptimizationProgress",
     "OutputGroup",
     "PostgresBlackboardStore",
     "PrivateVisibility",
@@ -201,6 +218,7 @@ __all__ = [
     "Tick",
     "TimerState",
     "TokenStreamed",
+    "Turn",
     "TypeRegistry",
     "Until",
     "Usage",

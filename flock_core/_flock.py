@@ -18,6 +18,7 @@ from .agents._context import ContextProvider
 from .agents._engine import Engine
 from .agents._semantic import Embedder
 from .agents._spec import AgentSpec
+from .blackboard._approvals import ApprovalRequest
 from .blackboard._artifacts import EXTERNAL_PRODUCER, Artifact, WorkflowError
 from .blackboard._registry import TypeRegistry, default_registry
 from .blackboard._store import ArtifactQuery, BlackboardStore
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
     from .agents._learned import LearnedState
     from .mcp import McpServerSpec, McpToolbox, StdioServerParameters, StreamableHttpServerParameters
     from .orchestration._conditions import Condition
+    from .orchestration._conversation import Conversation
     from .serve import Auth, ServerHandle
 
 __all__ = ["Flock", "on_every_new_flock"]
@@ -319,6 +321,17 @@ class Flock:
         with self._core.workflow_span(name) as span:
             yield span
 
+    def conversation(self, conversation_id: str) -> Conversation:
+        """The conversation `conversation_id`: `turn = await flock.conversation("c-42").send(Message(...))`.
+
+        A conversation is one workflow whose correlation id is `conversation_id`; it lives in the store, so
+        it continues after a restart (or a crash) with its history. Agents declared `.with_history()` see
+        its earlier turns; the others see only the current turn. See docs/conversations.md.
+        """
+        from .orchestration._conversation import Conversation  # loads with the first conversation
+
+        return Conversation(self._core, conversation_id)
+
     async def run_worker(self, *, agents: Iterable[str] | None = None, concurrency: int | None = None) -> None:
         """Work on a shared board until cancelled: route when this process leads, claim and run work.
 
@@ -349,6 +362,32 @@ class Flock:
     async def resume(self, correlation_id: str | None = None) -> None:
         """Lift `pause(correlation_id)` (without one: the whole-board pause); the waiting work runs next run."""
         await self._core.pause(correlation_id, False)
+
+    async def approvals(
+        self, approver: AgentIdentity | str | None = None, *, correlation_id: str | None = None
+    ) -> list[ApprovalRequest]:
+        """Outputs held for approval, oldest first; with `approver`, only the requests it may decide.
+
+        An approver may decide a request when it is one of the request's approvers and may see every
+        held output. Without `approver` (trusted code), every pending request.
+        """
+        return await self._core.approvals(approver, correlation_id)
+
+    async def approve(self, approval_id: str, *, by: AgentIdentity | str, reason: str | None = None) -> list[Artifact]:
+        """Approve held outputs as `by`: they are published exactly as held and routed to their consumers.
+
+        Returns the published artifacts; `ApprovalError` if there is no pending request with this id that
+        `by` may decide. Run the Flock (`run_until_idle()`) to process what they start.
+        """
+        return list(await self._core.decide(approval_id, "approved", by, reason))
+
+    async def reject(self, approval_id: str, *, by: AgentIdentity | str, reason: str | None = None) -> Artifact:
+        """Reject held outputs as `by`: they are never published, and nothing downstream runs.
+
+        An `ApprovalRejected` record (who, why, the activation's inputs as lineage) is published instead
+        and returned; `ApprovalError` if there is no pending request with this id that `by` may decide.
+        """
+        return (await self._core.decide(approval_id, "rejected", by, reason))[0]
 
     async def dead_letters(
         self, *, agent: str | None = None, correlation_id: str | None = None, visible_to: AgentIdentity | None = None

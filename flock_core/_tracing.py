@@ -100,9 +100,13 @@ class Attr:
     WORKFLOW: Final = "flock.workflow.name"
     CANCEL_REASON: Final = "flock.cancel.reason"
     CANCELLED_WORK: Final = "flock.cancel.work_items"
+    APPROVAL_ID: Final = "flock.approval.id"
+    APPROVER: Final = "flock.approval.approver"
+    APPROVAL_OUTCOME: Final = "flock.approval.outcome"
+    APPROVAL_REASON: Final = "flock.approval.reason"
 
 
-WorkflowOperation = Literal["cancel_workflow", "pause_workflow", "resume_workflow"]
+WorkflowOperation = Literal["cancel_workflow", "pause_workflow", "resume_workflow", "decide_approval"]
 
 
 @dataclass(eq=False, slots=True)
@@ -256,7 +260,8 @@ class FlockTracer:
     def control(
         self, operation: WorkflowOperation, correlation_id: str | None, attributes: Mapping[str, str] | None = None
     ) -> Generator[Span]:
-        """`cancel_workflow`, `pause_workflow` or `resume_workflow` (a `None` workflow: every workflow)."""
+        """`cancel_workflow`, `pause_workflow`, `resume_workflow` (a `None` workflow: every workflow) or
+        `decide_approval`."""
         if not self.enabled:
             with _unrecorded(None, None) as span:
                 yield span

@@ -7,9 +7,11 @@ FlockError
 │   ├── AgentDeclarationError      a contradictory or incomplete agent declaration
 │   │   └── DuplicateAgentError    two agents share a name in one Flock
 │   ├── UnknownAgentError          an agent name that this Flock does not know
+│   ├── ApprovalError              no pending approval request with that id that this approver may decide
 │   ├── InputTypeError             an agent invoked on a type none of its subscriptions takes
 │   ├── PayloadValidationError     a published payload does not validate against its registered type
 │   ├── ConfigurationError         a setting is missing or invalid (for example no model configured)
+│   ├── ManifestMismatchError      a workflow manifest describes other declarations than the Flock it is imported into
 │   └── EventLoopError             a blocking method (`Flock.run`) was called inside a running event loop
 └── RuntimeFlockError              something failed while a workflow ran
     ├── ContractViolation          an engine's result broke the declared output contract
@@ -18,6 +20,7 @@ FlockError
     ├── StoreError                 the blackboard store failed
     │   └── BoardInUseError        another run holds this local board (a second process on a SQLite file)
     ├── CircuitBreakerTripped      an agent hit max_agent_iterations in one workflow
+    ├── ConversationClosedError    a turn was sent to a cancelled conversation
     ├── QueueFullError             `publish` found the board at `max_pending` (with `when_full="raise"`)
     ├── McpError                   an MCP server could not be reached, or one of its tools failed
     └── RunTimeoutError            `run_until_idle` / `run_until` hit its timeout
@@ -37,16 +40,19 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AgentDeclarationError",
+    "ApprovalError",
     "BoardInUseError",
     "CircuitBreakerTripped",
     "ConfigurationError",
     "ContractViolation",
+    "ConversationClosedError",
     "DuplicateAgentError",
     "EmbeddingError",
     "EngineError",
     "EventLoopError",
     "FlockError",
     "InputTypeError",
+    "ManifestMismatchError",
     "McpError",
     "PayloadValidationError",
     "QueueFullError",
@@ -106,6 +112,19 @@ class UnknownAgentError(UserError):
         self.agent = agent
 
 
+class ApprovalError(UserError, LookupError):
+    """No pending approval request with this id that the approver may decide.
+
+    The same answer for an unknown id, a decided request, and one the approver may not see or decide,
+    so that it reveals nothing about requests the approver has no business with.
+    """
+
+    def __init__(self, approval_id: str, approver: str) -> None:
+        super().__init__(f"no pending approval request {approval_id!r} that {approver!r} may decide")
+        self.approval_id = approval_id
+        self.approver = approver
+
+
 class InputTypeError(UserError, TypeError):
     """An agent was invoked directly on a type that none of its subscriptions takes."""
 
@@ -141,6 +160,28 @@ class ConfigurationError(UserError):
     def __init__(self, message: str, *, setting: str | None = None) -> None:
         super().__init__(message)
         self.setting = setting
+
+
+class ManifestMismatchError(UserError):
+    """A workflow manifest does not describe the declarations of the Flock it is imported into.
+
+    Attributes:
+        agent: the agent whose declaration differs.
+        field: what differs (`"agent"`, `"description"`, `"consumes"`, `"publishes[0].types"`, `"schema of X"`...).
+        manifest: the manifest's value, as text (`None`: the manifest has no such agent).
+        declared: the Flock's value, as text (`None`: the Flock declares no such agent).
+    """
+
+    def __init__(self, agent: str, field: str, *, manifest: str | None, declared: str | None) -> None:
+        super().__init__(
+            f"agent {agent!r}: the manifest's {field} does not match the declaration "
+            f"(manifest: {manifest if manifest is not None else 'absent'}; "
+            f"declared: {declared if declared is not None else 'absent'})"
+        )
+        self.agent = agent
+        self.field = field
+        self.manifest = manifest
+        self.declared = declared
 
 
 class EventLoopError(UserError, RuntimeError):
@@ -232,6 +273,20 @@ class CircuitBreakerTripped(RuntimeFlockError):
         )
         self.agent = agent
         self.limit = limit
+
+
+class ConversationClosedError(RuntimeFlockError):
+    """A turn was sent to a conversation that was cancelled (`Flock.cancel`); start a new conversation.
+
+    Attributes:
+        conversation_id: the conversation.
+        reason: the reason it was cancelled with.
+    """
+
+    def __init__(self, conversation_id: str, reason: str) -> None:
+        super().__init__(f"conversation {conversation_id!r} was cancelled ({reason}); start a new one")
+        self.conversation_id = conversation_id
+        self.reason = reason
 
 
 class QueueFullError(RuntimeFlockError):

@@ -38,6 +38,16 @@ EXPECTED: dict[str, list[str]] = {
     ],
     "patterns/run_until.py": ["condition met: True; stopped after 3 of 20 verdicts"],
     "patterns/context_and_best_of.py": ["based on ['the sky is blue'] (confidence 0.9)"],
+    "support_chat.py": [
+        "support:  Which order is it about?",
+        "-- the support process restarts --\ncustomer: Any news?\nsupport:  Order 4711 left our depot today.",
+        "turns on the board: 6; model calls: 3",
+    ],
+    "research_fact_check.py": [
+        "unsupported: the Moon is made of cheese\nsupported: the Moon orbits the Earth",
+        "lineage of a verdict: Verdict by judge <- Evidence by find_evidence <- Claim by fact_check"
+        " <- Claim by researcher <- Topic by external",
+    ],
 }
 
 

@@ -5,8 +5,18 @@ Importing this package loads neither DSPy nor LiteLLM (a DSPy teleprompter loads
 
 from ._api import aoptimize, optimize
 from ._budget import Budget
-from ._evaluate import EvaluationReport, ExampleResult, aevaluate, evaluate
+from ._evaluate import AgentScore, EvaluationReport, ExampleResult, aevaluate, evaluate
 from ._examples import ExampleLike, Metric, WorkflowExample
+from ._manifest import (
+    MANIFEST_FORMAT,
+    MANIFEST_SCHEMA_VERSION,
+    ManifestChange,
+    diff_manifests,
+    export_manifest,
+    import_manifest,
+    read_manifest,
+    write_manifest,
+)
 from ._optimize import OptimizationRun
 from ._options import OptimizeOptions
 from ._persist import LoadReport, Mismatch, MismatchReason, load_learned, save_learned
@@ -19,14 +29,20 @@ from ._results import (
     TrialRecord,
 )
 from ._runner import StopReason
+from ._task import LearningTask, SplitName
 from ._workflow_run import WorkflowRun
 
 __all__ = [
+    "MANIFEST_FORMAT",
+    "MANIFEST_SCHEMA_VERSION",
+    "AgentScore",
     "Budget",
     "EvaluationReport",
     "ExampleLike",
     "ExampleResult",
+    "LearningTask",
     "LoadReport",
+    "ManifestChange",
     "Metric",
     "Mismatch",
     "MismatchReason",
@@ -36,6 +52,7 @@ __all__ = [
     "OptimizationStatus",
     "OptimizeOptions",
     "OptimizerName",
+    "SplitName",
     "StopReason",
     "TrialKind",
     "TrialRecord",
@@ -43,8 +60,13 @@ __all__ = [
     "WorkflowRun",
     "aevaluate",
     "aoptimize",
+    "diff_manifests",
     "evaluate",
+    "export_manifest",
+    "import_manifest",
     "load_learned",
     "optimize",
+    "read_manifest",
     "save_learned",
+    "write_manifest",
 ]

@@ -1,5 +1,6 @@
-"""Model-usage budgets: admitted before a run starts, from what the runs so far have cost, and enforced at
-every DSPy model call by a `CallMeter` (a hard limit that survives a kill through its journal)."""
+"""Model-usage budgets (calls, tokens, cost): admitted before a run starts, from what the runs so far have
+cost, and enforced at every DSPy model call by a `CallMeter` (a hard limit that survives a kill through its
+journal)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from flock_core import AgentSpec, Usage, type_name_of
 from flock_core.exceptions import ConfigurationError
 
 from .._meter import CallMeter
+from .._prices import Price
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -28,17 +30,34 @@ class Budget:
     Attributes:
         max_calls: the most LM calls (`Usage.calls`); `None`: no limit.
         max_tokens: the most input plus output tokens; `None`: no limit.
+        max_cost: the most US dollars, each call priced for its model from LiteLLM's bundled price map
+            (read from disk, never downloaded; see `engines.price_of`); `None`: no limit. Calls to a model
+            without a known price are refused while a cost limit is set.
+        prices: prices that win over the bundled map, by model name (negotiated rates, self-hosted models).
 
     >>> Budget(max_calls=100).max_calls
     100
+    >>> Budget(max_cost=0.5, prices={"openai/local": Price(1e-07, 2e-07)}).max_cost
+    0.5
     """
 
     max_calls: int | None = None
     max_tokens: int | None = None
+    max_cost: float | None = None
+    prices: Mapping[str, Price] | None = None
 
     def __post_init__(self) -> None:
-        if (self.max_calls is not None and self.max_calls < 0) or (self.max_tokens is not None and self.max_tokens < 0):
-            raise ConfigurationError("Budget limits must be zero or more")
+        limits = (self.max_calls, self.max_tokens, self.max_cost)
+        if any(limit is not None and limit < 0 for limit in limits):
+            raise ConfigurationError("Budget limits must be zero or more", setting="budget")
+        if self.prices is not None:
+            for model, price in self.prices.items():
+                if not isinstance(price, Price):
+                    raise ConfigurationError(
+                        f"Budget.prices[{model!r}] must be an engines.Price, got {type(price).__name__}",
+                        setting="budget",
+                    )
+            object.__setattr__(self, "prices", MappingProxyType(dict(self.prices)))
 
 
 class Spending:
@@ -62,16 +81,23 @@ class Spending:
         spent: Usage,
         most: Mapping[str, Usage] | None = None,
         *,
+        cost: float = 0.0,
+        most_cost: float = 0.0,
         journal: Path | None = None,
     ) -> None:
         self.budget = budget or Budget()
         self._most: dict[str, Usage] = dict(most or {})
+        self.most_cost = most_cost
         before = CallMeter.spent_in(journal) if journal is not None else Usage()
+        cost_before = CallMeter.cost_in(journal) if journal is not None else 0.0
         self._reported = spent
         self.meter = CallMeter(
             max_calls=self.budget.max_calls,
             max_tokens=self.budget.max_tokens,
+            max_cost=self.budget.max_cost,
+            prices=self.budget.prices,
             spent=_most_of(spent, before),
+            spent_cost=max(cost, cost_before),
             journal=journal,
         )
 
@@ -82,14 +108,19 @@ class Spending:
         return _most_of(self._reported, self.meter.spent)
 
     @property
+    def cost(self) -> float:
+        """What was spent in US dollars, as the meter priced the model calls (across resumes)."""
+        return self.meter.spent_cost
+
+    @property
     def most(self) -> Mapping[str, Usage]:
         """The costliest run of each kind so far (the estimates; saved with a checkpoint)."""
         return MappingProxyType(self._most)
 
     def admit(self, kind: str, wanted: int, *, first_estimate: int = 1) -> int:
         """How many of `wanted` runs of `kind` may start now (0: the budget is exhausted for them)."""
-        calls, tokens = self.budget.max_calls, self.budget.max_tokens
-        if calls is None and tokens is None:
+        calls, tokens, cost = self.budget.max_calls, self.budget.max_tokens, self.budget.max_cost
+        if calls is None and tokens is None and cost is None:
             return wanted
         most = self._most.get(kind)
         if most is None:
@@ -101,9 +132,20 @@ class Spending:
             wanted = min(wanted, (calls - self.spent.calls) // estimate.calls)
         if tokens is not None:
             left = tokens - self.spent.input_tokens - self.spent.output_tokens
-            cost = estimate.input_tokens + estimate.output_tokens
-            wanted = min(wanted, left // cost if cost else (1 if left > 0 else 0))
+            run_tokens = estimate.input_tokens + estimate.output_tokens
+            wanted = min(wanted, left // run_tokens if run_tokens else (1 if left > 0 else 0))
+        if cost is not None:
+            money = cost - self.cost
+            if self.most_cost:
+                wanted = min(wanted, int(money // self.most_cost))
+            elif money <= 0:
+                wanted = 0  # runs measured at no cost are not limited by it, until nothing is left
         return max(wanted, 0)
+
+    def record_cost(self, runs: int, cost: float) -> None:
+        """Note that `runs` runs together cost `cost` US dollars (the estimate of a run is the costliest average)."""
+        if runs:
+            self.most_cost = max(self.most_cost, cost / runs)
 
     def record(self, kind: str, usage: Usage) -> None:
         """Add the cost of one finished run of `kind`."""

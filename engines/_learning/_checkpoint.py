@@ -39,6 +39,8 @@ class Checkpoint:
     trials: list[TrialRecord] = field(default_factory=list[TrialRecord])
     spent: Usage = field(default_factory=Usage)
     most: dict[str, Usage] = field(default_factory=dict[str, Usage])
+    cost: float = 0.0
+    most_cost: float = 0.0
 
     def save(self, run_dir: Path) -> None:
         """Write the checkpoint to `run_dir/checkpoint.json` atomically."""
@@ -80,6 +82,8 @@ class Checkpoint:
             trials=[_trial(row) for row in data["trials"]],
             spent=decode_usage(data["spent"]),
             most={kind: decode_usage(usage) for kind, usage in data["most"].items()},
+            cost=float(data.get("cost", 0.0)),
+            most_cost=float(data.get("most_cost", 0.0)),
         )
 
     def _encode(self) -> dict[str, Any]:
@@ -94,6 +98,8 @@ class Checkpoint:
             "trials": [_encode_trial(trial) for trial in self.trials],
             "spent": encode_usage(self.spent),
             "most": {kind: encode_usage(usage) for kind, usage in sorted(self.most.items())},
+            "cost": self.cost,
+            "most_cost": self.most_cost,
         }
 
 
@@ -117,6 +123,7 @@ def _encode_trial(trial: TrialRecord) -> dict[str, Any]:
         "score": trial.score,
         "runs": trial.runs,
         "usage": encode_usage(trial.usage),
+        "cost": trial.cost,
     }
 
 
@@ -129,4 +136,5 @@ def _trial(row: Mapping[str, Any]) -> TrialRecord:
         score=None if score is None else float(score),
         runs=int(row["runs"]),
         usage=decode_usage(row["usage"]),
+        cost=float(row.get("cost", 0.0)),
     )

@@ -14,17 +14,19 @@ An optimization is a sequence of trials, each checkpointed when it completes:
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import uuid
 from collections.abc import Generator, Iterable, Mapping
 from contextlib import contextmanager
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 import anyio
 import anyio.to_thread
 from opentelemetry import trace
 from opentelemetry.trace import Span, Tracer
 
-from flock_core import Demo, Flock, LearnedState, Usage
+from flock_core import Demo, Flock, LearnedState, OptimizationProgress, Usage
 from flock_core.exceptions import ConfigurationError, UnknownAgentError
 
 from .._dspy_engine import DSPyEngine
@@ -52,6 +54,7 @@ Learned = dict[GroupKey, LearnedState]
 Best = tuple[int | None, float | None]
 """The trial that scored the chosen candidate, and its score."""
 _SEARCHES: tuple[OptimizerName, ...] = ("bootstrap_random_search", "mipro")
+ProgressState = Literal["started", "running", "paused", "finished", "cancelled", "failed"]
 
 
 class OptimizationRun(Generic[L]):
@@ -88,6 +91,8 @@ class OptimizationRun(Generic[L]):
         self._checkpoint = Checkpoint(self._fingerprint())
         self._spending = Spending(options.budget, Usage())
         self._planned: tuple[tuple[int, int, int], list[tuple[TrialKind, Candidate]]] | None = None
+        self._trial_cost = 0.0
+        self.optimization_id = uuid.uuid4().hex[:16]
 
     @property
     def _name(self) -> str:
@@ -108,6 +113,8 @@ class OptimizationRun(Generic[L]):
             usage=self._spending.spent,
             current_trial=self._current,
             stop_reason=self._stop,
+            cost=self._spending.cost,
+            trials=tuple(self._checkpoint.trials),
         )
 
     def cancel(self) -> None:
@@ -130,8 +137,10 @@ class OptimizationRun(Generic[L]):
         while (unpaused := self._unpaused) is not None:
             state, self._state = self._state, "paused"
             self._save(self._checkpoint, "completed")
+            self._emit("paused")
             await unpaused.wait()
             self._state = state
+            self._emit("running")
 
     async def run(self) -> OptimizationResult:
         """Run (or resume) the optimization and apply what it found to `flock.learned`.
@@ -144,17 +153,49 @@ class OptimizationRun(Generic[L]):
         self._state = "running"
         checkpoint = self._load()
         resumed = len(checkpoint.trials)
+        self._emit("started")
         try:
             self._stop = await self._search(checkpoint)
         except BaseException as exc:
             _apply(self._flock, self._keys, checkpoint.initial)
-            self._state = "cancelled" if isinstance(exc, anyio.get_cancelled_exc_class()) else "failed"
+            ended: ProgressState = "cancelled" if isinstance(exc, anyio.get_cancelled_exc_class()) else "failed"
+            self._state = ended
+            self._emit(ended)
             raise
         finally:
             self._spending.meter.close()
         result = self._result(checkpoint, self._stop, resumed)
-        self._state = "cancelled" if self._stop == "cancelled" else "finished"
+        ended = "cancelled" if self._stop == "cancelled" else "finished"
+        self._state = ended
+        self._emit(ended)
         return result
+
+    @property
+    def correlation_prefix(self) -> str:
+        """The start of the correlation id of every workflow run this optimization makes."""
+        return f"learn-{self.optimization_id}-"
+
+    def _emit(self, state: ProgressState, trial: TrialRecord | None = None) -> None:
+        """Tell `flock.events` where the optimization stands (`OptimizationProgress`)."""
+        if not self._flock.events.listening:
+            return
+        status, spent = self.status(), self._spending.spent
+        self._flock.events.emit(
+            OptimizationProgress(
+                optimization_id=self.optimization_id,
+                correlation_prefix=self.correlation_prefix,
+                state=state,
+                trials_done=status.trials_done,
+                trials_total=status.trials_total,
+                trial=trial.label if trial is not None else None,
+                score=trial.score if trial is not None else None,
+                best_score=status.best_score,
+                calls=spent.calls,
+                input_tokens=spent.input_tokens,
+                output_tokens=spent.output_tokens,
+                cost=self._spending.cost,
+            )
+        )
 
     # -- trials --------------------------------------------------------------------------------------
 
@@ -168,7 +209,14 @@ class OptimizationRun(Generic[L]):
         journal = run_dir / SPENDING_JOURNAL if run_dir is not None else None
         if run_dir is not None:
             run_dir.mkdir(parents=True, exist_ok=True)
-        self._spending = Spending(self._options.budget, loaded.spent, loaded.most, journal=journal)
+        self._spending = Spending(
+            self._options.budget,
+            loaded.spent,
+            loaded.most,
+            cost=loaded.cost,
+            most_cost=loaded.most_cost,
+            journal=journal,
+        )
         return loaded
 
     @property
@@ -279,6 +327,16 @@ class OptimizationRun(Generic[L]):
         return "completed"
 
     async def _runs(self, examples: list[WorkflowExample[L]]) -> Batch:
+        batch = await self._run_batch(examples)
+        if unpriced := self._spending.meter.unpriced:
+            raise ConfigurationError(
+                f"Budget(max_cost=...) cannot price model(s) {sorted(unpriced)}: they are not in LiteLLM's bundled "
+                "price map; give their price with Budget(prices={model: engines.Price(input=..., output=...)})",
+                setting="budget",
+            )
+        return batch
+
+    async def _run_batch(self, examples: list[WorkflowExample[L]]) -> Batch:
         return await run_examples(
             self._flock,
             examples,
@@ -288,6 +346,7 @@ class OptimizationRun(Generic[L]):
             cancelled=lambda: self._cancelled,
             on_window=self._checkpoint_spending,
             paused=self._wait_while_paused,
+            prefix=self.correlation_prefix,
         )
 
     # -- the plan and the result ---------------------------------------------------------------------
@@ -368,6 +427,7 @@ class OptimizationRun(Generic[L]):
             usage=self._spending.spent,
             stop_reason=stop,
             resumed_trials=resumed,
+            cost=self._spending.cost,
         )
 
     def _final_states(
@@ -390,7 +450,7 @@ class OptimizationRun(Generic[L]):
 
     @contextmanager
     def _trial(self, kind: TrialKind, label: str) -> Generator[Span]:
-        self._current = label
+        self._current, self._trial_cost = label, self._spending.cost
         attributes = {"flock.optimize.trial": len(self._checkpoint.trials), "flock.optimize.kind": kind}
         try:
             with _tracer().start_as_current_span(f"optimize {kind}", attributes=attributes) as span:
@@ -401,7 +461,9 @@ class OptimizationRun(Generic[L]):
 
     def _complete(self, checkpoint: Checkpoint, span: Span, record: TrialRecord) -> None:
         """Record a completed trial (on its span too) and checkpoint it."""
+        record = dataclasses.replace(record, cost=round(self._spending.cost - self._trial_cost, 9))
         checkpoint.trials.append(record)
+        self._emit("running", record)
         if record.score is not None:
             span.set_attribute("flock.optimize.score", record.score)
         span.set_attribute("flock.optimize.runs", record.runs)
@@ -429,13 +491,14 @@ class OptimizationRun(Generic[L]):
         ]
         return json.dumps(parts)
 
-    def _checkpoint_spending(self) -> None:
+    def _checkpoint_spending(self, _: int) -> None:
         """After each batch of runs: save what was spent so far (the trial in progress is not saved)."""
         self._save(self._checkpoint, "completed")
 
     def _save(self, checkpoint: Checkpoint, stop: StopReason) -> StopReason:
         checkpoint.spent = self._spending.spent
         checkpoint.most = dict(self._spending.most)
+        checkpoint.cost, checkpoint.most_cost = self._spending.cost, self._spending.most_cost
         if self._options.checkpoint_dir is not None:
             checkpoint.save(self._options.checkpoint_dir)
         return stop

@@ -43,6 +43,8 @@ class TrialRecord:
             `None` when it ran no workflow.
         runs: how many workflow runs it made (proposal calls for `propose`, groups compiled for `teleprompter`).
         usage: what it cost.
+        cost: what it cost in US dollars, as the budget's meter priced its model calls (0.0 for models
+            that are free or not metered).
     """
 
     index: int
@@ -51,6 +53,7 @@ class TrialRecord:
     score: float | None
     runs: int
     usage: Usage
+    cost: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +68,8 @@ class OptimizationStatus:
         usage: LM calls and tokens spent so far (across resumes).
         current_trial: the label of the trial running now.
         stop_reason: why it stopped, once it has.
+        cost: US dollars spent so far (across resumes), as the meter priced the model calls.
+        trials: the completed trials, in order.
     """
 
     state: OptimizationState
@@ -74,6 +79,8 @@ class OptimizationStatus:
     usage: Usage
     current_trial: str | None = None
     stop_reason: StopReason | None = None
+    cost: float = 0.0
+    trials: tuple[TrialRecord, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +98,7 @@ class OptimizationResult:
         usage: LM calls and tokens of the whole optimization (across resumes).
         stop_reason: `"completed"`, `"budget"` (the budget admitted no further run) or `"cancelled"`.
         resumed_trials: how many trials were loaded from the checkpoint instead of run.
+        cost: US dollars spent by the whole optimization (across resumes), as the meter priced the model calls.
     """
 
     learned: Mapping[GroupKey, LearnedState]
@@ -102,3 +110,4 @@ class OptimizationResult:
     usage: Usage
     stop_reason: StopReason
     resumed_trials: int
+    cost: float = 0.0

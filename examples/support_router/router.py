@@ -32,6 +32,7 @@ from pydantic import BaseModel, Field
 
 from engines import (
     DSPyEngine,
+    LearningTask,
     OptimizeOptions,
     WorkflowExample,
     WorkflowRun,
@@ -111,6 +112,19 @@ def routed_correctly(example: WorkflowExample[str], run: WorkflowRun) -> bool:
     return triage is not None and triage.category == example.expected and run.final(Reply) is not None
 
 
+OPTIONS = OptimizeOptions(
+    optimizer="bootstrap_random_search", max_demos=16, bootstrap_rounds=3, num_candidates=6, concurrency=28
+)
+
+
+def task() -> LearningTask[str]:
+    """The router as a `LearningTask` on the in-process SIMULATED model, for the commands:
+    `flock optimize examples.support_router.router:task`, `flock evaluate examples.support_router.router:task`."""
+    trainset, devset, testset = load_splits()
+    flock = build_flock(Flock(engine=DSPyEngine("simulated")))
+    return LearningTask(flock, routed_correctly, trainset=trainset, devset=devset, testset=testset, options=OPTIONS)
+
+
 @contextmanager
 def model_engine(choice: ModelChoice) -> Generator[tuple[DSPyEngine, str]]:
     """The engine for `choice`, and a name for the model that answers."""
@@ -152,10 +166,7 @@ async def optimize_router(choice: ModelChoice, *, report: bool = True) -> Outcom
         say(f"tickets: {len(trainset)} train, {len(devset)} dev, {len(testset)} test (split seed {SPLIT_SEED})")
         before = await aevaluate(flock, testset, routed_correctly, concurrency=28)
         say(f"test accuracy before optimization: {before.score:.1%}")
-        options = OptimizeOptions(
-            optimizer="bootstrap_random_search", max_demos=16, bootstrap_rounds=3, num_candidates=6, concurrency=28
-        )
-        result = await aoptimize(flock, trainset, routed_correctly, options, valset=devset)
+        result = await aoptimize(flock, trainset, routed_correctly, OPTIONS, valset=devset)
         trials = ", ".join(f"{t.label} {t.score:.1%}" for t in result.trials if t.score is not None)
         say(f"optimization: {len(result.trials)} trials ({trials}); {result.usage.calls} model calls")
         after = await aevaluate(flock, testset, routed_correctly, concurrency=28)

@@ -8,6 +8,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+from uuid import UUID
 
 import anyio
 from opentelemetry import trace
@@ -30,6 +31,9 @@ if TYPE_CHECKING:
 
 __all__ = ["ActivationRunner", "Output", "UsageMeter"]
 
+Produced = tuple[list[BaseModel], tuple[UUID, ...]]
+"""An output group's accepted outputs and the trail ids they derive from."""
+
 _log = logging.getLogger("flock_core.activation")
 
 
@@ -42,19 +46,28 @@ def _visibility_adapter() -> TypeAdapter[Visibility]:
 
 @dataclass(frozen=True, slots=True)
 class Output:
-    """A validated output ready to publish: its payload, visibility and output group."""
+    """A validated output ready to publish: its payload, visibility, output group, and extra lineage.
+
+    `derived_from` names artifacts of the activation's trail (a nested workflow's run) it derives from.
+    """
 
     payload: BaseModel
     visibility: Visibility
     group_index: int
+    derived_from: tuple[UUID, ...] = ()
 
 
 @dataclass(slots=True)
 class UsageMeter:
-    """Accumulates model usage of one activation, including failed and repaired attempts."""
+    """Accumulates model usage of one activation, including failed and repaired attempts.
+
+    It also collects the activation's trail: the artifacts of the nested workflow runs whose results
+    passed the contract (stored with the outputs, see `EvaluationResult.trail`).
+    """
 
     total: Usage = field(default_factory=Usage)
     repairs: int = 0
+    trail: list[Artifact] = field(default_factory=list[Artifact])
 
     def add(self, usage: Usage) -> None:
         """Add the usage of one engine call."""
@@ -85,10 +98,12 @@ class ActivationRunner:
         *,
         tick: Tick | None = None,
         batched: bool = False,
+        on_token: Callable[[str, int], None] | None = None,
     ) -> list[Output]:
         """Evaluate every output group of `spec` and return the outputs that passed the contract.
 
         Outputs are visible only to identities that could see all of `inputs` and `context` (see `_flow`).
+        `on_token(text, attempt)`, when given, receives the text a streaming engine streams on each attempt.
         """
         read = read_visibility((*inputs, *context))
         for component in spec.components:
@@ -111,19 +126,21 @@ class ActivationRunner:
                 batched=batched,
                 learned=self.learned.get((spec.name, index)),
             )
-            produced = await self._best_of(spec, request, meter)
-            outputs.extend(Output(p, self._visibility(spec, group, index, p, read), index) for p in produced)
+            produced, derived = await self._best_of(spec, request, meter, on_token)
+            outputs.extend(Output(p, self._visibility(spec, group, index, p, read), index, derived) for p in produced)
         return outputs
 
-    async def _best_of(self, spec: AgentSpec, request: EvaluationRequest, meter: UsageMeter) -> list[BaseModel]:
+    async def _best_of(
+        self, spec: AgentSpec, request: EvaluationRequest, meter: UsageMeter, relay: Callable[[str, int], None] | None
+    ) -> Produced:
         if spec.best_of is None or spec.best_of.n == 1:
-            return await self._with_repair(spec, request, meter)
-        candidates: list[list[BaseModel]] = []
+            return await self._with_repair(spec, request, meter, relay)
+        candidates: list[Produced] = []
         failures: list[Exception] = []
 
         async def candidate() -> None:
             try:
-                candidates.append(await self._with_repair(spec, request, meter))
+                candidates.append(await self._with_repair(spec, request, meter, relay))
             except (ContractViolation, EngineError) as exc:
                 failures.append(exc)
 
@@ -133,21 +150,26 @@ class ActivationRunner:
         if not candidates:
             raise failures[-1]
         score = spec.best_of.score
-        return max(candidates, key=score)
+        return max(candidates, key=lambda candidate: score(candidate[0]))
 
-    async def _with_repair(self, spec: AgentSpec, request: EvaluationRequest, meter: UsageMeter) -> list[BaseModel]:
+    async def _with_repair(
+        self, spec: AgentSpec, request: EvaluationRequest, meter: UsageMeter, relay: Callable[[str, int], None] | None
+    ) -> Produced:
         engine = self._engine_for(spec)
         for attempt in range(spec.max_repairs + 1):
             if attempt:
                 meter.repairs += 1
             outputs: Sequence[BaseModel] = ()
             try:
-                result = await evaluate_checked(spec.name, engine, request)
+                attempted = request if relay is None else _replace(request, on_token=_on_attempt(relay, attempt))
+                result = await evaluate_checked(spec.name, engine, attempted)
                 meter.add(result.usage)
                 outputs = result.outputs
                 for component in spec.components:
                     outputs = await component.on_post_evaluate(spec, outputs)
-                return enforce_contract(spec.name, request.group, outputs)
+                accepted = enforce_contract(spec.name, request.group, outputs)
+                meter.trail.extend(result.trail)
+                return accepted, result.derived_from
             except EngineError as error:
                 if error.usage is not None:
                     meter.add(error.usage)
@@ -207,6 +229,11 @@ class ActivationRunner:
                 },
             )
         return visibility
+
+
+def _on_attempt(relay: Callable[[str, int], None], attempt: int) -> Callable[[str], None]:
+    """`relay` bound to one attempt: the `on_token` of that attempt's request."""
+    return lambda text: relay(text, attempt)
 
 
 def _replace(request: EvaluationRequest, **changes: Any) -> EvaluationRequest:

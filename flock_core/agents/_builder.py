@@ -9,14 +9,19 @@ from typing import Any, Self, TypeVar, cast
 
 from pydantic import BaseModel
 
+from ..blackboard._artifacts import ApprovalRejected
 from ..blackboard._registry import TypeRegistry
+from ..blackboard._visibility import AgentIdentity
 from ..exceptions import AgentDeclarationError, UserError
+from ._approval import ApprovalPolicy, OnTimeout, approval_policy
 from ._checks import check_int, check_name, check_names, check_type, check_visibility, declared_engine, fan_out_of
 from ._components import AgentComponent
 from ._context import ContextProvider
 from ._engine import Engine
 from ._flock_style import EngineComponent, UtilityComponent, as_agent_component, as_engine
 from ._handle import AgentHandle
+from ._history import ConversationHistory, Summarizer
+from ._nested import NestedWorkflow, WorkflowEngine
 from ._patterns import BatchSpec, JoinSpec, ScheduleSpec
 from ._retry import Backoff, RetryPolicy, is_transient
 from ._semantic import Semantic
@@ -214,6 +219,7 @@ class AgentBuilder:
         validate: ValidateRule | Sequence[ValidateRule] | None = None,
         description: str | None = None,
         declassify: str | None = None,
+        approval: ApprovalPolicy | None = None,
     ) -> Self:
         """Declare one output group: `types` produced together by one engine call.
 
@@ -230,6 +236,7 @@ class AgentBuilder:
             description: appended to the output description for LLM engines.
             declassify: the name of a declassification: outputs get `visibility` even where it is wider
                 than what they were derived from (requires `visibility`).
+            approval: hold this group's outputs until an approver decides (see `requires_approval`).
         """
         if declassify is not None and (visibility is None or not declassify.strip()):
             raise self._fail("declassify= needs a non-empty name and the visibility= the outputs are released to")
@@ -251,8 +258,36 @@ class AgentBuilder:
             validate=tuple(rules),
             description=description,
             declassify=declassify,
+            approval=self._approval(approval),
         )
         return self._update(output_groups=(*self._spec.output_groups, group))
+
+    def _approval(self, approval: object) -> ApprovalPolicy | None:
+        if approval is not None and not isinstance(approval, ApprovalPolicy):
+            raise self._fail(f"publishes(approval=...) takes an ApprovalPolicy, got {approval!r}", "approval")
+        if approval is not None:
+            self._registry.register(ApprovalRejected)  # what a rejection publishes, only where one can happen
+        return approval
+
+    def requires_approval(
+        self,
+        approvers: Iterable[str | AgentIdentity] | str | AgentIdentity,
+        *,
+        timeout: timedelta | float | None = None,
+        on_timeout: OnTimeout = "reject",
+    ) -> Self:
+        """Hold the agent's outputs until one of `approvers` approves them (then they are published and
+        routed) or rejects them (an `ApprovalRejected` record is published instead; nothing downstream runs).
+
+        Args:
+            approvers: who may decide: names or identities (`"alice"`, `AgentIdentity("bob", tenant="acme")`).
+                An approver must also be allowed to see every held output.
+            timeout: how long the outputs wait (a timedelta or seconds; `None`: until decided).
+            on_timeout: what the timeout decides: `"reject"` (default) or `"approve"`.
+        """
+        policy = approval_policy(self._spec.name, approvers, timeout, on_timeout)
+        self._registry.register(ApprovalRejected)  # what a rejection publishes
+        return self._update(approval=policy)
 
     def with_engines(self, *engines: Engine | EngineComponent) -> Self:
         """Use `engine` instead of the Flock's default engine (one engine per agent; a Flock-style
@@ -260,6 +295,27 @@ class AgentBuilder:
         if len(engines) != 1:
             raise self._fail(f"with_engines() takes exactly one engine, got {len(engines)}", "engine")
         return self._update(engine=declared_engine(self._spec.name, as_engine(engines[0])))
+
+    def runs(self, workflow: NestedWorkflow, *, timeout: float | None = None) -> Self:
+        """Make a whole `Flock` this agent's engine: a nested workflow (see docs/nested-workflows.md).
+
+        Each activation publishes its inputs into `workflow` as a new workflow, runs it until idle under its
+        own agents and contracts, and returns its artifacts of this agent's declared output types, which
+        this agent's contract then checks (wrong type or count: a `WorkflowError`, as for any engine).
+        `timeout` bounds one inner run in seconds.
+        """
+        missing = [
+            name
+            for name in ("publish", "run_until_idle", "cancel", "store", "get_correlation_status")
+            if not hasattr(workflow, name)
+        ]
+        if missing:
+            raise self._fail(f"runs() takes a Flock (the inner workflow), got {workflow!r}", "runs")
+        if getattr(workflow, "registry", None) is self._registry:
+            raise self._fail("an agent cannot run its own Flock: give runs() another Flock", "runs")
+        if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0):
+            raise self._fail(f"runs(timeout=...) takes seconds > 0 or None, got {timeout!r}", "timeout")
+        return self._update(engine=WorkflowEngine(workflow, timeout=timeout))
 
     def with_components(self, *components: AgentComponent) -> Self:
         """Add activation hooks; they run in ascending `priority` order."""
@@ -353,6 +409,21 @@ class AgentBuilder:
                 f"{provider!r} is not a ContextProvider (it needs an async provide(request) method)", "context"
             )
         return self._update(context=provider)
+
+    def with_history(
+        self, *, max_turns: int = 20, max_chars: int = 20_000, summarize: Summarizer | None = None
+    ) -> Self:
+        """See the earlier turns of the conversation (`Flock.conversation`) as context: `ConversationHistory`.
+
+        Bounded to the latest `max_turns` turns and `max_chars` characters of payload; older turns are
+        left out behind one `ConversationSummary` item (`summarize` makes its text). Replaces the agent's
+        context provider. Turns the agent, or the caller of the current turn, may not see are never in it.
+        """
+        check_int(self._spec.name, "max_turns", max_turns, 1)
+        check_int(self._spec.name, "max_chars", max_chars, 1)
+        if summarize is not None and not callable(summarize):
+            raise self._fail(f"summarize= must be a function of the left-out turns, got {summarize!r}", "summarize")
+        return self._update(context=ConversationHistory(max_turns, max_chars, summarize))
 
     def max_repairs(self, n: int) -> Self:
         """How many repair attempts an engine gets after a contract violation (default 1)."""

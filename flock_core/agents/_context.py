@@ -13,7 +13,11 @@ from ..blackboard._store import ArtifactQuery, BlackboardStore
 from ..blackboard._visibility import is_visible
 from ._spec import AgentSpec
 
+TURN_TAG = "flock:turn"
+"""The tag on the message each conversation turn starts with (`Conversation.send`, the chat endpoint)."""
+
 __all__ = [
+    "TURN_TAG",
     "ContextProvider",
     "ContextRequest",
     "CorrelationContext",
@@ -61,16 +65,24 @@ async def visible_matches(request: ContextRequest, query: ArtifactQuery, limit: 
 class CorrelationContext:
     """The default: the latest `limit` artifacts of the inputs' own workflow that the agent may see.
 
-    Context never crosses workflows, so prompt size does not grow with the history of the board.
+    Context never crosses workflows, so prompt size does not grow with the history of the board. In a
+    conversation (a workflow of turns, see `Flock.conversation`) it is the current turn only: it starts at
+    the latest turn message before the inputs; earlier turns are for agents declared `.with_history()`.
     """
 
     limit: int = 50
 
     async def provide(self, request: ContextRequest) -> Sequence[Artifact]:
-        """Artifacts of the same correlation id, excluding the inputs."""
+        """Artifacts of the same correlation id (of the current turn, in a conversation), excluding the inputs."""
         if request.correlation_id is None:
             return []
-        return await visible_matches(request, ArtifactQuery(correlation_id=request.correlation_id), self.limit)
+        query = ArtifactQuery(correlation_id=request.correlation_id, visible_to=request.agent.identity, now=request.now)
+        items = (await request.store.query(query)).items
+        own = {a.id for a in request.inputs}
+        last = max((i for i, a in enumerate(items) if a.id in own), default=len(items))
+        start = max((i for i, a in enumerate(items[: last + 1]) if TURN_TAG in a.tags), default=0)
+        kept = [a for a in items[start:] if a.id not in own]
+        return kept[-self.limit :] if self.limit else []
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from uuid import UUID
 
 from pydantic import BaseModel
 
@@ -39,6 +40,9 @@ class EvaluationRequest:
         tick: for a scheduled activation, which timer tick fired it.
         batched: whether `inputs` is a whole batch (`BatchSpec`): engines present it as one plural input.
         learned: demonstrations and instructions learned for this agent and output group, if any.
+        on_token: where an engine that can stream sends each chunk of model output as it arrives, or
+            `None` when nobody listens (then it should not stream). Streamed text is for display only:
+            the outputs the engine returns are what the contract checks and what is published.
     """
 
     agent: AgentSpec
@@ -54,14 +58,22 @@ class EvaluationRequest:
     tick: Tick | None = None
     batched: bool = False
     learned: LearnedState | None = None
+    on_token: Callable[[str], None] | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class EvaluationResult:
-    """What an engine returns: output models (checked by the contract) and the model usage it cost."""
+    """What an engine returns: output models (checked by the contract) and the model usage it cost.
+
+    An engine that ran a workflow of its own (`WorkflowEngine`) also returns that run's artifacts as
+    `trail`: they are stored with the outputs (for lineage and audit, tagged `flock:nested`, never routed),
+    and every output's lineage includes the `derived_from` ids among them.
+    """
 
     outputs: Sequence[BaseModel] = ()
     usage: Usage = field(default_factory=Usage)
+    trail: tuple[Artifact, ...] = ()
+    derived_from: tuple[UUID, ...] = ()
 
 
 @runtime_checkable

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from ..blackboard._visibility import AgentIdentity, Visibility
 from ..exceptions import InputTypeError
+from ._approval import ApprovalPolicy
 from ._patterns import BatchSpec, JoinSpec, ScheduleSpec
 from ._retry import DEFAULT_RETRY, RetryPolicy
 from ._semantic import Semantic
@@ -104,6 +105,7 @@ class OutputGroup:
     validate: tuple[tuple[Predicate, str], ...] = ()
     description: str | None = None
     declassify: str | None = None
+    approval: ApprovalPolicy | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +136,7 @@ class AgentSpec:
     schedule: ScheduleSpec | None = None
     context: ContextProvider | None = None
     mcp_servers: tuple[tuple[str, frozenset[str] | None], ...] = ()
+    approval: ApprovalPolicy | None = None  # every output group's, unless the group declares its own
     retry: RetryPolicy = DEFAULT_RETRY
 
     @property

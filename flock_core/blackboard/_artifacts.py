@@ -12,7 +12,15 @@ from .._clock import utcnow
 from .._ids import new_id
 from ._visibility import PublicVisibility, Visibility
 
-__all__ = ["API_PRODUCER_PREFIX", "EXTERNAL_PRODUCER", "Artifact", "WorkflowError", "framework_types", "is_external"]
+__all__ = [
+    "API_PRODUCER_PREFIX",
+    "EXTERNAL_PRODUCER",
+    "ApprovalRejected",
+    "Artifact",
+    "WorkflowError",
+    "framework_types",
+    "is_external",
+]
 
 EXTERNAL_PRODUCER = "external"
 """The producer of an artifact published by code (`Flock.publish`) rather than by an agent."""
@@ -78,9 +86,25 @@ class WorkflowError(BaseModel):
     trace_id: str | None = None
 
 
+class ApprovalRejected(BaseModel):
+    """Published instead of held outputs when their approval is rejected (or times out as rejected).
+
+    Its lineage is the activation's inputs; the held outputs are never published, so nothing downstream runs.
+    """
+
+    model_config = ConfigDict(defer_build=True)
+
+    agent: str
+    approval_id: str
+    rejected_by: str
+    reason: str | None = None
+    held_types: list[str] = Field(default_factory=list[str])
+    input_ids: list[str] = Field(default_factory=list[str])
+
+
 def framework_types() -> tuple[type[BaseModel], ...]:
     """The types only the framework publishes: clients of the HTTP API may not publish or run them."""
-    return (WorkflowError,)
+    return (WorkflowError, ApprovalRejected)
 
 
 def is_external(artifact: Artifact) -> bool:

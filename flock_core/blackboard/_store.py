@@ -10,6 +10,7 @@ from uuid import UUID
 
 from pydantic import BaseModel
 
+from ._approvals import ApprovalRequest, ApprovalStatus
 from ._artifacts import Artifact
 from ._visibility import AgentIdentity, is_visible
 from ._work import Commit, ExpiredJoin, TimerState, WorkRecord, WorkStatus
@@ -17,6 +18,7 @@ from ._work import Commit, ExpiredJoin, TimerState, WorkRecord, WorkStatus
 __all__ = [
     "CONSUMERS_OF_DEPRECATED",
     "RECORD_CONSUMPTION_DEPRECATED",
+    "ApprovalLog",
     "ArtifactLog",
     "ArtifactPage",
     "ArtifactQuery",
@@ -214,7 +216,21 @@ class WorkflowControls(Protocol):
         ...
 
 
-class BlackboardStore(ArtifactLog, WorkQueue, RunState, WorkflowControls, Protocol):
+class ApprovalLog(Protocol):
+    """Outputs held for approval (written by `WorkQueue.commit`'s `hold`, ended by its `decide`)."""
+
+    async def approvals(
+        self, status: ApprovalStatus | None = "pending", *, correlation_id: str | None = None
+    ) -> list[ApprovalRequest]:
+        """Approval requests, oldest first: only those in `status` (`None`: all), of one workflow if given."""
+        ...
+
+    async def approval(self, approval_id: str) -> ApprovalRequest | None:
+        """The approval request with this id, or `None`."""
+        ...
+
+
+class BlackboardStore(ArtifactLog, WorkQueue, RunState, WorkflowControls, ApprovalLog, Protocol):
     """Where artifacts and the durable state of runs live: the artifact log, the work queue, the run state.
 
     Artifacts are immutable and ordered. `commit` applies one step of a run atomically: new artifacts, the

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Literal
 from uuid import UUID
 
+from ._approvals import ApprovalRequest, Decision
 from ._artifacts import Artifact
 
 __all__ = [
@@ -136,6 +137,9 @@ class Commit:
         consumed: extra `(agent, artifact id)` consumption records (for `Flock.invoke`).
         timers: timer states to save.
         expired_joins: expired join records to save.
+        hold: outputs held for approval (stored with their requests, never routed).
+        decide: a decision on a pending approval request. When the request is no longer pending, the
+            store writes nothing and `commit` returns False, so a request is decided once.
     """
 
     artifacts: tuple[Artifact, ...] = ()
@@ -147,3 +151,5 @@ class Commit:
     consumed: tuple[tuple[str, UUID], ...] = ()
     timers: tuple[TimerState, ...] = ()
     expired_joins: tuple[ExpiredJoin, ...] = ()
+    hold: tuple[ApprovalRequest, ...] = ()
+    decide: Decision | None = None

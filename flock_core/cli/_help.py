@@ -36,15 +36,19 @@ of every Flock the script creates: elapsed time, artifacts by type, activations 
 failed) and the latest failures. The script's own output is left alone.
 
 --progress auto (the default) draws a live table when stderr is a terminal and otherwise prints a plain
-summary line every 5 seconds when something changed; both end with a final summary line. Options of
-"flock run" go before SCRIPT: everything after SCRIPT is passed to the script.""",
+summary line every 5 seconds when something changed; both end with a final summary line. --stream also
+shows the tokens every running agent streams: a live line per activation when stdout is a terminal, else
+plain lines on stdout, "agent#n | text" for each line of model output. Options of "flock run" go before
+SCRIPT: everything after SCRIPT is passed to the script.""",
         """examples:
   # a live table on a terminal, plain summary lines in CI logs and pipes
   flock run pipeline.py
   # plain lines, and the script sees sys.argv[1:] == ['--topic', 'bees']
   flock run --progress plain pipeline.py --topic bees
   # no progress at all; the script's stdout goes to out.txt
-  flock run --progress off pipeline.py > out.txt""",
+  flock run --progress off pipeline.py > out.txt
+  # watch every agent's tokens live; piped, they become one "agent#n | text" line per line
+  flock run --stream pipeline.py""",
     ),
     "types": (
         "Print the artifact types registered with a Flock, one name per line.",
@@ -120,6 +124,105 @@ a second one stops at once. Work cut short is not lost: its lease expires and an
   flock worker support_app:flock --agents triage --concurrency 16
   # only tenant acme's rows (row-level security in the database)
   flock worker support_app:flock --tenant acme --agents acme_triage""",
+    ),
+    "cancel": (
+        """Cancel one workflow (correlation id) of a Flock on its store: its queued and running work stops
+for good, on every process using that store (other workers stop at their next lease renewal), and work
+routed into it later never runs. Idempotent: the first reason is kept.""",
+        """examples:
+  flock cancel myapp.pipeline:flock 0193c3f2-debate --reason 'the user closed the tab'""",
+    ),
+    "pause": (
+        """Pause one workflow, or without CORRELATION_ID every workflow, on the Flock's store: no process
+starts its pending work until "flock resume". Activations already running finish.""",
+        """examples:
+  flock pause myapp.pipeline:flock 0193c3f2-debate
+  flock pause myapp.pipeline:flock            # the whole board""",
+    ),
+    "resume": (
+        """Lift a pause: of one workflow, or without CORRELATION_ID the whole-board pause (single pauses
+stay). The waiting work runs in the next run of a process on that store.""",
+        """examples:
+  flock resume myapp.pipeline:flock 0193c3f2-debate
+  flock resume myapp.pipeline:flock""",
+    ),
+    "approvals": (
+        """List the outputs held for approval that the approver --as (with --tenant, --label) may decide:
+it must be one of the request's approvers and allowed to see every held output. One line per request:
+its id, agent, workflow and what it holds (--json: the held artifacts too).""",
+        """examples:
+  flock approvals myapp.pipeline:flock --as editor
+  flock approvals myapp.pipeline:flock --as alice --tenant acme --json""",
+    ),
+    "approve": (
+        """Approve held outputs as the approver --as: they are published exactly as held and routed to
+their consumers, which run in the next run of a process on that store.""",
+        """examples:
+  flock approve myapp.pipeline:flock 0193c3f2-aaaa --as editor --reason 'checked'""",
+    ),
+    "reject": (
+        """Reject held outputs as the approver --as: they are never published and nothing downstream
+runs; an ApprovalRejected record with the reason is published instead.""",
+        """examples:
+  flock reject myapp.pipeline:flock 0193c3f2-aaaa --as editor --reason 'off topic'""",
+    ),
+    "optimize": (
+        """Optimize a workflow's learned state (demos and instructions, per agent and output group) for a
+metric, as engines.optimize does: score the report split (test, else dev, else train) before, run the
+optimization with progress (one line per completed trial: its score, runs, calls and cost), score the same
+split after, then print a summary and write an HTML report: the score before and after, per agent (the mean
+score of the runs it took part in, read from lineage), every trial with a chart, the calls, tokens and cost
+spent, and what each group learned.
+
+MODULE:TASK names an engines.LearningTask (or a function returning one): the Flock, its metric and its
+train/dev/test examples. Budgets (--max-calls, --max-tokens, --max-cost in US dollars, priced from LiteLLM's
+bundled price map) are hard limits across resumes; with --run-dir every trial is checkpointed and running
+the same command again resumes. The command is provided by flockboard's engines through the
+flock_core.commands entry-point group.""",
+        """examples:
+  # the support router of examples/support_router, on the offline simulated model
+  flock optimize examples.support_router.router:task
+  # a budget, a resumable run directory, the optimized workflow saved as a manifest
+  flock optimize myapp.learning:task --max-calls 500 --max-cost 2.50 --run-dir runs/opt1 --save router.manifest.json
+  # plain progress lines and a JSON summary for CI
+  flock optimize myapp.learning:task --progress plain --json > summary.json""",
+    ),
+    "evaluate": (
+        """Score a workflow on one labelled split of a LearningTask (test, else dev, else train), with
+progress: the mean metric, the score per agent (the mean score of the runs it took part in, read from
+lineage), and the calls, tokens and cost spent; a summary on stdout and an HTML report. With --manifest, the
+learned state of a manifest is imported first (its declarations must match the Flock's).""",
+        """examples:
+  flock evaluate examples.support_router.router:task --split test
+  # the workflow as an optimization left it
+  flock evaluate myapp.learning:task --manifest router.manifest.json --report eval.html""",
+    ),
+    "manifest": (
+        """A workflow as data: one JSON manifest of its agents' declarations (descriptions, subscriptions,
+output groups with fan-out, tools, the JSON schemas of the types), and its learned state (instructions and
+demos per output group), with a schema version. Export it for review or to ship it, check that a manifest
+fits a Flock, or diff two.""",
+        """examples:
+  flock manifest export myapp.learning:task -o router.manifest.json
+  flock manifest check myapp.pipeline:flock router.manifest.json
+  flock manifest diff before.manifest.json after.manifest.json""",
+    ),
+    "manifest export": (
+        "Print the manifest of MODULE:FLOCK (a Flock, or the Flock of a LearningTask), or write it with -o.",
+        """examples:
+  flock manifest export myapp.pipeline:flock -o pipeline.manifest.json""",
+    ),
+    "manifest check": (
+        """Import FILE into MODULE:FLOCK: exit status 0 when its declarations match the Flock's, else a
+ManifestMismatchError naming the agent and field that differ (exit status 2).""",
+        """examples:
+  flock manifest check myapp.pipeline:flock pipeline.manifest.json""",
+    ),
+    "manifest diff": (
+        """What changed between two manifests, one line per changed value (+ added, - removed, ~ changed);
+either side may be MODULE:FLOCK, exported on the fly. Exit status 1 when anything changed, as diff does.""",
+        """examples:
+  flock manifest diff shipped.manifest.json myapp.pipeline:flock""",
     ),
     "dead-letters": (
         """List and replay a Flock's dead letters: work whose agent's retry policy gave up (or that crashed

@@ -16,9 +16,11 @@ from .._version import __version__
 from ..exceptions import UserError
 from ..observe._commands import GRAPH_FORMATS, format_for, graph_text, trace_text
 from ._commands import Subcommands
+from ._control import add_control_commands
 from ._dead_letters import add_dead_letters_command
 from ._help import describe
 from ._load import load_flock
+from ._plugins import PROVIDED, add_provided_command
 from ._run import add_run_command
 from ._serve import add_serve_command
 from ._worker import add_worker_command
@@ -99,7 +101,8 @@ def _add_graph(commands: Subcommands) -> None:
     graph.set_defaults(handler=_graph)
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
+    """The parser of every command; a provided command (`_plugins`) loads its provider only if `argv` runs it."""
     parser = argparse.ArgumentParser(prog="flock")
     parser.add_argument("--version", action="version", version=f"flockboard {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, title="commands", metavar="COMMAND")
@@ -115,8 +118,15 @@ def _parser() -> argparse.ArgumentParser:
     _add_graph(commands)
     add_serve_command(commands)
     add_worker_command(commands)
+    add_control_commands(commands)
     add_dead_letters_command(commands)
     describe(parser)
+    other = argv[0] if argv and not argv[0].startswith("-") and argv[0] not in commands.choices else None
+    names: list[str] = [*PROVIDED, *([other] if other else [])]
+    for name in dict.fromkeys(names):
+        provided = add_provided_command(commands, name, argv)
+        if provided is not None and name in PROVIDED:
+            describe(provided, name)
     return parser
 
 
@@ -126,7 +136,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     A usage mistake (a missing file, a bad MODULE:FLOCK, an unknown trace) prints one line on stderr and
     returns 2, as argparse does for bad arguments. Output cut short by a closed pipe (`| head`) ends quietly.
     """
-    args = _parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = _parser(argv).parse_args(argv)
     try:
         return int(args.handler(args))
     except SystemExit as exc:

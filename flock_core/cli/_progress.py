@@ -9,6 +9,10 @@ to a single Flock (for `flock worker`). The view subscribes to `flock.events`; i
   per new failure;
 - `off`: nothing.
 
+With `tokens=True` (`flock run --stream`) the view also shows what the running activations stream: a
+line each in the live display when stdout is a terminal too, else plain lines on stdout, one per line of
+model output, prefixed with the activation (see `_tokens`).
+
 Closing the view (leaving its `with` block) unsubscribes and prints a final summary line, if it watched a
 Flock. `rich` is imported only when a live display starts, never by `import flock_core`.
 """
@@ -21,7 +25,7 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import TYPE_CHECKING, Literal, Self, TextIO, get_args
@@ -33,10 +37,12 @@ from ..orchestration._events import (
     ArtifactPublished,
     FlockEvent,
 )
+from ._tokens import Printer, Transcript, Transcripts, line_writer
 
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
     from rich.live import Live
+    from rich.text import Text
 
     from .._flock import Flock
 
@@ -225,8 +231,11 @@ def failure_line(failure: Failure, label: str = "flock") -> str:
     return f"{label}: {failure.agent} failed: {failure.error_type}: {_short(failure.message)}"
 
 
-def render(snapshot: Snapshot, label: str = "flock") -> RenderableType:
-    """The live display: a header, a table of activations per agent, artifacts by type, latest failures."""
+def render(
+    snapshot: Snapshot, label: str = "flock", transcripts: Sequence[Transcript] = (), width: int = 80
+) -> RenderableType:
+    """The live display: a header, a table of activations per agent, artifacts by type, latest failures,
+    and a line per running activation with the end of what it streamed (fitting in `width` columns)."""
     from rich.console import Group
     from rich.table import Table
     from rich.text import Text
@@ -257,7 +266,18 @@ def render(snapshot: Snapshot, label: str = "flock") -> RenderableType:
         for f in shown:
             message = f"{f.error_type}: {_short(f.message)}"
             parts.append(Text.assemble(f.agent.ljust(width), "  ", (message, "red"), no_wrap=True, overflow="ellipsis"))
+    parts.extend(_transcript_line(t, width) for t in transcripts)
     return Group(*parts)
+
+
+def _transcript_line(transcript: Transcript, width: int) -> Text:
+    from rich.text import Text
+
+    label = transcript.label + (f" (repair {transcript.attempt})" if transcript.attempt else "")
+    room = max(width - len(label) - 3, 10)
+    text = " ".join(transcript.text.split())
+    tail = text if len(text) <= room else "…" + text[-room + 1 :]
+    return Text.assemble((label, "bold cyan"), "  ", tail, no_wrap=True, overflow="crop")
 
 
 # -- the view ----------------------------------------------------------------------------------------
@@ -281,6 +301,7 @@ class ProgressView:
         interval: seconds between plain summary lines (printed only when something changed).
         refresh_per_second: how often the live display redraws.
         clock: the time source for the elapsed time.
+        tokens: also show the text the running activations stream (their engines stream only then).
     """
 
     def __init__(
@@ -293,6 +314,7 @@ class ProgressView:
         interval: float = 5.0,
         refresh_per_second: float = 4.0,
         clock: Callable[[], float] = time.monotonic,
+        tokens: bool = False,
     ) -> None:
         if mode not in PROGRESS_MODES:
             raise ValueError(f"progress mode must be one of {', '.join(PROGRESS_MODES)}, got {mode!r}")
@@ -313,12 +335,23 @@ class ProgressView:
         self._stop = threading.Event()
         self._printed_events = 0
         self._printed_failures = 0
+        live_tokens = mode == "live" and _is_terminal(sys.stdout)
+        self.transcripts = Transcripts(lines=not live_tokens) if tokens else None
+        self._lines: Printer[str] | None = None
+        self._panels: Printer[Transcript] | None = None
+        if self.transcripts is not None and live_tokens:
+            self._panels = Printer(self.transcripts.take_finished, self._print_panels)
+        elif self.transcripts is not None:
+            self._lines = line_writer(self.transcripts)
 
     def watch(self, flock: Flock) -> None:
         """Count `flock`'s events from now on (the display starts once the view is entered)."""
-        if self.mode == "off":
+        if self.transcripts is not None:
+            self._unsubscribe.append(flock.events.subscribe(self.transcripts, tokens=True))
+        elif self.mode == "off":
             return
-        self._unsubscribe.append(flock.events.subscribe(self.counts))
+        if self.mode != "off":
+            self._unsubscribe.append(flock.events.subscribe(self.counts))
         self._watched += 1
         if self._entered:
             self._start()
@@ -343,6 +376,8 @@ class ProgressView:
             self._stop.set()
             self._ticker.join()
             self._ticker = None
+        if self._panels is not None:
+            self._panels.close()
         if self._live is not None:
             self._live.stop()
             line = summary_line(self.counts.snapshot(), self.label, final=True)
@@ -350,9 +385,13 @@ class ProgressView:
             self._live = None
         elif self.mode == "plain" and self._watched:
             self._print_plain(final=True)
+        if self._lines is not None:
+            self._lines.close()
         self._watched = 0
 
     def _start(self) -> None:
+        if self._lines is not None:
+            self._lines.start()
         if self.mode == "live" and self._live is None:
             from rich.console import Console
             from rich.live import Live
@@ -360,16 +399,32 @@ class ProgressView:
             self._console = self._console or Console(stderr=True)
             self._live = Live(
                 console=self._console,
-                get_renderable=lambda: render(self.counts.snapshot(), self.label),
+                get_renderable=self._renderable,
                 refresh_per_second=self._refresh_per_second,
                 redirect_stdout=_is_terminal(sys.stdout),  # keep a redirected stdout where the script sends it
                 redirect_stderr=True,
             )
             self._live.start()
+            if self._panels is not None:
+                self._panels.start()
         elif self.mode == "plain" and self._ticker is None:
             self._stop.clear()
             self._ticker = threading.Thread(target=self._tick, name="flock-progress", daemon=True)
             self._ticker.start()
+
+    def _print_panels(self, finished: list[Transcript]) -> None:
+        """Print the whole text of each finished activation once, above the live display."""
+        from rich.panel import Panel
+
+        if self._live is not None:
+            for transcript in finished:
+                title = transcript.label + (f" (repair {transcript.attempt})" if transcript.attempt else "")
+                self._live.console.print(Panel(transcript.text.strip(), title=title, title_align="left"), markup=False)
+
+    def _renderable(self) -> RenderableType:
+        transcripts = self.transcripts.running() if self._panels is not None and self.transcripts is not None else ()
+        width = self._console.width if self._console is not None else 80
+        return render(self.counts.snapshot(), self.label, transcripts, width)
 
     def _tick(self) -> None:
         while not self._stop.wait(self._interval):

@@ -37,7 +37,8 @@ def _run(args: argparse.Namespace) -> int:
     folder = str(script.resolve() if script.is_dir() else script.resolve().parent)
     sys.path.insert(0, folder)
     try:
-        with ProgressView(args.progress, label="flock run") as view, every_new_flock(view.watch):
+        view = ProgressView(args.progress, label="flock run", tokens=args.stream)
+        with view, every_new_flock(view.watch):
             runpy.run_path(args.script, run_name="__main__")
     finally:
         if folder in sys.path:
@@ -46,9 +47,15 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def add_run_command(commands: Subcommands) -> None:
-    """Register `flock run [--progress MODE] SCRIPT [ARGS...]`."""
+    """Register `flock run [--progress MODE] [--stream] SCRIPT [ARGS...]`."""
     run = commands.add_parser("run", help="run a Python script that declares and runs Flocks, with progress on stderr")
     add_progress_argument(run)
+    run.add_argument(
+        "--stream",
+        action="store_true",
+        help="show the tokens every running agent streams: a live line per activation when stdout is a terminal, "
+        "else plain lines on stdout ('agent#n | text'); agents' engines stream only with this flag",
+    )
     run.add_argument("script", metavar="SCRIPT", help="the Python file to run as __main__")
     run.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS", help="passed to the script as sys.argv[1:]")
     run.set_defaults(handler=_run)

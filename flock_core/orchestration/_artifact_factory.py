@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
+from uuid import UUID
 
 from pydantic import BaseModel
 
@@ -63,6 +64,8 @@ class ArtifactFactory:
     ) -> list[Artifact]:
         """Artifacts for an activation's outputs, with its lineage, workflow and partition key.
 
+        Their lineage is the inputs, and the artifacts of the activation's trail each output derives from.
+
         The contract has validated the payloads already: they are only serialised here, not validated again.
         """
         partition_key = inputs[0].partition_key if inputs else None
@@ -76,6 +79,7 @@ class ArtifactFactory:
                 tags=None,
                 produced_by=agent,
                 consumed_from=inputs,
+                derived_from=output.derived_from,
             )
             for output in outputs
         ]
@@ -91,6 +95,7 @@ class ArtifactFactory:
         tags: Iterable[str] | None,
         produced_by: str,
         consumed_from: Sequence[Artifact],
+        derived_from: Sequence[UUID] = (),
     ) -> Artifact:
         return Artifact(
             type=type_name,
@@ -101,6 +106,6 @@ class ArtifactFactory:
             tags=frozenset(tags or ()),
             visibility=visibility or PublicVisibility(),
             created_at=self._clock.now(),
-            consumed_from=tuple(a.id for a in consumed_from),
+            consumed_from=(*(a.id for a in consumed_from), *derived_from),
             trace_context=inject_current(),
         )

@@ -15,9 +15,13 @@ __all__ = [
     "ActivationFailed",
     "ActivationFinished",
     "ActivationStarted",
+    "ApprovalDecided",
+    "ApprovalRequested",
     "ArtifactPublished",
     "EventBus",
     "FlockEvent",
+    "OptimizationProgress",
+    "TokenRelay",
     "TokenStreamed",
     "WorkflowCancelled",
     "WorkflowPaused",
@@ -74,11 +78,25 @@ class ActivationFailed:
 
 @dataclass(frozen=True, slots=True)
 class TokenStreamed:
-    """A chunk of model output streamed by an engine (engines that stream emit these)."""
+    """A chunk of model output, as a streaming engine received it, while an activation runs.
+
+    Only subscribers that asked for tokens (`EventBus.subscribe(..., tokens=True)`) receive these, and
+    engines stream only while one is subscribed. The text is the model's raw output in the adapter's
+    format; what is published is still the contract-checked result of the whole completion.
+
+    Attributes:
+        agent: the agent whose engine is running.
+        work_key: the activation (as in `ActivationStarted.work_key`).
+        text: the new chunk (append the chunks of one `work_key` and `attempt` for the whole text).
+        correlation_id: the workflow.
+        attempt: 0 for the first engine call of an output group, 1, 2, ... for repair attempts.
+    """
 
     agent: str
     work_key: str
     text: str
+    correlation_id: str = ""
+    attempt: int = 0
     kind: Literal["token_streamed"] = "token_streamed"
     at: datetime = field(default_factory=utcnow)
 
@@ -110,6 +128,73 @@ class WorkflowPaused:
     at: datetime = field(default_factory=utcnow)
 
 
+@dataclass(frozen=True, slots=True)
+class ApprovalRequested:
+    """An activation's outputs are held until one of `approvers` decides (`Flock.approvals()` lists them)."""
+
+    approval_id: str
+    agent: str
+    correlation_id: str
+    approvers: tuple[str, ...]
+    held: int
+    kind: Literal["approval_requested"] = "approval_requested"
+    at: datetime = field(default_factory=utcnow)
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalDecided:
+    """Held outputs were approved (and published) or rejected, by an approver or (`by="timeout"`) a timeout."""
+
+    approval_id: str
+    agent: str
+    correlation_id: str
+    outcome: Literal["approved", "rejected"]
+    by: str
+    reason: str | None
+    kind: Literal["approval_decided"] = "approval_decided"
+    at: datetime = field(default_factory=utcnow)
+
+
+@dataclass(frozen=True, slots=True)
+class OptimizationProgress:
+    """Where an optimization of this Flock's learned state stands (emitted by `engines.OptimizationRun`).
+
+    Emitted when it starts (`state="started"`), after every completed trial (`state="running"`, with that
+    trial), when it pauses and resumes, and when it ends (`finished`, `cancelled` or `failed`).
+
+    Attributes:
+        optimization_id: the optimization.
+        correlation_prefix: the start of the correlation id of every workflow run the optimization makes. The
+            event stream shows an optimization's progress only to a caller that saw it start and may see
+            every artifact of those runs (its scores are computed from them).
+        state: `started`, `running`, `paused`, `finished`, `cancelled` or `failed`.
+        trials_done: completed trials (including those resumed from a checkpoint).
+        trials_total: the planned number of trials.
+        trial: the label of the trial just completed, if this event reports one.
+        score: that trial's score, if it has one.
+        best_score: the best score so far.
+        calls: model calls so far (across resumes).
+        input_tokens: input tokens so far.
+        output_tokens: output tokens so far.
+        cost: US dollars so far, as the budget's meter priced the calls.
+    """
+
+    optimization_id: str
+    correlation_prefix: str
+    state: Literal["started", "running", "paused", "finished", "cancelled", "failed"]
+    trials_done: int
+    trials_total: int
+    trial: str | None = None
+    score: float | None = None
+    best_score: float | None = None
+    calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost: float = 0.0
+    kind: Literal["optimization_progress"] = "optimization_progress"
+    at: datetime = field(default_factory=utcnow)
+
+
 FlockEvent = (
     ArtifactPublished
     | ActivationStarted
@@ -118,6 +203,9 @@ FlockEvent = (
     | TokenStreamed
     | WorkflowCancelled
     | WorkflowPaused
+    | ApprovalRequested
+    | ApprovalDecided
+    | OptimizationProgress
 )
 
 
@@ -125,11 +213,23 @@ class EventBus:
     """Delivers events to subscribers synchronously; a subscriber that raises is logged and kept.
 
     Subscribers must not block: hand events to a queue (for example an anyio memory stream with
-    `send_nowait`) and consume them elsewhere.
+    `send_nowait`) and consume them elsewhere. `TokenStreamed` events go only to subscribers that
+    asked for them with `tokens=True`; while there is none, engines do not stream at all.
+
+    >>> bus = EventBus()
+    >>> seen: list[str] = []
+    >>> _ = bus.subscribe(lambda event: seen.append("counts " + event.kind))
+    >>> _ = bus.subscribe(lambda event: seen.append("tokens " + event.kind), tokens=True)
+    >>> bus.streaming
+    True
+    >>> bus.emit(TokenStreamed("writer", "work-1", "Once"))
+    >>> seen
+    ['tokens token_streamed']
     """
 
     def __init__(self) -> None:
         self._subscribers: list[Callable[[FlockEvent], None]] = []
+        self._token_subscribers: list[Callable[[FlockEvent], None]] = []
 
     @property
     def listening(self) -> bool:
@@ -145,15 +245,52 @@ class EventBus:
         """
         return bool(self._subscribers)
 
-    def subscribe(self, subscriber: Callable[[FlockEvent], None]) -> Callable[[], None]:
-        """Add a subscriber; returns a function that removes it."""
+    @property
+    def streaming(self) -> bool:
+        """Whether a subscriber wants `TokenStreamed` events (activations stream only when one does)."""
+        return bool(self._token_subscribers)
+
+    def subscribe(self, subscriber: Callable[[FlockEvent], None], *, tokens: bool = False) -> Callable[[], None]:
+        """Add a subscriber (with `tokens`, it also receives `TokenStreamed`); returns a function that removes it."""
         self._subscribers.append(subscriber)
-        return lambda: self._subscribers.remove(subscriber)
+        if tokens:
+            self._token_subscribers.append(subscriber)
+
+        def unsubscribe() -> None:
+            self._subscribers.remove(subscriber)
+            if tokens:
+                self._token_subscribers.remove(subscriber)
+
+        return unsubscribe
 
     def emit(self, event: FlockEvent) -> None:
-        """Deliver `event` to every subscriber."""
-        for subscriber in tuple(self._subscribers):
+        """Deliver `event` to every subscriber (a `TokenStreamed` only to those that asked for tokens)."""
+        subscribers = self._token_subscribers if isinstance(event, TokenStreamed) else self._subscribers
+        for subscriber in tuple(subscribers):
             try:
                 subscriber(event)
             except Exception:  # noqa: BLE001 - an observer must never break a run
                 _log.exception("event subscriber %r raised on %s", subscriber, event.kind)
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRelay:
+    """Turns one activation's streamed text into `TokenStreamed` events (an engine's `on_token`, bound to an attempt).
+
+    >>> bus = EventBus()
+    >>> seen: list[FlockEvent] = []
+    >>> _ = bus.subscribe(seen.append, tokens=True)
+    >>> TokenRelay(bus, "writer", "work-1", "run-1")("Once upon", attempt=1)
+    >>> [(e.text, e.attempt) for e in seen if isinstance(e, TokenStreamed)]
+    [('Once upon', 1)]
+    """
+
+    events: EventBus
+    agent: str
+    work_key: str
+    correlation_id: str
+
+    def __call__(self, text: str, attempt: int = 0) -> None:
+        """Emit `text` (nothing for an empty chunk)."""
+        if text:
+            self.events.emit(TokenStreamed(self.agent, self.work_key, text, self.correlation_id, attempt))

@@ -23,8 +23,9 @@ from ..blackboard._artifacts import Artifact, WorkflowError
 from ..blackboard._store import BlackboardStore
 from ..blackboard._work import Commit, WorkRecord
 from ..exceptions import CircuitBreakerTripped, ConfigurationError, RuntimeFlockError
+from ._approval import ApprovalGate
 from ._artifact_factory import ArtifactFactory
-from ._events import ActivationFailed, ActivationFinished, ActivationStarted, EventBus
+from ._events import ActivationFailed, ActivationFinished, ActivationStarted, EventBus, TokenRelay
 from ._runtime import WorkItem
 
 __all__ = ["Executor", "ToolSource"]
@@ -64,6 +65,7 @@ class Executor:
         max_agent_iterations: the circuit breaker: activations of one agent per workflow.
         commit: stores one step with the work it completes.
         route: the work new outputs complete now (none where a router routes them).
+        approvals: holds the outputs that need approval.
         defer: runs a work item again once the clock reaches the given time (a scheduled retry).
     """
 
@@ -82,9 +84,11 @@ class Executor:
         max_attempts: int,
         max_agent_iterations: int,
         step: Callable[[Commit, Sequence[Artifact]], Awaitable[bool]],
+        approvals: ApprovalGate,
         defer: Callable[[WorkItem, datetime], None],
     ) -> None:
         self._agents = agents
+        self._approvals = approvals
         self._store = store
         self._clock = clock
         self._worker_id = worker_id
@@ -143,8 +147,12 @@ class Executor:
             spec = await self._with_mcp_tools(spec)
             request = ContextRequest(self._store, spec, item.inputs, self._clock.now())
             context = await provide_context(spec.context or self._context, request)
+            # decided once per activation: with no token subscriber, engines do not stream at all
+            relay = (
+                TokenRelay(self._events, spec.name, record.key, item.correlation_id) if self._events.streaming else None
+            )
             outputs = await self._runner.run(
-                spec, item.inputs, context, meter, tick=record.tick, batched=record.batched
+                spec, item.inputs, context, meter, tick=record.tick, batched=record.batched, on_token=relay
             )
             artifacts = self._artifacts.from_outputs(spec.name, outputs, item.inputs, item.correlation_id)
         except Exception as exc:  # noqa: BLE001 - any failing activation is recorded as a WorkflowError; others keep running
@@ -153,8 +161,12 @@ class Executor:
         finally:
             self._add_usage(item.correlation_id, meter)
         record_outputs(span, artifacts, meter.total.input_tokens, meter.total.output_tokens)
-        committed = await self._step(Commit(artifacts=tuple(artifacts), complete=record.key), artifacts)
+        artifacts, held = self._approvals.hold(spec, record.key, item.correlation_id, outputs, artifacts)
+        committed = await self._step(
+            Commit(artifacts=(*meter.trail, *artifacts), complete=record.key, hold=held), artifacts
+        )
         if committed:
+            self._approvals.held(held)
             if self._events.listening:
                 output_ids = tuple(str(a.id) for a in artifacts)
                 self._events.emit(ActivationFinished(spec.name, record.key, item.correlation_id, output_ids))
@@ -180,8 +192,12 @@ class Executor:
             artifacts = self._artifacts.from_outputs(spec.name, outputs, (source,), source.correlation_id)
             record_outputs(span, artifacts, meter.total.input_tokens, meter.total.output_tokens)
         if publish:
-            commit = Commit(artifacts=(source, *artifacts), consumed=((spec.name, source.id),))
-            await self._step(commit, artifacts)
+            published, held = self._approvals.hold(
+                spec, f"invoke:{source.id}", source.correlation_id, outputs, artifacts
+            )
+            commit = Commit(artifacts=(source, *meter.trail, *published), consumed=((spec.name, source.id),), hold=held)
+            if await self._step(commit, published):
+                self._approvals.held(held)
         return artifacts
 
     def _add_usage(self, correlation_id: str, meter: UsageMeter) -> None:

@@ -27,6 +27,7 @@ from ..agents._default_engine import load_default_engine
 from ..agents._engine import Engine, Usage
 from ..agents._semantic import Embedder
 from ..agents._spec import AgentSpec
+from ..blackboard._approvals import ApprovalOutcome, ApprovalRequest
 from ..blackboard._artifacts import Artifact, WorkflowError
 from ..blackboard._leases import new_owner
 from ..blackboard._registry import TypeRegistry
@@ -35,6 +36,7 @@ from ..blackboard._store import ArtifactQuery, BlackboardStore, ExclusiveBoard
 from ..blackboard._work import Commit, ExpiredJoin
 from ..exceptions import ConfigurationError, DuplicateAgentError, RunTimeoutError, UnknownAgentError
 from ._admission import Admission, WhenFull
+from ._approval import ApprovalGate, Approver
 from ._artifact_factory import ArtifactFactory
 from ._board import Board, LocalBoard
 from ._conditions import Condition, ConditionView
@@ -117,6 +119,14 @@ class Orchestrator:
         self._dead_letters = DeadLetters(store, self.requeue)
         self._admission = Admission(max_pending, when_full, self.runtime, self._load, self._drive_until)
         self._control = WorkflowControl(store, self.runtime, self.events, self._tracer, self.board.readmit)
+        self._approvals = ApprovalGate(
+            store=store,
+            clock=clock,
+            artifacts=self._artifacts,
+            tracer=self._tracer,
+            events=self.events,
+            step=self._step,
+        )
         self._executor = Executor(
             agents=self._specs,
             store=store,
@@ -130,6 +140,7 @@ class Orchestrator:
             max_attempts=max_attempts,
             max_agent_iterations=max_agent_iterations,
             step=self._step,
+            approvals=self._approvals,
             defer=self.board.defer,
         )
 
@@ -306,15 +317,17 @@ class Orchestrator:
         await self._executor.run_item(item)
 
     async def on_clock(self, now: datetime) -> None:
-        """Expire joins and flush timed-out batches."""
+        """Expire joins, flush timed-out batches and decide timed-out approvals."""
         async with self.board.steps():
             routed = self._routing.expire_due(now)
             if routed.items or routed.expired:
                 await self._commit(Commit(), routed)
+        await self._approvals.expire(now)  # each decision is a step of its own
 
     def next_deadline(self) -> datetime | None:
-        """The next join expiry or batch timeout."""
-        return self._routing.next_deadline()
+        """The next join expiry, batch timeout or approval timeout."""
+        deadlines = [d for d in (self._routing.next_deadline(), self._approvals.next_deadline()) if d is not None]
+        return min(deadlines, default=None)
 
     async def on_idle(self) -> bool:
         """Flush partial batches that ask for it; report whether that queued work."""
@@ -375,6 +388,7 @@ class Orchestrator:
             self.expired_joins.extend(resumed.expired_joins)
             if resumed.routed.items or resumed.routed.expired:
                 await self._commit(Commit(), resumed.routed)
+        await self._approvals.load()
         if resumed.timers is not None:
             self._schedules.arm(resumed.timers)
         report = ResumeReport(added, removed, changed, resumed.resumed, resumed.orphaned, resumed.skipped)
@@ -411,18 +425,18 @@ class Orchestrator:
         condition still false, or when `timeout` passes first.
 
         Then, with `cancel_rest`, the workflows the condition names (else every unfinished one) are
-        cancelled, also when `timeout` ends the run.
+        cancelled, also when `timeout` ends the run; not when the run itself fails or is cancelled (a
+        crash or a shutdown must not cancel workflows durably).
         """
         await self._prepare_run()
 
         async def check(idle: bool) -> bool:
             return await condition.check(ConditionView(self.store, idle, self.registry))
 
-        try:
-            return await drive_until(self.runtime, self, self.clock, check, timeout)
-        finally:
-            if cancel_rest:
-                await self._control.cancel_rest(condition, f"run_until({condition}) stopped")
+        held = await drive_until(self.runtime, self, self.clock, check, timeout)
+        if cancel_rest:
+            await self._control.cancel_rest(condition, f"run_until({condition}) stopped")
+        return held
 
     def workflow_span(self, name: str) -> AbstractContextManager[Span]:
         """A span grouping everything done inside it in one trace (Flock's `traced_run`)."""
@@ -448,12 +462,25 @@ class Orchestrator:
         return await self.board.requeue(key)
 
     async def cancel(self, correlation_id: str, reason: str) -> int:
-        """Cancel one workflow everywhere; returns how many queued or running work items were cancelled."""
-        return await self._control.cancel(correlation_id, reason)
+        """Cancel one workflow everywhere (rejecting its held outputs); returns the work items it cancelled."""
+        cancelled = await self._control.cancel(correlation_id, reason)
+        await self._approvals.withdraw(correlation_id, reason)
+        return cancelled
 
     async def pause(self, correlation_id: str | None, paused: bool) -> None:
         """Pause or resume one workflow, or every workflow on the board (`None`)."""
         await self._control.pause(correlation_id, paused)
+
+    async def approvals(self, approver: Approver | None, correlation_id: str | None) -> list[ApprovalRequest]:
+        """Pending approval requests (with `approver`: only those it may decide)."""
+        return await self._approvals.pending(approver, correlation_id)
+
+    async def decide(
+        self, approval_id: str, outcome: ApprovalOutcome, approver: Approver, reason: str | None
+    ) -> tuple[Artifact, ...]:
+        """Approve or reject held outputs; returns what was published."""
+        await self.start()
+        return await self._approvals.decide(approval_id, outcome, approver, reason)
 
     @property
     def dead_letters(self) -> DeadLetters:
@@ -471,7 +498,10 @@ class Orchestrator:
         gates, joins, batches = self._routing.waiting(correlation_id)
         gates += self.deferred.waiting(correlation_id)  # inputs of activations held by their condition
         cancelled, paused = await self._control.state(correlation_id)
+        approvals = len(await self.store.approvals("pending", correlation_id=correlation_id))
         state = "active" if pending or delayed or joins or batches else ("failed" if errors else "completed")
+        if approvals and state != "active":
+            state = "awaiting_approval"
         if cancelled is not None:
             state = "cancelled"
         elif paused and state == "active":
@@ -488,6 +518,7 @@ class Orchestrator:
             delayed_artifacts=delayed,
             usage=self._executor.usage.get(correlation_id, Usage()),
             cancel_reason=cancelled,
+            pending_approvals=approvals,
         )
 
     async def shutdown(self) -> None:

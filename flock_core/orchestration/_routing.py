@@ -11,6 +11,7 @@ from uuid import UUID
 
 from .._clock import Clock
 from .._ids import new_id
+from ..agents._nested import NESTED_TAG
 from ..agents._spec import AgentSpec
 from ..blackboard._artifacts import Artifact
 from ..blackboard._registry import TypeRegistry
@@ -89,11 +90,14 @@ class Routing:
         """The work `artifacts` complete now; a delayed artifact is routed again when it becomes visible.
 
         Artifacts that semantic subscriptions may take are embedded first (awaited, cached per artifact).
+        A nested workflow's artifacts (tagged `NESTED_TAG`) are on the board for lineage only: never routed.
         """
         items: list[WorkItem] = []
         expired: list[ExpiredJoin] = []
         now = self._clock.now()
         for artifact in artifacts:
+            if NESTED_TAG in artifact.tags:
+                continue
             visible_at = visible_from(artifact.visibility, artifact.created_at)
             if visible_at > now:
                 self._delay(artifact, visible_at)

@@ -287,7 +287,7 @@ class Runtime:
         return started
 
     def _untake(self, queued: _Queued) -> None:
-        """Queue again, in its place, an item that was taken but never started (its task was cancelled)."""
+        """Queue again, in its place, an item that was taken but not finished (its task was cancelled)."""
         self._finish(queued.item)
         heapq.heappush(self._ready.setdefault(queued.item.agent, []), queued)
         self._queued_keys.add(queued.item.record.key)
@@ -341,9 +341,12 @@ class Runtime:
                     with anyio.CancelScope() as scope:
                         self._scopes[key] = (queued.item.correlation_id, scope)
                         await host.run_item(queued.item)
-                finally:
+                except BaseException:  # the run itself was cancelled mid-activation: the next run starts it again
                     self._scopes.pop(key, None)
-                    self._finish(queued.item)
+                    self._untake(queued)
+                    raise
+                self._scopes.pop(key, None)
+                self._finish(queued.item)
                 following = self._take_startable(1) if stop is None else []
                 if not following:
                     return

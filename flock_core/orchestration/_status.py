@@ -15,7 +15,7 @@ __all__ = ["CorrelationState", "CorrelationStatus", "RunResult"]
 
 M = TypeVar("M", bound=BaseModel)
 
-CorrelationState = Literal["active", "completed", "failed", "cancelled", "paused"]
+CorrelationState = Literal["active", "completed", "failed", "cancelled", "paused", "awaiting_approval"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +26,8 @@ class CorrelationStatus:
     leased by any process, alive or not), or inputs wait for a delayed artifact, a join or a batch;
     `failed` once settled with at least one `WorkflowError`; `cancelled` once `Flock.cancel` stopped it
     (whatever else holds); `paused` while paused with work left (then `pending_activations` counts its
-    pending and running work items on every worker); else `completed`.
+    pending and running work items on every worker); `awaiting_approval` when nothing else is left but
+    outputs held for approval (`pending_approvals` counts their requests); else `completed`.
     Inputs waiting in an AND/count gate do not keep a workflow active (a gate may legitimately never fill).
     """
 
@@ -41,6 +42,7 @@ class CorrelationStatus:
     delayed_artifacts: int
     usage: Usage = field(default_factory=Usage)
     cancel_reason: str | None = None
+    pending_approvals: int = 0
 
 
 @dataclass(frozen=True, slots=True)

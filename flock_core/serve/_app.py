@@ -19,8 +19,11 @@ from starlette.staticfiles import StaticFiles
 from .._version import __version__
 from ..exceptions import ConfigurationError
 from ._agent_routes import agent_routes
+from ._approval_routes import approval_routes
 from ._artifact_routes import artifact_routes
 from ._auth import Auth
+from ._control_routes import control_routes
+from ._conversation_routes import conversation_routes
 from ._dead_letter_routes import dead_letter_routes
 from ._guard import LOOPBACK_HOSTS, Guard
 from ._http import ApiError, error_response
@@ -118,8 +121,16 @@ def build_app(
             yield
             group.cancel_scope.cancel()
 
-    routes = [*artifact_routes(state), *agent_routes(state), *event_routes(state), *_service_routes(state, dashboard)]
-    routes += dead_letter_routes(state)
+    routes = [
+        *artifact_routes(state),
+        *conversation_routes(state),
+        *agent_routes(state),
+        *control_routes(state),
+        *approval_routes(state),
+        *event_routes(state),
+        *dead_letter_routes(state),
+        *_service_routes(state, dashboard),
+    ]
     if endpoint is not None:
         routes.append(Route("/mcp", endpoint, methods=["GET", "POST", "DELETE"], name="mcp"))
     if allowed_hosts is None and auth is None:

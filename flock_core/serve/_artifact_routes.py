@@ -29,6 +29,7 @@ from ._views import artifact_view
 
 __all__ = [
     "MAX_PAGE",
+    "RESERVED_TAG_PREFIX",
     "PublishRequest",
     "artifact_routes",
     "default_visibility",
@@ -41,6 +42,9 @@ __all__ = [
 
 MAX_PAGE = 500
 """The largest `limit` of one page of artifacts."""
+
+RESERVED_TAG_PREFIX = "flock:"
+"""Tags the framework sets (a conversation turn's `flock:turn`); clients may not publish them."""
 
 
 class PublishRequest(BaseModel):
@@ -82,7 +86,8 @@ def producer_of(identity: AgentIdentity) -> str:
 
 def refuse_framework_type(state: ServeState, type_name: str) -> None:
     """403 when `type_name` is one only the framework publishes (a client must not fail a workflow)."""
-    owned = {state.flock.registry.name_of(model) for model in framework_types()}
+    registry = state.flock.registry
+    owned = {registry.name_of(model) for model in framework_types() if model in registry}
     if type_name in owned:
         problem = f"{type_name!r} artifacts are published by the framework only"
         raise ApiError(403, "forbidden_type", problem, [{"field": "type", "message": problem}])
@@ -120,6 +125,10 @@ async def _publish(state: ServeState, request: Request) -> Response:
     visibility = body.visibility or default_visibility(identity)
     if not may_publish(visibility, identity, state.flock.clock.now()):
         raise ApiError(403, "forbidden_visibility", "a caller may only publish artifacts it could itself see")
+    reserved = sorted(t for t in body.tags if t.startswith(RESERVED_TAG_PREFIX))
+    if reserved:
+        problem = f"tags starting with {RESERVED_TAG_PREFIX!r} are the framework's: {reserved}"
+        raise ApiError(422, "reserved_tag", problem, [{"field": "tags", "message": problem}])
     if body.correlation_id is not None and not await may_join(state, identity, body.correlation_id):
         problem = f"no workflow {body.correlation_id!r} that this caller can see; omit it to start a new one"
         raise ApiError(404, "unknown_correlation", problem, [{"field": "correlation_id", "message": problem}])

@@ -1,4 +1,4 @@
-"""The tools a Flock offers as an MCP server: publish, query, workflow status and agent runs, for one caller.
+"""The tools a Flock offers as an MCP server: publish, query, status, runs and approvals, for one caller.
 
 Every tool acts as the caller's identity, with the same rules as the HTTP API (they share the helpers of
 `_artifact_routes`): a payload is validated against its registered type, a caller publishes only what it
@@ -11,14 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..blackboard._artifacts import WorkflowError
 from ..blackboard._store import ArtifactQuery
 from ..blackboard._visibility import AgentIdentity
-from ..exceptions import PayloadValidationError
+from ..exceptions import ApprovalError, PayloadValidationError
 from ._agent_routes import invoke_agent
 from ._artifact_routes import (
     MAX_PAGE,
@@ -31,7 +31,7 @@ from ._artifact_routes import (
 )
 from ._http import ApiError, validation_details
 from ._state import ServeState
-from ._views import artifact_view, status_view
+from ._views import approval_view, artifact_view, status_view
 
 __all__ = ["MCP_TOOLS", "McpToolDef", "call_tool", "tool_schema"]
 
@@ -76,6 +76,20 @@ class RunArguments(_Arguments):
 
 class ListTypesArguments(_Arguments):
     """The registered artifact types with their JSON schemas."""
+
+
+class ListApprovalsArguments(_Arguments):
+    """Outputs held for approval that the caller may decide (it is an approver and may see them)."""
+
+    correlation_id: str | None = Field(default=None, description="Only this workflow.")
+
+
+class DecideApprovalArguments(_Arguments):
+    """Approve (publish) or reject held outputs, as the caller."""
+
+    approval_id: str = Field(min_length=1, max_length=200, description="The request (see list_approvals).")
+    outcome: Literal["approved", "rejected"] = Field(description="The decision.")
+    reason: str | None = Field(default=None, max_length=2000, description="Why; recorded with the decision.")
 
 
 _Handler = Callable[[ServeState, AgentIdentity, Any], Awaitable[dict[str, Any]]]
@@ -155,12 +169,32 @@ async def _types(state: ServeState, identity: AgentIdentity, args: ListTypesArgu
     return {"types": [{"name": n, "schema": registry.resolve(n).model_json_schema()} for n in registry]}
 
 
+async def _approvals(state: ServeState, identity: AgentIdentity, args: ListApprovalsArguments) -> dict[str, Any]:
+    requests = await state.flock.approvals(identity, correlation_id=args.correlation_id)
+    return {"approvals": [approval_view(r) for r in requests]}
+
+
+async def _decide(state: ServeState, identity: AgentIdentity, args: DecideApprovalArguments) -> dict[str, Any]:
+    try:
+        if args.outcome == "approved":
+            published = await state.flock.approve(args.approval_id, by=identity, reason=args.reason)
+        else:
+            published = [await state.flock.reject(args.approval_id, by=identity, reason=args.reason)]
+    except ApprovalError as exc:
+        raise ApiError(404, "not_found", str(exc)) from None
+    state.worker.wake()
+    visible = [artifact_view(a) for a in published if state.can_see(a, identity)]
+    return {"approval_id": args.approval_id, "outcome": args.outcome, "by": str(identity), "published": visible}
+
+
 MCP_TOOLS: tuple[McpToolDef, ...] = (
     McpToolDef("publish_artifact", PublishArguments, _publish, read_only=False),
     McpToolDef("query_artifacts", QueryArguments, _query, read_only=True),
     McpToolDef("get_workflow_status", StatusArguments, _status, read_only=True),
     McpToolDef("run_agent", RunArguments, _run, read_only=False),
     McpToolDef("list_types", ListTypesArguments, _types, read_only=True),
+    McpToolDef("list_approvals", ListApprovalsArguments, _approvals, read_only=True),
+    McpToolDef("decide_approval", DecideApprovalArguments, _decide, read_only=False),
 )
 """The tools of a Flock's MCP server, in the order they are listed."""
 

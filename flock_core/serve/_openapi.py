@@ -13,6 +13,8 @@ from .._version import __version__
 from ..blackboard._artifacts import Artifact
 from ._agent_routes import RunRequest
 from ._artifact_routes import MAX_PAGE, PublishRequest
+from ._control_routes import CancelRequest, DecisionRequest
+from ._conversation_routes import TurnRequest
 from ._schemas import RESPONSE_MODELS
 from ._state import ServeState
 
@@ -25,6 +27,9 @@ _API_MODELS: tuple[tuple[type[BaseModel], JsonSchemaMode], ...] = (
     (Artifact, "serialization"),
     (PublishRequest, "validation"),
     (RunRequest, "validation"),
+    (TurnRequest, "validation"),
+    (CancelRequest, "validation"),
+    (DecisionRequest, "validation"),
     *((model, "serialization") for model in RESPONSE_MODELS),
 )
 
@@ -126,6 +131,7 @@ _ERROR_TEXT = {
     401: "Missing or invalid credentials",
     403: "Not allowed for the caller",
     404: "Not found (or not visible to the caller)",
+    409: "The conversation was cancelled",
     413: "Body too large",
     422: "Invalid request",
     429: "The board is full (max_pending with when_full='raise'): retry later",
@@ -190,6 +196,7 @@ def _artifact_paths(ops: _Operations, publish_body: dict[str, Any]) -> dict[str,
 def _other_paths(ops: _Operations) -> dict[str, dict[str, Any]]:
     text = {"text/plain": {"schema": {"type": "string"}}}
     run_body = {"required": True, "content": {"application/json": {"schema": _ref("RunRequest")}}}
+    turn_body = {"required": True, "content": {"application/json": {"schema": _ref("TurnRequest")}}}
     events = {"description": "Server-Sent Events", "content": {"text/event-stream": {"schema": {"type": "string"}}}}
     health: dict[str, Any] = {
         "summary": "Liveness",
@@ -207,6 +214,20 @@ def _other_paths(ops: _Operations) -> dict[str, dict[str, Any]]:
                                   {"200": _json("The outputs the caller may see", _ref("RunResponse"))},
                                   400, 403, 404, 413, 422, 502, parameters=[_path("name")], requestBody=run_body),
         },
+        "/api/v1/conversations/{conversation_id}/turns": {
+            "post": ops.operation("Take a turn in a conversation and wait for the replies", "take_turn",
+                                  {"200": _json("The turn and the replies the caller may see", _ref("TurnResponse")),
+                                   "202": _json("The wait ran out: the replies so far", _ref("TurnResponse"))},
+                                  400, 403, 404, 409, 413, 422, parameters=[_path("conversation_id")],
+                                  requestBody=turn_body),
+        },
+        "/api/v1/conversations/{conversation_id}": {
+            "get": ops.operation("The latest turns of a conversation the caller may see", "get_conversation",
+                                 {"200": _json("The turns, oldest first", _ref("ConversationPage"))}, 404, 422,
+                                 parameters=[_path("conversation_id"),
+                                             _query("limit", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE,
+                                                              "default": 100}, "How many of the latest turns.")]),
+        },
         "/api/v1/correlations/{correlation_id}": {
             "get": ops.operation("Where one workflow stands", "get_correlation",
                                  {"200": _json("The workflow's status", _ref("WorkflowStatus"))}, 404,
@@ -219,7 +240,9 @@ def _other_paths(ops: _Operations) -> dict[str, dict[str, Any]]:
         "/api/v1/events": {
             "get": ops.operation("Run events as Server-Sent Events", "stream_events", {"200": events},
                                  parameters=[_query("max_events", {"type": "integer", "minimum": 1},
-                                                    "Close after this many.")]),
+                                                    "Close after this many."),
+                                             _query("tokens", {"type": "boolean", "default": False},
+                                                    "Also send the token_streamed events of visible activations.")]),
         },
         "/metrics": {
             "get": ops.operation("Prometheus metrics", "metrics",
@@ -251,6 +274,66 @@ def _dead_letter_paths(ops: _Operations) -> dict[str, dict[str, Any]]:
     }  # fmt: skip
 
 
+def _optional_body(model: str) -> dict[str, Any]:
+    return {"required": False, "content": {"application/json": {"schema": _ref(model)}}}
+
+
+def _control_paths(ops: _Operations) -> dict[str, dict[str, Any]]:
+    workflow = [_path("correlation_id")]
+    approval = [_path("approval_id")]
+    done = {"200": _json("What was done", _ref("ControlResponse"))}
+    decided = {"200": _json("What the decision published", _ref("DecisionResponse"))}
+    paths: dict[str, dict[str, Any]] = {
+        "/api/v1/correlations/{correlation_id}/cancel": {
+            "post": ops.operation(
+                "Cancel a workflow the caller may see",
+                "cancel_workflow",
+                done,
+                400,
+                404,
+                413,
+                422,
+                parameters=workflow,
+                requestBody=_optional_body("CancelRequest"),
+            ),
+        },
+        "/api/v1/approvals": {
+            "get": ops.operation(
+                "Pending approval requests the caller may decide",
+                "list_approvals",
+                {"200": _json("Requests", _ref("ApprovalList"))},
+                parameters=[_query("correlation_id", {"type": "string"}, "Only this workflow.")],
+            ),
+        },
+    }
+    for verb in ("pause", "resume"):
+        paths[f"/api/v1/correlations/{{correlation_id}}/{verb}"] = {
+            "post": ops.operation(
+                f"{verb.capitalize()} a workflow the caller may see", f"{verb}_workflow", done, 404, parameters=workflow
+            ),
+        }
+        paths[f"/api/v1/board/{verb}"] = {
+            "post": ops.operation(
+                f"{verb.capitalize()} every workflow (callers without a tenant)", f"{verb}_board", done, 403
+            ),
+        }
+    for verb in ("approve", "reject"):
+        paths[f"/api/v1/approvals/{{approval_id}}/{verb}"] = {
+            "post": ops.operation(
+                f"{verb.capitalize()} held outputs as the caller",
+                verb,
+                decided,
+                400,
+                404,
+                413,
+                422,
+                parameters=approval,
+                requestBody=_optional_body("DecisionRequest"),
+            ),
+        }
+    return paths  # fmt: skip
+
+
 def _titled(schemas: dict[str, Any]) -> dict[str, Any]:
     """Each component titled by its unique name (generators name their classes after titles)."""
     return {name: {**schema, "title": name} for name, schema in schemas.items()}
@@ -269,7 +352,12 @@ def openapi_document(state: ServeState) -> dict[str, Any]:
     document: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {"title": "Flock", "version": __version__, "description": "A blackboard of typed artifacts."},
-        "paths": {**_artifact_paths(ops, publish_body), **_other_paths(ops), **_dead_letter_paths(ops)},
+        "paths": {
+            **_artifact_paths(ops, publish_body),
+            **_other_paths(ops),
+            **_control_paths(ops),
+            **_dead_letter_paths(ops),
+        },
         "components": {"schemas": _titled(components.schemas)},
     }
     if ops.auth_on:

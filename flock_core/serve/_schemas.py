@@ -16,12 +16,17 @@ from ..blackboard._artifacts import Artifact
 __all__ = [
     "RESPONSE_MODELS",
     "AgentList",
+    "ApprovalList",
     "ArtifactPage",
+    "ControlResponse",
+    "ConversationPage",
     "DeadLetterList",
+    "DecisionResponse",
     "Error",
     "Health",
     "ReplayResult",
     "RunResponse",
+    "TurnResponse",
     "TypeList",
     "WorkflowStatus",
 ]
@@ -140,7 +145,7 @@ class WorkflowStatus(_Body):
     """Where one workflow stands; the counts are of the artifacts the caller may see."""
 
     correlation_id: str
-    state: Literal["active", "completed", "failed", "cancelled", "paused"]
+    state: Literal["active", "completed", "failed", "cancelled", "paused", "awaiting_approval"]
     artifact_count: int
     error_count: int
     pending_activations: int
@@ -150,6 +155,64 @@ class WorkflowStatus(_Body):
     delayed_artifacts: int
     usage: UsageView
     cancel_reason: str | None = Field(default=None, description="Why the workflow was cancelled, if it was.")
+    pending_approvals: int = Field(default=0, description="Requests holding outputs of the workflow for approval.")
+
+
+class ControlResponse(_Body):
+    """What a cancel, pause or resume did."""
+
+    correlation_id: str | None = Field(description="The workflow; null for the whole board.")
+    state: Literal["cancelled"] | None = Field(default=None, description="`cancelled` after a cancellation.")
+    cancelled_work_items: int | None = Field(default=None, description="Queued or running work items cancelled.")
+    paused: bool | None = Field(default=None, description="Whether it is paused now (pause and resume).")
+
+
+class ApprovalView(_Body):
+    """Outputs of one activation held until one of the approvers decides."""
+
+    id: str
+    agent: str
+    correlation_id: str
+    approvers: list[str]
+    requested_at: str
+    deadline: str | None = Field(description="When the request times out; null: never.")
+    on_timeout: Literal["approved", "rejected"]
+    artifacts: list[Artifact] = Field(description="The held outputs, exactly as they would be published.")
+
+
+class ApprovalList(_Body):
+    """The pending requests the caller may decide, oldest first."""
+
+    approvals: list[ApprovalView]
+
+
+class DecisionResponse(_Body):
+    """What a decision published: the held outputs (approved) or the `ApprovalRejected` record."""
+
+    approval_id: str
+    outcome: Literal["approved", "rejected"]
+    by: str = Field(description="The approver: the authenticated caller.")
+    published: list[Artifact] = Field(description="What was published, as far as the caller may see it.")
+
+
+class TurnResponse(_Body):
+    """One turn of a conversation: the message taken, and the replies to it that the caller may see."""
+
+    conversation_id: str
+    state: Literal["active", "completed", "failed", "cancelled", "paused"] = Field(
+        description="The conversation's workflow state when the response was made."
+    )
+    settled: bool = Field(description="Whether the agents finished (false: the wait ran out; read the history later).")
+    message: Artifact
+    replies: list[Artifact] = Field(description="Artifacts derived from the message, oldest first (errors included).")
+
+
+class ConversationPage(_Body):
+    """The latest turns of a conversation that the caller may see, oldest first."""
+
+    conversation_id: str
+    items: list[Artifact]
+    total: int = Field(description="How many turns of the conversation the caller may see in all.")
 
 
 class DeadLetterView(_Body):
@@ -181,12 +244,17 @@ class Health(_Body):
 
 RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
     AgentList,
+    ApprovalList,
     ArtifactPage,
+    ControlResponse,
+    ConversationPage,
     DeadLetterList,
+    DecisionResponse,
     Error,
     Health,
     ReplayResult,
     RunResponse,
+    TurnResponse,
     TypeList,
     WorkflowStatus,
 )

@@ -8,12 +8,13 @@ from typing import Any
 
 from ..agents._patterns import BatchSpec
 from ..agents._spec import AgentSpec, OutputGroup, Subscription
+from ..blackboard._approvals import ApprovalRequest
 from ..blackboard._artifacts import Artifact
 from ..orchestration._dead_letters import DeadLetter
 from ..orchestration._events import ActivationFinished, ArtifactPublished, FlockEvent
 from ..orchestration._status import CorrelationStatus
 
-__all__ = ["agent_view", "artifact_view", "dead_letter_view", "event_view", "status_view"]
+__all__ = ["agent_view", "approval_view", "artifact_view", "dead_letter_view", "event_view", "status_view"]
 
 
 def artifact_view(artifact: Artifact) -> dict[str, Any]:
@@ -72,6 +73,20 @@ def agent_view(spec: AgentSpec) -> dict[str, Any]:
         "tools": sorted(str(getattr(tool, "__name__", repr(tool))) for tool in spec.tools),
         "max_concurrency": spec.max_concurrency,
         "scheduled": spec.schedule is not None,
+    }
+
+
+def approval_view(request: ApprovalRequest) -> dict[str, Any]:
+    """A pending approval request with the outputs it holds (shown only to those who may decide it)."""
+    return {
+        "id": request.id,
+        "agent": request.agent,
+        "correlation_id": request.correlation_id,
+        "approvers": sorted(request.approvers),
+        "requested_at": request.requested_at.isoformat(),
+        "deadline": None if request.deadline is None else request.deadline.isoformat(),
+        "on_timeout": request.on_timeout,
+        "artifacts": [artifact_view(a) for a in request.artifacts],
     }
 
 

@@ -9,7 +9,7 @@ from weakref import WeakKeyDictionary
 import anyio
 
 from ..orchestration._conditions import Condition, ConditionView
-from ..orchestration._events import ArtifactPublished, FlockEvent
+from ..orchestration._events import ArtifactPublished, FlockEvent, WorkflowPaused
 
 if TYPE_CHECKING:
     from .._flock import Flock
@@ -63,8 +63,9 @@ class Worker:
         self._wanted.set()
 
     def observe(self, event: FlockEvent) -> None:
-        """In `"always"` mode, every stored artifact asks for a run."""
-        if self.mode == "always" and isinstance(event, ArtifactPublished):
+        """In `"always"` mode, every stored artifact and every resumed workflow asks for a run."""
+        resumed = isinstance(event, WorkflowPaused) and not event.paused
+        if self.mode == "always" and (isinstance(event, ArtifactPublished) or resumed):
             self._wanted.set()
 
     async def run(self) -> None:
@@ -82,7 +83,7 @@ class Worker:
     async def _drive(self) -> None:
         try:
             if self.mode == "always":
-                await self.flock.run_until(_Forever())
+                await self.flock.run_until(_Forever(), cancel_rest=False)  # work published meanwhile stays
             else:
                 await self.flock.run_until_idle()
         except Exception:  # noqa: BLE001 - a failed run is logged; the server keeps serving and retries on the next publish

@@ -14,6 +14,7 @@ from pydantic import BaseModel
 
 from ..._clock import utcnow
 from ...exceptions import BoardInUseError, StoreError
+from .._approvals import ApprovalRequest, ApprovalStatus, Decision
 from .._artifacts import Artifact
 from .._leases import held_by, may_lease
 from .._registry import type_name_of
@@ -63,6 +64,7 @@ class InMemoryBlackboardStore:
         self._fingerprints: dict[str, str] = {}
         self._cancelled: dict[str, str] = {}
         self._paused: set[str | None] = set()
+        self._approvals: dict[str, ApprovalRequest] = {}
         self._holder: str | None = None
 
     def __len__(self) -> int:
@@ -100,6 +102,8 @@ class InMemoryBlackboardStore:
                 raise StoreError(f"no work item {commit.complete!r} to complete")
             if current.status in FINISHED:
                 return False
+        if commit.decide is not None and not self._pending(commit.decide):
+            return False
         ids: set[UUID] = set()
         for artifact in commit.artifacts:
             if artifact.id in self._by_id or artifact.id in ids:
@@ -116,7 +120,36 @@ class InMemoryBlackboardStore:
             self._work[commit.complete] = _completed(self._work[commit.complete], commit)
         self._timers.update({t.agent: t for t in commit.timers})
         self._expired.extend(commit.expired_joins)
+        self._approvals.update({request.id: request for request in commit.hold})
+        if (decision := commit.decide) is not None:
+            self._approvals[decision.approval_id] = dataclasses.replace(
+                self._approvals[decision.approval_id],
+                status=decision.outcome,
+                decided_by=decision.by,
+                decided_at=decision.at,
+                reason=decision.reason,
+            )
         return True
+
+    def _pending(self, decision: Decision) -> bool:
+        request = self._approvals.get(decision.approval_id)
+        if request is None:
+            raise StoreError(f"no approval request {decision.approval_id!r} to decide")
+        return request.status == "pending"
+
+    async def approvals(
+        self, status: ApprovalStatus | None = "pending", *, correlation_id: str | None = None
+    ) -> list[ApprovalRequest]:
+        """Approval requests in the order they were held, optionally by status and workflow."""
+        return [
+            r
+            for r in self._approvals.values()
+            if (status is None or r.status == status) and correlation_id in (None, r.correlation_id)
+        ]
+
+    async def approval(self, approval_id: str) -> ApprovalRequest | None:
+        """The approval request with this id, or `None`."""
+        return self._approvals.get(approval_id)
 
     def _enqueue(self, record: WorkRecord) -> None:
         """Insert a work item unless its key exists (stored `cancelled` when its workflow was cancelled)."""

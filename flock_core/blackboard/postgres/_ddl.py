@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import LiteralString
 
+from ._approvals import APPROVALS_MIGRATION
 from ._tenancy import TENANCY_MIGRATION
 
 __all__ = ["MIGRATIONS", "TENANT_ONLY", "TENANT_ROLE"]
@@ -82,7 +83,9 @@ MIGRATIONS: tuple[tuple[LiteralString, ...], ...] = (
         "CREATE TABLE cancelled_workflows (correlation_id TEXT PRIMARY KEY, reason TEXT NOT NULL)",
         "CREATE TABLE paused_workflows (correlation_id TEXT PRIMARY KEY)",  # '*': the whole board
     ),
-    # 4: retries: a pending work item whose last attempt failed is not claimed before `retry_at`.
+    # 4: outputs held for approval; cancelled and paused workflows carry their tenant (see `_approvals`).
+    APPROVALS_MIGRATION,
+    # 5: retries: a pending work item whose last attempt failed is not claimed before `retry_at`.
     ("ALTER TABLE work_items ADD COLUMN retry_at TIMESTAMPTZ",),
 )
 """Schema migrations in order; each step is a list of statements applied in one transaction."""

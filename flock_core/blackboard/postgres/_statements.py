@@ -15,6 +15,7 @@ __all__ = [
     "ARTIFACT_JSON",
     "BOARD_STATE",
     "CANCEL_WORK",
+    "CANCEL_WORK_UPDATE",
     "CLAIM",
     "CONSUME",
     "ENQUEUE",
@@ -22,7 +23,9 @@ __all__ = [
     "INSERT_EXPIRED",
     "LEASE",
     "LOST_LEASES",
+    "PAUSED",
     "RENEW",
+    "RESUME",
     "UPSERT_TIMERS",
     "WORK_COLUMNS",
     "where",
@@ -44,6 +47,10 @@ SELECT (j->>'id')::uuid, j->>'type', j->>'produced_by', j->>'correlation_id', j-
 FROM unnest(%s::jsonb[]) WITH ORDINALITY AS t(j, n) ORDER BY n
 RETURNING seq"""
 
+PAUSED = """EXISTS (SELECT 1 FROM paused_workflows p WHERE p.correlation_id IN (work_items.correlation_id, '*')
+    AND (p.tenant_id IS NULL OR p.tenant_id = work_items.tenant_id))"""
+"""A work item whose workflow (or board) is paused by an operator or by its own tenant."""
+
 WORK_COLUMNS = (
     "key, agent, subscription, input_ids, correlation_id, priority, batched, tick_number, tick_at, status, "
     "attempts, last_error, lease_owner, lease_until, retry_at"
@@ -54,15 +61,17 @@ WITH new AS (
     INSERT INTO work_items ({WORK_COLUMNS}, tenant_id)
     SELECT r.key, r.agent, r.subscription, string_to_array(r.inputs, ',')::uuid[], r.correlation_id, r.priority,
            r.batched, r.tick_number, r.tick_at,
-           CASE WHEN EXISTS (SELECT 1 FROM cancelled_workflows c WHERE c.correlation_id = r.correlation_id)
+           CASE WHEN EXISTS (SELECT 1 FROM cancelled_workflows c WHERE c.correlation_id = r.correlation_id
+                             AND (c.tenant_id IS NULL OR c.tenant_id = t.tenant_id))
                 THEN 'cancelled' ELSE r.status END,
-           r.attempts, r.last_error, r.lease_owner, r.lease_until, r.retry_at,
-           (SELECT max(a.tenant_id) FROM artifacts a WHERE a.id = ANY(string_to_array(r.inputs, ',')::uuid[]))
+           r.attempts, r.last_error, r.lease_owner, r.lease_until, r.retry_at, t.tenant_id
     FROM unnest(%s::text[], %s::text[], %s::int[], %s::text[], %s::text[], %s::int[], %s::bool[], %s::int[],
                 %s::timestamptz[], %s::text[], %s::int[], %s::text[], %s::text[], %s::timestamptz[],
                 %s::timestamptz[])
          WITH ORDINALITY AS r(key, agent, subscription, inputs, correlation_id, priority, batched, tick_number,
                               tick_at, status, attempts, last_error, lease_owner, lease_until, retry_at, n)
+    CROSS JOIN LATERAL (SELECT max(a.tenant_id) AS tenant_id FROM artifacts a
+                        WHERE a.id = ANY(string_to_array(r.inputs, ',')::uuid[])) t
     ORDER BY r.n
     ON CONFLICT (key) DO NOTHING
     RETURNING agent, input_ids
@@ -85,7 +94,7 @@ UPDATE work_items w SET status = 'leased', attempts = w.attempts + 1, lease_owne
 FROM (SELECT key FROM work_items
       WHERE {leasable_sql(owner=None, now="now()")}
         AND (%s::text[] IS NULL OR agent = ANY(%s::text[]))
-        AND NOT EXISTS (SELECT 1 FROM paused_workflows p WHERE p.correlation_id IN (work_items.correlation_id, '*'))
+        AND NOT {PAUSED}
       ORDER BY priority DESC, seq
       LIMIT %s
       FOR UPDATE SKIP LOCKED) picked
@@ -94,7 +103,7 @@ RETURNING w.seq, {", ".join(f"w.{c.strip()}" for c in WORK_COLUMNS.split(","))}"
 LEASE = f"""
 UPDATE work_items SET status = 'leased', attempts = attempts + 1, lease_owner = %(owner)s, lease_until = %(until)s
 WHERE key = %(key)s AND {leasable_sql(owner="%(owner)s", now="now()")}
-  AND NOT EXISTS (SELECT 1 FROM paused_workflows p WHERE p.correlation_id IN (work_items.correlation_id, '*'))
+  AND NOT {PAUSED}
 RETURNING {WORK_COLUMNS}"""
 RENEW = f"""
 UPDATE work_items SET lease_until = %(until)s
@@ -104,13 +113,21 @@ LOST_LEASES = """
 SELECT key FROM work_items WHERE key = ANY(%(keys)s) AND lease_owner IS DISTINCT FROM %(owner)s"""
 """Run after `RENEW` in its transaction, so it sees every commit the renewal waited for: a key the owner
 finished meanwhile (a finished item keeps its last owner) is not lost; one another owner took is."""
+_OWN_WORK = "tenant_id IS NOT DISTINCT FROM coalesce(flock_session_tenant(), tenant_id)"
+"""A work item of the session's own tenant (every one for an operator): what its cancellation stops."""
 CANCEL_WORK = f"""
-SELECT {WORK_COLUMNS} FROM work_items WHERE correlation_id = %s AND status IN ('pending', 'leased')
+SELECT {WORK_COLUMNS} FROM work_items WHERE correlation_id = %s AND status IN ('pending', 'leased') AND {_OWN_WORK}
 ORDER BY seq FOR UPDATE"""
-BOARD_STATE = """
+CANCEL_WORK_UPDATE = f"""
+UPDATE work_items SET status = 'cancelled', lease_owner = NULL
+WHERE correlation_id = %s AND status IN ('pending', 'leased') AND {_OWN_WORK}"""
+RESUME = """
+DELETE FROM paused_workflows WHERE correlation_id = %s AND tenant_id IS NOT DISTINCT FROM flock_session_tenant()
+RETURNING 1"""
+BOARD_STATE = f"""
 SELECT (SELECT count(*) FROM artifacts WHERE seq > r.routed_seq),
        (SELECT count(*) FROM work_items WHERE status = 'pending'
-        AND NOT EXISTS (SELECT 1 FROM paused_workflows p WHERE p.correlation_id IN (work_items.correlation_id, '*'))),
+        AND NOT {PAUSED}),
        (SELECT count(*) FROM work_items WHERE status = 'leased'),
        r.open_groups, r.delayed
 FROM router_state r"""

@@ -24,6 +24,7 @@ from pydantic import BaseModel, TypeAdapter
 
 from ..._clock import utcnow
 from ...exceptions import ConfigurationError, StoreError
+from .._approvals import ApprovalRequest, ApprovalStatus
 from .._artifacts import Artifact
 from .._registry import type_name_of
 from .._shared import BoardState, Renewal
@@ -35,6 +36,7 @@ from .._store import (
     matches,
 )
 from .._work import FINISHED, Commit, ExpiredJoin, TimerState, WorkRecord, WorkStatus
+from . import _approvals as approvals
 from . import _rows as codec
 from . import _statements as pg
 from ._connect import open_connections
@@ -193,6 +195,8 @@ class PostgresBlackboardStore:
             if row is None:
                 raise StoreError(f"no work item {commit.complete!r} to complete")
             finished = row[0] in FINISHED
+        if not finished and commit.decide is not None:
+            finished = not await approvals.decide(conn, commit.decide)
         if not finished:
             await self._write(conn, commit)
         if routing is not None and leading:
@@ -209,6 +213,7 @@ class PostgresBlackboardStore:
             await conn.execute(pg.INSERT_ARTIFACTS, ([a.model_dump_json() for a in commit.artifacts],))
         if commit.enqueue:
             await conn.execute(pg.ENQUEUE, codec.work_arrays(commit.enqueue))
+        await approvals.hold(conn, commit.hold)
         if commit.consumed:
             await conn.execute(pg.CONSUME, ([a for a, _ in commit.consumed], [i for _, i in commit.consumed]))
         if commit.outcome == "retry" and commit.complete is not None:
@@ -354,11 +359,7 @@ class PostgresBlackboardStore:
                 (correlation_id, reason),
             )
             rows = await (await conn.execute(pg.CANCEL_WORK, (correlation_id,))).fetchall()
-            await conn.execute(
-                "UPDATE work_items SET status = 'cancelled', lease_owner = NULL "
-                "WHERE correlation_id = %s AND status IN ('pending', 'leased')",
-                (correlation_id,),
-            )
+            await conn.execute(pg.CANCEL_WORK_UPDATE, (correlation_id,))
             await self._notify(conn)
         return [codec.row_work(row) for row in rows]
 
@@ -373,12 +374,27 @@ class PostgresBlackboardStore:
         if paused:
             await self._change("INSERT INTO paused_workflows VALUES (%s) ON CONFLICT DO NOTHING RETURNING 1", (key,))
         else:
-            await self._change("DELETE FROM paused_workflows WHERE correlation_id = %s RETURNING 1", (key,))
+            await self._change(pg.RESUME, (key,))
 
     async def paused_workflows(self) -> frozenset[str | None]:
         """The paused workflows (`None`: the whole board)."""
         rows = await self._fetch("SELECT correlation_id FROM paused_workflows")
         return frozenset(None if row[0] == "*" else str(row[0]) for row in rows)
+
+    async def approvals(
+        self, status: ApprovalStatus | None = "pending", *, correlation_id: str | None = None
+    ) -> list[ApprovalRequest]:
+        """Approval requests in the order they were held, optionally by status and workflow."""
+        db = await self._open()
+        async with db.connection() as conn:
+            return await approvals.select(conn, status, correlation_id, None)
+
+    async def approval(self, approval_id: str) -> ApprovalRequest | None:
+        """The approval request with this id, or `None`."""
+        db = await self._open()
+        async with db.connection() as conn:
+            found = await approvals.select(conn, None, None, approval_id)
+        return found[0] if found else None
 
     async def timer_states(self) -> list[TimerState]:
         """The last tick of every timer agent."""

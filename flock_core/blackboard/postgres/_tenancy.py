@@ -17,7 +17,7 @@ from typing import Any, LiteralString
 
 from psycopg import AsyncConnection, sql
 
-__all__ = ["TENANCY_MIGRATION", "grant_tenant", "mapped_tenant"]
+__all__ = ["POLICY", "TENANCY_MIGRATION", "grant_tenant", "mapped_tenant"]
 
 _AUDIENCE = """
 CREATE FUNCTION %1$I.flock_audience_tenant(v jsonb) RETURNS text
@@ -50,9 +50,10 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $f
 $fn$"""
 """The session's tenant: its login role's mapping, else the `flock.tenant` setting; `NULL` is an operator."""
 
-_POLICY: LiteralString = (
+POLICY: LiteralString = (
     "tenant_id IS NULL OR (SELECT flock_session_tenant()) IS NULL OR tenant_id = (SELECT flock_session_tenant())"
 )
+"""Row-level security: a row is visible when it is public, the session is an operator, or the tenants match."""
 
 
 def _in_schema(template: LiteralString) -> LiteralString:
@@ -73,8 +74,8 @@ TENANCY_MIGRATION: tuple[LiteralString, ...] = (
     "ALTER TABLE artifacts ADD COLUMN tenant_id TEXT GENERATED ALWAYS AS (flock_audience_tenant(visibility)) STORED",
     "CREATE INDEX artifacts_tenant ON artifacts (tenant_id, seq)",
     "CREATE INDEX artifacts_visibility ON artifacts USING gin (visibility jsonb_path_ops)",
-    f"CREATE POLICY tenant_isolation ON artifacts USING ({_POLICY}) WITH CHECK ({_POLICY})",
-    f"CREATE POLICY tenant_isolation ON work_items USING ({_POLICY}) WITH CHECK ({_POLICY})",
+    f"CREATE POLICY tenant_isolation ON artifacts USING ({POLICY}) WITH CHECK ({POLICY})",
+    f"CREATE POLICY tenant_isolation ON work_items USING ({POLICY}) WITH CHECK ({POLICY})",
 )
 """Migration 2: every row's tenant from the whole visibility, per-tenant login roles, no switch-off."""
 

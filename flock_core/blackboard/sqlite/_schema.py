@@ -104,7 +104,21 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE TABLE cancelled_workflows (correlation_id TEXT PRIMARY KEY, reason TEXT NOT NULL) WITHOUT ROWID",
         "CREATE TABLE paused_workflows (correlation_id TEXT PRIMARY KEY) WITHOUT ROWID",
     ),
-    # 3: retries: a pending work item whose last attempt failed is not claimed before `retry_at`.
+    # 3: outputs held for approval (`_approvals`), with the decision once one is made.
+    (
+        """CREATE TABLE approvals (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            id TEXT NOT NULL UNIQUE,
+            correlation_id TEXT NOT NULL,
+            status TEXT NOT NULL,
+            document TEXT NOT NULL,
+            decided_by TEXT,
+            decided_at TEXT,
+            reason TEXT
+        )""",
+        "CREATE INDEX approvals_status ON approvals (status, seq)",
+    ),
+    # 4: retries: a pending work item whose last attempt failed is not claimed before `retry_at`.
     ("ALTER TABLE work_items ADD COLUMN retry_at TEXT",),
 )
 """Schema migrations in order; each step is a list of statements applied in one transaction."""

@@ -19,6 +19,7 @@ from pydantic import BaseModel
 
 from ..._clock import utcnow
 from ...exceptions import ConfigurationError, StoreError
+from .._approvals import ApprovalRequest, ApprovalStatus
 from .._artifacts import Artifact
 from .._leases import may_lease
 from .._registry import type_name_of
@@ -30,7 +31,7 @@ from .._store import (
     matches,
 )
 from .._work import FINISHED, Commit, ExpiredJoin, TimerState, WorkRecord, WorkStatus
-from . import _retention
+from . import _approvals, _retention
 from ._lock import BoardLock
 from ._retention import RetentionResult
 from ._schema import (
@@ -229,6 +230,17 @@ class SQLiteBlackboardStore:
         rows = await self._run(partial(_fetch, sql="SELECT correlation_id FROM paused_workflows"))
         return frozenset(None if row[0] == _EVERY else str(row[0]) for row in rows)
 
+    async def approvals(
+        self, status: ApprovalStatus | None = "pending", *, correlation_id: str | None = None
+    ) -> list[ApprovalRequest]:
+        """Approval requests in the order they were held, optionally by status and workflow."""
+        return await self._run(partial(_approvals.select, status=status, correlation_id=correlation_id))
+
+    async def approval(self, approval_id: str) -> ApprovalRequest | None:
+        """The approval request with this id, or `None`."""
+        found = await self._run(partial(_approvals.select, status=None, correlation_id=None, approval_id=approval_id))
+        return found[0] if found else None
+
     async def timer_states(self) -> list[TimerState]:
         """The last tick of every timer agent."""
         rows = await self._run(partial(_fetch, sql="SELECT agent, number, scheduled_at FROM timers ORDER BY seq"))
@@ -351,6 +363,8 @@ def _commit(conn: sqlite3.Connection, commit: Commit) -> bool:
                 raise StoreError(f"no work item {commit.complete!r} to complete")
             if row[0] in FINISHED:
                 return False
+        if commit.decide is not None and not _approvals.decide(conn, commit.decide):
+            return False
         _insert_artifacts(conn, commit.artifacts)
         for record in _unless_cancelled(conn, commit.enqueue):
             if conn.execute(_INSERT_WORK, work_row(record)).rowcount:
@@ -369,6 +383,7 @@ def _commit(conn: sqlite3.Connection, commit: Commit) -> bool:
             )
         conn.executemany(_UPSERT_TIMER, [timer_row(t) for t in commit.timers])
         conn.executemany(_INSERT_EXPIRED, [expired_join_row(e) for e in commit.expired_joins])
+        _approvals.hold(conn, commit.hold)
     return True
 
 

@@ -155,8 +155,7 @@
     if (kind === "activation_started") return `${data.agent} started on ${data.input_ids.map(short).join(", ")}`;
     if (kind === "activation_finished") return `${data.agent} published ${data.output_ids.map(short).join(", ") || "nothing"}`;
     if (kind === "activation_failed") return `${data.agent} failed: ${data.error_type}: ${data.message}`;
-    if (kind === "token_streamed") return `${data.agent}: ${data.text}`;
-    if (kind === "lagged") return `${data.dropped} events dropped (client too slow)`;
+    if (kind === "lagged") return `${data.dropped} events dropped (${data.dropped_tokens || 0} of them tokens; client too slow)`;
     return kind;
   }
 
@@ -179,6 +178,41 @@
     }
   }
 
+  // -- live text of running activations: one box per activation, gone when it ends ----------------------
+
+  const RUNNING_CHARS = 4000;
+
+  function runningBox(data) {
+    let box = document.querySelector(`#running [data-work-key="${CSS.escape(data.work_key)}"]`);
+    if (!box) {
+      box = el("div", { class: "running", "data-work-key": data.work_key, "data-agent": data.agent });
+      box.append(el("strong", {}, data.agent), el("span", { class: "attempt" }, ""), el("pre", {}, ""));
+      $("#running").append(box);
+    }
+    return box;
+  }
+
+  function trackRunning(kind, data) {
+    if (kind === "activation_started") runningBox(data);
+    else if (kind === "activation_finished" || kind === "activation_failed") {
+      const box = document.querySelector(`#running [data-work-key="${CSS.escape(data.work_key)}"]`);
+      if (box) box.remove();
+    } else if (kind === "token_streamed") {
+      const box = runningBox(data);
+      const pre = box.querySelector("pre");
+      if (String(data.attempt || 0) !== (box.dataset.attempt || "0")) {  // a repair attempt starts afresh
+        box.dataset.attempt = String(data.attempt);
+        box.querySelector(".attempt").textContent = ` (repair ${data.attempt})`;
+        pre.textContent = "";
+      }
+      pre.textContent = (pre.textContent + data.text).slice(-RUNNING_CHARS);
+      pre.scrollTop = pre.scrollHeight;
+      return true;
+    }
+    $("#running-empty").hidden = $("#running").children.length > 0;
+    return false;
+  }
+
   function handleFrame(frame) {
     let kind = "message";
     const data = [];
@@ -186,13 +220,15 @@
       if (line.startsWith("event:")) kind = line.slice(6).trim();
       else if (line.startsWith("data:")) data.push(line.slice(5).trimStart());
     }
-    if (data.length) addEvent(kind, JSON.parse(data.join("\n")));
+    if (!data.length) return;
+    const parsed = JSON.parse(data.join("\n"));
+    if (!trackRunning(kind, parsed)) addEvent(kind, parsed);  // tokens go to their box, not to the feed
   }
 
   async function streamEvents() {
     for (;;) {
       try {
-        const response = await fetch("/api/v1/events", { headers: headers({ Accept: "text/event-stream" }) });
+        const response = await fetch("/api/v1/events?tokens=true", { headers: headers({ Accept: "text/event-stream" }) });
         if (response.status === 401) {
           askForKey();
           await sleep(3000);
@@ -355,7 +391,7 @@
     select.replaceChildren();
     types = {};
     for (const t of body.types) {
-      if (t.name === "WorkflowError") continue;
+      if (t.name === "WorkflowError" || t.name === "ApprovalRejected") continue;
       types[t.name] = t.schema;
       select.append(el("option", { value: t.name }, t.name));
     }
@@ -367,6 +403,7 @@
   async function showLineage(cid) {
     currentLineage = cid;
     $("#lineage-cid").value = cid;
+    $("#workflow-controls").hidden = false;
     const query = new URLSearchParams({ correlation_id: cid, limit: "500" });
     const [listing, status] = await Promise.all([api("/api/v1/artifacts?" + query), api(`/api/v1/correlations/${encodeURIComponent(cid)}`)]);
     if (cid !== currentLineage) return;
@@ -392,10 +429,82 @@
       id: a.id,
       label: `${a.type} ${short(a.id)}`,
       title: `${a.type} by ${a.produced_by}\n${JSON.stringify(a.payload)}`,
-      cls: a.type === "WorkflowError" ? "artifact error" : "artifact",
+      cls: a.type === "WorkflowError" || a.type === "ApprovalRejected" ? "artifact error" : "artifact",
     }));
     const edges = items.flatMap((a) => a.consumed_from.map((source) => [source, a.id]));
     drawGraph($("#lineage-graph"), nodes, edges);
+  }
+
+  // -- control: cancel, pause, resume; approvals -------------------------------------------------------
+
+  function explain(response) {
+    return response.ok ? "done" : (response.body.error && response.body.error.message) || `failed (${response.status})`;
+  }
+
+  async function control(action) {
+    const cid = currentLineage;
+    if (!cid) return;
+    const init = { method: "POST" };
+    if (action === "cancel") init.body = JSON.stringify({ reason: $("#cancel-reason").value.trim() || "cancelled from the dashboard" });
+    const response = await api(`/api/v1/correlations/${encodeURIComponent(cid)}/${action}`, init);
+    const result = $("#control-result");
+    result.dataset.action = action;
+    result.dataset.ok = String(response.ok);
+    result.textContent = `${action} ${short(cid)}: ${explain(response)}`;
+    showLineage(cid);
+  }
+
+  async function controlBoard(action) {
+    const response = await api(`/api/v1/board/${action}`, { method: "POST" });
+    const result = $("#control-result");
+    result.dataset.action = "board-" + action;
+    result.dataset.ok = String(response.ok);
+    result.textContent = `${action} every workflow: ${explain(response)}`;
+  }
+
+  function approvalRow(request) {
+    const row = el("tr", { "data-approval-id": request.id, "data-agent": request.agent });
+    const held = request.artifacts.map((a) => `${a.type} ${JSON.stringify(a.payload)}`).join("\n");
+    const link = el("a", {}, short(request.correlation_id));
+    link.addEventListener("click", () => showLineage(request.correlation_id));
+    const workflow = el("td", {});
+    workflow.append(link);
+    const reason = el("input", { "data-role": "reason", placeholder: "reason", size: "12" });
+    const decision = el("td", {});
+    decision.append(reason);
+    for (const verb of ["approve", "reject"]) {
+      const button = el("button", { type: "button", "data-action": verb }, verb === "approve" ? "Approve" : "Reject");
+      button.addEventListener("click", () => decide(request.id, verb, reason.value.trim()));
+      decision.append(button);
+    }
+    row.append(el("td", {}, request.agent), workflow, el("td", {}, held.slice(0, 300)), decision);
+    return row;
+  }
+
+  async function loadApprovals() {
+    const response = await api("/api/v1/approvals");
+    if (!response.ok) return;
+    const requests = response.body.approvals;
+    const rows = $("#approvals-table tbody");
+    const shown = [...rows.children].map((r) => r.dataset.approvalId).join();
+    if (shown !== requests.map((r) => r.id).join()) rows.replaceChildren(...requests.map(approvalRow));
+    $("#approvals-empty").hidden = requests.length > 0;
+  }
+
+  async function decide(id, verb, reason) {
+    const init = { method: "POST", body: JSON.stringify(reason ? { reason: reason } : {}) };
+    const response = await api(`/api/v1/approvals/${encodeURIComponent(id)}/${verb}`, init);
+    const result = $("#approval-result");
+    result.dataset.outcome = response.ok ? response.body.outcome : "refused";
+    result.textContent = response.ok ? `${response.body.outcome} by ${response.body.by}` : explain(response);
+    await loadApprovals();
+  }
+
+  async function pollApprovals() {
+    for (;;) {
+      await loadApprovals().catch(() => undefined);
+      await sleep(1500);
+    }
   }
 
   // -- start -----------------------------------------------------------------------------------------
@@ -415,6 +524,12 @@
       const cid = $("#lineage-cid").value.trim();
       if (cid) showLineage(cid);
     });
+    for (const action of ["cancel", "pause", "resume"]) {
+      $(`#workflow-${action}`).addEventListener("click", () => control(action));
+    }
+    $("#board-pause").addEventListener("click", () => controlBoard("pause"));
+    $("#board-resume").addEventListener("click", () => controlBoard("resume"));
+    pollApprovals();
     loadAgents();
     loadTypes();
     streamEvents();

@@ -60,12 +60,14 @@ def replied(example: WorkflowExample[str], run: WorkflowRun) -> bool:
     return run.final(Reply) is not None
 
 
-async def optimize(base_url: str, run_dir: Path | None, max_calls: int, concurrency: int = 6) -> tuple[int, str]:
-    """Optimize the workflow under `Budget(max_calls=...)`; the calls it reports and why it stopped."""
+async def optimize(
+    base_url: str, run_dir: Path | None, max_calls: int | None, concurrency: int = 6, *, budget: Budget | None = None
+) -> tuple[int, str]:
+    """Optimize under `budget` (default `Budget(max_calls=...)`); the calls it reports and why it stopped."""
     options = OptimizeOptions(
         optimizer="bootstrap_random_search",
         num_candidates=4,
-        budget=Budget(max_calls=max_calls),
+        budget=budget or Budget(max_calls=max_calls),
         concurrency=concurrency,
         run_dir=run_dir,
     )

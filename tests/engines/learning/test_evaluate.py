@@ -94,3 +94,20 @@ async def test_an_empty_devset_is_refused() -> None:
         await aevaluate(make_flock(), [], exact)
     with pytest.raises(ConfigurationError, match="Pydantic model"):
         WorkflowExample([], "x")
+
+
+def test_scoring_runs_print_no_result_tables(capsys: pytest.CaptureFixture[str]) -> None:
+    class Ticket(BaseModel):
+        text: str
+
+    class Label(BaseModel):
+        name: str
+
+    flock = Flock(engine=FunctionEngine(lambda request: [Label(name="x")]), show_results=True)
+    flock.register_type(Ticket)
+    flock.register_type(Label)
+    flock.agent("triage").consumes(Ticket).publishes(Label)
+    report = evaluate(flock, [(Ticket(text="a"), "x")], lambda example, run: run.final(Label) is not None)
+    assert report.score == 1.0
+    assert capsys.readouterr().out == ""
+    assert flock.show_results is True  # restored for the user's own runs

@@ -440,7 +440,7 @@ def commands(parser: argparse.ArgumentParser, path: str = "") -> dict[str, argpa
 
 
 def test_every_command_has_a_description_examples_and_helpful_options() -> None:
-    every = commands(_parser())
+    every = commands(_parser()) | commands(_parser(["manifest"]))  # a provided command's actions load when run
     assert set(every) == set(HELP)
     assert {"", "run", "types", "agents", "trace", "trace list", "trace show", "trace summary"} < set(every)
     assert {"graph", "serve", "worker"} < set(every)
@@ -472,6 +472,49 @@ def test_run_help_documents_the_progress_modes(capsys: pytest.CaptureFixture[str
     with pytest.raises(SystemExit):
         main(["run", "--help"])
     out = " ".join(capsys.readouterr().out.split())
-    assert "usage: flock run [-h] [--progress {auto,live,plain,off}] SCRIPT ..." in out
+    assert "usage: flock run [-h] [--progress {auto,live,plain,off}] [--stream] SCRIPT ..." in out
     assert "auto: live when stderr is a terminal, else plain (default: auto)" in out
     assert "everything after SCRIPT is passed to the script" in out
+
+
+STREAM_SCRIPT = """
+from pydantic import BaseModel
+from flock_core import Flock
+
+class Topic(BaseModel):
+    name: str
+
+class Draft(BaseModel):
+    text: str
+
+class Review(BaseModel):
+    verdict: str
+
+flock = Flock(model="offline")
+flock.agent("writer").description("Write a draft.").consumes(Topic).publishes(Draft)
+flock.agent("critic").description("Review the topic.").consumes(Topic).publishes(Review)
+result = flock.run(Topic(name="bees"))
+print("published:", result.get(Draft)[0].text)
+print("published:", result.get(Review)[0].verdict)
+"""
+
+
+@pytest.mark.slow  # a child process that imports DSPy for the offline model
+def test_run_stream_prints_plain_token_lines_on_stdout_when_piped(tmp_path: Path) -> None:
+    (tmp_path / "stream.py").write_text(STREAM_SCRIPT, encoding="utf-8")
+    streamed = run_cli(tmp_path, "run", "--stream", "--progress", "plain", "stream.py")
+    lines = streamed.stdout.splitlines()
+    published = [line for line in lines if line.startswith("published: ")]
+    draft, verdict = (line.removeprefix("published: ") for line in published)
+    by_agent: dict[str, list[str]] = {}
+    for line in lines:
+        if line not in published:
+            label, text = line.split(" | ", 1)  # every other line is one line of one activation's tokens
+            by_agent.setdefault(label, []).append(text)
+    assert sorted(by_agent) == ["critic#1", "writer#1"]
+    writer, critic = "\n".join(by_agent["writer#1"]), "\n".join(by_agent["critic#1"])
+    assert writer.startswith("[[ ## draft ## ]]")
+    assert writer.endswith("[[ ## completed ## ]]")
+    assert draft in writer  # what was published is what was streamed
+    assert verdict in critic
+    assert progress_lines(streamed.stderr)[-1].startswith("flock run: finished after")

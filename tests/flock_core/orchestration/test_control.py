@@ -165,6 +165,19 @@ async def test_run_until_keeps_the_rest_when_asked(store: BlackboardStore) -> No
     assert (await flock.get_correlation_status("debate")).state == "cancelled"
 
 
+async def test_a_run_until_that_is_itself_cancelled_cancels_nothing(store: BlackboardStore) -> None:
+    flock, rounds = debate(store)
+    await flock.publish(Argument(text="start"), correlation_id="debate")
+
+    with anyio.move_on_after(0.05):  # a shutdown or Ctrl-C in the middle of the run
+        await flock.run_until(ArtifactCount(Argument, 10_000, correlation_id="debate"))
+    stopped_at = len(rounds)
+
+    assert (await flock.get_correlation_status("debate")).state != "cancelled"
+    await flock.run_until(ArtifactCount(Argument, stopped_at + 2, correlation_id="debate"), timeout=10)
+    assert len(rounds) > stopped_at, "the next run continues the workflow"
+
+
 async def test_a_cancellation_is_an_event_and_a_span(store: BlackboardStore) -> None:
     exporter = InMemorySpanExporter()
     provider = TracerProvider()

@@ -30,7 +30,7 @@ from flock_core.cli._worker import main
 from ..conftest import PG_DSN
 
 WORKERS = Path(__file__).with_name("workers")
-ITEMS = 2000
+ITEMS = 1200
 LEASE_SECONDS = 2.0
 
 
@@ -134,12 +134,13 @@ def owner_pid(owner: str | None) -> int | None:
 
 @pytest.mark.postgres
 @pytest.mark.slow
+@pytest.mark.timeout(300)  # four worker processes and a publisher: minutes on a loaded 2-core machine
 def test_four_workers_run_every_activation_once_even_when_workers_are_killed(pg_schema: str) -> None:
     with workers(pg_schema, *[["--concurrency", "8"]] * 4) as children:
         started = time.monotonic()
         run = publisher(pg_schema, "items", str(ITEMS))
         by_pid = {c.pid: c for c in children}
-        wait_for(pg_schema, "Out", ITEMS // 4)
+        wait_for(pg_schema, "Out", ITEMS // 4, timeout=120)
         # First a worker in the middle of its activations: their leases expire and others run them again.
         router = owner_pid(rows(pg_schema, "SELECT leader FROM router_state")[0][0])
         leases = rows(pg_schema, "SELECT lease_owner, count(*) FROM work_items WHERE status = 'leased' GROUP BY 1")
@@ -147,12 +148,12 @@ def test_four_workers_run_every_activation_once_even_when_workers_are_killed(pg_
         first = by_pid[busy[0][1]] if busy else next(c for c in children if c.pid != router)
         first.send_signal(signal.SIGKILL)
         # Then the router, if a worker routes: another process takes the lead and replays the board.
-        wait_for(pg_schema, "Out", ITEMS // 2)
+        wait_for(pg_schema, "Out", ITEMS // 2, timeout=120)
         router = owner_pid(rows(pg_schema, "SELECT leader FROM router_state")[0][0])
         second = by_pid.get(router or 0) if router != first.pid else None
         if second is not None:
             second.send_signal(signal.SIGKILL)
-        result = finish(run)
+        result = finish(run, timeout=150)
         elapsed = time.monotonic() - started
         killed = {first.pid, *([second.pid] if second is not None else [])}
         stopped = stop([c for c in children if c.pid not in killed])

@@ -35,9 +35,14 @@ class Answer(BaseModel):
 
 
 def answer(request: EvaluationRequest) -> list[BaseModel]:
+    """The question in capitals, streamed word by word while someone listens for tokens."""
     question = request.payloads[0]
     assert isinstance(question, Question)
-    return [Answer(text=question.text.upper())]
+    text = question.text.upper()
+    if request.on_token is not None:
+        for word in text.split(" "):
+            request.on_token(word + " ")
+    return [Answer(text=text)]
 
 
 def make_flock() -> Flock:

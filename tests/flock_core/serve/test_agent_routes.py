@@ -151,6 +151,7 @@ async def test_correlation_status(client: httpx.AsyncClient, flock: Flock) -> No
         "delayed_artifacts": 0,
         "usage": {"input_tokens": 0, "output_tokens": 0, "calls": 0},
         "cancel_reason": None,
+        "pending_approvals": 0,
     }
     assert (await client.get("/api/v1/correlations/unknown")).status_code == 404
 

@@ -65,6 +65,8 @@ async def test_openapi_document_is_written_from_the_registry(client: httpx.Async
         "/api/v1/artifacts/{artifact_id}",
         "/api/v1/agents",
         "/api/v1/agents/{name}/run",
+        "/api/v1/conversations/{conversation_id}",
+        "/api/v1/conversations/{conversation_id}/turns",
         "/api/v1/correlations/{correlation_id}",
         "/api/v1/dead-letters",
         "/api/v1/dead-letters/replay",
@@ -73,6 +75,14 @@ async def test_openapi_document_is_written_from_the_registry(client: httpx.Async
         "/api/v1/events",
         "/metrics",
         "/health",
+        "/api/v1/correlations/{correlation_id}/cancel",
+        "/api/v1/correlations/{correlation_id}/pause",
+        "/api/v1/correlations/{correlation_id}/resume",
+        "/api/v1/board/pause",
+        "/api/v1/board/resume",
+        "/api/v1/approvals",
+        "/api/v1/approvals/{approval_id}/approve",
+        "/api/v1/approvals/{approval_id}/reject",
     }
     schemas = document["components"]["schemas"]
     assert {"Question", "Answer", "WorkflowError", "Artifact", "PublishRequest", "RunRequest", "Question.Mood"} <= set(

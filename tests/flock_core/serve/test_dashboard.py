@@ -7,13 +7,17 @@ import json
 import os
 from pathlib import Path
 
+import anyio
 import httpx
 import pytest
+from pydantic import BaseModel
 
-from flock_core import Flock
+from flock_core import ApprovalRejected, ArtifactPublished, EvaluationRequest, Flock
 from flock_core.serve import start_server
+from flock_core.testing import FunctionEngine
 
 from .cdp import Page, find_chromium, launch
+from .conftest import Answer, Question
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
@@ -104,3 +108,123 @@ async def test_publish_through_the_dashboard(chromium: str, flock: Flock, tmp_pa
         (tmp_path / "dashboard.png").write_bytes(base64.b64decode(shot["data"]))
         await page.evaluate("1")  # drain pending events
         assert [e for e in page.errors if "422" not in e] == []  # Chrome logs the 422 response itself
+
+
+@pytest.mark.timeout(600)  # the fixture may install Chromium first
+async def test_the_dashboard_shows_the_streamed_text_of_running_agents(chromium: str, tmp_path: Path) -> None:
+    gate = anyio.Event()
+
+    async def slow_answer(request: EvaluationRequest) -> list[BaseModel]:
+        assert request.on_token is not None  # the dashboard asked for tokens: the engine streams
+        request.on_token("HELLO ")
+        request.on_token("STREAMING WORLD")
+        await gate.wait()
+        return [Answer(text="done")]
+
+    flock = Flock(engine=FunctionEngine(slow_answer))
+    flock.register_type(Question)
+    flock.register_type(Answer)
+    flock.agent("answerer").consumes(Question).publishes(Answer)
+    async with await start_server(flock, port=0) as server, launch(chromium, tmp_path / "profile") as page:
+        await page.send("Page.navigate", url=server.url + "/")
+        await page.wait_for(
+            "document.body?.dataset.ready === 'true'"
+            " && document.querySelector('#stream-status')?.dataset.state === 'live'"
+        )
+        async with httpx.AsyncClient(base_url=server.url) as http:
+            await http.post("/api/v1/artifacts", json={"type": "Question", "payload": {"text": "hi"}})
+        text = await page.wait_for(
+            "document.querySelector('#running [data-agent=\"answerer\"] pre')?.textContent", timeout=10
+        )
+        assert text == "HELLO STREAMING WORLD"
+        assert await page.evaluate("document.querySelector('#running-empty').hidden")
+        gate.set()
+        await page.wait_for("document.querySelectorAll('#running .running').length === 0", timeout=10)
+        await page.wait_for("!!document.querySelector('#event-feed li[data-kind=\"activation_finished\"]')")
+        kinds = await page.evaluate("[...document.querySelectorAll('#event-feed li')].map(li => li.dataset.kind)")
+        assert "token_streamed" not in kinds  # tokens go to the running box, not to the feed
+
+
+class Note(BaseModel):
+    text: str
+
+
+def reply(request: EvaluationRequest) -> list[BaseModel]:
+    payload = request.payloads[0]
+    if isinstance(payload, Question):
+        return [Answer(text=payload.text.upper())]
+    return [Note(text=f"noted {payload.text}")]  # type: ignore[attr-defined]
+
+
+def approval_flock() -> Flock:
+    """`Question -> answerer (held for the anonymous caller's approval) -> Answer -> archivist -> Note`."""
+    flock = Flock(engine=FunctionEngine(reply))
+    for model in (Question, Answer, Note):
+        flock.register_type(model)
+    flock.agent("answerer").consumes(Question).publishes(Answer).requires_approval("anonymous")
+    flock.agent("archivist").consumes(Answer).publishes(Note)
+    return flock
+
+
+def click(selector: str) -> str:
+    return f"(() => {{ document.querySelector({json.dumps(selector)}).click(); return true; }})()"
+
+
+@pytest.mark.timeout(600)
+async def test_approve_reject_and_control_workflows_from_the_dashboard(chromium: str, tmp_path: Path) -> None:
+    flock = approval_flock()
+    noted = anyio.Event()
+    flock.events.subscribe(
+        lambda e: noted.set() if isinstance(e, ArtifactPublished) and e.artifact.type == "Note" else None
+    )
+    async with await start_server(flock, port=0) as server, launch(chromium, tmp_path / "profile") as page:
+        workflows: dict[str, str] = {}
+        async with httpx.AsyncClient(base_url=server.url) as http:
+            for text in ("keep", "drop"):
+                published = await http.post("/api/v1/artifacts", json={"type": "Question", "payload": {"text": text}})
+                workflows[text] = published.json()["correlation_id"]
+        await page.send("Page.navigate", url=server.url + "/")
+        await page.wait_for(
+            "document.querySelectorAll('#approvals-table tr[data-approval-id]').length === 2", timeout=20
+        )
+        requests = {
+            text: r.id for r in await flock.approvals() for text, cid in workflows.items() if r.correlation_id == cid
+        }
+        assert await flock.get_by_type(Answer) == []
+
+        await page.evaluate(click(f'tr[data-approval-id="{requests["keep"]}"] button[data-action="approve"]'))
+        await page.wait_for("document.querySelector('#approval-result').dataset.outcome === 'approved'")
+        with anyio.fail_after(20):
+            await noted.wait()
+        assert await flock.get_by_type(Note) == [Note(text="noted KEEP")]
+
+        row = f'tr[data-approval-id="{requests["drop"]}"]'
+        await page.evaluate(f"document.querySelector('{row} input[data-role=\"reason\"]').value = 'off topic'")
+        await page.evaluate(click(f'{row} button[data-action="reject"]'))
+        await page.wait_for("document.querySelector('#approval-result').dataset.outcome === 'rejected'")
+        await page.wait_for("document.querySelectorAll('#approvals-table tr[data-approval-id]').length === 0")
+        [rejected] = await flock.get_by_type(ApprovalRejected)
+        assert (rejected.rejected_by, rejected.reason) == ("anonymous", "off topic")
+
+        await page.evaluate(click("#board-pause"))
+        await page.wait_for("document.querySelector('#control-result').dataset.action === 'board-pause'")
+        assert await flock.store.paused_workflows() == frozenset({None})
+        await page.evaluate(click("#board-resume"))
+        await page.wait_for("document.querySelector('#control-result').dataset.action === 'board-resume'")
+        assert await flock.store.paused_workflows() == frozenset()
+
+        keep = workflows["keep"]
+        await page.evaluate(f"document.querySelector('#lineage-cid').value = '{keep}'")
+        await page.evaluate("document.querySelector('#lineage-form').requestSubmit() || true")
+        await page.wait_for("!document.querySelector('#workflow-controls').hidden")
+        for action in ("pause", "resume"):
+            await page.evaluate(click(f"#workflow-{action}"))
+            await page.wait_for(f"document.querySelector('#control-result').dataset.action === '{action}'")
+            assert await flock.store.paused_workflows() == (frozenset({keep}) if action == "pause" else frozenset())
+        await page.evaluate("document.querySelector('#cancel-reason').value = 'enough'")
+        await page.evaluate(click("#workflow-cancel"))
+        await page.wait_for("document.querySelector('#control-result').dataset.action === 'cancel'")
+        assert await page.evaluate("document.querySelector('#control-result').dataset.ok") == "true"
+        status = await flock.get_correlation_status(keep)
+        assert (status.state, status.cancel_reason) == ("cancelled", "enough")
+        assert page.errors == []

@@ -22,7 +22,15 @@ from .conftest import KEYS, key, make_flock
 
 pytestmark = pytest.mark.anyio
 
-TOOLS = ["publish_artifact", "query_artifacts", "get_workflow_status", "run_agent", "list_types"]
+TOOLS = [
+    "publish_artifact",
+    "query_artifacts",
+    "get_workflow_status",
+    "run_agent",
+    "list_types",
+    "list_approvals",
+    "decide_approval",
+]
 
 
 @asynccontextmanager

@@ -96,6 +96,19 @@ async def test_lifespan_worker_in_always_mode_runs_every_publish(flock: Flock) -
         await wait_for_state(http, "local", artifacts=2)
 
 
+async def test_the_always_running_worker_cancels_no_workflow_it_did_not_finish(flock: Flock) -> None:
+    """Its runs end whenever the board is idle: work that is still waiting (here, paused) must stay."""
+    await flock.pause("held")
+    await flock.publish(Question(text="held"), correlation_id="held")
+    app = create_app(flock, drive="always")
+    async with app.router.lifespan_context(app), client_for(app) as http:
+        await flock.publish(Question(text="local"), correlation_id="local")
+        await wait_for_state(http, "local", artifacts=2)
+        assert (await http.get("/api/v1/correlations/held")).json()["state"] != "cancelled"
+        await flock.resume("held")
+        await wait_for_state(http, "held", artifacts=2)
+
+
 async def test_never_mode_leaves_the_work_to_the_user(flock: Flock) -> None:
     app = create_app(flock, drive="never")
     async with app.router.lifespan_context(app), client_for(app) as http:

@@ -15,6 +15,7 @@ from flock_core import (
     ActivationFinished,
     ActivationStarted,
     AgentIdentity,
+    EventBus,
     Flock,
     PrivateVisibility,
     TenantVisibility,
@@ -23,6 +24,7 @@ from flock_core import (
 from flock_core.serve import EventFilter
 from flock_core.serve._metrics import Metrics
 from flock_core.serve._state import ServeState
+from flock_core.serve._stream import _Subscription  # pyright: ignore[reportPrivateUsage]
 from flock_core.serve._worker import Worker
 
 from .conftest import Question, key
@@ -110,10 +112,12 @@ async def test_activation_events_need_every_input_visible(flock: Flock) -> None:
     assert await guest.view(started("k3", "0190a1b2-0000-7000-8000-000000000000")) is None  # missing: denied
 
     assert await guest.view(started("k4", str(visible.id))) is not None
-    assert await guest.view(TokenStreamed("answerer", "k4", "tok")) == {
+    assert await guest.view(TokenStreamed("answerer", "k4", "tok", "c", 1)) == {
         "agent": "answerer",
         "work_key": "k4",
         "text": "tok",
+        "correlation_id": "c",
+        "attempt": 1,
         "kind": "token_streamed",
         "at": IsDatetime(iso_string=True),
     }
@@ -126,3 +130,67 @@ async def test_activation_events_need_every_input_visible(flock: Flock) -> None:
     failed = await guest.view(ActivationFailed("answerer", "k5", "c", "EngineError", "boom"))
     assert failed is not None
     assert (failed["kind"], failed["message"]) == ("activation_failed", "boom")
+
+
+# -- streamed tokens -----------------------------------------------------------------------------------
+
+
+async def test_a_caller_gets_the_tokens_of_visible_activations_only(keyed: httpx.AsyncClient, flock: Flock) -> None:
+    received: dict[str, str] = {}
+
+    async def listen(caller: str, count: int, tokens: bool) -> None:
+        params = {"max_events": count, "tokens": "true" if tokens else "false"}
+        received[caller] = (await keyed.get("/api/v1/events", params=params, headers=key(caller))).text
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(listen, "alice", 6, True)  # the public question, its start, 2 tokens, answer, finish
+        group.start_soon(listen, "admin", 13, True)  # both activations: 4 events each and 2 + 3 tokens
+        group.start_soon(listen, "bob", 4, False)  # the public activation's events, without its tokens
+        await wait_for_stream_clients(keyed, 3, key("admin"))
+        assert flock.events.streaming
+        await flock.publish(Question(text="public question"), correlation_id="open")
+        secret = PrivateVisibility(agents=frozenset({"answerer", "admin"}))
+        await flock.publish(Question(text="merger plan secret"), visibility=secret, correlation_id="closed")
+        await flock.run_until_idle()
+    alice, admin, bob = (parse_frames(received[c]) for c in ("alice", "admin", "bob"))
+    assert "".join(d["text"] for k, d in alice if k == "token_streamed") == "PUBLIC QUESTION "
+    assert "MERGER" not in received["alice"]
+    assert "MERGER" not in received["bob"]
+    [started] = [d for k, d in alice if k == "activation_started"]
+    assert {(d["work_key"], d["correlation_id"]) for k, d in alice if k == "token_streamed"} == {
+        (started["work_key"], "open")
+    }
+    secret_tokens = "".join(d["text"] for k, d in admin if k == "token_streamed" and d["correlation_id"] == "closed")
+    assert secret_tokens == "MERGER PLAN SECRET "
+    assert [k for k, _ in bob] == [
+        "artifact_published",
+        "activation_started",
+        "artifact_published",
+        "activation_finished",
+    ]
+    await wait_for_stream_clients(keyed, 0, key("admin"))
+    assert not flock.events.streaming  # the last token subscriber left: engines stop streaming
+
+
+async def test_tokens_must_be_a_boolean(keyed: httpx.AsyncClient) -> None:
+    bad = await keyed.get("/api/v1/events", params={"tokens": "maybe"}, headers=key("alice"))
+    assert bad.status_code == 422
+    assert "tokens" in bad.text
+
+
+def test_a_slow_client_loses_tokens_first_and_never_blocks_the_run() -> None:
+    subscription = _Subscription(buffer=10, token_buffer=5)
+    bus = EventBus()
+    bus.subscribe(subscription.offer, tokens=True)
+    for number in range(20):  # nobody reads: every emit returns at once
+        bus.emit(TokenStreamed("answerer", "k", f"t{number}"))
+    bus.emit(ActivationFinished("answerer", "k", "c", ()))
+    assert (subscription.dropped, subscription.dropped_tokens) == (15, 15)
+    for _ in range(10):
+        bus.emit(ActivationFailed("answerer", "k", "c", "EngineError", "x"))
+    assert subscription.lagged() == {"kind": "lagged", "dropped": 21, "dropped_tokens": 15}
+    queued = [subscription.receive.receive_nowait() for _ in range(10)]
+    assert [e.kind for e in queued] == ["token_streamed"] * 5 + ["activation_finished"] + ["activation_failed"] * 4
+    assert subscription.lagged()["dropped"] == 0
+    subscription.send.close()
+    subscription.receive.close()

@@ -24,6 +24,8 @@ from flock_core import (
     TenantVisibility,
     Visibility,
 )
+from flock_core._clock import utcnow
+from flock_core.blackboard._approvals import ApprovalRequest, Decision
 from flock_core.blackboard._visibility import audience_tenant
 from flock_core.blackboard._work import Commit, WorkRecord
 from flock_core.blackboard.postgres._store import PostgresBlackboardStore
@@ -174,3 +176,64 @@ async def test_a_mapped_login_must_be_opened_with_its_tenant(
             await store.query(ArtifactQuery())
         await store.close()
     assert str(conninfo_to_dict(dsn)["user"]) == login_role
+
+
+async def test_a_tenant_cancels_and_pauses_only_its_own_workflow(
+    boards: tuple[PostgresBlackboardStore, PostgresBlackboardStore],
+) -> None:
+    operator, acme = boards  # every row of `ROWS` has a work item in the workflow "c"
+    cancelled = await acme.cancel_workflow("c", "acme stops")
+    assert [r.key for r in cancelled] == ["on-acme"]
+    statuses = {r.key: r.status for r in await operator.work()}
+    assert statuses["on-acme"] == "cancelled"
+    assert statuses["on-globex"] == statuses["on-public"] == "pending"  # another tenant's "c" runs on
+    inputs = {a.payload["text"]: a for a in (await operator.query(ArtifactQuery())).items}
+    later = [WorkRecord(f"later-{n}", "writer", 0, (inputs[n].id,), "c") for n in ("acme", "globex")]
+    await operator.commit(Commit(enqueue=tuple(later)))
+    statuses = {r.key: r.status for r in await operator.work()}
+    assert (statuses["later-acme"], statuses["later-globex"]) == ("cancelled", "pending")
+
+    await acme.pause_workflow(None, True)  # acme's whole board: globex's work is still claimed
+    claimed = await operator.claim("w", limit=20, agents=None, lease_until=utcnow() + timedelta(minutes=1))
+    assert "on-globex" in {r.key for r in claimed}
+    await operator.pause_workflow("c", True)
+    await acme.pause_workflow("c", False)  # cannot lift the operator's pause
+    assert "c" in await operator.paused_workflows()
+
+
+async def test_a_tenant_cannot_write_a_control_for_every_tenant(
+    boards: tuple[PostgresBlackboardStore, PostgresBlackboardStore],
+) -> None:
+    operator, acme = boards
+    await operator.pause_workflow("c", True)
+    db = await acme._open()  # pyright: ignore[reportPrivateUsage]
+    async with db.connection() as conn:
+        for forbidden in (
+            "INSERT INTO cancelled_workflows (correlation_id, reason, tenant_id) VALUES ('c', 'x', NULL)",
+            "INSERT INTO paused_workflows (correlation_id, tenant_id) VALUES ('*', 'globex')",
+        ):
+            with pytest.raises(psycopg.Error):
+                async with conn.transaction():
+                    await conn.execute(forbidden)  # pyright: ignore[reportArgumentType]
+        async with conn.transaction():
+            deleted = await conn.execute("DELETE FROM paused_workflows RETURNING 1")
+            assert await deleted.fetchall() == []
+    assert await operator.paused_workflows() == frozenset({"c"})
+
+
+async def test_a_tenant_sees_only_its_own_approval_requests(
+    boards: tuple[PostgresBlackboardStore, PostgresBlackboardStore],
+) -> None:
+    operator, acme = boards
+    held = [
+        ApprovalRequest(name, "writer", "c", f"on-{name}", (artifact(name),), frozenset({"editor"}), utcnow())
+        for name in ("acme", "globex", "public")
+    ]
+    await operator.commit(Commit(hold=tuple(held)))
+    assert [r.agent for r in await operator.approvals()] == ["writer"] * 3
+    assert sorted(r.id for r in await acme.approvals()) == ["acme", "public"]
+    assert await acme.approval("globex") is None
+    decision = Decision("globex", "approved", "editor", utcnow())
+    with pytest.raises(StoreError, match="no approval request"):  # it does not exist for acme
+        await acme.commit(Commit(decide=decision))
+    assert (await operator.approval("globex")).status == "pending"  # type: ignore[union-attr]

@@ -208,9 +208,14 @@ async def main(path: str, name: str, mode: str, count: int) -> None:
             print(await store.append(artifact), artifact.id)
     else:
         keys = [f"k{i}" for i in range(count)]
+        other = Path(f"{path}.{'b' if name == 'a' else 'a'}.first")
         for key in keys if name == "a" else reversed(keys):
             if await store.lease(key, name, datetime(2100, 1, 1, tzinfo=UTC)) is not None:
                 print(key)
+                if not Path(f"{path}.{name}.first").exists():  # wait until both lease: they race from here
+                    Path(f"{path}.{name}.first").touch()
+                    while not other.exists():
+                        await anyio.sleep(0.001)
     await store.close()
 
 

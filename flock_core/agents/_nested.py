@@ -1,0 +1,165 @@
+"""Nested workflows: a whole `Flock` used as the engine of one agent of another (`.runs(inner)`).
+
+Each activation of the outer agent publishes its inputs into the inner Flock as a new workflow, runs the
+inner Flock until idle under its own agents and contracts, and returns the inner artifacts of the outer
+agent's declared output types; the outer contract then checks them like any engine's outputs.
+
+Where the inner artifacts live: in the inner Flock's own store, where they run (its own routing, work
+queue and circuit breaker: an inner artifact never activates an outer agent), and, once the outer
+activation commits, as a copy on the outer board, tagged `NESTED_TAG` and never routed there. The copies
+keep their inner workflow's correlation id (`{outer correlation id}/{agent}/{uuid}`), so the outer
+workflow's results and status hold only its own artifacts, while the outer board holds the whole lineage
+(outer output <- inner artifacts <- outer input), committed atomically with the outer outputs; no copy
+is made of a run whose result the outer contract rejected.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+import anyio
+from pydantic import BaseModel
+
+from .._ids import new_id
+from .._usage import Usage
+from ..blackboard._artifacts import Artifact
+from ..blackboard._registry import TypeRegistry
+from ..blackboard._store import ArtifactQuery, BlackboardStore
+from ..blackboard._visibility import Visibility, combine
+from ..exceptions import EngineError
+from ._engine import EvaluationRequest, EvaluationResult
+from ._flow import read_visibility
+
+__all__ = ["NESTED_TAG", "NestedWorkflow", "WorkflowEngine"]
+
+NESTED_TAG = "flock:nested"
+"""The tag of a nested workflow's artifacts copied onto the outer board (for lineage; never routed there)."""
+
+_ERROR_TYPE = "WorkflowError"
+_log = logging.getLogger("flock_core.nested")
+
+
+class NestedWorkflow(Protocol):
+    """What `WorkflowEngine` needs of the inner workflow: a `Flock` has all of it."""
+
+    @property
+    def registry(self) -> TypeRegistry:
+        """The inner Flock's types (the outer inputs' types must be registered there too)."""
+        ...
+
+    @property
+    def store(self) -> BlackboardStore:
+        """Where the inner artifacts are stored and run."""
+        ...
+
+    async def publish(
+        self,
+        obj: BaseModel | Mapping[str, Any],
+        *,
+        visibility: Visibility | None = None,
+        correlation_id: str | None = None,
+        produced_by: str = ...,
+    ) -> Artifact:
+        """Publish an input of the inner workflow."""
+        ...
+
+    async def run_until_idle(self, timeout: float | None = None) -> None:
+        """Run the inner Flock until nothing is left to do."""
+        ...
+
+    async def cancel(self, correlation_id: str, *, reason: str = ...) -> int:
+        """Cancel one inner workflow."""
+        ...
+
+    async def get_correlation_status(self, correlation_id: str) -> CorrelationUsage:
+        """Where one inner workflow stands (its token usage is the outer activation's)."""
+        ...
+
+
+class CorrelationUsage(Protocol):
+    """The part of a workflow's status a nested run reads: its model usage."""
+
+    @property
+    def usage(self) -> Usage:
+        """The tokens and calls of the workflow's activations."""
+        ...
+
+
+class WorkflowEngine:
+    """Runs a nested workflow (an inner `Flock`) as the engine of one outer agent. See the module docstring.
+
+    Inner runs of one inner Flock are driven one at a time (the Flock runs one loop), but a run drives
+    every inner workflow published so far: concurrent outer activations share one inner run.
+
+    Args:
+        workflow: the inner Flock.
+        timeout: seconds one inner run may take (`None`: unbounded); past it the activation fails.
+    """
+
+    def __init__(self, workflow: NestedWorkflow, *, timeout: float | None = None) -> None:
+        self.workflow = workflow
+        self.timeout = timeout
+        self._driving = anyio.Lock()
+
+    def __repr__(self) -> str:
+        return f"WorkflowEngine({self.workflow!r})"
+
+    async def evaluate(self, request: EvaluationRequest) -> EvaluationResult:
+        """Publish the inputs into a new inner workflow, run it, and return its outputs of the declared types."""
+        agent = request.agent.name
+        outer = request.inputs[0].correlation_id if request.inputs else "tick"
+        correlation_id = f"{outer}/{agent}/{new_id()}"
+        copies: dict[str, Artifact] = {}
+        try:
+            for artifact, payload in zip(request.inputs, request.payloads, strict=True):
+                inner = await self.workflow.publish(
+                    payload, visibility=artifact.visibility, correlation_id=correlation_id, produced_by=agent
+                )
+                copies[str(inner.id)] = artifact
+            async with self._driving:
+                await self.workflow.run_until_idle(self.timeout)
+        except BaseException:
+            with anyio.CancelScope(shield=True):  # an outer cancellation (or failure) ends the inner run too
+                await self.workflow.cancel(correlation_id, reason=f"the outer activation of {agent!r} ended")
+            raise
+        run = (await self.workflow.store.query(ArtifactQuery(correlation_id=correlation_id))).items
+        usage = (await self.workflow.get_correlation_status(correlation_id)).usage
+        return self._result(request, run, copies, usage)
+
+    def _result(
+        self, request: EvaluationRequest, run: Sequence[Artifact], copies: Mapping[str, Artifact], usage: Usage
+    ) -> EvaluationResult:
+        agent = request.agent.name
+        wanted = set(request.group.types)
+        produced = [a for a in run if a.type in wanted and str(a.id) not in copies]
+        errors = [a for a in run if a.type == _ERROR_TYPE]
+        if errors and not produced:
+            detail = "; ".join(f"{e.payload.get('agent')}: {e.payload.get('message')}" for e in errors)
+            raise EngineError(agent, f"the nested workflow failed: {detail}", usage=usage)
+        outputs: list[BaseModel] = []
+        for artifact in produced:
+            model = next(
+                m for m, n in zip(request.group.models, request.group.types, strict=True) if n == artifact.type
+            )
+            outputs.append(artifact.as_model(model))
+        ceiling = read_visibility((*request.inputs, *request.context))
+        trail = tuple(_on_outer_board(a, request, copies, ceiling) for a in run)
+        derived = tuple(a.id for a in produced)
+        return EvaluationResult(outputs=outputs, usage=usage, trail=trail, derived_from=derived)
+
+
+def _on_outer_board(
+    artifact: Artifact, request: EvaluationRequest, copies: Mapping[str, Artifact], ceiling: Visibility
+) -> Artifact:
+    """The copy of an inner artifact for the outer board: in its inner workflow, never more visible than what
+    the outer activation read, tagged `NESTED_TAG`; an inner input copy derives from its outer input."""
+    source = copies.get(str(artifact.id))
+    changes: dict[str, Any] = {
+        "visibility": combine(artifact.visibility, ceiling),
+        "tags": artifact.tags | {NESTED_TAG},
+    }
+    if source is not None:
+        changes["consumed_from"] = (source.id,)
+    return artifact.model_copy(update=changes)
