@@ -24,6 +24,7 @@ from engines import DSPyEngine
 from flock_core import BlackboardStore, EvaluationRequest, Flock, InMemoryBlackboardStore, WorkflowError, __version__
 from flock_core.testing import FunctionEngine
 
+from ._backpressure import backpressure
 from ._dspy_floor import makespan_dspy
 from ._floors import makespan_floor, memory_floor, overhead_floor
 from ._payloads import CALLS_PER_WORKFLOW, FAN_OUT, MODELS, STAGES, Note, Review, Topic, advance, note
@@ -238,4 +239,5 @@ WORKLOADS: dict[WorkloadName, Workload] = {
     "scaling": scaling,
     "http_publish": http_publish,
     "flow_cost": flow_cost,
+    "backpressure": backpressure,
 }

@@ -29,6 +29,7 @@ WorkloadName = Literal[
     "scaling",
     "http_publish",
     "flow_cost",
+    "backpressure",
 ]
 """The workloads a driver implements; the `*_floor` ones (ours only) do the same work without a framework."""
 StoreKind = Literal["memory", "sqlite", "postgres"]
@@ -65,6 +66,8 @@ class Job:
         lm: `first_output` through the DSPy engine and the fake model instead of a deterministic engine.
         warmup: unmeasured runs first (makespan: loads DSPy and fills the board with one workflow).
         workers: `flock worker` processes of the `scaling` workload.
+        max_pending: the `backpressure` workload's `Flock(max_pending=...)` (0: no bound).
+        timeout: seconds the driver process may take before the measurement fails.
     """
 
     workload: WorkloadName
@@ -77,6 +80,8 @@ class Job:
     lm: bool = False
     warmup: int = 0
     workers: int = 1
+    max_pending: int = 0
+    timeout: float = 600.0
 
     def dump(self, path: Path) -> None:
         """Write the job as JSON."""

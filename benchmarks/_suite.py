@@ -39,6 +39,9 @@ class Sizes:
     scaling_latency: float = 0.1
     http_requests: int = 2_000
     flow_context: int = 50
+    backpressure_inputs: int = 100_000
+    backpressure_bound: int = 1_000
+    backpressure_concurrency: int = 256
 
 
 FULL = Sizes()
@@ -55,6 +58,9 @@ SMOKE = Sizes(
     scaling_inputs=4,
     scaling_latency=0.01,
     http_requests=20,
+    backpressure_inputs=40,
+    backpressure_bound=8,
+    backpressure_concurrency=4,
 )
 
 
@@ -432,6 +438,40 @@ _HTTP_NOTE = (
 )
 
 
+def backpressure(bench: Bench) -> list[Row]:
+    """8. Peak RSS while inputs flow through a 3-stage pipeline whose engine sleeps 10 ms, with and without a bound."""
+    sizes = bench.sizes
+    job = Job("backpressure", size=sizes.backpressure_inputs, concurrency=sizes.backpressure_concurrency,
+              max_pending=sizes.backpressure_bound, timeout=max(600.0, sizes.backpressure_inputs / 20))  # fmt: skip
+    bounded = bench.each_run(bench.ours, job, sizes.runs)
+    unbounded = bench.each_run(bench.ours, replace(job, max_pending=0), sizes.runs)
+    name = (
+        f"8. Back-pressure: {sizes.backpressure_inputs:,} inputs x {len(STAGES)} stages, engine sleeps 10 ms, "
+        f"SQLite board, max_concurrency {sizes.backpressure_concurrency}"
+    )
+    bound = f"max_pending={sizes.backpressure_bound:,}"
+    none = "Flock has no bound on publish"
+    return [
+        Row(name, f"peak RSS (MiB), {bound}", series(bounded, "peak_mb"), none, series(unbounded, "peak_mb"),
+            "no bound", note=_BACKPRESSURE_NOTE),
+        Row(name, f"RSS growth over the run (MiB), {bound}", _growth(bounded), none, _growth(unbounded), "no bound"),
+        Row(name, f"inputs/s, {bound}", series(bounded, "inputs_per_s"), none, series(unbounded, "inputs_per_s"),
+            "no bound"),
+    ]  # fmt: skip
+
+
+def _growth(outcome: list[Outcome] | str) -> Cell:
+    if isinstance(outcome, str):
+        return outcome
+    return Figure.of(o.series["peak_mb"][0] - o.series["baseline_mb"][0] for o in outcome)
+
+
+_BACKPRESSURE_NOTE = (
+    "ru_maxrss of one process per run; the artifacts live in the SQLite file, so RSS is the run's own state: "
+    "without a bound every input is queued (with its artifact) before the first activation runs"
+)
+
+
 WORKLOADS: dict[str, Callable[[Bench], list[Row]]] = {
     "overhead": overhead,
     "latency": latency_bound,
@@ -440,4 +480,5 @@ WORKLOADS: dict[str, Callable[[Bench], list[Row]]] = {
     "durable": durable,
     "scaling": worker_scaling,
     "security": security,
+    "backpressure": backpressure,
 }

@@ -116,6 +116,7 @@ class Attr:
     FAILED_ACTIVATIONS: Final = "flock.failed_activations"
     WORK_KEY: Final = "flock.work.key"
     ATTEMPT: Final = "flock.work.attempt"
+    RETRY_AT: Final = "flock.work.retry_at"
     TICK: Final = "flock.tick"
     WORKFLOW: Final = "flock.workflow.name"
     CANCEL_REASON: Final = "flock.cancel.reason"

@@ -29,7 +29,8 @@ __all__ = [
 WorkStatus = Literal["pending", "leased", "done", "failed", "cancelled"]
 FINISHED: frozenset[WorkStatus] = frozenset({"done", "failed", "cancelled"})
 """The states a work item never leaves on its own (only `requeue` puts a failed item back)."""
-Outcome = Literal["done", "failed"]
+Outcome = Literal["done", "failed", "retry"]
+"""How a step ends its work item: done, failed for good (a dead letter), or pending again for a retry."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +96,8 @@ class WorkRecord:
         last_error: the error of the last failed attempt.
         lease_owner: the worker holding it while leased; once done or failed, the last one that held it.
         lease_until: when an abandoned lease may be taken over.
+        retry_at: for a pending item whose last attempt failed with a transient error: not claimed
+            before this time (its backoff); `None` for a first attempt.
     """
 
     key: str
@@ -110,6 +113,7 @@ class WorkRecord:
     last_error: str | None = None
     lease_owner: str | None = None
     lease_until: datetime | None = None
+    retry_at: datetime | None = None
 
 
 def leased(record: WorkRecord, owner: str, until: datetime) -> WorkRecord:
@@ -123,7 +127,7 @@ def leased(record: WorkRecord, owner: str, until: datetime) -> WorkRecord:
     r = record
     return WorkRecord(
         r.key, r.agent, r.subscription, r.input_ids, r.correlation_id, r.priority, r.batched, r.tick,
-        "leased", r.attempts + 1, r.last_error, owner, until,
+        "leased", r.attempts + 1, r.last_error, owner, until, r.retry_at,
     )  # fmt: skip
 
 
@@ -136,7 +140,7 @@ def finished(record: WorkRecord, status: WorkStatus, error: str | None) -> WorkR
     r = record
     return WorkRecord(
         r.key, r.agent, r.subscription, r.input_ids, r.correlation_id, r.priority, r.batched, r.tick,
-        status, r.attempts, error, r.lease_owner, r.lease_until,
+        status, r.attempts, error, r.lease_owner, r.lease_until, r.retry_at,
     )  # fmt: skip
 
 
@@ -158,8 +162,9 @@ class Commit:
         enqueue: work items they complete (inserted unless the key exists; their inputs count as consumed).
         complete: the key of the work item this step finishes, if any. When that item is already done or
             failed, the store writes nothing and `commit` returns False, so no output is stored twice.
-        outcome: how `complete` ends.
-        error: the error message of a failed item.
+        outcome: how `complete` ends: `"retry"` puts it back to pending (its attempts kept) until `retry_at`.
+        error: the error of a failed (or retried) item.
+        retry_at: with `outcome="retry"`, when the item may run again.
         consumed: extra `(agent, artifact id)` consumption records (for `Flock.invoke`).
         timers: timer states to save.
         expired_joins: expired join records to save.
@@ -173,6 +178,7 @@ class Commit:
     complete: str | None = None
     outcome: Outcome = "done"
     error: str | None = None
+    retry_at: datetime | None = None
     consumed: tuple[tuple[str, UUID], ...] = ()
     timers: tuple[TimerState, ...] = ()
     expired_joins: tuple[ExpiredJoin, ...] = ()

@@ -191,3 +191,10 @@ def test_http_publish_and_information_flow_cost() -> None:
     assert min(http.series["ms_per_request"]) > 0
     flow = run(Job("flow_cost", size=10, runs=2))
     assert len(flow.series["us_per_activation"]) == 2
+
+
+@pytest.mark.parametrize("max_pending", [0, 8])
+def test_backpressure_with_and_without_a_bound(max_pending: int) -> None:
+    outcome = run(Job("backpressure", size=30, concurrency=4, max_pending=max_pending))
+    assert set(outcome.series) == {"baseline_mb", "peak_mb", "inputs_per_s"}
+    assert outcome.info["inputs"] == 30

@@ -72,6 +72,7 @@ def test_the_tree_drawing_parses() -> None:
         "BoardInUseError": "StoreError",
         "CircuitBreakerTripped": "RuntimeFlockError",
         "ConversationClosedError": "RuntimeFlockError",
+        "QueueFullError": "RuntimeFlockError",
         "McpError": "RuntimeFlockError",
         "RunTimeoutError": "RuntimeFlockError",
     }

@@ -117,7 +117,7 @@ class InMemoryBlackboardStore:
         for agent, artifact_id in commit.consumed:
             self._consumers.setdefault(artifact_id, set()).add(agent)
         if commit.complete is not None:
-            self._work[commit.complete] = finished(self._work[commit.complete], commit.outcome, commit.error)
+            self._work[commit.complete] = _completed(self._work[commit.complete], commit)
         self._timers.update({t.agent: t for t in commit.timers})
         self._expired.extend(commit.expired_joins)
         self._approvals.update({request.id: request for request in commit.hold})
@@ -244,7 +244,10 @@ class InMemoryBlackboardStore:
         record = self._work.get(key)
         if record is None or record.status != "failed":
             return False
-        self._work[key] = dataclasses.replace(record, status="pending", attempts=0, lease_owner=None, lease_until=None)
+        self._work[key] = dataclasses.replace(
+            record, status="pending", attempts=0, lease_owner=None, lease_until=None, retry_at=None
+        )
+        self._notify()
         return True
 
     async def cancel_workflow(self, correlation_id: str, reason: str) -> list[WorkRecord]:
@@ -385,3 +388,17 @@ class InMemoryBlackboardStore:
     async def list(self) -> list[Artifact]:
         """Every artifact on the board, oldest first."""
         return [*(await self.query(ArtifactQuery())).items]
+
+
+def _completed(record: WorkRecord, commit: Commit) -> WorkRecord:
+    """`record` as `commit` ends it: done or failed, or pending again until `commit.retry_at` (a retry)."""
+    if commit.outcome == "retry":
+        return dataclasses.replace(
+            record,
+            status="pending",
+            last_error=commit.error,
+            retry_at=commit.retry_at,
+            lease_owner=None,
+            lease_until=None,
+        )
+    return finished(record, commit.outcome, commit.error)

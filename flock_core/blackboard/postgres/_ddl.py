@@ -85,5 +85,7 @@ MIGRATIONS: tuple[tuple[LiteralString, ...], ...] = (
     ),
     # 4: outputs held for approval; cancelled and paused workflows carry their tenant (see `_approvals`).
     APPROVALS_MIGRATION,
+    # 5: retries: a pending work item whose last attempt failed is not claimed before `retry_at`.
+    ("ALTER TABLE work_items ADD COLUMN retry_at TIMESTAMPTZ",),
 )
 """Schema migrations in order; each step is a list of statements applied in one transaction."""

@@ -118,6 +118,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
         "CREATE INDEX approvals_status ON approvals (status, seq)",
     ),
+    # 4: retries: a pending work item whose last attempt failed is not claimed before `retry_at`.
+    ("ALTER TABLE work_items ADD COLUMN retry_at TEXT",),
 )
 """Schema migrations in order; each step is a list of statements applied in one transaction."""
 
@@ -130,7 +132,7 @@ ARTIFACT_JSON = """json_object(
 
 WORK_COLUMNS = (
     "key, agent, subscription, input_ids, correlation_id, priority, batched, tick, status, attempts, "
-    "last_error, lease_owner, lease_until"
+    "last_error, lease_owner, lease_until, retry_at"
 )
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -234,6 +236,7 @@ def work_row(record: WorkRecord) -> tuple[Any, ...]:
         record.last_error,
         record.lease_owner,
         _iso(record.lease_until),
+        _iso(record.retry_at),
     )
 
 
@@ -254,6 +257,7 @@ def row_work(row: Sequence[Any]) -> WorkRecord:
         last_error=row[10],
         lease_owner=row[11],
         lease_until=_time(row[12]),
+        retry_at=_time(row[13]),
     )
 
 
