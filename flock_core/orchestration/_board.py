@@ -153,7 +153,7 @@ class LocalBoard:
         self._routing = routing
         self._runtime = runtime
         self._agents = agents
-        self._steps = anyio.Lock()
+        self._steps = anyio.Lock(fast_acquire=True)  # taken per step: a free lock must not yield
 
     @property
     def lease(self) -> timedelta | None:
