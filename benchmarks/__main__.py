@@ -1,7 +1,8 @@
 """`python -m benchmarks` (`make bench`): run every workload on both frameworks and print the table.
 
 Options: `--smoke` (toy sizes, every code path), `--runs N`, `--no-flock` (our side only), `--only NAME`
-(repeatable; one of the workload names below), `--out DIR` (default `benchmarks/results`).
+(repeatable; one of the workload names below), `--out DIR` (default `benchmarks/results`), `--size NAME=N`
+(repeatable; override one of `Sizes`, e.g. `backpressure_inputs=20000`).
 """
 
 from __future__ import annotations
@@ -42,7 +43,22 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-flock", action="store_true", help="skip Flock's side")
     parser.add_argument("--only", action="append", choices=sorted(WORKLOADS), help="run only these workloads")
     parser.add_argument("--out", type=Path, default=RESULTS, help="where latest.json and latest.md go")
+    parser.add_argument(
+        "--size",
+        action="append",
+        default=[],
+        type=_size,
+        metavar="NAME=N",
+        help="override one size (e.g. backpressure_inputs=20000; see benchmarks._suite.Sizes)",
+    )
     return parser
+
+
+def _size(text: str) -> tuple[str, int]:
+    name, _, value = text.partition("=")
+    if name not in Sizes.__dataclass_fields__ or not value.isdigit():
+        raise argparse.ArgumentTypeError(f"expected NAME=N with NAME a field of Sizes, got {text!r}")
+    return name, int(value)
 
 
 def _flock(skip: bool) -> tuple[Interpreter | None, FlockEnv | None, str]:
@@ -106,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     sizes = SMOKE if args.smoke else FULL
     if args.runs is not None:
         sizes = replace(sizes, runs=args.runs, import_runs=max(args.runs, sizes.import_runs))
+    if args.size:
+        sizes = replace(sizes, **dict(args.size))
     flock, flock_env, missing = _flock(args.no_flock)
     bench = Bench(sizes, Interpreter("ours", Path(sys.executable)), flock, missing, _log)
     rows: list[Row] = []

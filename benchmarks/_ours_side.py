@@ -24,6 +24,7 @@ from engines import DSPyEngine
 from flock_core import BlackboardStore, EvaluationRequest, Flock, InMemoryBlackboardStore, WorkflowError, __version__
 from flock_core.testing import FunctionEngine
 
+from ._backpressure import backpressure
 from ._dspy_floor import makespan_dspy
 from ._floors import makespan_floor, memory_floor, overhead_floor
 from ._payloads import CALLS_PER_WORKFLOW, FAN_OUT, MODELS, STAGES, Note, Review, Topic, advance, note
@@ -31,17 +32,19 @@ from ._protocol import Job, Outcome, WorkloadName
 from ._rss import peak_rss_mb
 from ._scaling import scaling
 from ._security import flow_cost, http_publish
+from ._stages import overhead_stages
 
-__all__ = ["WORKLOADS", "drop_schema", "postgres_problem"]
+__all__ = ["WORKLOADS", "drop_schema", "pipeline", "postgres_problem", "step"]
 
 Workload = Callable[[Job, float], Coroutine[Any, Any, Outcome]]
 
 
-def _advance(request: EvaluationRequest) -> list[BaseModel]:
+def step(request: EvaluationRequest) -> list[BaseModel]:
+    """The deterministic engine of the pipeline: the next stage's payload."""
     return [advance(request.payloads[0])]
 
 
-def _pipeline(flock: Flock, *, fan_out: int) -> Flock:
+def pipeline(flock: Flock, *, fan_out: int) -> Flock:
     """Declare the 3-stage pipeline (stage 1 publishes `fan_out` outputs per input)."""
     for model in MODELS:
         flock.register_type(model)
@@ -64,18 +67,22 @@ async def _expect(flock: Flock, model: type[BaseModel], count: int) -> None:
 
 
 async def overhead(job: Job, started: float) -> Outcome:
-    """Throughput of the 3-stage pipeline with a deterministic engine: `job.size` topics per run."""
+    """Throughput of the 3-stage pipeline with a deterministic engine: `job.size` topics per run, on `job.store`."""
     del started
     outcome = Outcome()
     for _ in range(job.runs):
         gc.collect()
-        flock = _pipeline(Flock(engine=FunctionEngine(_advance), max_concurrency=job.concurrency), fan_out=1)
-        begin = time.perf_counter()
-        for i in range(job.size):
-            await flock.publish(Topic(name=f"topic {i}"))
-        await flock.run_until_idle()
-        elapsed = time.perf_counter() - begin
-        await _expect(flock, Review, job.size)
+        with _store(job) as store:
+            engine = FunctionEngine(step)
+            flock = pipeline(Flock(store=store, engine=engine, max_concurrency=job.concurrency), fan_out=1)
+            await flock.start()
+            begin = time.perf_counter()
+            for i in range(job.size):
+                await flock.publish(Topic(name=f"topic {i}"))
+            await flock.run_until_idle(timeout=300)
+            elapsed = time.perf_counter() - begin
+            await _expect(flock, Review, job.size)
+            await flock.shutdown()
         outcome.add("artifacts_per_s", job.size / elapsed)
         outcome.add("us_per_activation", elapsed / (len(STAGES) * job.size) * 1e6)
         del flock  # collected before the next run starts its clock
@@ -93,7 +100,7 @@ async def makespan(job: Job, started: float) -> Outcome:
     """
     del started
     outcome = Outcome()
-    flock = _pipeline(Flock(engine=_lm_engine(job), max_concurrency=job.concurrency), fan_out=FAN_OUT)
+    flock = pipeline(Flock(engine=_lm_engine(job), max_concurrency=job.concurrency), fan_out=FAN_OUT)
     for run in range(job.warmup + job.runs):
         window_start, begin, cpu = time.time(), time.perf_counter(), time.process_time()
         await flock.publish(Topic(name=f"topic {run}"))
@@ -110,7 +117,7 @@ async def makespan(job: Job, started: float) -> Outcome:
 async def first_output(job: Job, started: float) -> Outcome:
     """From the start of the process (before importing the framework) to the first output on the board."""
     outcome = Outcome()
-    engine = _lm_engine(job) if job.lm else FunctionEngine(_advance)
+    engine = _lm_engine(job) if job.lm else FunctionEngine(step)
     flock = Flock(engine=engine)
     for model in MODELS:
         flock.register_type(model)
@@ -127,7 +134,7 @@ async def memory(job: Job, started: float) -> Outcome:
     """Peak RSS after `job.size` artifacts on the in-memory board (one run per process)."""
     del started
     outcome = Outcome()
-    flock = Flock(engine=FunctionEngine(_advance))
+    flock = Flock(engine=FunctionEngine(step))
     flock.register_type(Note)
     await flock.start()
     outcome.add("baseline_mb", peak_rss_mb())
@@ -221,6 +228,7 @@ async def durable(job: Job, started: float) -> Outcome:
 WORKLOADS: dict[WorkloadName, Workload] = {
     "overhead": overhead,
     "overhead_floor": overhead_floor,
+    "overhead_stages": overhead_stages,
     "makespan": makespan,
     "makespan_floor": makespan_floor,
     "makespan_dspy": makespan_dspy,
@@ -231,4 +239,5 @@ WORKLOADS: dict[WorkloadName, Workload] = {
     "scaling": scaling,
     "http_publish": http_publish,
     "flow_cost": flow_cost,
+    "backpressure": backpressure,
 }

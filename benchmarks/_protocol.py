@@ -11,13 +11,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal, cast
 
-__all__ = ["Job", "Outcome", "Side", "StoreKind", "WorkloadName"]
+__all__ = ["STAGE_NAMES", "Job", "Outcome", "Side", "StoreKind", "WorkloadName"]
 
 Side = Literal["ours", "flock"]
 """Which framework a driver runs."""
 WorkloadName = Literal[
     "overhead",
     "overhead_floor",
+    "overhead_stages",
     "makespan",
     "makespan_floor",
     "makespan_dspy",
@@ -28,10 +29,26 @@ WorkloadName = Literal[
     "scaling",
     "http_publish",
     "flow_cost",
+    "backpressure",
 ]
 """The workloads a driver implements; the `*_floor` ones (ours only) do the same work without a framework."""
 StoreKind = Literal["memory", "sqlite", "postgres"]
 """The blackboard store of the `durable` workload."""
+STAGE_NAMES = (
+    "publish an input (validate, workflow, span)",
+    "route (subscriptions, visibility, work items)",
+    "commit: store (artifacts, work items, completion)",
+    "commit: listeners, queue hand-off",
+    "lease the work item",
+    "run_item: tracing span, circuit breaker",
+    "context (query, visibility)",
+    "run: hooks, requests, output visibility",
+    "engine (the agent's own work)",
+    "contract (validate outputs, counts)",
+    "build output artifacts",
+    "other: runtime scheduling, tasks, loop",
+)
+"""The stages of one activation that `overhead_stages` times, in the order of the loop; `other` last."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +66,8 @@ class Job:
         lm: `first_output` through the DSPy engine and the fake model instead of a deterministic engine.
         warmup: unmeasured runs first (makespan: loads DSPy and fills the board with one workflow).
         workers: `flock worker` processes of the `scaling` workload.
+        max_pending: the `backpressure` workload's `Flock(max_pending=...)` (0: no bound).
+        timeout: seconds the driver process may take before the measurement fails.
     """
 
     workload: WorkloadName
@@ -61,6 +80,8 @@ class Job:
     lm: bool = False
     warmup: int = 0
     workers: int = 1
+    max_pending: int = 0
+    timeout: float = 600.0
 
     def dump(self, path: Path) -> None:
         """Write the job as JSON."""

@@ -18,7 +18,6 @@ from ._protocol import Job, Outcome, Side
 __all__ = ["BenchError", "Interpreter", "compile_packages", "run_job", "time_snippet"]
 
 ROOT = Path(__file__).resolve().parent.parent
-_TIMEOUT = 600.0
 
 
 class BenchError(Exception):
@@ -40,7 +39,9 @@ class Interpreter:
         return env
 
 
-def _run(interpreter: Interpreter, args: list[str], folder: Path, extra: Mapping[str, str] | None) -> None:
+def _run(
+    interpreter: Interpreter, args: list[str], folder: Path, extra: Mapping[str, str] | None, timeout: float = 600.0
+) -> None:
     log = folder / "output.log"
     with log.open("w") as output:
         try:
@@ -51,11 +52,11 @@ def _run(interpreter: Interpreter, args: list[str], folder: Path, extra: Mapping
                 stdin=subprocess.DEVNULL,
                 stdout=output,
                 stderr=subprocess.STDOUT,
-                timeout=_TIMEOUT,
+                timeout=timeout,
                 check=False,
             )
         except subprocess.TimeoutExpired as error:
-            raise BenchError(f"{interpreter.side}: timed out after {_TIMEOUT:.0f} s") from error
+            raise BenchError(f"{interpreter.side}: timed out after {timeout:.0f} s") from error
     if done.returncode != 0:
         lines = [line for line in log.read_text(errors="replace").splitlines() if line.strip()]
         raise BenchError(f"{interpreter.side}: exit status {done.returncode}: {' | '.join(lines[-3:])[-300:]}")
@@ -67,7 +68,7 @@ def run_job(interpreter: Interpreter, job: Job, extra: Mapping[str, str] | None 
         folder = Path(scratch)
         job.dump(folder / "job.json")
         args = ["-m", "benchmarks._driver", interpreter.side, str(folder / "job.json"), str(folder / "out.json")]
-        _run(interpreter, args, folder, extra)
+        _run(interpreter, args, folder, extra, job.timeout)
         return Outcome.load(folder / "out.json")
 
 

@@ -34,8 +34,11 @@ class ContextItem(BaseModel):
 
     @classmethod
     def of(cls, artifact: Artifact) -> ContextItem:
-        """The context record of `artifact` (its id, tags and timestamps are left out of the prompt)."""
-        return cls(type=artifact.type, producer=artifact.produced_by, payload=artifact.payload)
+        """The context record of `artifact` (its id, tags and timestamps are left out of the prompt).
+
+        The artifact's fields were validated when it was stored: they are not validated (and copied) again.
+        """
+        return cls.model_construct(type=artifact.type, producer=artifact.produced_by, payload=artifact.payload)
 
 
 class PreviousOutput(BaseModel):

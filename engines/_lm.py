@@ -11,6 +11,7 @@ from dspy.utils.callback import BaseCallback
 
 from flock_core.exceptions import ConfigurationError
 
+from ._adapters import CachedChatAdapter
 from ._gated import GatedLM
 from ._offline import OfflineLM
 from ._recorder import LMRelay
@@ -22,7 +23,7 @@ __all__ = ["ObservedLM", "make_adapter", "make_lm"]
 _ADAPTERS: dict[str, Callable[[dspy.BaseLM], dspy.Adapter]] = {
     # ChatAdapter's silent second call with JSONAdapter after a parse error is off: a reply that does not
     # parse becomes a ContractViolation, and the core's repair attempt shows the model what went wrong.
-    "chat": lambda lm: dspy.ChatAdapter(use_json_adapter_fallback=False),
+    "chat": lambda lm: CachedChatAdapter(use_json_adapter_fallback=False),
     "json": lambda lm: dspy.JSONAdapter(),
     "xml": lambda lm: dspy.XMLAdapter(),
     "two_step": lambda lm: dspy.TwoStepAdapter(extraction_model=lm),

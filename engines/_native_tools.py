@@ -16,6 +16,7 @@ from typing import Any
 import dspy
 from dspy.adapters.types.tool import ToolCallResults
 
+from ._adapters import CachedChatAdapter
 from ._tools import FlockTool
 
 __all__ = ["NativeToolLoop", "native_tool_calling"]
@@ -28,7 +29,8 @@ HISTORY, TOOLS, CALLS = "tool_history", "tools", "tool_calls"
 
 def native_tool_calling(lm: dspy.BaseLM, adapter: dspy.Adapter) -> bool:
     """Whether `lm` and `adapter` can call tools natively (DSPy's chat adapter, a function-calling model)."""
-    return type(adapter) is dspy.ChatAdapter and bool(getattr(lm, "supports_function_calling", False))
+    chat = type(adapter) is dspy.ChatAdapter or type(adapter) is CachedChatAdapter  # not its subclasses (JSON, XML)
+    return chat and bool(getattr(lm, "supports_function_calling", False))
 
 
 class NativeToolLoop(dspy.Module):

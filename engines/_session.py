@@ -34,6 +34,7 @@ class DSPySession:
     def __init__(self, settings: EngineSettings) -> None:
         self._settings = settings
         self._runtimes: dict[str, tuple[dspy.BaseLM, dspy.Adapter]] = {}
+        self._native: dict[str, bool] = {}  # per model: whether its LM and adapter call tools natively
 
     def runtime(self, model: str) -> tuple[dspy.BaseLM, dspy.Adapter]:
         """The LM and adapter for `model`."""
@@ -61,7 +62,7 @@ class DSPySession:
             signature,
             tools,
             max_tool_calls=self._settings.max_tool_calls,
-            native_tools=self._native_tools(agent, lm, adapter),
+            native_tools=self._native_tools(agent, model, lm, adapter),
         )
         if learned.demos:
             set_demos(program, _examples(plan, learned))
@@ -102,9 +103,11 @@ class DSPySession:
         calls = self._settings.max_tool_calls + 1 if tool_loop or self._settings.program == "react" else 1
         return calls * (1 + self._settings.lm.num_retries)
 
-    def _native_tools(self, agent: str, lm: dspy.BaseLM, adapter: dspy.Adapter) -> bool:
+    def _native_tools(self, agent: str, model: str, lm: dspy.BaseLM, adapter: dspy.Adapter) -> bool:
         choice = self._settings.tool_calling
-        supported = native_tool_calling(lm, adapter)
+        supported = self._native.get(model)
+        if supported is None:  # DSPy looks the model up in LiteLLM's tables: once per model, not per call
+            supported = self._native[model] = native_tool_calling(lm, adapter)
         if choice == "native" and not supported:
             raise ConfigurationError(
                 f"agent {agent!r}: tool_calling='native' needs a model with function calling and the 'chat' adapter"

@@ -38,6 +38,7 @@ from .agents._flock_style import ComponentContext, EngineComponent, EvalInputs, 
 from .agents._handle import AgentHandle
 from .agents._history import ConversationHistory
 from .agents._patterns import BatchSpec, JoinSpec, ScheduleSpec
+from .agents._retry import Backoff, RetryPolicy, is_transient
 from .agents._semantic import Embedder, Semantic
 from .agents._spec import AgentSpec, BestOf, FanOut, OutputGroup, Subscription
 from .agents._spending import CallGate
@@ -70,6 +71,7 @@ from .blackboard._visibility import (
 )
 from .blackboard._work import Commit, ExpiredJoin, Tick, TimerState, WorkRecord, WorkStatus
 from .blackboard.memory._store import InMemoryBlackboardStore
+from .orchestration._dead_letters import DeadLetter
 from .orchestration._events import (
     ActivationFailed,
     ActivationFinished,
@@ -154,6 +156,7 @@ __all__ = [
     "ArtifactPage",
     "ArtifactPublished",
     "ArtifactQuery",
+    "Backoff",
     "BatchSpec",
     "BestOf",
     "BlackboardStore",
@@ -174,6 +177,7 @@ __all__ = [
     "CorrelationContext",
     "CorrelationState",
     "CorrelationStatus",
+    "DeadLetter",
     "DeclassifiedVisibility",
     "Demo",
     "Embedder",
@@ -208,6 +212,7 @@ __all__ = [
     "Rejection",
     "ResumeReport",
     "RetentionResult",
+    "RetryPolicy",
     "RunResult",
     "RunState",
     "SQLiteBlackboardStore",
@@ -243,5 +248,6 @@ __all__ = [
     "combine",
     "flock_tool",
     "flock_type",
+    "is_transient",
     "type_name_of",
 ]

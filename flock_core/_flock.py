@@ -24,10 +24,11 @@ from .blackboard._artifacts import EXTERNAL_PRODUCER, Artifact, WorkflowError
 from .blackboard._registry import TypeRegistry, default_registry
 from .blackboard._store import ArtifactQuery, BlackboardStore
 from .blackboard._visibility import AgentIdentity, Visibility
-from .blackboard._work import ExpiredJoin, WorkRecord
+from .blackboard._work import ExpiredJoin
 from .exceptions import ConfigurationError
 from .observe._results import report_results
 from .orchestration._blocking import run_blocking
+from .orchestration._dead_letters import DeadLetter
 from .orchestration._events import EventBus
 from .orchestration._resume import ResumeReport
 from .orchestration._scheduler import Rejection
@@ -79,6 +80,11 @@ class Flock:
         lease: on a shared store (distributed mode), how long a claimed work item stays claimed (seconds or
             a `timedelta`); a running process renews its leases every third of it, so a worker that dies
             loses its work to another after at most one lease.
+        max_pending: back-pressure: at most this many activations queued, running or retrying plus inputs
+            held in gates, joins and batches when `publish` admits a new input (default `None`: no bound).
+            See docs/control.md.
+        when_full: what `publish` does at `max_pending`: `"wait"` (default) until there is room, running
+            the queued work itself when nothing else does; `"raise"`: `QueueFullError`.
         clock: the time source (`flock_core.testing.VirtualClock` in tests).
         tracer_provider: an OpenTelemetry tracer provider (default: the global one; nothing is configured).
         context_provider: Flock's name for `context` (give one of them).
@@ -101,6 +107,8 @@ class Flock:
         max_concurrency: int = 64,
         max_attempts: int = 3,
         lease: float | timedelta = 30.0,
+        max_pending: int | None = None,
+        when_full: Literal["wait", "raise"] = "wait",
         clock: Clock | None = None,
         tracer_provider: TracerProvider | None = None,
         context_provider: ContextProvider | None = None,
@@ -145,6 +153,8 @@ class Flock:
             max_attempts=options.max_attempts,
             lease=options.lease,
             tracer=FlockTracer(tracer_provider, capture_content=trace_content),
+            max_pending=max_pending,
+            when_full=when_full,
             budget=budget,
         )
         for callback in tuple(_on_create):
@@ -389,13 +399,36 @@ class Flock:
         """
         return (await self._core.decide(approval_id, "rejected", by, reason))[0]
 
-    async def dead_letters(self) -> list[WorkRecord]:
-        """Work items that failed for good (the engine kept failing, or too many crashed attempts)."""
-        return await self._core.dead_letters()
+    async def dead_letters(
+        self, *, agent: str | None = None, correlation_id: str | None = None, visible_to: AgentIdentity | None = None
+    ) -> list[DeadLetter]:
+        """Work that failed for good, oldest first, with its error (optionally of one agent or workflow).
+
+        An activation becomes a dead letter when its agent's retry policy gives up (see `AgentBuilder.retry`
+        and docs/control.md) or when it crashed its process `max_attempts` times. Dead letters are kept in
+        the store (durable on SQLite and PostgreSQL) until they are replayed. With `visible_to`, only those
+        whose inputs that identity may all see now (what the HTTP API lists for a caller).
+        """
+        letters = self._core.dead_letters
+        return await letters.list(
+            agent=agent, correlation_id=correlation_id, visible_to=visible_to, now=self.clock.now()
+        )
+
+    async def replay(self, key: str) -> bool:
+        """Put one dead letter back in the queue, its attempts reset; it runs in the next run (or on any worker).
+
+        Returns whether `key` was a dead letter. Replay after fixing the cause.
+        """
+        return await self._core.dead_letters.replay(key)
+
+    async def replay_all(self, *, agent: str | None = None, correlation_id: str | None = None) -> int:
+        """Replay every dead letter (optionally of one agent or workflow); returns how many were queued again."""
+        letters = await self._core.dead_letters.list(agent=agent, correlation_id=correlation_id)
+        return await self._core.dead_letters.replay_all(letters)
 
     async def requeue(self, key: str) -> bool:
-        """Put a failed work item back in the queue; it runs in the next run. Returns whether it was failed."""
-        return await self._core.requeue(key)
+        """Another name for `replay(key)`."""
+        return await self.replay(key)
 
     async def invoke(
         self, agent: str | AgentBuilder, obj: BaseModel | Mapping[str, Any], *, publish_outputs: bool = True

@@ -11,8 +11,8 @@ use the `flock.` prefix; spans the GenAI conventions do not type (workflow, publ
 from __future__ import annotations
 
 from collections.abc import Callable, Generator, Mapping, Sequence
-from contextlib import contextmanager
-from contextvars import ContextVar
+from contextlib import AbstractContextManager, contextmanager
+from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final, Literal
 
@@ -116,6 +116,7 @@ class Attr:
     FAILED_ACTIVATIONS: Final = "flock.failed_activations"
     WORK_KEY: Final = "flock.work.key"
     ATTEMPT: Final = "flock.work.attempt"
+    RETRY_AT: Final = "flock.work.retry_at"
     TICK: Final = "flock.tick"
     WORKFLOW: Final = "flock.workflow.name"
     CANCEL_REASON: Final = "flock.cancel.reason"
@@ -167,6 +168,8 @@ def workflow_of(artifact: Artifact) -> trace.SpanContext | None:
 def inject_current() -> dict[str, str]:
     """The current span's W3C trace context, and its workflow span's, to store on an artifact."""
     carrier: dict[str, str] = {}
+    if not trace.get_current_span().get_span_context().is_valid:  # nothing traced: nothing to carry
+        return carrier
     _propagator.inject(carrier)
     workflow = otel_context.get_value(_WORKFLOW)
     if carrier and isinstance(workflow, _Workflow):
@@ -212,14 +215,21 @@ class FlockTracer:
         self._tracer: Tracer = trace.get_tracer("flock_core", __version__, tracer_provider=provider)
         self.captures_content = content_enabled(capture_content)
         self._workflows: dict[str, _Workflow] = {}
+        self._enabled = False
 
     @property
     def enabled(self) -> bool:
-        """Whether a tracer provider is configured (the Flock's, else a global one set at any time)."""
+        """Whether a tracer provider is configured (the Flock's, else a global one set at any time).
+
+        Once true it stays true: OpenTelemetry sets the global provider only once.
+        """
+        if self._enabled:
+            return True
         provider = self._provider
         if provider is None or isinstance(provider, ProxyTracerProvider):
             provider = trace.get_tracer_provider()
-        return not isinstance(provider, ProxyTracerProvider | NoOpTracerProvider)
+        self._enabled = not isinstance(provider, ProxyTracerProvider | NoOpTracerProvider)
+        return self._enabled
 
     @property
     def tracer(self) -> Tracer:
@@ -231,9 +241,14 @@ class FlockTracer:
         """The correlation ids whose workflow span is open in this process."""
         return tuple(self._workflows)
 
-    @contextmanager
-    def publish(self, correlation_id: str) -> Generator[Span]:
+    def publish(self, correlation_id: str) -> AbstractContextManager[Span]:
         """A `publish` span inside its workflow's span; artifacts created inside carry both contexts."""
+        if not self.enabled and _plain(current := trace.get_current_span()):
+            return _Untraced(current, None)
+        return self._publish(correlation_id)
+
+    @contextmanager
+    def _publish(self, correlation_id: str) -> Generator[Span]:
         if not self.enabled:
             with _unrecorded(None, None) as span:
                 yield span
@@ -293,15 +308,27 @@ class FlockTracer:
         with quiet_span(self._tracer, operation, attributes={**base, **(attributes or {})}) as span:
             yield span
 
-    @contextmanager
     def activation(
         self, agent: str, correlation_id: str, inputs: Sequence[Artifact], attributes: Mapping[str, str | int]
-    ) -> Generator[Span]:
+    ) -> AbstractContextManager[Span]:
         """`invoke_agent {agent}`: a child of its workflow's span, linked to every input's producer.
 
         Inputs from no traced workflow (a timer's activation, artifacts stored before tracing was on): the
         activation is a child of its first input's producer, and is the workflow span of its own outputs.
         """
+        if (
+            not self.enabled
+            and correlation_id not in self._workflows
+            and not any(a.trace_context for a in inputs)
+            and _plain(current := trace.get_current_span())
+        ):
+            return _Untraced(current, self._tracer)
+        return self._activation(agent, correlation_id, inputs, attributes)
+
+    @contextmanager
+    def _activation(
+        self, agent: str, correlation_id: str, inputs: Sequence[Artifact], attributes: Mapping[str, str | int]
+    ) -> Generator[Span]:
         workflow = self._workflows.get(correlation_id) or _inherited(inputs)
         producers = [context_of(a) for a in inputs]
         first = next((c for c in producers if c is not None), None)
@@ -357,6 +384,29 @@ def _end(workflow: _Workflow) -> None:
     span.end()
 
 
+class _Untraced:
+    """A span with nothing to record or propagate: the current one stays current (and `tracer` active).
+
+    What `_unrecorded` does when the context already is what it would make, without its context switches.
+    """
+
+    __slots__ = ("_span", "_token", "_tracer")
+
+    def __init__(self, span: Span, tracer: Tracer | None) -> None:
+        self._span = span
+        self._tracer = tracer
+        self._token: Token[Tracer | None] | None = None
+
+    def __enter__(self) -> Span:
+        if self._tracer is not None:
+            self._token = _active.set(self._tracer)
+        return self._span
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._token is not None:
+            _active.reset(self._token)
+
+
 @contextmanager
 def _tracer_active(tracer: Tracer) -> Generator[None]:
     token = _active.set(tracer)
@@ -370,12 +420,24 @@ def _tracer_active(tracer: Tracer) -> Generator[None]:
 def _unrecorded(parent: trace.SpanContext | None, workflow: _Workflow | None) -> Generator[Span]:
     """What a no-op tracer's span does: the parent's context (or the current one) becomes current."""
     current = trace.get_current_span() if parent is None else NonRecordingSpan(parent)
+    if parent is None and workflow is None and _plain(current):  # the context already says all of that
+        yield current
+        return
     span = current if isinstance(current, NonRecordingSpan) else NonRecordingSpan(current.get_span_context())
     token = otel_context.attach(_scope(workflow, False, trace.set_span_in_context(span)))
     try:
         yield span
     finally:
         otel_context.detach(token)
+
+
+def _plain(current: Span) -> bool:
+    """Whether the current context is what `_unrecorded` would make of it with no parent and no workflow."""
+    return (
+        isinstance(current, NonRecordingSpan)
+        and otel_context.get_value(_WORKFLOW) is None
+        and otel_context.get_value(_CAPTURE) is not True
+    )
 
 
 def record_outputs(span: Span, outputs: Sequence[Artifact], input_tokens: int, output_tokens: int) -> None:

@@ -22,6 +22,7 @@ FlockError
     ├── CircuitBreakerTripped      an agent hit max_agent_iterations in one workflow
     ├── BudgetExceeded             a workflow's (or the Flock's) budget refused the next model call
     ├── ConversationClosedError    a turn was sent to a cancelled conversation
+    ├── QueueFullError             `publish` found the board at `max_pending` (with `when_full="raise"`)
     ├── McpError                   an MCP server could not be reached, or one of its tools failed
     └── RunTimeoutError            `run_until_idle` / `run_until` hit its timeout
 ```
@@ -56,6 +57,7 @@ __all__ = [
     "ManifestMismatchError",
     "McpError",
     "PayloadValidationError",
+    "QueueFullError",
     "RunTimeoutError",
     "RuntimeFlockError",
     "StoreError",
@@ -316,6 +318,23 @@ class ConversationClosedError(RuntimeFlockError):
         super().__init__(f"conversation {conversation_id!r} was cancelled ({reason}); start a new one")
         self.conversation_id = conversation_id
         self.reason = reason
+
+
+class QueueFullError(RuntimeFlockError):
+    """`publish` found `max_pending` activations and held inputs waiting, and could not (or must not) wait.
+
+    Attributes:
+        limit: the Flock's `max_pending`.
+        pending: the activations queued or running, retries waiting and inputs held in gates, joins and
+            batches when the publish was refused.
+    """
+
+    def __init__(self, limit: int, pending: int, reason: str) -> None:
+        super().__init__(
+            f"publish refused: {pending} activations and held inputs are waiting (max_pending={limit}); {reason}"
+        )
+        self.limit = limit
+        self.pending = pending
 
 
 class McpError(RuntimeFlockError):

@@ -23,6 +23,7 @@ from ._handle import AgentHandle
 from ._history import ConversationHistory, Summarizer
 from ._nested import NestedWorkflow, WorkflowEngine
 from ._patterns import BatchSpec, JoinSpec, ScheduleSpec
+from ._retry import Backoff, RetryPolicy, is_transient
 from ._semantic import Semantic
 from ._spec import ActivationCondition, AgentSpec, BestOf, OutputGroup, Predicate, Subscription, VisibilityRule
 
@@ -427,3 +428,31 @@ class AgentBuilder:
     def max_repairs(self, n: int) -> Self:
         """How many repair attempts an engine gets after a contract violation (default 1)."""
         return self._update(max_repairs=check_int(self._spec.name, "max_repairs", n, 0))
+
+    def retry(
+        self,
+        attempts: int = 3,
+        *,
+        backoff: Backoff | float | None = None,
+        retry_on: Callable[[BaseException], bool] | None = None,
+    ) -> Self:
+        """How failed activations of this agent are tried again before they become dead letters.
+
+        Args:
+            attempts: tries in all (1: never retry). Default 3, as when `.retry()` is never called.
+            backoff: a `Backoff`, or the first wait in seconds (doubling, with jitter, at most 60 s).
+                Default `Backoff()`: 1 s, then 2 s, 4 s, ... The wait is scheduled, never slept.
+            retry_on: which errors to retry, `fn(exception) -> bool` (default: `is_transient`: rate
+                limits, 5xx and timeouts of the model call; never contract violations).
+        """
+        check_int(self._spec.name, "retry(attempts=...)", attempts, 1)
+        if isinstance(backoff, int | float) and not isinstance(backoff, bool):
+            if backoff < 0:
+                raise self._fail(f"retry(backoff=...) must be >= 0 seconds, got {backoff}", "backoff")
+            backoff = Backoff(initial=float(backoff))
+        elif backoff is not None and not isinstance(backoff, Backoff):  # pyright: ignore[reportUnnecessaryIsInstance]
+            raise self._fail(f"retry(backoff=...) takes a Backoff or seconds, got {backoff!r}", "backoff")
+        if retry_on is not None and not callable(retry_on):
+            raise self._fail(f"retry(retry_on=...) must be a function of the exception, got {retry_on!r}", "retry_on")
+        policy = RetryPolicy(attempts, backoff or Backoff(), retry_on or is_transient)
+        return self._update(retry=policy)

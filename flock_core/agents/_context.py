@@ -56,6 +56,10 @@ class ContextProvider(Protocol):
 async def visible_matches(request: ContextRequest, query: ArtifactQuery, limit: int) -> list[Artifact]:
     """The latest `limit` artifacts matching `query` that the agent may see, excluding its inputs."""
     query = dataclasses.replace(query, visible_to=request.agent.identity, now=request.now, offset=0, limit=None)
+    return await _latest(request, query, limit)
+
+
+async def _latest(request: ContextRequest, query: ArtifactQuery, limit: int) -> list[Artifact]:
     own = {a.id for a in request.inputs}
     items = [a for a in (await request.store.query(query)).items if a.id not in own]
     return items[-limit:] if limit else []

@@ -12,6 +12,7 @@ from ..blackboard._visibility import AgentIdentity, Visibility
 from ..exceptions import InputTypeError
 from ._approval import ApprovalPolicy
 from ._patterns import BatchSpec, JoinSpec, ScheduleSpec
+from ._retry import DEFAULT_RETRY, RetryPolicy
 from ._semantic import Semantic
 
 if TYPE_CHECKING:
@@ -136,6 +137,7 @@ class AgentSpec:
     context: ContextProvider | None = None
     mcp_servers: tuple[tuple[str, frozenset[str] | None], ...] = ()
     approval: ApprovalPolicy | None = None  # every output group's, unless the group declares its own
+    retry: RetryPolicy = DEFAULT_RETRY
 
     @property
     def identity(self) -> AgentIdentity:

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .._clock import utcnow
 from .._ids import new_id
-from ._visibility import PublicVisibility, Visibility
+from ._visibility import PUBLIC, PublicVisibility, Visibility
 
 __all__ = [
     "API_PRODUCER_PREFIX",
@@ -18,6 +18,7 @@ __all__ = [
     "ApprovalRejected",
     "Artifact",
     "WorkflowError",
+    "build_artifact",
     "framework_types",
     "is_external",
 ]
@@ -68,6 +69,73 @@ class Artifact(BaseModel):
     def as_model(self, model: type[M]) -> M:
         """The payload validated as `model`."""
         return model.model_validate(self.payload)
+
+
+_set = object.__setattr__
+_NO_TAGS: frozenset[str] = frozenset()
+_SET_FIELDS = {
+    "type",
+    "payload",
+    "produced_by",
+    "correlation_id",
+    "partition_key",
+    "tags",
+    "visibility",
+    "created_at",
+    "consumed_from",
+    "trace_context",
+}
+"""The fields the framework sets on the artifacts it builds, shared by all of them (copies make their own)."""
+
+
+def build_artifact(
+    *,
+    type_name: str,
+    payload: dict[str, Any],
+    produced_by: str,
+    correlation_id: str,
+    partition_key: str | None,
+    tags: frozenset[str],
+    visibility: Visibility | None,
+    created_at: datetime,
+    consumed_from: tuple[UUID, ...],
+    trace_context: dict[str, str],
+) -> Artifact:
+    """A new artifact from values the framework has checked already (a payload validated and dumped as JSON).
+
+    It skips re-validating them, and shares what artifacts have in common (public visibility, no tags, the
+    set of explicitly set fields) instead of copying it into each: the board holds many artifacts.
+
+    >>> from datetime import UTC
+    >>> a = build_artifact(type_name="Note", payload={"n": 1}, produced_by="external", correlation_id="c1",
+    ...     partition_key=None, tags=frozenset(), visibility=None, created_at=datetime(2026, 1, 1, tzinfo=UTC),
+    ...     consumed_from=(), trace_context={})
+    >>> a == Artifact.model_validate_json(a.model_dump_json())
+    True
+    """
+    artifact = Artifact.__new__(Artifact)  # what `Artifact.model_construct` does, without its per-field loop
+    _set(
+        artifact,
+        "__dict__",
+        {
+            "id": new_id(),
+            "type": type_name,
+            "payload": payload,
+            "produced_by": produced_by,
+            "correlation_id": correlation_id,
+            "partition_key": partition_key,
+            "tags": tags or _NO_TAGS,
+            "visibility": PUBLIC if visibility is None or type(visibility) is PublicVisibility else visibility,
+            "created_at": created_at,
+            "version": 1,
+            "consumed_from": consumed_from,
+            "trace_context": trace_context,
+        },
+    )
+    _set(artifact, "__pydantic_fields_set__", _SET_FIELDS)
+    _set(artifact, "__pydantic_extra__", None)
+    _set(artifact, "__pydantic_private__", None)
+    return artifact
 
 
 class WorkflowError(BaseModel):

@@ -12,7 +12,8 @@ of status, owner and expiry: `may_lease` (Python: the in-memory and SQLite store
     A work item may be leased by `owner` at `now` when it is pending, or when it is leased and that
     lease does not stand against `owner`: it has no expiry, it expired (`lease_until <= now`), or `owner`
     already holds it. A done or failed item is never leased. A claim (`owner` = `None`) takes only
-    pending items and expired leases.
+    pending items whose retry is due (`retry_at` unset or reached) and expired leases; a lease of one
+    key (the local runtime, which schedules its retries itself) does not wait for `retry_at`.
 
 A lease is **held by** `owner` when the item is leased and its owner is `owner` (`held_by`, `held_by_sql`):
 what a renewal extends.
@@ -50,7 +51,7 @@ def may_lease(record: WorkRecord, owner: str | None, now: datetime) -> bool:
     [True, False, False]
     """
     if record.status == "pending":
-        return True
+        return owner is not None or record.retry_at is None or record.retry_at <= now
     if record.status != "leased":
         return False
     expired = record.lease_until is None or record.lease_until <= now
@@ -60,11 +61,17 @@ def may_lease(record: WorkRecord, owner: str | None, now: datetime) -> bool:
 def leasable_sql(*, owner: LiteralString | None, now: LiteralString) -> LiteralString:
     """`may_lease` as a SQL condition on a `work_items` row; `owner` and `now` are SQL expressions.
 
-    >>> leasable_sql(owner=None, now="now()")
-    "(status = 'pending' OR (status = 'leased' AND (lease_until IS NULL OR lease_until <= now())))"
+    >>> leasable_sql(owner=None, now="now()")  # doctest: +NORMALIZE_WHITESPACE
+    "((status = 'pending' AND (retry_at IS NULL OR retry_at <= now()))
+      OR (status = 'leased' AND (lease_until IS NULL OR lease_until <= now())))"
     """
     mine: LiteralString = "" if owner is None else f" OR lease_owner = {owner}"
-    return f"(status = 'pending' OR (status = 'leased' AND (lease_until IS NULL OR lease_until <= {now}{mine})))"
+    pending: LiteralString = (
+        "status = 'pending'"
+        if owner is not None
+        else f"(status = 'pending' AND (retry_at IS NULL OR retry_at <= {now}))"
+    )
+    return f"({pending} OR (status = 'leased' AND (lease_until IS NULL OR lease_until <= {now}{mine})))"
 
 
 def held_by(record: WorkRecord, owner: str) -> bool:

@@ -97,7 +97,7 @@ class TypeRegistry:
 
     def name_of(self, model: type[BaseModel]) -> str:
         """The registered name of `model`; raises `TypeRegistrationError` when it is not registered."""
-        name = self._names.get(model, type_name_of(model))
+        name = self._names.get(model) or type_name_of(model)
         if self._by_name.get(name) is not model:
             raise TypeRegistrationError(
                 f"type {model.__qualname__!r} is not registered; decorate it with @flock_type "

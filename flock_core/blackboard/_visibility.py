@@ -20,6 +20,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
+    "PUBLIC",
     "AfterVisibility",
     "AgentIdentity",
     "ComposedVisibility",
@@ -69,6 +70,10 @@ class PublicVisibility(_Base):
     def allows(self, identity: AgentIdentity, *, created_at: datetime, now: datetime) -> bool:
         """Whether `identity` may see an artifact created at `created_at`, at time `now`."""
         return True
+
+
+PUBLIC = PublicVisibility()
+"""The one public visibility the framework shares between artifacts (it is immutable)."""
 
 
 class PrivateVisibility(_Base):
@@ -219,7 +224,7 @@ def combine(*visibilities: Visibility) -> Visibility:
     """
     parts = list(dict.fromkeys(_flatten(visibilities)))
     if len(parts) < 2:
-        return parts[0] if parts else PublicVisibility()
+        return parts[0] if parts else PUBLIC
     tenants = {
         t for p in parts if not isinstance(p, AfterVisibility) and not isinstance(t := _tenant_of(p), _AnyTenant)
     }
@@ -238,7 +243,7 @@ def combine(*visibilities: Visibility) -> Visibility:
     if not private and not labelled and isinstance(tenant, str):
         kept.append(TenantVisibility(tenant_id=tenant))
     if not kept:
-        return PublicVisibility()
+        return PUBLIC
     if len(kept) == 1:
         return kept[0]
     return ComposedVisibility(all_of=tuple(sorted(kept, key=lambda p: p.model_dump_json())))

@@ -21,13 +21,16 @@ __all__ = [
     "TimerState",
     "WorkRecord",
     "WorkStatus",
+    "finished",
+    "leased",
     "work_key",
 ]
 
 WorkStatus = Literal["pending", "leased", "done", "failed", "cancelled"]
 FINISHED: frozenset[WorkStatus] = frozenset({"done", "failed", "cancelled"})
 """The states a work item never leaves on its own (only `requeue` puts a failed item back)."""
-Outcome = Literal["done", "failed"]
+Outcome = Literal["done", "failed", "retry"]
+"""How a step ends its work item: done, failed for good (a dead letter), or pending again for a retry."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +73,8 @@ def work_key(agent: str, input_ids: Sequence[UUID], tick: Tick | None = None) ->
     """
     if tick is not None:
         return f"{agent}:tick:{tick.number}"
-    digest = hashlib.sha256(",".join(sorted(str(i) for i in input_ids)).encode()).hexdigest()[:32]
+    joined = str(input_ids[0]) if len(input_ids) == 1 else ",".join(sorted(str(i) for i in input_ids))
+    digest = hashlib.sha256(joined.encode()).hexdigest()[:32]
     return f"{agent}:{digest}"
 
 
@@ -92,6 +96,8 @@ class WorkRecord:
         last_error: the error of the last failed attempt.
         lease_owner: the worker holding it while leased; once done or failed, the last one that held it.
         lease_until: when an abandoned lease may be taken over.
+        retry_at: for a pending item whose last attempt failed with a transient error: not claimed
+            before this time (its backoff); `None` for a first attempt.
     """
 
     key: str
@@ -107,6 +113,35 @@ class WorkRecord:
     last_error: str | None = None
     lease_owner: str | None = None
     lease_until: datetime | None = None
+    retry_at: datetime | None = None
+
+
+def leased(record: WorkRecord, owner: str, until: datetime) -> WorkRecord:
+    """`record` leased by `owner` until `until`: one more attempt (`dataclasses.replace`, at a fraction of its cost).
+
+    >>> from datetime import UTC
+    >>> r = leased(WorkRecord("k", "a", 0, (), "c"), "w1", datetime(2026, 1, 1, tzinfo=UTC))
+    >>> (r.status, r.attempts, r.lease_owner)
+    ('leased', 1, 'w1')
+    """
+    r = record
+    return WorkRecord(
+        r.key, r.agent, r.subscription, r.input_ids, r.correlation_id, r.priority, r.batched, r.tick,
+        "leased", r.attempts + 1, r.last_error, owner, until, r.retry_at,
+    )  # fmt: skip
+
+
+def finished(record: WorkRecord, status: WorkStatus, error: str | None) -> WorkRecord:
+    """`record` in `status` with `error` as its last error (`dataclasses.replace`, at a fraction of its cost).
+
+    >>> finished(WorkRecord("k", "a", 0, (), "c"), "failed", "boom").last_error
+    'boom'
+    """
+    r = record
+    return WorkRecord(
+        r.key, r.agent, r.subscription, r.input_ids, r.correlation_id, r.priority, r.batched, r.tick,
+        status, r.attempts, error, r.lease_owner, r.lease_until, r.retry_at,
+    )  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,8 +162,9 @@ class Commit:
         enqueue: work items they complete (inserted unless the key exists; their inputs count as consumed).
         complete: the key of the work item this step finishes, if any. When that item is already done or
             failed, the store writes nothing and `commit` returns False, so no output is stored twice.
-        outcome: how `complete` ends.
-        error: the error message of a failed item.
+        outcome: how `complete` ends: `"retry"` puts it back to pending (its attempts kept) until `retry_at`.
+        error: the error of a failed (or retried) item.
+        retry_at: with `outcome="retry"`, when the item may run again.
         consumed: extra `(agent, artifact id)` consumption records (for `Flock.invoke`).
         timers: timer states to save.
         expired_joins: expired join records to save.
@@ -142,6 +178,7 @@ class Commit:
     complete: str | None = None
     outcome: Outcome = "done"
     error: str | None = None
+    retry_at: datetime | None = None
     consumed: tuple[tuple[str, UUID], ...] = ()
     timers: tuple[TimerState, ...] = ()
     expired_joins: tuple[ExpiredJoin, ...] = ()

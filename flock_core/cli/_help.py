@@ -224,6 +224,28 @@ either side may be MODULE:FLOCK, exported on the fly. Exit status 1 when anythin
         """examples:
   flock manifest diff shipped.manifest.json myapp.pipeline:flock""",
     ),
+    "dead-letters": (
+        """List and replay a Flock's dead letters: work whose agent's retry policy gave up (or that crashed
+too often), kept in the store with its error. Replay after fixing the cause: the attempts start again.""",
+        """examples:
+  flock dead-letters list support_app:flock
+  flock dead-letters replay support_app:flock triage:1f0c...
+  flock dead-letters replay support_app:flock --all --agent triage""",
+    ),
+    "dead-letters list": (
+        "One line per dead letter, oldest first: its key, agent, workflow, attempts and last error.",
+        """examples:
+  flock dead-letters list support_app:flock --agent triage
+  flock dead-letters list support_app:flock --correlation 0199d1a2-... --json""",
+    ),
+    "dead-letters replay": (
+        """Queue dead letters again, their attempts reset. On PostgreSQL any worker runs them at once; a
+SQLite board served by another process runs them at its next start (POST /api/v1/dead-letters/replay
+runs them at once).""",
+        """examples:
+  flock dead-letters replay support_app:flock triage:1f0c... triage:9a2b...
+  flock dead-letters replay support_app:flock --all""",
+    ),
 }
 
 

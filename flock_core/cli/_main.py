@@ -17,6 +17,7 @@ from ..exceptions import UserError
 from ..observe._commands import GRAPH_FORMATS, format_for, graph_text, trace_text
 from ._commands import Subcommands
 from ._control import add_control_commands
+from ._dead_letters import add_dead_letters_command
 from ._help import describe
 from ._load import load_flock
 from ._plugins import PROVIDED, add_provided_command
@@ -118,6 +119,7 @@ def _parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     add_serve_command(commands)
     add_worker_command(commands)
     add_control_commands(commands)
+    add_dead_letters_command(commands)
     describe(parser)
     other = argv[0] if argv and not argv[0].startswith("-") and argv[0] not in commands.choices else None
     names: list[str] = [*PROVIDED, *([other] if other else [])]

@@ -12,10 +12,10 @@ from .._clock import Clock
 from .._ids import new_id
 from .._tracing import inject_current
 from ..agents._activation import Output
-from ..blackboard._artifacts import Artifact
+from ..blackboard._artifacts import Artifact, build_artifact
 from ..blackboard._payloads import check_publish_options, to_payload
 from ..blackboard._registry import TypeRegistry
-from ..blackboard._visibility import PublicVisibility, Visibility
+from ..blackboard._visibility import Visibility
 
 __all__ = ["ArtifactFactory"]
 
@@ -92,19 +92,19 @@ class ArtifactFactory:
         visibility: Visibility | None,
         correlation_id: str | None,
         partition_key: str | None,
-        tags: Iterable[str] | None,
+        tags: frozenset[str] | None,
         produced_by: str,
         consumed_from: Sequence[Artifact],
         derived_from: Sequence[UUID] = (),
     ) -> Artifact:
-        return Artifact(
-            type=type_name,
+        return build_artifact(
+            type_name=type_name,
             payload=payload,
             produced_by=produced_by,
             correlation_id=correlation_id or str(new_id()),
             partition_key=partition_key,
-            tags=frozenset(tags or ()),
-            visibility=visibility or PublicVisibility(),
+            tags=tags or frozenset(),
+            visibility=visibility,
             created_at=self._clock.now(),
             consumed_from=(*(a.id for a in consumed_from), *derived_from),
             trace_context=inject_current(),

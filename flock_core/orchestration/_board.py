@@ -11,18 +11,18 @@ from __future__ import annotations
 from collections.abc import Generator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Protocol
 from uuid import UUID
 
 import anyio
 
-from .._clock import utcnow
+from .._clock import Clock, utcnow
 from ..agents._spec import AgentSpec
 from ..blackboard._artifacts import Artifact
 from ..blackboard._leases import may_lease
 from ..blackboard._store import ArtifactQuery, BlackboardStore, ExclusiveBoard
-from ..blackboard._work import Commit, ExpiredJoin, TimerState
+from ..blackboard._work import Commit, ExpiredJoin, TimerState, WorkRecord
 from ..exceptions import ConfigurationError
 from ._resume import SkippedWork
 from ._routing import Routed, Routing
@@ -78,6 +78,13 @@ class Board(Protocol):
         """Committed work items that this process runs now (none where every process claims its work)."""
         ...
 
+    def defer(self, item: WorkItem, when: datetime) -> None:
+        """Run a work item that is pending again (a retry) once the clock reaches `when`.
+
+        Nothing where every process claims its work: the store's claims wait for `retry_at` themselves.
+        """
+        ...
+
     async def unroute(self, artifacts: Sequence[Artifact], items: Sequence[WorkItem], *, again: bool) -> Routed:
         """Undo `route` for a step that was not stored; with `again`, returns the work its other inputs complete."""
         ...
@@ -88,6 +95,10 @@ class Board(Protocol):
 
     async def resume(self) -> Resumed:
         """Recover what the store holds when the run starts."""
+        ...
+
+    async def backlog(self) -> int:
+        """Work waiting in a shared store (unrouted, pending, claimed, open groups); 0 for a local board."""
         ...
 
     async def requeue(self, key: str) -> bool:
@@ -130,13 +141,19 @@ class LocalBoard:
     """
 
     def __init__(
-        self, store: BlackboardStore, routing: Routing, runtime: Runtime, agents: Mapping[str, AgentSpec]
+        self,
+        store: BlackboardStore,
+        routing: Routing,
+        runtime: Runtime,
+        agents: Mapping[str, AgentSpec],
+        clock: Clock,
     ) -> None:
+        self._clock = clock
         self._store = store
         self._routing = routing
         self._runtime = runtime
         self._agents = agents
-        self._steps = anyio.Lock()
+        self._steps = anyio.Lock(fast_acquire=True)  # taken per step: a free lock must not yield
 
     @property
     def lease(self) -> timedelta | None:
@@ -155,6 +172,23 @@ class LocalBoard:
     def accept(self, items: Sequence[WorkItem]) -> None:
         for item in items:
             self._runtime.submit(item)
+
+    def defer(self, item: WorkItem, when: datetime) -> None:
+        async def due() -> None:
+            self._runtime.submit(item)
+
+        self._runtime.call_at(when, due, hard=True, kind="retry", correlation_id=item.correlation_id)
+
+    async def backlog(self) -> int:
+        return 0  # everything a local board holds is counted in this process
+
+    async def _admit(self, record: WorkRecord) -> None:
+        """Queue a stored pending item now, or when its retry is due."""
+        item = WorkItem(record, tuple(await self._store.get_many(record.input_ids)))
+        if record.retry_at is not None and record.retry_at > self._clock.now():
+            self.defer(item, record.retry_at)
+        else:
+            self.accept([item])
 
     async def unroute(self, artifacts: Sequence[Artifact], items: Sequence[WorkItem], *, again: bool) -> Routed:
         return await self._routing.unroute(artifacts, items, again=again)
@@ -180,11 +214,11 @@ class LocalBoard:
         for record in await store.work(("pending", "leased")):
             if record.agent not in self._agents:
                 orphaned += 1
-            elif not may_lease(record, None, now):
+            elif record.status == "leased" and not may_lease(record, None, now):
                 reason = f"leased by {record.lease_owner} until {record.lease_until}; a start after that runs it"
                 skipped.append(SkippedWork(record.key, record.agent, reason))
             else:
-                self._runtime.submit(WorkItem(record, tuple(await store.get_many(record.input_ids))))
+                await self._admit(record)
                 resumed += 1
         routed = await self._routing.route((await store.query(ArtifactQuery())).items)
         timers = {t.agent: t for t in await store.timer_states()}
@@ -194,14 +228,14 @@ class LocalBoard:
         requeued = await self._store.requeue(key)
         if requeued:
             [record] = [r for r in await self._store.work(("pending",)) if r.key == key]
-            self.accept([WorkItem(record, tuple(await self._store.get_many(record.input_ids)))])
+            await self._admit(record)
         return requeued
 
     async def readmit(self, correlation_id: str | None) -> None:
         held = set(self._runtime.held_keys())
         for record in await self._store.work(("pending",)):
             if record.key not in held and correlation_id in (None, record.correlation_id):
-                self.accept([WorkItem(record, tuple(await self._store.get_many(record.input_ids)))])
+                await self._admit(record)
 
     async def pull(self, capacity: int) -> None:
         return None

@@ -6,7 +6,7 @@ import dataclasses
 import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import anyio
@@ -69,10 +69,12 @@ class Executor:
         tracer: opens the activation spans.
         events: where run events go.
         context: the Flock's default context provider.
-        max_attempts: starts of a work item before it is failed for good.
+        max_attempts: starts of a work item before it is failed for good (crash recovery; an agent's
+            retry policy may allow more).
         max_agent_iterations: the circuit breaker: activations of one agent per workflow.
         step: stores one step with the work it completes, and routes the step's new artifacts.
         approvals: holds the outputs that need approval.
+        defer: runs a work item again once the clock reaches the given time (a scheduled retry).
         budgets: the workflows' and the Flock's budgets, checked before each model call.
         stop_workflow: stops a workflow whose budget refused a call (its queued work is cancelled).
     """
@@ -93,6 +95,7 @@ class Executor:
         max_agent_iterations: int,
         step: Callable[[Commit, Sequence[Artifact]], Awaitable[bool]],
         approvals: ApprovalGate,
+        defer: Callable[[WorkItem, datetime], None],
         budgets: Budgets,
         stop_workflow: Callable[[str, str], Awaitable[object]],
     ) -> None:
@@ -109,6 +112,7 @@ class Executor:
         self._max_attempts = max_attempts
         self._max_agent_iterations = max_agent_iterations
         self._step = step
+        self._defer = defer
         self._budgets = budgets
         self._stop_workflow = stop_workflow
         self.usage: dict[str, Usage] = {}
@@ -127,7 +131,7 @@ class Executor:
                 _log.info("work item %s was not run here: it is finished or leased by another owner", item.record.key)
         if spec is None or record is None:
             return
-        if record.attempts > self._max_attempts:
+        if record.attempts > max(self._max_attempts, spec.retry.attempts):
             error = RuntimeFlockError(f"gave up after {record.attempts - 1} attempts: {record.last_error or 'crash'}")
             await self._publish_error(spec, item, error)
             return
@@ -144,7 +148,7 @@ class Executor:
                 await self._activate(spec, item, record, span)
             except Exception as exc:  # noqa: BLE001 - one activation's failure must not cancel the others' task group
                 _log.error("activation of agent %r failed outside its engine call", spec.name, exc_info=exc)
-                await self._fail(spec, item, exc)
+                await self._fail(spec, dataclasses.replace(item, record=record), exc)
 
     async def _activate(self, spec: AgentSpec, item: WorkItem, record: WorkRecord, span: Span) -> None:
         if self._events.listening:
@@ -170,7 +174,7 @@ class Executor:
                 )
             artifacts = self._artifacts.from_outputs(spec.name, outputs, item.inputs, item.correlation_id)
         except Exception as exc:  # noqa: BLE001 - any failing activation is recorded as a WorkflowError; others keep running
-            await self._fail(spec, item, exc, context)
+            await self._fail(spec, dataclasses.replace(item, record=record), exc, context)
             return
         finally:
             await self._add_usage(item.correlation_id, meter, span)
@@ -274,11 +278,36 @@ class Executor:
                 await component.on_error(spec, exc)
             except Exception:  # noqa: BLE001 - a failing error hook must not hide the original failure
                 _log.exception("on_error hook of agent %r raised", spec.name)
+        if spec.retry.should_retry(exc, item.record.attempts):
+            await self._retry_later(spec, item, exc)
+            return
         # a budget stops its workflow once, however many of its activations run into the spent budget
         stopping = isinstance(exc, BudgetExceeded) and self._budgets.stop(item.correlation_id)
         await self._publish_error(spec, item, exc, context, report=stopping or not isinstance(exc, BudgetExceeded))
         if stopping:
             await self._stop_workflow(item.correlation_id, str(exc))
+
+    async def _retry_later(self, spec: AgentSpec, item: WorkItem, exc: Exception) -> None:
+        """Put the work item back as pending until its backoff has passed; the wait holds no slot."""
+        delay = spec.retry.backoff.delay(item.record.attempts)
+        when = self._clock.now() + delay
+        span = trace.get_current_span()
+        if span.is_recording():
+            span.set_attribute(Attr.RETRY_AT, when.isoformat())
+        _log.info(
+            "agent %r: attempt %d of %d failed (%s); retrying in %.1f s",
+            spec.name,
+            item.record.attempts,
+            spec.retry.attempts,
+            type(exc).__name__,
+            delay.total_seconds(),
+        )
+        commit = Commit(complete=item.record.key, outcome="retry", error=str(exc), retry_at=when)
+        if await self._step(commit, ()):
+            pending = dataclasses.replace(
+                item.record, status="pending", lease_owner=None, lease_until=None, last_error=str(exc), retry_at=when
+            )
+            self._defer(dataclasses.replace(item, record=pending), when)
 
     async def _publish_error(
         self, spec: AgentSpec, item: WorkItem, exc: Exception, context: Sequence[Artifact] = (), *, report: bool = True

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -35,14 +35,16 @@ from ..blackboard._registry import TypeRegistry
 from ..blackboard._shared import shared_store
 from ..blackboard._store import ArtifactQuery, BlackboardStore, ExclusiveBoard
 from ..blackboard._visibility import AgentIdentity
-from ..blackboard._work import Commit, ExpiredJoin, WorkRecord
+from ..blackboard._work import Commit, ExpiredJoin
 from ..exceptions import ConfigurationError, DuplicateAgentError, RunTimeoutError, UnknownAgentError
+from ._admission import Admission, WhenFull
 from ._approval import ApprovalGate, Approver
 from ._artifact_factory import ArtifactFactory
 from ._board import Board, LocalBoard
 from ._budgets import Budgets
 from ._conditions import Condition, ConditionView
 from ._control import WorkflowControl
+from ._dead_letters import DeadLetters
 from ._deferral import DeferredActivations
 from ._events import ArtifactPublished, EventBus
 from ._execution import Executor, ToolSource
@@ -95,6 +97,8 @@ class Orchestrator:
         max_attempts: int = 3,
         lease: timedelta = timedelta(seconds=30),
         tracer: FlockTracer | None = None,
+        max_pending: int | None = None,
+        when_full: WhenFull = "wait",
         budget: Budget | None = None,
     ) -> None:
         self.registry = registry
@@ -109,6 +113,8 @@ class Orchestrator:
         self._default_engine = engine
         self._tracer = tracer or FlockTracer()
         self._resume_report: ResumeReport | None = None
+        self._declarations = 0  # bumped by every change to an agent's declaration
+        self._checked: tuple[int, tuple[str, ...]] | None = None  # the declarations and servers last checked
         self._saved_fingerprints: dict[str, str] = {}
         self._artifacts = ArtifactFactory(registry, clock)
         self.runtime = Runtime(clock, max_concurrency, lambda name: self._specs[name].max_concurrency)
@@ -116,6 +122,8 @@ class Orchestrator:
         self.deferred = DeferredActivations(self._specs, registry, store, self._routing.rejections.append)
         self._schedules = Schedules(self._specs, clock, self.runtime, self._commit)
         self.board = self._open_board(store, lease)
+        self._dead_letters = DeadLetters(store, self.requeue)
+        self._admission = Admission(max_pending, when_full, self.runtime, self._load, self._drive_until)
         self._control = WorkflowControl(store, self.runtime, self.events, self._tracer, self.board.readmit)
         self._approvals = ApprovalGate(
             store=store,
@@ -140,6 +148,7 @@ class Orchestrator:
             max_agent_iterations=max_agent_iterations,
             step=self._step,
             approvals=self._approvals,
+            defer=self.board.defer,
             budgets=self._budgets,
             stop_workflow=lambda cid, reason: self._control.cancel(cid, reason, running=False),
         )
@@ -148,7 +157,7 @@ class Orchestrator:
         """The board strategy, chosen once: shared when the store asks for distributed mode, else local."""
         queue = shared_store(store)
         if queue is None:
-            return LocalBoard(store, self._routing, self.runtime, self._specs)
+            return LocalBoard(store, self._routing, self.runtime, self._specs, self.clock)
         return SharedBoard(
             queue,
             routing=self._routing,
@@ -200,6 +209,7 @@ class Orchestrator:
                 "not yet on a shared store"
             )
         self._specs[spec.name] = spec
+        self._declarations += 1
         self._routing.update_agent(spec)
 
     def spec(self, agent: str) -> AgentSpec:
@@ -235,6 +245,7 @@ class Orchestrator:
         A `budget` becomes its workflow's budget before any of its work is stored.
         """
         await self.start()
+        await self._admission.admit()
         options["correlation_id"] = options.get("correlation_id") or str(new_id())
         if budget is not None:
             await self._budgets.set(options["correlation_id"], budget)
@@ -284,6 +295,17 @@ class Orchestrator:
         if self.deferred.waiting() and (released := await self.deferred.release(_workflows(commit))):
             await self._commit(Commit(), Routed(tuple(released)))
         return True
+
+    async def _load(self) -> int:
+        """What `max_pending` bounds: work queued, running or retrying, and inputs held (see `_admission`)."""
+        gates, joins, batches = self._routing.waiting()
+        held = gates + joins + batches + self.deferred.waiting()
+        local = self.runtime.pending() + self.runtime.timers("retry") + held
+        return max(local, await self.board.backlog())
+
+    async def _drive_until(self, room: Callable[[], Awaitable[bool]]) -> None:
+        """Run the queued work here until `room()` holds or nothing is left (a publisher waiting for room)."""
+        await self.runtime.drive(self, stop=room)
 
     async def _step(self, commit: Commit, artifacts: Sequence[Artifact]) -> bool:
         """Route `artifacts` and store them with `commit` and the work they complete, as one step."""
@@ -362,7 +384,10 @@ class Orchestrator:
         Checks the declarations across agents first, every time (agents may be declared after the start).
         """
         servers: Mapping[str, object] = getattr(self._executor.tools, "servers", None) or {}
-        check_declarations(self._specs, tuple(servers))
+        checked = (self._declarations, tuple(servers))
+        if checked != self._checked:  # every publish starts the Flock: check only what changed
+            check_declarations(self._specs, checked[1])
+            self._checked = checked
         if self._resume_report is None:
             self._resume_report = ResumeReport()
             try:
@@ -477,9 +502,10 @@ class Orchestrator:
         await self.start()
         return await self._approvals.decide(approval_id, outcome, approver, reason)
 
-    async def dead_letters(self) -> list[WorkRecord]:
-        """Work items that failed for good."""
-        return await self.store.work(("failed",))
+    @property
+    def dead_letters(self) -> DeadLetters:
+        """The work items that failed for good: list and replay them."""
+        return self._dead_letters
 
     async def status(self, correlation_id: str, visible_to: AgentIdentity | None = None) -> CorrelationStatus:
         """Where one workflow stands: state, counts, pending work and token usage so far.

@@ -79,6 +79,9 @@ class SharedBoard:
     def accept(self, items: Sequence[WorkItem]) -> None:
         """Nothing: committed work waits in the store until a process claims it."""
 
+    def defer(self, item: WorkItem, when: datetime) -> None:
+        """Nothing: the store's claims take a retried item once its `retry_at` has passed."""
+
     async def unroute(self, artifacts: Sequence[Artifact], items: Sequence[WorkItem], *, again: bool) -> Routed:
         """Nothing: only stored artifacts are routed here."""
         return Routed()
@@ -94,6 +97,11 @@ class SharedBoard:
 
     async def requeue(self, key: str) -> bool:
         return await self._queue.requeue(key)
+
+    async def backlog(self) -> int:
+        """The shared store's unrouted, pending and claimed work and open groups, across every process."""
+        state = await self._queue.board_state()
+        return state.unrouted + state.pending + state.leased + state.open_groups
 
     async def readmit(self, correlation_id: str | None) -> None:
         return None  # the resumed work is claimed from the store, by this process or another

@@ -5,10 +5,10 @@ from __future__ import annotations
 import heapq
 import itertools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 import anyio
 
@@ -20,7 +20,7 @@ __all__ = ["Runtime", "RuntimeHost", "TimerKind", "WorkItem"]
 
 _log = logging.getLogger("flock_core")
 
-TimerKind = Literal["delayed", "tick"]
+TimerKind = Literal["delayed", "tick", "retry"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,10 +41,13 @@ class WorkItem:
         return self.record.correlation_id
 
 
-@dataclass(order=True, slots=True)
+@dataclass(slots=True)
 class _Queued:
     sort_key: tuple[int, int]
-    item: WorkItem = field(compare=False)
+    item: WorkItem
+
+    def __lt__(self, other: _Queued) -> bool:  # what `order=True` makes, without building tuples to compare
+        return self.sort_key < other.sort_key
 
 
 @dataclass(order=True, slots=True)
@@ -121,6 +124,7 @@ class Runtime:
         self._wake = anyio.Event()
         self._drained: anyio.Event | None = None
         self._driving = anyio.Lock()
+        self._progress = anyio.Event()
 
     @property
     def max_concurrency(self) -> int:
@@ -133,6 +137,19 @@ class Runtime:
             raise ValueError(f"max_concurrency must be at least 1, got {value}")
         self._max_concurrency = value
         self._wake.set()
+
+    @property
+    def driving(self) -> bool:
+        """Whether a drive (a run, a worker, a server) is working through the queue now."""
+        return self._driving.locked()
+
+    async def progressed(self) -> None:
+        """Return at the next sign of progress: an activation finished or was cancelled, or a drive turned or ended."""
+        await self._progress.wait()
+
+    def _signal_progress(self) -> None:
+        self._progress.set()
+        self._progress = anyio.Event()
 
     @property
     def in_flight(self) -> int:
@@ -200,11 +217,16 @@ class Runtime:
             else:
                 del self._ready[agent]
         self._queued -= dropped
+        retries = [t for t in self._timers if t.kind == "retry" and t.correlation_id == correlation_id]
+        if retries:  # a cancelled workflow's retries never run: their backoff must not keep a run alive
+            self._timers = [t for t in self._timers if t not in retries]
+            heapq.heapify(self._timers)
         for key, (cid, scope) in self._scopes.items() if running else ():
             if chosen(cid, key):
                 scope.cancel()
                 dropped += 1
         self._wake.set()
+        self._signal_progress()
         if self._drained is not None and not (self._queued or self._in_flight):
             self._drained.set()
             self._drained = None
@@ -286,6 +308,7 @@ class Runtime:
             del self._running_by_correlation[cid]
         self._running_keys.discard(item.record.key)
         self._wake.set()
+        self._signal_progress()
         if self._drained is not None and not (self._queued or self._in_flight):
             self._drained.set()
             self._drained = None
@@ -340,11 +363,24 @@ class Runtime:
                     self._untake(queued)
                     raise
 
+        try:
+            await self._drive(host, run_and_finish, stop, keep_alive)
+        finally:
+            self._signal_progress()
+
+    async def _drive(
+        self,
+        host: RuntimeHost,
+        run_and_finish: Callable[[_Queued], Coroutine[Any, Any, None]],
+        stop: Callable[[], Awaitable[bool]] | None,
+        keep_alive: bool,
+    ) -> None:
         async with self._driving, anyio.create_task_group() as group:
             while True:
                 self._wake = anyio.Event()
                 await self._fire_due()
                 await host.on_clock(self._clock.now())
+                self._signal_progress()
                 if stop is not None and await stop():
                     return
                 await host.pull(self._max_concurrency - self._in_flight - self._queued)

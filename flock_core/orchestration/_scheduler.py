@@ -68,6 +68,7 @@ class Scheduler:
         self._semantic = semantic or SemanticIndex()
         self._agents: dict[str, AgentSpec] = {}
         self._index: dict[str, list[tuple[str, int]]] = {}
+        self._semantic_types: set[str] = set()  # types some subscription takes under semantic conditions
         self._groups: dict[tuple[str, int], GroupCollector] = {}
         self._batches: dict[tuple[str, int], BatchCollector] = {}
         self._seen: set[tuple[str, UUID]] = set()
@@ -97,10 +98,13 @@ class Scheduler:
         """Add or replace an agent's declaration and rebuild the type index."""
         self._agents[spec.name] = spec
         self._index = {}
+        self._semantic_types = set()
         for agent in self._agents.values():
             for position, subscription in enumerate(agent.subscriptions):
                 for type_name in dict.fromkeys(subscription.types):
                     self._index.setdefault(type_name, []).append((agent.name, position))
+                if subscription.semantic:
+                    self._semantic_types.update(subscription.types)
         for key in [k for k in self._groups if k[0] == spec.name]:
             if key[1] >= len(spec.subscriptions) or self._groups[key].subscription != spec.subscriptions[key[1]]:
                 del self._groups[key]
@@ -113,6 +117,8 @@ class Scheduler:
         by producer or tags anyway.
         """
         conditions: list[Semantic] = []
+        if artifact.type not in self._semantic_types:
+            return conditions
         for agent_name, position in self._index.get(artifact.type, ()):
             spec = self._agents[agent_name]
             subscription = spec.subscriptions[position]

@@ -24,6 +24,7 @@ from ._artifact_routes import artifact_routes
 from ._auth import Auth
 from ._control_routes import control_routes
 from ._conversation_routes import conversation_routes
+from ._dead_letter_routes import dead_letter_routes
 from ._guard import LOOPBACK_HOSTS, Guard
 from ._http import ApiError, error_response
 from ._metrics import CONTENT_TYPE, Metrics
@@ -127,6 +128,7 @@ def build_app(
         *control_routes(state),
         *approval_routes(state),
         *event_routes(state),
+        *dead_letter_routes(state),
         *_service_routes(state, dashboard),
     ]
     if endpoint is not None:

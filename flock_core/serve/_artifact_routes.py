@@ -22,7 +22,7 @@ from ..blackboard._visibility import (
     is_visible,
     visible_from,
 )
-from ..exceptions import PayloadValidationError, TypeRegistrationError
+from ..exceptions import PayloadValidationError, QueueFullError, TypeRegistrationError
 from ._http import ApiError, json_response, parse_body, read_json, validation_details
 from ._state import ServeState
 from ._views import artifact_view
@@ -144,6 +144,8 @@ async def _publish(state: ServeState, request: Request) -> Response:
     except PayloadValidationError as exc:
         details = [{"field": "payload", "message": line} for line in exc.errors]
         raise ApiError(422, "invalid_payload", str(exc), details) from None
+    except QueueFullError as exc:  # Flock(max_pending=..., when_full="raise"): the client should retry later
+        raise ApiError(429, "queue_full", str(exc)) from None
     state.worker.wake()
     response = json_response(artifact_view(artifact), status=201)
     response.headers["Location"] = f"/api/v1/artifacts/{artifact.id}"

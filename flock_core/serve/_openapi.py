@@ -134,6 +134,7 @@ _ERROR_TEXT = {
     409: "The conversation was cancelled",
     413: "Body too large",
     422: "Invalid request",
+    429: "The board is full (max_pending with when_full='raise'): retry later",
     502: "The agent failed",
 }
 
@@ -180,7 +181,7 @@ def _artifact_paths(ops: _Operations, publish_body: dict[str, Any]) -> dict[str,
     return {
         "/api/v1/artifacts": {
             "post": ops.operation("Publish an artifact", "publish_artifact",
-                                  {"201": _json("The stored artifact", _ref("Artifact"))}, 400, 403, 413, 422,
+                                  {"201": _json("The stored artifact", _ref("Artifact"))}, 400, 403, 413, 422, 429,
                                   requestBody=body),
             "get": ops.operation("List the artifacts the caller may see", "list_artifacts",
                                  {"200": _json("One page", _ref("ArtifactPage"))}, 422, parameters=_LIST_PARAMETERS),
@@ -248,6 +249,28 @@ def _other_paths(ops: _Operations) -> dict[str, dict[str, Any]]:
                                  {"200": {"description": "Prometheus text format", "content": text}}),
         },
         "/health": {"get": health},
+    }  # fmt: skip
+
+
+def _dead_letter_paths(ops: _Operations) -> dict[str, dict[str, Any]]:
+    filters = [
+        _query("agent", {"type": "string"}, "Only this agent's."),
+        _query("correlation_id", {"type": "string"}, "Only this workflow's."),
+    ]
+    replayed = {"200": _json("How many were queued again", _ref("ReplayResult"))}
+    return {
+        "/api/v1/dead-letters": {
+            "get": ops.operation("Work that failed for good, whose inputs the caller may see", "list_dead_letters",
+                                 {"200": _json("Dead letters", _ref("DeadLetterList"))}, parameters=filters),
+        },
+        "/api/v1/dead-letters/replay": {
+            "post": ops.operation("Replay every dead letter the caller may see", "replay_dead_letters", replayed,
+                                  parameters=filters),
+        },
+        "/api/v1/dead-letters/{key}/replay": {
+            "post": ops.operation("Replay one dead letter", "replay_dead_letter", replayed, 404,
+                                  parameters=[_path("key")]),
+        },
     }  # fmt: skip
 
 
@@ -329,7 +352,12 @@ def openapi_document(state: ServeState) -> dict[str, Any]:
     document: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {"title": "Flock", "version": __version__, "description": "A blackboard of typed artifacts."},
-        "paths": {**_artifact_paths(ops, publish_body), **_other_paths(ops), **_control_paths(ops)},
+        "paths": {
+            **_artifact_paths(ops, publish_body),
+            **_other_paths(ops),
+            **_control_paths(ops),
+            **_dead_letter_paths(ops),
+        },
         "components": {"schemas": _titled(components.schemas)},
     }
     if ops.auth_on:

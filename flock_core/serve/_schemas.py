@@ -20,9 +20,11 @@ __all__ = [
     "ArtifactPage",
     "ControlResponse",
     "ConversationPage",
+    "DeadLetterList",
     "DecisionResponse",
     "Error",
     "Health",
+    "ReplayResult",
     "RunResponse",
     "TurnResponse",
     "TypeList",
@@ -231,6 +233,27 @@ class ConversationPage(_Body):
     total: int = Field(description="How many turns of the conversation the caller may see in all.")
 
 
+class DeadLetterView(_Body):
+    """A work item that failed for good, with the error of its last attempt."""
+
+    key: str = Field(description="Replay it with POST /api/v1/dead-letters/{key}/replay.")
+    agent: str
+    correlation_id: str
+    input_ids: list[str]
+    attempts: int
+    error: str | None
+
+
+class DeadLetterList(_Body):
+    """The dead letters whose inputs the caller may all see, oldest first."""
+
+    items: list[DeadLetterView]
+
+
+class ReplayResult(_Body):
+    replayed: int = Field(description="How many dead letters were queued again.")
+
+
 class Health(_Body):
     status: Literal["ok"]
     version: str
@@ -243,9 +266,11 @@ RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
     ArtifactPage,
     ControlResponse,
     ConversationPage,
+    DeadLetterList,
     DecisionResponse,
     Error,
     Health,
+    ReplayResult,
     RunResponse,
     TurnResponse,
     TypeList,

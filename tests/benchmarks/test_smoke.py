@@ -19,7 +19,7 @@ import pytest
 from benchmarks import _ours_side, _report, _runner, _suite
 from benchmarks._lm_server import LMServer
 from benchmarks._payloads import CALLS_PER_WORKFLOW, Idea, Review
-from benchmarks._protocol import Job, Outcome, StoreKind, WorkloadName
+from benchmarks._protocol import STAGE_NAMES, Job, Outcome, StoreKind, WorkloadName
 from benchmarks._replies import RequestedField, chat_reply, requested_fields
 from benchmarks._report import Figure, Row, Target, markdown_table, targets_summary
 from benchmarks._runner import Interpreter, run_job
@@ -119,9 +119,22 @@ def test_a_suite_workload_without_flock_says_why() -> None:
     bench = _suite.Bench(_suite.SMOKE, Interpreter("ours", Path(sys.executable)), None,
                          "--no-flock", lambda message: None)  # fmt: skip
     rows = _suite.overhead(bench)
-    assert [row.flock for row in rows] == ["skipped: --no-flock"] * 3
+    compared, stages = rows[:4], rows[4:]
+    assert [row.flock for row in compared] == ["skipped: --no-flock"] * 4  # the SQLite row is the fourth
     assert isinstance(rows[0].ours, Figure)
+    assert isinstance(rows[3].ours, Figure)
     assert rows[0].status == "n/a"
+    assert [row.metric.removeprefix("µs per activation, stage: ") for row in stages[:-2]] == list(STAGE_NAMES)
+    assert all(isinstance(row.ours, Figure) and row.flock == "—" for row in stages)
+
+
+def test_stage_times_add_up_to_the_instrumented_total() -> None:
+    outcome = run(Job("overhead_stages", size=20, runs=1))
+    stages = [outcome.series[f"stage_us:{name}"][0] for name in STAGE_NAMES]
+    total = outcome.series["us_per_activation"][0]
+    assert all(value >= 0 for value in stages[:-1])
+    assert sum(stages) == pytest.approx(total)
+    assert outcome.series[f"stage_us:{STAGE_NAMES[8]}"][0] > 0  # the engine ran and was timed
 
 
 OURS_SYSTEM = """Your input fields are:
@@ -178,3 +191,10 @@ def test_http_publish_and_information_flow_cost() -> None:
     assert min(http.series["ms_per_request"]) > 0
     flow = run(Job("flow_cost", size=10, runs=2))
     assert len(flow.series["us_per_activation"]) == 2
+
+
+@pytest.mark.parametrize("max_pending", [0, 8])
+def test_backpressure_with_and_without_a_bound(max_pending: int) -> None:
+    outcome = run(Job("backpressure", size=30, concurrency=4, max_pending=max_pending))
+    assert set(outcome.series) == {"baseline_mb", "peak_mb", "inputs_per_s"}
+    assert outcome.info["inputs"] == 30

@@ -5,6 +5,7 @@ import pytest
 from dspy.adapters.baml_adapter import BAMLAdapter
 from dspy.utils.callback import BaseCallback
 
+from engines._adapters import CachedChatAdapter
 from engines._lm import make_adapter, make_lm
 from engines._offline import OfflineLM
 from engines._recorder import LMRelay
@@ -59,7 +60,7 @@ def test_unset_client_settings_are_not_passed() -> None:
 @pytest.mark.parametrize(
     ("name", "kind"),
     [
-        ("chat", dspy.ChatAdapter),
+        ("chat", CachedChatAdapter),  # DSPy's ChatAdapter, its system message built once per signature
         ("json", dspy.JSONAdapter),
         ("xml", dspy.XMLAdapter),
         ("two_step", dspy.TwoStepAdapter),

@@ -74,6 +74,7 @@ def test_the_tree_drawing_parses() -> None:
         "CircuitBreakerTripped": "RuntimeFlockError",
         "BudgetExceeded": "RuntimeFlockError",
         "ConversationClosedError": "RuntimeFlockError",
+        "QueueFullError": "RuntimeFlockError",
         "McpError": "RuntimeFlockError",
         "RunTimeoutError": "RuntimeFlockError",
     }

@@ -35,3 +35,37 @@ def test_ids_made_in_a_tight_loop_are_strictly_increasing() -> None:
 def test_ids_are_unique() -> None:
     ids = [new_id() for _ in range(10_000)]
     assert len(set(ids)) == len(ids)
+
+
+def test_ids_are_ordinary_uuids() -> None:
+    uid = new_id()
+    parsed = UUID(str(uid))
+    assert parsed == uid
+    assert hash(parsed) == hash(uid)
+    assert parsed.is_safe == uid.is_safe
+
+
+def test_random_bits_differ_between_ids() -> None:
+    # Read in batches of os.urandom, each id still takes its own 62 random bits.
+    rands = {new_id().int & ((1 << 62) - 1) for _ in range(2_000)}
+    assert len(rands) == 2_000
+
+
+def test_a_forked_child_does_not_repeat_its_parents_ids() -> None:
+    import os
+
+    new_id()  # the parent has unread random bytes now
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its next ids go to the parent
+        os.close(read)
+        os.write(write, b"".join(new_id().bytes for _ in range(8)))
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read, "rb") as pipe:
+        data = pipe.read()
+    os.waitpid(pid, 0)
+    child = {UUID(bytes=data[i : i + 16]).int & ((1 << 62) - 1) for i in range(0, len(data), 16)}
+    parent = {new_id().int & ((1 << 62) - 1) for _ in range(8)}
+    assert len(child) == 8
+    assert not child & parent

@@ -29,7 +29,7 @@ from .._store import (
     StoredBudget,
     matches,
 )
-from .._work import FINISHED, Commit, ExpiredJoin, TimerState, WorkRecord, WorkStatus
+from .._work import FINISHED, Commit, ExpiredJoin, TimerState, WorkRecord, WorkStatus, finished, leased
 
 __all__ = ["InMemoryBlackboardStore"]
 
@@ -121,8 +121,7 @@ class InMemoryBlackboardStore:
         for agent, artifact_id in commit.consumed:
             self._consumers.setdefault(artifact_id, set()).add(agent)
         if commit.complete is not None:
-            done = dataclasses.replace(self._work[commit.complete], status=commit.outcome, last_error=commit.error)
-            self._work[commit.complete] = done
+            self._work[commit.complete] = _completed(self._work[commit.complete], commit)
         self._timers.update({t.agent: t for t in commit.timers})
         self._expired.extend(commit.expired_joins)
         self._approvals.update({request.id: request for request in commit.hold})
@@ -224,11 +223,8 @@ class InMemoryBlackboardStore:
         record = self._work.get(key)
         if record is None or self._is_paused(record.correlation_id) or not may_lease(record, owner, utcnow()):
             return None
-        leased = dataclasses.replace(
-            record, status="leased", attempts=record.attempts + 1, lease_owner=owner, lease_until=until
-        )
-        self._work[key] = leased
-        return leased
+        self._work[key] = taken = leased(record, owner, until)
+        return taken
 
     async def release(self, keys: Sequence[str]) -> None:
         """Return leased items to pending (their owner is gone)."""
@@ -252,7 +248,10 @@ class InMemoryBlackboardStore:
         record = self._work.get(key)
         if record is None or record.status != "failed":
             return False
-        self._work[key] = dataclasses.replace(record, status="pending", attempts=0, lease_owner=None, lease_until=None)
+        self._work[key] = dataclasses.replace(
+            record, status="pending", attempts=0, lease_owner=None, lease_until=None, retry_at=None
+        )
+        self._notify()
         return True
 
     async def cancel_workflow(self, correlation_id: str, reason: str) -> list[WorkRecord]:
@@ -414,3 +413,17 @@ class InMemoryBlackboardStore:
     async def list(self) -> list[Artifact]:
         """Every artifact on the board, oldest first."""
         return [*(await self.query(ArtifactQuery())).items]
+
+
+def _completed(record: WorkRecord, commit: Commit) -> WorkRecord:
+    """`record` as `commit` ends it: done or failed, or pending again until `commit.retry_at` (a retry)."""
+    if commit.outcome == "retry":
+        return dataclasses.replace(
+            record,
+            status="pending",
+            last_error=commit.error,
+            retry_at=commit.retry_at,
+            lease_owner=None,
+            lease_until=None,
+        )
+    return finished(record, commit.outcome, commit.error)

@@ -85,7 +85,9 @@ MIGRATIONS: tuple[tuple[LiteralString, ...], ...] = (
     ),
     # 4: outputs held for approval; cancelled and paused workflows carry their tenant (see `_approvals`).
     APPROVALS_MIGRATION,
-    # 5: workflows' budgets (limits as JSON) and what they spent, so a budget holds across a restart.
+    # 5: retries: a pending work item whose last attempt failed is not claimed before `retry_at`.
+    ("ALTER TABLE work_items ADD COLUMN retry_at TIMESTAMPTZ",),
+    # 6: workflows' budgets (limits as JSON) and what they spent, so a budget holds across a restart.
     (
         """CREATE TABLE workflow_budgets (
             correlation_id TEXT PRIMARY KEY, budget JSONB NOT NULL, started_at TIMESTAMPTZ NOT NULL,

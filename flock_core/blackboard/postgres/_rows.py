@@ -15,7 +15,7 @@ def work_arrays(records: Sequence[WorkRecord]) -> tuple[list[Any], ...]:
     rows = [
         (r.key, r.agent, r.subscription, ",".join(map(str, r.input_ids)), r.correlation_id, r.priority, r.batched)
         + ((None, None) if r.tick is None else (r.tick.number, r.tick.scheduled_at))
-        + (r.status, r.attempts, r.last_error, r.lease_owner, r.lease_until)
+        + (r.status, r.attempts, r.last_error, r.lease_owner, r.lease_until, r.retry_at)
         for r in records
     ]
     return tuple(list(column) for column in zip(*rows, strict=True))
@@ -24,7 +24,7 @@ def work_arrays(records: Sequence[WorkRecord]) -> tuple[list[Any], ...]:
 def row_work(row: Sequence[Any]) -> WorkRecord:
     """The work record in a row of `WORK_COLUMNS`."""
     tick = None if row[7] is None else Tick(row[7], row[8])
-    return WorkRecord(row[0], row[1], row[2], tuple(row[3]), row[4], row[5], row[6], tick, *row[9:14])
+    return WorkRecord(row[0], row[1], row[2], tuple(row[3]), row[4], row[5], row[6], tick, *row[9:15])
 
 
 def expired_row(join: ExpiredJoin) -> tuple[Any, ...]:

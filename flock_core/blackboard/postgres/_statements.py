@@ -53,7 +53,7 @@ PAUSED = """EXISTS (SELECT 1 FROM paused_workflows p WHERE p.correlation_id IN (
 
 WORK_COLUMNS = (
     "key, agent, subscription, input_ids, correlation_id, priority, batched, tick_number, tick_at, status, "
-    "attempts, last_error, lease_owner, lease_until"
+    "attempts, last_error, lease_owner, lease_until, retry_at"
 )
 
 ENQUEUE = f"""
@@ -64,11 +64,12 @@ WITH new AS (
            CASE WHEN EXISTS (SELECT 1 FROM cancelled_workflows c WHERE c.correlation_id = r.correlation_id
                              AND (c.tenant_id IS NULL OR c.tenant_id = t.tenant_id))
                 THEN 'cancelled' ELSE r.status END,
-           r.attempts, r.last_error, r.lease_owner, r.lease_until, t.tenant_id
+           r.attempts, r.last_error, r.lease_owner, r.lease_until, r.retry_at, t.tenant_id
     FROM unnest(%s::text[], %s::text[], %s::int[], %s::text[], %s::text[], %s::int[], %s::bool[], %s::int[],
-                %s::timestamptz[], %s::text[], %s::int[], %s::text[], %s::text[], %s::timestamptz[])
+                %s::timestamptz[], %s::text[], %s::int[], %s::text[], %s::text[], %s::timestamptz[],
+                %s::timestamptz[])
          WITH ORDINALITY AS r(key, agent, subscription, inputs, correlation_id, priority, batched, tick_number,
-                              tick_at, status, attempts, last_error, lease_owner, lease_until, n)
+                              tick_at, status, attempts, last_error, lease_owner, lease_until, retry_at, n)
     CROSS JOIN LATERAL (SELECT max(a.tenant_id) AS tenant_id FROM artifacts a
                         WHERE a.id = ANY(string_to_array(r.inputs, ',')::uuid[])) t
     ORDER BY r.n

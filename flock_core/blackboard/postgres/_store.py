@@ -223,7 +223,13 @@ class PostgresBlackboardStore:
         await approvals.hold(conn, commit.hold)
         if commit.consumed:
             await conn.execute(pg.CONSUME, ([a for a, _ in commit.consumed], [i for _, i in commit.consumed]))
-        if commit.complete is not None:
+        if commit.outcome == "retry" and commit.complete is not None:
+            await conn.execute(
+                "UPDATE work_items SET status = 'pending', last_error = %s, retry_at = %s, lease_owner = NULL, "
+                "lease_until = NULL WHERE key = %s",
+                (commit.error, commit.retry_at, commit.complete),
+            )
+        elif commit.complete is not None:
             await conn.execute(
                 "UPDATE work_items SET status = %s, last_error = %s WHERE key = %s",
                 (commit.outcome, commit.error, commit.complete),
@@ -342,7 +348,8 @@ class PostgresBlackboardStore:
 
     async def requeue(self, key: str) -> bool:
         """Put a failed item back to pending (attempts reset)."""
-        sql = "UPDATE work_items SET status = 'pending', attempts = 0, lease_owner = NULL, lease_until = NULL "
+        sql = "UPDATE work_items SET status = 'pending', attempts = 0, lease_owner = NULL, lease_until = NULL, "
+        sql += "retry_at = NULL "
         return await self._change(sql + "WHERE key = %s AND status = 'failed' RETURNING 1", (key,)) == 1
 
     async def cancel_workflow(self, correlation_id: str, reason: str) -> list[WorkRecord]:

@@ -118,7 +118,9 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
         "CREATE INDEX approvals_status ON approvals (status, seq)",
     ),
-    # 4: workflows' budgets (limits as JSON) and what they spent, so a budget holds across a restart.
+    # 4: retries: a pending work item whose last attempt failed is not claimed before `retry_at`.
+    ("ALTER TABLE work_items ADD COLUMN retry_at TEXT",),
+    # 5: workflows' budgets (limits as JSON) and what they spent, so a budget holds across a restart.
     (
         """CREATE TABLE workflow_budgets (
             correlation_id TEXT PRIMARY KEY,
@@ -142,7 +144,7 @@ ARTIFACT_JSON = """json_object(
 
 WORK_COLUMNS = (
     "key, agent, subscription, input_ids, correlation_id, priority, batched, tick, status, attempts, "
-    "last_error, lease_owner, lease_until"
+    "last_error, lease_owner, lease_until, retry_at"
 )
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -246,6 +248,7 @@ def work_row(record: WorkRecord) -> tuple[Any, ...]:
         record.last_error,
         record.lease_owner,
         _iso(record.lease_until),
+        _iso(record.retry_at),
     )
 
 
@@ -266,6 +269,7 @@ def row_work(row: Sequence[Any]) -> WorkRecord:
         last_error=row[10],
         lease_owner=row[11],
         lease_until=_time(row[12]),
+        retry_at=_time(row[13]),
     )
 
 

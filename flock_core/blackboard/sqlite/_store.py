@@ -61,7 +61,7 @@ Synchronous = Literal["NORMAL", "FULL"]
 
 _CHUNK = 500  # ids per `IN (...)` list, well below SQLite's bound-parameter limit
 _INSERT_ARTIFACT = f"INSERT INTO artifacts VALUES (NULL, {', '.join('?' * 13)})"
-_INSERT_WORK = f"INSERT OR IGNORE INTO work_items ({WORK_COLUMNS}) VALUES ({', '.join('?' * 13)})"
+_INSERT_WORK = f"INSERT OR IGNORE INTO work_items ({WORK_COLUMNS}) VALUES ({', '.join('?' * 14)})"
 _CONSUME = "INSERT OR IGNORE INTO consumptions (agent, artifact_id) VALUES (?, ?)"
 _UPSERT_TIMER = (
     "INSERT INTO timers (agent, number, scheduled_at) VALUES (?, ?, ?) "
@@ -208,8 +208,8 @@ class SQLiteBlackboardStore:
 
     async def requeue(self, key: str) -> bool:
         """Put a failed item back to pending (attempts reset)."""
-        sql = "UPDATE work_items SET status = 'pending', attempts = 0, lease_owner = NULL, lease_until = NULL "
-        sql += "WHERE key = ? AND status = 'failed'"
+        sql = "UPDATE work_items SET status = 'pending', attempts = 0, lease_owner = NULL, lease_until = NULL, "
+        sql += "retry_at = NULL WHERE key = ? AND status = 'failed'"
         return await self._run(partial(_write_many, sql=sql, rows=[(key,)])) == 1
 
     async def cancel_workflow(self, correlation_id: str, reason: str) -> list[WorkRecord]:
@@ -401,7 +401,13 @@ def _commit(conn: sqlite3.Connection, commit: Commit) -> bool:
             if conn.execute(_INSERT_WORK, work_row(record)).rowcount:
                 conn.executemany(_CONSUME, [(record.agent, str(i)) for i in record.input_ids])
         conn.executemany(_CONSUME, [(agent, str(i)) for agent, i in commit.consumed])
-        if commit.complete is not None:
+        if commit.outcome == "retry" and commit.complete is not None:
+            conn.execute(
+                "UPDATE work_items SET status = 'pending', last_error = ?, retry_at = ?, lease_owner = NULL, "
+                "lease_until = NULL WHERE key = ?",
+                (commit.error, None if commit.retry_at is None else commit.retry_at.isoformat(), commit.complete),
+            )
+        elif commit.complete is not None:
             conn.execute(
                 "UPDATE work_items SET status = ?, last_error = ? WHERE key = ?",
                 (commit.outcome, commit.error, commit.complete),

@@ -490,13 +490,23 @@
     return row;
   }
 
+  let approvalsLoads = 0;
+
   async function loadApprovals() {
+    const load = ++approvalsLoads;
     const response = await api("/api/v1/approvals");
-    if (!response.ok) return;
+    // a poll and a reload after a decision may overlap: an older answer must not undo a newer one
+    if (!response.ok || load !== approvalsLoads) return;
     const requests = response.body.approvals;
     const rows = $("#approvals-table tbody");
     const shown = [...rows.children].map((r) => r.dataset.approvalId).join();
-    if (shown !== requests.map((r) => r.id).join()) rows.replaceChildren(...requests.map(approvalRow));
+    if (shown !== requests.map((r) => r.id).join()) {
+      const reason = (row) => row.querySelector('input[data-role="reason"]');
+      const typed = new Map([...rows.children].map((r) => [r.dataset.approvalId, reason(r).value]));
+      const fresh = requests.map(approvalRow);
+      for (const row of fresh) reason(row).value = typed.get(row.dataset.approvalId) || "";  // keep what was typed
+      rows.replaceChildren(...fresh);
+    }
     $("#approvals-empty").hidden = requests.length > 0;
   }
 

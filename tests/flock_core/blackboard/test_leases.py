@@ -1,4 +1,4 @@
-"""The lease rule: its Python and SQL renderings agree on every combination of status, owner and expiry."""
+"""The lease rule: its Python and SQL renderings agree on every combination of status, owner, expiry and retry."""
 
 from __future__ import annotations
 
@@ -19,9 +19,11 @@ STATUSES: tuple[WorkStatus, ...] = ("pending", "leased", "done", "failed")
 OWNERS = (None, "w1", "w2")
 EXPIRIES = (None, NOW - timedelta(seconds=1), NOW, NOW + timedelta(seconds=1))
 
+RETRIES = EXPIRIES  # a retry due before, at, after `NOW`, or none
+
 ROWS = [
-    WorkRecord(f"k{n}", "a", 0, (), "c", status=status, lease_owner=owner, lease_until=until)
-    for n, (status, owner, until) in enumerate(itertools.product(STATUSES, OWNERS, EXPIRIES))
+    WorkRecord(f"k{n}", "a", 0, (), "c", status=status, lease_owner=owner, lease_until=until, retry_at=retry)
+    for n, (status, owner, until, retry) in enumerate(itertools.product(STATUSES, OWNERS, EXPIRIES, RETRIES))
 ]
 ASKERS = (None, "w1", "w2")
 
@@ -44,11 +46,13 @@ def conditions(owner: LiteralString, now: LiteralString, asker: str | None) -> L
 
 def test_the_rule_in_sql_matches_the_rule_in_python_on_sqlite() -> None:
     db = sqlite3.connect(":memory:")
-    db.execute("CREATE TABLE work_items (key TEXT, status TEXT, lease_owner TEXT, lease_until INTEGER)")
+    db.execute(
+        "CREATE TABLE work_items (key TEXT, status TEXT, lease_owner TEXT, lease_until INTEGER, retry_at INTEGER)"
+    )
     micros = {None: None} | {t: int(t.timestamp() * 1e6) for t in EXPIRIES if t is not None}
     db.executemany(
-        "INSERT INTO work_items VALUES (?, ?, ?, ?)",
-        [(r.key, r.status, r.lease_owner, micros[r.lease_until]) for r in ROWS],
+        "INSERT INTO work_items VALUES (?, ?, ?, ?, ?)",
+        [(r.key, r.status, r.lease_owner, micros[r.lease_until], micros[r.retry_at]) for r in ROWS],
     )
     found: dict[tuple[str | None, str], tuple[bool, bool]] = {}
     for asker in ASKERS:
@@ -69,11 +73,14 @@ def test_the_rule_in_sql_matches_the_rule_in_python_on_postgres() -> None:
 
     found: dict[tuple[str | None, str], tuple[bool, bool]] = {}
     with psycopg.connect(PG_DSN, autocommit=True) as conn:
-        conn.execute("CREATE TEMP TABLE work_items (key TEXT, status TEXT, lease_owner TEXT, lease_until TIMESTAMPTZ)")
+        conn.execute(
+            "CREATE TEMP TABLE work_items "
+            "(key TEXT, status TEXT, lease_owner TEXT, lease_until TIMESTAMPTZ, retry_at TIMESTAMPTZ)"
+        )
         with conn.cursor() as cursor:
             cursor.executemany(
-                "INSERT INTO work_items VALUES (%s, %s, %s, %s)",
-                [(r.key, r.status, r.lease_owner, r.lease_until) for r in ROWS],
+                "INSERT INTO work_items VALUES (%s, %s, %s, %s, %s)",
+                [(r.key, r.status, r.lease_owner, r.lease_until, r.retry_at) for r in ROWS],
             )
         for asker in ASKERS:
             columns = conditions("%(owner)s", "%(now)s", asker)

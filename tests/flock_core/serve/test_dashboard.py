@@ -225,10 +225,18 @@ async def test_approve_reject_and_control_workflows_from_the_dashboard(chromium:
         assert await flock.get_by_type(Note) == [Note(text="noted KEEP")]
 
         row = f'tr[data-approval-id="{requests["drop"]}"]'
+        await page.wait_for("document.querySelectorAll('#approvals-table tr[data-approval-id]').length === 1")
         await page.evaluate(f"document.querySelector('{row} input[data-role=\"reason\"]').value = 'off topic'")
+        async with httpx.AsyncClient(base_url=server.url) as http:  # a new request re-renders the table
+            await http.post("/api/v1/artifacts", json={"type": "Question", "payload": {"text": "later"}})
+        await page.wait_for(
+            "document.querySelectorAll('#approvals-table tr[data-approval-id]').length === 2", timeout=20
+        )
+        typed = await page.evaluate(f"document.querySelector('{row} input[data-role=\"reason\"]').value")
+        assert typed == "off topic", "what the approver typed survives a refresh of the table"
         await page.evaluate(click(f'{row} button[data-action="reject"]'))
         await page.wait_for("document.querySelector('#approval-result').dataset.outcome === 'rejected'")
-        await page.wait_for("document.querySelectorAll('#approvals-table tr[data-approval-id]').length === 0")
+        await page.wait_for("document.querySelectorAll('#approvals-table tr[data-approval-id]').length === 1")
         [rejected] = await flock.get_by_type(ApprovalRejected)
         assert (rejected.rejected_by, rejected.reason) == ("anonymous", "off topic")
 

@@ -35,7 +35,7 @@ async def test_the_document_validates_and_declares_credentials_only_when_checked
     document = await document_of(make_flock(), auth=auth)
     validate(document)
     publish = document["paths"]["/api/v1/artifacts"]["post"]["responses"]
-    declared = {"201", "400", "403", "413", "422"} | ({"401"} if auth else set())
+    declared = {"201", "400", "403", "413", "422", "429"} | ({"401"} if auth else set())
     assert set(publish) == declared
     assert ("security" in document, "securitySchemes" in document["components"]) == (auth, auth)
     for path, operations in document["paths"].items():

@@ -478,8 +478,8 @@ async def test_dead_letters_and_requeue(pg_schema: str) -> None:
         with anyio.fail_after(20):
             await flock.run_until_idle()
         [dead] = await flock.dead_letters()
-        assert (dead.agent, dead.last_error) == ("finish", "flaky")
-        assert await flock.requeue(dead.key)
+        assert (dead.agent, dead.error) == ("finish", "flaky")
+        assert await flock.replay(dead.key)
         with anyio.fail_after(20):
             await flock.run_until_idle()
         assert await flock.dead_letters() == []

@@ -1,0 +1,163 @@
+"""Where an activation's time goes: the overhead workload with a timer around each stage of the loop.
+
+`publish -> route -> commit -> lease -> context -> run (engine, contract) -> artifacts -> route -> commit`:
+each stage's time is exclusive (a stage inside another is not counted twice), and whatever no stage
+covers (the runtime's scheduling and task switches, the benchmark loop) is `other`. Times are the
+thread's CPU time, so other processes on a shared machine do not inflate them. Timing costs a clock read
+per stage entry and exit (reported as `timers_us`, included in the stages' figures), so this runs apart
+from the measured overhead row.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import gc
+import inspect
+import time
+from collections.abc import Callable, Generator
+from contextlib import contextmanager
+from typing import Any
+
+from flock_core import Flock, InMemoryBlackboardStore
+from flock_core.agents import _activation
+from flock_core.orchestration import _execution
+from flock_core.orchestration._artifact_factory import ArtifactFactory
+from flock_core.orchestration._execution import Executor
+from flock_core.orchestration._orchestrator import Orchestrator
+from flock_core.orchestration._routing import Routing
+from flock_core.testing import FunctionEngine
+
+from ._payloads import STAGES, Topic
+from ._protocol import STAGE_NAMES, Job, Outcome
+
+__all__ = ["overhead_stages"]
+
+
+class _Timers:
+    """CPU time per stage, attributed at every timer event to the stage on top of the running task's stack.
+
+    Activations interleave (a step waits for the board's step lock, which yields to the event loop), so each
+    asyncio task keeps its own stack of stages, and the time since the previous event goes to the stage the
+    current task is in: a stage is charged for its own code, not for its callees' or other tasks'.
+    """
+
+    def __init__(self, names: tuple[str, ...]) -> None:
+        self.totals = dict.fromkeys(names, 0)
+        self.calls = 0
+        self._stacks: dict[object, list[str]] = {}
+        self._last = time.thread_time_ns()
+
+    def _charge(self) -> list[str]:
+        now = time.thread_time_ns()
+        stack = self._stacks.setdefault(asyncio.current_task(), [])
+        if stack:
+            self.totals[stack[-1]] += now - self._last
+        self._last = now
+        return stack
+
+    def enter(self, name: str) -> None:
+        self._charge().append(name)
+        self.calls += 1
+
+    def leave(self) -> None:
+        self._charge().pop()
+
+    @staticmethod
+    def cost_per_call() -> float:
+        """Nanoseconds of CPU that timing one (empty) call adds to the figures."""
+        probe = _Timers(("caller", "callee"))
+        callee = _timed(probe, "callee", _nothing)
+        rounds = 5_000
+        begin = time.thread_time_ns()
+        probe.enter("caller")
+        for _ in range(rounds):
+            callee()
+        probe.leave()
+        return (time.thread_time_ns() - begin) / rounds
+
+
+def _nothing() -> None:
+    return None
+
+
+def _timed(timers: _Timers, name: str, function: Callable[..., Any]) -> Callable[..., Any]:
+    if inspect.iscoroutinefunction(function):
+
+        @functools.wraps(function)
+        async def timed_async(*args: Any, **kwargs: Any) -> Any:
+            timers.enter(name)
+            try:
+                return await function(*args, **kwargs)
+            finally:
+                timers.leave()
+
+        return timed_async
+
+    @functools.wraps(function)
+    def timed(*args: Any, **kwargs: Any) -> Any:
+        timers.enter(name)
+        try:
+            return function(*args, **kwargs)
+        finally:
+            timers.leave()
+
+    return timed
+
+
+_TARGETS: tuple[tuple[object, str, str], ...] = (
+    (Orchestrator, "publish", STAGE_NAMES[0]),
+    (Routing, "route", STAGE_NAMES[1]),
+    (InMemoryBlackboardStore, "commit", STAGE_NAMES[2]),
+    (Orchestrator, "_commit", STAGE_NAMES[3]),
+    (InMemoryBlackboardStore, "lease", STAGE_NAMES[4]),
+    (Executor, "run_item", STAGE_NAMES[5]),
+    (_execution, "provide_context", STAGE_NAMES[6]),
+    (_activation.ActivationRunner, "run", STAGE_NAMES[7]),
+    (FunctionEngine, "evaluate", STAGE_NAMES[8]),
+    (_activation, "enforce_contract", STAGE_NAMES[9]),
+    (ArtifactFactory, "from_outputs", STAGE_NAMES[10]),
+    (ArtifactFactory, "from_object", STAGE_NAMES[0]),
+)
+
+
+@contextmanager
+def _instrumented(timers: _Timers) -> Generator[None]:
+    originals = [(owner, attr, getattr(owner, attr)) for owner, attr, _ in _TARGETS]
+    for (owner, attr, name), (_, _, original) in zip(_TARGETS, originals, strict=True):
+        setattr(owner, attr, _timed(timers, name, original))
+    try:
+        yield
+    finally:
+        for owner, attr, original in originals:
+            setattr(owner, attr, original)
+
+
+async def overhead_stages(job: Job, started: float) -> Outcome:
+    """The overhead workload (`job.size` topics per run) with each stage timed: µs per activation each."""
+    from ._ours_side import pipeline, step  # _ours_side imports this module
+
+    del started
+    outcome = Outcome()
+    for _ in range(job.runs):
+        gc.collect()
+        cost = _Timers.cost_per_call()
+        timers = _Timers(STAGE_NAMES)
+        flock = pipeline(Flock(engine=FunctionEngine(step), max_concurrency=job.concurrency), fan_out=1)
+        await flock.start()
+        with _instrumented(timers):
+            begin = time.thread_time_ns()
+            for i in range(job.size):
+                await flock.publish(Topic(name=f"topic {i}"))
+            await flock.run_until_idle()
+            elapsed = time.thread_time_ns() - begin
+        activations = len(STAGES) * job.size
+        timing = timers.calls * cost  # what the timers themselves cost, spread over the stages
+        timers.totals[STAGE_NAMES[-1]] = elapsed - sum(timers.totals.values())
+        for name, total in timers.totals.items():
+            outcome.add(f"stage_us:{name}", total / activations / 1000)
+        outcome.add("timers_us", timing / activations / 1000)
+        outcome.add("us_per_activation", elapsed / activations / 1000)
+        del flock
+    outcome.info.update(framework="flockboard")
+    return outcome
