@@ -278,7 +278,7 @@ class Executor:
                 await component.on_error(spec, exc)
             except Exception:  # noqa: BLE001 - a failing error hook must not hide the original failure
                 _log.exception("on_error hook of agent %r raised", spec.name)
-        if spec.retry.should_retry(exc, item.record.attempts):
+        if not isinstance(exc, BudgetExceeded) and spec.retry.should_retry(exc, item.record.attempts):
             await self._retry_later(spec, item, exc)
             return
         # a budget stops its workflow once, however many of its activations run into the spent budget
