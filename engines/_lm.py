@@ -12,6 +12,7 @@ from dspy.utils.callback import BaseCallback
 from flock_core.exceptions import ConfigurationError
 
 from ._adapters import CachedChatAdapter
+from ._gated import GatedLM
 from ._offline import OfflineLM
 from ._recorder import LMRelay
 from ._settings import LOCAL_MODELS, AdapterName, LMSettings
@@ -55,8 +56,10 @@ def make_lm(model: str, settings: LMSettings) -> dspy.BaseLM:
     return ObservedLM(model, **{**options, **extra}, callbacks=callbacks)
 
 
-class ObservedLM(dspy.LM):
+class ObservedLM(GatedLM):
     """A `dspy.LM` that keeps no history: each call's record only names the response (id, model) for its span.
+
+    Each call is admitted by the running evaluation's budgets first (`GatedLM`).
 
     DSPy hands every finished call to `update_history`; the default keeps up to 10,000 entries with
     prompts and replies in memory. Runs of this LM let DSPy record (`disable_history=False`) and this

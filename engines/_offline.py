@@ -26,11 +26,11 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any, cast
 
 import anyio
-import dspy
 import pydantic
 from dspy.lm15 import ConfigurationError as LM15ConfigurationError
 from dspy.lm15 import Message, Request, Response, StreamDeltaEvent, TextDelta, Usage, response_to_events
 
+from ._gated import GatedLM
 from ._recorder import CallRecorder, FormattedCall
 from ._settings import OFFLINE_MODEL, SIMULATED_MODEL
 from ._simulated import simulated_reply
@@ -44,7 +44,7 @@ _REACT_CHOICES: dict[str, Any] = {"next_tool_name": "finish", "next_tool_args": 
 _WORD = re.compile(r"\s*\S+\s*")
 
 
-class OfflineLM(dspy.LM):
+class OfflineLM(GatedLM):
     """A `dspy.LM` that answers locally: `"offline"` with synthetic values (see the module docstring), or
     `"simulated"` with the simulated model's answers (`engines._simulated`), which follow the prompt's demos
     and rules."""

@@ -20,6 +20,7 @@ from flock_core import Usage
 
 from ._lm import ObservedLM
 from ._native_tools import NativeToolLoop
+from ._prices import price_of
 from ._recorder import CallRecorder, LMRelay, watching
 from ._settings import ProgramName
 from ._streaming import TokenSink
@@ -116,7 +117,11 @@ class ProgramFailed(Exception):
 
 
 def _usage(totals: Mapping[str, Mapping[str, Any]], calls: int) -> Usage:
-    """Sum DSPy's per-model usage records (OpenAI-style `prompt_tokens` / `completion_tokens`)."""
-    input_tokens = sum(int(usage.get("prompt_tokens") or 0) for usage in totals.values())
-    output_tokens = sum(int(usage.get("completion_tokens") or 0) for usage in totals.values())
-    return Usage(input_tokens=input_tokens, output_tokens=output_tokens, calls=calls)
+    """Sum DSPy's per-model usage records (OpenAI-style `prompt_tokens` / `completion_tokens`), priced by model."""
+    total = Usage(calls=calls)
+    for model, usage in totals.items():
+        input_tokens, output_tokens = int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
+        price = price_of(model)
+        cost = price.cost(Usage(input_tokens, output_tokens)) if price is not None else 0.0
+        total = total + Usage(input_tokens, output_tokens, 0, cost)
+    return total

@@ -11,6 +11,7 @@ import dspy
 from flock_core import EvaluationRequest, EvaluationResult, LearnedState, Usage
 from flock_core.exceptions import ConfigurationError, EngineError
 
+from ._gated import gated
 from ._inputs import demo_fields, signature_inputs
 from ._lm import make_adapter, make_lm
 from ._meter import current_meter
@@ -74,14 +75,15 @@ class DSPySession:
             raise EngineError(agent, message, usage=Usage())
         usage = Usage()
         try:
-            prediction, usage = await run_program(
-                program,
-                signature_inputs(plan, request),
-                lm=lm,
-                adapter=adapter,
-                foreign_adapter=not isinstance(self._settings.adapter, str),
-                on_token=request.on_token,
-            )
+            with gated(request.gate):  # every LM call of the program asks the activation's budgets first
+                prediction, usage = await run_program(
+                    program,
+                    signature_inputs(plan, request),
+                    lm=lm,
+                    adapter=adapter,
+                    foreign_adapter=not isinstance(self._settings.adapter, str),
+                    on_token=request.on_token,
+                )
         except ProgramFailed as failed:
             usage = failed.usage
             cause = failed.cause

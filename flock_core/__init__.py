@@ -17,6 +17,7 @@
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from ._budget import Budget, BudgetLimit, BudgetStatus
 from ._clock import Clock, SystemClock
 from ._flock import Flock
 from ._version import __version__
@@ -40,6 +41,7 @@ from .agents._patterns import BatchSpec, JoinSpec, ScheduleSpec
 from .agents._retry import Backoff, RetryPolicy, is_transient
 from .agents._semantic import Embedder, Semantic
 from .agents._spec import AgentSpec, BestOf, FanOut, OutputGroup, Subscription
+from .agents._spending import CallGate
 from .agents._tool import flock_tool
 from .blackboard._approvals import ApprovalRequest
 from .blackboard._artifacts import ApprovalRejected, Artifact, WorkflowError
@@ -50,6 +52,8 @@ from .blackboard._store import (
     ArtifactQuery,
     BlackboardStore,
     RunState,
+    StoredBudget,
+    WorkflowBudgets,
     WorkflowControls,
     WorkQueue,
 )
@@ -156,6 +160,10 @@ __all__ = [
     "BatchSpec",
     "BestOf",
     "BlackboardStore",
+    "Budget",
+    "BudgetLimit",
+    "BudgetStatus",
+    "CallGate",
     "Clock",
     "Commit",
     "ComponentContext",
@@ -212,6 +220,7 @@ __all__ = [
     "Semantic",
     "SkippedWork",
     "StdioServerParameters",
+    "StoredBudget",
     "StreamableHttpServerParameters",
     "Subscription",
     "SystemClock",
@@ -229,6 +238,7 @@ __all__ = [
     "WorkQueue",
     "WorkRecord",
     "WorkStatus",
+    "WorkflowBudgets",
     "WorkflowControls",
     "WorkflowError",
     "WorkflowFailed",

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal, Self, TypeVar, overload
 
 from pydantic import BaseModel
 
+from ._budget import Budget
 from ._clock import Clock
 from ._ids import new_id
 from .agents._builder import AgentBuilder
@@ -70,7 +71,10 @@ class Flock:
         embedder: embeds texts for semantic subscriptions (default: `engines.LiteLLMEmbedder`, found through
             the `flock_core.embedders` entry point, with the model of `$FLOCK_EMBEDDING_MODEL`).
         context: what activations see besides their inputs (default: their own workflow, 50 artifacts).
-        max_agent_iterations: circuit breaker: activations of one agent per workflow before it is stopped.
+        max_agent_iterations: the loop guard: activations of one agent in one workflow before that agent is
+            stopped there with a `CircuitBreakerTripped` error (default 100; see docs/control.md).
+        budget: the most model calls, tokens, cost and wall time this Flock may spend, over all its
+            workflows (a `Budget`; `None`: no limit). A workflow's own budget goes to `publish(budget=...)`.
         max_concurrency: activations running at once across all agents.
         max_attempts: how often a work item is started (crash recovery) before it is failed for good.
         lease: on a shared store (distributed mode), how long a claimed work item stays claimed (seconds or
@@ -99,7 +103,7 @@ class Flock:
         engine: Engine | None = None,
         embedder: Embedder | None = None,
         context: ContextProvider | None = None,
-        max_agent_iterations: int = 1000,
+        max_agent_iterations: int = 100,
         max_concurrency: int = 64,
         max_attempts: int = 3,
         lease: float | timedelta = 30.0,
@@ -110,6 +114,7 @@ class Flock:
         context_provider: ContextProvider | None = None,
         show_results: bool | None = None,
         trace_content: bool | None = None,
+        budget: Budget | None = None,
     ) -> None:
         # the run-time machinery and OpenTelemetry's trace API load with the first Flock, not at import
         from ._tracing import FlockTracer
@@ -150,6 +155,7 @@ class Flock:
             tracer=FlockTracer(tracer_provider, capture_content=trace_content),
             max_pending=max_pending,
             when_full=when_full,
+            budget=budget,
         )
         for callback in tuple(_on_create):
             callback(self)
@@ -234,15 +240,19 @@ class Flock:
         partition_key: str | None = None,
         tags: Iterable[str] | None = None,
         produced_by: str = EXTERNAL_PRODUCER,
+        budget: Budget | None = None,
     ) -> Artifact:
         """Validate `obj`, store it as an artifact, and queue the activations it completes.
 
         `obj` is a registered Pydantic model instance or `{"type": name, "payload": {...}}`. Without a
         `correlation_id`, the artifact starts a new workflow. Activations run in `run_until_idle()`.
         `produced_by` records who published it (the HTTP API passes `"api:"` and the caller).
+        `budget` limits the model calls, tokens, cost and wall time of the artifact's workflow (it
+        replaces a budget the workflow had, keeping what it spent; see docs/control.md).
         """
         return await self._core.publish(
             obj,
+            budget=budget,
             visibility=visibility,
             correlation_id=correlation_id,
             partition_key=partition_key,

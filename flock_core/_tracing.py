@@ -125,6 +125,9 @@ class Attr:
     APPROVER: Final = "flock.approval.approver"
     APPROVAL_OUTCOME: Final = "flock.approval.outcome"
     APPROVAL_REASON: Final = "flock.approval.reason"
+    USAGE_CALLS: Final = "flock.usage.calls"
+    USAGE_COST: Final = "flock.usage.cost"
+    BUDGET_REMAINING: Final = "flock.budget.remaining"
 
 
 WorkflowOperation = Literal["cancel_workflow", "pause_workflow", "resume_workflow", "decide_approval"]

@@ -20,6 +20,7 @@ FlockError
     ├── StoreError                 the blackboard store failed
     │   └── BoardInUseError        another run holds this local board (a second process on a SQLite file)
     ├── CircuitBreakerTripped      an agent hit max_agent_iterations in one workflow
+    ├── BudgetExceeded             a workflow's (or the Flock's) budget refused the next model call
     ├── ConversationClosedError    a turn was sent to a cancelled conversation
     ├── QueueFullError             `publish` found the board at `max_pending` (with `when_full="raise"`)
     ├── McpError                   an MCP server could not be reached, or one of its tools failed
@@ -42,6 +43,7 @@ __all__ = [
     "AgentDeclarationError",
     "ApprovalError",
     "BoardInUseError",
+    "BudgetExceeded",
     "CircuitBreakerTripped",
     "ConfigurationError",
     "ContractViolation",
@@ -269,10 +271,39 @@ class CircuitBreakerTripped(RuntimeFlockError):
     def __init__(self, agent: str, limit: int) -> None:
         super().__init__(
             f"circuit breaker: agent {agent!r} reached max_agent_iterations={limit} in this workflow "
-            "and was stopped for it (check for a feedback loop)"
+            "and was stopped for it (check for a feedback loop; if the workflow needs more, raise the limit with "
+            "Flock(max_agent_iterations=...), and bound its spending with a Budget)"
         )
         self.agent = agent
         self.limit = limit
+
+
+class BudgetExceeded(RuntimeFlockError):
+    """A budget refused a model call: the call was not made, and the workflow stops.
+
+    Attributes:
+        agent: the agent that was about to call a model.
+        correlation_id: the workflow.
+        scope: `"workflow"` (the workflow's own budget) or `"flock"` (the Flock's budget).
+        limit: the limit that refused the call (`"max_calls"`, `"max_cost"`, ...).
+        allowed: the limit's value.
+        spent: what was spent on that limit.
+    """
+
+    def __init__(
+        self, agent: str, correlation_id: str, *, scope: str, limit: str, allowed: float, spent: float
+    ) -> None:
+        owner = "the workflow's budget" if scope == "workflow" else "the Flock's budget"
+        super().__init__(
+            f"agent {agent!r}: {owner} is spent ({limit}={allowed:g} reached, spent {spent:g}); "
+            f"no further model call was made and workflow {correlation_id!r} was stopped"
+        )
+        self.agent = agent
+        self.correlation_id = correlation_id
+        self.scope = scope
+        self.limit = limit
+        self.allowed = allowed
+        self.spent = spent
 
 
 class ConversationClosedError(RuntimeFlockError):

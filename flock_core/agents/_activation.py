@@ -14,6 +14,7 @@ import anyio
 from opentelemetry import trace
 from pydantic import BaseModel
 
+from .._clock import Clock, SystemClock
 from ..blackboard._artifacts import Artifact
 from ..blackboard._registry import TypeRegistry
 from ..blackboard._visibility import DeclassifiedVisibility, Visibility
@@ -23,6 +24,7 @@ from ._contract import enforce_contract
 from ._engine import Engine, EvaluationRequest, Usage, evaluate_checked
 from ._flow import output_visibility, read_visibility
 from ._spec import AgentSpec, OutputGroup
+from ._spending import Account, CallGate
 
 if TYPE_CHECKING:
     from pydantic import TypeAdapter
@@ -61,17 +63,26 @@ class Output:
 class UsageMeter:
     """Accumulates model usage of one activation, including failed and repaired attempts.
 
-    It also collects the activation's trail: the artifacts of the nested workflow runs whose results
-    passed the contract (stored with the outputs, see `EvaluationResult.trail`).
+    `accounts` are the budgets the activation spends against (its workflow's, the Flock's): every engine
+    call gets a `CallGate` over them (see `_spending`). It also collects the activation's trail: the
+    artifacts of the nested workflow runs whose results passed the contract (stored with the outputs,
+    see `EvaluationResult.trail`).
     """
 
     total: Usage = field(default_factory=Usage)
     repairs: int = 0
+    accounts: tuple[Account, ...] = ()
+    correlation_id: str = ""
+    clock: Clock = field(default_factory=SystemClock)
     trail: list[Artifact] = field(default_factory=list[Artifact])
 
     def add(self, usage: Usage) -> None:
         """Add the usage of one engine call."""
         self.total = self.total + usage
+
+    def gate(self, agent: str) -> CallGate:
+        """A gate for one engine call of `agent` against this activation's budgets."""
+        return CallGate(self.accounts, self.clock, agent=agent, correlation_id=self.correlation_id)
 
 
 class ActivationRunner:
@@ -160,10 +171,12 @@ class ActivationRunner:
             if attempt:
                 meter.repairs += 1
             outputs: Sequence[BaseModel] = ()
+            gate = meter.gate(spec.name)
             try:
-                attempted = request if relay is None else _replace(request, on_token=_on_attempt(relay, attempt))
-                result = await evaluate_checked(spec.name, engine, attempted)
-                meter.add(result.usage)
+                gate.admit()
+                on_token = None if relay is None else _on_attempt(relay, attempt)
+                result = await evaluate_checked(spec.name, engine, _replace(request, gate=gate, on_token=on_token))
+                gate.settle(result.usage)
                 outputs = result.outputs
                 for component in spec.components:
                     outputs = await component.on_post_evaluate(spec, outputs)
@@ -171,12 +184,10 @@ class ActivationRunner:
                 meter.trail.extend(result.trail)
                 return accepted, result.derived_from
             except EngineError as error:
-                if error.usage is not None:
-                    meter.add(error.usage)
+                gate.settle(error.usage or Usage())
                 raise
             except ContractViolation as violation:
-                if violation.usage is not None:
-                    meter.add(violation.usage)
+                gate.settle(violation.usage or Usage())
                 trace.get_current_span().add_event(
                     "flock.contract_violation",
                     {
@@ -203,6 +214,9 @@ class ActivationRunner:
                     previous_outputs=tuple(outputs),
                     previous_error=violation,
                 )
+            finally:
+                gate.settle()  # releases the call `admit` reserved if the engine neither used nor reported it
+                meter.add(gate.charged)  # what the engine reported, or charged call by call if that is more
         raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
 
     def _visibility(

@@ -18,6 +18,7 @@ from ._spec import AgentSpec, OutputGroup
 
 if TYPE_CHECKING:
     from ._learned import LearnedState
+    from ._spending import CallGate
 
 __all__ = ["Engine", "EvaluationRequest", "EvaluationResult", "Usage", "engine_problem", "evaluate_checked"]
 
@@ -43,6 +44,9 @@ class EvaluationRequest:
         on_token: where an engine that can stream sends each chunk of model output as it arrives, or
             `None` when nobody listens (then it should not stream). Streamed text is for display only:
             the outputs the engine returns are what the contract checks and what is published.
+        gate: the budgets of this call (see `docs/control.md`): an engine that calls models itself calls
+            `gate.before_call(model)` before each model call (it raises `BudgetExceeded` when a budget is
+            spent) and `gate.after_call(usage)` after it. Engines that do not are charged what they report.
     """
 
     agent: AgentSpec
@@ -59,6 +63,7 @@ class EvaluationRequest:
     batched: bool = False
     learned: LearnedState | None = None
     on_token: Callable[[str], None] | None = None
+    gate: CallGate | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,8 @@ from uuid import UUID
 
 from pydantic import BaseModel
 
+from .._budget import Budget
+from .._usage import Usage
 from ._approvals import ApprovalRequest, ApprovalStatus
 from ._artifacts import Artifact
 from ._visibility import AgentIdentity, is_visible
@@ -25,7 +27,9 @@ __all__ = [
     "BlackboardStore",
     "ExclusiveBoard",
     "RunState",
+    "StoredBudget",
     "WorkQueue",
+    "WorkflowBudgets",
     "WorkflowControls",
     "matches",
 ]
@@ -227,6 +231,36 @@ class ApprovalLog(Protocol):
 
     async def approval(self, approval_id: str) -> ApprovalRequest | None:
         """The approval request with this id, or `None`."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class StoredBudget:
+    """A workflow's budget as a store keeps it: the limits, when it started, and what was spent so far."""
+
+    budget: Budget
+    started_at: datetime
+    spent: Usage
+
+
+@runtime_checkable
+class WorkflowBudgets(Protocol):
+    """Durable per-workflow budgets, so that a budget holds across a restart (memory, SQLite, PostgreSQL)."""
+
+    async def save_budget(self, correlation_id: str, budget: Budget, started_at: datetime) -> None:
+        """Set the workflow's budget; a workflow that has one keeps its start and its spending."""
+        ...
+
+    async def add_spending(self, correlation_id: str, usage: Usage) -> None:
+        """Add `usage` to what the workflow spent, atomically (several workers may add at once)."""
+        ...
+
+    async def workflow_budget(self, correlation_id: str) -> StoredBudget | None:
+        """The workflow's budget and spending; `None` when it has no budget."""
+        ...
+
+    async def workflow_budgets(self) -> dict[str, StoredBudget]:
+        """Every workflow that has a budget, with its spending."""
         ...
 
 

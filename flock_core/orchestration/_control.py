@@ -42,13 +42,18 @@ class WorkflowControl:
         self._events = events
         self._tracer = tracer
 
-    async def cancel(self, correlation_id: str, reason: str) -> int:
-        """Cancel one workflow; returns how many queued or running work items were cancelled (0 if none)."""
+    async def cancel(self, correlation_id: str, reason: str, *, running: bool = True) -> int:
+        """Cancel one workflow; returns how many queued or running work items were cancelled (0 if none).
+
+        `running=False` (a budget stopped the workflow) lets this process's running activations finish the
+        model call they are in: it was admitted within the budget, and its cost is counted. Their next
+        call is refused, and what they produce is not stored.
+        """
         if not isinstance(correlation_id, str) or not correlation_id:  # pyright: ignore[reportUnnecessaryIsInstance]
             raise ConfigurationError(f"cancel needs a workflow's correlation id, got {correlation_id!r}")
         with self._tracer.control("cancel_workflow", correlation_id, {Attr.CANCEL_REASON: reason}) as span:
             records = await self._store.cancel_workflow(correlation_id, reason)
-            self._runtime.cancel(correlation_id)
+            self._runtime.cancel(correlation_id, running=running)
             if span.is_recording():
                 span.set_attribute(Attr.CANCELLED_WORK, len(records))
         if self._events.listening:

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+import anyio
 from opentelemetry import trace
 from opentelemetry.trace import Span
 
@@ -23,9 +24,10 @@ from ..agents._spec import AgentSpec
 from ..blackboard._artifacts import Artifact, WorkflowError
 from ..blackboard._store import BlackboardStore
 from ..blackboard._work import Commit, WorkRecord
-from ..exceptions import CircuitBreakerTripped, ConfigurationError, RuntimeFlockError
+from ..exceptions import BudgetExceeded, CircuitBreakerTripped, ConfigurationError, RuntimeFlockError
 from ._approval import ApprovalGate
 from ._artifact_factory import ArtifactFactory
+from ._budgets import Budgets
 from ._events import ActivationFailed, ActivationFinished, ActivationStarted, EventBus, TokenRelay
 from ._runtime import WorkItem
 
@@ -34,6 +36,7 @@ __all__ = ["Executor", "ToolSource"]
 _log = logging.getLogger("flock_core")
 
 _LEASE = timedelta(minutes=5)
+_NO_USAGE = Usage()
 
 
 def _public(*read: Artifact) -> bool:
@@ -69,10 +72,11 @@ class Executor:
         max_attempts: starts of a work item before it is failed for good (crash recovery; an agent's
             retry policy may allow more).
         max_agent_iterations: the circuit breaker: activations of one agent per workflow.
-        commit: stores one step with the work it completes.
-        route: the work new outputs complete now (none where a router routes them).
+        step: stores one step with the work it completes, and routes the step's new artifacts.
         approvals: holds the outputs that need approval.
         defer: runs a work item again once the clock reaches the given time (a scheduled retry).
+        budgets: the workflows' and the Flock's budgets, checked before each model call.
+        stop_workflow: stops a workflow whose budget refused a call (its queued work is cancelled).
     """
 
     def __init__(
@@ -92,6 +96,8 @@ class Executor:
         step: Callable[[Commit, Sequence[Artifact]], Awaitable[bool]],
         approvals: ApprovalGate,
         defer: Callable[[WorkItem, datetime], None],
+        budgets: Budgets,
+        stop_workflow: Callable[[str, str], Awaitable[object]],
     ) -> None:
         self._agents = agents
         self._approvals = approvals
@@ -107,6 +113,8 @@ class Executor:
         self._max_agent_iterations = max_agent_iterations
         self._step = step
         self._defer = defer
+        self._budgets = budgets
+        self._stop_workflow = stop_workflow
         self.usage: dict[str, Usage] = {}
         self.tools: ToolSource | None = None
         self._iterations: Counter[tuple[str, str]] = Counter()
@@ -146,7 +154,7 @@ class Executor:
         if self._events.listening:
             input_ids = tuple(str(a.id) for a in item.inputs)
             self._events.emit(ActivationStarted(spec.name, record.key, item.correlation_id, input_ids))
-        meter = UsageMeter()
+        meter = await self._meter(item.correlation_id)
         context: tuple[Artifact, ...] = ()
         try:
             await self._initialize(spec)
@@ -169,7 +177,7 @@ class Executor:
             await self._fail(spec, dataclasses.replace(item, record=record), exc, context)
             return
         finally:
-            self._add_usage(item.correlation_id, meter)
+            await self._add_usage(item.correlation_id, meter, span)
         record_outputs(span, artifacts, meter.total.input_tokens, meter.total.output_tokens)
         artifacts, held = self._approvals.hold(spec, record.key, item.correlation_id, outputs, artifacts)
         committed = await self._step(
@@ -188,7 +196,7 @@ class Executor:
 
     async def invoke(self, spec: AgentSpec, source: Artifact, publish: bool) -> list[Artifact]:
         """Run `spec` on one artifact outside the queue (`Flock.invoke`) in an `invoke_agent` span; errors propagate."""
-        meter = UsageMeter()
+        meter = await self._meter(source.correlation_id)
         with self._tracer.activation(spec.name, source.correlation_id, (source,), {}) as span:
             try:
                 await self._initialize(spec)
@@ -199,7 +207,7 @@ class Executor:
                 record_failure(span, exc, agent=spec.name, disclose=_public(source))
                 raise
             finally:
-                self._add_usage(source.correlation_id, meter)
+                await self._add_usage(source.correlation_id, meter, span)
             artifacts = self._artifacts.from_outputs(spec.name, outputs, (source,), source.correlation_id)
             record_outputs(span, artifacts, meter.total.input_tokens, meter.total.output_tokens)
         if publish:
@@ -211,8 +219,23 @@ class Executor:
                 self._approvals.held(held)
         return artifacts
 
-    def _add_usage(self, correlation_id: str, meter: UsageMeter) -> None:
+    async def _meter(self, correlation_id: str) -> UsageMeter:
+        accounts = await self._budgets.accounts(correlation_id)
+        return UsageMeter(accounts=accounts, correlation_id=correlation_id, clock=self._clock)
+
+    async def _add_usage(self, correlation_id: str, meter: UsageMeter, span: Span) -> None:
+        """Count what the activation spent, store it for its workflow's budget, and note both on its span."""
         self.usage[correlation_id] = self.usage.get(correlation_id, Usage()) + meter.total
+        if meter.accounts and meter.total != _NO_USAGE:
+            with anyio.CancelScope(shield=True):  # a cancelled activation's calls were made: they are recorded
+                await self._budgets.record(correlation_id, meter.total)
+        if span.is_recording():
+            span.set_attribute(Attr.USAGE_CALLS, meter.total.calls)
+            span.set_attribute(Attr.USAGE_COST, meter.total.cost)
+            now = self._clock.now()
+            for account in meter.accounts:
+                for limit, left in account.status(now).remaining.items():
+                    span.set_attribute(f"{Attr.BUDGET_REMAINING}.{account.scope}.{limit}", left)
 
     async def _with_mcp_tools(self, spec: AgentSpec) -> AgentSpec:
         """`spec` with the tools of its MCP servers added (listings are cached by the toolbox)."""
@@ -255,10 +278,14 @@ class Executor:
                 await component.on_error(spec, exc)
             except Exception:  # noqa: BLE001 - a failing error hook must not hide the original failure
                 _log.exception("on_error hook of agent %r raised", spec.name)
-        if spec.retry.should_retry(exc, item.record.attempts):
+        if not isinstance(exc, BudgetExceeded) and spec.retry.should_retry(exc, item.record.attempts):
             await self._retry_later(spec, item, exc)
-        else:
-            await self._publish_error(spec, item, exc, context)
+            return
+        # a budget stops its workflow once, however many of its activations run into the spent budget
+        stopping = isinstance(exc, BudgetExceeded) and self._budgets.stop(item.correlation_id)
+        await self._publish_error(spec, item, exc, context, report=stopping or not isinstance(exc, BudgetExceeded))
+        if stopping:
+            await self._stop_workflow(item.correlation_id, str(exc))
 
     async def _retry_later(self, spec: AgentSpec, item: WorkItem, exc: Exception) -> None:
         """Put the work item back as pending until its backoff has passed; the wait holds no slot."""
@@ -283,11 +310,10 @@ class Executor:
             self._defer(dataclasses.replace(item, record=pending), when)
 
     async def _publish_error(
-        self, spec: AgentSpec, item: WorkItem, exc: Exception, context: Sequence[Artifact] = ()
+        self, spec: AgentSpec, item: WorkItem, exc: Exception, context: Sequence[Artifact] = (), *, report: bool = True
     ) -> None:
-        """Record the failure as a `WorkflowError`, visible to whoever could see what the activation read."""
+        """Record the failure as a `WorkflowError` (if `report`), visible to whoever could see what was read."""
         inputs = item.inputs
-        report = True
         if isinstance(exc, CircuitBreakerTripped):
             key = (spec.name, item.correlation_id)
             report = key not in self._tripped

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
+from .._budget import Budget
 from .._clock import Clock
 from .._ids import new_id
 from .._tracing import FlockTracer
@@ -40,6 +41,7 @@ from ._admission import Admission, WhenFull
 from ._approval import ApprovalGate, Approver
 from ._artifact_factory import ArtifactFactory
 from ._board import Board, LocalBoard
+from ._budgets import Budgets
 from ._conditions import Condition, ConditionView
 from ._control import WorkflowControl
 from ._dead_letters import DeadLetters
@@ -97,6 +99,7 @@ class Orchestrator:
         tracer: FlockTracer | None = None,
         max_pending: int | None = None,
         when_full: WhenFull = "wait",
+        budget: Budget | None = None,
     ) -> None:
         self.registry = registry
         self.store = store
@@ -130,6 +133,7 @@ class Orchestrator:
             events=self.events,
             step=self._step,
         )
+        self._budgets = Budgets(budget, clock, store, shared=isinstance(self.board, SharedBoard))
         self._executor = Executor(
             agents=self._specs,
             store=store,
@@ -145,6 +149,8 @@ class Orchestrator:
             step=self._step,
             approvals=self._approvals,
             defer=self.board.defer,
+            budgets=self._budgets,
+            stop_workflow=lambda cid, reason: self._control.cancel(cid, reason, running=False),
         )
 
     def _open_board(self, store: BlackboardStore, lease: timedelta) -> Board:
@@ -231,11 +237,18 @@ class Orchestrator:
 
     # -- steps ---------------------------------------------------------------------------------------
 
-    async def publish(self, obj: BaseModel | Mapping[str, Any], **options: Any) -> Artifact:
-        """Validate and store an external artifact together with the work it completes, in a publish span."""
+    async def publish(
+        self, obj: BaseModel | Mapping[str, Any], budget: Budget | None = None, **options: Any
+    ) -> Artifact:
+        """Validate and store an external artifact together with the work it completes, in a publish span.
+
+        A `budget` becomes its workflow's budget before any of its work is stored.
+        """
         await self.start()
         await self._admission.admit()
         options["correlation_id"] = options.get("correlation_id") or str(new_id())
+        if budget is not None:
+            await self._budgets.set(options["correlation_id"], budget)
         with self._tracer.publish(options["correlation_id"]) as span:
             artifact = self._artifacts.from_object(obj, **options)
             self._tracer.published(span, artifact)
@@ -520,6 +533,7 @@ class Orchestrator:
         cancelled, paused = await self._control.state(correlation_id)
         held = await self.store.approvals("pending", correlation_id=correlation_id)
         approvals = sum(1 for request in held if reader.sees_all(request.artifacts))  # outputs it would see
+        budget, flock_budget = await self._budgets.status(correlation_id)
         state = "active" if pending or delayed or joins or batches else ("failed" if errors else "completed")
         if approvals and state != "active":
             state = "awaiting_approval"
@@ -539,6 +553,8 @@ class Orchestrator:
             delayed_artifacts=delayed,
             usage=self._executor.usage.get(correlation_id, Usage()) if whole else Usage(),
             cancel_reason=cancelled if whole else None,
+            budget=budget if whole else None,
+            flock_budget=flock_budget if whole else None,
             pending_approvals=approvals,
         )
 

@@ -188,11 +188,14 @@ class Runtime:
             return self._scopes[key][0]
         return next((q.item.correlation_id for h in self._ready.values() for q in h if q.item.record.key == key), None)
 
-    def cancel(self, correlation_id: str | None = None, keys: frozenset[str] | None = None) -> int:
+    def cancel(
+        self, correlation_id: str | None = None, keys: frozenset[str] | None = None, *, running: bool = True
+    ) -> int:
         """Drop the queued and cancel the running activations of a workflow (or with these work keys).
 
         A cancelled activation stops at its next checkpoint (an engine awaiting a model call stops there)
-        and commits nothing. Returns how many activations were dropped or cancelled.
+        and commits nothing. `running=False` leaves running activations alone. Returns how many
+        activations were dropped or cancelled.
         """
 
         def chosen(cid: str, key: str) -> bool:
@@ -218,7 +221,7 @@ class Runtime:
         if retries:  # a cancelled workflow's retries never run: their backoff must not keep a run alive
             self._timers = [t for t in self._timers if t not in retries]
             heapq.heapify(self._timers)
-        for key, (cid, scope) in self._scopes.items():
+        for key, (cid, scope) in self._scopes.items() if running else ():
             if chosen(cid, key):
                 scope.cancel()
                 dropped += 1

@@ -9,6 +9,7 @@ from typing import Literal, TypeVar
 
 from pydantic import BaseModel
 
+from .._budget import BudgetStatus
 from ..agents._engine import Usage
 from ..blackboard._artifacts import Artifact, WorkflowError
 from ..blackboard._registry import TypeRegistry
@@ -32,6 +33,10 @@ class CorrelationStatus:
     pending and running work items on every worker); `awaiting_approval` when nothing else is left but
     outputs held for approval (`pending_approvals` counts their requests); else `completed`.
     Inputs waiting in an AND/count gate do not keep a workflow active (a gate may legitimately never fill).
+    `usage` is what this process's activations of the workflow spent (cost included); `budget` is the
+    workflow's budget with its spending (durable on stores that keep budgets) and what is left of it, and
+    `flock_budget` the Flock's (each `None` without one). A workflow a budget stopped is `cancelled`, its
+    `cancel_reason` naming the limit.
     """
 
     correlation_id: str
@@ -46,6 +51,8 @@ class CorrelationStatus:
     usage: Usage = field(default_factory=Usage)
     cancel_reason: str | None = None
     pending_approvals: int = 0
+    budget: BudgetStatus | None = None
+    flock_budget: BudgetStatus | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -139,6 +139,23 @@ class UsageView(_Body):
     input_tokens: int
     output_tokens: int
     calls: int
+    cost: float = Field(default=0.0, description="US dollars, from LiteLLM's bundled price map.")
+
+
+class BudgetLimitView(_Body):
+    name: str = Field(description="The limit that refused a model call: max_calls, max_cost, ...")
+    limit: float
+    spent: float
+
+
+class BudgetView(_Body):
+    """A workflow's budget, what it spent and what is left of each limit."""
+
+    limit: dict[str, float] = Field(description="The budget's limits by name (max_calls, max_cost, ...).")
+    spent: UsageView
+    elapsed: float = Field(description="Seconds since the workflow's budget started.")
+    remaining: dict[str, float] = Field(description="What is left of each limit, by name.")
+    exceeded: BudgetLimitView | None = Field(default=None, description="The limit that stopped the workflow.")
 
 
 class WorkflowStatus(_Body):
@@ -156,6 +173,7 @@ class WorkflowStatus(_Body):
     usage: UsageView
     cancel_reason: str | None = Field(default=None, description="Why the workflow was cancelled, if it was.")
     pending_approvals: int = Field(default=0, description="Requests holding outputs of the workflow for approval.")
+    budget: BudgetView | None = Field(default=None, description="The workflow's budget, if it has one.")
 
 
 class ControlResponse(_Body):

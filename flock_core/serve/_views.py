@@ -91,8 +91,16 @@ def approval_view(request: ApprovalRequest) -> dict[str, Any]:
 
 
 def status_view(status: CorrelationStatus) -> dict[str, Any]:
-    """A workflow's status as JSON."""
-    return dataclasses.asdict(status)
+    """A workflow's status as JSON.
+
+    The workflow's budget is shown with its limits; the Flock's budget is not: its spending sums every
+    workflow's, which a caller may not see.
+    """
+    data = dataclasses.asdict(status)
+    data.pop("flock_budget", None)
+    if status.budget is not None:
+        data["budget"]["limit"] = status.budget.limit.limits()
+    return data
 
 
 def event_view(event: FlockEvent, output_ids: tuple[str, ...] | None = None) -> dict[str, Any]:

@@ -188,7 +188,9 @@ def engine_for(server: FakeOpenAIServer, **options: object) -> DSPyEngine:
 
 
 def expected_usage(server: FakeOpenAIServer, reply: str) -> Usage:
-    return Usage(math.ceil(server.prompt_chars(0) / 4), math.ceil(len(reply) / 4), 1)
+    """The fake server's token counts, priced as LiteLLM's bundled map prices gpt-4.1-mini ($0.40 / $1.60 per 1M)."""
+    input_tokens, output_tokens = math.ceil(server.prompt_chars(0) / 4), math.ceil(len(reply) / 4)
+    return Usage(input_tokens, output_tokens, 1, round(input_tokens * 4e-07 + output_tokens * 1.6e-06, 9))
 
 
 @pytest.mark.parametrize("backend", ["auto", "litellm"])

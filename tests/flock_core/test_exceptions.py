@@ -10,6 +10,7 @@ from flock_core import exceptions
 from flock_core.exceptions import (
     AgentDeclarationError,
     BoardInUseError,
+    BudgetExceeded,
     CircuitBreakerTripped,
     ConfigurationError,
     ContractViolation,
@@ -71,6 +72,7 @@ def test_the_tree_drawing_parses() -> None:
         "StoreError": "RuntimeFlockError",
         "BoardInUseError": "StoreError",
         "CircuitBreakerTripped": "RuntimeFlockError",
+        "BudgetExceeded": "RuntimeFlockError",
         "ConversationClosedError": "RuntimeFlockError",
         "QueueFullError": "RuntimeFlockError",
         "McpError": "RuntimeFlockError",
@@ -159,6 +161,19 @@ def test_context_of_the_other_errors() -> None:
     assert str(EngineError("a", "boom")) == "agent 'a': boom"
     assert vars(CircuitBreakerTripped("loop", 5)) == {"agent": "loop", "limit": 5}
     assert "agent 'loop' reached max_agent_iterations=5" in str(CircuitBreakerTripped("loop", 5))
+    spent = BudgetExceeded("writer", "wf-1", scope="flock", limit="max_cost", allowed=0.5, spent=0.52)
+    assert vars(spent) == {
+        "agent": "writer",
+        "correlation_id": "wf-1",
+        "scope": "flock",
+        "limit": "max_cost",
+        "allowed": 0.5,
+        "spent": 0.52,
+    }
+    assert str(spent) == (
+        "agent 'writer': the Flock's budget is spent (max_cost=0.5 reached, spent 0.52); "
+        "no further model call was made and workflow 'wf-1' was stopped"
+    )
     assert vars(TypeRegistrationError("m", type_name="T")) == {"type_name": "T"}
     assert vars(PayloadValidationError("T", ["a: bad"])) == {"type_name": "T", "errors": ("a: bad",)}
     in_use = BoardInUseError("the SQLite board 'b.db'", "lease owner h/1/ab")

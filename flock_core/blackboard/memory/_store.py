@@ -12,7 +12,9 @@ from uuid import UUID
 import anyio
 from pydantic import BaseModel
 
+from ..._budget import Budget
 from ..._clock import utcnow
+from ..._usage import Usage
 from ...exceptions import BoardInUseError, StoreError
 from .._approvals import ApprovalRequest, ApprovalStatus, Decision
 from .._artifacts import Artifact
@@ -24,6 +26,7 @@ from .._store import (
     RECORD_CONSUMPTION_DEPRECATED,
     ArtifactPage,
     ArtifactQuery,
+    StoredBudget,
     matches,
 )
 from .._work import FINISHED, Commit, ExpiredJoin, TimerState, WorkRecord, WorkStatus, finished, leased
@@ -65,6 +68,7 @@ class InMemoryBlackboardStore:
         self._cancelled: dict[str, str] = {}
         self._paused: set[str | None] = set()
         self._approvals: dict[str, ApprovalRequest] = {}
+        self._budgets: dict[str, StoredBudget] = {}
         self._holder: str | None = None
 
     def __len__(self) -> int:
@@ -279,6 +283,27 @@ class InMemoryBlackboardStore:
     async def paused_workflows(self) -> frozenset[str | None]:
         """The paused workflows (`None`: the whole board)."""
         return frozenset(self._paused)
+
+    async def save_budget(self, correlation_id: str, budget: Budget, started_at: datetime) -> None:
+        """Set the workflow's budget, keeping its start and spending if it had one."""
+        stored = self._budgets.get(correlation_id)
+        self._budgets[correlation_id] = (
+            dataclasses.replace(stored, budget=budget) if stored else StoredBudget(budget, started_at, Usage())
+        )
+
+    async def add_spending(self, correlation_id: str, usage: Usage) -> None:
+        """Add to the spending of a workflow with a budget."""
+        stored = self._budgets.get(correlation_id)
+        if stored is not None:
+            self._budgets[correlation_id] = dataclasses.replace(stored, spent=stored.spent + usage)
+
+    async def workflow_budget(self, correlation_id: str) -> StoredBudget | None:
+        """The workflow's budget and spending, if it has a budget."""
+        return self._budgets.get(correlation_id)
+
+    async def workflow_budgets(self) -> dict[str, StoredBudget]:
+        """Every workflow with a budget."""
+        return dict(self._budgets)
 
     async def timer_states(self) -> list[TimerState]:
         """The last tick of every timer agent."""

@@ -87,5 +87,13 @@ MIGRATIONS: tuple[tuple[LiteralString, ...], ...] = (
     APPROVALS_MIGRATION,
     # 5: retries: a pending work item whose last attempt failed is not claimed before `retry_at`.
     ("ALTER TABLE work_items ADD COLUMN retry_at TIMESTAMPTZ",),
+    # 6: workflows' budgets (limits as JSON) and what they spent, so a budget holds across a restart.
+    (
+        """CREATE TABLE workflow_budgets (
+            correlation_id TEXT PRIMARY KEY, budget JSONB NOT NULL, started_at TIMESTAMPTZ NOT NULL,
+            calls BIGINT NOT NULL DEFAULT 0, input_tokens BIGINT NOT NULL DEFAULT 0,
+            output_tokens BIGINT NOT NULL DEFAULT 0, cost DOUBLE PRECISION NOT NULL DEFAULT 0
+        )""",
+    ),
 )
 """Schema migrations in order; each step is a list of statements applied in one transaction."""

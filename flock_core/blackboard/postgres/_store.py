@@ -22,10 +22,13 @@ import psycopg
 from psycopg import AsyncConnection
 from pydantic import BaseModel, TypeAdapter
 
+from ..._budget import Budget
 from ..._clock import utcnow
+from ..._usage import Usage
 from ...exceptions import ConfigurationError, StoreError
 from .._approvals import ApprovalRequest, ApprovalStatus
 from .._artifacts import Artifact
+from .._budget_rows import budget_json, stored_budget, usage_row
 from .._registry import type_name_of
 from .._shared import BoardState, Renewal
 from .._store import (
@@ -33,6 +36,7 @@ from .._store import (
     RECORD_CONSUMPTION_DEPRECATED,
     ArtifactPage,
     ArtifactQuery,
+    StoredBudget,
     matches,
 )
 from .._work import FINISHED, Commit, ExpiredJoin, TimerState, WorkRecord, WorkStatus
@@ -51,6 +55,9 @@ M = TypeVar("M", bound=BaseModel)
 
 _log = logging.getLogger("flock_core.postgres")
 _ARTIFACTS = TypeAdapter(list[Artifact])
+_BUDGETS: LiteralString = (
+    "SELECT correlation_id, budget, started_at, calls, input_tokens, output_tokens, cost FROM workflow_budgets"
+)
 _LEADER_CHECK_SECONDS = 1.0
 _LEAD_RETRY_SECONDS = 0.2
 
@@ -395,6 +402,36 @@ class PostgresBlackboardStore:
         async with db.connection() as conn:
             found = await approvals.select(conn, None, None, approval_id)
         return found[0] if found else None
+
+    async def save_budget(self, correlation_id: str, budget: Budget, started_at: datetime) -> None:
+        """Set the workflow's budget, keeping its start and spending if it had one."""
+        await self._execute(
+            "INSERT INTO workflow_budgets (correlation_id, budget, started_at) VALUES (%s, %s::jsonb, %s) "
+            "ON CONFLICT (correlation_id) DO UPDATE SET budget = excluded.budget",
+            (correlation_id, budget_json(budget), started_at),
+        )
+
+    async def add_spending(self, correlation_id: str, usage: Usage) -> None:
+        """Add to the spending of a workflow with a budget, in one atomic statement."""
+        await self._execute(
+            "UPDATE workflow_budgets SET calls = calls + %s, input_tokens = input_tokens + %s, "
+            "output_tokens = output_tokens + %s, cost = cost + %s WHERE correlation_id = %s",
+            (*usage_row(usage), correlation_id),
+        )
+
+    async def workflow_budget(self, correlation_id: str) -> StoredBudget | None:
+        """The workflow's budget and spending, if it has a budget."""
+        rows = await self._fetch(_BUDGETS + " WHERE correlation_id = %s", (correlation_id,))
+        return stored_budget(rows[0][1:]) if rows else None
+
+    async def workflow_budgets(self) -> dict[str, StoredBudget]:
+        """Every workflow with a budget."""
+        return {str(row[0]): stored_budget(row[1:]) for row in await self._fetch(_BUDGETS)}
+
+    async def _execute(self, statement: LiteralString, params: Sequence[Any]) -> None:
+        db = await self._open()
+        async with db.transaction() as conn:
+            await conn.execute(statement, params)
 
     async def timer_states(self) -> list[TimerState]:
         """The last tick of every timer agent."""

@@ -120,6 +120,18 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
     # 4: retries: a pending work item whose last attempt failed is not claimed before `retry_at`.
     ("ALTER TABLE work_items ADD COLUMN retry_at TEXT",),
+    # 5: workflows' budgets (limits as JSON) and what they spent, so a budget holds across a restart.
+    (
+        """CREATE TABLE workflow_budgets (
+            correlation_id TEXT PRIMARY KEY,
+            budget TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            calls INTEGER NOT NULL DEFAULT 0,
+            input_tokens INTEGER NOT NULL DEFAULT 0,
+            output_tokens INTEGER NOT NULL DEFAULT 0,
+            cost REAL NOT NULL DEFAULT 0
+        ) WITHOUT ROWID""",
+    ),
 )
 """Schema migrations in order; each step is a list of statements applied in one transaction."""
 

@@ -17,10 +17,13 @@ from uuid import UUID
 import anyio.to_thread
 from pydantic import BaseModel
 
+from ..._budget import Budget
 from ..._clock import utcnow
+from ..._usage import Usage
 from ...exceptions import ConfigurationError, StoreError
 from .._approvals import ApprovalRequest, ApprovalStatus
 from .._artifacts import Artifact
+from .._budget_rows import budget_json, stored_budget, usage_row
 from .._leases import may_lease
 from .._registry import type_name_of
 from .._store import (
@@ -28,6 +31,7 @@ from .._store import (
     RECORD_CONSUMPTION_DEPRECATED,
     ArtifactPage,
     ArtifactQuery,
+    StoredBudget,
     matches,
 )
 from .._work import FINISHED, Commit, ExpiredJoin, TimerState, WorkRecord, WorkStatus
@@ -241,6 +245,30 @@ class SQLiteBlackboardStore:
         found = await self._run(partial(_approvals.select, status=None, correlation_id=None, approval_id=approval_id))
         return found[0] if found else None
 
+    async def save_budget(self, correlation_id: str, budget: Budget, started_at: datetime) -> None:
+        """Set the workflow's budget, keeping its start and spending if it had one."""
+        sql = "INSERT INTO workflow_budgets (correlation_id, budget, started_at) VALUES (?, ?, ?) "
+        sql += "ON CONFLICT (correlation_id) DO UPDATE SET budget = excluded.budget"
+        await self._run(
+            partial(_write_many, sql=sql, rows=[(correlation_id, budget_json(budget), started_at.isoformat())])
+        )
+
+    async def add_spending(self, correlation_id: str, usage: Usage) -> None:
+        """Add to the spending of a workflow with a budget, in one statement."""
+        sql = "UPDATE workflow_budgets SET calls = calls + ?, input_tokens = input_tokens + ?, "
+        sql += "output_tokens = output_tokens + ?, cost = cost + ? WHERE correlation_id = ?"
+        await self._run(partial(_write_many, sql=sql, rows=[(*usage_row(usage), correlation_id)]))
+
+    async def workflow_budget(self, correlation_id: str) -> StoredBudget | None:
+        """The workflow's budget and spending, if it has a budget."""
+        rows = await self._run(partial(_fetch, sql=_BUDGETS + " WHERE correlation_id = ?", params=(correlation_id,)))
+        return stored_budget(rows[0][1:]) if rows else None
+
+    async def workflow_budgets(self) -> dict[str, StoredBudget]:
+        """Every workflow with a budget."""
+        rows = await self._run(partial(_fetch, sql=_BUDGETS))
+        return {str(row[0]): stored_budget(row[1:]) for row in rows}
+
     async def timer_states(self) -> list[TimerState]:
         """The last tick of every timer agent."""
         rows = await self._run(partial(_fetch, sql="SELECT agent, number, scheduled_at FROM timers ORDER BY seq"))
@@ -329,6 +357,9 @@ class _LockedConnection:
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
+
+
+_BUDGETS = "SELECT correlation_id, budget, started_at, calls, input_tokens, output_tokens, cost FROM workflow_budgets"
 
 
 def _fetch(conn: sqlite3.Connection, sql: str, params: Sequence[Any] = ()) -> list[Any]:

@@ -400,6 +400,14 @@
 
   // -- lineage ---------------------------------------------------------------------------------------
 
+  // What is left of a workflow's budget, and the limit that stopped it: " · budget left: max_calls 0 (...)".
+  function budgetText(budget) {
+    if (!budget) return "";
+    const left = Object.entries(budget.remaining).map(([name, value]) => `${name} ${+value.toFixed(4)}`).join(", ");
+    const stopped = budget.exceeded ? ` (stopped: ${budget.exceeded.name} reached)` : "";
+    return ` · budget left: ${left}${stopped}`;
+  }
+
   async function showLineage(cid) {
     currentLineage = cid;
     $("#lineage-cid").value = cid;
@@ -409,7 +417,8 @@
     if (cid !== currentLineage) return;
     const s = status.body;
     $("#lineage-status").textContent = status.ok
-      ? `${s.state}: ${s.artifact_count} artifacts, ${s.error_count} errors, ${s.pending_activations} pending`
+      ? `${s.state}: ${s.artifact_count} artifacts, ${s.error_count} errors, ${s.pending_activations} pending` +
+        ` · ${s.usage.calls} model calls, $${s.usage.cost.toFixed(4)}` + budgetText(s.budget)
       : "no visible artifacts in this workflow";
     const items = listing.ok ? listing.body.items : [];
     const rows = items.map((a) => {

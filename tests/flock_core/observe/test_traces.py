@@ -183,5 +183,6 @@ def test_a_circuit_breaker_trip_is_an_error_span_that_trace_list_counts(tmp_path
     ]
     assert tripped[0].status_message == (
         "circuit breaker: agent 'echo' reached max_agent_iterations=3 in this workflow and was stopped for it "
-        "(check for a feedback loop)"
+        "(check for a feedback loop; if the workflow needs more, raise the limit with "
+        "Flock(max_agent_iterations=...), and bound its spending with a Budget)"
     )

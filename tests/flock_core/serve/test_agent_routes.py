@@ -6,12 +6,23 @@ from typing import Any
 
 import httpx
 import pytest
-from dirty_equals import IsStr
+from dirty_equals import IsFloat, IsStr
 from pydantic import BaseModel
 
-from flock_core import AgentIdentity, ArtifactQuery, EvaluationRequest, Flock, PrivateVisibility, TenantVisibility
+from flock_core import (
+    AgentIdentity,
+    ArtifactQuery,
+    Budget,
+    EvaluationRequest,
+    EvaluationResult,
+    Flock,
+    PrivateVisibility,
+    TenantVisibility,
+    Usage,
+)
 from flock_core.exceptions import EngineError
 from flock_core.serve import ApiKeys, create_app
+from flock_core.serve._schemas import WorkflowStatus
 from flock_core.testing import FunctionEngine, ScriptedEngine
 
 from .conftest import Answer, Question, client_for, key
@@ -151,11 +162,38 @@ async def test_correlation_status(client: httpx.AsyncClient, flock: Flock) -> No
         "waiting_join_inputs": 0,
         "waiting_batch_inputs": 0,
         "delayed_artifacts": 0,
-        "usage": {"input_tokens": 0, "output_tokens": 0, "calls": 0},
+        "usage": {"input_tokens": 0, "output_tokens": 0, "calls": 0, "cost": 0.0},
         "cancel_reason": None,
         "pending_approvals": 0,
+        "budget": None,
     }
     assert (await client.get("/api/v1/correlations/unknown")).status_code == 404
+
+
+async def test_correlation_status_shows_the_workflows_budget_not_the_flocks() -> None:
+    def answer(request: EvaluationRequest) -> EvaluationResult:
+        return EvaluationResult([Answer(text="x")], usage=Usage(100, 20, 1, cost=0.25))
+
+    flock = Flock(engine=FunctionEngine(answer), budget=Budget(max_cost=100.0))
+    flock.register_type(Question)
+    flock.register_type(Answer)
+    flock.agent("answerer").consumes(Question).publishes(Answer)
+    await flock.publish(Question(text="a"), correlation_id="wf", budget=Budget(max_calls=1, max_cost=1.0))
+    await flock.publish(Question(text="b"), correlation_id="wf")
+    await flock.run_until_idle()
+    async with client_for(create_app(flock)) as http:
+        body = (await http.get("/api/v1/correlations/wf")).json()
+    WorkflowStatus.model_validate(body)
+    assert "flock_budget" not in body  # it sums every workflow's spending, which this caller may not see
+    assert body["state"] == "cancelled"
+    assert body["usage"] == {"input_tokens": 100, "output_tokens": 20, "calls": 1, "cost": 0.25}
+    assert body["budget"] == {
+        "limit": {"max_calls": 1, "max_cost": 1.0},
+        "spent": {"input_tokens": 100, "output_tokens": 20, "calls": 1, "cost": 0.25},
+        "elapsed": IsFloat(ge=0),
+        "remaining": {"max_calls": 0, "max_cost": 0.75},
+        "exceeded": {"name": "max_calls", "limit": 1, "spent": 1},
+    }
 
 
 async def test_correlation_of_invisible_artifacts_is_404(keyed: httpx.AsyncClient, flock: Flock) -> None:

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from pydantic import BaseModel
 
-from flock_core import ApprovalRejected, ArtifactPublished, EvaluationRequest, Flock
+from flock_core import ApprovalRejected, ArtifactPublished, Budget, EvaluationRequest, Flock
 from flock_core.serve import start_server
 from flock_core.testing import FunctionEngine
 
@@ -108,6 +108,32 @@ async def test_publish_through_the_dashboard(chromium: str, flock: Flock, tmp_pa
         (tmp_path / "dashboard.png").write_bytes(base64.b64decode(shot["data"]))
         await page.evaluate("1")  # drain pending events
         assert [e for e in page.errors if "422" not in e] == []  # Chrome logs the 422 response itself
+
+
+@pytest.mark.timeout(600)  # the fixture may install Chromium first
+async def test_the_lineage_status_shows_usage_and_what_is_left_of_the_budget(
+    chromium: str, flock: Flock, tmp_path: Path
+) -> None:
+    await flock.publish({"type": "Question", "payload": {"text": "a"}}, correlation_id="wf", budget=Budget(max_calls=0))
+    await flock.run_until_idle()
+    async with await start_server(flock, port=0) as server, launch(chromium, tmp_path / "profile") as page:
+        await page.send("Page.navigate", url=server.url + "/")
+        await page.wait_for("document.body?.dataset.ready === 'true'")
+        await page.evaluate(
+            """(() => {
+                document.querySelector('#lineage-cid').value = 'wf';
+                document.querySelector('#lineage-form').requestSubmit();
+                return true;
+            })()"""
+        )
+        status = await page.wait_for(
+            "document.querySelector('#lineage-status').textContent.includes('budget') && "
+            "document.querySelector('#lineage-status').textContent"
+        )
+        assert status == (
+            "cancelled: 2 artifacts, 1 errors, 0 pending · 0 model calls, $0.0000 · "
+            "budget left: max_calls 0 (stopped: max_calls reached)"
+        )
 
 
 @pytest.mark.timeout(600)  # the fixture may install Chromium first

@@ -1,0 +1,100 @@
+"""The budgets of a Flock's workflows and of the Flock itself: set, loaded, persisted, reported.
+
+A workflow's budget (`publish(..., budget=...)`) and its spending are kept by the store when it can
+(`WorkflowBudgets`: memory, SQLite, PostgreSQL), so the budget holds across a restart: a resumed run
+starts from what the workflow spent before, and its wall time from the workflow's start. The Flock's own
+budget (`Flock(budget=...)`) counts what this Flock object spent since it was created; it is not stored.
+
+Model calls are charged to the accounts as they are made (by the engine's gate, see `agents._spending`);
+what an activation spent is added to the store when the activation ends. On a local board the stored
+budgets are read once; on a shared board each activation re-reads its workflow's, so that what other
+workers spent counts too.
+"""
+
+from __future__ import annotations
+
+from .._budget import Budget, BudgetStatus
+from .._clock import Clock
+from .._usage import Usage
+from ..agents._spending import Account
+from ..blackboard._store import BlackboardStore, WorkflowBudgets
+from ..exceptions import ConfigurationError
+
+__all__ = ["Budgets"]
+
+
+class Budgets:
+    """Every budget of one Flock, and what was spent against it."""
+
+    def __init__(self, budget: Budget | None, clock: Clock, store: BlackboardStore, *, shared: bool) -> None:
+        if budget is not None and not isinstance(budget, Budget):  # pyright: ignore[reportUnnecessaryIsInstance]
+            raise ConfigurationError(f"Flock(budget=...) takes a flock_core.Budget, got {budget!r}", setting="budget")
+        self._clock = clock
+        self._store = store if isinstance(store, WorkflowBudgets) else None
+        self._shared = shared
+        self._flock = Account("flock", budget, clock.now()) if budget is not None else None
+        self._workflows: dict[str, Account] = {}
+        self._stopped: set[str] = set()
+        self._loaded = False
+
+    async def set(self, correlation_id: str, budget: Budget) -> None:
+        """Give a workflow a budget (a workflow that has one keeps its start and spending)."""
+        if not isinstance(budget, Budget):  # pyright: ignore[reportUnnecessaryIsInstance]
+            raise ConfigurationError(f"publish(budget=...) takes a flock_core.Budget, got {budget!r}", setting="budget")
+        account = await self._load(correlation_id)
+        if account is not None:
+            account.budget = budget
+        else:
+            account = self._workflows[correlation_id] = Account("workflow", budget, self._clock.now())
+        if self._store is not None:
+            await self._store.save_budget(correlation_id, budget, account.started_at)
+
+    async def accounts(self, correlation_id: str) -> tuple[Account, ...]:
+        """The accounts an activation of this workflow spends against: its own budget's, then the Flock's."""
+        if self._flock is None and not self._workflows and self._loaded and not self._shared:
+            return ()  # the common case, no budget at all: nothing to look up
+        own = await self._load(correlation_id)
+        return tuple(a for a in (own, self._flock) if a is not None)
+
+    async def record(self, correlation_id: str, usage: Usage) -> None:
+        """Store what an activation of a workflow with a budget spent (its accounts are charged already)."""
+        account = self._workflows.get(correlation_id)
+        if account is None or usage == Usage() or self._store is None:
+            return
+        await self._store.add_spending(correlation_id, usage)
+        account.saved(usage)
+
+    def stop(self, correlation_id: str) -> bool:
+        """Note that a budget stopped the workflow; `True` the first time (its error is reported once)."""
+        first = correlation_id not in self._stopped
+        self._stopped.add(correlation_id)
+        return first
+
+    async def status(self, correlation_id: str) -> tuple[BudgetStatus | None, BudgetStatus | None]:
+        """The workflow's budget status and the Flock's (each `None` without a budget)."""
+        own = await self._load(correlation_id)
+        now = self._clock.now()
+        return (
+            own.status(now) if own is not None else None,
+            self._flock.status(now) if self._flock is not None else None,
+        )
+
+    async def _load(self, correlation_id: str) -> Account | None:
+        """The workflow's account, from the store: all of them once on a local board, each time on a shared one."""
+        if self._store is None:
+            return self._workflows.get(correlation_id)
+        if not self._shared:
+            if not self._loaded:
+                self._loaded = True
+                for cid, stored in (await self._store.workflow_budgets()).items():
+                    account = Account("workflow", stored.budget, stored.started_at, stored.spent)
+                    self._workflows.setdefault(cid, account)
+            return self._workflows.get(correlation_id)
+        stored = await self._store.workflow_budget(correlation_id)
+        account = self._workflows.get(correlation_id)
+        if stored is None:
+            return account
+        if account is None:
+            account = self._workflows[correlation_id] = Account("workflow", stored.budget, stored.started_at)
+        account.sync(stored.spent)
+        return account
