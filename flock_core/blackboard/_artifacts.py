@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .._clock import utcnow
 from .._ids import new_id
-from ._visibility import PUBLIC, PublicVisibility, Visibility
+from ._visibility import PublicVisibility, Visibility, public
 
 __all__ = [
     "API_PRODUCER_PREFIX",
@@ -125,7 +125,7 @@ def build_artifact(
             "correlation_id": correlation_id,
             "partition_key": partition_key,
             "tags": tags or _NO_TAGS,
-            "visibility": PUBLIC if visibility is None or type(visibility) is PublicVisibility else visibility,
+            "visibility": public() if visibility is None or type(visibility) is PublicVisibility else visibility,
             "created_at": created_at,
             "version": 1,
             "consumed_from": consumed_from,

@@ -11,6 +11,7 @@ label sets of one tenant unite) and composes the rest with `ComposedVisibility`.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -20,7 +21,6 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
-    "PUBLIC",
     "AfterVisibility",
     "AgentIdentity",
     "ComposedVisibility",
@@ -33,6 +33,7 @@ __all__ = [
     "audience_tenant",
     "combine",
     "is_visible",
+    "public",
     "settled",
     "visible_from",
 ]
@@ -72,8 +73,11 @@ class PublicVisibility(_Base):
         return True
 
 
-PUBLIC = PublicVisibility()
-"""The one public visibility the framework shares between artifacts (it is immutable)."""
+@functools.cache
+def public() -> PublicVisibility:
+    """The one public visibility the framework shares between artifacts (it is immutable); built on first
+    use, so importing the package builds no model."""
+    return PublicVisibility()
 
 
 class PrivateVisibility(_Base):
@@ -224,7 +228,7 @@ def combine(*visibilities: Visibility) -> Visibility:
     """
     parts = list(dict.fromkeys(_flatten(visibilities)))
     if len(parts) < 2:
-        return parts[0] if parts else PUBLIC
+        return parts[0] if parts else public()
     tenants = {
         t for p in parts if not isinstance(p, AfterVisibility) and not isinstance(t := _tenant_of(p), _AnyTenant)
     }
@@ -243,7 +247,7 @@ def combine(*visibilities: Visibility) -> Visibility:
     if not private and not labelled and isinstance(tenant, str):
         kept.append(TenantVisibility(tenant_id=tenant))
     if not kept:
-        return PUBLIC
+        return public()
     if len(kept) == 1:
         return kept[0]
     return ComposedVisibility(all_of=tuple(sorted(kept, key=lambda p: p.model_dump_json())))

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+import anyio
 from pydantic import BaseModel
 
 from .._budget import Budget
@@ -308,9 +309,16 @@ class Orchestrator:
         await self.runtime.drive(self, stop=room)
 
     async def _step(self, commit: Commit, artifacts: Sequence[Artifact]) -> bool:
-        """Route `artifacts` and store them with `commit` and the work they complete, as one step."""
-        async with self.board.steps():
-            return await self._commit(commit, await self.board.route(artifacts))
+        """Route `artifacts` and store them with `commit` and the work they complete, as one step.
+
+        Shielded: a run cancelled at this moment still stores what a finished activation produced (its model
+        calls are paid for), instead of running it again next time.
+        """
+        landed = False
+        with anyio.CancelScope(shield=True):
+            async with self.board.steps():
+                landed = await self._commit(commit, await self.board.route(artifacts))
+        return landed
 
     async def _release(self, artifact: Artifact) -> None:
         """Route a delayed artifact that became visible, and store the work it completes."""
