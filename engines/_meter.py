@@ -50,7 +50,7 @@ class CallMeter:
     >>> meter.acquire(1), meter.acquire(1), meter.acquire(1)
     (True, True, False)
     >>> meter.settle(1, Usage(10, 5, 1)); meter.spent
-    Usage(input_tokens=10, output_tokens=5, calls=1)
+    Usage(input_tokens=10, output_tokens=5, calls=1, cost=0.0)
     >>> priced = CallMeter(max_cost=0.01, prices={"m": Price(1e-04, 0.0)})
     >>> priced.acquire(1, model="m"), priced.acquire(1, model="m")  # the first call starts alone
     (True, False)
