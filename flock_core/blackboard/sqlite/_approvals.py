@@ -39,9 +39,9 @@ def select(
 ) -> list[ApprovalRequest]:
     """Requests oldest first, filtered by status, workflow and id (`None`: any)."""
     rows = conn.execute(
-        f"SELECT {_COLUMNS} FROM approvals WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR correlation_id = ?2) "
-        "AND (?3 IS NULL OR id = ?3) ORDER BY seq",
-        (status, correlation_id, approval_id),
+        f"SELECT {_COLUMNS} FROM approvals WHERE (:status IS NULL OR status = :status) "
+        "AND (:cid IS NULL OR correlation_id = :cid) AND (:id IS NULL OR id = :id) ORDER BY seq",
+        {"status": status, "cid": correlation_id, "id": approval_id},
     ).fetchall()
     return [
         decided(
