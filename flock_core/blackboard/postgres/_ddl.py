@@ -95,5 +95,16 @@ MIGRATIONS: tuple[tuple[LiteralString, ...], ...] = (
             output_tokens BIGINT NOT NULL DEFAULT 0, cost DOUBLE PRECISION NOT NULL DEFAULT 0
         )""",
     ),
+    # 7: a budget row carries the tenant of the session that set it; a tenant reads and writes only its own.
+    (
+        "ALTER TABLE workflow_budgets ADD COLUMN tenant_id TEXT DEFAULT flock_session_tenant()",
+        "ALTER TABLE workflow_budgets DROP CONSTRAINT workflow_budgets_pkey",
+        "CREATE UNIQUE INDEX workflow_budgets_tenant ON workflow_budgets ((coalesce(tenant_id, '')), correlation_id)",
+        "ALTER TABLE workflow_budgets ENABLE ROW LEVEL SECURITY",
+        "ALTER TABLE workflow_budgets FORCE ROW LEVEL SECURITY",
+        "CREATE POLICY tenant_own ON workflow_budgets "
+        "USING ((SELECT flock_session_tenant()) IS NULL OR tenant_id = (SELECT flock_session_tenant())) "
+        "WITH CHECK (tenant_id IS NOT DISTINCT FROM flock_session_tenant())",
+    ),
 )
 """Schema migrations in order; each step is a list of statements applied in one transaction."""

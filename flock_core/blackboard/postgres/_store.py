@@ -56,7 +56,8 @@ M = TypeVar("M", bound=BaseModel)
 _log = logging.getLogger("flock_core.postgres")
 _ARTIFACTS = TypeAdapter(list[Artifact])
 _BUDGETS: LiteralString = (
-    "SELECT correlation_id, budget, started_at, calls, input_tokens, output_tokens, cost FROM workflow_budgets"
+    "SELECT correlation_id, budget, started_at, calls, input_tokens, output_tokens, cost FROM workflow_budgets "
+    "WHERE tenant_id IS NOT DISTINCT FROM flock_session_tenant()"
 )
 _LEADER_CHECK_SECONDS = 1.0
 _LEAD_RETRY_SECONDS = 0.2
@@ -407,7 +408,7 @@ class PostgresBlackboardStore:
         """Set the workflow's budget, keeping its start and spending if it had one."""
         await self._execute(
             "INSERT INTO workflow_budgets (correlation_id, budget, started_at) VALUES (%s, %s::jsonb, %s) "
-            "ON CONFLICT (correlation_id) DO UPDATE SET budget = excluded.budget",
+            "ON CONFLICT ((coalesce(tenant_id, '')), correlation_id) DO UPDATE SET budget = excluded.budget",
             (correlation_id, budget_json(budget), started_at),
         )
 
@@ -415,13 +416,14 @@ class PostgresBlackboardStore:
         """Add to the spending of a workflow with a budget, in one atomic statement."""
         await self._execute(
             "UPDATE workflow_budgets SET calls = calls + %s, input_tokens = input_tokens + %s, "
-            "output_tokens = output_tokens + %s, cost = cost + %s WHERE correlation_id = %s",
+            "output_tokens = output_tokens + %s, cost = cost + %s "
+            "WHERE correlation_id = %s AND tenant_id IS NOT DISTINCT FROM flock_session_tenant()",
             (*usage_row(usage), correlation_id),
         )
 
     async def workflow_budget(self, correlation_id: str) -> StoredBudget | None:
         """The workflow's budget and spending, if it has a budget."""
-        rows = await self._fetch(_BUDGETS + " WHERE correlation_id = %s", (correlation_id,))
+        rows = await self._fetch(_BUDGETS + " AND correlation_id = %s", (correlation_id,))
         return stored_budget(rows[0][1:]) if rows else None
 
     async def workflow_budgets(self) -> dict[str, StoredBudget]:

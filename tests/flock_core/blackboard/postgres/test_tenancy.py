@@ -16,6 +16,7 @@ from flock_core import (
     AfterVisibility,
     Artifact,
     ArtifactQuery,
+    Budget,
     ComposedVisibility,
     DeclassifiedVisibility,
     LabelledVisibility,
@@ -25,6 +26,7 @@ from flock_core import (
     Visibility,
 )
 from flock_core._clock import utcnow
+from flock_core._usage import Usage
 from flock_core.blackboard._approvals import ApprovalRequest, Decision
 from flock_core.blackboard._visibility import audience_tenant
 from flock_core.blackboard._work import Commit, WorkRecord
@@ -237,3 +239,34 @@ async def test_a_tenant_sees_only_its_own_approval_requests(
     with pytest.raises(StoreError, match="no approval request"):  # it does not exist for acme
         await acme.commit(Commit(decide=decision))
     assert (await operator.approval("globex")).status == "pending"  # type: ignore[union-attr]
+
+
+async def test_a_tenant_reads_and_spends_only_its_own_budgets(
+    boards: tuple[PostgresBlackboardStore, PostgresBlackboardStore],
+) -> None:
+    operator, acme = boards
+    now = utcnow()
+    await operator.save_budget("c", Budget(max_calls=10), now)  # the operator's workflow "c"
+    await acme.save_budget("c", Budget(max_calls=3), now)  # acme's own workflow with the same id
+    await acme.add_spending("c", Usage(input_tokens=5, output_tokens=1, calls=1))
+
+    mine = await acme.workflow_budget("c")
+    theirs = await operator.workflow_budget("c")
+    assert mine is not None
+    assert theirs is not None
+    assert (mine.budget.max_calls, mine.spent.calls) == (3, 1)
+    assert (theirs.budget.max_calls, theirs.spent.calls) == (10, 0), "acme spent only its own"
+    assert set(await acme.workflow_budgets()) == {"c"}
+    db = await acme._open()  # pyright: ignore[reportPrivateUsage]
+    async with db.connection() as conn:  # raw SQL on acme's connection
+        rows = await (await conn.execute("SELECT tenant_id, budget FROM workflow_budgets")).fetchall()
+        assert [row[0] for row in rows] == ["acme"], "the operator's row is invisible to a tenant"
+        async with conn.transaction():
+            changed = await conn.execute("UPDATE workflow_budgets SET calls = 0 WHERE tenant_id IS NULL RETURNING 1")
+            assert await changed.fetchall() == []
+        with pytest.raises(psycopg.Error):
+            async with conn.transaction():
+                await conn.execute(
+                    "INSERT INTO workflow_budgets (correlation_id, budget, started_at, tenant_id) "
+                    "VALUES ('x', '{}'::jsonb, now(), 'globex')"
+                )
