@@ -18,6 +18,17 @@ def _network_blocked() -> Iterator[None]:
         yield
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _dspy_cache_in_memory() -> Iterator[None]:
+    """DSPy keeps no disk cache in tests: a cached answer from an earlier run would never reach the fake
+    server, and its disk cache opens one SQLite connection per thread that only the garbage collector closes
+    (Python 3.13 reports each as an unclosed database)."""
+    import dspy
+
+    dspy.configure_cache(enable_disk_cache=False, enable_memory_cache=True)
+    yield
+
+
 @pytest.fixture(autouse=True)
 def _isolated_types() -> Iterator[None]:
     """`@flock_type` registrations made by a test (or a doc example) do not leak into the next one."""
