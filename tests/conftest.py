@@ -19,14 +19,13 @@ def _network_blocked() -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True, scope="session")
-def _dspy_cache_in_memory() -> Iterator[None]:
+def _dspy_cache_in_memory() -> None:
     """DSPy keeps no disk cache in tests: a cached answer from an earlier run would never reach the fake
     server, and its disk cache opens one SQLite connection per thread that only the garbage collector closes
     (Python 3.13 reports each as an unclosed database)."""
     import dspy
 
     dspy.configure_cache(enable_disk_cache=False, enable_memory_cache=True)
-    yield
 
 
 @pytest.fixture(autouse=True)
