@@ -61,6 +61,7 @@ def test_the_rule_in_sql_matches_the_rule_in_python_on_sqlite() -> None:
         rows = db.execute(f"SELECT key, {columns} FROM work_items", params).fetchall()
         found |= {(asker, key): (bool(a), bool(b)) for key, a, b in rows}
 
+    db.close()
     assert found == python_verdicts()
     assert sum(may for may, _ in found.values()) > 0
     assert sum(held for _, held in found.values()) > 0
