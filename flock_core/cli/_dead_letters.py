@@ -47,21 +47,10 @@ def _letters(flock: Flock, args: argparse.Namespace) -> list[DeadLetter]:
     return anyio.run(read)
 
 
-def _as_json(letter: DeadLetter) -> dict[str, object]:
-    return {
-        "key": letter.key,
-        "agent": letter.agent,
-        "correlation_id": letter.correlation_id,
-        "input_ids": [str(i) for i in letter.input_ids],
-        "attempts": letter.attempts,
-        "error": letter.error,
-    }
-
-
 def _list(args: argparse.Namespace) -> int:
     letters = _letters(load_flock(args.target), args)
     if args.json:
-        print(json.dumps([_as_json(d) for d in letters], indent=2))
+        print(json.dumps([d.as_json() for d in letters], indent=2))
         return 0
     for letter in letters:
         error = (letter.error or "").replace("\n", " ")

@@ -42,6 +42,17 @@ class DeadLetter:
     attempts: int
     error: str | None
 
+    def as_json(self) -> dict[str, object]:
+        """The dead letter as JSON (what HTTP and `flock dead-letters list --json` show)."""
+        return {
+            "key": self.key,
+            "agent": self.agent,
+            "correlation_id": self.correlation_id,
+            "input_ids": [str(i) for i in self.input_ids],
+            "attempts": self.attempts,
+            "error": self.error,
+        }
+
     @classmethod
     def of(cls, record: WorkRecord) -> DeadLetter:
         """The dead letter a failed work record is."""

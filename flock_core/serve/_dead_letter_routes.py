@@ -15,7 +15,6 @@ from ..blackboard._visibility import AgentIdentity
 from ..orchestration._dead_letters import DeadLetter
 from ._http import ApiError, json_response
 from ._state import ServeState
-from ._views import dead_letter_view
 
 __all__ = ["dead_letter_routes"]
 
@@ -31,7 +30,7 @@ async def _visible(state: ServeState, request: Request, identity: AgentIdentity)
 
 async def _list(state: ServeState, request: Request) -> Response:
     identity = await state.identity(request)
-    return json_response({"items": [dead_letter_view(d) for d in await _visible(state, request, identity)]})
+    return json_response({"items": [d.as_json() for d in await _visible(state, request, identity)]})
 
 
 async def _replay_one(state: ServeState, request: Request) -> Response:

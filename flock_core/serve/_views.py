@@ -10,11 +10,10 @@ from ..agents._patterns import BatchSpec
 from ..agents._spec import AgentSpec, OutputGroup, Subscription
 from ..blackboard._approvals import ApprovalRequest
 from ..blackboard._artifacts import Artifact
-from ..orchestration._dead_letters import DeadLetter
 from ..orchestration._events import ActivationFinished, ArtifactPublished, FlockEvent
 from ..orchestration._status import CorrelationStatus
 
-__all__ = ["agent_view", "approval_view", "artifact_view", "dead_letter_view", "event_view", "status_view"]
+__all__ = ["agent_view", "approval_view", "artifact_view", "event_view", "status_view"]
 
 
 def artifact_view(artifact: Artifact) -> dict[str, Any]:
@@ -116,15 +115,3 @@ def event_view(event: FlockEvent, output_ids: tuple[str, ...] | None = None) -> 
         if isinstance(value, tuple):
             data[key] = list(value)  # pyright: ignore[reportUnknownArgumentType]
     return data
-
-
-def dead_letter_view(letter: DeadLetter) -> dict[str, Any]:
-    """A dead letter as JSON."""
-    return {
-        "key": letter.key,
-        "agent": letter.agent,
-        "correlation_id": letter.correlation_id,
-        "input_ids": [str(i) for i in letter.input_ids],
-        "attempts": letter.attempts,
-        "error": letter.error,
-    }
