@@ -159,10 +159,9 @@ async def test_the_dashboard_shows_the_streamed_text_of_running_agents(chromium:
         )
         async with httpx.AsyncClient(base_url=server.url) as http:
             await http.post("/api/v1/artifacts", json={"type": "Question", "payload": {"text": "hi"}})
-        text = await page.wait_for(
-            "document.querySelector('#running [data-agent=\"answerer\"] pre')?.textContent", timeout=10
-        )
-        assert text == "HELLO STREAMING WORLD"
+        shown = "document.querySelector('#running [data-agent=\"answerer\"] pre')?.textContent"
+        await page.wait_for(f"{shown} === 'HELLO STREAMING WORLD'", timeout=10)  # both tokens, in order
+        assert await page.evaluate(shown) == "HELLO STREAMING WORLD"
         assert await page.evaluate("document.querySelector('#running-empty').hidden")
         gate.set()
         await page.wait_for("document.querySelectorAll('#running .running').length === 0", timeout=10)
