@@ -4,6 +4,9 @@ Every stage's engine sleeps 10 ms (a model call) and the board is a SQLite file,
 is the run's own state: the queue of activations, their inputs, and the routing state. With
 `Flock(max_pending=...)` publishing waits for room (running the queue itself), so the queue stays bounded;
 without it, all inputs are queued before the first one is processed.
+
+Flat, not only bounded: the peak is also read once half of the inputs are published, so the growth over
+the second half shows whether anything keeps an entry per input (with the bound it should be ~0).
 """
 
 from __future__ import annotations
@@ -51,7 +54,10 @@ async def backpressure(job: Job, started: float) -> Outcome:
         await flock.start()
         outcome.add("baseline_mb", peak_rss_mb())
         begin = time.perf_counter()
+        half = job.size // 2
         for i in range(job.size):
+            if i == half:
+                outcome.add("half_mb", peak_rss_mb())
             await flock.publish(Topic(name=f"topic {i}"))
         await flock.run_until_idle()
         elapsed = time.perf_counter() - begin

@@ -455,6 +455,8 @@ def backpressure(bench: Bench) -> list[Row]:
         Row(name, f"peak RSS (MiB), {bound}", series(bounded, "peak_mb"), none, series(unbounded, "peak_mb"),
             "no bound", note=_BACKPRESSURE_NOTE),
         Row(name, f"RSS growth over the run (MiB), {bound}", _growth(bounded), none, _growth(unbounded), "no bound"),
+        Row(name, f"RSS growth over the second half (MiB), {bound}", _second_half(bounded), none,
+            _second_half(unbounded), "no bound", note=_FLAT_NOTE),
         Row(name, f"inputs/s, {bound}", series(bounded, "inputs_per_s"), none, series(unbounded, "inputs_per_s"),
             "no bound"),
     ]  # fmt: skip
@@ -465,6 +467,17 @@ def _growth(outcome: list[Outcome] | str) -> Cell:
         return outcome
     return Figure.of(o.series["peak_mb"][0] - o.series["baseline_mb"][0] for o in outcome)
 
+
+def _second_half(outcome: list[Outcome] | str) -> Cell:
+    if isinstance(outcome, str):
+        return outcome
+    return Figure.of(o.series["peak_mb"][0] - o.series["half_mb"][0] for o in outcome)
+
+
+_FLAT_NOTE = (
+    "peak RSS after the last input minus peak RSS when half of the inputs were published: ~0 means flat "
+    "(nothing kept per input); without a bound it is the second half's queue"
+)
 
 _BACKPRESSURE_NOTE = (
     "ru_maxrss of one process per run; the artifacts live in the SQLite file, so RSS is the run's own state: "
