@@ -6,19 +6,25 @@ starts from what the workflow spent before, and its wall time from the workflow'
 budget (`Flock(budget=...)`) counts what this Flock object spent since it was created; it is not stored.
 
 Model calls are charged to the accounts as they are made (by the engine's gate, see `agents._spending`);
-what an activation spent is added to the store when the activation ends. On a local board the stored
-budgets are read once; on a shared board each activation re-reads its workflow's, so that what other
-workers spent counts too.
+what an activation spent is added to the store when the activation ends. On a local board a workflow's
+stored budget is read once while it runs (and again after it settled and runs again, so that what it
+spent before still counts); on a shared board each activation re-reads its workflow's, so that what other
+workers spent counts too. The accounts of settled workflows are dropped (`forget`): the store keeps them.
 """
 
 from __future__ import annotations
 
-from .._budget import Budget, BudgetStatus
+import dataclasses
+from collections import OrderedDict
+from collections.abc import Collection
+
+from .._budget import Budget, BudgetLimit, BudgetStatus
 from .._clock import Clock
 from .._usage import Usage
 from ..agents._spending import Account
-from ..blackboard._store import BlackboardStore, WorkflowBudgets
+from ..blackboard._store import BlackboardStore, StoredBudget, WorkflowBudgets
 from ..exceptions import ConfigurationError
+from ._settling import SETTLED_KEPT
 
 __all__ = ["Budgets"]
 
@@ -34,8 +40,11 @@ class Budgets:
         self._shared = shared
         self._flock = Account("flock", budget, clock.now()) if budget is not None else None
         self._workflows: dict[str, Account] = {}
+        self._without: set[str] = set()  # running workflows known to have no budget (a local board)
         self._stopped: set[str] = set()
+        self._exceeded: OrderedDict[str, BudgetLimit] = OrderedDict()  # of the latest settled workflows a limit stopped
         self._loaded = False
+        self._any = False  # whether any workflow may have a budget (a local board: stored or set here)
 
     async def set(self, correlation_id: str, budget: Budget) -> None:
         """Give a workflow a budget (a workflow that has one keeps its start and spending)."""
@@ -46,12 +55,14 @@ class Budgets:
             account.budget = budget
         else:
             account = self._workflows[correlation_id] = Account("workflow", budget, self._clock.now())
+        self._any = True
+        self._without.discard(correlation_id)
         if self._store is not None:
             await self._store.save_budget(correlation_id, budget, account.started_at)
 
     async def accounts(self, correlation_id: str) -> tuple[Account, ...]:
         """The accounts an activation of this workflow spends against: its own budget's, then the Flock's."""
-        if self._flock is None and not self._workflows and self._loaded and not self._shared:
+        if self._flock is None and not self._any and self._loaded and not self._shared:
             return ()  # the common case, no budget at all: nothing to look up
         own = await self._load(correlation_id)
         return tuple(a for a in (own, self._flock) if a is not None)
@@ -70,6 +81,25 @@ class Budgets:
         self._stopped.add(correlation_id)
         return first
 
+    def workflows(self) -> set[str]:
+        """The workflows whose budget state is kept here."""
+        return {*self._workflows, *self._without, *self._stopped}
+
+    def forget(self, settled: Collection[str]) -> None:
+        """Drop the state of settled workflows; a stored budget is read again if the workflow runs again.
+
+        Without a store that keeps budgets, a workflow's account is the only record of its budget: kept.
+        """
+        for correlation_id in settled:
+            self._stopped.discard(correlation_id)  # a stopped workflow is cancelled: none of its work runs
+            self._without.discard(correlation_id)
+            account = self._workflows.pop(correlation_id, None) if self._store is not None else None
+            if account is not None and account.exceeded is not None:  # the store keeps what was spent, not this
+                self._exceeded[correlation_id] = account.exceeded
+                self._exceeded.move_to_end(correlation_id)
+        while len(self._exceeded) > SETTLED_KEPT:
+            self._exceeded.popitem(last=False)
+
     async def status(self, correlation_id: str) -> tuple[BudgetStatus | None, BudgetStatus | None]:
         """The workflow's budget status and the Flock's (each `None` without a budget)."""
         own = await self._load(correlation_id)
@@ -86,15 +116,27 @@ class Budgets:
         if not self._shared:
             if not self._loaded:
                 self._loaded = True
-                for cid, stored in (await self._store.workflow_budgets()).items():
-                    account = Account("workflow", stored.budget, stored.started_at, stored.spent)
-                    self._workflows.setdefault(cid, account)
-            return self._workflows.get(correlation_id)
+                self._any = self._any or bool(await self._store.workflow_budgets())
+            account = self._workflows.get(correlation_id)
+            if account is not None or not self._any or correlation_id in self._without:
+                return account
+            stored = await self._store.workflow_budget(correlation_id)
+            if stored is None:
+                self._without.add(correlation_id)
+                return None
+            return self._reload(correlation_id, stored)
         stored = await self._store.workflow_budget(correlation_id)
         account = self._workflows.get(correlation_id)
         if stored is None:
             return account
         if account is None:
-            account = self._workflows[correlation_id] = Account("workflow", stored.budget, stored.started_at)
+            account = self._reload(correlation_id, dataclasses.replace(stored, spent=Usage()))
         account.sync(stored.spent)
+        return account
+
+    def _reload(self, correlation_id: str, stored: StoredBudget) -> Account:
+        """The account of a workflow's stored budget (a limit that stopped it before still stops it)."""
+        account = Account("workflow", stored.budget, stored.started_at, stored.spent)
+        account.exceeded = self._exceeded.get(correlation_id)
+        self._workflows[correlation_id] = account
         return account

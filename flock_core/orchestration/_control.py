@@ -60,13 +60,12 @@ class WorkflowControl:
             self._events.emit(WorkflowCancelled(correlation_id, reason, len(records)))
         return len(records)
 
-    async def cancel_rest(self, condition: Condition, reason: str) -> None:
-        """After `run_until(condition)` stopped: cancel the workflows it names, else every unfinished one."""
+    async def rest(self, condition: Condition) -> list[str]:
+        """After `run_until(condition)` stopped: the workflows to cancel, those it names, else every unfinished one."""
         workflows = set(condition.workflows())
         if not workflows:
             workflows = {r.correlation_id for r in await self._store.work(("pending", "leased"))}
-        for correlation_id in sorted(workflows):
-            await self.cancel(correlation_id, reason)
+        return sorted(workflows)
 
     async def pause(self, correlation_id: str | None, paused: bool) -> None:
         """Pause (or resume) one workflow, or every workflow on the board (`None`)."""

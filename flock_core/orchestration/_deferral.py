@@ -69,6 +69,10 @@ class DeferredActivations:
         held = self._held.get(correlation_id, []) if correlation_id is not None else self._all()
         return sum(1 for item in held for a in item.inputs if admits(a))
 
+    def workflows(self) -> set[str]:
+        """The workflows with an activation held by its condition."""
+        return {cid for cid, items in self._held.items() if items}
+
     def _all(self) -> list[WorkItem]:
         return [item for items in self._held.values() for item in items]
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections import Counter, OrderedDict
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -30,6 +30,7 @@ from ._artifact_factory import ArtifactFactory
 from ._budgets import Budgets
 from ._events import ActivationFailed, ActivationFinished, ActivationStarted, EventBus, TokenRelay
 from ._runtime import WorkItem
+from ._settling import SETTLED_KEPT
 
 __all__ = ["Executor", "ToolSource"]
 
@@ -71,7 +72,8 @@ class Executor:
         context: the Flock's default context provider.
         max_attempts: starts of a work item before it is failed for good (crash recovery; an agent's
             retry policy may allow more).
-        max_agent_iterations: the circuit breaker: activations of one agent per workflow.
+        max_agent_iterations: the circuit breaker: activations of one agent per workflow (since the workflow
+            last settled, see `forget`).
         step: stores one step with the work it completes, and routes the step's new artifacts.
         approvals: holds the outputs that need approval.
         defer: runs a work item again once the clock reaches the given time (a scheduled retry).
@@ -115,11 +117,45 @@ class Executor:
         self._defer = defer
         self._budgets = budgets
         self._stop_workflow = stop_workflow
-        self.usage: dict[str, Usage] = {}
         self.tools: ToolSource | None = None
-        self._iterations: Counter[tuple[str, str]] = Counter()
+        self._usage: dict[str, Usage] = {}  # of workflows that may still run here
+        self._settled_usage: OrderedDict[str, Usage] = OrderedDict()  # the latest settled ones (bounded)
+        self._iterations: dict[str, Counter[str]] = {}  # per workflow, activations per agent (the loop guard)
         self._tripped: set[tuple[str, str]] = set()
         self._initialized: set[str] = set()
+
+    def usage(self, correlation_id: str) -> Usage:
+        """What a workflow's model calls used in this process (of a settled one, while it is among the latest)."""
+        return self._usage.get(correlation_id) or self._settled_usage.get(correlation_id) or _NO_USAGE
+
+    def workflows(self) -> set[str]:
+        """The workflows this executor keeps state for (loop guard counts, usage)."""
+        return {*self._iterations, *self._usage}
+
+    def guarded(self) -> int:
+        """Workflows with loop guard counts."""
+        return len(self._iterations)
+
+    def usage_kept(self) -> int:
+        """Workflows whose usage is kept while they may still run."""
+        return len(self._usage)
+
+    def forget(self, settled: Collection[str]) -> None:
+        """Drop the state of workflows that settled: nothing of them is queued, running or held.
+
+        Their loop guard counts start again (an endless loop never settles, so it is still stopped), and
+        their usage moves to a summary of the latest `SETTLED_KEPT` settled workflows, for their status.
+        """
+        for correlation_id in settled:
+            self._iterations.pop(correlation_id, None)
+            usage = self._usage.pop(correlation_id, None)
+            if usage is not None:
+                self._settled_usage[correlation_id] = usage
+                self._settled_usage.move_to_end(correlation_id)
+        while len(self._settled_usage) > SETTLED_KEPT:
+            self._settled_usage.popitem(last=False)
+        if self._tripped:
+            self._tripped = {key for key in self._tripped if key[1] not in settled}
 
     async def run_item(self, item: WorkItem) -> None:
         """Run one stored work item; any failure becomes a `WorkflowError` artifact."""
@@ -225,7 +261,9 @@ class Executor:
 
     async def _add_usage(self, correlation_id: str, meter: UsageMeter, span: Span) -> None:
         """Count what the activation spent, store it for its workflow's budget, and note both on its span."""
-        self.usage[correlation_id] = self.usage.get(correlation_id, Usage()) + meter.total
+        if meter.total != _NO_USAGE:  # a workflow without model calls (or before its first) keeps no entry
+            earlier = self._usage.get(correlation_id) or self._settled_usage.pop(correlation_id, _NO_USAGE)
+            self._usage[correlation_id] = earlier + meter.total
         if meter.accounts and meter.total != _NO_USAGE:
             with anyio.CancelScope(shield=True):  # a cancelled activation's calls were made: they are recorded
                 await self._budgets.record(correlation_id, meter.total)
@@ -247,9 +285,11 @@ class Executor:
         return dataclasses.replace(spec, tools=(*spec.tools, *tools))
 
     def _breaker_allows(self, spec: AgentSpec, correlation_id: str) -> bool:
-        key = (spec.name, correlation_id)
-        self._iterations[key] += 1
-        return self._iterations[key] <= self._max_agent_iterations
+        counts = self._iterations.get(correlation_id)
+        if counts is None:
+            counts = self._iterations[correlation_id] = Counter()
+        counts[spec.name] += 1
+        return counts[spec.name] <= self._max_agent_iterations
 
     async def _initialize(self, spec: AgentSpec) -> None:
         """Run the agent's `on_initialize` hooks once."""

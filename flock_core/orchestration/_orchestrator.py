@@ -57,6 +57,7 @@ from ._runtime import Runtime, WorkItem
 from ._scheduler import Rejection
 from ._schedules import Schedules
 from ._semantic import SemanticIndex
+from ._settling import Bookkeeping, Settling
 from ._status import CorrelationStatus, StatusReader
 
 if TYPE_CHECKING:
@@ -152,6 +153,13 @@ class Orchestrator:
             defer=self.board.defer,
             budgets=self._budgets,
             stop_workflow=lambda cid, reason: self._control.cancel(cid, reason, running=False),
+        )
+        local = isinstance(self.board, LocalBoard)  # a shared board's spans end when every process is done
+        self._settling = Settling(
+            store,
+            (self.runtime.workflows, self._routing.waiting_workflows, self.deferred.workflows),
+            keepers=(self._executor, self._budgets, self._routing),
+            end_spans=self._tracer.settle if local else None,
         )
 
     def _open_board(self, store: BlackboardStore, lease: timedelta) -> Board:
@@ -340,6 +348,17 @@ class Orchestrator:
     async def run_item(self, item: WorkItem) -> None:
         """Run one stored work item; any failure becomes a `WorkflowError` artifact."""
         await self._executor.run_item(item)
+        self._settling.finished()
+
+    def bookkeeping(self) -> Bookkeeping:
+        """How much per-workflow state this process keeps now."""
+        return Bookkeeping(
+            routed_pairs=self._routing.routed_pairs(),
+            loop_guard=self._executor.guarded(),
+            usage=self._executor.usage_kept(),
+            budgets=len(self._budgets.workflows()),
+            open_spans=len(self._tracer.open_workflows),
+        )
 
     async def on_clock(self, now: datetime) -> None:
         """Expire joins, flush timed-out batches and decide timed-out approvals."""
@@ -348,6 +367,9 @@ class Orchestrator:
             if routed.items or routed.expired:
                 await self._commit(Commit(), routed)
         await self._approvals.expire(now)  # each decision is a step of its own
+        if self._settling.due:  # forget settled workflows (see `_settling`), with no step meanwhile
+            async with self.board.steps():
+                await self._settling.sweep()
 
     def next_deadline(self) -> datetime | None:
         """The next join expiry, batch timeout or approval timeout."""
@@ -360,6 +382,9 @@ class Orchestrator:
             routed = self._routing.flush_on_idle()
             if routed.items:
                 await self._commit(Commit(), routed)
+        if not routed.items and self._settling.stale:
+            async with self.board.steps():
+                await self._settling.sweep()
         if not routed.items and isinstance(self.board, LocalBoard):  # a shared board's end when every process is done
             self._tracer.settle(busy=lambda cid: self.runtime.timers("delayed", cid) > 0)
         return bool(routed.items)
@@ -463,7 +488,8 @@ class Orchestrator:
 
         held = await drive_until(self.runtime, self, self.clock, check, timeout)
         if cancel_rest:
-            await self._control.cancel_rest(condition, f"run_until({condition}) stopped")
+            for correlation_id in await self._control.rest(condition):
+                await self.cancel(correlation_id, f"run_until({condition}) stopped")
         return held
 
     def workflow_span(self, name: str) -> AbstractContextManager[Span]:
@@ -559,7 +585,7 @@ class Orchestrator:
             waiting_join_inputs=joins,
             waiting_batch_inputs=batches,
             delayed_artifacts=delayed,
-            usage=self._executor.usage.get(correlation_id, Usage()) if whole else Usage(),
+            usage=self._executor.usage(correlation_id) if whole else Usage(),
             cancel_reason=cancelled if whole else None,
             budget=budget if whole else None,
             flock_budget=flock_budget if whole else None,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
@@ -151,6 +151,22 @@ class Routing:
     def waiting(self, correlation_id: str | None = None, admits: Admits = admit_all) -> tuple[int, int, int]:
         """Artifacts waiting in (gates, joins, batches), optionally for one workflow, counting those `admits`."""
         return self._scheduler.waiting(correlation_id, admits)
+
+    def waiting_workflows(self) -> set[str]:
+        """The workflows with artifacts waiting in a gate, join or batch."""
+        return self._scheduler.waiting_workflows()
+
+    def workflows(self) -> set[str]:
+        """The workflows whose routed (agent, artifact) pairs are remembered."""
+        return self._scheduler.routed_workflows()
+
+    def forget(self, settled: Collection[str]) -> None:
+        """Forget what was routed in settled workflows."""
+        self._scheduler.forget_workflows(settled)
+
+    def routed_pairs(self) -> int:
+        """How many routed (agent, artifact) pairs the scheduler remembers."""
+        return self._scheduler.routed_pairs()
 
     def delayed(self, correlation_id: str | None = None) -> int:
         """Delayed artifacts not visible yet (optionally in one workflow)."""

@@ -174,6 +174,13 @@ class Runtime:
         """Timers of `kind` waiting to fire (optionally for one workflow)."""
         return sum(1 for t in self._timers if t.kind == kind and correlation_id in (None, t.correlation_id))
 
+    def workflows(self) -> set[str]:
+        """The workflows with an activation queued or running here, or a timer (retry, delayed artifact)."""
+        found = {q.item.correlation_id for heap in self._ready.values() for q in heap}
+        found.update(self._running_by_correlation)
+        found.update(t.correlation_id for t in self._timers if t.correlation_id is not None)
+        return found
+
     def held_keys(self) -> list[str]:
         """The work keys of every activation queued or running here (the leases this process holds)."""
         return [*self._running_keys, *self._queued_keys]

@@ -71,12 +71,37 @@ class Scheduler:
         self._semantic_types: set[str] = set()  # types some subscription takes under semantic conditions
         self._groups: dict[tuple[str, int], GroupCollector] = {}
         self._batches: dict[tuple[str, int], BatchCollector] = {}
-        self._seen: set[tuple[str, UUID]] = set()
+        # (agent, artifact id) pairs routed, with the artifact's workflow (None: marked on resume, not met yet)
+        self._seen: dict[tuple[str, UUID], str | None] = {}
         self._on_reject: Callable[[Rejection], None] = on_reject or _ignore
 
     def mark_seen(self, pairs: Iterable[tuple[str, UUID]]) -> None:
         """Record `(agent, artifact id)` pairs that were already routed (when resuming from a store)."""
-        self._seen.update(pairs)
+        self._seen.update(dict.fromkeys(pairs))
+
+    def routed_workflows(self) -> set[str]:
+        """The workflows of the routed pairs remembered."""
+        return {cid for cid in self._seen.values() if cid is not None}
+
+    def forget_workflows(self, settled: Collection[str]) -> None:
+        """Drop the routed pairs of settled workflows (nothing of them waits or runs).
+
+        Nothing routes a stored artifact twice in one process (a resume marks what the store consumed, a
+        shared board's router reads each stored artifact once), so a settled workflow's pairs guard
+        nothing; a pair marked on resume is kept until the artifact is met again, and its workflow known.
+        """
+        self._seen = {pair: cid for pair, cid in self._seen.items() if cid not in settled}
+
+    def routed_pairs(self) -> int:
+        """How many routed pairs are remembered."""
+        return len(self._seen)
+
+    def waiting_workflows(self) -> set[str]:
+        """The workflows with artifacts waiting in a gate, join or batch."""
+        found = {a.correlation_id for c in self._groups.values() for g in c.open.values() for a in g.artifacts()}
+        for collector in self._batches.values():
+            found.update(a.correlation_id for batch in collector.batches.values() for g in batch.groups for a in g)
+        return found
 
     def forget(self, ids: Collection[UUID], returned: Iterable[tuple[str, UUID]]) -> list[tuple[str, Artifact]]:
         """Undo routing whose step was never stored: drop the artifacts `ids` from every open group and
@@ -84,13 +109,14 @@ class Scheduler:
 
         Returns the `(agent, artifact)` pairs of partial batches broken up this way, to route again.
         """
-        self._seen.difference_update(returned)
+        for pair in returned:
+            self._seen.pop(pair, None)
         for collector in self._groups.values():
             collector.forget(ids)
         again: list[tuple[str, Artifact]] = []
         for (agent, _position), batches in self._batches.items():
             for artifact in batches.forget(ids):
-                self._seen.discard((agent, artifact.id))
+                self._seen.pop((agent, artifact.id), None)
                 again.append((agent, artifact))
         return again
 
@@ -136,6 +162,7 @@ class Scheduler:
         expired: list[ExpiredJoin] = []
         for agent_name, position in self._index.get(artifact.type, ()):
             if (agent_name, artifact.id) in self._seen:
+                self._seen[agent_name, artifact.id] = artifact.correlation_id  # a pair marked on resume is met
                 continue
             spec = self._agents[agent_name]
             subscription = spec.subscriptions[position]
@@ -143,7 +170,7 @@ class Scheduler:
             if reason is not None:
                 self._on_reject(Rejection(agent_name, artifact.id, reason))
                 continue
-            self._seen.add((agent_name, artifact.id))
+            self._seen[agent_name, artifact.id] = artifact.correlation_id
             group, newly_expired = self._complete(spec, position, subscription, artifact, now)
             expired.extend(newly_expired)
             if group is not None:
@@ -207,7 +234,7 @@ class Scheduler:
                 key = subscription.join.by(artifact.as_model(self._registry.resolve(artifact.type)))
                 hash(key)
             except Exception as exc:  # noqa: BLE001 - a join key function that raises rejects the artifact, with the reason
-                self._seen.discard((spec.name, artifact.id))
+                self._seen.pop((spec.name, artifact.id), None)
                 self._on_reject(Rejection(spec.name, artifact.id, f"join key raised {type(exc).__name__}: {exc}"))
                 return None, []
         collector = self._groups.setdefault((spec.name, position), GroupCollector(spec.name, position, subscription))

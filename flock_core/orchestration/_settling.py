@@ -1,0 +1,132 @@
+"""Forgetting settled workflows: what this process keeps per workflow is dropped once it can no longer matter.
+
+Routing remembers the (agent, artifact) pairs it routed, the loop guard counts each agent's activations
+per workflow, the executor sums each workflow's model usage, budgets keep an account per workflow, and
+the tracer keeps a workflow's span open. A workflow has **settled** here when nothing of it is queued,
+running, waiting for a retry, a delayed artifact or an activation condition, held in a gate, join or
+batch, pending or leased in the store (a paused workflow's work), or held for approval. Its entries are
+then dropped, so a long stream of workflows through a bounded queue (`Flock(max_pending=...)`) keeps
+memory flat, not only bounded.
+
+What a settled workflow still needs lives in the store (what was consumed, a budget and its spending) or
+in a bounded summary (the usage and the stopping limit of the latest `SETTLED_KEPT` settled workflows).
+A workflow that runs again after it settled (a conversation's next turn) starts its loop guard count
+again: an endless loop never settles, so the guard still stops it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass
+from typing import Protocol
+
+from ..blackboard._store import BlackboardStore
+
+__all__ = ["SETTLED_KEPT", "SWEEP_EVERY", "Bookkeeping", "Settling"]
+
+SETTLED_KEPT = 10_000
+"""Settled workflows whose usage (and the budget limit that stopped them) this process still reports."""
+
+SWEEP_EVERY = 1_024
+"""Activations between two sweeps, at least (a sweep reads the store's unfinished work and requests)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Bookkeeping:
+    """How much per-workflow state this process keeps (flat under a steady stream of workflows).
+
+    Attributes:
+        routed_pairs: (agent, artifact) pairs routing remembers.
+        loop_guard: workflows with loop guard counts.
+        usage: workflows whose usage is kept while they may still run.
+        budgets: workflows whose budget state is kept.
+        open_spans: workflows whose span is open.
+    """
+
+    routed_pairs: int
+    loop_guard: int
+    usage: int
+    budgets: int
+    open_spans: int
+
+
+class Keeper(Protocol):
+    """Something that keeps state per workflow."""
+
+    def workflows(self) -> set[str]:
+        """The workflows it keeps state for."""
+        ...
+
+    def forget(self, settled: Collection[str]) -> None:
+        """Drop the state of these settled workflows."""
+        ...
+
+
+class Settling:
+    """Finds the settled workflows and makes every keeper forget them, every `SWEEP_EVERY` activations or more.
+
+    Args:
+        store: the board's store (its unfinished work and pending approval requests keep workflows busy).
+        here: the workflows busy in this process: queued, running or timed work, waiting inputs.
+        keepers: what keeps state per workflow.
+        end_spans: ends the spans of workflows that are not busy (a local board), or `None`.
+    """
+
+    def __init__(
+        self,
+        store: BlackboardStore,
+        here: Iterable[Callable[[], set[str]]],
+        *,
+        keepers: Iterable[Keeper],
+        end_spans: Callable[[Callable[[str], bool]], None] | None,
+    ) -> None:
+        self._store = store
+        self._here = tuple(here)
+        self._keepers = tuple(keepers)
+        self._end_spans = end_spans
+        self._since = 0
+        self._every = SWEEP_EVERY
+
+    def finished(self) -> None:
+        """Count one finished activation."""
+        self._since += 1
+
+    @property
+    def due(self) -> bool:
+        """Whether enough activations finished since the last sweep."""
+        return self._since >= self._every
+
+    @property
+    def stale(self) -> bool:
+        """Whether any activation finished since the last sweep (a run that goes idle sweeps then)."""
+        return self._since > 0
+
+    async def sweep(self) -> int:
+        """Forget every settled workflow; returns how many were forgotten.
+
+        The next sweep waits for at least twice as many activations as workflows are busy now, so the
+        sweeps' cost stays a constant share of the work.
+        """
+        self._since = 0
+        busy = await self.busy()
+        self._every = max(SWEEP_EVERY, 2 * len(busy))
+        if self._end_spans is not None:
+            self._end_spans(busy.__contains__)
+        kept = [keeper.workflows() for keeper in self._keepers]
+        settled = set[str]().union(*kept) - busy
+        if settled:
+            for keeper in self._keepers:
+                keeper.forget(settled)
+        return len(settled)
+
+    async def busy(self) -> set[str]:
+        """The workflows that have not settled: with work stored unfinished, held for approval, or busy here.
+
+        The store is read first: what this process holds is read after it, with no await in between, so
+        work that moved from here into the store meanwhile is seen on one side or the other.
+        """
+        busy = {r.correlation_id for r in await self._store.work(("pending", "leased"))}
+        busy.update(request.correlation_id for request in await self._store.approvals("pending"))
+        for workflows in self._here:
+            busy |= workflows()
+        return busy
