@@ -71,8 +71,9 @@ class Flock:
         embedder: embeds texts for semantic subscriptions (default: `engines.LiteLLMEmbedder`, found through
             the `flock_core.embedders` entry point, with the model of `$FLOCK_EMBEDDING_MODEL`).
         context: what activations see besides their inputs (default: their own workflow, 50 artifacts).
-        max_agent_iterations: the loop guard: activations of one agent in one workflow before that agent is
-            stopped there with a `CircuitBreakerTripped` error (default 100; see docs/control.md).
+        max_agent_iterations: the loop guard: activations of one agent in one workflow (since it last
+            settled) before that agent is stopped there with a `CircuitBreakerTripped` error (default 100;
+            see docs/control.md).
         budget: the most model calls, tokens, cost and wall time this Flock may spend, over all its
             workflows (a `Budget`; `None`: no limit). A workflow's own budget goes to `publish(budget=...)`.
         max_concurrency: activations running at once across all agents.

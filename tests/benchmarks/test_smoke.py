@@ -196,5 +196,6 @@ def test_http_publish_and_information_flow_cost() -> None:
 @pytest.mark.parametrize("max_pending", [0, 8])
 def test_backpressure_with_and_without_a_bound(max_pending: int) -> None:
     outcome = run(Job("backpressure", size=30, concurrency=4, max_pending=max_pending))
-    assert set(outcome.series) == {"baseline_mb", "peak_mb", "inputs_per_s"}
+    assert set(outcome.series) == {"baseline_mb", "half_mb", "peak_mb", "inputs_per_s"}
+    assert outcome.series["baseline_mb"][0] <= outcome.series["half_mb"][0] <= outcome.series["peak_mb"][0]
     assert outcome.info["inputs"] == 30
