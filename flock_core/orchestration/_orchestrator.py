@@ -160,6 +160,7 @@ class Orchestrator:
             (self.runtime.workflows, self._routing.waiting_workflows, self.deferred.workflows),
             keepers=(self._executor, self._budgets, self._routing),
             end_spans=self._tracer.settle if local else None,
+            shared=not local,
         )
 
     def _open_board(self, store: BlackboardStore, lease: timedelta) -> Board:

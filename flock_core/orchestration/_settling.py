@@ -66,8 +66,11 @@ class Settling:
     """Finds the settled workflows and makes every keeper forget them, every `SWEEP_EVERY` activations or more.
 
     Args:
-        store: the board's store (its unfinished work and pending approval requests keep workflows busy).
+        store: the board's store (its pauses and pending approval requests keep workflows busy, and on a
+            shared board its unfinished work).
         here: the workflows busy in this process: queued, running or timed work, waiting inputs.
+        shared: whether other processes run the board's work too (then the store's unfinished work is read;
+            on a local board every unfinished work item is queued here, or paused).
         keepers: what keeps state per workflow.
         end_spans: ends the spans of workflows that are not busy (a local board), or `None`.
     """
@@ -79,8 +82,10 @@ class Settling:
         *,
         keepers: Iterable[Keeper],
         end_spans: Callable[[Callable[[str], bool]], None] | None,
+        shared: bool,
     ) -> None:
         self._store = store
+        self._shared = shared
         self._here = tuple(here)
         self._keepers = tuple(keepers)
         self._end_spans = end_spans
@@ -109,6 +114,8 @@ class Settling:
         """
         self._since = 0
         busy = await self.busy()
+        if busy is None:  # the whole board is paused: nothing settles now
+            return 0
         self._every = max(SWEEP_EVERY, 2 * len(busy))
         if self._end_spans is not None:
             self._end_spans(busy.__contains__)
@@ -119,13 +126,19 @@ class Settling:
                 keeper.forget(settled)
         return len(settled)
 
-    async def busy(self) -> set[str]:
-        """The workflows that have not settled: with work stored unfinished, held for approval, or busy here.
+    async def busy(self) -> set[str] | None:
+        """The workflows that have not settled (`None`: all, the board is paused): paused, held for
+        approval, with work unfinished in a shared store, or busy here.
 
         The store is read first: what this process holds is read after it, with no await in between, so
         work that moved from here into the store meanwhile is seen on one side or the other.
         """
-        busy = {r.correlation_id for r in await self._store.work(("pending", "leased"))}
+        paused = await self._store.paused_workflows()
+        if None in paused:
+            return None
+        busy = {cid for cid in paused if cid is not None}
+        if self._shared:  # other processes' work; a local board's is all queued here (a queue may be long)
+            busy.update(r.correlation_id for r in await self._store.work(("pending", "leased")))
         busy.update(request.correlation_id for request in await self._store.approvals("pending"))
         for workflows in self._here:
             busy |= workflows()

@@ -204,3 +204,32 @@ async def test_run_until_cancelling_the_rest_rejects_held_outputs() -> None:
     assert rejected.rejected_by == "cancel"
     assert await flock.get_by_type(Draft) == []
     assert (await flock.get_correlation_status("news")).state == "cancelled"
+
+
+def endless(**options: object) -> Flock:
+    def answer(request: EvaluationRequest) -> list[BaseModel]:
+        payload = request.payloads[0]
+        if isinstance(payload, Claim):
+            return [Review(n=payload.round)]
+        return [Claim(round=payload.n + 1)]  # pyright: ignore[reportAttributeAccessIssue]
+
+    flock = Flock(engine=FunctionEngine(answer), max_agent_iterations=20, **options)  # pyright: ignore[reportArgumentType]
+    for type_ in (Claim, Review):
+        flock.register_type(type_)
+    flock.agent("pro").consumes(Claim).publishes(Review)
+    flock.agent("con").consumes(Review).publishes(Claim)
+    return flock
+
+
+async def test_a_paused_workflow_has_not_settled(store: BlackboardStore) -> None:
+    flock = endless(store=store)
+    await flock.publish(Claim(round=0), correlation_id="endless")
+    assert await flock.run_until(ArtifactCount(Review, 5, correlation_id="endless"), cancel_rest=False)
+    await flock.pause("endless")
+    await flock.run_until_idle()  # idle: a sweep runs, and must keep the paused loop's counts
+    assert kept(flock).loop_guard == 1
+    await flock.resume("endless")
+    await flock.run_until_idle()
+    [error] = await flock.get_by_type(WorkflowError, correlation_id="endless")
+    assert error.error_type == "CircuitBreakerTripped"
+    assert len(await flock.get_by_type(Review, correlation_id="endless")) == 20  # 20 in all, not 20 after the pause
