@@ -4,7 +4,7 @@ Routing remembers the (agent, artifact) pairs it routed, the loop guard counts e
 per workflow, the executor sums each workflow's model usage, budgets keep an account per workflow, and
 the tracer keeps a workflow's span open. A workflow has **settled** here when nothing of it is queued,
 running, waiting for a retry, a delayed artifact or an activation condition, held in a gate, join or
-batch, pending or leased in the store (a paused workflow's work), or held for approval. Its entries are
+batch, paused, held for approval, or (on a shared board) pending or leased in the store. Its entries are
 then dropped, so a long stream of workflows through a bounded queue (`Flock(max_pending=...)`) keeps
 memory flat, not only bounded.
 
