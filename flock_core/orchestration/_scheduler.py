@@ -90,7 +90,8 @@ class Scheduler:
         shared board's router reads each stored artifact once), so a settled workflow's pairs guard
         nothing; a pair marked on resume is kept until the artifact is met again, and its workflow known.
         """
-        self._seen = {pair: cid for pair, cid in self._seen.items() if cid not in settled}
+        for pair in [pair for pair, cid in self._seen.items() if cid in settled]:  # in place: no second copy
+            del self._seen[pair]
 
     def routed_pairs(self) -> int:
         """How many routed pairs are remembered."""
