@@ -270,15 +270,17 @@ class Orchestrator:
         Work whose activation condition does not hold yet is held (`DeferredActivations`) and committed
         by a later step, once an artifact of its workflow makes the condition true.
         """
-        ready, held = self.deferred.split(list(routed.items))
-        routed = Routed(tuple(ready), routed.expired)
+        held: list[WorkItem] = []
+        if routed.items:
+            ready, held = self.deferred.split(list(routed.items))
+            routed = Routed(tuple(ready), routed.expired)
         try:
             landed = await self.board.commit(routed.into(commit))
         except Exception:
-            await self.board.unroute(commit.artifacts, (*ready, *held), again=False)  # nothing of it was stored
+            await self.board.unroute(commit.artifacts, (*routed.items, *held), again=False)  # nothing was stored
             raise
         if not landed:  # its work item was finished meanwhile: its outputs must not feed later activations
-            again = await self.board.unroute(commit.artifacts, (*ready, *held), again=True)
+            again = await self.board.unroute(commit.artifacts, (*routed.items, *held), again=True)
             if again.items or again.expired:
                 await self._commit(Commit(), again)
             return False
@@ -291,8 +293,10 @@ class Orchestrator:
                     _log.exception("listener %r raised", listener)
             if self.events.listening:
                 self.events.emit(ArtifactPublished(artifact))
-        self.board.accept(routed.items)
-        self.deferred.hold(held)
+        if routed.items:
+            self.board.accept(routed.items)
+        if held:
+            self.deferred.hold(held)
         if self.deferred.waiting() and (released := await self.deferred.release(_workflows(commit))):
             await self._commit(Commit(), Routed(tuple(released)))
         return True
