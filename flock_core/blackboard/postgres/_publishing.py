@@ -74,13 +74,13 @@ class Publishing:
         self._leader = leader
         self._fenced = fenced
         self._queue: list[_Waiting] = []
-        self._writing = anyio.Lock()
+        self._writing = anyio.Lock(fast_acquire=True)
         self._loop: asyncio.AbstractEventLoop | None = None
 
     async def publish(self, commit: Commit, routing: Routing | None = None) -> bool:
         """Commit `commit` (artifacts only), with the router's state when the router makes it; always True."""
         if (loop := asyncio.get_running_loop()) is not self._loop:  # a new event loop: nothing carries over
-            self._loop, self._queue, self._writing = loop, [], anyio.Lock()
+            self._loop, self._queue, self._writing = loop, [], anyio.Lock(fast_acquire=True)
         waiting = _Waiting(commit, routing)
         self._queue.append(waiting)
         try:
