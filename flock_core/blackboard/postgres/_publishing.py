@@ -41,7 +41,7 @@ def only_appends(commit: Commit) -> bool:
     return bool(commit.artifacts) and commit == Commit(artifacts=commit.artifacts)
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)  # compared by identity: each is one caller's publish
 class _Waiting:
     commit: Commit
     routing: Routing | None
