@@ -13,7 +13,9 @@ Learning"), over a whole workflow: a candidate is one instruction text per outpu
 3. The candidate with the best mean score on the evaluation set is applied, if it beats the baseline.
 
 Every workflow run and every reflection call goes through the budget, so it is never exceeded; a run
-cut short by the budget or a cancel ends the search with the candidates scored so far.
+cut short by the budget or a cancel ends the search with the candidates scored so far. The pool, the next
+iteration and an accepted child not scored yet are saved with every completed trial (`Checkpoint.evolution`);
+minibatches and parent draws are seeded, so a resumed search continues exactly as an uninterrupted one.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from flock_core import Engine, Flock, LearnedState, Usage
 
 from .._meter import metering
 from ._budget import Spending
+from ._checkpoint import Checkpoint
 from ._evaluate import ExampleResult, judge, mean
 from ._examples import Metric, WorkflowExample
 from ._reflection import reflect, reflective_dataset
@@ -52,7 +55,6 @@ class Hooks:
     trial: Callable[[TrialKind, str], AbstractContextManager[Span]]
     complete: Callable[[Span, TrialRecord], None]
     passes: Callable[[float], bool]
-    trials_done: Callable[[], int]
     cancelled: Callable[[], bool]
 
 
@@ -70,7 +72,7 @@ class Evolution:
         self,
         flock: Flock,
         keys: Sequence[GroupKey],
-        initial: Mapping[GroupKey, LearnedState],
+        checkpoint: Checkpoint,
         data: tuple[list[WorkflowExample[Any]], list[WorkflowExample[Any]], Metric[Any]],
         *,
         reflector: Engine,
@@ -78,23 +80,31 @@ class Evolution:
         hooks: Hooks,
         settings: tuple[int, int, int],
     ) -> None:
-        self._flock, self._keys, self._initial = flock, sorted(keys), initial
+        self._flock, self._keys, self._checkpoint = flock, sorted(keys), checkpoint
+        self._initial = checkpoint.initial
         self._train, self._val, self._metric = data
         self._reflector, self._spending, self._hooks = reflector, spending, hooks
         self._iterations, self._minibatch_size, self._seed = settings
         self._pool: list[_Scored] = []
-        self._turn = 0
+        self._turn, self._next = 0, 0
+        self._pending: Instructions | None = None
+        if checkpoint.evolution is not None:
+            self._restore(checkpoint.evolution)
         self._order = list(range(len(self._train)))
         random.Random(f"{self._seed}:minibatches").shuffle(self._order)
 
     async def search(self) -> StopReason:
         """Score the starting instructions, then evolve for the configured number of iterations."""
-        seed: Instructions = {key: self._current(key) for key in self._keys}
-        stop = await self._score(seed, "baseline", "baseline")
-        for iteration in range(self._iterations):
-            if stop != "completed" or not self._pool:
+        stop: StopReason = "completed"
+        if not self._pool:
+            stop = await self._score({key: self._current(key) for key in self._keys}, "baseline", "baseline")
+        while stop == "completed":
+            if self._pending is not None:  # an accepted child: score it on the evaluation set
+                stop = await self._score(self._pending, "candidate", f"gepa {len(self._checkpoint.trials)}")
+            elif self._next < self._iterations:
+                stop = await self._iterate(self._next)
+            else:
                 break
-            stop = await self._iterate(iteration)
         return stop
 
     def choice(self, baseline: float | None) -> tuple[Candidate | None, tuple[int | None, float | None]]:
@@ -119,6 +129,7 @@ class Evolution:
             key = self._blame(parent_results, passed)
             usage, runs = sum((r.run.usage for r in parent_results), Usage()), len(parent_results)
             if key is None:
+                self._next = iteration + 1
                 self._finish(span, f"{label}: every run passed", runs, usage)
                 return "completed"
             new, reflection_usage, stop = await self._reflect(key, parent.instructions, parent_results, passed)
@@ -126,6 +137,7 @@ class Evolution:
             if stop != "completed":
                 return stop
             if new is None or new == self._text(key, parent.instructions):
+                self._next = iteration + 1
                 self._finish(span, f"{label}: {key[0]}/{key[1]} unchanged", runs, usage)
                 return "completed"
             child = {**parent.instructions, key: new}
@@ -136,8 +148,9 @@ class Evolution:
             before, after = sum(r.score for r in parent_results), sum(r.score for r in child_results)
             accepted = after > before
             verdict = "accepted" if accepted else "rejected"
+            self._next, self._pending = iteration + 1, child if accepted else None
             self._finish(span, f"{label}: {key[0]}/{key[1]} {before:g} -> {after:g} {verdict}", runs, usage)
-        return await self._score(child, "candidate", f"gepa {self._hooks.trials_done()}") if accepted else "completed"
+        return "completed"
 
     async def _score(self, instructions: Instructions, kind: TrialKind, label: str) -> StopReason:
         """Score `instructions` on the evaluation set as one trial; a complete score joins the pool."""
@@ -145,11 +158,12 @@ class Evolution:
             results, stop = await self._run(instructions, self._val)
             if stop != "completed":
                 return stop
-            index = self._hooks.trials_done()
+            index = len(self._checkpoint.trials)
             scores = tuple(r.score for r in results)
             usage = sum((r.run.usage for r in results), Usage())
-            self._hooks.complete(span, TrialRecord(index, kind, label, mean(scores), len(results), usage))
             self._pool.append(_Scored(instructions, scores, index))
+            self._pending = None
+            self._complete(span, TrialRecord(index, kind, label, mean(scores), len(results), usage))
         return "completed"
 
     async def _run(
@@ -218,7 +232,30 @@ class Evolution:
         return states
 
     def _finish(self, span: Span, label: str, runs: int, usage: Usage) -> None:
-        self._hooks.complete(span, TrialRecord(self._hooks.trials_done(), "reflect", label, None, runs, usage))
+        self._complete(span, TrialRecord(len(self._checkpoint.trials), "reflect", label, None, runs, usage))
+
+    def _complete(self, span: Span, record: TrialRecord) -> None:
+        """Complete a trial; the checkpoint saved with it holds the evolution as it stands after the trial."""
+        self._checkpoint.evolution = {
+            "pool": [[_encode(s.instructions), list(s.scores), s.trial] for s in self._pool],
+            "turn": self._turn,
+            "next": self._next,
+            "pending": None if self._pending is None else _encode(self._pending),
+        }
+        self._hooks.complete(span, record)
+
+    def _restore(self, saved: Mapping[str, Any]) -> None:
+        self._pool = [_Scored(_decode(rows), tuple(scores), trial) for rows, scores, trial in saved["pool"]]
+        self._turn, self._next = int(saved["turn"]), int(saved["next"])
+        self._pending = None if saved["pending"] is None else _decode(saved["pending"])
+
+
+def _encode(instructions: Instructions) -> list[list[Any]]:
+    return [[agent, index, text] for (agent, index), text in sorted(instructions.items())]
+
+
+def _decode(rows: Sequence[Sequence[Any]]) -> Instructions:
+    return {(str(agent), int(index)): text for agent, index, text in rows}
 
 
 def pareto_parents(scores: Sequence[Sequence[float]]) -> list[int]:

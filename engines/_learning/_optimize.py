@@ -305,21 +305,18 @@ class OptimizationRun(Generic[L]):
 
     async def _evolve(self, checkpoint: Checkpoint) -> StopReason:
         """GEPA-style reflective evolution of the instructions (`engines._learning._evolve`)."""
-        if checkpoint.trials:
-            raise ConfigurationError("a gepa optimization does not resume: give it a new run_dir", setting="run_dir")
         options, reflector = self._options, self._options.reflection_lm or self._options.proposer
         hooks = Hooks(
             runs=self._runs,
             trial=self._trial,
             complete=lambda span, record: self._complete(checkpoint, span, record),
             passes=self._passes,
-            trials_done=lambda: len(checkpoint.trials),
             cancelled=lambda: self._cancelled,
         )
         self._evolution = Evolution(
             self._flock,
             sorted(self._keys),
-            checkpoint.initial,
+            checkpoint,
             (self._train, self._val if self._val is not None else self._train, self._metric),
             reflector=DSPyEngine(reflector) if reflector is None or isinstance(reflector, str) else reflector,
             spending=self._spending,
@@ -520,6 +517,7 @@ class OptimizationRun(Generic[L]):
                 options.seed,
                 options.metric_threshold,
                 options.bootstrap_rounds,
+                *([options.minibatch_size] if self._optimizer == "gepa" else []),
             ],
             examples_fingerprint(self._train),
             examples_fingerprint(self._val) if self._val is not None else None,

@@ -7,6 +7,7 @@ instructions must improve the support router's held-out score, and only because 
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import re
 import sys
@@ -184,11 +185,27 @@ def test_the_budget_bounds_every_call_workflow_and_reflection(max_calls: int) ->
     assert result.stop_reason == "budget"
 
 
-def test_gepa_does_not_resume_a_run_dir(tmp_path: Path) -> None:
-    options = gepa(minibatch_size=3, num_candidates=1, run_dir=tmp_path)
-    optimize(tiny.build(), tiny.TRAIN, tiny.right_category, options, valset=tiny.DEV)
-    with pytest.raises(ConfigurationError, match="does not resume"):
-        optimize(tiny.build(), tiny.TRAIN, tiny.right_category, options, valset=tiny.DEV)
+@pytest.mark.parametrize("max_calls", [12, 30, 45])
+def test_a_gepa_optimization_stopped_by_the_budget_resumes_where_it_stopped(tmp_path: Path, max_calls: int) -> None:
+    """12 calls stop it in the first iteration, 30 between a reflection and the scoring of its child, 45 later;
+    resumed without a limit, it ends exactly as an uninterrupted optimization."""
+    options = gepa(minibatch_size=3, num_candidates=3, concurrency=4)
+    whole = optimize(tiny.build(), tiny.TRAIN, tiny.right_category, options, valset=tiny.DEV)
+    limited = dataclasses.replace(options, run_dir=tmp_path, budget=Budget(max_calls=max_calls))
+    stopped = optimize(tiny.build(), tiny.TRAIN, tiny.right_category, limited, valset=tiny.DEV)
+    assert stopped.stop_reason == "budget"
+    assert stopped.usage.calls <= max_calls
+    flock = tiny.build()
+    resumed = optimize(
+        flock,
+        tiny.TRAIN,
+        tiny.right_category,
+        dataclasses.replace(options, run_dir=tmp_path),
+        valset=tiny.DEV,
+    )
+    assert resumed.resumed_trials == len(stopped.trials) > 0
+    assert [(t.kind, t.label, t.score) for t in resumed.trials] == [(t.kind, t.label, t.score) for t in whole.trials]
+    assert resumed.learned == whole.learned
 
 
 def test_reflection_lm_must_be_a_model_name_or_an_engine() -> None:
