@@ -221,7 +221,8 @@ class Executor:
 
     async def _meter(self, correlation_id: str) -> UsageMeter:
         accounts = await self._budgets.accounts(correlation_id)
-        return UsageMeter(accounts=accounts, correlation_id=correlation_id, clock=self._clock)
+        outer = self._budgets.outer(correlation_id)
+        return UsageMeter(accounts=accounts, correlation_id=correlation_id, clock=self._clock, outer=outer)
 
     async def _add_usage(self, correlation_id: str, meter: UsageMeter, span: Span) -> None:
         """Count what the activation spent, store it for its workflow's budget, and note both on its span."""
