@@ -323,11 +323,9 @@ class Flock:
         return await self._core.cancel(correlation_id, reason)
 
     def spending_within(self, correlation_id: str, gate: CallGate | None) -> AbstractContextManager[None]:
-        """While the context is open, hold workflow `correlation_id`'s model calls to `gate`'s budgets too.
+        """While open, hold workflow `correlation_id`'s model calls to `gate`'s budgets too (`None`: nothing).
 
-        A nested workflow's engine (`.runs(inner)`) passes the gate of the outer activation running the
-        workflow: each inner model call is then reserved and charged against the outer workflow's and the
-        outer Flock's budgets as well as this Flock's (docs/nested-workflows.md). `None` adds nothing.
+        `.runs(inner)` passes the outer activation's gate: docs/nested-workflows.md, "Budgets".
         """
         return self._core.budgets.within(correlation_id, gate)
 
