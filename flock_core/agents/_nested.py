@@ -47,7 +47,6 @@ NESTED_TAG = "flock:nested"
 """The tag of a nested workflow's artifacts copied onto the outer board (for lineage; never routed there)."""
 
 _ERROR_TYPE = "WorkflowError"
-_SPENT = frozenset({"cancelled", "failed"})  # an inner workflow in these states is not continued: a new one starts
 _log = logging.getLogger("flock_core.nested")
 
 
@@ -162,16 +161,25 @@ class WorkflowEngine:
         usage = (await self.workflow.get_correlation_status(correlation_id)).usage
         if request.gate is not None and request.gate.refused is not None:
             raise request.gate.refused  # an outer budget stopped the inner run: it stops the outer workflow too
-        return self._result(request, run, copies, usage)
+        try:
+            return self._result(request, run, copies, usage)
+        except EngineError:  # a failed inner run is not continued: a retry of this work starts the next one
+            await self.workflow.cancel(correlation_id, reason=f"the nested workflow of {agent!r} failed")
+            raise
 
     async def _claim(self, request: EvaluationRequest) -> str:
-        """The inner workflow to run: the first of this evaluation's ids not spent and not in use here."""
+        """The inner workflow to run: the first of this evaluation's ids not cancelled and not in use here.
+
+        An inner workflow that failed, timed out or was cancelled is cancelled (see `evaluate`), so a retry
+        starts the next one; one that a crash interrupted, or that finished before the outer activation
+        could commit, is continued.
+        """
         for generation in count(1):
             correlation_id = inner_workflow_id(request, generation)
             if correlation_id in self._open:
                 continue
             self._open.add(correlation_id)
-            if (await self.workflow.get_correlation_status(correlation_id)).state not in _SPENT:
+            if (await self.workflow.get_correlation_status(correlation_id)).state != "cancelled":
                 return correlation_id
             self._open.discard(correlation_id)
         raise AssertionError("unreachable: count() never ends")  # pragma: no cover

@@ -201,8 +201,9 @@ async def test_a_retried_outer_activation_runs_a_new_inner_workflow_after_a_fail
     result = await outer.arun(Claim(text="earth is round"))
     assert (result.get(Verdict), result.errors) == ([Verdict(claim="earth is round", true=True)], [])
     runs = {a.correlation_id for a in (await inner.store.query(ArtifactQuery())).items}
-    [failed] = [cid for cid in runs if (await inner.get_correlation_status(cid)).state == "failed"]
+    [failed] = [cid for cid in runs if (await inner.get_correlation_status(cid)).state == "cancelled"]
     assert runs == {failed, f"{failed}~2"}, "the retry started the next inner workflow of the same outer work"
+    assert (await inner.get_correlation_status(f"{failed}~2")).state == "completed"
 
 
 async def test_a_repair_attempt_runs_a_new_inner_workflow() -> None:
