@@ -64,7 +64,8 @@ class UsageMeter:
     """Accumulates model usage of one activation, including failed and repaired attempts.
 
     `accounts` are the budgets the activation spends against (its workflow's, the Flock's): every engine
-    call gets a `CallGate` over them (see `_spending`). It also collects the activation's trail: the
+    call gets a `CallGate` over them (see `_spending`), whose parent is `outer`, the gate of the outer
+    activation when the workflow runs nested in another Flock. It also collects the activation's trail: the
     artifacts of the nested workflow runs whose results passed the contract (stored with the outputs,
     see `EvaluationResult.trail`).
     """
@@ -75,6 +76,7 @@ class UsageMeter:
     correlation_id: str = ""
     clock: Clock = field(default_factory=SystemClock)
     trail: list[Artifact] = field(default_factory=list[Artifact])
+    outer: CallGate | None = None
 
     def add(self, usage: Usage) -> None:
         """Add the usage of one engine call."""
@@ -82,7 +84,7 @@ class UsageMeter:
 
     def gate(self, agent: str) -> CallGate:
         """A gate for one engine call of `agent` against this activation's budgets."""
-        return CallGate(self.accounts, self.clock, agent=agent, correlation_id=self.correlation_id)
+        return CallGate(self.accounts, self.clock, agent=agent, correlation_id=self.correlation_id, parent=self.outer)
 
 
 class ActivationRunner:
