@@ -158,7 +158,8 @@ async def overhead_stages(job: Job, started: float) -> Outcome:
         plain = (plain + await _pipeline_cpu(job, None)) / 2
         per_call = max(0.0, timed / 2 - plain) / (timers.calls / 2)
         half = per_call / 2
-        stages = {name: (timers.totals[name] - timers.counts[name] * half) / 2 for name in STAGE_NAMES[:-1]}
+        # never below zero: on a small or noisy run the measured timer cost can exceed a short stage's share
+        stages = {name: max(0.0, timers.totals[name] - timers.counts[name] * half) / 2 for name in STAGE_NAMES[:-1]}
         stages[STAGE_NAMES[-1]] = plain - sum(stages.values())
         for name, total in stages.items():
             outcome.add(f"stage_us:{name}", total / activations / 1000)
