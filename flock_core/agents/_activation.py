@@ -112,13 +112,16 @@ class ActivationRunner:
         tick: Tick | None = None,
         batched: bool = False,
         on_token: Callable[[str, int], None] | None = None,
+        read: Visibility | None = None,
     ) -> list[Output]:
         """Evaluate every output group of `spec` and return the outputs that passed the contract.
 
-        Outputs are visible only to identities that could see all of `inputs` and `context` (see `_flow`).
+        Outputs are visible only to identities that could see all of `inputs` and `context` (see `_flow`);
+        `read` is that visibility when the caller has computed it already (`read_visibility` of both).
         `on_token(text, attempt)`, when given, receives the text a streaming engine streams on each attempt.
         """
-        read = read_visibility((*inputs, *context))
+        if read is None:
+            read = read_visibility((*inputs, *context))
         for component in spec.components:
             inputs = await component.on_pre_consume(spec, inputs)
         payloads: Sequence[BaseModel] = [a.as_model(self._registry.resolve(a.type)) for a in inputs]
@@ -252,5 +255,11 @@ def _on_attempt(relay: Callable[[str, int], None], attempt: int) -> Callable[[st
     return lambda text: relay(text, attempt)
 
 
+_REQUEST_FIELDS = tuple(f.name for f in dataclasses.fields(EvaluationRequest))
+
+
 def _replace(request: EvaluationRequest, **changes: Any) -> EvaluationRequest:
-    return dataclasses.replace(request, **changes)
+    """`dataclasses.replace` for a request, without its per-call inspection of the fields (two per call)."""
+    values = {name: getattr(request, name) for name in _REQUEST_FIELDS}
+    values.update(changes)
+    return EvaluationRequest(**values)

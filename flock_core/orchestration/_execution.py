@@ -170,7 +170,14 @@ class Executor:
             )
             with reading(read.kind == "public"):
                 outputs = await self._runner.run(
-                    spec, item.inputs, context, meter, tick=record.tick, batched=record.batched, on_token=relay
+                    spec,
+                    item.inputs,
+                    context,
+                    meter,
+                    tick=record.tick,
+                    batched=record.batched,
+                    on_token=relay,
+                    read=read,
                 )
             artifacts = self._artifacts.from_outputs(spec.name, outputs, item.inputs, item.correlation_id)
         except Exception as exc:  # noqa: BLE001 - any failing activation is recorded as a WorkflowError; others keep running
