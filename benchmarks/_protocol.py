@@ -40,7 +40,7 @@ STAGE_NAMES = (
     "commit: store (artifacts, work items, completion)",
     "commit: listeners, queue hand-off",
     "lease the work item",
-    "run_item: tracing span, circuit breaker",
+    "run_item: span, breaker, budgets, step lock",
     "context (query, visibility)",
     "run: hooks, requests, output visibility",
     "engine (the agent's own work)",
@@ -67,6 +67,8 @@ class Job:
         warmup: unmeasured runs first (makespan: loads DSPy and fills the board with one workflow).
         workers: `flock worker` processes of the `scaling` workload.
         max_pending: the `backpressure` workload's `Flock(max_pending=...)` (0: no bound).
+        clients: concurrent clients, each sending one request (or publish) at a time: keep-alive
+            connections (`http_publish`) or publishing tasks (`durable`).
         timeout: seconds the driver process may take before the measurement fails.
     """
 
@@ -81,6 +83,7 @@ class Job:
     warmup: int = 0
     workers: int = 1
     max_pending: int = 0
+    clients: int = 1
     timeout: float = 600.0
 
     def dump(self, path: Path) -> None:

@@ -10,18 +10,22 @@ what an activation spent is added to the store when the activation ends. On a lo
 stored budget is read once while it runs (and again after it settled and runs again, so that what it
 spent before still counts); on a shared board each activation re-reads its workflow's, so that what other
 workers spent counts too. The accounts of settled workflows are dropped (`forget`): the store keeps them.
+
+A workflow this Flock runs as a nested workflow of another Flock's agent (`.runs(inner)`) also spends
+against that outer activation's gate while `within` holds it (see `agents._spending`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections import OrderedDict
-from collections.abc import Collection
+from collections.abc import Collection, Generator
+from contextlib import contextmanager
 
 from .._budget import Budget, BudgetLimit, BudgetStatus
 from .._clock import Clock
 from .._usage import Usage
-from ..agents._spending import Account
+from ..agents._spending import Account, CallGate
 from ..blackboard._store import BlackboardStore, StoredBudget, WorkflowBudgets
 from ..exceptions import ConfigurationError
 from ._settling import SETTLED_KEPT
@@ -45,6 +49,24 @@ class Budgets:
         self._exceeded: OrderedDict[str, BudgetLimit] = OrderedDict()  # of the latest settled workflows a limit stopped
         self._loaded = False
         self._any = False  # whether any workflow may have a budget (a local board: stored or set here)
+        self._outer: dict[str, CallGate] = {}
+
+    @contextmanager
+    def within(self, correlation_id: str, gate: CallGate | None) -> Generator[None]:
+        """While open, hold the workflow's model calls to `gate`'s budgets too (an outer activation's gate)."""
+        if gate is None:
+            yield
+            return
+        self._outer[correlation_id] = gate
+        try:
+            yield
+        finally:
+            if self._outer.get(correlation_id) is gate:
+                del self._outer[correlation_id]
+
+    def outer(self, correlation_id: str) -> CallGate | None:
+        """The gate of the outer activation running this workflow as a nested workflow, if one is."""
+        return self._outer.get(correlation_id)
 
     async def set(self, correlation_id: str, budget: Budget) -> None:
         """Give a workflow a budget (a workflow that has one keeps its start and spending)."""

@@ -17,37 +17,17 @@ again: an endless loop never settles, so the guard still stops it.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable
-from dataclasses import dataclass
 from typing import Protocol
 
 from ..blackboard._store import BlackboardStore
 
-__all__ = ["SETTLED_KEPT", "SWEEP_EVERY", "Bookkeeping", "Settling"]
+__all__ = ["SETTLED_KEPT", "SWEEP_EVERY", "Keeper", "Settling"]
 
 SETTLED_KEPT = 10_000
 """Settled workflows whose usage (and the budget limit that stopped them) this process still reports."""
 
 SWEEP_EVERY = 1_024
 """Activations between two sweeps, at least (a sweep reads the store's unfinished work and requests)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Bookkeeping:
-    """How much per-workflow state this process keeps (flat under a steady stream of workflows).
-
-    Attributes:
-        routed_pairs: (agent, artifact) pairs routing remembers.
-        loop_guard: workflows with loop guard counts.
-        usage: workflows whose usage is kept while they may still run.
-        budgets: workflows whose budget state is kept.
-        open_spans: workflows whose span is open.
-    """
-
-    routed_pairs: int
-    loop_guard: int
-    usage: int
-    budgets: int
-    open_spans: int
 
 
 class Keeper(Protocol):

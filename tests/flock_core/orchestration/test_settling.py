@@ -7,6 +7,7 @@ entries (`Orchestrator.bookkeeping`), never times or bytes.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -28,10 +29,21 @@ from flock_core import (
     WorkflowError,
 )
 from flock_core.orchestration import _settling
-from flock_core.orchestration._settling import Bookkeeping
 from flock_core.testing import FunctionEngine
 
 pytestmark = pytest.mark.anyio
+
+
+@dataclass(frozen=True, slots=True)
+class Bookkeeping:
+    """How much per-workflow state a Flock keeps (flat under a steady stream of workflows)."""
+
+    routed_pairs: int
+    loop_guard: int
+    usage: int
+    budgets: int
+    open_spans: int
+
 
 CALL = Usage(input_tokens=10, output_tokens=5, calls=1, cost=0.001)
 NOTHING = Bookkeeping(routed_pairs=0, loop_guard=0, usage=0, budgets=0, open_spans=0)
@@ -87,7 +99,14 @@ def pipeline(model: Counted, **options: object) -> Flock:
 
 
 def kept(flock: Flock) -> Bookkeeping:
-    return flock._core.bookkeeping()  # pyright: ignore[reportPrivateUsage]
+    core = flock._core  # pyright: ignore[reportPrivateUsage]
+    return Bookkeeping(
+        routed_pairs=core._routing.routed_pairs(),  # pyright: ignore[reportPrivateUsage]
+        loop_guard=core._executor.guarded(),  # pyright: ignore[reportPrivateUsage]
+        usage=core._executor.usage_kept(),  # pyright: ignore[reportPrivateUsage]
+        budgets=len(core.budgets.workflows()),
+        open_spans=len(core.tracer.open_workflows),
+    )
 
 
 async def test_settled_workflows_leave_nothing_behind(store: BlackboardStore) -> None:
