@@ -4,12 +4,15 @@ An optimization is a sequence of trials, each checkpointed when it completes:
 
 1. `bootstrap`: run the workflow once per training example (with the starting learned state) and keep,
    per `(agent, output group)`, the demos of the runs the metric passes (see `engines._learning._traces`).
-2. `propose` (`"mipro"`): ask the proposer engine for instructions, per output group seen; or
+2. `propose` (`"mipro"`): ask the proposer engine for instructions, per output group in scope; or
    `teleprompter` (a DSPy teleprompter): compile each output group on its own (`_teleprompter`).
 3. `baseline` / `candidate`: apply one candidate learned state and score it on the evaluation set
    (`valset`, else the training set). The candidates are a pure function of the checkpointed pool,
    proposals and seed (`engines._learning._search`), so a resumed optimization tries exactly what an
    uninterrupted one would, and ends with the same result.
+4. `"mipro"` then searches (`engines._learning._mipro`): `minibatch` trials score the choices TPE makes
+   on part of the evaluation set, `candidate` trials the best of them on all of it. Each choice is a pure
+   function of the seed and the scores before it, so a resume replays the same search.
 """
 
 from __future__ import annotations
@@ -26,23 +29,23 @@ import anyio.to_thread
 from opentelemetry import trace
 from opentelemetry.trace import Span, Tracer
 
-from flock_core import Demo, Flock, LearnedState, OptimizationProgress, Usage
+from flock_core import Flock, LearnedState, OptimizationProgress, Usage
 from flock_core.exceptions import ConfigurationError, UnknownAgentError
 
 from .._dspy_engine import DSPyEngine
 from .._meter import metering
 from ._budget import Spending, first_run_estimate
 from ._checkpoint import Checkpoint
-from ._codec import encode_state
 from ._evaluate import judge, mean
 from ._examples import ExampleLike, Metric, WorkflowExample, as_examples, examples_fingerprint
-from ._options import OptimizeOptions
+from ._mipro import Tuner, mipro_demo_sets
+from ._options import OptimizeOptions, check_requirements
 from ._persist import group_fingerprint
-from ._propose import propose_all
+from ._propose import propose_all, summarize
 from ._results import OptimizationResult, OptimizationState, OptimizationStatus, OptimizerName, TrialKind, TrialRecord
 from ._runner import Batch, StopReason, run_examples
 from ._search import Candidate, bootstrapped, learns, random_candidates
-from ._traces import GroupKey, run_demos
+from ._traces import Collected, GroupKey, run_demos
 
 __all__ = ["SPENDING_JOURNAL", "OptimizationRun"]
 
@@ -83,6 +86,7 @@ class OptimizationRun(Generic[L]):
         self._scope = _scope(flock, options.agents)
         self._keys = frozenset((name, i) for name in self._scope for i in range(len(flock.agents[name].output_groups)))
         self._options = options
+        check_requirements(metric, self._optimizer, len(self._train))
         self._state: OptimizationState = "pending"
         self._cancelled = False
         self._unpaused: anyio.Event | None = None
@@ -239,14 +243,37 @@ class OptimizationRun(Generic[L]):
             stop = await self._evaluate(checkpoint, kind, candidate)
             if stop != "completed":
                 return stop
-        return "completed"
+        return await self._tune(checkpoint) if self._optimizer == "mipro" else "completed"
+
+    async def _tune(self, checkpoint: Checkpoint) -> StopReason:
+        """The MIPROv2-style search: each next trial is what the tuner chooses after the scores so far."""
+        tuner, first = self._tuner(checkpoint), self._steps + len(self._plan(checkpoint))
+        while True:
+            scores = [trial.score for trial in checkpoint.trials[first:]]
+            steps = tuner.replay(scores)
+            if len(steps) == len(scores):
+                return "completed"
+            step = steps[-1]
+            candidate = tuner.space.candidate(tuner.label(step, len(steps)), step.choice)
+            examples = [self._evaluation_set[i] for i in step.examples]
+            kind: TrialKind = "minibatch" if step.kind == "minibatch" else "candidate"
+            stop = await self._evaluate(checkpoint, kind, candidate, examples)
+            if stop != "completed":
+                return stop
+
+    def _tuner(self, checkpoint: Checkpoint) -> Tuner:
+        return Tuner.of(self._options, checkpoint, keys=self._keys, evaluation_size=len(self._evaluation_set))
+
+    @property
+    def _evaluation_set(self) -> list[WorkflowExample[L]]:
+        return self._val if self._val is not None else self._train
 
     async def _bootstrap(self, checkpoint: Checkpoint) -> StopReason:
         """Collect demos from the passing training runs, in rounds: each round reruns the examples that have
         not passed yet, with the demos found so far applied (as DSPy's BootstrapFewShot does with `max_rounds`)."""
         _apply(self._flock, self._keys, checkpoint.initial)
         with self._trial("bootstrap", "training set") as span:
-            collected, passed, first = _Collected(), set[int](), list[float]()
+            collected, passed, first = Collected(), set[int](), list[float]()
             stop: StopReason = "completed"
             for number in range(self._options.bootstrap_rounds):
                 todo = [i for i in range(len(self._train)) if i not in passed]
@@ -285,7 +312,8 @@ class OptimizationRun(Generic[L]):
                 proposals = await propose_all(
                     self._options.proposer or DSPyEngine(),
                     self._flock.agents,
-                    checkpoint.pool or {},
+                    {key: mipro_demo_sets(checkpoint.pool or {}, key, self._options) for key in self._keys},
+                    summary=summarize(self._train),
                     count=self._options.num_instructions,
                     model=self._flock.model,
                     spending=self._spending,
@@ -313,9 +341,15 @@ class OptimizationRun(Generic[L]):
             self._complete(checkpoint, span, record)
         return "completed"
 
-    async def _evaluate(self, checkpoint: Checkpoint, kind: TrialKind, candidate: Candidate) -> StopReason:
+    async def _evaluate(
+        self,
+        checkpoint: Checkpoint,
+        kind: TrialKind,
+        candidate: Candidate,
+        examples: list[WorkflowExample[L]] | None = None,
+    ) -> StopReason:
         _apply(self._flock, self._keys, {**checkpoint.initial, **candidate.states})
-        examples = self._val if self._val is not None else self._train
+        examples = examples if examples is not None else self._evaluation_set
         with self._trial(kind, candidate.label) as span:
             batch = await self._runs(examples)
             if batch.stop != "completed":
@@ -369,9 +403,11 @@ class OptimizationRun(Generic[L]):
         plan: list[tuple[TrialKind, Candidate]] = []
         if self._val is not None:
             plan.append(("baseline", Candidate("baseline", {})))
+        if self._optimizer == "mipro":
+            return plan
         if self._optimizer != "bootstrap" or self._val is not None:
             plan.append(("candidate", self._primary(checkpoint)))
-        if self._optimizer in _SEARCHES:
+        if self._optimizer == "bootstrap_random_search":
             extra = random_candidates(
                 checkpoint.pool or {},
                 checkpoint.initial,
@@ -384,10 +420,16 @@ class OptimizationRun(Generic[L]):
         return plan
 
     def _trials_total(self) -> int:
+        """The planned trials (for `"mipro"`, the most: a full evaluation is skipped when none is due)."""
+        options = self._options
+        if self._optimizer == "mipro":
+            searched = options.num_candidates
+            full = -(-searched // options.full_eval_every) if options.minibatch_size < len(self._evaluation_set) else 0
+            return self._steps + (self._val is not None) + searched + full
         if self._checkpoint.pool is not None:
             return self._steps + len(self._plan(self._checkpoint))
         evaluations = (self._val is not None) * 2 + (self._val is None and self._optimizer != "bootstrap")
-        return self._steps + evaluations + (self._options.num_candidates if self._optimizer in _SEARCHES else 0)
+        return self._steps + evaluations + (options.num_candidates if self._optimizer in _SEARCHES else 0)
 
     def _choose(self, checkpoint: Checkpoint, baseline: float | None) -> tuple[Candidate | None, Best]:
         """The candidate to apply, with its trial and score: the primary one (`"bootstrap"`), or the best that beat
@@ -399,7 +441,7 @@ class OptimizationRun(Generic[L]):
             (number, candidate, trials[number].score)
             for number, (_, candidate) in enumerate(self._plan(checkpoint), start=self._steps)
             if number < len(trials)
-        ]
+        ] + self._tuned(checkpoint)
         if isinstance(self._optimizer, str) and self._optimizer not in _SEARCHES:
             primary = self._primary(checkpoint)
             return primary, next(((i, s) for i, c, s in scored if c.label == primary.label), (None, None))
@@ -409,6 +451,19 @@ class OptimizationRun(Generic[L]):
             if score is not None and candidate.label != "baseline" and (best[1] is None or score > best[1]):
                 chosen, best = candidate, (number, score)
         return chosen, best
+
+    def _tuned(self, checkpoint: Checkpoint) -> list[tuple[int, Candidate, float | None]]:
+        """The search's trials on the whole evaluation set (`"mipro"`): trial number, candidate, score."""
+        if self._optimizer != "mipro":
+            return []
+        tuner, first = self._tuner(checkpoint), self._steps + len(self._plan(checkpoint))
+        done = checkpoint.trials[first:]
+        steps = tuner.replay([trial.score for trial in done])
+        return [
+            (first + n, tuner.space.candidate(trial.label, step.choice), trial.score)
+            for n, (step, trial) in enumerate(zip(steps, done, strict=False))
+            if step.kind == "full"
+        ]
 
     def _result(self, checkpoint: Checkpoint, stop: StopReason, resumed: int) -> OptimizationResult:
         trials = tuple(checkpoint.trials)
@@ -484,6 +539,7 @@ class OptimizationRun(Generic[L]):
                 options.seed,
                 options.metric_threshold,
                 options.bootstrap_rounds,
+                *([options.num_demo_sets, options.minibatch_size, options.full_eval_every] * (self._name == "mipro")),
             ],
             examples_fingerprint(self._train),
             examples_fingerprint(self._val) if self._val is not None else None,
@@ -512,24 +568,6 @@ def _baseline(trials: tuple[TrialRecord, ...], *, training_runs: int | None) -> 
     return baseline
 
 
-class _Collected:
-    """The demos of the passing bootstrap runs, each demo once, in training order."""
-
-    def __init__(self) -> None:
-        self.pool: dict[GroupKey, list[Demo]] = {}
-        self.runs = 0
-        self.usage = Usage()
-        self._seen: set[str] = set()
-
-    def add(self, demos: Mapping[GroupKey, list[Demo]]) -> None:
-        for key, found in demos.items():
-            kept = self.pool.setdefault(key, [])
-            for demo in found:
-                if (identity := _identity(demo)) not in self._seen:
-                    self._seen.add(identity)
-                    kept.append(demo)
-
-
 def _apply(flock: Flock, keys: frozenset[GroupKey], states: Mapping[GroupKey, LearnedState]) -> None:
     """Set the learned state of every group in `keys` to its entry in `states` (no entry: nothing learned)."""
     for key in keys:
@@ -555,7 +593,3 @@ def _scope(flock: Flock, agents: Iterable[str] | None) -> tuple[str, ...]:
 
 def _with_metadata(state: LearnedState, metadata: Mapping[str, Any]) -> LearnedState:
     return LearnedState(state.demos, state.instructions, {**state.metadata, **metadata})
-
-
-def _identity(demo: Demo) -> str:
-    return json.dumps(encode_state(LearnedState(demos=(demo,)))["demos"], sort_keys=True)

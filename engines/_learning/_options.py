@@ -17,7 +17,7 @@ from ._results import OptimizerName
 if TYPE_CHECKING:
     from dspy.teleprompt import Teleprompter
 
-__all__ = ["OPTIMIZERS", "OptimizeOptions"]
+__all__ = ["OPTIMIZERS", "OptimizeOptions", "check_requirements"]
 
 OPTIMIZERS: tuple[OptimizerName, ...] = ("bootstrap", "bootstrap_random_search", "mipro")
 
@@ -30,14 +30,20 @@ class OptimizeOptions:
         optimizer: `"bootstrap"` (demos from passing runs: the first `max_demos` per output group),
             `"bootstrap_random_search"` (also scores `num_candidates` random demo subsets and keeps the
             best), `"mipro"` (also proposes `num_instructions` instructions per output group with the
-            `proposer` engine and searches instruction and demo combinations), or a DSPy teleprompter
-            instance (compiled per output group; see docs/learning.md).
+            `proposer` engine, then a TPE search over each group's instructions and demo set, scored on
+            minibatches, the best fully scored; see docs/learning.md), or a DSPy teleprompter instance
+            (compiled per output group).
         agents: the agents to optimize (default: all); the others keep their learned state.
         max_demos: the most demos per output group.
         bootstrap_rounds: how many times the bootstrap trial runs the training examples that have not passed
             yet, each round with the demos found so far in the prompts (as DSPy's `BootstrapFewShot(max_rounds=)`).
-        num_candidates: random candidates the search optimizers score.
+        num_candidates: candidates the search optimizers score (`"mipro"`: search trials, each on a minibatch).
         num_instructions: instruction proposals per output group (`"mipro"`).
+        num_demo_sets: demo sets per output group (`"mipro"`): none, the first `max_demos`, random subsets.
+        minibatch_size: evaluation examples per search trial (`"mipro"`); a smaller evaluation set is
+            scored whole by every trial.
+        full_eval_every: after how many search trials the best one so far is scored on the whole
+            evaluation set (`"mipro"`; also after the last).
         proposer: the engine that proposes instructions, or whose model a teleprompter uses
             (default: `DSPyEngine()`, on the Flock's model).
         metric_threshold: the score a run needs to pass (without one: above zero, or `True`).
@@ -60,6 +66,9 @@ class OptimizeOptions:
     bootstrap_rounds: int = 1
     num_candidates: int = 8
     num_instructions: int = 3
+    num_demo_sets: int = 4
+    minibatch_size: int = 25
+    full_eval_every: int = 5
     proposer: Engine | None = None
     metric_threshold: float | None = None
     budget: Budget | None = None
@@ -81,6 +90,8 @@ class OptimizeOptions:
             raise ConfigurationError("bootstrap_rounds must be at least 1")
         if min(self.max_demos, self.num_candidates, self.num_instructions) < 0 or self.concurrency < 1:
             raise ConfigurationError("max_demos, num_candidates and num_instructions must be >= 0, concurrency >= 1")
+        if min(self.num_demo_sets, self.minibatch_size, self.full_eval_every) < 1:
+            raise ConfigurationError("num_demo_sets, minibatch_size and full_eval_every must be at least 1")
         if self.agents is not None and not isinstance(self.agents, tuple):
             object.__setattr__(self, "agents", tuple(self.agents))  # a generator given would be spent by reading
 
@@ -100,4 +111,24 @@ def _check_teleprompter(optimizer: object) -> None:
         raise ConfigurationError(
             "dspy.teleprompt.MIPROv2 searches with optuna, which is not installed: `pip install optuna`, "
             'or use optimizer="mipro" (the workflow-level search, no extra package)'
+        )
+
+
+def check_requirements(metric: object, optimizer: object, train_size: int) -> None:
+    """Fail before any run when an optimization lacks what it needs: a metric, enough training examples.
+
+    >>> check_requirements(None, "bootstrap", 4)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    flock_core.exceptions.ConfigurationError: metric must be a function metric(example, run) -> ...
+    """
+    if not callable(metric):
+        raise ConfigurationError(
+            f"metric must be a function metric(example, run) -> float | bool, got {type(metric).__name__}",
+            setting="metric",
+        )
+    if optimizer == "mipro" and train_size < 2:
+        raise ConfigurationError(
+            'optimizer="mipro" needs at least 2 training examples to bootstrap demos and ground its instruction '
+            f"proposals; the trainset has {train_size}",
+            setting="trainset",
         )

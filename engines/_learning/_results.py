@@ -26,8 +26,9 @@ OptimizerName = Literal["bootstrap", "bootstrap_random_search", "mipro"]
 OptimizationState = Literal["pending", "running", "paused", "cancelled", "finished", "failed"]
 """Where an `OptimizationRun` stands."""
 
-TrialKind = Literal["bootstrap", "propose", "baseline", "candidate", "teleprompter"]
-"""What a trial did: collect demos, propose instructions, score the starting state, score a candidate,
+TrialKind = Literal["bootstrap", "propose", "baseline", "minibatch", "candidate", "teleprompter"]
+"""What a trial did: collect demos, propose instructions, score the starting state, score a candidate on part
+of the evaluation set (a search trial of `"mipro"`) or on all of it,
 or run a DSPy teleprompter on one output group."""
 
 
