@@ -182,14 +182,13 @@ class Tuner:
 
     def _propose(self, rng: random.Random, history: Sequence[tuple[Choice, float | None]]) -> Choice:
         sizes = self.space.sizes
-        scored = [(choice, score) for choice, score in history if score is not None]
+        scored: list[tuple[Choice, float]] = [(choice, score) for choice, score in history if score is not None]
         tried = {choice for choice, _ in history}
         if len(scored) < _STARTUP:
             return self._random(rng, tried)
-        ranked = sorted(enumerate(scored), key=lambda item: (-item[1][1], item[0]))  # pyright: ignore[reportOperatorIssue]
+        ranked = [choice for _, _, choice in sorted((-score, n, choice) for n, (choice, score) in enumerate(scored))]
         cut = max(1, math.ceil(_GAMMA * len(ranked)))
-        good = [scored[i][0] for i, _ in ranked[:cut]]
-        rest = [scored[i][0] for i, _ in ranked[cut:]]
+        good, rest = ranked[:cut], ranked[cut:]
         good_weights = [_weights(good, p, n) for p, n in enumerate(sizes)]
         rest_weights = [_weights(rest, p, n) for p, n in enumerate(sizes)]
         best: tuple[float, Choice] | None = None
