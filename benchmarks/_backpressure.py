@@ -18,14 +18,11 @@ from pydantic import BaseModel
 from flock_core import EvaluationRequest, Flock, SQLiteBlackboardStore
 from flock_core.testing import FunctionEngine
 
-from ._payloads import MODELS, STAGES, Review, Topic, advance
+from ._payloads import MODEL_LATENCY, MODELS, STAGES, Review, Topic, advance
 from ._protocol import Job, Outcome
 from ._rss import peak_rss_mb
 
-__all__ = ["MODEL_LATENCY", "backpressure"]
-
-MODEL_LATENCY = 0.01
-"""Seconds each stage's engine sleeps, as a model call would."""
+__all__ = ["backpressure"]
 
 
 async def _model(request: EvaluationRequest) -> list[BaseModel]:

@@ -13,21 +13,26 @@ orchestrator sets `FLOCK_AUTO_TRACE` to choose between Flock's default tracing a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import importlib.metadata
+import logging
 import os
+import socket
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+import httpx
 from flock import DSPyEngine, Flock, flock_type
 from flock.components.agent import EngineComponent
 from flock.core.store import SQLiteBlackboardStore
 from flock.registry import type_registry
 from flock.utils.runtime import EvalResult
 
-from ._payloads import CALLS_PER_WORKFLOW, FAN_OUT, MODELS, STAGES, Note, Review, Topic, advance, note
+from ._http_client import publish_requests
+from ._payloads import CALLS_PER_WORKFLOW, FAN_OUT, MODEL_LATENCY, MODELS, STAGES, Note, Review, Topic, advance, note
 from ._protocol import Outcome
 from ._rss import peak_rss_mb
 
@@ -167,6 +172,11 @@ async def memory(job, started):
     return _info(outcome)
 
 
+async def _publish_notes(flock, first, job):
+    for i in range(first, job.size, job.clients):
+        await flock.publish(note(i))
+
+
 async def durable(job, started):
     del started
     outcome = Outcome()
@@ -182,8 +192,7 @@ async def durable(job, started):
                 job.concurrency
             )
             begin = time.perf_counter()
-            for i in range(job.size):
-                await flock.publish(note(i))
+            await asyncio.gather(*(_publish_notes(flock, k, job) for k in range(job.clients)))
             published = time.perf_counter()
             await flock.run_until_idle(timeout=300)
             done = time.perf_counter()
@@ -196,7 +205,94 @@ async def durable(job, started):
     return _info(outcome)
 
 
+class _Model(EngineComponent):
+    """The back-pressure workload's engine: sleeps like a model call, then the same `advance` step."""
+
+    async def evaluate(self, agent, ctx, inputs, output_group):
+        await asyncio.sleep(MODEL_LATENCY)
+        artifact = inputs.artifacts[0]
+        payload = type_registry.resolve(artifact.type)(**artifact.payload)
+        return EvalResult.from_object(advance(payload), agent=agent)
+
+
+_STREAM_LIMIT = 300.0
+"""Seconds Flock gets for the back-pressure workload before it is reported as unfinished."""
+
+
+async def _stream(job, flock):
+    begin = time.perf_counter()
+    for i in range(job.size):
+        await flock.publish(Topic(name=f"topic {i}"))
+    await flock.run_until_idle()
+    return time.perf_counter() - begin
+
+
+async def backpressure(job, started):
+    """Ours' back-pressure workload on Flock's SQLite store; Flock has no bound, so it always runs unbounded."""
+    del started
+    outcome = Outcome()
+    with tempfile.TemporaryDirectory(prefix="flock-bench-") as folder:
+        store = SQLiteBlackboardStore(str(Path(folder) / "board.db"))
+        flock = _pipeline(job, _Model, fan_out=None, store=store)
+        outcome.add("baseline_mb", peak_rss_mb())
+        try:
+            elapsed = await asyncio.wait_for(_stream(job, flock), _STREAM_LIMIT)
+        except TimeoutError:
+            outcome.info["unavailable"] = f"did not finish {job.size:,} inputs within {_STREAM_LIMIT:.0f} s"
+            return _info(outcome)
+        outcome.add("peak_mb", peak_rss_mb())
+        outcome.add("inputs_per_s", job.size / elapsed)
+        await _expect(flock, Review, job.size)
+        await flock.shutdown()
+        await store.close()
+    outcome.info.update(inputs=job.size, max_pending=0)
+    return _info(outcome)
+
+
+async def _serve(flock):
+    """Flock's REST API on a free loopback port (its own `serve`, non-blocking); its base URL and task."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    logging.getLogger("uvicorn.access").addFilter(lambda _record: False)  # ours logs no access lines either
+    task = await flock.serve(host="127.0.0.1", port=port, blocking=False)
+    base_url = f"http://127.0.0.1:{port}"
+    async with httpx.AsyncClient(base_url=base_url) as client:
+        for _ in range(200):  # up to 10 s for uvicorn to listen
+            try:
+                await client.get("/health")
+                return base_url, task
+            except httpx.TransportError:
+                await asyncio.sleep(0.05)
+    raise RuntimeError(f"Flock's server did not start on {base_url}")
+
+
+async def http_publish(job, started):
+    del started
+    outcome = Outcome()
+    if job.store != "memory":
+        outcome.info["unavailable"] = "Flock ships no PostgreSQL store"
+        return _info(outcome)
+    for _ in range(job.runs):
+        flock = Flock(no_output=True)
+        base_url, task = await _serve(flock)
+        try:
+            gc.collect()
+            elapsed = await publish_requests(base_url, job.size, job.clients)
+            await _expect(flock, Note, job.size + job.clients)  # the warm-up requests publish too
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            await flock.shutdown()
+        outcome.add("requests_per_s", job.size / elapsed)
+        outcome.add("ms_per_request", elapsed / job.size * 1000)
+    return _info(outcome)
+
+
 WORKLOADS = {
+    "backpressure": backpressure,
+    "http_publish": http_publish,
     "overhead": overhead,
     "makespan": makespan,
     "first_output": first_output,

@@ -6,6 +6,7 @@ returns an `Outcome` with one value per run in each series. The smoke tests call
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gc
 import importlib.util
@@ -34,7 +35,7 @@ from ._scaling import scaling
 from ._security import flow_cost, http_publish
 from ._stages import overhead_stages
 
-__all__ = ["WORKLOADS", "drop_schema", "pipeline", "postgres_problem", "step"]
+__all__ = ["WORKLOADS", "drop_schema", "pipeline", "postgres_problem", "step", "store_for"]
 
 Workload = Callable[[Job, float], Coroutine[Any, Any, Outcome]]
 
@@ -72,7 +73,7 @@ async def overhead(job: Job, started: float) -> Outcome:
     outcome = Outcome()
     for _ in range(job.runs):
         gc.collect()
-        with _store(job) as store:
+        with store_for(job) as store:
             engine = FunctionEngine(step)
             flock = pipeline(Flock(store=store, engine=engine, max_concurrency=job.concurrency), fan_out=1)
             await flock.start()
@@ -165,7 +166,7 @@ def postgres_problem(dsn: str) -> str | None:
 
 
 @contextlib.contextmanager
-def _store(job: Job) -> Generator[BlackboardStore]:
+def store_for(job: Job) -> Generator[BlackboardStore]:
     """A fresh store of `job.store`'s kind (closed by `Flock.shutdown`), then removed: SQLite file, PG schema."""
     if job.store == "memory":
         yield InMemoryBlackboardStore()
@@ -197,6 +198,12 @@ def _review(request: EvaluationRequest) -> list[BaseModel]:
     return [Review(verdict=f"seen {request.payloads[0]}", stars=1)]
 
 
+async def _publish_notes(flock: Flock, first: int, job: Job) -> None:
+    """One of `job.clients` publishers: notes `first`, `first + clients`, ... (one at a time)."""
+    for i in range(first, job.size, job.clients):
+        await flock.publish(note(i))
+
+
 async def durable(job: Job, started: float) -> Outcome:
     """Publish `job.size` notes that each activate one agent, then run them, on `job.store`."""
     del started
@@ -206,15 +213,14 @@ async def durable(job: Job, started: float) -> Outcome:
         return _info(outcome)
     for _ in range(job.runs):
         gc.collect()
-        with _store(job) as store:
+        with store_for(job) as store:
             flock = Flock(store=store, engine=FunctionEngine(_review), max_concurrency=job.concurrency)
             flock.register_type(Note)
             flock.register_type(Review)
             flock.agent("reviewer").consumes(Note).publishes(Review)
             await flock.start()
             begin = time.perf_counter()
-            for i in range(job.size):
-                await flock.publish(note(i))
+            await asyncio.gather(*(_publish_notes(flock, k, job) for k in range(job.clients)))
             published = time.perf_counter()
             await flock.run_until_idle(timeout=300)
             done = time.perf_counter()

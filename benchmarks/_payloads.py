@@ -15,6 +15,7 @@ __all__ = [
     "CALLS_PER_WORKFLOW",
     "FAN_OUT",
     "MODELS",
+    "MODEL_LATENCY",
     "STAGES",
     "Draft",
     "Idea",
@@ -63,6 +64,9 @@ class Note(BaseModel):
 
 
 MODELS: tuple[type[BaseModel], ...] = (Topic, Idea, Draft, Review, Note)
+
+MODEL_LATENCY = 0.01
+"""Seconds each stage's engine sleeps in the back-pressure workload, as a model call would."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -67,6 +67,8 @@ class Job:
         warmup: unmeasured runs first (makespan: loads DSPy and fills the board with one workflow).
         workers: `flock worker` processes of the `scaling` workload.
         max_pending: the `backpressure` workload's `Flock(max_pending=...)` (0: no bound).
+        clients: concurrent clients, each sending one request (or publish) at a time: keep-alive
+            connections (`http_publish`) or publishing tasks (`durable`).
         timeout: seconds the driver process may take before the measurement fails.
     """
 
@@ -81,6 +83,7 @@ class Job:
     warmup: int = 0
     workers: int = 1
     max_pending: int = 0
+    clients: int = 1
     timeout: float = 600.0
 
     def dump(self, path: Path) -> None:

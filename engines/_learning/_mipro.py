@@ -27,6 +27,7 @@ from flock_core import Demo, LearnedState
 
 from ._checkpoint import Checkpoint
 from ._options import OptimizeOptions
+from ._results import TrialRecord
 from ._search import Candidate
 from ._traces import GroupKey
 
@@ -154,6 +155,15 @@ class Tuner:
                 break
             steps.append(step)
         return steps
+
+    def in_full(self, trials: Sequence[TrialRecord]) -> list[tuple[int, Candidate, float | None]]:
+        """Of the search's completed `trials`, those on the whole evaluation set: position, candidate, score."""
+        steps = self.replay([trial.score for trial in trials])
+        return [
+            (n, self.space.candidate(trial.label, step.choice), trial.score)
+            for n, (step, trial) in enumerate(zip(steps, trials, strict=False))
+            if step.kind == "full"
+        ]
 
     def _next(self, steps: Sequence[Step], scores: Sequence[float | None]) -> Step | None:
         searched = [i for i, s in enumerate(steps) if s.kind == "minibatch" or not self.minibatches]

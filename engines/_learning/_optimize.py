@@ -30,21 +30,30 @@ from opentelemetry import trace
 from opentelemetry.trace import Span, Tracer
 
 from flock_core import Flock, LearnedState, OptimizationProgress, Usage
-from flock_core.exceptions import ConfigurationError, UnknownAgentError
+from flock_core.exceptions import ConfigurationError
 
 from .._dspy_engine import DSPyEngine
 from .._meter import metering
 from ._budget import Spending, first_run_estimate
 from ._checkpoint import Checkpoint
 from ._evaluate import judge, mean
+from ._evolve import Evolution, Hooks
 from ._examples import ExampleLike, Metric, WorkflowExample, as_examples, examples_fingerprint
 from ._mipro import Tuner, mipro_demo_sets
 from ._options import OptimizeOptions, check_requirements
 from ._persist import group_fingerprint
 from ._propose import propose_all, summarize
-from ._results import OptimizationResult, OptimizationState, OptimizationStatus, OptimizerName, TrialKind, TrialRecord
+from ._results import (
+    OptimizationResult,
+    OptimizationState,
+    OptimizationStatus,
+    OptimizerName,
+    TrialKind,
+    TrialRecord,
+    baseline_score,
+)
 from ._runner import Batch, StopReason, run_examples
-from ._search import Candidate, bootstrapped, learns, random_candidates
+from ._search import Candidate, apply_states, bootstrapped, in_scope, learns, random_candidates, with_metadata
 from ._traces import Collected, GroupKey, run_demos
 
 __all__ = ["SPENDING_JOURNAL", "OptimizationRun"]
@@ -83,7 +92,7 @@ class OptimizationRun(Generic[L]):
         self._val = as_examples(valset, "valset") if valset is not None else None
         self._metric = metric
         self._optimizer = options.optimizer
-        self._scope = _scope(flock, options.agents)
+        self._scope = in_scope(flock, options.agents)
         self._keys = frozenset((name, i) for name in self._scope for i in range(len(flock.agents[name].output_groups)))
         self._options = options
         check_requirements(metric, self._optimizer, len(self._train))
@@ -96,6 +105,7 @@ class OptimizationRun(Generic[L]):
         self._spending = Spending(options.budget, Usage())
         self._planned: tuple[tuple[int, int, int], list[tuple[TrialKind, Candidate]]] | None = None
         self._trial_cost = 0.0
+        self._evolution: Evolution | None = None
         self.optimization_id = uuid.uuid4().hex[:16]
 
     @property
@@ -161,7 +171,7 @@ class OptimizationRun(Generic[L]):
         try:
             self._stop = await self._search(checkpoint)
         except BaseException as exc:
-            _apply(self._flock, self._keys, checkpoint.initial)
+            apply_states(self._flock, self._keys, checkpoint.initial)
             ended: ProgressState = "cancelled" if isinstance(exc, anyio.get_cancelled_exc_class()) else "failed"
             self._state = ended
             self._emit(ended)
@@ -230,6 +240,8 @@ class OptimizationRun(Generic[L]):
 
     async def _search(self, checkpoint: Checkpoint) -> StopReason:
         """Run every trial the checkpoint has not completed yet, in order; stop at the first that stops."""
+        if self._optimizer == "gepa":
+            return await self._evolve(checkpoint)
         steps = [self._bootstrap, self._propose if self._optimizer == "mipro" else self._compile][: self._steps]
         for number, step in enumerate(steps):
             if number < len(checkpoint.trials):
@@ -271,7 +283,7 @@ class OptimizationRun(Generic[L]):
     async def _bootstrap(self, checkpoint: Checkpoint) -> StopReason:
         """Collect demos from the passing training runs, in rounds: each round reruns the examples that have
         not passed yet, with the demos found so far applied (as DSPy's BootstrapFewShot does with `max_rounds`)."""
-        _apply(self._flock, self._keys, checkpoint.initial)
+        apply_states(self._flock, self._keys, checkpoint.initial)
         with self._trial("bootstrap", "training set") as span:
             collected, passed, first = Collected(), set[int](), list[float]()
             stop: StopReason = "completed"
@@ -281,7 +293,7 @@ class OptimizationRun(Generic[L]):
                     break
                 if number:
                     taught = bootstrapped(collected.pool, checkpoint.initial, self._options.max_demos)
-                    _apply(self._flock, self._keys, {**checkpoint.initial, **taught.states})
+                    apply_states(self._flock, self._keys, {**checkpoint.initial, **taught.states})
                 batch = await self._runs([self._train[i] for i in todo])
                 collected.runs, collected.usage = collected.runs + len(batch.runs), collected.usage + batch.usage
                 for index, run in zip(todo, batch.runs, strict=False):
@@ -298,7 +310,7 @@ class OptimizationRun(Generic[L]):
                     collected.add(
                         {key: [demo] for key, demo in example.labelled_demos(self._flock.agents, self._scope).items()}
                     )
-            _apply(self._flock, self._keys, checkpoint.initial)
+            apply_states(self._flock, self._keys, checkpoint.initial)
             if stop == "cancelled":
                 return self._save(checkpoint, "cancelled")
             checkpoint.pool = {key: demos for key, demos in collected.pool.items() if key in self._keys}
@@ -327,6 +339,31 @@ class OptimizationRun(Generic[L]):
             self._complete(checkpoint, span, record)
         return proposals.stop
 
+    async def _evolve(self, checkpoint: Checkpoint) -> StopReason:
+        """GEPA-style reflective evolution of the instructions (`engines._learning._evolve`)."""
+        options, reflector = self._options, self._options.reflection_lm or self._options.proposer
+        hooks = Hooks(
+            runs=self._runs,
+            trial=self._trial,
+            complete=lambda span, record: self._complete(checkpoint, span, record),
+            passes=self._passes,
+            cancelled=lambda: self._cancelled,
+        )
+        self._evolution = Evolution(
+            self._flock,
+            sorted(self._keys),
+            checkpoint,
+            (self._train, self._val if self._val is not None else self._train, self._metric),
+            reflector=DSPyEngine(reflector) if reflector is None or isinstance(reflector, str) else reflector,
+            spending=self._spending,
+            hooks=hooks,
+            settings=(options.num_candidates, options.minibatch_size, options.seed),
+        )
+        try:
+            return await self._evolution.search()
+        finally:
+            apply_states(self._flock, self._keys, checkpoint.initial)
+
     async def _compile(self, checkpoint: Checkpoint) -> StopReason:
         from ._teleprompter import compile_groups  # DSPy's teleprompters load only for optimizers that use one
 
@@ -348,7 +385,7 @@ class OptimizationRun(Generic[L]):
         candidate: Candidate,
         examples: list[WorkflowExample[L]] | None = None,
     ) -> StopReason:
-        _apply(self._flock, self._keys, {**checkpoint.initial, **candidate.states})
+        apply_states(self._flock, self._keys, {**checkpoint.initial, **candidate.states})
         examples = examples if examples is not None else self._evaluation_set
         with self._trial(kind, candidate.label) as span:
             batch = await self._runs(examples)
@@ -422,6 +459,8 @@ class OptimizationRun(Generic[L]):
     def _trials_total(self) -> int:
         """The planned trials (for `"mipro"`, the most: a full evaluation is skipped when none is due)."""
         options = self._options
+        if self._optimizer == "gepa":
+            return 1 + 2 * options.num_candidates  # at most: a rejected child is not scored on the valset
         if self._optimizer == "mipro":
             searched = options.num_candidates
             full = -(-searched // options.full_eval_every) if options.minibatch_size < len(self._evaluation_set) else 0
@@ -434,6 +473,8 @@ class OptimizationRun(Generic[L]):
     def _choose(self, checkpoint: Checkpoint, baseline: float | None) -> tuple[Candidate | None, Best]:
         """The candidate to apply, with its trial and score: the primary one (`"bootstrap"`), or the best that beat
         the baseline (the search optimizers, and a teleprompter: its result is applied only if it wins)."""
+        if self._optimizer == "gepa":
+            return self._evolution.choice(baseline) if self._evolution is not None else (None, (None, baseline))
         if checkpoint.pool is None:
             return None, (None, baseline)
         trials = checkpoint.trials
@@ -456,22 +497,16 @@ class OptimizationRun(Generic[L]):
         """The search's trials on the whole evaluation set (`"mipro"`): trial number, candidate, score."""
         if self._optimizer != "mipro":
             return []
-        tuner, first = self._tuner(checkpoint), self._steps + len(self._plan(checkpoint))
-        done = checkpoint.trials[first:]
-        steps = tuner.replay([trial.score for trial in done])
-        return [
-            (first + n, tuner.space.candidate(trial.label, step.choice), trial.score)
-            for n, (step, trial) in enumerate(zip(steps, done, strict=False))
-            if step.kind == "full"
-        ]
+        first = self._steps + len(self._plan(checkpoint))
+        return [(first + n, c, score) for n, c, score in self._tuner(checkpoint).in_full(checkpoint.trials[first:])]
 
     def _result(self, checkpoint: Checkpoint, stop: StopReason, resumed: int) -> OptimizationResult:
         trials = tuple(checkpoint.trials)
-        baseline = _baseline(trials, training_runs=None if self._val is not None else len(self._train))
+        baseline = baseline_score(trials, training_runs=None if self._val is not None else len(self._train))
         chosen, best = self._choose(checkpoint, baseline)
         learned = self._final_states(checkpoint, chosen, best)
         applied = stop != "cancelled"
-        _apply(self._flock, self._keys, learned if applied else checkpoint.initial)
+        apply_states(self._flock, self._keys, learned if applied else checkpoint.initial)
         return OptimizationResult(
             learned=learned,
             applied=applied,
@@ -492,7 +527,7 @@ class OptimizationRun(Generic[L]):
         metadata = {"optimizer": self._name, "trial": best[0], "score": best[1]}
         states = {**checkpoint.initial, **changed}
         return {
-            key: _with_metadata(state, metadata) if key in changed else state
+            key: with_metadata(state, metadata) if key in changed else state
             for key, state in sorted(states.items())
             if key in self._keys and learns(state)
         }
@@ -539,7 +574,7 @@ class OptimizationRun(Generic[L]):
                 options.seed,
                 options.metric_threshold,
                 options.bootstrap_rounds,
-                *([options.num_demo_sets, options.minibatch_size, options.full_eval_every] * (self._name == "mipro")),
+                *options.search_settings(),
             ],
             examples_fingerprint(self._train),
             examples_fingerprint(self._val) if self._val is not None else None,
@@ -560,36 +595,6 @@ class OptimizationRun(Generic[L]):
         return stop
 
 
-def _baseline(trials: tuple[TrialRecord, ...], *, training_runs: int | None) -> float | None:
-    """The starting state's score: its trial on the valset, else the bootstrap trial's first round, if complete."""
-    baseline = next((t.score for t in trials if t.kind == "baseline"), None)
-    if baseline is None and trials and training_runs is not None and trials[0].runs >= training_runs:
-        return trials[0].score
-    return baseline
-
-
-def _apply(flock: Flock, keys: frozenset[GroupKey], states: Mapping[GroupKey, LearnedState]) -> None:
-    """Set the learned state of every group in `keys` to its entry in `states` (no entry: nothing learned)."""
-    for key in keys:
-        state = states.get(key)
-        if state is not None and learns(state):
-            flock.learned[key] = state
-        else:
-            flock.learned.pop(key, None)
-
-
 def _tracer() -> Tracer:
     """The tracer of the trial spans: OpenTelemetry's global provider (configured by the user, or a no-op)."""
     return trace.get_tracer("engines")
-
-
-def _scope(flock: Flock, agents: Iterable[str] | None) -> tuple[str, ...]:
-    names = tuple(sorted(flock.agents if agents is None else set(agents)))
-    for name in names:
-        if name not in flock.agents:
-            raise UnknownAgentError(name, list(flock.agents))
-    return names
-
-
-def _with_metadata(state: LearnedState, metadata: Mapping[str, Any]) -> LearnedState:
-    return LearnedState(state.demos, state.instructions, {**state.metadata, **metadata})

@@ -18,18 +18,19 @@ __all__ = [
     "OptimizerName",
     "TrialKind",
     "TrialRecord",
+    "baseline_score",
 ]
 
-OptimizerName = Literal["bootstrap", "bootstrap_random_search", "mipro"]
+OptimizerName = Literal["bootstrap", "bootstrap_random_search", "mipro", "gepa"]
 """The built-in optimizers (see `engines.optimize`)."""
 
 OptimizationState = Literal["pending", "running", "paused", "cancelled", "finished", "failed"]
 """Where an `OptimizationRun` stands."""
 
-TrialKind = Literal["bootstrap", "propose", "baseline", "minibatch", "candidate", "teleprompter"]
+TrialKind = Literal["bootstrap", "propose", "baseline", "minibatch", "candidate", "teleprompter", "reflect"]
 """What a trial did: collect demos, propose instructions, score the starting state, score a candidate on part
-of the evaluation set (a search trial of `"mipro"`) or on all of it,
-or run a DSPy teleprompter on one output group."""
+of the evaluation set (a search trial of `"mipro"`) or on all of it, run a DSPy teleprompter on one output
+group, or (`"gepa"`) reflect on a minibatch of runs and try the new instructions on it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,12 +38,13 @@ class TrialRecord:
     """One completed trial.
 
     Attributes:
-        index: its position (0 is always the bootstrap trial).
+        index: its position (0 is the bootstrap trial; for `"gepa"`, the baseline).
         kind: what it did.
         label: which candidate or group it was about (`"bootstrapped"`, `"random 3"`, `"triage/0"`, ...).
         score: the mean metric of its runs (the training set for `bootstrap`, else the evaluation set),
             `None` when it ran no workflow.
-        runs: how many workflow runs it made (proposal calls for `propose`, groups compiled for `teleprompter`).
+        runs: how many workflow runs it made (proposal calls for `propose`, groups compiled for `teleprompter`;
+            for `reflect`, the parent's and the child's runs on the minibatch, the reflection call not counted).
         usage: what it cost.
         cost: what it cost in US dollars, as the budget's meter priced its model calls (0.0 for models
             that are free or not metered).
@@ -112,3 +114,11 @@ class OptimizationResult:
     stop_reason: StopReason
     resumed_trials: int
     cost: float = 0.0
+
+
+def baseline_score(trials: tuple[TrialRecord, ...], *, training_runs: int | None) -> float | None:
+    """The starting state's score: its trial on the valset, else the bootstrap trial's first round, if complete."""
+    baseline = next((t.score for t in trials if t.kind == "baseline"), None)
+    if baseline is None and trials and training_runs is not None and trials[0].runs >= training_runs:
+        return trials[0].score
+    return baseline

@@ -74,9 +74,9 @@ def test_memory(workload: WorkloadName) -> None:
     assert outcome.series["peak_mb"][0] >= outcome.series["baseline_mb"][0] > 0
 
 
-@pytest.mark.parametrize("store", ["memory", "sqlite", "postgres"])
-def test_durable(store: StoreKind) -> None:
-    outcome = run(Job("durable", size=3, store=store, dsn=_suite.DEFAULT_PG_DSN))
+@pytest.mark.parametrize(("store", "clients"), [("memory", 1), ("sqlite", 1), ("postgres", 1), ("postgres", 3)])
+def test_durable(store: StoreKind, clients: int) -> None:
+    outcome = run(Job("durable", size=7, store=store, dsn=_suite.DEFAULT_PG_DSN, clients=clients))
     if store == "postgres" and "unavailable" in outcome.info:
         assert str(outcome.info["unavailable"]).startswith("not available")
         return
@@ -189,6 +189,9 @@ def test_http_publish_and_information_flow_cost() -> None:
     http = run(Job("http_publish", size=5, runs=1))
     assert len(http.series["requests_per_s"]) == 1
     assert min(http.series["ms_per_request"]) > 0
+    many = run(Job("http_publish", size=7, runs=1, clients=3, store="postgres", dsn=_suite.DEFAULT_PG_DSN))
+    if "unavailable" not in many.info:  # it checks that every request's artifact was stored
+        assert len(many.series["requests_per_s"]) == 1
     flow = run(Job("flow_cost", size=10, runs=2))
     assert len(flow.series["us_per_activation"]) == 2
 

@@ -1,4 +1,4 @@
-"""How a board is named on the server: its schema identifier and its advisory lock keys."""
+"""How a board is named on the server: its schema identifier, its advisory lock keys, a store's tenant."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import re
 
 from ...exceptions import ConfigurationError
 
-__all__ = ["advisory_key", "check_identifier"]
+__all__ = ["advisory_key", "check_identifier", "check_tenant"]
 
 _IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]{0,47}")
 
@@ -25,3 +25,10 @@ def check_identifier(schema: str) -> str:
             f"PostgresBlackboardStore(schema=...) must match {_IDENTIFIER.pattern} (lower case), got {schema!r}"
         )
     return schema
+
+
+def check_tenant(tenant: str | None) -> str | None:
+    """`tenant` if it is `None` or a non-empty printable string (it scopes every connection of a store)."""
+    if tenant is not None and (not tenant or not tenant.isprintable()):
+        raise ConfigurationError(f"a tenant must be a non-empty printable string, got {tenant!r}")
+    return tenant

@@ -13,9 +13,9 @@ import psycopg
 from psycopg import AsyncConnection, sql
 from psycopg.pq import TransactionStatus
 
-from ...exceptions import StoreError
+from ...exceptions import ConfigurationError, StoreError
 
-__all__ = ["Connections", "close_quietly", "describe"]
+__all__ = ["Connections", "close_quietly", "describe", "running_loop"]
 
 _log = logging.getLogger("flock_core.postgres")
 
@@ -119,3 +119,11 @@ async def close_quietly(conn: AsyncConnection[Any] | None) -> None:
             await conn.close()
         except psycopg.Error:
             conn.pgconn.finish()
+
+
+def running_loop() -> asyncio.AbstractEventLoop:
+    """The running asyncio event loop, which a store's connections are bound to."""
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError as exc:
+        raise ConfigurationError("PostgresBlackboardStore needs the asyncio event loop") from exc

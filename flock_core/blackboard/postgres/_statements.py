@@ -24,6 +24,8 @@ __all__ = [
     "LEASE",
     "LOST_LEASES",
     "PAUSED",
+    "PUBLISH",
+    "PUBLISH_ROUTED",
     "RENEW",
     "RESUME",
     "UPSERT_TIMERS",
@@ -37,15 +39,37 @@ ARTIFACT_JSON = """json_build_object(
     'version', version, 'consumed_from', consumed_from, 'trace_context', trace_context)"""
 """A SQL expression rebuilding an artifact row as the JSON that `Artifact` validates."""
 
-INSERT_ARTIFACTS = """
+_INSERT_ROWS = """
 INSERT INTO artifacts (id, type, produced_by, correlation_id, partition_key, tags, visibility, created_at,
                        version, payload, consumed_from, trace_context)
 SELECT (j->>'id')::uuid, j->>'type', j->>'produced_by', j->>'correlation_id', j->>'partition_key',
        ARRAY(SELECT jsonb_array_elements_text(j->'tags')), j->'visibility', (j->>'created_at')::timestamptz,
        (j->>'version')::int, j->'payload', ARRAY(SELECT jsonb_array_elements_text(j->'consumed_from'))::uuid[],
        j->'trace_context'
-FROM unnest(%s::jsonb[]) WITH ORDINALITY AS t(j, n) ORDER BY n
-RETURNING seq"""
+FROM """
+_IN_ORDER = "unnest(%s::jsonb[]) WITH ORDINALITY AS t(j, n) ORDER BY n RETURNING seq"
+
+INSERT_ARTIFACTS = _INSERT_ROWS + _IN_ORDER
+"""Insert artifacts (a JSON array parameter), in order; returns their sequence numbers."""
+
+PUBLISH = f"""
+WITH locked AS MATERIALIZED (SELECT pg_advisory_xact_lock(%s)),
+     new AS ({_INSERT_ROWS}locked, {_IN_ORDER})
+SELECT NULL::text, (SELECT count(*) FROM new), pg_notify(%s, '')"""
+"""One statement, so one round trip and one implicit transaction: take the sequence lock, insert the
+artifacts in order, notify. Parameters: lock key, artifacts, channel. The insert reads from `locked`,
+so the lock is held before any row takes its sequence number."""
+
+PUBLISH_ROUTED = f"""
+WITH router AS MATERIALIZED (SELECT leader FROM router_state FOR UPDATE),
+     locked AS MATERIALIZED (SELECT pg_advisory_xact_lock(%s) FROM router),
+     new AS ({_INSERT_ROWS}locked, {_IN_ORDER}),
+     state AS (UPDATE router_state SET routed_seq = greatest(routed_seq, %s), open_groups = %s, delayed = %s
+               WHERE leader = %s RETURNING 1)
+SELECT (SELECT leader FROM router), (SELECT count(*) FROM new), pg_notify(%s, '')"""
+"""`PUBLISH` by the router: it locks the router's state first (the order every commit takes), and records
+its cursor and open groups only while the stored leader is still the given one; returns that leader.
+Parameters: lock key, artifacts, cursor, open groups, delayed, leader, channel."""
 
 PAUSED = """EXISTS (SELECT 1 FROM paused_workflows p WHERE p.correlation_id IN (work_items.correlation_id, '*')
     AND (p.tenant_id IS NULL OR p.tenant_id = work_items.tenant_id))"""

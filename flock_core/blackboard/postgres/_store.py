@@ -45,8 +45,9 @@ from . import _rows as codec
 from . import _statements as pg
 from ._connect import open_connections
 from ._dsn import redacted
-from ._names import advisory_key, check_identifier
-from ._pool import Connections, close_quietly
+from ._names import advisory_key, check_identifier, check_tenant
+from ._pool import Connections, close_quietly, running_loop
+from ._publishing import Publishing, only_appends
 from ._tenancy import grant_tenant
 
 __all__ = ["PostgresBlackboardStore"]
@@ -87,7 +88,7 @@ class PostgresBlackboardStore:
         self.dsn = dsn
         self.schema = check_identifier(schema)
         self.pool_size = pool_size
-        self._tenant = _check_tenant(tenant)
+        self._tenant = check_tenant(tenant)
         self._db: Connections | None = None
         self._opening: tuple[asyncio.AbstractEventLoop, anyio.Lock] | None = None
         self._seq_key = advisory_key("flock_core:seq", schema)
@@ -98,6 +99,9 @@ class PostgresBlackboardStore:
         self._leader_checked = 0.0
         self._lead_tried = 0.0
         self._fenced = False
+        self._publishing = Publishing(
+            self._open, seq_key=self._seq_key, channel=self._channel, leader=lambda: self._leader, fenced=self._fence
+        )
 
     def __repr__(self) -> str:
         tenant = "" if self._tenant is None else f", tenant={self._tenant!r}"
@@ -121,19 +125,19 @@ class PostgresBlackboardStore:
         """
         db = await self._open()
         async with db.connection() as conn:
-            await grant_tenant(conn, self.schema, role, _check_tenant(tenant) or tenant)
+            await grant_tenant(conn, self.schema, role, check_tenant(tenant) or tenant)
 
     def restrict_to_tenant(self, tenant: str) -> None:
         """Scope this store to `tenant` before its first use (what `flock worker --tenant` does)."""
         if self._db is not None:
             raise ConfigurationError("restrict_to_tenant() must be called before the store is first used")
-        self._tenant = _check_tenant(tenant)
+        self._tenant = check_tenant(tenant)
 
     # -- connections ---------------------------------------------------------------------------------
 
     async def _open(self) -> Connections:
         """The connection pool, opened (and the schema migrated) on first use in this event loop."""
-        loop = _running_loop()
+        loop = running_loop()
         if self._db is not None and self._db.loop is loop:
             return self._db
         if self._db is not None:  # its event loop ended (e.g. two `Flock.run` calls): start afresh in this one
@@ -173,6 +177,8 @@ class PostgresBlackboardStore:
 
     async def commit(self, commit: Commit) -> bool:
         """Apply `commit` in one transaction; False (nothing written) if its work item was already finished."""
+        if only_appends(commit):  # a publish: one statement, grouped with concurrent ones
+            return await self._publishing.publish(commit)
         db = await self._open()
         async with db.transaction() as conn:
             return await self._apply(conn, commit)
@@ -510,6 +516,9 @@ class PostgresBlackboardStore:
             return False
         return True
 
+    def _fence(self) -> None:
+        self._fenced = True
+
     async def _drop_leader(self) -> None:
         conn, self._leader_conn, self._leader = self._leader_conn, None, None
         await close_quietly(conn)
@@ -533,6 +542,8 @@ class PostgresBlackboardStore:
         off: its routing (new work, timers, expired joins) is dropped, since the new router replays the
         board; the rest of the commit (outputs, the completion of a work item) is still applied.
         """
+        if only_appends(commit):
+            return await self._publishing.publish(commit, (cursor, state))
         db = await self._open()
         async with db.transaction() as conn:
             return await self._apply(conn, commit, (cursor, state))
@@ -586,16 +597,3 @@ class PostgresBlackboardStore:
     async def list(self) -> list[Artifact]:
         """Every artifact on the board, oldest first."""
         return [*(await self.query(ArtifactQuery())).items]
-
-
-def _running_loop() -> asyncio.AbstractEventLoop:
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError as exc:
-        raise ConfigurationError("PostgresBlackboardStore needs the asyncio event loop") from exc
-
-
-def _check_tenant(tenant: str | None) -> str | None:
-    if tenant is not None and (not tenant or not tenant.isprintable()):
-        raise ConfigurationError(f"a tenant must be a non-empty printable string, got {tenant!r}")
-    return tenant

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
@@ -166,6 +167,21 @@ async def test_a_tenant_login_cannot_write_into_another_tenant(boards: tuple[Pos
     with pytest.raises(StoreError, match="tenant scope of this store"):
         await acme.append(artifact("globex-private"))
     await acme.append(artifact("public"))  # its own rows and public ones are fine
+
+
+async def test_a_tenant_cannot_publish_into_another_tenant_even_in_a_group(
+    boards: tuple[PostgresBlackboardStore, ...],
+) -> None:
+    operator, acme = boards
+    foreign, own = artifact("globex-private"), artifact("acme")
+    results = await asyncio.gather(
+        acme.commit(Commit(artifacts=(foreign,))), acme.commit(Commit(artifacts=(own,))), return_exceptions=True
+    )
+    assert isinstance(results[0], StoreError)
+    assert "tenant scope of this store" in str(results[0])
+    assert results[1] is True
+    assert await operator.get(foreign.id) is None
+    assert await operator.get(own.id) == own
 
 
 async def test_a_mapped_login_must_be_opened_with_its_tenant(

@@ -1,0 +1,108 @@
+"""Publishes on PostgreSQL: one statement each, concurrent ones grouped into one transaction.
+
+The contract suite (`test_store.py`) and `test_store.py` here cover what a publish stores; these tests
+cover the grouping: who is written with whom, what fails alone, and the router's state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from flock_core import Artifact
+from flock_core.blackboard._shared import BoardState
+from flock_core.blackboard._work import Commit
+from flock_core.blackboard.postgres._publishing import Publishing, only_appends
+from flock_core.blackboard.postgres._store import PostgresBlackboardStore
+from flock_core.exceptions import StoreError
+
+from ...conftest import PG_DSN
+from .test_store import eventually_leads, item, note, stores
+
+pytestmark = [pytest.mark.anyio, pytest.mark.postgres]
+
+
+@pytest.fixture
+def groups(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The size of every group `Publishing` writes."""
+    sizes: list[int] = []
+    write = Publishing._write  # pyright: ignore[reportPrivateUsage]
+
+    async def spy(self: Publishing, group: list[Any]) -> None:
+        sizes.append(len(group))
+        await write(self, group)
+
+    monkeypatch.setattr(Publishing, "_write", spy)
+    return sizes
+
+
+def test_only_commits_that_just_add_artifacts_are_publishes() -> None:
+    one = note("1")
+    assert only_appends(Commit(artifacts=(one,)))
+    assert not only_appends(Commit())
+    assert not only_appends(Commit(artifacts=(one,), enqueue=(item("k", one),)))
+    assert not only_appends(Commit(artifacts=(one,), complete="k"))
+
+
+async def test_concurrent_publishes_are_written_together_and_all_land(pg_schema: str, groups: list[int]) -> None:
+    async with stores(pg_schema, 1) as (store,):
+        published = [note(str(i)) for i in range(10)]
+        landed = await asyncio.gather(*(store.commit(Commit(artifacts=(a,))) for a in published))
+        stored = await store.unrouted(0, 100)
+    assert landed == [True] * 10
+    assert sorted(a.id for _, a in stored) == sorted(a.id for a in published)
+    assert sum(groups) == 10
+    assert max(groups) > 1, "publishes that wait for a write go together in the next one"
+
+
+async def test_one_bad_publish_in_a_group_fails_alone(pg_schema: str, groups: list[int]) -> None:
+    async with stores(pg_schema, 1) as (store,):
+        taken = note("taken")
+        await store.commit(Commit(artifacts=(taken,)))
+        before, after = note("before"), note("after")
+        duplicate = Artifact.model_validate(taken.model_dump() | {"payload": {"text": "again"}})
+        results = await asyncio.gather(
+            *(store.commit(Commit(artifacts=(a,))) for a in (before, duplicate, after)), return_exceptions=True
+        )
+        assert results[0] is True
+        assert results[2] is True
+        assert isinstance(results[1], StoreError)
+        assert "already stored" in str(results[1])
+        assert [a.id for _, a in await store.unrouted(0, 10)] == [taken.id, before.id, after.id]
+        assert await store.get(taken.id) == taken
+    failed = next(i for i, size in enumerate(groups) if size > 1)  # the group with the duplicate in it
+    assert groups[failed + 1 : failed + 1 + groups[failed]] == [1] * groups[failed], "then one at a time"
+
+
+async def test_the_router_publishes_with_its_state_until_it_loses_the_lead(pg_schema: str) -> None:
+    async with stores(pg_schema, 3) as (stale, fresh, admin):
+        assert await stale.try_lead("stale")
+        first = note("first")
+        assert await stale.commit_routing(Commit(artifacts=(first,)), 5, BoardState(0, 0, 0, 2, 1))
+        assert (await admin.router_cursor(), (await admin.board_state()).open_groups) == (5, 2)
+        assert stale._leader_conn is not None  # pyright: ignore[reportPrivateUsage]
+        await admin._fetch("SELECT pg_terminate_backend(%s)", (stale._leader_conn.info.backend_pid,))  # pyright: ignore[reportPrivateUsage]
+        assert await eventually_leads(fresh, "fresh")
+        late = note("late")
+        assert await stale.commit_routing(Commit(artifacts=(late,)), 99, BoardState(0, 0, 0, 7))
+        assert await admin.get(late.id) == late, "a publish is kept"
+        assert (await admin.router_cursor(), (await admin.board_state()).open_groups) == (5, 2), "its state is not"
+        assert not await stale.try_lead("stale"), "the loss is reported, so the old router replays if it returns"
+
+
+def test_a_store_publishes_from_one_event_loop_after_another(pg_schema: str) -> None:
+    store = PostgresBlackboardStore(PG_DSN, schema=pg_schema)
+    published = [note("first"), note("second")]
+
+    async def publish(artifact: Artifact) -> list[Artifact]:
+        assert await store.commit(Commit(artifacts=(artifact,)))
+        return [a for _, a in await store.unrouted(0, 10)]
+
+    async def close() -> None:
+        await store.close()
+
+    assert asyncio.run(publish(published[0])) == published[:1]
+    assert asyncio.run(publish(published[1])) == published
+    asyncio.run(close())
