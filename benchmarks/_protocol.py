@@ -40,7 +40,7 @@ STAGE_NAMES = (
     "commit: store (artifacts, work items, completion)",
     "commit: listeners, queue hand-off",
     "lease the work item",
-    "run_item: tracing span, circuit breaker",
+    "run_item: span, breaker, budgets, step lock",
     "context (query, visibility)",
     "run: hooks, requests, output visibility",
     "engine (the agent's own work)",

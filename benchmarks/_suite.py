@@ -198,16 +198,18 @@ def _stage_rows(name: str, stages: Outcome | str) -> list[Row]:
     ]
     return [
         *rows,
-        Row(name, "µs per activation, all stages (instrumented run)", series(stages, "us_per_activation"), "—",
+        Row(name, "µs per activation, all stages (CPU, plain runs)", series(stages, "us_per_activation"), "—",
             note=_STAGES_NOTE),
-        Row(name, "µs per activation, of which the stage timers", series(stages, "timers_us"), "—"),
+        Row(name, "µs per activation, what the stage timers add (taken out above)", series(stages, "timers_us"),
+            "—"),
     ]  # fmt: skip
 
 
 _STAGES_NOTE = (
-    "a separate run with a CPU-time timer around each stage (exclusive times, per asyncio task; the timers' own "
-    "cost, the next row, is included in the stages); `other` is what no stage covers: the runtime's scheduling "
-    "and task switches, the input loop"
+    "CPU time of a separate run, measured plain and with a timer around each stage (exclusive times, per "
+    "asyncio task); what the timers add, measured against the plain runs, is taken out of the stages, which add "
+    "up to the plain runs' time; `other` is what no stage covers: the runtime's scheduling and task switches, "
+    "the input loop"
 )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import AsyncGenerator, Awaitable, Callable, Collection, Coroutine, Iterable, Mapping
-from contextlib import asynccontextmanager
+from contextlib import AbstractContextManager, asynccontextmanager
 from datetime import timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, Self, TypeVar, overload
@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 
     from ._tracing import FlockTracer
     from .agents._learned import LearnedState
+    from .agents._spending import CallGate
     from .mcp import McpServerSpec, McpToolbox, StdioServerParameters, StreamableHttpServerParameters
     from .orchestration._conditions import Condition
     from .orchestration._conversation import Conversation
@@ -320,6 +321,13 @@ class Flock:
         the reason. Returns how many queued or running work items were cancelled (0 when none was).
         """
         return await self._core.cancel(correlation_id, reason)
+
+    def spending_within(self, correlation_id: str, gate: CallGate | None) -> AbstractContextManager[None]:
+        """While open, hold workflow `correlation_id`'s model calls to `gate`'s budgets too (`None`: nothing).
+
+        `.runs(inner)` passes the outer activation's gate: docs/nested-workflows.md, "Budgets".
+        """
+        return self._core.budgets.within(correlation_id, gate)
 
     @asynccontextmanager
     async def traced_run(self, name: str = "workflow") -> AsyncGenerator[Span]:

@@ -64,7 +64,8 @@ class UsageMeter:
     """Accumulates model usage of one activation, including failed and repaired attempts.
 
     `accounts` are the budgets the activation spends against (its workflow's, the Flock's): every engine
-    call gets a `CallGate` over them (see `_spending`). It also collects the activation's trail: the
+    call gets a `CallGate` over them (see `_spending`), whose parent is `outer`, the gate of the outer
+    activation when the workflow runs nested in another Flock. It also collects the activation's trail: the
     artifacts of the nested workflow runs whose results passed the contract (stored with the outputs,
     see `EvaluationResult.trail`).
     """
@@ -75,6 +76,7 @@ class UsageMeter:
     correlation_id: str = ""
     clock: Clock = field(default_factory=SystemClock)
     trail: list[Artifact] = field(default_factory=list[Artifact])
+    outer: CallGate | None = None
 
     def add(self, usage: Usage) -> None:
         """Add the usage of one engine call."""
@@ -82,7 +84,7 @@ class UsageMeter:
 
     def gate(self, agent: str) -> CallGate:
         """A gate for one engine call of `agent` against this activation's budgets."""
-        return CallGate(self.accounts, self.clock, agent=agent, correlation_id=self.correlation_id)
+        return CallGate(self.accounts, self.clock, agent=agent, correlation_id=self.correlation_id, parent=self.outer)
 
 
 class ActivationRunner:
@@ -110,13 +112,16 @@ class ActivationRunner:
         tick: Tick | None = None,
         batched: bool = False,
         on_token: Callable[[str, int], None] | None = None,
+        read: Visibility | None = None,
     ) -> list[Output]:
         """Evaluate every output group of `spec` and return the outputs that passed the contract.
 
-        Outputs are visible only to identities that could see all of `inputs` and `context` (see `_flow`).
+        Outputs are visible only to identities that could see all of `inputs` and `context` (see `_flow`);
+        `read` is that visibility when the caller has computed it already (`read_visibility` of both).
         `on_token(text, attempt)`, when given, receives the text a streaming engine streams on each attempt.
         """
-        read = read_visibility((*inputs, *context))
+        if read is None:
+            read = read_visibility((*inputs, *context))
         for component in spec.components:
             inputs = await component.on_pre_consume(spec, inputs)
         payloads: Sequence[BaseModel] = [a.as_model(self._registry.resolve(a.type)) for a in inputs]
@@ -250,5 +255,11 @@ def _on_attempt(relay: Callable[[str, int], None], attempt: int) -> Callable[[st
     return lambda text: relay(text, attempt)
 
 
+_REQUEST_FIELDS = tuple(f.name for f in dataclasses.fields(EvaluationRequest))
+
+
 def _replace(request: EvaluationRequest, **changes: Any) -> EvaluationRequest:
-    return dataclasses.replace(request, **changes)
+    """`dataclasses.replace` for a request, without its per-call inspection of the fields (two per call)."""
+    values = {name: getattr(request, name) for name in _REQUEST_FIELDS}
+    values.update(changes)
+    return EvaluationRequest(**values)

@@ -24,7 +24,10 @@ def read_visibility(read: Iterable[Artifact]) -> Visibility:
     >>> read_visibility([acme, Artifact(type="T", payload={}, correlation_id="c")])
     TenantVisibility(kind='tenant', tenant_id='acme')
     """
-    return _combined(frozenset(artifact.visibility for artifact in read))
+    # Artifacts the framework builds share their visibility objects (one `PublicVisibility` for all), and
+    # hashing a frozen model hashes its fields: each distinct object is hashed once, not once per artifact.
+    distinct = {id(visibility): visibility for visibility in (artifact.visibility for artifact in read)}
+    return _combined(frozenset(distinct.values()))
 
 
 def output_visibility(read: Visibility, declared: Visibility | None, declassify: str | None = None) -> Visibility:

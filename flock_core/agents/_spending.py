@@ -11,6 +11,11 @@ is one engine evaluation's view of the accounts that apply to it (the workflow's
 
 Calls are reserved, so concurrent activations never pass `max_calls` together; tokens, cost and wall time
 are known only after a call, so a call starts only while they are below their limits.
+
+A gate can have a `parent`: the gate of the outer activation that runs this one's workflow as a nested
+workflow (`.runs(inner)`). Every call reserved, charged or released here is reserved, charged or released
+there too, so an inner model call is held to the outer workflow's and the outer Flock's budgets as well
+as the inner Flock's (the tightest wins), and what the inner calls cost is the outer activation's.
 """
 
 from __future__ import annotations
@@ -94,18 +99,31 @@ class CallGate:
     flock_core.exceptions.BudgetExceeded: agent 'writer': the workflow's budget is spent (max_calls=1 reached, ...
     """
 
-    def __init__(self, accounts: tuple[Account, ...], clock: Clock, *, agent: str, correlation_id: str) -> None:
+    def __init__(
+        self,
+        accounts: tuple[Account, ...],
+        clock: Clock,
+        *,
+        agent: str,
+        correlation_id: str,
+        parent: CallGate | None = None,
+    ) -> None:
         self._accounts = accounts
         self._clock = clock
         self.agent = agent
         self.correlation_id = correlation_id
+        self.parent = parent
         self.charged = Usage()
+        self.refused: BudgetExceeded | None = None
         self._held = False
+        self._lock = threading.Lock()  # `_held` and `charged`: nested gates are shared by concurrent activations
 
     @property
     def limits_cost(self) -> bool:
         """Whether a budget limits cost: then a model call whose price is unknown must not be made."""
-        return any(a.budget.limits_cost for a in self._accounts)
+        return any(a.budget.limits_cost for a in self._accounts) or (
+            self.parent is not None and self.parent.limits_cost
+        )
 
     def admit(self) -> None:
         """Reserve one model call for the engine about to be called, or raise `BudgetExceeded`.
@@ -113,7 +131,7 @@ class CallGate:
         The engine's first `before_call` takes this reservation; an engine that never calls `before_call`
         has it released by `settle`, with the calls it reports charged instead.
         """
-        self._check(reserve=True)
+        self._reserve()
         self._held = True
 
     def before_call(self, model: str | None = None) -> None:
@@ -121,27 +139,45 @@ class CallGate:
 
         `model` names the model about to be called.
         """
-        if self._held:
-            self._held = False  # the call `admit` reserved, checked a moment ago
-            return
-        self._check(reserve=True)
+        with self._lock:
+            held, self._held = self._held, False
+        if not held:  # else it is the call `admit` reserved, checked a moment ago
+            self._reserve()
 
     def after_call(self, usage: Usage) -> None:
         """Charge what one reserved call cost (its tokens, its cost; `usage.calls` is counted as at least 1)."""
         usage = Usage(usage.input_tokens, usage.output_tokens, max(usage.calls, 1), usage.cost)
-        self.charged = self.charged + usage
-        for account in self._accounts:
-            account.charge(usage, released=1)
+        self._charge(usage, released=1)
 
     def settle(self, reported: Usage = _NOTHING) -> None:
         """Charge what the engine reported beyond what it charged call by call; release an unused reservation."""
-        rest = reported.beyond(self.charged)
-        released = 1 if self._held else 0
-        self._held = False
+        with self._lock:
+            rest = reported.beyond(self.charged)
+            released = 1 if self._held else 0
+            self._held = False
         if rest != _NOTHING or released:
-            self.charged = self.charged + rest
+            self._charge(rest, released=released)
+
+    def _charge(self, usage: Usage, *, released: int) -> None:
+        """Charge `usage` here and up the parents, releasing `released` reserved calls on each."""
+        with self._lock:
+            self.charged = self.charged + usage
+        for account in self._accounts:
+            account.charge(usage, released=released)
+        if self.parent is not None:
+            self.parent._charge(usage, released=released)
+
+    def _reserve(self) -> None:
+        """Reserve one call here and, through `before_call`, on the parents; all of them or none."""
+        self._check(reserve=True)
+        if self.parent is None:
+            return
+        try:
+            self.parent.before_call()
+        except BudgetExceeded:
             for account in self._accounts:
-                account.charge(rest, released=released)
+                account.charge(Usage(), released=1)
+            raise
 
     def _check(self, *, reserve: bool) -> None:
         if not self._accounts:
@@ -153,7 +189,7 @@ class CallGate:
             if refused is not None:
                 for held in taken:
                     held.charge(Usage(), released=1)
-                raise BudgetExceeded(
+                self.refused = BudgetExceeded(
                     self.agent,
                     self.correlation_id,
                     scope=account.scope,
@@ -161,5 +197,6 @@ class CallGate:
                     allowed=refused.limit,
                     spent=refused.spent,
                 )
+                raise self.refused
             if reserve:
                 taken.append(account)

@@ -189,6 +189,8 @@ def is_visible(visibility: Visibility, identity: AgentIdentity, *, created_at: d
 
 def visible_from(visibility: Visibility, created_at: datetime) -> datetime:
     """The earliest time at which anyone may see the artifact (its creation time unless delayed)."""
+    if type(visibility) is PublicVisibility:  # most artifacts: skip the class patterns below
+        return created_at
     match visibility:
         case AfterVisibility():
             return max(created_at + visibility.ttl, visible_from(visibility.then, created_at))

@@ -184,3 +184,14 @@ class Commit:
     expired_joins: tuple[ExpiredJoin, ...] = ()
     hold: tuple[ApprovalRequest, ...] = ()
     decide: Decision | None = None
+
+    def adding(self, enqueue: tuple[WorkRecord, ...], expired_joins: tuple[ExpiredJoin, ...]) -> Commit:
+        """This commit with more work items and expired joins (`dataclasses.replace`, at a fraction of its cost).
+
+        >>> Commit(complete="k").adding((WorkRecord("k2", "a", 0, (), "c"),), ()).complete
+        'k'
+        """
+        return Commit(
+            self.artifacts, (*self.enqueue, *enqueue), self.complete, self.outcome, self.error, self.retry_at,
+            self.consumed, self.timers, (*self.expired_joins, *expired_joins), self.hold, self.decide,
+        )  # fmt: skip

@@ -9,9 +9,9 @@ to a single Flock (for `flock worker`). The view subscribes to `flock.events`; i
   per new failure;
 - `off`: nothing.
 
-With `tokens=True` (`flock run --stream`) the view also shows what the running activations stream: a
-line each in the live display when stdout is a terminal too, else plain lines on stdout, one per line of
-model output, prefixed with the activation (see `_tokens`).
+With `tokens=True` (`flock run --stream`, `flock worker --stream`) the view also shows what the running
+activations stream: a line each in the live display when stdout is a terminal too, else plain lines on
+stdout, one per line of model output, prefixed with the activation (see `_tokens`).
 
 Closing the view (leaving its `with` block) unsubscribes and prints a final summary line, if it watched a
 Flock. `rich` is imported only when a live display starts, never by `import flock_core`.
@@ -444,9 +444,14 @@ class ProgressView:
         self._printed_events, self._printed_failures = snapshot.events, snapshot.failure_count
 
 
-def watch_flock(flock: Flock, mode: ProgressMode = "auto", *, label: str = "flock") -> ProgressView:
-    """A progress view of `flock`, for `with watch_flock(flock, args.progress, label="flock worker"): ...`."""
-    view = ProgressView(mode, label=label)
+def watch_flock(
+    flock: Flock, mode: ProgressMode = "auto", *, label: str = "flock", tokens: bool = False
+) -> ProgressView:
+    """A progress view of `flock`, for `with watch_flock(flock, args.progress, label="flock worker"): ...`.
+
+    With `tokens`, it also shows what the activations stream (`flock worker --stream`).
+    """
+    view = ProgressView(mode, label=label, tokens=tokens)
     view.watch(flock)
     return view
 

@@ -5,6 +5,10 @@
 decides which board), and runs `Flock.run_worker()`. The first SIGINT or SIGTERM stops claiming new work
 and lets the running activations finish (for at most `--grace` seconds); a second one stops at once.
 Work that is cut short is not lost: its lease expires and another worker runs it again.
+
+`--stream` shows the tokens the activations this worker runs stream, as `flock run --stream` does: plain
+`agent#n | text` lines on stdout (a live line per activation when stdout is a terminal). Each worker
+shows what it runs; its agents' engines stream only with this flag (or another token subscriber).
 """
 
 from __future__ import annotations
@@ -55,6 +59,12 @@ def add_worker_command(commands: Subcommands) -> None:
         help="seconds running work may take to finish on SIGINT/SIGTERM (default: 30)",
     )
     add_progress_argument(worker)
+    worker.add_argument(
+        "--stream",
+        action="store_true",
+        help="show the tokens the activations this worker runs stream: plain lines on stdout ('agent#n | text'), "
+        "a live line per activation when stdout is a terminal; agents' engines stream only with this flag",
+    )
     worker.set_defaults(handler=_worker)
 
 
@@ -85,7 +95,7 @@ def _worker(args: argparse.Namespace) -> int:
         flock.store.restrict_to_tenant(args.tenant)
     errors: list[str] = []
     try:
-        with watch_flock(flock, args.progress, label="flock worker"):
+        with watch_flock(flock, args.progress, label="flock worker", tokens=args.stream):
             anyio.run(serve, flock, agents, args.grace, args.concurrency)
     except* FlockError as group:
         errors.extend(str(exc) for exc in group.exceptions)

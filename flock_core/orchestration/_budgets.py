@@ -9,14 +9,20 @@ Model calls are charged to the accounts as they are made (by the engine's gate, 
 what an activation spent is added to the store when the activation ends. On a local board the stored
 budgets are read once; on a shared board each activation re-reads its workflow's, so that what other
 workers spent counts too.
+
+A workflow this Flock runs as a nested workflow of another Flock's agent (`.runs(inner)`) also spends
+against that outer activation's gate while `within` holds it (see `agents._spending`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Generator
+from contextlib import contextmanager
+
 from .._budget import Budget, BudgetStatus
 from .._clock import Clock
 from .._usage import Usage
-from ..agents._spending import Account
+from ..agents._spending import Account, CallGate
 from ..blackboard._store import BlackboardStore, WorkflowBudgets
 from ..exceptions import ConfigurationError
 
@@ -36,6 +42,24 @@ class Budgets:
         self._workflows: dict[str, Account] = {}
         self._stopped: set[str] = set()
         self._loaded = False
+        self._outer: dict[str, CallGate] = {}
+
+    @contextmanager
+    def within(self, correlation_id: str, gate: CallGate | None) -> Generator[None]:
+        """While open, hold the workflow's model calls to `gate`'s budgets too (an outer activation's gate)."""
+        if gate is None:
+            yield
+            return
+        self._outer[correlation_id] = gate
+        try:
+            yield
+        finally:
+            if self._outer.get(correlation_id) is gate:
+                del self._outer[correlation_id]
+
+    def outer(self, correlation_id: str) -> CallGate | None:
+        """The gate of the outer activation running this workflow as a nested workflow, if one is."""
+        return self._outer.get(correlation_id)
 
     async def set(self, correlation_id: str, budget: Budget) -> None:
         """Give a workflow a budget (a workflow that has one keeps its start and spending)."""

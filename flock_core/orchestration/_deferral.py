@@ -66,6 +66,8 @@ class DeferredActivations:
 
     def waiting(self, correlation_id: str | None = None, admits: Admits = admit_all) -> int:
         """Input artifacts of held activations (optionally of one workflow; only those `admits`)."""
+        if not self._held:
+            return 0
         held = self._held.get(correlation_id, []) if correlation_id is not None else self._all()
         return sum(1 for item in held for a in item.inputs if admits(a))
 

@@ -66,7 +66,7 @@ class ActivationFinished:
 
 @dataclass(frozen=True, slots=True)
 class ActivationFailed:
-    """An activation failed; a `WorkflowError` artifact records it.
+    """An activation failed; a `WorkflowError` artifact records it (for `Flock.invoke`, the caller gets the error).
 
     `read` is who may see `message` (it may quote anything the activation read): the combined visibility of
     its inputs and context, as on the `WorkflowError`; `None` when unknown, and then no identity may.

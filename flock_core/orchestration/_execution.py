@@ -170,7 +170,14 @@ class Executor:
             )
             with reading(read.kind == "public"):
                 outputs = await self._runner.run(
-                    spec, item.inputs, context, meter, tick=record.tick, batched=record.batched, on_token=relay
+                    spec,
+                    item.inputs,
+                    context,
+                    meter,
+                    tick=record.tick,
+                    batched=record.batched,
+                    on_token=relay,
+                    read=read,
                 )
             artifacts = self._artifacts.from_outputs(spec.name, outputs, item.inputs, item.correlation_id)
         except Exception as exc:  # noqa: BLE001 - any failing activation is recorded as a WorkflowError; others keep running
@@ -195,33 +202,50 @@ class Executor:
                     _log.exception("on_post_publish hook of agent %r raised", spec.name)
 
     async def invoke(self, spec: AgentSpec, source: Artifact, publish: bool) -> list[Artifact]:
-        """Run `spec` on one artifact outside the queue (`Flock.invoke`) in an `invoke_agent` span; errors propagate."""
+        """Run `spec` on one artifact outside the queue (`Flock.invoke`) in an `invoke_agent` span; errors propagate.
+
+        Its run events (and the tokens its engine streams, while a subscriber wants them) carry the work
+        key `invoke:{source id}`, like those of a queued activation.
+        """
         meter = await self._meter(source.correlation_id)
+        key = f"invoke:{source.id}"
+        if self._events.listening:
+            self._events.emit(ActivationStarted(spec.name, key, source.correlation_id, (str(source.id),)))
+        relay = TokenRelay(self._events, spec.name, key, source.correlation_id, source.visibility)
         with self._tracer.activation(spec.name, source.correlation_id, (source,), {}) as span:
             try:
                 await self._initialize(spec)
                 spec = await self._with_mcp_tools(spec)
                 with reading(_public(source)):
-                    outputs = await self._runner.run(spec, (source,), (), meter)
+                    on_token = relay if self._events.streaming else None
+                    outputs = await self._runner.run(spec, (source,), (), meter, on_token=on_token)
             except BaseException as exc:
                 record_failure(span, exc, agent=spec.name, disclose=_public(source))
+                if isinstance(exc, Exception):  # a failure, not a cancellation: the caller gets the error too
+                    failed = ActivationFailed(
+                        spec.name, key, source.correlation_id, type(exc).__name__, str(exc), read=source.visibility
+                    )
+                    self._events.emit(failed)
                 raise
             finally:
                 await self._add_usage(source.correlation_id, meter, span)
             artifacts = self._artifacts.from_outputs(spec.name, outputs, (source,), source.correlation_id)
             record_outputs(span, artifacts, meter.total.input_tokens, meter.total.output_tokens)
         if publish:
-            published, held = self._approvals.hold(
-                spec, f"invoke:{source.id}", source.correlation_id, outputs, artifacts
-            )
+            published, held = self._approvals.hold(spec, key, source.correlation_id, outputs, artifacts)
             commit = Commit(artifacts=(source, *meter.trail, *published), consumed=((spec.name, source.id),), hold=held)
             if await self._step(commit, published):
                 self._approvals.held(held)
+        if self._events.listening:
+            self._events.emit(
+                ActivationFinished(spec.name, key, source.correlation_id, tuple(str(a.id) for a in artifacts))
+            )
         return artifacts
 
     async def _meter(self, correlation_id: str) -> UsageMeter:
         accounts = await self._budgets.accounts(correlation_id)
-        return UsageMeter(accounts=accounts, correlation_id=correlation_id, clock=self._clock)
+        outer = self._budgets.outer(correlation_id)
+        return UsageMeter(accounts=accounts, correlation_id=correlation_id, clock=self._clock, outer=outer)
 
     async def _add_usage(self, correlation_id: str, meter: UsageMeter, span: Span) -> None:
         """Count what the activation spent, store it for its workflow's budget, and note both on its span."""

@@ -134,7 +134,7 @@ class Orchestrator:
             events=self.events,
             step=self._step,
         )
-        self._budgets = Budgets(budget, clock, store, shared=isinstance(self.board, SharedBoard))
+        self.budgets = Budgets(budget, clock, store, shared=isinstance(self.board, SharedBoard))
         self._executor = Executor(
             agents=self._specs,
             store=store,
@@ -150,7 +150,7 @@ class Orchestrator:
             step=self._step,
             approvals=self._approvals,
             defer=self.board.defer,
-            budgets=self._budgets,
+            budgets=self.budgets,
             stop_workflow=lambda cid, reason: self._control.cancel(cid, reason, running=False),
         )
 
@@ -249,7 +249,7 @@ class Orchestrator:
         await self._admission.admit()
         options["correlation_id"] = options.get("correlation_id") or str(new_id())
         if budget is not None:
-            await self._budgets.set(options["correlation_id"], budget)
+            await self.budgets.set(options["correlation_id"], budget)
         with self._tracer.publish(options["correlation_id"]) as span:
             artifact = self._artifacts.from_object(obj, **options)
             self._tracer.published(span, artifact)
@@ -270,15 +270,17 @@ class Orchestrator:
         Work whose activation condition does not hold yet is held (`DeferredActivations`) and committed
         by a later step, once an artifact of its workflow makes the condition true.
         """
-        ready, held = self.deferred.split(list(routed.items))
-        routed = Routed(tuple(ready), routed.expired)
+        held: list[WorkItem] = []
+        if routed.items:
+            ready, held = self.deferred.split(list(routed.items))
+            routed = Routed(tuple(ready), routed.expired)
         try:
             landed = await self.board.commit(routed.into(commit))
         except Exception:
-            await self.board.unroute(commit.artifacts, (*ready, *held), again=False)  # nothing of it was stored
+            await self.board.unroute(commit.artifacts, (*routed.items, *held), again=False)  # nothing was stored
             raise
         if not landed:  # its work item was finished meanwhile: its outputs must not feed later activations
-            again = await self.board.unroute(commit.artifacts, (*ready, *held), again=True)
+            again = await self.board.unroute(commit.artifacts, (*routed.items, *held), again=True)
             if again.items or again.expired:
                 await self._commit(Commit(), again)
             return False
@@ -291,8 +293,10 @@ class Orchestrator:
                     _log.exception("listener %r raised", listener)
             if self.events.listening:
                 self.events.emit(ArtifactPublished(artifact))
-        self.board.accept(routed.items)
-        self.deferred.hold(held)
+        if routed.items:
+            self.board.accept(routed.items)
+        if held:
+            self.deferred.hold(held)
         if self.deferred.waiting() and (released := await self.deferred.release(_workflows(commit))):
             await self._commit(Commit(), Routed(tuple(released)))
         return True
@@ -541,7 +545,7 @@ class Orchestrator:
         cancelled, paused = await self._control.state(correlation_id)
         held = await self.store.approvals("pending", correlation_id=correlation_id)
         approvals = sum(1 for request in held if reader.sees_all(request.artifacts))  # outputs it would see
-        budget, flock_budget = await self._budgets.status(correlation_id)
+        budget, flock_budget = await self.budgets.status(correlation_id)
         state = "active" if pending or delayed or joins or batches else ("failed" if errors else "completed")
         if approvals and state != "active":
             state = "awaiting_approval"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -37,11 +36,9 @@ class Routed:
 
     def into(self, commit: Commit) -> Commit:
         """`commit` with these work items enqueued and these expiries saved, in the same transaction."""
-        return dataclasses.replace(
-            commit,
-            enqueue=(*commit.enqueue, *(i.record for i in self.items)),
-            expired_joins=(*commit.expired_joins, *self.expired),
-        )
+        if not self.items and not self.expired:  # most steps of an unsubscribed type: nothing to add
+            return commit
+        return commit.adding(tuple(i.record for i in self.items), self.expired)
 
 
 class Routing:
@@ -159,15 +156,16 @@ class Routing:
 
 def work_item(activation: Activation, tick: Tick | None = None) -> WorkItem:
     """The stored work record of a complete activation (a timer tick's has no inputs)."""
-    cids = {a.correlation_id for a in activation.inputs}
+    inputs = activation.inputs
+    input_ids = tuple(a.id for a in inputs)
+    if len(inputs) == 1:
+        correlation_id = inputs[0].correlation_id
+    else:
+        cids = {a.correlation_id for a in inputs}
+        correlation_id = cids.pop() if len(cids) == 1 else str(new_id())
+    key = work_key(activation.agent, input_ids, tick)
     record = WorkRecord(
-        key=work_key(activation.agent, [a.id for a in activation.inputs], tick),
-        agent=activation.agent,
-        subscription=activation.subscription,
-        input_ids=tuple(a.id for a in activation.inputs),
-        correlation_id=cids.pop() if len(cids) == 1 else str(new_id()),
-        priority=activation.priority,
-        batched=activation.batched,
-        tick=tick,
-    )
-    return WorkItem(record, activation.inputs)
+        key, activation.agent, activation.subscription, input_ids, correlation_id, activation.priority,
+        activation.batched, tick,
+    )  # fmt: skip
+    return WorkItem(record, inputs)

@@ -124,7 +124,7 @@ class Runtime:
         self._wake = anyio.Event()
         self._drained: anyio.Event | None = None
         self._driving = anyio.Lock()
-        self._progress = anyio.Event()
+        self._progress: anyio.Event | None = None  # made by the first waiter of `progressed`
 
     @property
     def max_concurrency(self) -> int:
@@ -145,11 +145,15 @@ class Runtime:
 
     async def progressed(self) -> None:
         """Return at the next sign of progress: an activation finished or was cancelled, or a drive turned or ended."""
+        if self._progress is None:
+            self._progress = anyio.Event()
         await self._progress.wait()
 
     def _signal_progress(self) -> None:
-        self._progress.set()
-        self._progress = anyio.Event()
+        # The event exists only while someone waits for it: no new event per finished activation otherwise.
+        if self._progress is not None:
+            self._progress.set()
+            self._progress = None
 
     @property
     def in_flight(self) -> int:

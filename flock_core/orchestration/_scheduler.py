@@ -148,7 +148,9 @@ class Scheduler:
             expired.extend(newly_expired)
             if group is not None:
                 ready.extend(self._batch_or_activate(spec, position, subscription, group, now))
-        return sorted(ready, key=lambda a: -a.priority), expired
+        if len(ready) > 1:
+            ready.sort(key=lambda a: -a.priority)
+        return ready, expired
 
     def _reject_reason(
         self, spec: AgentSpec, subscription: Subscription, artifact: Artifact, now: datetime

@@ -128,7 +128,7 @@ def test_a_suite_workload_without_flock_says_why() -> None:
     assert all(isinstance(row.ours, Figure) and row.flock == "—" for row in stages)
 
 
-def test_stage_times_add_up_to_the_instrumented_total() -> None:
+def test_stage_times_add_up_to_the_plain_runs_total() -> None:
     outcome = run(Job("overhead_stages", size=20, runs=1))
     stages = [outcome.series[f"stage_us:{name}"][0] for name in STAGE_NAMES]
     total = outcome.series["us_per_activation"][0]

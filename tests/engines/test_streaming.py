@@ -164,6 +164,20 @@ async def test_a_streamed_run_publishes_exactly_what_an_unstreamed_run_publishes
         assert text.endswith("[[ ## completed ## ]]")
 
 
+@LITELLM_STREAM_WARNINGS
+async def test_invoke_streams_the_model_output_to_token_subscribers(chat_reply: ChatReply) -> None:
+    tokens: list[TokenStreamed] = []
+    draft = chat_reply(draft=Draft(text="A draft about boxes."))
+    with FakeOpenAIServer(replies=[draft]) as server:
+        flock = pipeline(Flock(model="openai/gpt-4.1-mini", engine=DSPyEngine(api_base=server.base_url, api_key="k")))
+        flock.events.subscribe(lambda e: tokens.append(e) if isinstance(e, TokenStreamed) else None, tokens=True)
+        [output] = await flock.invoke("writer", Idea(title="boxes"), publish_outputs=False)
+        assert [r.stream for r in server.requests] == [True]
+    assert output.payload == {"text": "A draft about boxes."}
+    assert "".join(t.text for t in tokens) == draft
+    assert {(t.agent, t.work_key.split(":")[0]) for t in tokens} == {("writer", "invoke")}
+
+
 async def test_concurrent_offline_activations_stream_side_by_side() -> None:
     flock = pipeline(Flock(model="offline"))
     order: list[str] = []

@@ -108,11 +108,7 @@ class InMemoryBlackboardStore:
                 return False
         if commit.decide is not None and not self._pending(commit.decide):
             return False
-        ids: set[UUID] = set()
-        for artifact in commit.artifacts:
-            if artifact.id in self._by_id or artifact.id in ids:
-                raise StoreError(f"artifact {artifact.id} is already stored; artifacts are immutable")
-            ids.add(artifact.id)
+        self._check_new(commit.artifacts)
         for artifact in commit.artifacts:
             self._add(artifact)
         self._notify()
@@ -122,6 +118,12 @@ class InMemoryBlackboardStore:
             self._consumers.setdefault(artifact_id, set()).add(agent)
         if commit.complete is not None:
             self._work[commit.complete] = _completed(self._work[commit.complete], commit)
+        if commit.timers or commit.expired_joins or commit.hold or commit.decide is not None:
+            self._save_run_state(commit)
+        return True
+
+    def _save_run_state(self, commit: Commit) -> None:
+        """The timers, expired joins and approvals of a step (most steps have none)."""
         self._timers.update({t.agent: t for t in commit.timers})
         self._expired.extend(commit.expired_joins)
         self._approvals.update({request.id: request for request in commit.hold})
@@ -133,7 +135,15 @@ class InMemoryBlackboardStore:
                 decided_at=decision.at,
                 reason=decision.reason,
             )
-        return True
+
+    def _check_new(self, artifacts: Sequence[Artifact]) -> None:
+        """Refuse a step whose artifacts are already stored, or repeat one another."""
+        ids: set[UUID] = set()
+        for artifact in artifacts:
+            if artifact.id in self._by_id or artifact.id in ids:
+                raise StoreError(f"artifact {artifact.id} is already stored; artifacts are immutable")
+            if len(artifacts) > 1:  # one artifact (a publish) cannot repeat itself
+                ids.add(artifact.id)
 
     def _pending(self, decision: Decision) -> bool:
         request = self._approvals.get(decision.approval_id)

@@ -186,6 +186,46 @@ async def test_a_failing_inner_agent_is_named_in_the_outer_error() -> None:
     assert "the archive is offline" in error.message
 
 
+async def test_a_retried_outer_activation_runs_a_new_inner_workflow_after_a_failed_one() -> None:
+    failures = [RuntimeError("the archive is offline")]
+
+    def flaky(request: EvaluationRequest) -> list[BaseModel]:
+        if failures:
+            raise failures.pop()
+        return find_evidence(request)
+
+    inner = fact_checker(FunctionEngine(flaky))
+    outer = Flock()
+    outer.register_type(Claim)
+    outer.agent("fact_check").consumes(Claim).publishes(Verdict).runs(inner).retry(2, retry_on=lambda _: True)
+    result = await outer.arun(Claim(text="earth is round"))
+    assert (result.get(Verdict), result.errors) == ([Verdict(claim="earth is round", true=True)], [])
+    runs = {a.correlation_id for a in (await inner.store.query(ArtifactQuery())).items}
+    [failed] = [cid for cid in runs if (await inner.get_correlation_status(cid)).state == "cancelled"]
+    assert runs == {failed, f"{failed}~2"}, "the retry started the next inner workflow of the same outer work"
+    assert (await inner.get_correlation_status(f"{failed}~2")).state == "completed"
+
+
+async def test_a_repair_attempt_runs_a_new_inner_workflow() -> None:
+    answers = [2, 1]
+
+    def judge_n(request: EvaluationRequest) -> list[BaseModel]:
+        claim = request.payloads[0]
+        assert isinstance(claim, Claim)
+        return [Verdict(claim=claim.text, true=True)] * answers.pop(0)
+
+    inner = Flock()
+    for model in (Claim, Verdict):
+        inner.register_type(model)
+    inner.agent("judge").consumes(Claim).publishes(Verdict, fan_out=(1, 2)).with_engines(FunctionEngine(judge_n))
+    outer = Flock()
+    outer.register_type(Claim)
+    outer.agent("fact_check").consumes(Claim).publishes(Verdict).runs(inner).max_repairs(1)
+    result = await outer.arun(Claim(text="earth is round"))
+    assert (result.get(Verdict), result.errors) == ([Verdict(claim="earth is round", true=True)], [])
+    assert len({a.correlation_id for a in (await inner.store.query(ArtifactQuery())).items}) == 2
+
+
 async def test_inner_activations_nest_under_the_outer_activation_span() -> None:
     exporter = InMemorySpanExporter()
     provider = TracerProvider()

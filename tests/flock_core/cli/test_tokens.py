@@ -9,7 +9,18 @@ import pytest
 from pydantic import BaseModel
 from rich.console import Console
 
-from flock_core import ActivationFailed, ActivationStarted, EvaluationRequest, Flock, TokenStreamed
+from flock_core import (
+    ActivationFailed,
+    ActivationFinished,
+    ActivationStarted,
+    Artifact,
+    ArtifactPublished,
+    EvaluationRequest,
+    Flock,
+    FlockEvent,
+    PublicVisibility,
+    TokenStreamed,
+)
 from flock_core.cli._progress import ProgressView, RunCounts, render
 from flock_core.cli._tokens import Transcript, Transcripts
 from flock_core.testing import FunctionEngine
@@ -74,6 +85,59 @@ def test_without_tokens_nothing_streams(capsys: pytest.CaptureFixture[str]) -> N
         assert not flock.events.streaming
         flock.run(Topic(name="bees"))
     assert capsys.readouterr().out == ""
+
+
+async def invoke_with_a_subscriber(flock: Flock, *, tokens: bool) -> tuple[list[Artifact], list[FlockEvent]]:
+    seen: list[FlockEvent] = []
+    flock.events.subscribe(seen.append, tokens=tokens)
+    outputs = await flock.invoke("keats", Topic(name="moths"))
+    return outputs, seen
+
+
+@pytest.mark.anyio
+async def test_invoke_streams_to_token_subscribers_with_the_activations_events() -> None:
+    [poem], seen = await invoke_with_a_subscriber(poets(), tokens=True)
+    events = [e for e in seen if not isinstance(e, ArtifactPublished)]
+    started, *tokens, finished = events
+    assert isinstance(started, ActivationStarted)
+    assert isinstance(finished, ActivationFinished)
+    assert started.work_key == finished.work_key
+    assert started.work_key.startswith("invoke:")
+    assert finished.output_ids == (str(poem.id),)
+    assert all(isinstance(t, TokenStreamed) for t in tokens)
+    streamed = [t for t in tokens if isinstance(t, TokenStreamed)]
+    assert "".join(t.text for t in streamed) == "Ode to moths\nby keats"
+    assert {(t.agent, t.work_key) for t in streamed} == {("keats", started.work_key)}
+    assert all(t.read == PublicVisibility() for t in streamed)  # who may see what it read: its (public) input
+
+
+@pytest.mark.anyio
+async def test_invoke_does_not_stream_without_a_token_subscriber() -> None:
+    _, seen = await invoke_with_a_subscriber(poets(), tokens=False)
+    assert not [e for e in seen if isinstance(e, TokenStreamed)]
+    assert [e.kind for e in seen if not isinstance(e, ArtifactPublished)] == [
+        "activation_started",
+        "activation_finished",
+    ]
+
+
+@pytest.mark.anyio
+async def test_a_failed_invoke_tells_the_subscribers_and_raises() -> None:
+    def broken(request: EvaluationRequest) -> list[BaseModel]:
+        raise RuntimeError("the muse left")
+
+    flock = Flock(engine=FunctionEngine(broken))
+    flock.register_type(Topic, name="tokens_tests.Topic")
+    flock.register_type(Poem, name="tokens_tests.Poem")
+    flock.agent("keats").consumes(Topic).publishes(Poem)
+    seen: list[FlockEvent] = []
+    flock.events.subscribe(seen.append, tokens=True)
+    with pytest.raises(RuntimeError, match="the muse left"):
+        await flock.invoke("keats", Topic(name="moths"))
+    started, failed = seen
+    assert isinstance(started, ActivationStarted)
+    assert isinstance(failed, ActivationFailed)
+    assert (failed.agent, failed.work_key, failed.error_type) == ("keats", started.work_key, "RuntimeError")
 
 
 def test_a_repair_attempt_starts_afresh_and_a_failure_flushes_the_partial_line() -> None:

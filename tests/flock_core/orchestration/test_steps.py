@@ -9,6 +9,9 @@ other inputs of the work it completed are taken again.
 
 from __future__ import annotations
 
+import dataclasses
+from datetime import UTC, datetime
+from typing import Any
 from uuid import UUID
 
 import anyio
@@ -16,7 +19,8 @@ import pytest
 from pydantic import BaseModel
 
 from flock_core import ArtifactQuery, EvaluationRequest, Flock, InMemoryBlackboardStore
-from flock_core.blackboard._work import Commit, WorkRecord
+from flock_core.blackboard._work import Commit, ExpiredJoin, WorkRecord
+from flock_core.orchestration._routing import Routed
 from flock_core.orchestration._runtime import Runtime, WorkItem
 from flock_core.testing import FunctionEngine, VirtualClock
 
@@ -83,6 +87,19 @@ def test_a_work_item_queued_or_running_here_is_not_queued_twice() -> None:
     assert runtime.submit(WorkItem(record, ())) is False
     assert runtime.pending() == 1
     assert runtime.held_keys() == ["editor:1"]
+
+
+def test_routed_work_is_added_to_a_step_without_changing_anything_else_in_it() -> None:
+    values: dict[str, Any] = {field.name: (object(),) for field in dataclasses.fields(Commit)}
+    commit = Commit(**values)  # every field distinct: a field moved to another place shows
+    record = WorkRecord(key="editor:1", agent="editor", subscription=0, input_ids=(), correlation_id="w")
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    expired = ExpiredJoin("editor", 0, "k", (), (), "window elapsed", at)
+    added = Routed((WorkItem(record, ()),), (expired,)).into(commit)
+    assert added == dataclasses.replace(
+        commit, enqueue=(*values["enqueue"], record), expired_joins=(*values["expired_joins"], expired)
+    )
+    assert Routed().into(commit) == commit
 
 
 class SlowFirstStore(InMemoryBlackboardStore):
