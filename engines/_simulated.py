@@ -26,6 +26,12 @@ that names or hints at a label. Everything the model knows about the labels come
 correct demo helps on similar questions, a mislabelled one misleads on them, and an unrelated one (no
 shared content word) changes nothing.
 
+3. **Instruction proposals.** Asked by the learning proposer for an `instruction_proposal` (see
+   `engines._learning._propose`), it writes the agent's current instructions followed by, for every
+   closed-set output value its worked examples show, `value: words` with the words of those examples'
+   inputs that most set that value apart from the others (how many words depends on the tip). So its
+   proposals are as good as the examples they are grounded in: mislabelled examples give misleading ones.
+
 It is deterministic and pure (text in, text out), so the same function serves in-process as the
 `"simulated"` model of `DSPyEngine` and behind `FakeOpenAIServer` as a responder (`simulated_responder`),
 where the prompt travels DSPy's and LiteLLM's real HTTP path: both give the same answers.
@@ -37,6 +43,7 @@ import hashlib
 import json
 import math
 import re
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
@@ -205,6 +212,8 @@ _OUTPUT_NAME = re.compile(r"\d+\. `(\w+)`")
 _OBJECTIVE = "your objective is:"
 _RULE = re.compile(r"""if the \w+ mentions? ["“']([^"”']+)["”'],? (?:answer|choose|label it|say) ["'`]?(\w+)""", re.I)
 _SUFFIXES = ("ing", "ed", "es", "s", "ly")
+_PROPOSAL, _PROPOSAL_TASK = "instruction_proposal", "instruction_task"
+_WORDS_PER_TIP = (3, 8, 5, 4, 6)
 
 
 def content_words(text: str) -> frozenset[str]:
@@ -230,6 +239,10 @@ def simulated_reply(system: str, turns: Sequence[Turn]) -> str:
     """The simulated model's reply (in ChatAdapter's format) to a ChatAdapter prompt; see the module docstring."""
     question = turns[-1][1] if turns else ""
     prompt = _Prompt.parse(system, turns)
+    task = _sections(question).get(_PROPOSAL_TASK) if _PROPOSAL in prompt.outputs else None
+    if isinstance(task, dict):
+        proposal = json.dumps({"instructions": propose_instructions(cast(dict[str, Any], task))})
+        return f"[[ ## {_PROPOSAL} ## ]]\n{proposal}\n\n[[ ## completed ## ]]"
     seed = int.from_bytes(hashlib.sha256((system + question).encode()).digest()[:8], "big")
     sections: list[str] = []
     for name in prompt.outputs:
@@ -251,6 +264,54 @@ def simulated_responder(request: ChatRequest) -> str:
     messages = [(str(m.get("role", "")), str(m.get("content", ""))) for m in request.messages]
     system = next((text for role, text in messages if role == "system"), "")
     return simulated_reply(system, [(role, text) for role, text in messages if role != "system"])
+
+
+def propose_instructions(task: Mapping[str, Any]) -> str:
+    r"""The simulated proposer's instructions for an `InstructionTask` payload (see the module docstring).
+
+    >>> propose_instructions({
+    ...     "current_instructions": "Classify.",
+    ...     "output_types": ['T: {"properties": {"c": {"enum": ["late", "lost"]}}}'],
+    ...     "good_examples": ['{"inputs": [["M", {"text": "pizza delayed"}]], "outputs": [["T", {"c": "late"}]]}'],
+    ...     "tip": "",
+    ... })
+    'Classify.\nlate: delayed pizza'
+    """
+    closed = {
+        key: choices
+        for text in cast(list[str], task.get("output_types", []))
+        for key, choices in _choice_properties(_json(text.partition(": ")[2])).items()
+    }
+    counts: dict[tuple[str, str], Counter[str]] = {}
+    surface: dict[str, str] = {}
+    for example in cast(list[str], task.get("good_examples", [])):
+        shown = _json(example)
+        words = _surface_words(_strings(shown.get("inputs", [])), surface)
+        for _, payload in cast(list[tuple[str, Any]], shown.get("outputs", [])):
+            for key, value in cast(dict[str, Any], payload if isinstance(payload, dict) else {}).items():
+                if key in closed and value in closed[key]:
+                    counts.setdefault((key, str(value)), Counter[str]()).update(words)
+    tip = str(task.get("tip", ""))
+    most = _WORDS_PER_TIP[int(hashlib.sha256(tip.encode()).hexdigest(), 16) % len(_WORDS_PER_TIP)]
+    lines: list[str] = []
+    for key, choices in closed.items():
+        for value in choices:
+            own = counts.get((key, value), Counter[str]())
+            rest = [counts.get((key, other), Counter[str]()) for other in choices if other != value]
+            ranked = sorted(own, key=lambda w: (-(own[w] - max((r[w] for r in rest), default=0)), w))
+            chosen = [surface[w] for w in ranked[:most] if own[w] > max((r[w] for r in rest), default=0)]
+            lines.extend([f"{value}: {' '.join(chosen)}"] if chosen else [])
+    return "\n".join([str(task.get("current_instructions", "")), *lines]).strip()
+
+
+def _surface_words(text: str, surface: dict[str, str]) -> set[str]:
+    """The content words (stems) of `text`, noting the first spelling seen of each in `surface`."""
+    stems: set[str] = set()
+    for word in re.findall(r"[a-z0-9]+", text.lower()):
+        for stem in content_words(word):
+            surface.setdefault(stem, word)
+            stems.add(stem)
+    return stems
 
 
 @dataclass(frozen=True, slots=True)

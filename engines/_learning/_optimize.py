@@ -4,12 +4,15 @@ An optimization is a sequence of trials, each checkpointed when it completes:
 
 1. `bootstrap`: run the workflow once per training example (with the starting learned state) and keep,
    per `(agent, output group)`, the demos of the runs the metric passes (see `engines._learning._traces`).
-2. `propose` (`"mipro"`): ask the proposer engine for instructions, per output group seen; or
+2. `propose` (`"mipro"`): ask the proposer engine for instructions, per output group in scope; or
    `teleprompter` (a DSPy teleprompter): compile each output group on its own (`_teleprompter`).
 3. `baseline` / `candidate`: apply one candidate learned state and score it on the evaluation set
    (`valset`, else the training set). The candidates are a pure function of the checkpointed pool,
    proposals and seed (`engines._learning._search`), so a resumed optimization tries exactly what an
    uninterrupted one would, and ends with the same result.
+4. `"mipro"` then searches (`engines._learning._mipro`): `minibatch` trials score the choices TPE makes
+   on part of the evaluation set, `candidate` trials the best of them on all of it. Each choice is a pure
+   function of the seed and the scores before it, so a resume replays the same search.
 """
 
 from __future__ import annotations
@@ -26,24 +29,32 @@ import anyio.to_thread
 from opentelemetry import trace
 from opentelemetry.trace import Span, Tracer
 
-from flock_core import Demo, Flock, LearnedState, OptimizationProgress, Usage
-from flock_core.exceptions import ConfigurationError, UnknownAgentError
+from flock_core import Flock, LearnedState, OptimizationProgress, Usage
+from flock_core.exceptions import ConfigurationError
 
 from .._dspy_engine import DSPyEngine
 from .._meter import metering
 from ._budget import Spending, first_run_estimate
 from ._checkpoint import Checkpoint
-from ._codec import encode_state
 from ._evaluate import judge, mean
 from ._evolve import Evolution, Hooks
 from ._examples import ExampleLike, Metric, WorkflowExample, as_examples, examples_fingerprint
-from ._options import OptimizeOptions
+from ._mipro import Tuner, mipro_demo_sets
+from ._options import OptimizeOptions, check_requirements
 from ._persist import group_fingerprint
-from ._propose import propose_all
-from ._results import OptimizationResult, OptimizationState, OptimizationStatus, OptimizerName, TrialKind, TrialRecord
+from ._propose import propose_all, summarize
+from ._results import (
+    OptimizationResult,
+    OptimizationState,
+    OptimizationStatus,
+    OptimizerName,
+    TrialKind,
+    TrialRecord,
+    baseline_score,
+)
 from ._runner import Batch, StopReason, run_examples
-from ._search import Candidate, bootstrapped, learns, random_candidates
-from ._traces import GroupKey, run_demos
+from ._search import Candidate, apply_states, bootstrapped, in_scope, learns, random_candidates, with_metadata
+from ._traces import Collected, GroupKey, run_demos
 
 __all__ = ["SPENDING_JOURNAL", "OptimizationRun"]
 
@@ -81,9 +92,10 @@ class OptimizationRun(Generic[L]):
         self._val = as_examples(valset, "valset") if valset is not None else None
         self._metric = metric
         self._optimizer = options.optimizer
-        self._scope = _scope(flock, options.agents)
+        self._scope = in_scope(flock, options.agents)
         self._keys = frozenset((name, i) for name in self._scope for i in range(len(flock.agents[name].output_groups)))
         self._options = options
+        check_requirements(metric, self._optimizer, len(self._train))
         self._state: OptimizationState = "pending"
         self._cancelled = False
         self._unpaused: anyio.Event | None = None
@@ -159,7 +171,7 @@ class OptimizationRun(Generic[L]):
         try:
             self._stop = await self._search(checkpoint)
         except BaseException as exc:
-            _apply(self._flock, self._keys, checkpoint.initial)
+            apply_states(self._flock, self._keys, checkpoint.initial)
             ended: ProgressState = "cancelled" if isinstance(exc, anyio.get_cancelled_exc_class()) else "failed"
             self._state = ended
             self._emit(ended)
@@ -243,14 +255,37 @@ class OptimizationRun(Generic[L]):
             stop = await self._evaluate(checkpoint, kind, candidate)
             if stop != "completed":
                 return stop
-        return "completed"
+        return await self._tune(checkpoint) if self._optimizer == "mipro" else "completed"
+
+    async def _tune(self, checkpoint: Checkpoint) -> StopReason:
+        """The MIPROv2-style search: each next trial is what the tuner chooses after the scores so far."""
+        tuner, first = self._tuner(checkpoint), self._steps + len(self._plan(checkpoint))
+        while True:
+            scores = [trial.score for trial in checkpoint.trials[first:]]
+            steps = tuner.replay(scores)
+            if len(steps) == len(scores):
+                return "completed"
+            step = steps[-1]
+            candidate = tuner.space.candidate(tuner.label(step, len(steps)), step.choice)
+            examples = [self._evaluation_set[i] for i in step.examples]
+            kind: TrialKind = "minibatch" if step.kind == "minibatch" else "candidate"
+            stop = await self._evaluate(checkpoint, kind, candidate, examples)
+            if stop != "completed":
+                return stop
+
+    def _tuner(self, checkpoint: Checkpoint) -> Tuner:
+        return Tuner.of(self._options, checkpoint, keys=self._keys, evaluation_size=len(self._evaluation_set))
+
+    @property
+    def _evaluation_set(self) -> list[WorkflowExample[L]]:
+        return self._val if self._val is not None else self._train
 
     async def _bootstrap(self, checkpoint: Checkpoint) -> StopReason:
         """Collect demos from the passing training runs, in rounds: each round reruns the examples that have
         not passed yet, with the demos found so far applied (as DSPy's BootstrapFewShot does with `max_rounds`)."""
-        _apply(self._flock, self._keys, checkpoint.initial)
+        apply_states(self._flock, self._keys, checkpoint.initial)
         with self._trial("bootstrap", "training set") as span:
-            collected, passed, first = _Collected(), set[int](), list[float]()
+            collected, passed, first = Collected(), set[int](), list[float]()
             stop: StopReason = "completed"
             for number in range(self._options.bootstrap_rounds):
                 todo = [i for i in range(len(self._train)) if i not in passed]
@@ -258,7 +293,7 @@ class OptimizationRun(Generic[L]):
                     break
                 if number:
                     taught = bootstrapped(collected.pool, checkpoint.initial, self._options.max_demos)
-                    _apply(self._flock, self._keys, {**checkpoint.initial, **taught.states})
+                    apply_states(self._flock, self._keys, {**checkpoint.initial, **taught.states})
                 batch = await self._runs([self._train[i] for i in todo])
                 collected.runs, collected.usage = collected.runs + len(batch.runs), collected.usage + batch.usage
                 for index, run in zip(todo, batch.runs, strict=False):
@@ -275,7 +310,7 @@ class OptimizationRun(Generic[L]):
                     collected.add(
                         {key: [demo] for key, demo in example.labelled_demos(self._flock.agents, self._scope).items()}
                     )
-            _apply(self._flock, self._keys, checkpoint.initial)
+            apply_states(self._flock, self._keys, checkpoint.initial)
             if stop == "cancelled":
                 return self._save(checkpoint, "cancelled")
             checkpoint.pool = {key: demos for key, demos in collected.pool.items() if key in self._keys}
@@ -289,7 +324,8 @@ class OptimizationRun(Generic[L]):
                 proposals = await propose_all(
                     self._options.proposer or DSPyEngine(),
                     self._flock.agents,
-                    checkpoint.pool or {},
+                    {key: mipro_demo_sets(checkpoint.pool or {}, key, self._options) for key in self._keys},
+                    summary=summarize(self._train),
                     count=self._options.num_instructions,
                     model=self._flock.model,
                     spending=self._spending,
@@ -326,7 +362,7 @@ class OptimizationRun(Generic[L]):
         try:
             return await self._evolution.search()
         finally:
-            _apply(self._flock, self._keys, checkpoint.initial)
+            apply_states(self._flock, self._keys, checkpoint.initial)
 
     async def _compile(self, checkpoint: Checkpoint) -> StopReason:
         from ._teleprompter import compile_groups  # DSPy's teleprompters load only for optimizers that use one
@@ -342,9 +378,15 @@ class OptimizationRun(Generic[L]):
             self._complete(checkpoint, span, record)
         return "completed"
 
-    async def _evaluate(self, checkpoint: Checkpoint, kind: TrialKind, candidate: Candidate) -> StopReason:
-        _apply(self._flock, self._keys, {**checkpoint.initial, **candidate.states})
-        examples = self._val if self._val is not None else self._train
+    async def _evaluate(
+        self,
+        checkpoint: Checkpoint,
+        kind: TrialKind,
+        candidate: Candidate,
+        examples: list[WorkflowExample[L]] | None = None,
+    ) -> StopReason:
+        apply_states(self._flock, self._keys, {**checkpoint.initial, **candidate.states})
+        examples = examples if examples is not None else self._evaluation_set
         with self._trial(kind, candidate.label) as span:
             batch = await self._runs(examples)
             if batch.stop != "completed":
@@ -398,9 +440,11 @@ class OptimizationRun(Generic[L]):
         plan: list[tuple[TrialKind, Candidate]] = []
         if self._val is not None:
             plan.append(("baseline", Candidate("baseline", {})))
+        if self._optimizer == "mipro":
+            return plan
         if self._optimizer != "bootstrap" or self._val is not None:
             plan.append(("candidate", self._primary(checkpoint)))
-        if self._optimizer in _SEARCHES:
+        if self._optimizer == "bootstrap_random_search":
             extra = random_candidates(
                 checkpoint.pool or {},
                 checkpoint.initial,
@@ -413,12 +457,18 @@ class OptimizationRun(Generic[L]):
         return plan
 
     def _trials_total(self) -> int:
+        """The planned trials (for `"mipro"`, the most: a full evaluation is skipped when none is due)."""
+        options = self._options
         if self._optimizer == "gepa":
-            return 1 + 2 * self._options.num_candidates  # at most: a rejected child is not scored on the valset
+            return 1 + 2 * options.num_candidates  # at most: a rejected child is not scored on the valset
+        if self._optimizer == "mipro":
+            searched = options.num_candidates
+            full = -(-searched // options.full_eval_every) if options.minibatch_size < len(self._evaluation_set) else 0
+            return self._steps + (self._val is not None) + searched + full
         if self._checkpoint.pool is not None:
             return self._steps + len(self._plan(self._checkpoint))
         evaluations = (self._val is not None) * 2 + (self._val is None and self._optimizer != "bootstrap")
-        return self._steps + evaluations + (self._options.num_candidates if self._optimizer in _SEARCHES else 0)
+        return self._steps + evaluations + (options.num_candidates if self._optimizer in _SEARCHES else 0)
 
     def _choose(self, checkpoint: Checkpoint, baseline: float | None) -> tuple[Candidate | None, Best]:
         """The candidate to apply, with its trial and score: the primary one (`"bootstrap"`), or the best that beat
@@ -432,7 +482,7 @@ class OptimizationRun(Generic[L]):
             (number, candidate, trials[number].score)
             for number, (_, candidate) in enumerate(self._plan(checkpoint), start=self._steps)
             if number < len(trials)
-        ]
+        ] + self._tuned(checkpoint)
         if isinstance(self._optimizer, str) and self._optimizer not in _SEARCHES:
             primary = self._primary(checkpoint)
             return primary, next(((i, s) for i, c, s in scored if c.label == primary.label), (None, None))
@@ -443,13 +493,20 @@ class OptimizationRun(Generic[L]):
                 chosen, best = candidate, (number, score)
         return chosen, best
 
+    def _tuned(self, checkpoint: Checkpoint) -> list[tuple[int, Candidate, float | None]]:
+        """The search's trials on the whole evaluation set (`"mipro"`): trial number, candidate, score."""
+        if self._optimizer != "mipro":
+            return []
+        first = self._steps + len(self._plan(checkpoint))
+        return [(first + n, c, score) for n, c, score in self._tuner(checkpoint).in_full(checkpoint.trials[first:])]
+
     def _result(self, checkpoint: Checkpoint, stop: StopReason, resumed: int) -> OptimizationResult:
         trials = tuple(checkpoint.trials)
-        baseline = _baseline(trials, training_runs=None if self._val is not None else len(self._train))
+        baseline = baseline_score(trials, training_runs=None if self._val is not None else len(self._train))
         chosen, best = self._choose(checkpoint, baseline)
         learned = self._final_states(checkpoint, chosen, best)
         applied = stop != "cancelled"
-        _apply(self._flock, self._keys, learned if applied else checkpoint.initial)
+        apply_states(self._flock, self._keys, learned if applied else checkpoint.initial)
         return OptimizationResult(
             learned=learned,
             applied=applied,
@@ -470,7 +527,7 @@ class OptimizationRun(Generic[L]):
         metadata = {"optimizer": self._name, "trial": best[0], "score": best[1]}
         states = {**checkpoint.initial, **changed}
         return {
-            key: _with_metadata(state, metadata) if key in changed else state
+            key: with_metadata(state, metadata) if key in changed else state
             for key, state in sorted(states.items())
             if key in self._keys and learns(state)
         }
@@ -517,7 +574,7 @@ class OptimizationRun(Generic[L]):
                 options.seed,
                 options.metric_threshold,
                 options.bootstrap_rounds,
-                *([options.minibatch_size] if self._optimizer == "gepa" else []),
+                *options.search_settings(),
             ],
             examples_fingerprint(self._train),
             examples_fingerprint(self._val) if self._val is not None else None,
@@ -538,58 +595,6 @@ class OptimizationRun(Generic[L]):
         return stop
 
 
-def _baseline(trials: tuple[TrialRecord, ...], *, training_runs: int | None) -> float | None:
-    """The starting state's score: its trial on the valset, else the bootstrap trial's first round, if complete."""
-    baseline = next((t.score for t in trials if t.kind == "baseline"), None)
-    if baseline is None and trials and training_runs is not None and trials[0].runs >= training_runs:
-        return trials[0].score
-    return baseline
-
-
-class _Collected:
-    """The demos of the passing bootstrap runs, each demo once, in training order."""
-
-    def __init__(self) -> None:
-        self.pool: dict[GroupKey, list[Demo]] = {}
-        self.runs = 0
-        self.usage = Usage()
-        self._seen: set[str] = set()
-
-    def add(self, demos: Mapping[GroupKey, list[Demo]]) -> None:
-        for key, found in demos.items():
-            kept = self.pool.setdefault(key, [])
-            for demo in found:
-                if (identity := _identity(demo)) not in self._seen:
-                    self._seen.add(identity)
-                    kept.append(demo)
-
-
-def _apply(flock: Flock, keys: frozenset[GroupKey], states: Mapping[GroupKey, LearnedState]) -> None:
-    """Set the learned state of every group in `keys` to its entry in `states` (no entry: nothing learned)."""
-    for key in keys:
-        state = states.get(key)
-        if state is not None and learns(state):
-            flock.learned[key] = state
-        else:
-            flock.learned.pop(key, None)
-
-
 def _tracer() -> Tracer:
     """The tracer of the trial spans: OpenTelemetry's global provider (configured by the user, or a no-op)."""
     return trace.get_tracer("engines")
-
-
-def _scope(flock: Flock, agents: Iterable[str] | None) -> tuple[str, ...]:
-    names = tuple(sorted(flock.agents if agents is None else set(agents)))
-    for name in names:
-        if name not in flock.agents:
-            raise UnknownAgentError(name, list(flock.agents))
-    return names
-
-
-def _with_metadata(state: LearnedState, metadata: Mapping[str, Any]) -> LearnedState:
-    return LearnedState(state.demos, state.instructions, {**state.metadata, **metadata})
-
-
-def _identity(demo: Demo) -> str:
-    return json.dumps(encode_state(LearnedState(demos=(demo,)))["demos"], sort_keys=True)

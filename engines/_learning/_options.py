@@ -17,7 +17,7 @@ from ._results import OptimizerName
 if TYPE_CHECKING:
     from dspy.teleprompt import Teleprompter
 
-__all__ = ["OPTIMIZERS", "OptimizeOptions"]
+__all__ = ["OPTIMIZERS", "OptimizeOptions", "check_requirements"]
 
 OPTIMIZERS: tuple[OptimizerName, ...] = ("bootstrap", "bootstrap_random_search", "mipro", "gepa")
 
@@ -30,22 +30,27 @@ class OptimizeOptions:
         optimizer: `"bootstrap"` (demos from passing runs: the first `max_demos` per output group),
             `"bootstrap_random_search"` (also scores `num_candidates` random demo subsets and keeps the
             best), `"mipro"` (also proposes `num_instructions` instructions per output group with the
-            `proposer` engine and searches instruction and demo combinations), `"gepa"` (evolves each
-            agent's instructions by reflecting on failing runs with `reflection_lm`: `num_candidates`
-            iterations on minibatches of `minibatch_size` training examples, a Pareto pool of candidates
-            scored on the evaluation set), or a DSPy teleprompter instance (compiled per output group; see
-            docs/learning.md).
+            `proposer` engine, then a TPE search over each group's instructions and demo set, scored on
+            minibatches, the best fully scored), `"gepa"` (evolves each agent's instructions by reflecting
+            on failing runs with `reflection_lm`: `num_candidates` iterations on minibatches of
+            `minibatch_size` training examples, a Pareto pool of candidates scored on the evaluation set), or
+            a DSPy teleprompter instance (compiled per output group; see docs/learning.md).
         agents: the agents to optimize (default: all); the others keep their learned state.
         max_demos: the most demos per output group.
         bootstrap_rounds: how many times the bootstrap trial runs the training examples that have not passed
             yet, each round with the demos found so far in the prompts (as DSPy's `BootstrapFewShot(max_rounds=)`).
-        num_candidates: random candidates the search optimizers score (`"gepa"`: its iterations).
+        num_candidates: candidates the search optimizers score (`"mipro"`: its search trials, each on a
+            minibatch; `"gepa"`: its iterations).
         num_instructions: instruction proposals per output group (`"mipro"`).
+        num_demo_sets: demo sets per output group (`"mipro"`): none, the first `max_demos`, random subsets.
+        minibatch_size: the examples of one minibatch: of the evaluation set per search trial (`"mipro"`; a
+            smaller evaluation set is scored whole by every trial), of the training set per iteration (`"gepa"`).
+        full_eval_every: after how many search trials the best one so far is scored on the whole
+            evaluation set (`"mipro"`; also after the last).
         proposer: the engine that proposes instructions, or whose model a teleprompter uses
             (default: `DSPyEngine()`, on the Flock's model).
         reflection_lm: the reflection model of `"gepa"`: a model name for `DSPyEngine` (`"openai/gpt-4.1"`,
             `"simulated"`) or an engine (default: `proposer`, else `DSPyEngine()` on the Flock's model).
-        minibatch_size: the training examples of one `"gepa"` iteration.
         metric_threshold: the score a run needs to pass (without one: above zero, or `True`).
         budget: limits on the model usage of the whole optimization, across resumes.
         concurrency: workflow runs in flight at once.
@@ -66,6 +71,8 @@ class OptimizeOptions:
     bootstrap_rounds: int = 1
     num_candidates: int = 8
     num_instructions: int = 3
+    num_demo_sets: int = 4
+    full_eval_every: int = 5
     proposer: Engine | None = None
     reflection_lm: str | Engine | None = None
     minibatch_size: int = 8
@@ -92,8 +99,16 @@ class OptimizeOptions:
             raise ConfigurationError("bootstrap_rounds and minibatch_size must be at least 1")
         if min(self.max_demos, self.num_candidates, self.num_instructions) < 0 or self.concurrency < 1:
             raise ConfigurationError("max_demos, num_candidates and num_instructions must be >= 0, concurrency >= 1")
+        if min(self.num_demo_sets, self.full_eval_every) < 1:
+            raise ConfigurationError("num_demo_sets and full_eval_every must be at least 1")
         if self.agents is not None and not isinstance(self.agents, tuple):
             object.__setattr__(self, "agents", tuple(self.agents))  # a generator given would be spent by reading
+
+    def search_settings(self) -> list[int]:
+        """The settings only this optimizer reads (a checkpoint belongs to one set of them)."""
+        if self.optimizer == "mipro":
+            return [self.num_demo_sets, self.minibatch_size, self.full_eval_every]
+        return [self.minibatch_size] if self.optimizer == "gepa" else []
 
     @property
     def checkpoint_dir(self) -> Path | None:
@@ -111,4 +126,24 @@ def _check_teleprompter(optimizer: object) -> None:
         raise ConfigurationError(
             "dspy.teleprompt.MIPROv2 searches with optuna, which is not installed: `pip install optuna`, "
             'or use optimizer="mipro" (the workflow-level search, no extra package)'
+        )
+
+
+def check_requirements(metric: object, optimizer: object, train_size: int) -> None:
+    """Fail before any run when an optimization lacks what it needs: a metric, enough training examples.
+
+    >>> check_requirements(None, "bootstrap", 4)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    flock_core.exceptions.ConfigurationError: metric must be a function metric(example, run) -> ...
+    """
+    if not callable(metric):
+        raise ConfigurationError(
+            f"metric must be a function metric(example, run) -> float | bool, got {type(metric).__name__}",
+            setting="metric",
+        )
+    if optimizer == "mipro" and train_size < 2:
+        raise ConfigurationError(
+            'optimizer="mipro" needs at least 2 training examples to bootstrap demos and ground its instruction '
+            f"proposals; the trainset has {train_size}",
+            setting="trainset",
         )

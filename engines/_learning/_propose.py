@@ -1,8 +1,9 @@
 """Instruction proposals: ask a model (through any engine) for better instructions of one output group.
 
-A simple, grounded proposal loop in the spirit of DSPy's MIPROv2 proposer: the proposer sees the
-agent's current instructions, its input and output types, a few worked examples that led to good
-runs, and a tip that varies per proposal (for diversity). Every proposal is one engine call, counted
+A grounded proposal loop in the spirit of DSPy's MIPROv2 proposer: the proposer sees a summary of the
+training set, the agent's current instructions (its declared description), its input and output types,
+a few worked examples (the `n`-th proposal those of the group's `n`-th demo set) and a tip that varies
+per proposal (for diversity). Every proposal is one engine call, counted
 in the optimization's usage and budget like any run.
 """
 
@@ -10,8 +11,10 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import anyio
 from pydantic import BaseModel, Field
@@ -30,10 +33,20 @@ from flock_core import (
 from flock_core.exceptions import ContractViolation, EngineError
 
 from ._budget import Spending
+from ._examples import WorkflowExample
 from ._runner import StopReason
 from ._traces import GroupKey
 
-__all__ = ["TIPS", "InstructionProposal", "InstructionTask", "Proposal", "Proposals", "propose", "propose_all"]
+__all__ = [
+    "TIPS",
+    "InstructionProposal",
+    "InstructionTask",
+    "Proposal",
+    "Proposals",
+    "propose",
+    "propose_all",
+    "summarize",
+]
 
 _log = logging.getLogger("engines.learning")
 
@@ -45,12 +58,15 @@ TIPS: tuple[str, ...] = (
     "Use the worked examples to describe the expected output format.",
 )
 """Tips given to the proposer in turn, so that proposals for one group differ."""
+_SHOWN = 8
+"""The most worked examples one proposal sees."""
 
 
 class InstructionTask(BaseModel):
     """One agent of a multi-agent workflow whose instructions should be improved."""
 
     agent: str = Field(description="The agent's name.")
+    dataset_summary: str = Field(default="", description="What the workflow's training examples look like.")
     current_instructions: str = Field(description="The instructions the agent follows now.")
     input_types: list[str] = Field(description="The types the agent receives, with their JSON schemas.")
     output_types: list[str] = Field(description="The types the agent must produce, with their JSON schemas.")
@@ -83,16 +99,24 @@ class Proposal:
 
 
 async def propose(
-    engine: Engine, spec: AgentSpec, group_index: int, *, demos: Sequence[Demo], tip: str, model: str | None
+    engine: Engine,
+    spec: AgentSpec,
+    group_index: int,
+    *,
+    demos: Sequence[Demo],
+    tip: str,
+    model: str | None,
+    summary: str = "",
 ) -> Proposal:
     """One instruction proposal for output group `group_index` of `spec`. A failed call proposes nothing."""
     group = spec.output_groups[group_index]
     task = InstructionTask(
         agent=spec.name,
+        dataset_summary=summary,
         current_instructions=spec.description or f"(none: the agent is named {spec.name!r})",
         input_types=[_describe(n, m) for s in spec.subscriptions for n, m in zip(s.types, s.models, strict=True)],
         output_types=[_describe(n, m) for n, m in zip(group.types, group.models, strict=True)],
-        good_examples=[_example(demo) for demo in demos[:3]],
+        good_examples=[_example(demo) for demo in demos[:_SHOWN]],
         tip=tip,
     )
     artifact = Artifact(type=_TASK, payload=task.model_dump(mode="json"), correlation_id=f"propose-{spec.name}")
@@ -119,17 +143,19 @@ class Proposals:
 async def propose_all(
     engine: Engine,
     specs: Mapping[str, AgentSpec],
-    pool: Mapping[GroupKey, Sequence[Demo]],
+    pool: Mapping[GroupKey, Sequence[Sequence[Demo]]],
     *,
     count: int,
     model: str | None,
     spending: Spending,
     concurrency: int,
     cancelled: Callable[[], bool],
+    summary: str = "",
 ) -> Proposals:
-    """`count` proposals for each group of `pool` (tip `n` for the `n`-th), `concurrency` calls at a time.
+    """`count` proposals for each group of `pool`, `concurrency` calls at a time.
 
-    Budget and cancellation are checked before each window of calls, as for workflow runs.
+    `pool` holds each group's demo sets; the `n`-th proposal sees the `n`-th set that has demos (in turn)
+    and tip `n`. Budget and cancellation are checked before each window of calls, as for workflow runs.
     """
     jobs = [(key, n) for key in sorted(pool) for n in range(count)]
     found: dict[GroupKey, list[str]] = {key: [] for key in sorted(pool)}
@@ -141,7 +167,7 @@ async def propose_all(
         if size == 0:
             return Proposals(found, done, usage, "budget")
         window = jobs[done : done + size]
-        replies = await _window(engine, specs, pool, window, model)
+        replies = await _window(engine, specs, pool, window, model=model, summary=summary)
         for (key, _), reply in zip(window, replies, strict=True):
             spending.record("proposal", reply.usage)
             usage = usage + reply.usage
@@ -154,20 +180,43 @@ async def propose_all(
 async def _window(
     engine: Engine,
     specs: Mapping[str, AgentSpec],
-    pool: Mapping[GroupKey, Sequence[Demo]],
+    pool: Mapping[GroupKey, Sequence[Sequence[Demo]]],
     jobs: Sequence[tuple[GroupKey, int]],
+    *,
     model: str | None,
+    summary: str,
 ) -> list[Proposal]:
     replies = [Proposal(None, Usage())] * len(jobs)
 
     async def one(index: int, key: GroupKey, n: int) -> None:
         tip = TIPS[n % len(TIPS)]
-        replies[index] = await propose(engine, specs[key[0]], key[1], demos=pool[key], tip=tip, model=model)
+        sets = [demos for demos in pool[key] if demos] or [()]
+        spec, demos = specs[key[0]], sets[n % len(sets)]
+        replies[index] = await propose(engine, spec, key[1], demos=demos, tip=tip, model=model, summary=summary)
 
     async with anyio.create_task_group() as group:
         for index, (key, n) in enumerate(jobs):
             group.start_soon(one, index, key, n)
     return replies
+
+
+def summarize(examples: Sequence[WorkflowExample[Any]]) -> str:
+    """A short description of a training set, for the proposer: its size, input types and labels.
+
+    >>> from pydantic import BaseModel
+    >>> class Ticket(BaseModel):
+    ...     text: str
+    >>> summarize([WorkflowExample(Ticket(text="late"), "eta"), WorkflowExample(Ticket(text="lost"), "eta")])
+    '2 examples; inputs: Ticket; expected: eta (2); e.g. {"text": "late"} | {"text": "lost"}'
+    """
+    inputs = Counter(type_name_of(type(item)) for example in examples for item in example.inputs)
+    plain = [e.expected for e in examples if isinstance(e.expected, str | int | float | bool)]
+    labels = Counter(str(label) for label in plain).most_common(12)
+    parts = [f"{len(examples)} examples", "inputs: " + ", ".join(sorted(inputs))]
+    if labels and len(plain) == len(examples):
+        parts.append("expected: " + ", ".join(f"{label} ({n})" for label, n in labels))
+    first = [json.dumps(item.model_dump(mode="json")) for example in examples[:3] for item in example.inputs[:1]]
+    return "; ".join([*parts, "e.g. " + " | ".join(first)])
 
 
 def _describe(name: str, model: type[BaseModel]) -> str:

@@ -18,6 +18,7 @@ __all__ = [
     "OptimizerName",
     "TrialKind",
     "TrialRecord",
+    "baseline_score",
 ]
 
 OptimizerName = Literal["bootstrap", "bootstrap_random_search", "mipro", "gepa"]
@@ -26,10 +27,10 @@ OptimizerName = Literal["bootstrap", "bootstrap_random_search", "mipro", "gepa"]
 OptimizationState = Literal["pending", "running", "paused", "cancelled", "finished", "failed"]
 """Where an `OptimizationRun` stands."""
 
-TrialKind = Literal["bootstrap", "propose", "baseline", "candidate", "teleprompter", "reflect"]
-"""What a trial did: collect demos, propose instructions, score the starting state, score a candidate,
-run a DSPy teleprompter on one output group, or (`"gepa"`) reflect on a minibatch of runs and try the
-new instructions on it."""
+TrialKind = Literal["bootstrap", "propose", "baseline", "minibatch", "candidate", "teleprompter", "reflect"]
+"""What a trial did: collect demos, propose instructions, score the starting state, score a candidate on part
+of the evaluation set (a search trial of `"mipro"`) or on all of it, run a DSPy teleprompter on one output
+group, or (`"gepa"`) reflect on a minibatch of runs and try the new instructions on it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,3 +114,11 @@ class OptimizationResult:
     stop_reason: StopReason
     resumed_trials: int
     cost: float = 0.0
+
+
+def baseline_score(trials: tuple[TrialRecord, ...], *, training_runs: int | None) -> float | None:
+    """The starting state's score: its trial on the valset, else the bootstrap trial's first round, if complete."""
+    baseline = next((t.score for t in trials if t.kind == "baseline"), None)
+    if baseline is None and trials and training_runs is not None and trials[0].runs >= training_runs:
+        return trials[0].score
+    return baseline

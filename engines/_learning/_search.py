@@ -1,4 +1,5 @@
-"""Candidate learned states: which demos (and instructions) each output group gets in one trial. Pure.
+"""Candidate learned states: which demos (and instructions) each output group gets in one trial, and applying
+them to a Flock (the only impure part).
 
 A candidate maps `(agent, group index)` to the state to try (an empty state: nothing learned). Groups
 not in a candidate keep the state they had when the optimization started. The same pool, proposals
@@ -10,15 +11,25 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from flock_core import Demo, LearnedState
+from flock_core import Demo, Flock, LearnedState
+from flock_core.exceptions import UnknownAgentError
 
 from ._codec import encode_state
 from ._traces import GroupKey
 
-__all__ = ["Candidate", "bootstrapped", "learns", "random_candidates"]
+__all__ = [
+    "Candidate",
+    "apply_states",
+    "bootstrapped",
+    "in_scope",
+    "learns",
+    "random_candidates",
+    "with_metadata",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,3 +114,27 @@ def _identity(candidate: Candidate, initial: Mapping[GroupKey, LearnedState]) ->
 def learns(state: LearnedState) -> bool:
     """Whether `state` changes anything (demos or instructions)."""
     return bool(state.demos) or state.instructions is not None
+
+
+def apply_states(flock: Flock, keys: frozenset[GroupKey], states: Mapping[GroupKey, LearnedState]) -> None:
+    """Set the learned state of every group in `keys` to its entry in `states` (no entry: nothing learned)."""
+    for key in keys:
+        state = states.get(key)
+        if state is not None and learns(state):
+            flock.learned[key] = state
+        else:
+            flock.learned.pop(key, None)
+
+
+def in_scope(flock: Flock, agents: Iterable[str] | None) -> tuple[str, ...]:
+    """The names of `agents` (default: all of the Flock's), sorted; an unknown one raises `UnknownAgentError`."""
+    names = tuple(sorted(flock.agents if agents is None else set(agents)))
+    for name in names:
+        if name not in flock.agents:
+            raise UnknownAgentError(name, list(flock.agents))
+    return names
+
+
+def with_metadata(state: LearnedState, metadata: Mapping[str, Any]) -> LearnedState:
+    """`state` with `metadata` added to its own."""
+    return LearnedState(state.demos, state.instructions, {**state.metadata, **metadata})

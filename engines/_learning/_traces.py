@@ -8,15 +8,17 @@ publish the same type, the first group takes as many as its fan-out allows.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from uuid import UUID
 
-from flock_core import AgentSpec, Artifact, Demo, WorkflowError, type_name_of
+from flock_core import AgentSpec, Artifact, Demo, LearnedState, Usage, WorkflowError, type_name_of
 
+from ._codec import encode_state
 from ._workflow_run import WorkflowRun
 
-__all__ = ["GroupKey", "run_demos"]
+__all__ = ["Collected", "GroupKey", "run_demos"]
 
 GroupKey = tuple[str, int]
 """`(agent name, output group index)`: the unit that learns (the key of `Flock.learned`)."""
@@ -61,3 +63,25 @@ def _split_groups(spec: AgentSpec, outputs: Sequence[Artifact]) -> dict[int, lis
         taken[index, artifact.type] += 1
         split.setdefault(index, []).append(artifact)
     return split
+
+
+class Collected:
+    """The demos of the passing bootstrap runs, each demo once, in training order."""
+
+    def __init__(self) -> None:
+        self.pool: dict[GroupKey, list[Demo]] = {}
+        self.runs = 0
+        self.usage = Usage()
+        self._seen: set[str] = set()
+
+    def add(self, demos: Mapping[GroupKey, list[Demo]]) -> None:
+        for key, found in demos.items():
+            kept = self.pool.setdefault(key, [])
+            for demo in found:
+                if (identity := demo_identity(demo)) not in self._seen:
+                    self._seen.add(identity)
+                    kept.append(demo)
+
+
+def demo_identity(demo: Demo) -> str:
+    return json.dumps(encode_state(LearnedState(demos=(demo,)))["demos"], sort_keys=True)

@@ -12,7 +12,8 @@ offline stand-in, not an LLM, whose answers follow what its prompt says (the cat
 demos, rules in the instructions) and nothing else. `--server` runs the same thing, unchanged, behind a
 local fake OpenAI-compatible server, so every prompt travels DSPy's and LiteLLM's real HTTP path; the
 numbers are the same. Set FLOCK_MODEL (for example `openai/gpt-4.1-mini`, with OPENAI_API_KEY) to run the
-same workflow and optimization on a real model."""
+same workflow and optimization on a real model. `--compare-search [SEED ...]` runs `bootstrap_random_search`
+and `mipro` at the same model-call budget and prints their dev and test scores."""
 
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ import anyio
 from pydantic import BaseModel, Field
 
 from engines import (
+    Budget,
     DSPyEngine,
     LearningTask,
     OptimizeOptions,
@@ -123,6 +125,52 @@ OPTIONS = OptimizeOptions(
 )
 
 
+SEARCH_BUDGET = Budget(max_calls=1700)
+"""The model calls each optimizer may spend in `--compare-search` (about what `OPTIONS` spends, plus some)."""
+
+
+def search_options(optimizer: Literal["bootstrap_random_search", "mipro"], seed: int) -> OptimizeOptions:
+    """The options `--compare-search` gives each optimizer: the same demos, rounds and call budget; enough
+    candidates that the budget, not their number, stops the search."""
+    if optimizer == "mipro":
+        return OptimizeOptions(
+            optimizer="mipro",
+            max_demos=16,
+            bootstrap_rounds=3,
+            num_candidates=60,
+            num_instructions=4,
+            num_demo_sets=16,
+            minibatch_size=20,
+            full_eval_every=4,
+            proposer=DSPyEngine("simulated"),  # the simulated model's deterministic proposer
+            budget=SEARCH_BUDGET,
+            concurrency=28,
+            seed=seed,
+        )
+    return OptimizeOptions(
+        optimizer=optimizer,
+        max_demos=16,
+        bootstrap_rounds=3,
+        num_candidates=30,
+        budget=SEARCH_BUDGET,
+        concurrency=28,
+        seed=seed,
+    )
+
+
+async def compare_search(seed: int) -> dict[str, tuple[float | None, float, int]]:
+    """Per optimizer, on the simulated model: its best dev score, the test accuracy after it, its model calls."""
+    trainset, devset, testset = load_splits()
+    found: dict[str, tuple[float | None, float, int]] = {}
+    for optimizer in ("bootstrap_random_search", "mipro"):
+        flock = build_flock(Flock(engine=DSPyEngine("simulated")))
+        options = search_options(optimizer, seed)
+        result = await aoptimize(flock, trainset, routed_correctly, options, valset=devset)
+        after = await aevaluate(flock, testset, routed_correctly, concurrency=28)
+        found[optimizer] = (result.best_score, after.score, result.usage.calls)
+    return found
+
+
 def task() -> LearningTask[str]:
     """The router as a `LearningTask` on the in-process SIMULATED model, for the commands:
     `flock optimize examples.support_router.router:task`, `flock evaluate examples.support_router.router:task`."""
@@ -192,6 +240,13 @@ async def optimize_router(choice: ModelChoice, *, report: bool = True) -> Outcom
 
 
 def main() -> None:
+    if "--compare-search" in sys.argv[1:]:
+        seeds = [int(arg) for arg in sys.argv[sys.argv.index("--compare-search") + 1 :]] or [0]
+        print(f"SIMULATED model; each optimizer may make {SEARCH_BUDGET.max_calls} model calls")
+        for seed in seeds:
+            for name, (dev, test, calls) in anyio.run(compare_search, seed).items():
+                print(f"seed {seed} {name:<24} dev best {dev or 0:.1%}  test {test:.1%}  calls {calls}")
+        return
     choice: ModelChoice = "server" if "--server" in sys.argv[1:] else "simulated"
     if os.environ.get("FLOCK_MODEL"):
         choice = "env"
