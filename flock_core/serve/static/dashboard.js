@@ -155,6 +155,8 @@
     if (kind === "activation_started") return `${data.agent} started on ${data.input_ids.map(short).join(", ")}`;
     if (kind === "activation_finished") return `${data.agent} published ${data.output_ids.map(short).join(", ") || "nothing"}`;
     if (kind === "activation_failed") return `${data.agent} failed: ${data.error_type}: ${data.message}`;
+    if (kind === "approval_requested") return `${data.agent} holds ${data.held} output(s) for your approval`;
+    if (kind === "approval_decided") return `${data.agent}'s held outputs ${data.outcome} by ${data.by}`;
     if (kind === "lagged") return `${data.dropped} events dropped (${data.dropped_tokens || 0} of them tokens; client too slow)`;
     return kind;
   }
@@ -222,6 +224,8 @@
     }
     if (!data.length) return;
     const parsed = JSON.parse(data.join("\n"));
+    // the stream names a request only to those who may decide it; a lag may have dropped such an event
+    if (kind.startsWith("approval_") || kind === "lagged") loadApprovals().catch(() => undefined);
     if (!trackRunning(kind, parsed)) addEvent(kind, parsed);  // tokens go to their box, not to the feed
   }
 
@@ -236,6 +240,7 @@
         }
         if (response.ok && response.body) {
           setStatus("live", "live");
+          loadApprovals().catch(() => undefined);  // what was requested or decided while not connected
           const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
           let buffer = "";
           for (;;) {
@@ -519,9 +524,10 @@
     await loadApprovals();
   }
 
+  // While the event stream is live, its approval events reload the table; without it, a poll does.
   async function pollApprovals() {
     for (;;) {
-      await loadApprovals().catch(() => undefined);
+      if ($("#stream-status").dataset.state !== "live") await loadApprovals().catch(() => undefined);
       await sleep(1500);
     }
   }

@@ -261,3 +261,26 @@ async def test_approve_reject_and_control_workflows_from_the_dashboard(chromium:
         status = await flock.get_correlation_status(keep)
         assert (status.state, status.cancel_reason) == ("cancelled", "enough")
         assert page.errors == []
+
+
+@pytest.mark.timeout(600)
+async def test_the_approvals_panel_follows_the_event_stream(chromium: str, tmp_path: Path) -> None:
+    flock = approval_flock()
+    async with await start_server(flock, port=0) as server, launch(chromium, tmp_path / "profile") as page:
+        await page.send("Page.navigate", url=server.url + "/")
+        await page.wait_for(
+            "document.body?.dataset.ready === 'true'"
+            " && document.querySelector('#stream-status')?.dataset.state === 'live'"
+        )
+        # while the stream is live the panel does not poll: only the approval events can update it
+        async with httpx.AsyncClient(base_url=server.url) as http:
+            await http.post("/api/v1/artifacts", json={"type": "Question", "payload": {"text": "hold me"}})
+            await page.wait_for("!!document.querySelector('#event-feed li[data-kind=\"approval_requested\"]')")
+            await page.wait_for("document.querySelectorAll('#approvals-table tr[data-approval-id]').length === 1")
+            [request] = await flock.approvals()
+            decided = await http.post(f"/api/v1/approvals/{request.id}/approve")  # not through the dashboard
+            assert decided.status_code == 200
+        await page.wait_for("!!document.querySelector('#event-feed li[data-kind=\"approval_decided\"]')")
+        await page.wait_for("document.querySelectorAll('#approvals-table tr[data-approval-id]').length === 0")
+        assert not await page.evaluate("document.querySelector('#approvals-empty').hidden")
+        assert page.errors == []
