@@ -79,7 +79,8 @@ async def test_a_cost_budget_stops_a_workflow_and_leaves_the_others(keyed: httpx
     await flock.run_until_idle()
     capped_status = (await flock.get_correlation_status(capped.json()["correlation_id"])).budget
     tokens_status = (await flock.get_correlation_status(tokens.json()["correlation_id"])).budget
-    assert capped_status is not None and tokens_status is not None
+    assert capped_status is not None
+    assert tokens_status is not None
     assert capped_status.spent.calls == 3  # $0.004 after two calls: a third; at $0.006 no fourth
     assert tokens_status.spent.calls == 2  # 60 output tokens after two calls: no third
 
@@ -116,4 +117,5 @@ async def test_a_budget_is_set_when_a_workflow_starts_not_by_joining_it(keyed: h
     assert [d.field for d in Error.model_validate(joined.json()).error.details] == ["budget"]
     await flock.run_until_idle()
     budget = (await flock.get_correlation_status(cid)).budget
-    assert budget is not None and (budget.limit.max_calls, budget.spent.calls) == (1, 1)
+    assert budget is not None
+    assert (budget.limit.max_calls, budget.spent.calls) == (1, 1)
