@@ -82,11 +82,13 @@ def _capped(budget: Budget | None) -> Budget | None:
     Budget(max_calls=5, max_tokens=100, max_cost=1.0)
     >>> remove()
     """
+    if not _caps or not isinstance(budget, Budget | None):  # a wrong type is refused by the orchestrator
+        return budget
     limits: dict[str, float | int] = {} if budget is None else budget.limits()
     for cap in _caps:
         for name, limit in cap.limits().items():
             limits[name] = min(limit, limits.get(name, limit))
-    return budget if not _caps else Budget.from_limits(limits)
+    return Budget.from_limits(limits)
 
 
 class Flock:

@@ -75,24 +75,30 @@ async def test_only_an_approver_who_may_see_the_held_outputs_hears_of_a_request(
         response = await keyed.get("/api/v1/events", params={"max_events": count}, headers=key(caller))
         received[caller] = parse_frames(response.text)
 
+    async def approve_one() -> None:
+        """Alice's question is held, she approves the answer, then a public artifact ends every stream."""
+        await wait_for_stream_clients(keyed, 3, key("alice"))
+        published = await keyed.post(
+            "/api/v1/artifacts", json={"type": "Question", "payload": {"text": "merger"}}, headers=key("alice")
+        )
+        await flock.run_until_idle()
+        [request] = await flock.approvals()
+        decided = await keyed.post(
+            f"/api/v1/approvals/{request.id}/approve", json={"reason": "ok"}, headers=key("alice")
+        )
+        assert decided.status_code == 200
+        await flock.run_until_idle()
+        await flock.publish(Post(text="the end"), visibility=PublicVisibility())  # every caller sees this one
+        received["ids"] = [("ids", {"cid": published.json()["correlation_id"], "request": request.id})]
+
     with anyio.fail_after(20):
         async with anyio.create_task_group() as group:
             group.start_soon(listen, "alice", 10)
             group.start_soon(listen, "carol", 8)
             group.start_soon(listen, "bob", 1)
-            await wait_for_stream_clients(keyed, 3, key("alice"))
-            published = await keyed.post(
-                "/api/v1/artifacts", json={"type": "Question", "payload": {"text": "merger"}}, headers=key("alice")
-            )
-            cid = published.json()["correlation_id"]
-            await flock.run_until_idle()
-            [request] = await flock.approvals()
-            decided = await keyed.post(
-                f"/api/v1/approvals/{request.id}/approve", json={"reason": "ok"}, headers=key("alice")
-            )
-            assert decided.status_code == 200
-            await flock.run_until_idle()
-            await flock.publish(Post(text="the end"), visibility=PublicVisibility())  # every caller sees this one
+            group.start_soon(approve_one)
+    [(_, ids)] = received["ids"]
+    cid, request_id = ids["cid"], ids["request"]
 
     alice = received["alice"]
     requested = [d for k, d in alice if k == "approval_requested"]
@@ -100,13 +106,13 @@ async def test_only_an_approver_who_may_see_the_held_outputs_hears_of_a_request(
         {
             "kind": "approval_requested",
             "at": IsDatetime(iso_string=True),
-            "approval_id": request.id,
+            "approval_id": request_id,
             "agent": "answerer",
             "correlation_id": cid,
             "approvers": ["alice@acme", "bob@globex"],
             "held": 1,
             "approval": {
-                "id": request.id,
+                "id": request_id,
                 "agent": "answerer",
                 "correlation_id": cid,
                 "approvers": ["alice@acme", "bob@globex"],
@@ -121,7 +127,7 @@ async def test_only_an_approver_who_may_see_the_held_outputs_hears_of_a_request(
         {
             "kind": "approval_decided",
             "at": IsDatetime(iso_string=True),
-            "approval_id": request.id,
+            "approval_id": request_id,
             "agent": "answerer",
             "correlation_id": cid,
             "outcome": "approved",
@@ -147,7 +153,7 @@ async def test_only_an_approver_who_may_see_the_held_outputs_hears_of_a_request(
         frames = received[caller]
         assert frames[-1][1]["artifact"]["payload"] == {"text": "the end"}, caller
         assert not [k for k, _ in frames if k.startswith("approval")], caller
-        assert request.id not in str(frames), caller
+        assert request_id not in str(frames), caller
 
 
 async def test_a_timeout_is_a_decision_the_approvers_hear_of_and_nobody_else() -> None:
