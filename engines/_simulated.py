@@ -15,6 +15,10 @@ JSON-schema `enum`, as a `Literal` generates) is *classified* from the prompt:
    total, then schema order); with no similar evidence at all, the last value of the schema (where a
    catch-all such as `other` usually sits).
 
+Asked for new `instructions` (a string property of that name) by a reflection task (current instructions
+and examples with expected outputs, as GEPA-style optimizers show a reflection model), it writes rules
+of the form above from the failing examples (`engines._reflector`).
+
 Similarity is the cosine of the sets of content words: words lowercased, a few suffixes stripped, and the
 words of a fixed list of English function words (`STOPWORDS`) left out. That list is the model's whole
 vocabulary: it was written once, by hand, before and independently of any dataset, and holds no word
@@ -37,6 +41,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
+from ._reflector import reflect
 from ._synthetic import synthesize
 
 if TYPE_CHECKING:
@@ -234,6 +239,8 @@ def simulated_reply(system: str, turns: Sequence[Turn]) -> str:
             value = cast(dict[str, Any], value)
             for key, choices in _choice_properties(schema).items():
                 value[key] = prompt.classify(name, key, choices)
+            if _is_text(schema, "instructions") and (reflected := _reflection(turns)) is not None:
+                value["instructions"] = reflected
         text = value if isinstance(value, str) else json.dumps(value)
         sections.append(f"[[ ## {name} ## ]]\n{text}")
     return "\n\n".join([*sections, "[[ ## completed ## ]]"])
@@ -292,6 +299,19 @@ class _Prompt:
         if max(best.values(), default=0.0) <= 0.0:
             return choices[-1]
         return max(choices, key=lambda c: (best[c], total[c], -choices.index(c)))
+
+
+def _is_text(schema: Mapping[str, Any], key: str) -> bool:
+    properties = cast(Mapping[str, Mapping[str, Any]], schema.get("properties", {}))
+    return properties.get(key, {}).get("type") == "string" and "enum" not in properties.get(key, {})
+
+
+def _reflection(turns: Sequence[Turn]) -> str | None:
+    """New instructions, when the question is a reflection task (`engines._reflector`); else `None`."""
+    for value in _sections(turns[-1][1]).values() if turns else ():
+        if isinstance(value, dict) and (found := reflect(cast(dict[str, Any], value), content_words)) is not None:
+            return found
+    return None
 
 
 def _choice_properties(schema: Mapping[str, Any]) -> dict[str, list[str]]:

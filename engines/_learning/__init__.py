@@ -20,6 +20,7 @@ from ._manifest import (
 from ._optimize import OptimizationRun
 from ._options import OptimizeOptions
 from ._persist import LoadReport, Mismatch, MismatchReason, load_learned, save_learned
+from ._reflection import ReflectedInstructions, ReflectionExample, ReflectionTask
 from ._results import (
     OptimizationResult,
     OptimizationState,
@@ -52,6 +53,9 @@ __all__ = [
     "OptimizationStatus",
     "OptimizeOptions",
     "OptimizerName",
+    "ReflectedInstructions",
+    "ReflectionExample",
+    "ReflectionTask",
     "SplitName",
     "StopReason",
     "TrialKind",

@@ -2,7 +2,8 @@
 
 The file is rewritten atomically (a temporary file, then a rename) after every completed trial, so it
 always holds a consistent state: the starting learned state, the demo pool, the instruction proposals
-(or a teleprompter's compiled states), the completed trials and the spending so far.
+(or a teleprompter's compiled states, or the state of a `"gepa"` evolution), the completed trials and the
+spending so far.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ class Checkpoint:
     pool: dict[GroupKey, list[Demo]] | None = None
     proposals: dict[GroupKey, list[str]] | None = None
     compiled: dict[GroupKey, LearnedState] | None = None
+    evolution: dict[str, Any] | None = None
     trials: list[TrialRecord] = field(default_factory=list[TrialRecord])
     spent: Usage = field(default_factory=Usage)
     most: dict[str, Usage] = field(default_factory=dict[str, Usage])
@@ -79,6 +81,7 @@ class Checkpoint:
             compiled=None
             if data["compiled"] is None
             else {_key(row): decode_state(row[2]) for row in data["compiled"]},
+            evolution=data.get("evolution"),
             trials=[_trial(row) for row in data["trials"]],
             spent=decode_usage(data["spent"]),
             most={kind: decode_usage(usage) for kind, usage in data["most"].items()},
@@ -95,6 +98,7 @@ class Checkpoint:
             "pool": None if pool is None else [[*key, _encode_demos(pool[key])] for key in sorted(pool)],
             "proposals": None if proposals is None else [[*key, proposals[key]] for key in sorted(proposals)],
             "compiled": None if compiled is None else [[*k, encode_state(s)] for k, s in sorted(compiled.items())],
+            "evolution": self.evolution,
             "trials": [_encode_trial(trial) for trial in self.trials],
             "spent": encode_usage(self.spent),
             "most": {kind: encode_usage(usage) for kind, usage in sorted(self.most.items())},

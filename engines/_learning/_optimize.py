@@ -35,6 +35,7 @@ from ._budget import Spending, first_run_estimate
 from ._checkpoint import Checkpoint
 from ._codec import encode_state
 from ._evaluate import judge, mean
+from ._evolve import Evolution, Hooks
 from ._examples import ExampleLike, Metric, WorkflowExample, as_examples, examples_fingerprint
 from ._options import OptimizeOptions
 from ._persist import group_fingerprint
@@ -92,6 +93,7 @@ class OptimizationRun(Generic[L]):
         self._spending = Spending(options.budget, Usage())
         self._planned: tuple[tuple[int, int, int], list[tuple[TrialKind, Candidate]]] | None = None
         self._trial_cost = 0.0
+        self._evolution: Evolution | None = None
         self.optimization_id = uuid.uuid4().hex[:16]
 
     @property
@@ -226,6 +228,8 @@ class OptimizationRun(Generic[L]):
 
     async def _search(self, checkpoint: Checkpoint) -> StopReason:
         """Run every trial the checkpoint has not completed yet, in order; stop at the first that stops."""
+        if self._optimizer == "gepa":
+            return await self._evolve(checkpoint)
         steps = [self._bootstrap, self._propose if self._optimizer == "mipro" else self._compile][: self._steps]
         for number, step in enumerate(steps):
             if number < len(checkpoint.trials):
@@ -298,6 +302,31 @@ class OptimizationRun(Generic[L]):
             record = TrialRecord(1, "propose", "instructions", None, proposals.calls, proposals.usage)
             self._complete(checkpoint, span, record)
         return proposals.stop
+
+    async def _evolve(self, checkpoint: Checkpoint) -> StopReason:
+        """GEPA-style reflective evolution of the instructions (`engines._learning._evolve`)."""
+        options, reflector = self._options, self._options.reflection_lm or self._options.proposer
+        hooks = Hooks(
+            runs=self._runs,
+            trial=self._trial,
+            complete=lambda span, record: self._complete(checkpoint, span, record),
+            passes=self._passes,
+            cancelled=lambda: self._cancelled,
+        )
+        self._evolution = Evolution(
+            self._flock,
+            sorted(self._keys),
+            checkpoint,
+            (self._train, self._val if self._val is not None else self._train, self._metric),
+            reflector=DSPyEngine(reflector) if reflector is None or isinstance(reflector, str) else reflector,
+            spending=self._spending,
+            hooks=hooks,
+            settings=(options.num_candidates, options.minibatch_size, options.seed),
+        )
+        try:
+            return await self._evolution.search()
+        finally:
+            _apply(self._flock, self._keys, checkpoint.initial)
 
     async def _compile(self, checkpoint: Checkpoint) -> StopReason:
         from ._teleprompter import compile_groups  # DSPy's teleprompters load only for optimizers that use one
@@ -384,6 +413,8 @@ class OptimizationRun(Generic[L]):
         return plan
 
     def _trials_total(self) -> int:
+        if self._optimizer == "gepa":
+            return 1 + 2 * self._options.num_candidates  # at most: a rejected child is not scored on the valset
         if self._checkpoint.pool is not None:
             return self._steps + len(self._plan(self._checkpoint))
         evaluations = (self._val is not None) * 2 + (self._val is None and self._optimizer != "bootstrap")
@@ -392,6 +423,8 @@ class OptimizationRun(Generic[L]):
     def _choose(self, checkpoint: Checkpoint, baseline: float | None) -> tuple[Candidate | None, Best]:
         """The candidate to apply, with its trial and score: the primary one (`"bootstrap"`), or the best that beat
         the baseline (the search optimizers, and a teleprompter: its result is applied only if it wins)."""
+        if self._optimizer == "gepa":
+            return self._evolution.choice(baseline) if self._evolution is not None else (None, (None, baseline))
         if checkpoint.pool is None:
             return None, (None, baseline)
         trials = checkpoint.trials
@@ -484,6 +517,7 @@ class OptimizationRun(Generic[L]):
                 options.seed,
                 options.metric_threshold,
                 options.bootstrap_rounds,
+                *([options.minibatch_size] if self._optimizer == "gepa" else []),
             ],
             examples_fingerprint(self._train),
             examples_fingerprint(self._val) if self._val is not None else None,

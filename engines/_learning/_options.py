@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 __all__ = ["OPTIMIZERS", "OptimizeOptions"]
 
-OPTIMIZERS: tuple[OptimizerName, ...] = ("bootstrap", "bootstrap_random_search", "mipro")
+OPTIMIZERS: tuple[OptimizerName, ...] = ("bootstrap", "bootstrap_random_search", "mipro", "gepa")
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,16 +30,22 @@ class OptimizeOptions:
         optimizer: `"bootstrap"` (demos from passing runs: the first `max_demos` per output group),
             `"bootstrap_random_search"` (also scores `num_candidates` random demo subsets and keeps the
             best), `"mipro"` (also proposes `num_instructions` instructions per output group with the
-            `proposer` engine and searches instruction and demo combinations), or a DSPy teleprompter
-            instance (compiled per output group; see docs/learning.md).
+            `proposer` engine and searches instruction and demo combinations), `"gepa"` (evolves each
+            agent's instructions by reflecting on failing runs with `reflection_lm`: `num_candidates`
+            iterations on minibatches of `minibatch_size` training examples, a Pareto pool of candidates
+            scored on the evaluation set), or a DSPy teleprompter instance (compiled per output group; see
+            docs/learning.md).
         agents: the agents to optimize (default: all); the others keep their learned state.
         max_demos: the most demos per output group.
         bootstrap_rounds: how many times the bootstrap trial runs the training examples that have not passed
             yet, each round with the demos found so far in the prompts (as DSPy's `BootstrapFewShot(max_rounds=)`).
-        num_candidates: random candidates the search optimizers score.
+        num_candidates: random candidates the search optimizers score (`"gepa"`: its iterations).
         num_instructions: instruction proposals per output group (`"mipro"`).
         proposer: the engine that proposes instructions, or whose model a teleprompter uses
             (default: `DSPyEngine()`, on the Flock's model).
+        reflection_lm: the reflection model of `"gepa"`: a model name for `DSPyEngine` (`"openai/gpt-4.1"`,
+            `"simulated"`) or an engine (default: `proposer`, else `DSPyEngine()` on the Flock's model).
+        minibatch_size: the training examples of one `"gepa"` iteration.
         metric_threshold: the score a run needs to pass (without one: above zero, or `True`).
         budget: limits on the model usage of the whole optimization, across resumes.
         concurrency: workflow runs in flight at once.
@@ -61,6 +67,8 @@ class OptimizeOptions:
     num_candidates: int = 8
     num_instructions: int = 3
     proposer: Engine | None = None
+    reflection_lm: str | Engine | None = None
+    minibatch_size: int = 8
     metric_threshold: float | None = None
     budget: Budget | None = None
     concurrency: int = 8
@@ -77,8 +85,11 @@ class OptimizeOptions:
             raise ConfigurationError(f"proposer must be an Engine (with evaluate), got {type(self.proposer).__name__}")
         if not isinstance(self.optimizer, str) and self.budget is not None:
             raise ConfigurationError("a DSPy teleprompter makes its own model calls: a Budget cannot bound them")
-        if self.bootstrap_rounds < 1:
-            raise ConfigurationError("bootstrap_rounds must be at least 1")
+        reflector = self.reflection_lm
+        if not (reflector is None or isinstance(reflector, str) or callable(getattr(reflector, "evaluate", None))):
+            raise ConfigurationError(f"reflection_lm must be a model name or an Engine, got {type(reflector).__name__}")
+        if self.bootstrap_rounds < 1 or self.minibatch_size < 1:
+            raise ConfigurationError("bootstrap_rounds and minibatch_size must be at least 1")
         if min(self.max_demos, self.num_candidates, self.num_instructions) < 0 or self.concurrency < 1:
             raise ConfigurationError("max_demos, num_candidates and num_instructions must be >= 0, concurrency >= 1")
         if self.agents is not None and not isinstance(self.agents, tuple):

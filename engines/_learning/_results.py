@@ -20,15 +20,16 @@ __all__ = [
     "TrialRecord",
 ]
 
-OptimizerName = Literal["bootstrap", "bootstrap_random_search", "mipro"]
+OptimizerName = Literal["bootstrap", "bootstrap_random_search", "mipro", "gepa"]
 """The built-in optimizers (see `engines.optimize`)."""
 
 OptimizationState = Literal["pending", "running", "paused", "cancelled", "finished", "failed"]
 """Where an `OptimizationRun` stands."""
 
-TrialKind = Literal["bootstrap", "propose", "baseline", "candidate", "teleprompter"]
+TrialKind = Literal["bootstrap", "propose", "baseline", "candidate", "teleprompter", "reflect"]
 """What a trial did: collect demos, propose instructions, score the starting state, score a candidate,
-or run a DSPy teleprompter on one output group."""
+run a DSPy teleprompter on one output group, or (`"gepa"`) reflect on a minibatch of runs and try the
+new instructions on it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,12 +37,13 @@ class TrialRecord:
     """One completed trial.
 
     Attributes:
-        index: its position (0 is always the bootstrap trial).
+        index: its position (0 is the bootstrap trial; for `"gepa"`, the baseline).
         kind: what it did.
         label: which candidate or group it was about (`"bootstrapped"`, `"random 3"`, `"triage/0"`, ...).
         score: the mean metric of its runs (the training set for `bootstrap`, else the evaluation set),
             `None` when it ran no workflow.
-        runs: how many workflow runs it made (proposal calls for `propose`, groups compiled for `teleprompter`).
+        runs: how many workflow runs it made (proposal calls for `propose`, groups compiled for `teleprompter`;
+            for `reflect`, the parent's and the child's runs on the minibatch, the reflection call not counted).
         usage: what it cost.
         cost: what it cost in US dollars, as the budget's meter priced its model calls (0.0 for models
             that are free or not metered).

@@ -113,7 +113,13 @@ def routed_correctly(example: WorkflowExample[str], run: WorkflowRun) -> bool:
 
 
 OPTIONS = OptimizeOptions(
-    optimizer="bootstrap_random_search", max_demos=16, bootstrap_rounds=3, num_candidates=6, concurrency=28
+    optimizer="bootstrap_random_search",
+    max_demos=16,
+    bootstrap_rounds=3,
+    num_candidates=6,
+    concurrency=28,
+    reflection_lm="simulated",  # `--optimizer gepa` reflects with the simulated model too
+    minibatch_size=16,
 )
 
 

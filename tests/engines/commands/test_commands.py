@@ -65,6 +65,18 @@ def test_optimize_json_and_a_call_budget(tmp_path: Path, capsys: pytest.CaptureF
     assert json.loads(again)["optimization"]["calls"] <= 7  # a resume spends nothing more
 
 
+def test_optimize_with_gepa_reports_its_reflections_and_the_learned_rule(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["optimize", "tiny_task:task", "--optimizer", "gepa", "--progress", "plain", "--report", ""]
+    status, out, err = run(capsys, *argv)
+    assert status == 0, err
+    assert "score: 33.3% before -> 100.0% after (+66.7 points)" in out
+    assert 'learned triage/0 (changed): 0 demos, instructions "Classify the support ticket. If the ticket ment' in out
+    assert "flock optimize: trial 1/5 baseline 'baseline': score 33.3%" in err
+    assert "trial 2/5 reflect 'iteration 1: triage/0 2 -> 3 accepted'" in err  # a line per reflection
+
+
 def test_evaluate_scores_a_split_and_imports_a_manifest(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     report = tmp_path / "eval.html"
     status, out, _ = run(

@@ -64,7 +64,14 @@ def right_category(example: WorkflowExample[str], run: WorkflowRun) -> bool:
 
 
 def task() -> LearningTask[str]:
-    options = OptimizeOptions(optimizer="bootstrap_random_search", num_candidates=2, max_demos=4, concurrency=4)
+    options = OptimizeOptions(
+        optimizer="bootstrap_random_search",
+        num_candidates=2,
+        max_demos=4,
+        concurrency=4,
+        reflection_lm="simulated",  # for `--optimizer gepa`
+        minibatch_size=3,
+    )
     return LearningTask(build(), right_category, trainset=TRAIN, devset=DEV, testset=TEST, options=options)
 
 
