@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     from .orchestration._conversation import Conversation
     from .serve import Auth, ServerHandle
 
-__all__ = ["Flock", "on_every_new_flock"]
+__all__ = ["Flock", "cap_every_new_flock", "on_every_new_flock"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -60,6 +60,36 @@ def on_every_new_flock(callback: Callable[[Flock], None]) -> Callable[[], None]:
     """
     _on_create.append(callback)
     return lambda: _on_create.remove(callback)
+
+
+_caps: list[Budget] = []
+
+
+def cap_every_new_flock(budget: Budget) -> Callable[[], None]:
+    """Give every `Flock` created from now on at most `budget`; returns the remover.
+
+    A Flock created with a budget of its own gets the lower limit of each dimension. Internal to
+    `flock_core` (not re-exported): `flock run --max-calls ...` caps the Flocks of a script with it.
+    """
+    _caps.append(budget)
+    return lambda: _caps.remove(budget)
+
+
+def _capped(budget: Budget | None) -> Budget | None:
+    """`budget` with every cap of `cap_every_new_flock` applied (the lowest limit of each dimension wins).
+
+    >>> remove = cap_every_new_flock(Budget(max_calls=5, max_cost=1.0))
+    >>> _capped(Budget(max_calls=10, max_tokens=100))
+    Budget(max_calls=5, max_tokens=100, max_cost=1.0)
+    >>> remove()
+    """
+    if not _caps or not isinstance(budget, Budget | None):  # a wrong type is refused by the orchestrator
+        return budget
+    limits: dict[str, float | int] = {} if budget is None else budget.limits()
+    for cap in _caps:
+        for name, limit in cap.limits().items():
+            limits[name] = min(limit, limits.get(name, limit))
+    return Budget.from_limits(limits)
 
 
 class Flock:
@@ -157,7 +187,7 @@ class Flock:
             tracer=FlockTracer(tracer_provider, capture_content=trace_content),
             max_pending=max_pending,
             when_full=when_full,
-            budget=budget,
+            budget=_capped(budget),
         )
         for callback in tuple(_on_create):
             callback(self)

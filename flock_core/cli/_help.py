@@ -39,7 +39,11 @@ failed) and the latest failures. The script's own output is left alone.
 summary line every 5 seconds when something changed; both end with a final summary line. --stream also
 shows the tokens every running agent streams: a live line per activation when stdout is a terminal, else
 plain lines on stdout, "agent#n | text" for each line of model output. Options of "flock run" go before
-SCRIPT: everything after SCRIPT is passed to the script.""",
+SCRIPT: everything after SCRIPT is passed to the script.
+
+--max-calls, --max-tokens, --max-input-tokens, --max-output-tokens, --max-cost and --max-wall-time give
+every Flock the script creates a budget (as Flock(budget=Budget(...)) would): a model call that would pass
+it is not made, and the workflow that tried it is cancelled with a BudgetExceeded error.""",
         """examples:
   # a live table on a terminal, plain summary lines in CI logs and pipes
   flock run pipeline.py
@@ -48,7 +52,9 @@ SCRIPT: everything after SCRIPT is passed to the script.""",
   # no progress at all; the script's stdout goes to out.txt
   flock run --progress off pipeline.py > out.txt
   # watch every agent's tokens live; piped, they become one "agent#n | text" line per line
-  flock run --stream pipeline.py""",
+  flock run --stream pipeline.py
+  # at most 50 model calls and 20 cents, whatever the script does
+  flock run --max-calls 50 --max-cost 0.20 pipeline.py""",
     ),
     "types": (
         "Print the artifact types registered with a Flock, one name per line.",

@@ -9,11 +9,13 @@ from collections.abc import Callable, Generator
 from contextlib import contextmanager
 from pathlib import Path
 
-from .._flock import Flock, on_every_new_flock
+from .._budget import Budget
+from .._flock import Flock, cap_every_new_flock, on_every_new_flock
+from ._budget_options import add_budget_arguments, budget_from
 from ._commands import Subcommands
 from ._progress import ProgressView, add_progress_argument
 
-__all__ = ["add_run_command", "every_new_flock"]
+__all__ = ["add_run_command", "every_new_flock", "every_new_flock_capped"]
 
 
 @contextmanager
@@ -26,7 +28,19 @@ def every_new_flock(callback: Callable[[Flock], None]) -> Generator[None]:
         remove()
 
 
+@contextmanager
+def every_new_flock_capped(budget: Budget | None) -> Generator[None]:
+    """Give every `Flock` created while the `with` block runs at most `budget` (nothing for `None`)."""
+    remove = None if budget is None else cap_every_new_flock(budget)
+    try:
+        yield
+    finally:
+        if remove is not None:
+            remove()
+
+
 def _run(args: argparse.Namespace) -> int:
+    budget = budget_from(args)
     script = Path(args.script)
     if not script.exists():
         raise SystemExit(f"flock run: no such file: {args.script}")
@@ -38,7 +52,7 @@ def _run(args: argparse.Namespace) -> int:
     sys.path.insert(0, folder)
     try:
         view = ProgressView(args.progress, label="flock run", tokens=args.stream)
-        with view, every_new_flock(view.watch):
+        with view, every_new_flock(view.watch), every_new_flock_capped(budget):
             runpy.run_path(args.script, run_name="__main__")
     finally:
         if folder in sys.path:
@@ -47,7 +61,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def add_run_command(commands: Subcommands) -> None:
-    """Register `flock run [--progress MODE] [--stream] SCRIPT [ARGS...]`."""
+    """Register `flock run [--progress MODE] [--stream] [--max-calls N ...] SCRIPT [ARGS...]`."""
     run = commands.add_parser("run", help="run a Python script that declares and runs Flocks, with progress on stderr")
     add_progress_argument(run)
     run.add_argument(
@@ -55,6 +69,11 @@ def add_run_command(commands: Subcommands) -> None:
         action="store_true",
         help="show the tokens every running agent streams: a live line per activation when stdout is a terminal, "
         "else plain lines on stdout ('agent#n | text'); agents' engines stream only with this flag",
+    )
+    add_budget_arguments(
+        run,
+        "each Flock the script creates may spend at most this, over all its workflows; a Flock created with "
+        "a budget of its own gets the lower limit of each (see docs/control.md#budgets)",
     )
     run.add_argument("script", metavar="SCRIPT", help="the Python file to run as __main__")
     run.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS", help="passed to the script as sys.argv[1:]")

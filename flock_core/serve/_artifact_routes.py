@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from .._budget import Budget
 from ..blackboard._artifacts import API_PRODUCER_PREFIX, framework_types
 from ..blackboard._store import ArtifactQuery
 from ..blackboard._visibility import (
@@ -30,6 +31,7 @@ from ._views import artifact_view
 __all__ = [
     "MAX_PAGE",
     "RESERVED_TAG_PREFIX",
+    "BudgetRequest",
     "PublishRequest",
     "artifact_routes",
     "default_visibility",
@@ -45,6 +47,25 @@ MAX_PAGE = 500
 
 RESERVED_TAG_PREFIX = "flock:"
 """Tags the framework sets (a conversation turn's `flock:turn`); clients may not publish them."""
+
+
+class BudgetRequest(BaseModel):
+    """A workflow's budget in a publish request: the limits of `flock_core.Budget` (omitted: unlimited)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_calls: int | None = Field(default=None, ge=0, strict=True, description="The most model calls.")
+    max_tokens: int | None = Field(default=None, ge=0, strict=True, description="The most input plus output tokens.")
+    max_input_tokens: int | None = Field(default=None, ge=0, strict=True, description="The most input tokens.")
+    max_output_tokens: int | None = Field(default=None, ge=0, strict=True, description="The most output tokens.")
+    max_cost: float | None = Field(default=None, ge=0, allow_inf_nan=False, description="The most US dollars.")
+    max_wall_time: float | None = Field(
+        default=None, ge=0, allow_inf_nan=False, description="The most seconds from the workflow's start to a call."
+    )
+
+    def budget(self) -> Budget:
+        """The `flock_core.Budget` with these limits."""
+        return Budget(**self.model_dump())
 
 
 class PublishRequest(BaseModel):
@@ -63,6 +84,11 @@ class PublishRequest(BaseModel):
         "without it the artifact starts a new workflow.",
     )
     partition_key: str | None = Field(default=None, max_length=200)
+    budget: BudgetRequest | None = Field(
+        default=None,
+        description="Limits on the model calls, tokens, cost and wall time of the new workflow (see docs/control.md); "
+        "only when starting one: a workflow's budget cannot be changed by publishing into it.",
+    )
 
 
 def default_visibility(identity: AgentIdentity) -> Visibility:
@@ -132,6 +158,9 @@ async def _publish(state: ServeState, request: Request) -> Response:
     if body.correlation_id is not None and not await may_join(state, identity, body.correlation_id):
         problem = f"no workflow {body.correlation_id!r} that this caller can see; omit it to start a new one"
         raise ApiError(404, "unknown_correlation", problem, [{"field": "correlation_id", "message": problem}])
+    if body.correlation_id is not None and body.budget is not None:
+        problem = "a budget is given when a workflow starts (without correlation_id), not to one that runs"
+        raise ApiError(422, "invalid_budget", problem, [{"field": "budget", "message": problem}])
     try:
         artifact = await state.flock.publish(
             {"type": body.type, "payload": payload},
@@ -140,6 +169,7 @@ async def _publish(state: ServeState, request: Request) -> Response:
             partition_key=body.partition_key,
             tags=body.tags,
             produced_by=producer_of(identity),
+            budget=None if body.budget is None else body.budget.budget(),
         )
     except PayloadValidationError as exc:
         details = [{"field": "payload", "message": line} for line in exc.errors]

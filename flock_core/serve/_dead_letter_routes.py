@@ -11,6 +11,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from ..blackboard._artifacts import WorkflowError
+from ..blackboard._store import ArtifactQuery
 from ..blackboard._visibility import AgentIdentity
 from ..orchestration._dead_letters import DeadLetter
 from ._http import ApiError, json_response
@@ -28,9 +30,28 @@ async def _visible(state: ServeState, request: Request, identity: AgentIdentity)
     )
 
 
+async def _failed_at(state: ServeState, identity: AgentIdentity, letter: DeadLetter) -> str | None:
+    """When the dead letter last failed: the time of its latest `WorkflowError` the caller may see."""
+    query = ArtifactQuery(
+        types=frozenset({state.flock.registry.name_of(WorkflowError)}),
+        correlation_id=letter.correlation_id,
+        visible_to=identity,
+        now=state.flock.clock.now(),
+    )
+    inputs = sorted(str(i) for i in letter.input_ids)
+    times = [
+        a.created_at
+        for a in (await state.flock.store.query(query)).items
+        if a.payload.get("agent") == letter.agent and sorted(a.payload.get("input_ids") or ()) == inputs
+    ]
+    return max(times).isoformat() if times else None
+
+
 async def _list(state: ServeState, request: Request) -> Response:
     identity = await state.identity(request)
-    return json_response({"items": [d.as_json() for d in await _visible(state, request, identity)]})
+    letters = await _visible(state, request, identity)
+    items = [{**d.as_json(), "failed_at": await _failed_at(state, identity, d)} for d in letters]
+    return json_response({"items": items})
 
 
 async def _replay_one(state: ServeState, request: Request) -> Response:

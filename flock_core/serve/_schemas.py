@@ -242,6 +242,9 @@ class DeadLetterView(_Body):
     input_ids: list[str]
     attempts: int
     error: str | None
+    failed_at: str | None = Field(
+        default=None, description="When it last failed (its latest WorkflowError the caller may see), ISO 8601."
+    )
 
 
 class DeadLetterList(_Body):

@@ -20,11 +20,15 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
+from ..blackboard._approvals import may_decide
 from ..blackboard._visibility import AgentIdentity, Visibility, is_visible
+from ..orchestration._approval import TIMEOUT
 from ..orchestration._events import (
     ActivationFailed,
     ActivationFinished,
     ActivationStarted,
+    ApprovalDecided,
+    ApprovalRequested,
     ArtifactPublished,
     FlockEvent,
     OptimizationProgress,
@@ -32,7 +36,7 @@ from ..orchestration._events import (
 )
 from ._http import ApiError
 from ._state import ServeState
-from ._views import event_view
+from ._views import approval_view, event_view
 
 __all__ = ["BUFFER", "HEARTBEAT_SECONDS", "TOKEN_BUFFER", "WITHHELD", "EventFilter", "event_routes"]
 
@@ -63,6 +67,10 @@ class EventFilter:
       `output_ids` of a finished activation lists only the outputs the caller may see; the message of a
       failed one, and streamed tokens, only to a caller who may see everything the activation read (inputs
       and context).
+    - `approval_requested`, `approval_decided`: only to a caller who may decide the request (one of its
+      approvers who may see every held output: whoever `GET /api/v1/approvals` lists it for). The
+      requested event carries the request (`approval`: the held outputs, deadline, ...); a decided event
+      says `timed_out` when the request's timeout decided it. Others receive nothing about it.
     - `optimization_progress`: only for an optimization this stream saw start (`state="started"`), and
       only while every artifact of its runs (correlation ids starting with its `correlation_prefix`) was
       visible to the caller: its scores are computed from them. One hidden artifact, or events dropped
@@ -83,19 +91,35 @@ class EventFilter:
     async def view(self, event: FlockEvent) -> dict[str, object] | None:
         """The JSON of `event` for this caller, or `None` when it must not be sent."""
         if isinstance(event, ArtifactPublished):
-            visible = self._state.can_see(event.artifact, self._identity)
-            if not visible:
-                self._hide_optimizations_of(event.artifact.correlation_id)
-            return event_view(event) if visible else None
+            return self._published(event)
         if isinstance(event, OptimizationProgress):
             return self._optimization(event)
         if isinstance(event, ActivationStarted):
             return event_view(event) if await self._admit(event) else None
         if isinstance(event, ActivationFinished | ActivationFailed):
             return await self._settle(event)
-        if isinstance(event, TokenStreamed) and event.work_key in self._admitted and self._may_read(event.read):
-            return event_view(event)
-        return None
+        if isinstance(event, ApprovalRequested | ApprovalDecided):
+            return await self._approval(event)
+        token = isinstance(event, TokenStreamed) and event.work_key in self._admitted and self._may_read(event.read)
+        return event_view(event) if token else None  # any other event (cancel, pause) is not streamed
+
+    def _published(self, event: ArtifactPublished) -> dict[str, object] | None:
+        visible = self._state.can_see(event.artifact, self._identity)
+        if not visible:
+            self._hide_optimizations_of(event.artifact.correlation_id)
+        return event_view(event) if visible else None
+
+    async def _approval(self, event: ApprovalRequested | ApprovalDecided) -> dict[str, object] | None:
+        """An approval event for a caller who may decide the request (the stored one: it fails closed)."""
+        request = await self._state.flock.store.approval(event.approval_id)
+        if request is None or not may_decide(self._identity, request, self._state.flock.clock.now()):
+            return None
+        data = event_view(event)
+        if isinstance(event, ApprovalRequested):
+            data["approval"] = approval_view(request)
+        else:
+            data["timed_out"] = event.by == TIMEOUT
+        return data
 
     def _may_read(self, read: Visibility | None) -> bool:
         """Whether the caller may see everything an activation read (`None`, unknown: no)."""

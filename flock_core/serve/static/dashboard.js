@@ -155,6 +155,8 @@
     if (kind === "activation_started") return `${data.agent} started on ${data.input_ids.map(short).join(", ")}`;
     if (kind === "activation_finished") return `${data.agent} published ${data.output_ids.map(short).join(", ") || "nothing"}`;
     if (kind === "activation_failed") return `${data.agent} failed: ${data.error_type}: ${data.message}`;
+    if (kind === "approval_requested") return `${data.agent} holds ${data.held} output(s) for your approval`;
+    if (kind === "approval_decided") return `${data.agent}'s held outputs ${data.outcome} by ${data.by}`;
     if (kind === "lagged") return `${data.dropped} events dropped (${data.dropped_tokens || 0} of them tokens; client too slow)`;
     return kind;
   }
@@ -222,6 +224,9 @@
     }
     if (!data.length) return;
     const parsed = JSON.parse(data.join("\n"));
+    // the stream names a request only to those who may decide it; a lag may have dropped such an event
+    if (kind.startsWith("approval_") || kind === "lagged") loadApprovals().catch(() => undefined);
+    if (kind === "activation_failed") loadDeadLetters().catch(() => undefined);
     if (!trackRunning(kind, parsed)) addEvent(kind, parsed);  // tokens go to their box, not to the feed
   }
 
@@ -236,6 +241,7 @@
         }
         if (response.ok && response.body) {
           setStatus("live", "live");
+          loadApprovals().catch(() => undefined);  // what was requested or decided while not connected
           const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
           let buffer = "";
           for (;;) {
@@ -519,10 +525,61 @@
     await loadApprovals();
   }
 
+  // While the event stream is live, its approval events reload the table; without it, a poll does.
   async function pollApprovals() {
     for (;;) {
-      await loadApprovals().catch(() => undefined);
+      if ($("#stream-status").dataset.state !== "live") await loadApprovals().catch(() => undefined);
       await sleep(1500);
+    }
+  }
+
+  // -- dead letters: work that failed for good, with Replay ------------------------------------------------
+
+  function deadLetterRow(letter) {
+    const row = el("tr", { "data-key": letter.key, "data-agent": letter.agent });
+    const link = el("a", {}, short(letter.correlation_id));
+    link.addEventListener("click", () => showLineage(letter.correlation_id));
+    const workflow = el("td", {});
+    workflow.append(link);
+    const failed = letter.failed_at ? new Date(letter.failed_at).toLocaleString() : "";
+    const replay = el("button", { type: "button", "data-action": "replay" }, "Replay");
+    replay.addEventListener("click", () => replayDeadLetters(`/api/v1/dead-letters/${encodeURIComponent(letter.key)}/replay`));
+    const action = el("td", {});
+    action.append(replay);
+    row.append(
+      el("td", {}, letter.agent), workflow, el("td", {}, String(letter.error || "").slice(0, 300)),
+      el("td", {}, String(letter.attempts)), el("td", {}, failed), action,
+    );
+    return row;
+  }
+
+  let deadLetterLoads = 0;
+
+  async function loadDeadLetters() {
+    const load = ++deadLetterLoads;
+    const response = await api("/api/v1/dead-letters");
+    if (!response.ok || load !== deadLetterLoads) return;  // an older answer must not undo a newer one
+    const letters = response.body.items;
+    const rows = $("#dead-letters-table tbody");
+    const shown = [...rows.children].map((r) => r.dataset.key).join();
+    if (shown !== letters.map((d) => d.key).join()) rows.replaceChildren(...letters.map(deadLetterRow));
+    $("#dead-letters-empty").hidden = letters.length > 0;
+    $("#dead-letters-replay-all").hidden = letters.length < 2;
+  }
+
+  async function replayDeadLetters(path) {
+    const response = await api(path, { method: "POST" });
+    const result = $("#dead-letter-result");
+    result.dataset.ok = String(response.ok);
+    result.textContent = response.ok ? `replayed ${response.body.replayed}` : explain(response);
+    await loadDeadLetters();
+  }
+
+  // A failed activation may have become a dead letter; a replayed one may fail again: poll as well.
+  async function pollDeadLetters() {
+    for (;;) {
+      await loadDeadLetters().catch(() => undefined);
+      await sleep(3000);
     }
   }
 
@@ -548,7 +605,9 @@
     }
     $("#board-pause").addEventListener("click", () => controlBoard("pause"));
     $("#board-resume").addEventListener("click", () => controlBoard("resume"));
+    $("#dead-letters-replay-all").addEventListener("click", () => replayDeadLetters("/api/v1/dead-letters/replay"));
     pollApprovals();
+    pollDeadLetters();
     loadAgents();
     loadTypes();
     streamEvents();

@@ -472,7 +472,10 @@ def test_run_help_documents_the_progress_modes(capsys: pytest.CaptureFixture[str
     with pytest.raises(SystemExit):
         main(["run", "--help"])
     out = " ".join(capsys.readouterr().out.split())
-    assert "usage: flock run [-h] [--progress {auto,live,plain,off}] [--stream] SCRIPT ..." in out
+    assert (
+        "usage: flock run [-h] [--progress {auto,live,plain,off}] [--stream] [--max-calls N] [--max-tokens N]"
+        " [--max-input-tokens N] [--max-output-tokens N] [--max-cost X] [--max-wall-time X] SCRIPT ..."
+    ) in out
     assert "auto: live when stderr is a terminal, else plain (default: auto)" in out
     assert "everything after SCRIPT is passed to the script" in out
 

@@ -17,7 +17,8 @@ from flock_core.serve import start_server
 from flock_core.testing import FunctionEngine
 
 from .cdp import Page, find_chromium, launch
-from .conftest import Answer, Question
+from .conftest import KEYS, Answer, Question, key
+from .test_dead_letter_routes import Outage
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
@@ -261,3 +262,74 @@ async def test_approve_reject_and_control_workflows_from_the_dashboard(chromium:
         status = await flock.get_correlation_status(keep)
         assert (status.state, status.cancel_reason) == ("cancelled", "enough")
         assert page.errors == []
+
+
+@pytest.mark.timeout(600)
+async def test_the_approvals_panel_follows_the_event_stream(chromium: str, tmp_path: Path) -> None:
+    flock = approval_flock()
+    async with await start_server(flock, port=0) as server, launch(chromium, tmp_path / "profile") as page:
+        await page.send("Page.navigate", url=server.url + "/")
+        await page.wait_for(
+            "document.body?.dataset.ready === 'true'"
+            " && document.querySelector('#stream-status')?.dataset.state === 'live'"
+        )
+        # while the stream is live the panel does not poll: only the approval events can update it
+        async with httpx.AsyncClient(base_url=server.url) as http:
+            await http.post("/api/v1/artifacts", json={"type": "Question", "payload": {"text": "hold me"}})
+            await page.wait_for("!!document.querySelector('#event-feed li[data-kind=\"approval_requested\"]')")
+            await page.wait_for("document.querySelectorAll('#approvals-table tr[data-approval-id]').length === 1")
+            [request] = await flock.approvals()
+            decided = await http.post(f"/api/v1/approvals/{request.id}/approve")  # not through the dashboard
+            assert decided.status_code == 200
+        await page.wait_for("!!document.querySelector('#event-feed li[data-kind=\"approval_decided\"]')")
+        await page.wait_for("document.querySelectorAll('#approvals-table tr[data-approval-id]').length === 0")
+        assert not await page.evaluate("document.querySelector('#approvals-empty').hidden")
+        assert page.errors == []
+
+
+@pytest.mark.timeout(600)
+async def test_the_dead_letters_panel_lists_only_the_callers_and_replays_them(chromium: str, tmp_path: Path) -> None:
+    outage = Outage()
+    flock = Flock(engine=FunctionEngine(outage))
+    flock.register_type(Question)
+    flock.register_type(Answer)
+    for tenant in ("acme", "globex"):
+        flock.agent(f"answerer-{tenant}").tenant(tenant).consumes(Question).publishes(Answer)
+    async with (
+        await start_server(flock, port=0, auth=KEYS) as server,
+        launch(chromium, tmp_path / "profile") as page,
+    ):
+        async with httpx.AsyncClient(base_url=server.url) as http:
+            for caller, text in (("alice", "acme secret"), ("bob", "globex secret")):
+                await http.post(
+                    "/api/v1/artifacts", json={"type": "Question", "payload": {"text": text}}, headers=key(caller)
+                )
+        with anyio.fail_after(20):
+            while len(await flock.dead_letters()) < 2:  # noqa: ASYNC110 - the served Flock runs the work
+                await anyio.sleep(0.05)
+        [alices] = [d for d in await flock.dead_letters() if d.agent == "answerer-acme"]
+        await page.send("Page.navigate", url=server.url + "/")
+        await page.wait_for("document.body?.dataset.ready === 'true'")
+        await page.evaluate("localStorage.setItem('flock-api-key', 'alice-key') || true")
+        await page.send("Page.navigate", url=server.url + "/")
+        rows = "document.querySelectorAll('#dead-letters-table tr[data-key]')"
+        await page.wait_for(f"{rows}.length === 1", timeout=20)
+        cells = await page.evaluate(f"[...{rows}[0].cells].map(c => c.textContent)")
+        assert cells[0] == "answerer-acme"
+        assert cells[2:4] == ["cannot parse 'acme secret'", "1"]
+        assert cells[4]  # when it failed
+        assert await page.evaluate(f"{rows}[0].dataset.key") == alices.key
+        panel = await page.evaluate("document.querySelector('#dead-letters-panel').outerHTML")
+        assert "globex" not in panel  # bob's dead letter, its agent and its error are not on alice's page
+        assert "globex secret" not in await page.evaluate("document.documentElement.outerHTML")
+
+        outage.fixed = True
+        await page.evaluate(click('#dead-letters-table button[data-action="replay"]'))
+        await page.wait_for("document.querySelector('#dead-letter-result').textContent === 'replayed 1'")
+        await page.wait_for(f"{rows}.length === 0", timeout=20)
+        with anyio.fail_after(20):
+            while await flock.get_by_type(Answer) == []:  # noqa: ASYNC110 - the served Flock runs the replay
+                await anyio.sleep(0.05)
+        assert await flock.get_by_type(Answer) == [Answer(text="ACME SECRET")]
+        assert [d.agent for d in await flock.dead_letters()] == ["answerer-globex"]
+        assert [e for e in page.errors if "401" not in e] == []  # before the key was set, Chrome logs the 401s

@@ -8,7 +8,7 @@ import httpx
 import pytest
 from pydantic import BaseModel
 
-from flock_core import EvaluationRequest, Flock
+from flock_core import ArtifactQuery, EvaluationRequest, Flock
 from flock_core.serve import create_app
 from flock_core.serve._schemas import DeadLetterList, ReplayResult
 from flock_core.testing import FunctionEngine
@@ -79,6 +79,12 @@ async def test_a_caller_lists_only_dead_letters_whose_inputs_it_may_see(
     assert [d.key for d in listed["bob"]] == [keys["bob"]]
     assert listed["alice"][0].error == "cannot parse 'acme secret'"
     assert (listed["alice"][0].agent, listed["alice"][0].attempts) == ("answerer-acme", 1)
+    [error] = [
+        a
+        for a in (await failing.store.query(ArtifactQuery(types=frozenset({"WorkflowError"})))).items
+        if a.payload["agent"] == "answerer-acme"
+    ]
+    assert listed["alice"][0].failed_at == error.created_at.isoformat()  # when it failed: its WorkflowError
     assert (await http.get("/api/v1/dead-letters")).status_code == 401
     response = await http.get("/api/v1/dead-letters", params={"agent": "nobody"}, headers=key("alice"))
     assert response.json() == {"items": []}
