@@ -11,6 +11,7 @@ import dataclasses
 import importlib.util
 import re
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -28,6 +29,7 @@ from engines import (
     simulated_responder,
 )
 from flock_core import EvaluationRequest, EvaluationResult, Flock, LearnedState, Usage
+from flock_core.blackboard._registry import default_registry
 from flock_core.exceptions import ConfigurationError
 from flock_core.testing import FakeOpenAIServer, FunctionEngine
 
@@ -46,8 +48,21 @@ def _load(path: Path, name: str) -> ModuleType:
     return module
 
 
+# The examples register their `@flock_type`s when loaded, at collection time: keep those registrations for
+# this module's tests only, so later modules (`flock types` lists the global registry) never see them.
+_BEFORE = default_registry.snapshot()
 router: Any = _load(ROOT / "examples" / "support_router" / "router.py", "gepa_router_example")
 tiny: Any = _load(TINY, "gepa_tiny_task")
+_EXAMPLE_TYPES = default_registry.snapshot()
+default_registry.restore(_BEFORE)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _example_types() -> Iterator[None]:
+    saved = default_registry.snapshot()
+    default_registry.restore({**saved, **_EXAMPLE_TYPES})
+    yield
+    default_registry.restore(saved)
 
 
 def gepa(**changes: Any) -> OptimizeOptions:
