@@ -226,10 +226,16 @@ async def start_server(
     )
     server = _Server(config, state, signals=False)
     task = asyncio.get_running_loop().create_task(_serve_quietly(server, sock), name=f"flock-serve-{host}:{port}")
-    while not server.started:
-        if task.done():
-            raise ConfigurationError(f"the server on {host}:{port} stopped during startup (see the log)")
-        await asyncio.sleep(0.005)
+    try:
+        while not server.started:
+            if task.done():
+                raise ConfigurationError(f"the server on {host}:{port} stopped during startup (see the log)")
+            await asyncio.sleep(0.005)
+    except BaseException:  # cancelled while starting (it may already be serving): stop it, leave nothing behind
+        server.should_exit = True
+        with anyio.CancelScope(shield=True):
+            await asyncio.wait([task])
+        raise
     return ServerHandle(server, task, app, host, sock.getsockname()[1])
 
 

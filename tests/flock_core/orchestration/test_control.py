@@ -5,7 +5,7 @@ Each test runs on the memory store and on a SQLite file.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import anyio
@@ -125,14 +125,17 @@ async def test_a_cancellation_survives_a_restart(tmp_path: Path) -> None:
         assert (await second.get_correlation_status("debate")).cancel_reason == "stop"
 
 
-def debate(store: BlackboardStore) -> tuple[Flock, list[int]]:
-    """Two debaters answering each other forever: only a stop condition or a cancellation ends it."""
+def debate(store: BlackboardStore, on_round: Callable[[int], object] = lambda n: None) -> tuple[Flock, list[int]]:
+    """Two debaters answering each other forever: only a stop condition or a cancellation ends it.
+
+    `on_round` is called with the number of rounds so far after each one."""
     rounds: list[int] = []
 
     def answer(request: EvaluationRequest) -> list[BaseModel]:
         (argument,) = request.payloads
         assert isinstance(argument, Argument)
         rounds.append(argument.round)
+        on_round(len(rounds))
         return [Argument(text=request.agent.name, round=argument.round + 1)]
 
     flock = registered(Flock(engine=FunctionEngine(answer), store=store))
@@ -166,11 +169,13 @@ async def test_run_until_keeps_the_rest_when_asked(store: BlackboardStore) -> No
 
 
 async def test_a_run_until_that_is_itself_cancelled_cancels_nothing(store: BlackboardStore) -> None:
-    flock, rounds = debate(store)
+    interrupted = anyio.CancelScope()  # a shutdown or Ctrl-C in the middle of the run, after ten rounds
+    flock, rounds = debate(store, on_round=lambda n: n == 10 and interrupted.cancel())
     await flock.publish(Argument(text="start"), correlation_id="debate")
 
-    with anyio.move_on_after(0.05):  # a shutdown or Ctrl-C in the middle of the run
+    with interrupted:
         await flock.run_until(ArtifactCount(Argument, 10_000, correlation_id="debate"))
+    assert interrupted.cancelled_caught
     stopped_at = len(rounds)
 
     assert (await flock.get_correlation_status("debate")).state != "cancelled"

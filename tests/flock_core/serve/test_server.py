@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import signal
@@ -144,6 +145,17 @@ async def test_awaiting_a_blocking_serve_inside_a_loop_serves_until_cancelled(fl
         created = await http.post("/api/v1/artifacts", json={"type": "Question", "payload": {"text": "q"}})
         await wait_for_state(http, created.json()["correlation_id"], artifacts=2)
         group.cancel_scope.cancel()
+    with pytest.raises(httpx.TransportError):
+        await httpx.AsyncClient().get(f"http://127.0.0.1:{port}/health")
+
+
+async def test_a_server_cancelled_while_it_starts_is_stopped_not_left_serving(flock: Flock) -> None:
+    """A cancellation that reaches `start_server` before it returns (the server may already answer) stops it."""
+    port = free_port()
+    with anyio.CancelScope() as scope:
+        scope.cancel()
+        await start_server(flock, port=port)
+    assert not [task for task in asyncio.all_tasks() if task.get_name().startswith("flock-serve-")]
     with pytest.raises(httpx.TransportError):
         await httpx.AsyncClient().get(f"http://127.0.0.1:{port}/health")
 
