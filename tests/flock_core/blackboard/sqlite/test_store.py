@@ -309,13 +309,15 @@ async def second_flock(path: Path) -> tuple[BoardInUseError | None, int]:
     """Start a Flock on `path` (publishing one question): `(the error, or None; artifacts on the board)`."""
     flock = Flock(store=SQLiteBlackboardStore(path))
     flock.register_type(Question)
+    error: BoardInUseError | None = None
     try:
         await flock.publish(Question(text="lost?"))
-    except BoardInUseError as error:
+    except BoardInUseError as refused:
+        error = refused
+    try:
         return error, (await flock.store.query(ArtifactQuery())).total
-    finally:
+    finally:  # counted before the shutdown: a query after it would reopen (and leak) the connection
         await flock.shutdown()
-    return None, (await flock.store.query(ArtifactQuery())).total
 
 
 def test_a_second_process_running_a_flock_on_the_file_fails_fast_until_the_first_dies(tmp_path: Path) -> None:
