@@ -68,7 +68,7 @@ class _Record:
     def parse(cls, item: Mapping[str, Any]) -> _Record:
         inputs = _pairs(item.get("inputs"))
         noun = inputs[0][0].rsplit(".", 1)[-1].lower() if inputs else ""
-        text = " ".join(_strings(payload) for _, payload in inputs)
+        text = " ".join(strings_in(payload) for _, payload in inputs)
         return cls(
             text, noun, _flat(_pairs(item.get("generated_outputs"))), _flat(_pairs(item.get("expected_outputs")))
         )
@@ -105,11 +105,12 @@ def _flat(pairs: Sequence[tuple[str, Any]]) -> dict[str, Any]:
     return flat
 
 
-def _strings(value: Any) -> str:
+def strings_in(value: Any) -> str:
+    """Every string inside `value` (nested dicts and lists), joined by spaces."""
     if isinstance(value, str):
         return value
     if isinstance(value, dict):
-        return " ".join(_strings(item) for item in cast(dict[str, Any], value).values())
+        return " ".join(strings_in(item) for item in cast(dict[str, Any], value).values())
     if isinstance(value, list):
-        return " ".join(_strings(item) for item in cast(list[Any], value))
+        return " ".join(strings_in(item) for item in cast(list[Any], value))
     return ""

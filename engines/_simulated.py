@@ -48,7 +48,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
-from ._reflector import reflect
+from ._reflector import reflect, strings_in
 from ._synthetic import synthesize
 
 if TYPE_CHECKING:
@@ -286,7 +286,7 @@ def propose_instructions(task: Mapping[str, Any]) -> str:
     surface: dict[str, str] = {}
     for example in cast(list[str], task.get("good_examples", [])):
         shown = _json(example)
-        words = _surface_words(_strings(shown.get("inputs", [])), surface)
+        words = _surface_words(strings_in(shown.get("inputs", [])), surface)
         for _, payload in cast(list[tuple[str, Any]], shown.get("outputs", [])):
             for key, value in cast(dict[str, Any], payload if isinstance(payload, dict) else {}).items():
                 if key in closed and value in closed[key]:
@@ -414,17 +414,7 @@ def _sections(content: str) -> dict[str, Any]:
 def _input_text(content: str) -> str:
     """The text of a user message's input fields (string leaves of their JSON), without the context field."""
     sections = {name: value for name, value in _sections(content).items() if name != "context"}
-    return " ".join(_strings(value) for value in sections.values())
-
-
-def _strings(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, dict):
-        return " ".join(_strings(item) for item in cast(dict[str, Any], value).values())
-    if isinstance(value, list):
-        return " ".join(_strings(item) for item in cast(list[Any], value))
-    return ""
+    return " ".join(strings_in(value) for value in sections.values())
 
 
 def _json(text: str) -> dict[str, Any]:
