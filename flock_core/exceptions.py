@@ -294,8 +294,10 @@ class BudgetExceeded(RuntimeFlockError):
         self, agent: str, correlation_id: str, *, scope: str, limit: str, allowed: float, spent: float
     ) -> None:
         owner = "the workflow's budget" if scope == "workflow" else "the Flock's budget"
+        # Calls in flight hold their reservation: `max_calls` is reached before they are spent.
+        in_flight = f" and {allowed - spent:g} in flight" if limit == "max_calls" and spent < allowed else ""
         super().__init__(
-            f"agent {agent!r}: {owner} is spent ({limit}={allowed:g} reached, spent {spent:g}); "
+            f"agent {agent!r}: {owner} is spent ({limit}={allowed:g} reached, spent {spent:g}{in_flight}); "
             f"no further model call was made and workflow {correlation_id!r} was stopped"
         )
         self.agent = agent

@@ -36,6 +36,7 @@ from ..orchestration._events import (
     ActivationStarted,
     ArtifactPublished,
     FlockEvent,
+    WorkflowCancelled,
 )
 from ._tokens import Printer, Transcript, Transcripts, line_writer
 
@@ -72,11 +73,12 @@ _MESSAGE_CHARS = 200
 
 @dataclass(frozen=True, slots=True)
 class AgentCounts:
-    """One agent's activations: running now, finished, failed."""
+    """One agent's activations: running now, finished, failed, stopped by a workflow's cancellation."""
 
     running: int = 0
     done: int = 0
     failed: int = 0
+    cancelled: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,14 +107,32 @@ class Snapshot:
     def totals(self) -> AgentCounts:
         """Activations of all agents together."""
         counts = self.agents.values()
-        return AgentCounts(sum(c.running for c in counts), sum(c.done for c in counts), sum(c.failed for c in counts))
+        return AgentCounts(
+            sum(c.running for c in counts),
+            sum(c.done for c in counts),
+            sum(c.failed for c in counts),
+            sum(c.cancelled for c in counts),
+        )
 
 
 @dataclass(slots=True)
 class _Agent:
-    running: set[str] = field(default_factory=set[str])
+    running: dict[str, str] = field(default_factory=dict[str, str])
+    """Running activations: work key -> workflow."""
     done: int = 0
     failed: int = 0
+    cancelled: set[str] = field(default_factory=set[str])
+    """Activations stopped by their workflow's cancellation (a late end event moves one back out)."""
+
+    def ended(self, work_key: str) -> None:
+        self.running.pop(work_key, None)
+        self.cancelled.discard(work_key)
+
+    def cancel(self, correlation_id: str) -> None:
+        stopped = [key for key, workflow in self.running.items() if workflow == correlation_id]
+        for key in stopped:
+            del self.running[key]
+        self.cancelled.update(stopped)
 
 
 class RunCounts:
@@ -138,14 +158,19 @@ class RunCounts:
                 kind = event.artifact.type
                 self._artifacts[kind] = self._artifacts.get(kind, 0) + 1
             elif isinstance(event, ActivationStarted):
-                self._agent(event.agent).running.add(event.work_key)
+                agent = self._agent(event.agent)
+                agent.cancelled.discard(event.work_key)  # resumed after a pause, or run again
+                agent.running[event.work_key] = event.correlation_id
             elif isinstance(event, ActivationFinished):
                 agent = self._agent(event.agent)
-                agent.running.discard(event.work_key)
+                agent.ended(event.work_key)
                 agent.done += 1
+            elif isinstance(event, WorkflowCancelled):
+                for agent in self._agents.values():
+                    agent.cancel(event.correlation_id)
             elif isinstance(event, ActivationFailed):
                 agent = self._agent(event.agent)
-                agent.running.discard(event.work_key)
+                agent.ended(event.work_key)
                 agent.failed += 1
                 self._failures.append(Failure(event.agent, event.error_type, event.message))
                 self._failure_count += 1
@@ -165,7 +190,9 @@ class RunCounts:
             return Snapshot(
                 elapsed=self._clock() - self._started,
                 artifacts=dict(self._artifacts),
-                agents={n: AgentCounts(len(a.running), a.done, a.failed) for n, a in self._agents.items()},
+                agents={
+                    n: AgentCounts(len(a.running), a.done, a.failed, len(a.cancelled)) for n, a in self._agents.items()
+                },
                 failures=tuple(self._failures),
                 failure_count=self._failure_count,
                 events=self._events,
@@ -201,7 +228,12 @@ def _short(message: str) -> str:
 
 
 def _agent_counts(counts: AgentCounts) -> str:
-    parts = [(counts.running, "running"), (counts.done, "done"), (counts.failed, "failed")]
+    parts = [
+        (counts.running, "running"),
+        (counts.done, "done"),
+        (counts.failed, "failed"),
+        (counts.cancelled, "cancelled"),
+    ]
     return ", ".join(f"{n} {word}" for n, word in parts if n)
 
 
@@ -218,10 +250,11 @@ def summary_line(snapshot: Snapshot, label: str = "flock", *, final: bool = Fals
     if snapshot.artifacts:
         artifacts += " (" + ", ".join(f"{kind} {n}" for kind, n in snapshot.artifacts.items()) + ")"
     totals = snapshot.totals
-    activations = _plural(totals.running + totals.done + totals.failed, "activation")
+    activations = _plural(totals.running + totals.done + totals.failed + totals.cancelled, "activation")
     if snapshot.agents:
         per_agent = "; ".join(f"{name}: {_agent_counts(c)}" for name, c in snapshot.agents.items())
-        activations += f": {totals.running} running, {totals.done} done, {totals.failed} failed ({per_agent})"
+        stopped = f", {totals.cancelled} cancelled" if totals.cancelled else ""
+        activations += f": {totals.running} running, {totals.done} done, {totals.failed} failed{stopped} ({per_agent})"
     elapsed = f"finished after {format_elapsed(snapshot.elapsed)}" if final else format_elapsed(snapshot.elapsed)
     return f"{label}: {elapsed} · {artifacts} · {activations}"
 

@@ -174,6 +174,8 @@ def test_context_of_the_other_errors() -> None:
         "agent 'writer': the Flock's budget is spent (max_cost=0.5 reached, spent 0.52); "
         "no further model call was made and workflow 'wf-1' was stopped"
     )
+    in_flight = BudgetExceeded("critic", "wf-2", scope="flock", limit="max_calls", allowed=3, spent=1)
+    assert "(max_calls=3 reached, spent 1 and 2 in flight)" in str(in_flight)
     assert vars(TypeRegistrationError("m", type_name="T")) == {"type_name": "T"}
     assert vars(PayloadValidationError("T", ["a: bad"])) == {"type_name": "T", "errors": ("a: bad",)}
     in_use = BoardInUseError("the SQLite board 'b.db'", "lease owner h/1/ab")

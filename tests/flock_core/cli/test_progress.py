@@ -146,6 +146,37 @@ def test_counts_running_activations() -> None:
     anyio.run(main)
 
 
+def test_activations_stopped_by_a_cancellation_are_counted_as_cancelled_not_running() -> None:
+    started = []
+
+    async def stuck(request: EvaluationRequest) -> list[BaseModel]:
+        started.append(request.agent.name)
+        await anyio.sleep_forever()
+        raise AssertionError("unreachable")
+
+    flock = Flock(engine=FunctionEngine(stuck))
+    flock.register_type(Topic)
+    flock.register_type(Idea)
+    flock.agent("think").consumes(Topic).publishes(Idea)
+    counts = RunCounts()
+    flock.events.subscribe(counts)
+
+    async def main() -> None:
+        async with anyio.create_task_group() as group:
+            await flock.publish_many([Topic(name="a"), Topic(name="b")], correlation_id="w")
+            await flock.publish(Topic(name="other"), correlation_id="other")
+            group.start_soon(flock.run_until_idle)
+            with anyio.fail_after(5):
+                while len(started) < 3:  # noqa: ASYNC110 - polling the engine double
+                    await anyio.sleep(0.01)
+            await flock.cancel("w", reason="enough")
+            assert counts.snapshot().agents == {"think": AgentCounts(running=1, cancelled=2)}
+            assert "3 activations: 1 running, 0 done, 0 failed, 2 cancelled" in summary_line(counts.snapshot())
+            group.cancel_scope.cancel()
+
+    anyio.run(main)
+
+
 def test_streamed_tokens_are_not_a_change() -> None:
     from flock_core import TokenStreamed
 
