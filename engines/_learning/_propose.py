@@ -119,14 +119,30 @@ async def propose(
         good_examples=[_example(demo) for demo in demos[:_SHOWN]],
         tip=tip,
     )
-    artifact = Artifact(type=_TASK, payload=task.model_dump(mode="json"), correlation_id=f"propose-{spec.name}")
-    request = EvaluationRequest(_PROPOSER, _PROPOSER.output_groups[0], 0, (artifact,), (task,), model=model)
+    return await ask_for_instructions(
+        engine,
+        _PROPOSER,
+        task,
+        model=model,
+        ask=f"propose-{spec.name}",
+        failed=f"instruction proposal for {spec.name!r}",
+    )
+
+
+async def ask_for_instructions(
+    engine: Engine, writer: AgentSpec, task: BaseModel, *, model: str | None, ask: str, failed: str
+) -> Proposal:
+    """Run `writer` (whose one output has an `instructions` field) on `task` once, as workflow `ask`.
+
+    A failed call, or a reply without instructions, proposes nothing (it is logged as `failed`)."""
+    artifact = Artifact(type=type_name_of(type(task)), payload=task.model_dump(mode="json"), correlation_id=ask)
+    request = EvaluationRequest(writer, writer.output_groups[0], 0, (artifact,), (task,), model=model)
     try:
         result = await engine.evaluate(request)
     except (EngineError, ContractViolation) as exc:
-        _log.warning("instruction proposal for %r failed: %s", spec.name, exc)
+        _log.warning("%s failed: %s", failed, exc)
         return Proposal(None, exc.usage or Usage())
-    found = [o.instructions.strip() for o in result.outputs if isinstance(o, InstructionProposal)]
+    found = [str(getattr(o, "instructions", "")).strip() for o in result.outputs]
     return Proposal(found[0] if found and found[0] else None, result.usage)
 
 

@@ -11,29 +11,25 @@ writes new instructions. Every reflection is one engine call, metered and budget
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, Field
 
-from flock_core import AgentSpec, Artifact, Engine, EvaluationRequest, OutputGroup, Subscription, Usage, type_name_of
-from flock_core.exceptions import ContractViolation, EngineError
+from flock_core import AgentSpec, Engine, OutputGroup, Subscription, type_name_of
 
 from ._evaluate import ExampleResult
+from ._propose import Proposal, ask_for_instructions
 from ._traces import GroupKey, run_demos
 
 __all__ = [
     "ReflectedInstructions",
-    "Reflection",
     "ReflectionExample",
     "ReflectionTask",
     "reflect",
     "reflective_dataset",
 ]
 
-_log = logging.getLogger("engines.learning")
 MAX_RECORDS = 12
 """The most records a reflection shows (failures first)."""
 
@@ -101,14 +97,6 @@ def reflective_dataset(
     return [record for _, record in records[:MAX_RECORDS]]
 
 
-@dataclass(frozen=True, slots=True)
-class Reflection:
-    """The result of one reflection call: the new instructions (if the reply was usable) and what it cost."""
-
-    instructions: str | None
-    usage: Usage
-
-
 async def reflect(
     engine: Engine,
     spec: AgentSpec,
@@ -117,7 +105,7 @@ async def reflect(
     current: str,
     examples: Sequence[ReflectionExample],
     model: str | None,
-) -> Reflection:
+) -> Proposal:
     """Ask `engine` for new instructions of output group `group_index` of `spec`. A failed call proposes nothing."""
     group = spec.output_groups[group_index]
     task = ReflectionTask(
@@ -128,12 +116,6 @@ async def reflect(
         ],
         examples=list(examples),
     )
-    artifact = Artifact(type=_TASK, payload=task.model_dump(mode="json"), correlation_id=f"reflect-{spec.name}")
-    request = EvaluationRequest(_REFLECTOR, _REFLECTOR.output_groups[0], 0, (artifact,), (task,), model=model)
-    try:
-        result = await engine.evaluate(request)
-    except (EngineError, ContractViolation) as exc:
-        _log.warning("reflection on %r failed: %s", spec.name, exc)
-        return Reflection(None, exc.usage or Usage())
-    found = [o.instructions.strip() for o in result.outputs if isinstance(o, ReflectedInstructions)]
-    return Reflection(found[0] if found and found[0] else None, result.usage)
+    return await ask_for_instructions(
+        engine, _REFLECTOR, task, model=model, ask=f"reflect-{spec.name}", failed=f"reflection on {spec.name!r}"
+    )
