@@ -6,6 +6,7 @@ import dataclasses
 import os
 import sqlite3
 import threading
+import time
 import warnings
 from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime
@@ -319,6 +320,23 @@ class SQLiteBlackboardStore:
         return [*(await self.query(ArtifactQuery())).items]
 
 
+def _while_busy(statement: Callable[[], object], timeout: float) -> None:
+    """Run `statement`, again while another connection holds the lock it needs, for up to `timeout` seconds.
+
+    Switching a new file to WAL needs an exclusive lock, and SQLite reports "database is locked" at once
+    instead of calling the busy handler when another process opens the same new file at that moment."""
+    deadline, pause = time.monotonic() + timeout, 0.005
+    while True:
+        try:
+            statement()
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.1)
+
+
 class _LockedConnection:
     """The store's one SQLite connection, opened on first use and used by one thread at a time."""
 
@@ -333,7 +351,7 @@ class _LockedConnection:
         conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False)
         try:
             conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
-            conn.execute("PRAGMA journal_mode = WAL")
+            _while_busy(lambda: conn.execute("PRAGMA journal_mode = WAL"), self.busy_timeout)
             conn.execute(f"PRAGMA synchronous = {self.synchronous}")
             migrate(conn)
         except BaseException:  # close the half-opened connection, whatever failed, and re-raise

@@ -23,7 +23,7 @@ from pydantic import BaseModel
 from flock_core import Artifact, ArtifactQuery, ExpiredJoin, Flock
 from flock_core.blackboard._work import Commit, TimerState, WorkRecord
 from flock_core.blackboard.sqlite._schema import MIGRATIONS, migrate
-from flock_core.blackboard.sqlite._store import SQLiteBlackboardStore
+from flock_core.blackboard.sqlite._store import SQLiteBlackboardStore, _while_busy
 from flock_core.exceptions import BoardInUseError, ConfigurationError, StoreError
 from flock_core.testing import FunctionEngine
 
@@ -352,3 +352,21 @@ async def test_two_store_objects_in_one_process_hold_the_file_one_at_a_time(tmp_
     await first.close()
     await second.hold("run-2")
     await second.close()
+
+
+def test_switching_to_wal_waits_while_another_process_opens_the_same_new_file() -> None:
+    """Two processes opening one new file both switch it to WAL; SQLite refuses one of them at once ("database
+    is locked", without waiting on the busy timeout) about once in twenty: the switch is tried again."""
+    attempts: list[int] = []
+
+    def switch() -> None:
+        attempts.append(1)
+        if len(attempts) < 3:
+            raise sqlite3.OperationalError("database is locked")
+
+    _while_busy(switch, timeout=5)
+    assert len(attempts) == 3
+    with pytest.raises(sqlite3.OperationalError, match="no such table"):
+        _while_busy(lambda: (_ for _ in ()).throw(sqlite3.OperationalError("no such table: x")), timeout=5)
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        _while_busy(lambda: (_ for _ in ()).throw(sqlite3.OperationalError("database is locked")), timeout=0)
