@@ -5,7 +5,6 @@ Each test runs on the memory store and on a SQLite file.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -51,15 +50,6 @@ class Summary(BaseModel):
 
 class Post(BaseModel):
     text: str
-
-
-@pytest.fixture(params=["memory", "sqlite"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[BlackboardStore]:
-    made: BlackboardStore = (
-        InMemoryBlackboardStore() if request.param == "memory" else SQLiteBlackboardStore(tmp_path / "board.db")
-    )
-    yield made
-    await made.close()
 
 
 def write(request: object) -> list[BaseModel]:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 
 import anyio
 import httpx
@@ -17,7 +15,6 @@ from flock_core import (
     Flock,
     InMemoryBlackboardStore,
     JoinSpec,
-    SQLiteBlackboardStore,
 )
 from flock_core.exceptions import ConfigurationError, QueueFullError
 from flock_core.serve import create_app
@@ -50,15 +47,6 @@ def stage(request: EvaluationRequest) -> list[BaseModel]:
     item = request.payloads[0]
     assert isinstance(item, Job | Mid)
     return [Mid(n=item.n)] if isinstance(item, Job) else [Done(n=item.n)]
-
-
-@pytest.fixture(params=["memory", "sqlite"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[BlackboardStore]:
-    made: BlackboardStore = (
-        InMemoryBlackboardStore() if request.param == "memory" else SQLiteBlackboardStore(tmp_path / "board.db")
-    )
-    yield made
-    await made.close()
 
 
 def pipeline(store: BlackboardStore, **options: object) -> Flock:

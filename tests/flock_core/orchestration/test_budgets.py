@@ -5,7 +5,6 @@ Each test runs on the memory store and on a SQLite file.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -24,7 +23,6 @@ from flock_core import (
     EvaluationRequest,
     EvaluationResult,
     Flock,
-    InMemoryBlackboardStore,
     Usage,
     WorkflowError,
 )
@@ -43,15 +41,6 @@ class Claim(BaseModel):
 
 class Reply(BaseModel):
     round: int
-
-
-@pytest.fixture(params=["memory", "sqlite"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[BlackboardStore]:
-    made: BlackboardStore = (
-        InMemoryBlackboardStore() if request.param == "memory" else SQLiteBlackboardStore(tmp_path / "board.db")
-    )
-    yield made
-    await made.close()
 
 
 class Model:

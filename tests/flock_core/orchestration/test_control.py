@@ -5,7 +5,7 @@ Each test runs on the memory store and on a SQLite file.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 
 import anyio
@@ -15,7 +15,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from pydantic import BaseModel
 
-from flock_core import ArtifactCount, BlackboardStore, EvaluationRequest, Flock, InMemoryBlackboardStore
+from flock_core import ArtifactCount, BlackboardStore, EvaluationRequest, Flock
 from flock_core.blackboard.sqlite._store import SQLiteBlackboardStore
 from flock_core.exceptions import ConfigurationError
 from flock_core.orchestration._events import FlockEvent, WorkflowCancelled, WorkflowPaused
@@ -38,15 +38,6 @@ def registered(flock: Flock) -> Flock:
     flock.register_type(Topic)
     flock.register_type(Argument)
     return flock
-
-
-@pytest.fixture(params=["memory", "sqlite"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[BlackboardStore]:
-    made: BlackboardStore = (
-        InMemoryBlackboardStore() if request.param == "memory" else SQLiteBlackboardStore(tmp_path / "board.db")
-    )
-    yield made
-    await made.close()
 
 
 class SlowModel:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -70,15 +70,6 @@ class Script:
         ticket = request.payloads[0]
         assert isinstance(ticket, Ticket)
         return [Triage(text=ticket.text.upper())]
-
-
-@pytest.fixture(params=["memory", "sqlite"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[BlackboardStore]:
-    made: BlackboardStore = (
-        InMemoryBlackboardStore() if request.param == "memory" else SQLiteBlackboardStore(tmp_path / "board.db")
-    )
-    yield made
-    await made.close()
 
 
 def make_flock(store: BlackboardStore, engine: Engine, clock: VirtualClock | None = None) -> Flock:

@@ -6,7 +6,6 @@ entries (`Orchestrator.bookkeeping`), never times or bytes.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +22,6 @@ from flock_core import (
     EvaluationRequest,
     EvaluationResult,
     Flock,
-    InMemoryBlackboardStore,
     SQLiteBlackboardStore,
     Usage,
     WorkflowError,
@@ -63,15 +61,6 @@ class Review(BaseModel):
 
 class Claim(BaseModel):
     round: int
-
-
-@pytest.fixture(params=["memory", "sqlite"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[BlackboardStore]:
-    made: BlackboardStore = (
-        InMemoryBlackboardStore() if request.param == "memory" else SQLiteBlackboardStore(tmp_path / "board.db")
-    )
-    yield made
-    await made.close()
 
 
 class Counted:
