@@ -312,6 +312,11 @@ class Flock:
 
     # -- running -------------------------------------------------------------------------------------
 
+    @property
+    def idle(self) -> bool:
+        """Whether `run_until_idle()` would find nothing to do now (always `False` on a shared store)."""
+        return self._core.idle()
+
     async def run_until_idle(self, timeout: float | None = None) -> None:
         """Run until no activation is queued or running and no delayed artifact or bounded timer is pending.
 

@@ -117,7 +117,7 @@ def _decode(raw: bytes) -> dict[str, Any]:
         raise ApiError(400, "malformed_json", f"the request body is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise ApiError(400, "malformed_json", "the request body must be a JSON object")
-    if _depth(data) > MAX_DEPTH:
+    if raw.count(b"[") + raw.count(b"{") > MAX_DEPTH and _depth(data) > MAX_DEPTH:  # fewer brackets: not that deep
         raise ApiError(400, "malformed_json", f"the request body nests deeper than {MAX_DEPTH} levels")
     return dict(data)  # pyright: ignore[reportUnknownArgumentType]
 
