@@ -202,3 +202,16 @@ def test_backpressure_with_and_without_a_bound(max_pending: int) -> None:
     assert set(outcome.series) == {"baseline_mb", "half_mb", "peak_mb", "inputs_per_s"}
     assert outcome.series["baseline_mb"][0] <= outcome.series["half_mb"][0] <= outcome.series["peak_mb"][0]
     assert outcome.info["inputs"] == 30
+
+
+def test_every_compared_store_row_has_the_issue_target() -> None:
+    memory_publish = _suite._durable_target("memory", "publish_per_s")
+    assert memory_publish is not None
+    assert memory_publish.text == "≥ 2x Flock"
+    assert [_suite._durable_target("sqlite", metric) for metric in ("publish_per_s", "end_to_end_per_s")] == [
+        Target("flock", ">=", 1)
+    ] * 2
+    postgres = _suite._durable_target("postgres", "publish_per_s")
+    assert postgres is not None
+    assert (postgres.text, postgres.holds(2_888), postgres.holds(2_889)) == ("≥ 2,889 publishes/s", False, True)
+    assert _suite._durable_target("postgres", "end_to_end_per_s") is None  # Flock has no PostgreSQL store
