@@ -83,6 +83,16 @@ def test_durable(store: StoreKind, clients: int) -> None:
     assert outcome.series["end_to_end_per_s"][0] > 0
 
 
+def test_durable_floor_commits_each_row_and_drops_its_table() -> None:
+    import psycopg
+
+    outcome = run(Job("durable_floor", size=7, runs=2, dsn=_suite.DEFAULT_PG_DSN))
+    assert len(outcome.series["publish_per_s"]) == 2
+    with psycopg.connect(_suite.DEFAULT_PG_DSN) as conn:
+        left = conn.execute("SELECT count(*) FROM pg_tables WHERE tablename LIKE 'flock_bench_floor_%'").fetchone()
+    assert left == (0,)
+
+
 def test_worker_scaling_runs_real_worker_processes(lm_server: LMServer) -> None:
     job = Job("scaling", size=3, runs=1, base_url=lm_server.base_url, concurrency=2, dsn=_suite.DEFAULT_PG_DSN)
     outcome = run(job)
