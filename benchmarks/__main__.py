@@ -98,7 +98,7 @@ def _markdown(rows: list[Row], document: dict[str, Any]) -> str:
             f"Ours: flockboard on Python {machine['python']}. {flock_line}. Machine: {machine['cpus']} CPUs, "
             f"{machine['platform']}. Wall time {document['wall_s']} s.",
             "",
-            f"Figures are the median [min–max] of {document['sizes']['runs']} runs (prompt sizes: the mean "
+            f"Figures are the median [min–max] of {_runs(document['sizes']['runs'])} (prompt sizes: the mean "
             "[min–max] over the calls of one workflow); ratios are ours / theirs of the centres. This is a "
             "shared 2-core machine: differences under about 10% are noise. See docs/benchmarks.md.",
             "",
@@ -114,6 +114,10 @@ def _markdown(rows: list[Row], document: dict[str, Any]) -> str:
             "",
         ]
     )
+
+
+def _runs(count: int) -> str:
+    return "1 run" if count == 1 else f"{count} runs"
 
 
 def main(argv: list[str] | None = None) -> int:
