@@ -100,9 +100,9 @@ async def test_an_api_publish_nobody_consumes_is_stored_without_a_run_and_queued
         first = await http.post("/api/v1/artifacts", json={"type": "Question", "payload": {"text": "one"}})
         await wait_for_state(http, first.json()["correlation_id"], artifacts=2)
         with anyio.fail_after(10):
-            while drive_lock(flock).locked() or not flock.idle:  # that run has finished
-                await anyio.sleep(0.01)
-        runs = state.worker.runs
+            async with drive_lock(flock):  # the worker's run has finished
+                runs = state.worker.runs
+        assert flock.idle
         for n in range(3):  # no agent consumes an Answer: the Flock stays idle
             created = await http.post("/api/v1/artifacts", json={"type": "Answer", "payload": {"text": f"a{n}"}})
             assert created.status_code == 201
