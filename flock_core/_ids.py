@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from typing import ClassVar
 from uuid import UUID, SafeUUID
 
 __all__ = ["new_id"]
@@ -23,7 +24,7 @@ class _State:
     lock = threading.Lock()
     last_ms = 0
     counter = 0
-    random: list[int] = []  # 62 random bits each, taken from the end
+    random: ClassVar[list[int]] = []  # 62 random bits each, taken from the end
 
 
 def _forget_random() -> None:

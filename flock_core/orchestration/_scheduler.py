@@ -137,6 +137,10 @@ class Scheduler:
                 del self._groups[key]
                 self._batches.pop(key, None)
 
+    def may_embed(self, artifact: Artifact) -> bool:
+        """Whether a semantic subscription takes `artifact`'s type (it may need an embedding before routing)."""
+        return artifact.type in self._semantic_types
+
     def semantic_conditions(self, artifact: Artifact, now: datetime) -> list[Semantic]:
         """The semantic conditions `artifact` must be embedded for: of subscribers that may see and take it.
 

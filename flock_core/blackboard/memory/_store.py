@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime
 from typing import TypeVar
 from uuid import UUID
@@ -100,6 +100,14 @@ class InMemoryBlackboardStore:
 
     async def commit(self, commit: Commit) -> bool:
         """Apply `commit` (checks first, then writes, so a failed check writes nothing)."""
+        return self.commit_at_once(commit)
+
+    def at_once(self) -> Callable[[Commit], bool] | None:
+        """`commit_at_once`, unless a subclass overrides `commit` (then each step goes through its `commit`)."""
+        return self.commit_at_once if type(self).commit is InMemoryBlackboardStore.commit else None
+
+    def commit_at_once(self, commit: Commit) -> bool:
+        """`commit`, synchronous: a step on this store never waits, so nothing can interrupt it half-way."""
         if commit.complete is not None:
             current = self._work.get(commit.complete)
             if current is None:
