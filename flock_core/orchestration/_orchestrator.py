@@ -29,12 +29,12 @@ from ..agents._engine import Engine, Usage
 from ..agents._semantic import Embedder
 from ..agents._spec import AgentSpec
 from ..blackboard._approvals import ApprovalOutcome, ApprovalRequest
-from ..blackboard._artifacts import Artifact, WorkflowError
+from ..blackboard._artifacts import EXTERNAL_PRODUCER, Artifact, WorkflowError
 from ..blackboard._leases import new_owner
 from ..blackboard._registry import TypeRegistry
 from ..blackboard._shared import shared_store
 from ..blackboard._store import ArtifactQuery, BlackboardStore, ExclusiveBoard
-from ..blackboard._visibility import AgentIdentity
+from ..blackboard._visibility import AgentIdentity, Visibility
 from ..blackboard._work import Commit, ExpiredJoin
 from ..exceptions import ConfigurationError, DuplicateAgentError, RunTimeoutError, UnknownAgentError
 from ._admission import Admission, WhenFull
@@ -243,21 +243,40 @@ class Orchestrator:
     # -- steps ---------------------------------------------------------------------------------------
 
     async def publish(
-        self, obj: BaseModel | Mapping[str, Any], budget: Budget | None = None, **options: Any
+        self,
+        obj: BaseModel | Mapping[str, Any],
+        *,
+        budget: Budget | None = None,
+        visibility: Visibility | None = None,
+        correlation_id: str | None = None,
+        partition_key: str | None = None,
+        tags: Iterable[str] | None = None,
+        produced_by: str = EXTERNAL_PRODUCER,
     ) -> Artifact:
         """Validate and store an external artifact together with the work it completes, in a publish span.
 
-        A `budget` becomes its workflow's budget before any of its work is stored.
+        Without a `correlation_id`, the artifact starts a workflow named after the artifact's id. A
+        `budget` becomes its workflow's budget before any of its work is stored.
         """
         await self.start()
-        await self._admission.admit()
-        options["correlation_id"] = options.get("correlation_id") or str(new_id())
+        if self._admission.limit is not None:
+            await self._admission.admit()
+        artifact_id = new_id()
+        correlation_id = correlation_id or str(artifact_id)
         if budget is not None:
-            await self.budgets.set(options["correlation_id"], budget)
-        with self._tracer.publish(options["correlation_id"]) as span:
-            artifact = self._artifacts.from_object(obj, **options)
+            await self.budgets.set(correlation_id, budget)
+        with self._tracer.publish(correlation_id) as span:
+            artifact = self._artifacts.from_object(
+                obj,
+                visibility=visibility,
+                correlation_id=correlation_id,
+                partition_key=partition_key,
+                tags=tags,
+                produced_by=produced_by,
+                artifact_id=artifact_id,
+            )
             self._tracer.published(span, artifact)
-            await self._steps.step(Commit(artifacts=(artifact,)), [artifact])
+            await self._steps.step(Commit(artifacts=(artifact,)), (artifact,))
         return artifact
 
     async def invoke(self, agent: str, obj: BaseModel | Mapping[str, Any], publish: bool) -> list[Artifact]:
