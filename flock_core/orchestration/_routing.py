@@ -129,8 +129,10 @@ class Routing:
 
     def _take(self, artifact: Artifact, now: datetime, items: list[WorkItem], expired: list[ExpiredJoin]) -> None:
         ready, gone = self._scheduler.route(artifact, now)
-        items.extend(work_item(a) for a in ready)
-        expired.extend(gone)
+        if ready:
+            items.extend(work_item(a) for a in ready)
+        if gone:
+            expired.extend(gone)
 
     async def unroute(self, artifacts: Iterable[Artifact], items: Iterable[WorkItem], *, again: bool) -> Routed:
         """Undo the routing of a step that was not stored (its commit was refused or failed).
