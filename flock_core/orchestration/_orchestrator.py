@@ -258,7 +258,10 @@ class Orchestrator:
         Without a `correlation_id`, the artifact starts a workflow named after the artifact's id. A
         `budget` becomes its workflow's budget before any of its work is stored.
         """
-        await self.start()
+        if self._resume_report is None:
+            await self.start()
+        else:
+            self._check_declarations()  # what `start` does once started, without awaiting it
         if self._admission.limit is not None:
             await self._admission.admit()
         artifact_id = new_id()
@@ -380,11 +383,7 @@ class Orchestrator:
 
         Checks the declarations across agents first, every time (agents may be declared after the start).
         """
-        servers: Mapping[str, object] = getattr(self._executor.tools, "servers", None) or {}
-        checked = (self._declarations, tuple(servers))
-        if checked != self._checked:  # every publish starts the Flock: check only what changed
-            check_declarations(self._specs, checked[1])
-            self._checked = checked
+        self._check_declarations()
         if self._resume_report is None:
             self._resume_report = ResumeReport()
             try:
@@ -393,6 +392,13 @@ class Orchestrator:
                 self._resume_report = None
                 raise
         return self._resume_report
+
+    def _check_declarations(self) -> None:
+        servers: Mapping[str, object] = getattr(self._executor.tools, "servers", None) or {}
+        checked = (self._declarations, tuple(servers))
+        if checked != self._checked:  # every publish starts the Flock: check only what changed
+            check_declarations(self._specs, checked[1])
+            self._checked = checked
 
     async def _resume(self) -> ResumeReport:
         if isinstance(self.board, LocalBoard) and isinstance(self.store, ExclusiveBoard):

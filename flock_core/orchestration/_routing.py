@@ -107,7 +107,7 @@ class Routing:
 
     def route_at_once(self, artifacts: Sequence[Artifact]) -> Routed | None:
         """What `route` returns, without waiting; `None` (and nothing routed) when an artifact may need embedding."""
-        if any(self._scheduler.may_embed(a) for a in artifacts):
+        if self._scheduler.may_embed(artifacts):
             return None
         items: list[WorkItem] = []
         expired: list[ExpiredJoin] = []
@@ -128,6 +128,8 @@ class Routing:
         return False
 
     def _take(self, artifact: Artifact, now: datetime, items: list[WorkItem], expired: list[ExpiredJoin]) -> None:
+        if not self._scheduler.takes(artifact.type):
+            return
         ready, gone = self._scheduler.route(artifact, now)
         if ready:
             items.extend(work_item(a) for a in ready)
