@@ -4,6 +4,7 @@
 - `makespan_floor`: the same 41 chat calls in the same dependency order, straight through `httpx`.
 - `memory_floor`: the same 100,000 payloads held in a list.
 - `durable_floor`: on PostgreSQL, one INSERT of a row like an artifact's, committed on its own, per publish.
+- `http_floor`: the HTTP publish requests answered by a bare Starlette route on uvicorn (parse, validate, keep).
 
 They tell how much of a figure is the framework's and how much is Python, Pydantic or HTTP.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import json
 import sys
 import time
 import uuid
@@ -23,7 +25,7 @@ from ._payloads import FAN_OUT, STAGES, Topic, advance, note
 from ._protocol import Job, Outcome
 from ._rss import peak_rss_mb
 
-__all__ = ["durable_floor", "makespan_floor", "memory_floor", "overhead_floor"]
+__all__ = ["durable_floor", "http_floor", "makespan_floor", "memory_floor", "overhead_floor"]
 
 
 def _info(outcome: Outcome) -> Outcome:
@@ -123,4 +125,50 @@ async def durable_floor(job: Job, started: float) -> Outcome:
                 outcome.add("publish_per_s", job.size / (time.perf_counter() - begin))
         finally:
             await conn.execute(sql.SQL("DROP TABLE {}").format(table))
+    return _info(outcome)
+
+
+async def http_floor(job: Job, started: float) -> Outcome:
+    """`job.size` requests of the HTTP publish workload per run, to a route that only does what any must.
+
+    The route reads the body, parses it, validates the payload as a `Note` and keeps it in a list, then
+    answers 201 with the id it gave it: no auth, no checks, no board. Same client, same uvicorn defaults.
+    """
+    del started
+    import socket
+
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    from ._http_client import PATH, http_parser, publish_requests
+    from ._payloads import Note
+
+    kept: list[Note] = []
+
+    async def publish(request: Request) -> Response:
+        body = json.loads(await request.body())
+        kept.append(Note.model_validate(body["payload"]))
+        return Response(json.dumps({"id": len(kept)}), status_code=201, media_type="application/json")
+
+    outcome = Outcome()
+    app = Starlette(routes=[Route(PATH, publish, methods=["POST"])])
+    for _ in range(job.runs):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP) as sock:  # TCP_NODELAY, as ours
+            sock.bind(("127.0.0.1", 0))
+            server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
+            task = asyncio.create_task(server.serve(sockets=[sock]))
+            while not server.started and not task.done():  # noqa: ASYNC110 - uvicorn has no "started" event
+                await asyncio.sleep(0.01)
+            try:
+                gc.collect()
+                elapsed = await publish_requests(f"http://127.0.0.1:{sock.getsockname()[1]}", job.size, job.clients)
+            finally:
+                server.should_exit = True
+                await task
+        outcome.add("requests_per_s", job.size / elapsed)
+        outcome.add("ms_per_request", elapsed / job.size * 1000)
+    outcome.info["http_parser"] = http_parser()
     return _info(outcome)

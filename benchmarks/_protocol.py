@@ -29,6 +29,7 @@ WorkloadName = Literal[
     "durable_floor",
     "scaling",
     "http_publish",
+    "http_floor",
     "flow_cost",
     "backpressure",
 ]

@@ -467,6 +467,7 @@ def security(bench: Bench) -> list[Row]:
     pg = replace(job, size=sizes.postgres_http_requests, store="postgres", dsn=dsn)
     http, flock_http = bench.run(bench.ours, job), bench.run(bench.flock, job)
     http_many, flock_many = bench.run(bench.ours, many), bench.run(bench.flock, many)
+    floor = bench.run(bench.ours, replace(job, workload="http_floor"))
     http_pg, http_pg_many = bench.run(bench.ours, pg), bench.run(bench.ours, replace(pg, clients=sizes.http_clients))
     flow = bench.run(bench.ours, Job("flow_cost", size=sizes.flow_context, runs=sizes.runs))
     overhead = bench.run(bench.ours, Job("overhead", size=sizes.overhead_inputs, runs=sizes.runs))
@@ -474,8 +475,8 @@ def security(bench: Bench) -> list[Row]:
     clients, none = sizes.http_clients, "Flock ships no PostgreSQL store"
     return [
         Row(name, f"HTTP publishes/s, one connection, {sizes.http_requests:,} sequential requests",
-            series(http, "requests_per_s"), series(flock_http, "requests_per_s"), target=_AHEAD,
-            note=_http_note(http, flock_http)),
+            series(http, "requests_per_s"), series(flock_http, "requests_per_s"), series(floor, "requests_per_s"),
+            "a bare route: parse, validate, keep", _AHEAD, _http_note(http, flock_http)),
         Row(name, "ms per HTTP publish (client + server, one process)", series(http, "ms_per_request"),
             series(flock_http, "ms_per_request")),
         Row(name, f"HTTP publishes/s, {clients} connections", series(http_many, "requests_per_s"),

@@ -195,6 +195,12 @@ def test_docstring_examples(module: str) -> None:
     assert result.attempted > 0
 
 
+def test_http_floor_answers_the_same_requests() -> None:
+    floor = run(Job("http_floor", size=5, runs=2, clients=2))
+    assert len(floor.series["requests_per_s"]) == 2
+    assert floor.info["http_parser"] in {"httptools", "h11"}
+
+
 def test_http_publish_and_information_flow_cost() -> None:
     http = run(Job("http_publish", size=5, runs=1))
     assert len(http.series["requests_per_s"]) == 1
