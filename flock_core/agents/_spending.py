@@ -26,12 +26,12 @@ from datetime import datetime
 
 from .._budget import Budget, BudgetLimit, BudgetStatus
 from .._clock import Clock
-from .._usage import Usage
+from .._usage import NO_USAGE, Usage
 from ..exceptions import BudgetExceeded
 
 __all__ = ["Account", "CallGate"]
 
-_NOTHING = Usage()
+_NOTHING = NO_USAGE
 
 
 @dataclass(slots=True)
@@ -152,10 +152,10 @@ class CallGate:
     def settle(self, reported: Usage = _NOTHING) -> None:
         """Charge what the engine reported beyond what it charged call by call; release an unused reservation."""
         with self._lock:
-            rest = reported.beyond(self.charged)
+            rest = _NOTHING if reported is _NOTHING else reported.beyond(self.charged)  # nothing beyond nothing
             released = 1 if self._held else 0
             self._held = False
-        if rest != _NOTHING or released:
+        if released or rest != _NOTHING:
             self._charge(rest, released=released)
 
     def _charge(self, usage: Usage, *, released: int) -> None:

@@ -16,9 +16,9 @@ from opentelemetry.trace import Span
 from .._clock import Clock
 from .._trace_content import reading
 from .._tracing import Attr, FlockTracer, current_trace_id, record_failure, record_outputs
+from .._usage import NO_USAGE, Usage
 from ..agents._activation import ActivationRunner, UsageMeter
 from ..agents._context import ContextProvider, ContextRequest, provide_context
-from ..agents._engine import Usage
 from ..agents._flow import read_visibility
 from ..agents._spec import AgentSpec
 from ..blackboard._artifacts import Artifact, WorkflowError
@@ -37,7 +37,6 @@ __all__ = ["Executor", "ToolSource"]
 _log = logging.getLogger("flock_core")
 
 _LEASE = timedelta(minutes=5)
-_NO_USAGE = Usage()
 
 
 def _public(*read: Artifact) -> bool:
@@ -126,7 +125,7 @@ class Executor:
 
     def usage(self, correlation_id: str) -> Usage:
         """What a workflow's model calls used in this process (of a settled one, while it is among the latest)."""
-        return self._usage.get(correlation_id) or self._settled_usage.get(correlation_id) or _NO_USAGE
+        return self._usage.get(correlation_id) or self._settled_usage.get(correlation_id) or NO_USAGE
 
     def workflows(self) -> set[str]:
         """The workflows this executor keeps state for (loop guard counts, usage)."""
@@ -190,11 +189,13 @@ class Executor:
         if self._events.listening:
             input_ids = tuple(str(a.id) for a in item.inputs)
             self._events.emit(ActivationStarted(spec.name, record.key, item.correlation_id, input_ids))
-        meter = await self._meter(item.correlation_id)
+        meter = self._free_meter(item.correlation_id) if self._budgets.none else await self._meter(item.correlation_id)
         context: tuple[Artifact, ...] = ()
         try:
-            await self._initialize(spec)
-            spec = await self._with_mcp_tools(spec)
+            if spec.name not in self._initialized:
+                await self._initialize(spec)
+            if spec.mcp_servers:
+                spec = await self._with_mcp_tools(spec)
             request = ContextRequest(self._store, spec, item.inputs, self._clock.now())
             context = await provide_context(spec.context or self._context, request)
             read = read_visibility((*item.inputs, *context))
@@ -220,7 +221,8 @@ class Executor:
             await self._fail(spec, dataclasses.replace(item, record=record), exc, context)
             return
         finally:
-            await self._add_usage(item.correlation_id, meter, span)
+            if meter.total is not NO_USAGE or span.is_recording():  # else there is nothing to count or note
+                await self._add_usage(item.correlation_id, meter, span)
         record_outputs(span, artifacts, meter.total.input_tokens, meter.total.output_tokens)
         artifacts, held = self._approvals.hold(spec, record.key, item.correlation_id, outputs, artifacts)
         committed = await self._step(
@@ -283,12 +285,17 @@ class Executor:
         outer = self._budgets.outer(correlation_id)
         return UsageMeter(accounts=accounts, correlation_id=correlation_id, clock=self._clock, outer=outer)
 
+    def _free_meter(self, correlation_id: str) -> UsageMeter:
+        """`_meter` when no budget applies (`Budgets.none`): no accounts to look up."""
+        outer = self._budgets.outer(correlation_id)
+        return UsageMeter(correlation_id=correlation_id, clock=self._clock, outer=outer)
+
     async def _add_usage(self, correlation_id: str, meter: UsageMeter, span: Span) -> None:
         """Count what the activation spent, store it for its workflow's budget, and note both on its span."""
-        if meter.total != _NO_USAGE:  # a workflow without model calls (or before its first) keeps no entry
-            earlier = self._usage.get(correlation_id) or self._settled_usage.pop(correlation_id, _NO_USAGE)
+        if meter.total != NO_USAGE:  # a workflow without model calls (or before its first) keeps no entry
+            earlier = self._usage.get(correlation_id) or self._settled_usage.pop(correlation_id, NO_USAGE)
             self._usage[correlation_id] = earlier + meter.total
-        if meter.accounts and meter.total != _NO_USAGE:
+        if meter.accounts and meter.total != NO_USAGE:
             with anyio.CancelScope(shield=True):  # a cancelled activation's calls were made: they are recorded
                 await self._budgets.record(correlation_id, meter.total)
         if span.is_recording():
