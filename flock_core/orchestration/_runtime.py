@@ -22,6 +22,9 @@ _log = logging.getLogger("flock_core")
 
 TimerKind = Literal["delayed", "tick", "retry"]
 
+_YIELD_EVERY = 8
+"""Activations a task runs back to back before it yields to the loop (if none of them waited on anything)."""
+
 
 @dataclass(frozen=True, slots=True)
 class WorkItem:
@@ -351,33 +354,54 @@ class Runtime:
         async def run_and_finish(queued: _Queued) -> None:
             # Unless the run has a stop condition (checked before anything starts), a task that finished
             # an activation takes the next startable one itself: starting a task costs more than most
-            # in-process activations. It yields in between, so that the loop and other tasks run.
-            while True:
-                key = queued.item.record.key
-                try:
-                    with anyio.CancelScope() as scope:
-                        self._scopes[key] = (queued.item.correlation_id, scope)
-                        await host.run_item(queued.item)
-                except BaseException:  # the run itself was cancelled mid-activation: the next run starts it again
-                    self._scopes.pop(key, None)
-                    self._untake(queued)
-                    raise
-                self._scopes.pop(key, None)
-                self._finish(queued.item)
-                following = self._take_startable(1) if stop is None else []
-                if not following:
-                    return
-                queued = following[0]
-                try:
-                    await anyio.lowlevel.checkpoint()
-                except BaseException:
-                    self._untake(queued)
-                    raise
+            # in-process activations. See `_work` for its cancel scope and when it yields.
+            await self._work(host, queued, chain=stop is None)
 
         try:
             await self._drive(host, run_and_finish, stop, keep_alive)
         finally:
             self._signal_progress()
+
+    async def _work(self, host: RuntimeHost, queued: _Queued, *, chain: bool) -> None:
+        """Run `queued`, then (with `chain`) the next startable item, and so on while there is one.
+
+        The task's activations share one cancel scope, registered under the work key of the one running:
+        `cancel` cancels it, and the task ends after that activation (the drive starts another for the
+        work left). It yields to the loop every `_YIELD_EVERY` activations; an activation that waits on
+        anything (a model call, the board's step lock) yields there anyway.
+        """
+        ran = 0
+        with anyio.CancelScope() as scope:
+            while True:
+                item = queued.item
+                key = item.record.key
+                self._scopes[key] = (item.correlation_id, scope)
+                try:
+                    await host.run_item(item)
+                except BaseException as exc:
+                    del self._scopes[key]
+                    if scope.cancel_called and isinstance(exc, anyio.get_cancelled_exc_class()):
+                        self._finish(item)  # this activation was cancelled: it is dropped, not run again
+                    else:  # the run itself was cancelled (or broke) mid-activation: the next run starts it again
+                        self._untake(queued)
+                    raise
+                del self._scopes[key]
+                self._finish(item)
+                if scope.cancel_called or not chain:  # cancelled after it had committed: this task is done
+                    return
+                following = self._take_startable(1)
+                if not following:
+                    return
+                queued = following[0]
+                ran += 1
+                try:  # a cancelled run stops here, before the next activation (which the next run starts)
+                    if ran % _YIELD_EVERY:
+                        await anyio.lowlevel.checkpoint_if_cancelled()
+                    else:
+                        await anyio.lowlevel.checkpoint()
+                except BaseException:
+                    self._untake(queued)
+                    raise
 
     async def _drive(
         self,
