@@ -318,13 +318,12 @@ class FlockTracer:
         Inputs from no traced workflow (a timer's activation, artifacts stored before tracing was on): the
         activation is a child of its first input's producer, and is the workflow span of its own outputs.
         """
-        if (
-            not self.enabled
-            and correlation_id not in self._workflows
-            and not any(a.trace_context for a in inputs)
-            and _plain(current := trace.get_current_span())
-        ):
-            return _Untraced(current, self._tracer)
+        if not self.enabled and correlation_id not in self._workflows and not any(a.trace_context for a in inputs):
+            context = otel_context.get_current()
+            if not context:  # nothing attached at all (the common case): no span, no workflow, no capture
+                return _Untraced(trace.INVALID_SPAN, self._tracer)
+            if _plain(current := trace.get_current_span(context), context):
+                return _Untraced(current, self._tracer)
         return self._activation(agent, correlation_id, inputs, attributes)
 
     @contextmanager
