@@ -1,7 +1,7 @@
 """`python -m benchmarks` (`make bench`): run every workload on both frameworks and print the table.
 
 Options: `--smoke` (toy sizes, every code path), `--runs N`, `--no-flock` (our side only), `--only NAME`
-(repeatable; one of the workload names below; `backpressure`, which takes long, runs only when named),
+(repeatable; one of the workload names below),
 `--out DIR` (default `benchmarks/results`), `--size NAME=N` (repeatable; override one of `Sizes`, e.g.
 `backpressure_inputs=20000`).
 """
@@ -27,8 +27,6 @@ from ._suite import FULL, SMOKE, WORKLOADS, Bench, Sizes
 __all__ = ["main"]
 
 RESULTS = Path(__file__).resolve().parent / "results"
-ON_REQUEST = frozenset({"backpressure"})
-"""Workloads too long for the default run (100,000 inputs per run): `--only NAME` runs them (`--smoke` too)."""
 _FLOCK_ENV = {
     "FLOCK_AUTO_TRACE": "false",  # Flock's tracing off unless a row says otherwise (its default is on)
     "LITELLM_LOCAL_MODEL_COST_MAP": "True",  # no network fetch of LiteLLM's price list (ours sets it too)
@@ -44,9 +42,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--smoke", action="store_true", help="toy sizes: check that every workload runs")
     parser.add_argument("--runs", type=int, help="measured runs per figure (default 3; 1 with --smoke)")
     parser.add_argument("--no-flock", action="store_true", help="skip Flock's side")
-    parser.add_argument(
-        "--only", action="append", choices=sorted(WORKLOADS), help="run only these workloads (backpressure: only so)"
-    )
+    parser.add_argument("--only", action="append", choices=sorted(WORKLOADS), help="run only these workloads")
     parser.add_argument("--out", type=Path, default=RESULTS, help="where latest.json and latest.md go")
     parser.add_argument(
         "--size",
@@ -102,7 +98,7 @@ def _markdown(rows: list[Row], document: dict[str, Any]) -> str:
             f"Ours: flockboard on Python {machine['python']}. {flock_line}. Machine: {machine['cpus']} CPUs, "
             f"{machine['platform']}. Wall time {document['wall_s']} s.",
             "",
-            f"Figures are the median [min–max] of {document['sizes']['runs']} runs (prompt sizes: the mean "
+            f"Figures are the median [min–max] of {_runs(document['sizes']['runs'])} (prompt sizes: the mean "
             "[min–max] over the calls of one workflow); ratios are ours / theirs of the centres. This is a "
             "shared 2-core machine: differences under about 10% are noise. See docs/benchmarks.md.",
             "",
@@ -120,6 +116,10 @@ def _markdown(rows: list[Row], document: dict[str, Any]) -> str:
     )
 
 
+def _runs(count: int) -> str:
+    return "1 run" if count == 1 else f"{count} runs"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmarks; write `latest.json` and `latest.md` under `--out` and print the table."""
     args = _parser().parse_args(argv)
@@ -133,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     bench = Bench(sizes, Interpreter("ours", Path(sys.executable)), flock, missing, _log)
     rows: list[Row] = []
     for name, workload in WORKLOADS.items():
-        if (args.only and name not in args.only) or (not args.only and name in ON_REQUEST and not args.smoke):
+        if args.only and name not in args.only:
             continue
         _log(f"{name} ...")
         rows.extend(workload(bench))

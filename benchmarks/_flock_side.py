@@ -103,6 +103,14 @@ async def _overhead_run(job, store):
     return elapsed
 
 
+async def _closing(store, run):
+    """Await `run`, then close `store`: its aiosqlite thread would otherwise keep the process from exiting."""
+    try:
+        return await run
+    finally:
+        await store.close()
+
+
 async def overhead(job, started):
     del started
     outcome = Outcome()
@@ -114,7 +122,8 @@ async def overhead(job, started):
             else:
                 store = SQLiteBlackboardStore(str(Path(folder) / "board.db"))
                 try:
-                    elapsed = await asyncio.wait_for(_overhead_run(job, store), _SQLITE_PIPELINE_LIMIT)
+                    run = asyncio.wait_for(_overhead_run(job, store), _SQLITE_PIPELINE_LIMIT)
+                    elapsed = await _closing(store, run)
                 except TimeoutError:
                     outcome.info["unavailable"] = (
                         f"did not finish {job.size} inputs within {_SQLITE_PIPELINE_LIMIT:.0f} s on its SQLite store"
@@ -239,14 +248,18 @@ async def backpressure(job, started):
             elapsed = await asyncio.wait_for(_stream(job, flock), _STREAM_LIMIT)
         except TimeoutError:
             outcome.info["unavailable"] = f"did not finish {job.size:,} inputs within {_STREAM_LIMIT:.0f} s"
+            await store.close()
             return _info(outcome)
         outcome.add("peak_mb", peak_rss_mb())
         outcome.add("inputs_per_s", job.size / elapsed)
-        await _expect(flock, Review, job.size)
-        await flock.shutdown()
-        await store.close()
+        await _closing(store, _finish(flock, job))
     outcome.info.update(inputs=job.size, max_pending=0)
     return _info(outcome)
+
+
+async def _finish(flock, job):
+    await _expect(flock, Review, job.size)
+    await flock.shutdown()
 
 
 async def _serve(flock):

@@ -3,6 +3,7 @@
 - `overhead_floor`: the deterministic engine's validated models for every stage, in a plain loop.
 - `makespan_floor`: the same 41 chat calls in the same dependency order, straight through `httpx`.
 - `memory_floor`: the same 100,000 payloads held in a list.
+- `durable_floor`: on PostgreSQL, one INSERT of a row like an artifact's, committed on its own, per publish.
 
 They tell how much of a figure is the framework's and how much is Python, Pydantic or HTTP.
 """
@@ -13,6 +14,7 @@ import asyncio
 import gc
 import sys
 import time
+import uuid
 
 import httpx
 from pydantic import BaseModel
@@ -21,7 +23,7 @@ from ._payloads import FAN_OUT, STAGES, Topic, advance, note
 from ._protocol import Job, Outcome
 from ._rss import peak_rss_mb
 
-__all__ = ["makespan_floor", "memory_floor", "overhead_floor"]
+__all__ = ["durable_floor", "makespan_floor", "memory_floor", "overhead_floor"]
 
 
 def _info(outcome: Outcome) -> Outcome:
@@ -89,4 +91,36 @@ async def memory_floor(job: Job, started: float) -> Outcome:
     outcome.add("publish_s", time.perf_counter() - begin)
     outcome.add("peak_mb", peak_rss_mb())
     outcome.info["kept"] = len(payloads)
+    return _info(outcome)
+
+
+_FLOOR_TABLE = """CREATE TABLE {} (id uuid PRIMARY KEY, type text NOT NULL, payload jsonb NOT NULL,
+    correlation_id text NOT NULL, created_at timestamptz NOT NULL DEFAULT now())"""
+
+
+async def durable_floor(job: Job, started: float) -> Outcome:
+    """`job.size` rows like the notes' artifacts inserted one at a time, each its own commit (PostgreSQL).
+
+    What any publisher that returns only once its artifact is durable pays per publish, one after another:
+    a round trip and a WAL flush. No framework, no routing, no work items.
+    """
+    del started
+    import psycopg
+    from psycopg import sql
+    from psycopg.types.json import Jsonb
+
+    outcome = Outcome()
+    table = sql.Identifier(f"flock_bench_floor_{uuid.uuid4().hex[:12]}")
+    insert = sql.SQL("INSERT INTO {} (id, type, payload, correlation_id) VALUES (%s, %s, %s, %s)").format(table)
+    async with await psycopg.AsyncConnection.connect(job.dsn, autocommit=True) as conn:
+        await conn.execute(sql.SQL(_FLOOR_TABLE).format(table))
+        try:
+            for _ in range(job.runs):
+                begin = time.perf_counter()
+                for i in range(job.size):
+                    row = (uuid.uuid4(), "Note", Jsonb(note(i).model_dump(mode="json")), str(uuid.uuid4()))
+                    await conn.execute(insert, row)
+                outcome.add("publish_per_s", job.size / (time.perf_counter() - begin))
+        finally:
+            await conn.execute(sql.SQL("DROP TABLE {}").format(table))
     return _info(outcome)

@@ -27,7 +27,7 @@ from flock_core.testing import FunctionEngine
 
 from ._backpressure import backpressure
 from ._dspy_floor import makespan_dspy
-from ._floors import makespan_floor, memory_floor, overhead_floor
+from ._floors import durable_floor, makespan_floor, memory_floor, overhead_floor
 from ._payloads import CALLS_PER_WORKFLOW, FAN_OUT, MODELS, STAGES, Note, Review, Topic, advance, note
 from ._protocol import Job, Outcome, WorkloadName
 from ._rss import peak_rss_mb
@@ -241,6 +241,7 @@ WORKLOADS: dict[WorkloadName, Workload] = {
     "first_output": first_output,
     "memory": memory,
     "memory_floor": memory_floor,
+    "durable_floor": durable_floor,
     "durable": durable,
     "scaling": scaling,
     "http_publish": http_publish,

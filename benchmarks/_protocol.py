@@ -26,6 +26,7 @@ WorkloadName = Literal[
     "memory",
     "memory_floor",
     "durable",
+    "durable_floor",
     "scaling",
     "http_publish",
     "flow_cost",

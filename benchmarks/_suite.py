@@ -43,6 +43,7 @@ class Sizes:
     durable_clients: int = 8
     flow_context: int = 50
     backpressure_inputs: int = 100_000
+    backpressure_runs: int = 1
     backpressure_bound: int = 1_000
     backpressure_concurrency: int = 256
     backpressure_flock_inputs: int = 100
@@ -178,6 +179,7 @@ def overhead(bench: Bench) -> list[Row]:
             f"input artifacts/s, SQLite store, {sizes.sqlite_overhead_inputs} inputs",
             series(ours_sqlite, "artifacts_per_s"),
             series(flock_sqlite, "artifacts_per_s"),
+            target=_AHEAD,
             note=_SQLITE_NOTE,
         ),
         *_stage_rows(name, stages),
@@ -248,7 +250,7 @@ def latency_bound(bench: Bench) -> list[Row]:
         Row(name, "wall time (s); Flock with its default per-agent concurrency (2)", ours_s,
             series(flock_default, "makespan_s")),
         Row(name, "wall time (s) vs the same calls over bare httpx", ours_s, "—", series(http, "makespan_s"),
-            "httpx, no framework"),
+            "httpx, no framework", Target("floor", "<=", 1.05)),
         Row(name, "wall time (s) vs the same calls through dspy.Predict", ours_s, "—",
             series(bare_dspy, "makespan_s"), "DSPy, no framework",
             note="the floor of any DSPy-based engine here: DSPy's CPU per call serialises across the fan-out"),
@@ -330,6 +332,7 @@ def memory(bench: Bench) -> list[Row]:
             _per_artifact_bytes(flock, job.size),
             _per_artifact_bytes(floor, job.size),
             label,
+            Target("flock", "<=", 0.8),
         ),
         Row(
             name,
@@ -338,6 +341,7 @@ def memory(bench: Bench) -> list[Row]:
             series(flock, "publish_s"),
             series(floor, "publish_s"),
             "building the payloads",
+            Target("flock", "<=", 0.5),
         ),
     ]
 
@@ -360,13 +364,18 @@ def durable(bench: Bench) -> list[Row]:
     clients = sizes.durable_clients
     concurrent = bench.run(bench.ours, Job("durable", size=sizes.durable_inputs, runs=sizes.runs, store="postgres",
                                            dsn=dsn, clients=clients))  # fmt: skip
+    postgres = outcomes["postgres"][0]
+    floor_job = Job("durable_floor", size=sizes.durable_inputs, runs=sizes.runs, dsn=dsn)
+    commits = postgres if isinstance(postgres, str) else bench.run(bench.ours, floor_job)
     name = f"6. Durable stores: {sizes.durable_inputs} inputs, 1 agent"
     rows: list[Row] = []
     for metric, label in (("publish_per_s", "publish+schedule/s"), ("end_to_end_per_s", "end-to-end inputs/s")):
         memory_figure = series(outcomes["memory"][0], metric)
         for store in stores:
             ours, flock = outcomes[store]
-            floor: Cell = memory_figure if store != "memory" else "—"
+            floor, floor_label = (memory_figure, "ours, memory store") if store != "memory" else ("—", "")
+            if store == "postgres" and metric == "publish_per_s":
+                floor, floor_label = series(commits, metric), "one INSERT committed per publish, no framework"
             rows.append(
                 Row(
                     name,
@@ -374,15 +383,27 @@ def durable(bench: Bench) -> list[Row]:
                     series(ours, metric),
                     series(flock, metric),
                     floor,
-                    "ours, memory store" if store != "memory" else "",
+                    floor_label,
+                    _durable_target(store, metric),
                     note=_DURABLE_NOTE if store == "sqlite" and metric == "publish_per_s" else "",
                 )
             )
     rows.insert(3, Row(name, f"publish+schedule/s, postgres, {clients} concurrent publishers",
                        series(concurrent, "publish_per_s"), "Flock ships no PostgreSQL store",
                        series(outcomes["postgres"][0], "publish_per_s"), "ours, postgres, 1 publisher",
-                       note=_CONCURRENT_NOTE))  # fmt: skip
+                       _POSTGRES_TARGET, note=_CONCURRENT_NOTE))  # fmt: skip
     return rows
+
+
+_POSTGRES_TARGET = Target("absolute", ">=", 2_889, "publishes/s")
+"""3x PostgreSQL's publish+schedule rate before batching (963/s, one publisher, the same workload)."""
+
+
+def _durable_target(store: StoreKind, metric: str) -> Target | None:
+    """Ahead of Flock everywhere; the memory store's publish+schedule at least twice Flock's; see `_POSTGRES_TARGET`."""
+    if store == "postgres":
+        return _POSTGRES_TARGET if metric == "publish_per_s" else None
+    return Target("flock", ">=", 2 if store == "memory" and metric == "publish_per_s" else 1)
 
 
 _CONCURRENT_NOTE = (
@@ -453,11 +474,11 @@ def security(bench: Bench) -> list[Row]:
     clients, none = sizes.http_clients, "Flock ships no PostgreSQL store"
     return [
         Row(name, f"HTTP publishes/s, one connection, {sizes.http_requests:,} sequential requests",
-            series(http, "requests_per_s"), series(flock_http, "requests_per_s"), note=_HTTP_NOTE),
+            series(http, "requests_per_s"), series(flock_http, "requests_per_s"), target=_AHEAD, note=_HTTP_NOTE),
         Row(name, "ms per HTTP publish (client + server, one process)", series(http, "ms_per_request"),
             series(flock_http, "ms_per_request")),
         Row(name, f"HTTP publishes/s, {clients} connections", series(http_many, "requests_per_s"),
-            series(flock_many, "requests_per_s")),
+            series(flock_many, "requests_per_s"), target=_AHEAD),
         Row(name, f"HTTP publishes/s, PostgreSQL store, one connection, {sizes.postgres_http_requests:,} requests",
             series(http_pg, "requests_per_s"), none),
         Row(name, f"HTTP publishes/s, PostgreSQL store, {clients} connections", series(http_pg_many, "requests_per_s"),
@@ -467,6 +488,9 @@ def security(bench: Bench) -> list[Row]:
             "a whole activation, workload 1"),
     ]  # fmt: skip
 
+
+_AHEAD = Target("flock", ">=", 1)
+"""Ahead of Flock (a rate at least Flock's)."""
 
 _HTTP_NOTE = (
     "the same httpx client, body and keep-alive connection on both sides, in the serving process (client and server "
@@ -484,13 +508,14 @@ def backpressure(bench: Bench) -> list[Row]:
     sizes = bench.sizes
     job = Job("backpressure", size=sizes.backpressure_inputs, concurrency=sizes.backpressure_concurrency,
               max_pending=sizes.backpressure_bound, timeout=max(600.0, sizes.backpressure_inputs / 20))  # fmt: skip
-    bounded = bench.each_run(bench.ours, job, sizes.runs)
-    unbounded = bench.each_run(bench.ours, replace(job, max_pending=0), sizes.runs)
+    bounded = bench.each_run(bench.ours, job, sizes.backpressure_runs)
+    unbounded = bench.each_run(bench.ours, replace(job, max_pending=0), sizes.backpressure_runs)
     small = replace(job, size=sizes.backpressure_flock_inputs, max_pending=0, timeout=600.0)
     ours_small, flock_small = bench.each_run(bench.ours, small, sizes.runs), bench.each_run(bench.flock, small, 1)
     name = (
         f"8. Back-pressure: {sizes.backpressure_inputs:,} inputs x {len(STAGES)} stages, engine sleeps 10 ms, "
-        f"SQLite board, max_concurrency {sizes.backpressure_concurrency}"
+        f"SQLite board, max_concurrency {sizes.backpressure_concurrency} ({_runs(sizes.backpressure_runs)} "
+        f"at {sizes.backpressure_inputs:,}, {_runs(sizes.runs)} at {small.size:,})"
     )
     bound = f"max_pending={sizes.backpressure_bound:,}"
     none = f"Flock has no bound on publish (unbounded, {small.size:,} inputs: next rows)"
@@ -507,6 +532,10 @@ def backpressure(bench: Bench) -> list[Row]:
             note=_FLOCK_STREAM_NOTE),
         Row(name, f"inputs/s, {few}", series(ours_small, "inputs_per_s"), series(flock_small, "inputs_per_s")),
     ]  # fmt: skip
+
+
+def _runs(count: int) -> str:
+    return f"{count} run" if count == 1 else f"{count} runs"
 
 
 def _growth(outcome: list[Outcome] | str) -> Cell:

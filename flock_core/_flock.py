@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from ._budget import Budget
 from ._clock import Clock
 from ._ids import new_id
+from ._new_flocks import announce, capped
 from .agents._builder import AgentBuilder
 from .agents._context import ContextProvider
 from .agents._engine import Engine
@@ -21,6 +22,7 @@ from .agents._semantic import Embedder
 from .agents._spec import AgentSpec
 from .blackboard._approvals import ApprovalRequest
 from .blackboard._artifacts import EXTERNAL_PRODUCER, Artifact, WorkflowError
+from .blackboard._payloads import to_payload
 from .blackboard._registry import TypeRegistry, default_registry
 from .blackboard._store import ArtifactQuery, BlackboardStore
 from .blackboard._visibility import AgentIdentity, Visibility
@@ -46,50 +48,9 @@ if TYPE_CHECKING:
     from .orchestration._conversation import Conversation
     from .serve import Auth, ServerHandle
 
-__all__ = ["Flock", "cap_every_new_flock", "on_every_new_flock"]
+__all__ = ["Flock"]
 
 M = TypeVar("M", bound=BaseModel)
-
-_on_create: list[Callable[[Flock], None]] = []
-
-
-def on_every_new_flock(callback: Callable[[Flock], None]) -> Callable[[], None]:
-    """Call `callback` with every `Flock` created from now on, at the end of its `__init__`; returns the remover.
-
-    Internal to `flock_core` (not re-exported): `flock run` attaches its progress view with it.
-    """
-    _on_create.append(callback)
-    return lambda: _on_create.remove(callback)
-
-
-_caps: list[Budget] = []
-
-
-def cap_every_new_flock(budget: Budget) -> Callable[[], None]:
-    """Give every `Flock` created from now on at most `budget`; returns the remover.
-
-    A Flock created with a budget of its own gets the lower limit of each dimension. Internal to
-    `flock_core` (not re-exported): `flock run --max-calls ...` caps the Flocks of a script with it.
-    """
-    _caps.append(budget)
-    return lambda: _caps.remove(budget)
-
-
-def _capped(budget: Budget | None) -> Budget | None:
-    """`budget` with every cap of `cap_every_new_flock` applied (the lowest limit of each dimension wins).
-
-    >>> remove = cap_every_new_flock(Budget(max_calls=5, max_cost=1.0))
-    >>> _capped(Budget(max_calls=10, max_tokens=100))
-    Budget(max_calls=5, max_tokens=100, max_cost=1.0)
-    >>> remove()
-    """
-    if not _caps or not isinstance(budget, Budget | None):  # a wrong type is refused by the orchestrator
-        return budget
-    limits: dict[str, float | int] = {} if budget is None else budget.limits()
-    for cap in _caps:
-        for name, limit in cap.limits().items():
-            limits[name] = min(limit, limits.get(name, limit))
-    return Budget.from_limits(limits)
 
 
 class Flock:
@@ -187,10 +148,9 @@ class Flock:
             tracer=FlockTracer(tracer_provider, capture_content=trace_content),
             max_pending=max_pending,
             when_full=when_full,
-            budget=_capped(budget),
+            budget=capped(budget),
         )
-        for callback in tuple(_on_create):
-            callback(self)
+        announce(self)
 
     @property
     def store(self) -> BlackboardStore:
@@ -293,8 +253,18 @@ class Flock:
         )
 
     async def publish_many(self, objs: Iterable[BaseModel | Mapping[str, Any]], **options: Any) -> list[Artifact]:
-        """Publish several objects with the same options (see `publish`)."""
+        """Publish several objects with the same options (see `publish`).
+
+        Every object is validated before the first is published: an invalid one stores none of them.
+        """
+        objs = list(objs)
+        self._check_payloads(objs)
         return [await self.publish(obj, **options) for obj in objs]
+
+    def _check_payloads(self, objs: Iterable[BaseModel | Mapping[str, Any]]) -> None:
+        """Raise the error `publish` would raise for the first invalid object, before anything is stored."""
+        for obj in objs:
+            to_payload(self.registry, obj)
 
     async def get_by_type(self, model: type[M], *, correlation_id: str | None = None) -> list[M]:
         """Payloads of `model`'s registered type as `model` instances (optionally in one workflow)."""
@@ -481,7 +451,11 @@ class Flock:
         return await self._core.invoke(agent if isinstance(agent, str) else agent.name, obj, publish_outputs)
 
     async def arun(self, *objs: BaseModel | Mapping[str, Any], timeout: float | None = None) -> RunResult:
-        """Publish `objs` (one workflow), run until idle, and return every artifact of that workflow."""
+        """Publish `objs` (one workflow), run until idle, and return every artifact of that workflow.
+
+        Every object is validated before the first is published: an invalid one stores none of them.
+        """
+        self._check_payloads(objs)
         correlation_id = str(new_id())
         for obj in objs:
             await self.publish(obj, correlation_id=correlation_id)

@@ -10,7 +10,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .._budget import Budget
-from .._flock import Flock, cap_every_new_flock, on_every_new_flock
+from .._flock import Flock
+from .._new_flocks import cap_every_new_flock, on_every_new_flock
 from ._budget_options import add_budget_arguments, budget_from
 from ._commands import Subcommands
 from ._progress import ProgressView, add_progress_argument

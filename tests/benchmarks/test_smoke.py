@@ -83,6 +83,16 @@ def test_durable(store: StoreKind, clients: int) -> None:
     assert outcome.series["end_to_end_per_s"][0] > 0
 
 
+def test_durable_floor_commits_each_row_and_drops_its_table() -> None:
+    import psycopg
+
+    outcome = run(Job("durable_floor", size=7, runs=2, dsn=_suite.DEFAULT_PG_DSN))
+    assert len(outcome.series["publish_per_s"]) == 2
+    with psycopg.connect(_suite.DEFAULT_PG_DSN) as conn:
+        left = conn.execute("SELECT count(*) FROM pg_tables WHERE tablename LIKE 'flock_bench_floor_%'").fetchone()
+    assert left == (0,)
+
+
 def test_worker_scaling_runs_real_worker_processes(lm_server: LMServer) -> None:
     job = Job("scaling", size=3, runs=1, base_url=lm_server.base_url, concurrency=2, dsn=_suite.DEFAULT_PG_DSN)
     outcome = run(job)
@@ -202,3 +212,16 @@ def test_backpressure_with_and_without_a_bound(max_pending: int) -> None:
     assert set(outcome.series) == {"baseline_mb", "half_mb", "peak_mb", "inputs_per_s"}
     assert outcome.series["baseline_mb"][0] <= outcome.series["half_mb"][0] <= outcome.series["peak_mb"][0]
     assert outcome.info["inputs"] == 30
+
+
+def test_every_compared_store_row_has_the_issue_target() -> None:
+    memory_publish = _suite._durable_target("memory", "publish_per_s")
+    assert memory_publish is not None
+    assert memory_publish.text == "≥ 2x Flock"
+    assert [_suite._durable_target("sqlite", metric) for metric in ("publish_per_s", "end_to_end_per_s")] == [
+        Target("flock", ">=", 1)
+    ] * 2
+    postgres = _suite._durable_target("postgres", "publish_per_s")
+    assert postgres is not None
+    assert (postgres.text, postgres.holds(2_888), postgres.holds(2_889)) == ("≥ 2,889 publishes/s", False, True)
+    assert _suite._durable_target("postgres", "end_to_end_per_s") is None  # Flock has no PostgreSQL store

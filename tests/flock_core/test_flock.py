@@ -30,6 +30,7 @@ from flock_core.exceptions import (
     ConfigurationError,
     EngineError,
     InputTypeError,
+    PayloadValidationError,
     RunTimeoutError,
     UnknownAgentError,
 )
@@ -88,6 +89,16 @@ async def test_single_agent_publishes_with_lineage() -> None:
     assert draft.consumed_from == (source.id,)
     assert draft.correlation_id == source.correlation_id
     assert await flock.store.consumed_pairs() == {("writer", source.id)}
+
+
+@pytest.mark.parametrize("call", ["arun", "publish_many"])
+async def test_several_inputs_are_all_validated_before_the_first_is_stored(call: str) -> None:
+    flock = make_flock()
+    flock.agent("writer").consumes(Idea).publishes(Draft)
+    inputs = [Idea(text="kept out"), {"type": "Review", "payload": {"score": 11}}]
+    with pytest.raises(PayloadValidationError, match="score"):
+        await (flock.arun(*inputs) if call == "arun" else flock.publish_many(inputs))
+    assert (await flock.store.query(ArtifactQuery())).items == ()
 
 
 async def test_three_stage_pipeline() -> None:

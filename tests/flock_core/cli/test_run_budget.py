@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from flock_core import Budget
-from flock_core._flock import _capped  # pyright: ignore[reportPrivateUsage]
+from flock_core._new_flocks import capped
 from flock_core.cli._main import main
 
 DEBATE = """
@@ -89,5 +89,5 @@ def test_a_bad_limit_is_one_line_naming_the_option(script: str) -> None:
 
 def test_the_cap_ends_with_the_run(script: str, capsys: pytest.CaptureFixture[str]) -> None:
     run(capsys, "--max-calls", "1", script)
-    assert _capped(None) is None
-    assert _capped(Budget(max_calls=7)) == Budget(max_calls=7)
+    assert capped(None) is None
+    assert capped(Budget(max_calls=7)) == Budget(max_calls=7)
