@@ -168,7 +168,8 @@ def workflow_of(artifact: Artifact) -> trace.SpanContext | None:
 def inject_current() -> dict[str, str]:
     """The current span's W3C trace context, and its workflow span's, to store on an artifact."""
     carrier: dict[str, str] = {}
-    if not trace.get_current_span().get_span_context().is_valid:  # nothing traced: nothing to carry
+    context = otel_context.get_current()
+    if not context or not trace.get_current_span(context).get_span_context().is_valid:  # nothing traced
         return carrier
     _propagator.inject(carrier)
     workflow = otel_context.get_value(_WORKFLOW)

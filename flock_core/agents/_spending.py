@@ -131,7 +131,8 @@ class CallGate:
         The engine's first `before_call` takes this reservation; an engine that never calls `before_call`
         has it released by `settle`, with the calls it reports charged instead.
         """
-        self._reserve()
+        if self._accounts or self.parent is not None:  # else there is nothing to reserve on
+            self._reserve()
         self._held = True
 
     def before_call(self, model: str | None = None) -> None:
