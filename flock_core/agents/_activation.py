@@ -81,7 +81,7 @@ class UsageMeter:
 
     def add(self, usage: Usage) -> None:
         """Add the usage of one engine call (`total` stays `NO_USAGE` while nothing was used)."""
-        if usage != NO_USAGE:
+        if usage is not NO_USAGE and usage != NO_USAGE:
             self.total = self.total + usage
 
     def gate(self, agent: str) -> CallGate:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 from uuid import UUID
 
 from pydantic import BaseModel
 
-from .._usage import Usage
+from .._usage import NO_USAGE, Usage
 from ..blackboard._artifacts import Artifact
 from ..blackboard._work import Tick
 from ..exceptions import ContractViolation, EngineError
@@ -76,7 +76,7 @@ class EvaluationResult:
     """
 
     outputs: Sequence[BaseModel] = ()
-    usage: Usage = field(default_factory=Usage)
+    usage: Usage = NO_USAGE
     trail: tuple[Artifact, ...] = ()
     derived_from: tuple[UUID, ...] = ()
 

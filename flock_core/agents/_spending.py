@@ -113,7 +113,7 @@ class CallGate:
         self.agent = agent
         self.correlation_id = correlation_id
         self.parent = parent
-        self.charged = Usage()
+        self.charged = _NOTHING
         self.refused: BudgetExceeded | None = None
         self._held = False
         self._lock = threading.Lock()  # `_held` and `charged`: nested gates are shared by concurrent activations
@@ -156,13 +156,14 @@ class CallGate:
             rest = _NOTHING if reported is _NOTHING else reported.beyond(self.charged)  # nothing beyond nothing
             released = 1 if self._held else 0
             self._held = False
-        if released or rest != _NOTHING:
+        if released or (rest is not _NOTHING and rest != _NOTHING):
             self._charge(rest, released=released)
 
     def _charge(self, usage: Usage, *, released: int) -> None:
         """Charge `usage` here and up the parents, releasing `released` reserved calls on each."""
-        with self._lock:
-            self.charged = self.charged + usage
+        if usage is not _NOTHING:  # releasing a reservation only: nothing to add
+            with self._lock:
+                self.charged = self.charged + usage
         for account in self._accounts:
             account.charge(usage, released=released)
         if self.parent is not None:

@@ -8,7 +8,7 @@ import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, NamedTuple, Protocol
 
 import anyio
 
@@ -44,13 +44,13 @@ class WorkItem:
         return self.record.correlation_id
 
 
-@dataclass(slots=True)
-class _Queued:
-    sort_key: tuple[int, int]
-    item: WorkItem
+class _Queued(NamedTuple):
+    """A ready item in its agent's heap: higher priority first, then first come. A tuple of two ints first, so
+    that the heap compares entries in C (the sequence number is unique: the item itself is never compared)."""
 
-    def __lt__(self, other: _Queued) -> bool:  # what `order=True` makes, without building tuples to compare
-        return self.sort_key < other.sort_key
+    rank: int  # minus the priority
+    seq: int
+    item: WorkItem
 
 
 @dataclass(order=True, slots=True)
@@ -257,7 +257,7 @@ class Runtime:
             _log.debug("work item %s is already queued or running here; not queued twice", key)
             return False
         self._queued_keys.add(key)
-        queued = _Queued((-item.record.priority, next(self._counter)), item)
+        queued = _Queued(-item.record.priority, next(self._counter), item)
         heapq.heappush(self._ready.setdefault(item.agent, []), queued)
         self._queued += 1
         self._wake.set()
@@ -280,8 +280,10 @@ class Runtime:
         """The heap whose head runs next: the best head among agents below their own limit."""
         best: list[_Queued] | None = None
         for agent, heap in self._ready.items():
-            limit = self._agent_limit(agent)
-            if (limit is None or self._running.get(agent, 0) < limit) and (best is None or heap[0] < best[0]):
+            running = self._running.get(agent, 0)  # an agent's limit is at least 1: one running none is below it
+            if running and (limit := self._agent_limit(agent)) is not None and running >= limit:
+                continue
+            if best is None or heap[0] < best[0]:
                 best = heap
         return best
 
