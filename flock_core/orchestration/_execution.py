@@ -225,11 +225,11 @@ class Executor:
                 await self._add_usage(item.correlation_id, meter, span)
         record_outputs(span, artifacts, meter.total.input_tokens, meter.total.output_tokens)
         artifacts, held = self._approvals.hold(spec, record.key, item.correlation_id, outputs, artifacts)
-        committed = await self._step(
-            Commit(artifacts=(*meter.trail, *artifacts), complete=record.key, hold=held), artifacts
-        )
+        stored = (*meter.trail, *artifacts) if meter.trail else tuple(artifacts)
+        committed = await self._step(Commit(artifacts=stored, complete=record.key, hold=held), artifacts)
         if committed:
-            self._approvals.held(held)
+            if held:
+                self._approvals.held(held)
             if self._events.listening:
                 output_ids = tuple(str(a.id) for a in artifacts)
                 self._events.emit(ActivationFinished(spec.name, record.key, item.correlation_id, output_ids))
