@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections import Counter, OrderedDict
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -119,7 +119,7 @@ class Executor:
         self.tools: ToolSource | None = None
         self._usage: dict[str, Usage] = {}  # of workflows that may still run here
         self._settled_usage: OrderedDict[str, Usage] = OrderedDict()  # the latest settled ones (bounded)
-        self._iterations: dict[str, Counter[str]] = {}  # per workflow, activations per agent (the loop guard)
+        self._iterations: dict[str, dict[str, int]] = {}  # per workflow, activations per agent (the loop guard)
         self._tripped: set[tuple[str, str]] = set()
         self._initialized: set[str] = set()
 
@@ -318,9 +318,9 @@ class Executor:
     def _breaker_allows(self, spec: AgentSpec, correlation_id: str) -> bool:
         counts = self._iterations.get(correlation_id)
         if counts is None:
-            counts = self._iterations[correlation_id] = Counter()
-        counts[spec.name] += 1
-        return counts[spec.name] <= self._max_agent_iterations
+            counts = self._iterations[correlation_id] = {}
+        counts[spec.name] = count = counts.get(spec.name, 0) + 1
+        return count <= self._max_agent_iterations
 
     async def _initialize(self, spec: AgentSpec) -> None:
         """Run the agent's `on_initialize` hooks once."""
