@@ -173,8 +173,8 @@ class Executor:
         attributes: dict[str, str | int] = {Attr.WORK_KEY: record.key, Attr.ATTEMPT: record.attempts}
         if record.tick is not None:
             attributes[Attr.TICK] = record.tick.number
-        with self._tracer.activation(spec.name, item.correlation_id, item.inputs, attributes) as span:
-            if not self._breaker_allows(spec, item.correlation_id):
+        with self._tracer.activation(spec.name, record.correlation_id, item.inputs, attributes) as span:
+            if not self._breaker_allows(spec, record.correlation_id):
                 tripped = CircuitBreakerTripped(spec.name, self._max_agent_iterations)
                 record_failure(span, tripped, agent=spec.name, disclose=True)  # the framework's own message
                 await self._publish_error(spec, item, tripped)
@@ -188,8 +188,9 @@ class Executor:
     async def _activate(self, spec: AgentSpec, item: WorkItem, record: WorkRecord, span: Span) -> None:
         if self._events.listening:
             input_ids = tuple(str(a.id) for a in item.inputs)
-            self._events.emit(ActivationStarted(spec.name, record.key, item.correlation_id, input_ids))
-        meter = self._free_meter(item.correlation_id) if self._budgets.none else await self._meter(item.correlation_id)
+            self._events.emit(ActivationStarted(spec.name, record.key, record.correlation_id, input_ids))
+        cid = record.correlation_id
+        meter = self._free_meter(cid) if self._budgets.none else await self._meter(cid)
         context: tuple[Artifact, ...] = ()
         try:
             if spec.name not in self._initialized:
@@ -201,7 +202,7 @@ class Executor:
             read = read_visibility((*item.inputs, *context))
             # decided once per activation: with no token subscriber, engines do not stream at all
             relay = (
-                TokenRelay(self._events, spec.name, record.key, item.correlation_id, read)
+                TokenRelay(self._events, spec.name, record.key, record.correlation_id, read)
                 if self._events.streaming
                 else None
             )
@@ -216,15 +217,15 @@ class Executor:
                     on_token=relay,
                     read=read,
                 )
-            artifacts = self._artifacts.from_outputs(spec.name, outputs, item.inputs, item.correlation_id)
+            artifacts = self._artifacts.from_outputs(spec.name, outputs, item.inputs, record.correlation_id)
         except Exception as exc:  # noqa: BLE001 - any failing activation is recorded as a WorkflowError; others keep running
             await self._fail(spec, dataclasses.replace(item, record=record), exc, context)
             return
         finally:
             if meter.total is not NO_USAGE or span.is_recording():  # else there is nothing to count or note
-                await self._add_usage(item.correlation_id, meter, span)
+                await self._add_usage(record.correlation_id, meter, span)
         record_outputs(span, artifacts, meter.total.input_tokens, meter.total.output_tokens)
-        artifacts, held = self._approvals.hold(spec, record.key, item.correlation_id, outputs, artifacts)
+        artifacts, held = self._approvals.hold(spec, record.key, record.correlation_id, outputs, artifacts)
         stored = (*meter.trail, *artifacts) if meter.trail else tuple(artifacts)
         committed = await self._step(Commit(artifacts=stored, complete=record.key, hold=held), artifacts)
         if committed:
@@ -232,7 +233,7 @@ class Executor:
                 self._approvals.held(held)
             if self._events.listening:
                 output_ids = tuple(str(a.id) for a in artifacts)
-                self._events.emit(ActivationFinished(spec.name, record.key, item.correlation_id, output_ids))
+                self._events.emit(ActivationFinished(spec.name, record.key, record.correlation_id, output_ids))
             for component in spec.components:
                 try:
                     await component.on_post_publish(spec, artifacts)

@@ -295,16 +295,16 @@ class Runtime:
             if heap is None:
                 break
             queued = heapq.heappop(heap)
-            item = queued.item
+            record = queued.item.record
+            agent, cid = record.agent, record.correlation_id
             if not heap:
-                del self._ready[item.agent]
+                del self._ready[agent]
             self._queued -= 1
             self._in_flight += 1
-            self._running[item.agent] = self._running.get(item.agent, 0) + 1
-            cid = item.correlation_id
+            self._running[agent] = self._running.get(agent, 0) + 1
             self._running_by_correlation[cid] = self._running_by_correlation.get(cid, 0) + 1
-            self._queued_keys.discard(item.record.key)
-            self._running_keys.add(item.record.key)
+            self._queued_keys.discard(record.key)
+            self._running_keys.add(record.key)
             started.append(queued)
         return started
 
@@ -316,13 +316,14 @@ class Runtime:
         self._queued += 1
 
     def _finish(self, item: WorkItem) -> None:
-        agent, cid = item.agent, item.correlation_id
+        record = item.record
+        agent, cid = record.agent, record.correlation_id
         self._in_flight -= 1
         self._running[agent] -= 1
         self._running_by_correlation[cid] -= 1
         if not self._running_by_correlation[cid]:
             del self._running_by_correlation[cid]
-        self._running_keys.discard(item.record.key)
+        self._running_keys.discard(record.key)
         self._wake.set()
         self._signal_progress()
         if self._drained is not None and not (self._queued or self._in_flight):
@@ -377,7 +378,7 @@ class Runtime:
             while True:
                 item = queued.item
                 key = item.record.key
-                self._scopes[key] = (item.correlation_id, scope)
+                self._scopes[key] = (item.record.correlation_id, scope)
                 try:
                     await host.run_item(item)
                 except BaseException as exc:
