@@ -347,26 +347,31 @@ class Runtime:
         stop: Callable[[], Awaitable[bool]] | None = None,
         *,
         keep_alive: bool = False,
+        halted: Callable[[], bool] | None = None,
     ) -> None:
-        """Run work until idle, or until `stop()` returns true (running activations then finish).
+        """Run work until idle, or until `stop()` or `halted()` returns true (running activations then finish).
 
-        One drive runs at a time per runtime: a second concurrent call (the HTTP server's worker and a
-        user's `run_until_idle`) waits for the first and then drives whatever is left.
+        `halted` is a quick synchronous check (a time limit): unlike `stop`, it lets a task that finished an
+        activation take the next one itself, asking it first. One drive runs at a time per runtime: a second
+        concurrent call (the HTTP server's worker and a user's `run_until_idle`) waits for the first and
+        then drives whatever is left.
         """
 
         async def run_and_finish(queued: _Queued) -> None:
             # Unless the run has a stop condition (checked before anything starts), a task that finished
             # an activation takes the next startable one itself: starting a task costs more than most
             # in-process activations. See `_work` for its cancel scope and when it yields.
-            await self._work(host, queued, chain=stop is None)
+            await self._work(host, queued, chain=stop is None, halted=halted)
 
         try:
-            await self._drive(host, run_and_finish, stop, keep_alive)
+            await self._drive(host, run_and_finish, stop, keep_alive, halted)
         finally:
             self._signal_progress()
 
-    async def _work(self, host: RuntimeHost, queued: _Queued, *, chain: bool) -> None:
-        """Run `queued`, then (with `chain`) the next startable item, and so on while there is one.
+    async def _work(
+        self, host: RuntimeHost, queued: _Queued, *, chain: bool, halted: Callable[[], bool] | None
+    ) -> None:
+        """Run `queued`, then (with `chain`, unless `halted()`) the next startable item, and so on.
 
         The task's activations share one cancel scope, registered under the work key of the one running:
         `cancel` cancels it, and the task ends after that activation (the drive starts another for the
@@ -390,8 +395,8 @@ class Runtime:
                     raise
                 del self._scopes[key]
                 self._finish(item)
-                if scope.cancel_called or not chain:  # cancelled after it had committed: this task is done
-                    return
+                if scope.cancel_called or not chain or (halted is not None and halted()):
+                    return  # cancelled after it had committed, or nothing more is to start: this task is done
                 following = self._take_startable(1)
                 if not following:
                     return
@@ -412,6 +417,7 @@ class Runtime:
         run_and_finish: Callable[[_Queued], Coroutine[Any, Any, None]],
         stop: Callable[[], Awaitable[bool]] | None,
         keep_alive: bool,
+        halted: Callable[[], bool] | None,
     ) -> None:
         async with self._driving, anyio.create_task_group() as group:
             while True:
@@ -419,7 +425,7 @@ class Runtime:
                 await self._fire_due()
                 await host.on_clock(self._clock.now())
                 self._signal_progress()
-                if stop is not None and await stop():
+                if (stop is not None and await stop()) or (halted is not None and halted()):
                     return
                 await host.pull(self._max_concurrency - self._in_flight - self._queued)
                 for queued in self._take_startable():

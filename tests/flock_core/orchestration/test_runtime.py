@@ -196,3 +196,15 @@ async def test_a_failing_host_stops_the_run_and_its_activation_runs_again_next_t
     failing = False
     await loop.drive(host)
     assert host.ran == ["a:0", "a:1", "a:2"]
+
+
+async def test_a_halted_run_starts_nothing_more_while_its_tasks_take_their_next_activation() -> None:
+    loop = runtime(2)
+    host = Host(lambda _item: anyio.lowlevel.checkpoint())
+    for n in range(10):
+        loop.submit(item(n))
+    await loop.drive(host, halted=lambda: len(host.ran) >= 3)
+    assert 3 <= len(host.ran) <= 4  # the two tasks each finish the activation they had started
+    assert loop.pending() == 10 - len(host.ran)
+    await loop.drive(host)
+    assert sorted(host.ran) == sorted(f"a:{n}" for n in range(10))
