@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from typing import ClassVar
 from uuid import UUID, SafeUUID
 
 __all__ = ["new_id"]
@@ -14,23 +15,30 @@ _RANDOM_BATCH = 8 * 512
 _RAND_MASK = (1 << 62) - 1
 _VERSION_AND_VARIANT = (0x7 << 76) | (0b10 << 62)
 _set = object.__setattr__
+_new = object.__new__
+_time_ns = time.time_ns
+_UNKNOWN = SafeUUID.unknown
 
 
 class _State:
     lock = threading.Lock()
     last_ms = 0
     counter = 0
-    random = b""
-    offset = 0
+    random: ClassVar[list[int]] = []  # 62 random bits each, taken from the end
 
 
 def _forget_random() -> None:
     """A forked child must not reuse its parent's unread random bytes (they would repeat its identifiers)."""
-    _State.random, _State.offset = b"", 0
+    _State.random = []
 
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_random)
+
+
+def _refill() -> list[int]:
+    data = os.urandom(_RANDOM_BATCH)
+    return [int.from_bytes(data[i : i + 8], "big") & _RAND_MASK for i in range(0, _RANDOM_BATCH, 8)]
 
 
 def new_id() -> UUID:
@@ -45,7 +53,7 @@ def new_id() -> UUID:
     """
     state = _State
     with state.lock:
-        ms = time.time_ns() // 1_000_000
+        ms = _time_ns() // 1_000_000
         if ms <= state.last_ms:
             ms = state.last_ms
             state.counter += 1
@@ -56,12 +64,10 @@ def new_id() -> UUID:
             state.counter = 0
         state.last_ms = ms
         counter = state.counter
-        offset = state.offset
-        if offset >= len(state.random):
-            state.random, offset = os.urandom(_RANDOM_BATCH), 0
-        rand = int.from_bytes(state.random[offset : offset + 8], "big") & _RAND_MASK
-        state.offset = offset + 8
-    uuid = object.__new__(UUID)  # what `UUID(int=...)` does, without re-checking a value built in range
+        if not state.random:
+            state.random = _refill()
+        rand = state.random.pop()
+    uuid = _new(UUID)  # what `UUID(int=...)` does, without re-checking a value built in range
     _set(uuid, "int", (ms << 80) | _VERSION_AND_VARIANT | (counter << 64) | rand)
-    _set(uuid, "is_safe", SafeUUID.unknown)
+    _set(uuid, "is_safe", _UNKNOWN)
     return uuid

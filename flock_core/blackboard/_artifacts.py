@@ -100,11 +100,13 @@ def build_artifact(
     created_at: datetime,
     consumed_from: tuple[UUID, ...],
     trace_context: dict[str, str],
+    artifact_id: UUID | None = None,
 ) -> Artifact:
     """A new artifact from values the framework has checked already (a payload validated and dumped as JSON).
 
-    It skips re-validating them, and shares what artifacts have in common (public visibility, no tags, the
-    set of explicitly set fields) instead of copying it into each: the board holds many artifacts.
+    The id is `artifact_id`, else a new one. It skips re-validating the values, and shares what artifacts
+    have in common (public visibility, no tags, the set of explicitly set fields) instead of copying it into
+    each: the board holds many artifacts.
 
     >>> from datetime import UTC
     >>> a = build_artifact(type_name="Note", payload={"n": 1}, produced_by="external", correlation_id="c1",
@@ -118,7 +120,7 @@ def build_artifact(
         artifact,
         "__dict__",
         {
-            "id": new_id(),
+            "id": artifact_id or new_id(),
             "type": type_name,
             "payload": payload,
             "produced_by": produced_by,

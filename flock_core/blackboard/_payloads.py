@@ -70,11 +70,11 @@ def to_payload(registry: TypeRegistry, obj: BaseModel | Mapping[str, Any]) -> tu
         model = registry.resolve(name)
         data = obj["payload"]
     try:
-        validated = validate_payload(model, data)
+        payload = validate_payload(model, data)
     except ValidationError as exc:
         errors = [f"{'.'.join(map(str, e['loc'])) or '<root>'}: {e['msg']}" for e in exc.errors()]
         raise PayloadValidationError(name, errors) from exc
-    return name, validated.model_dump(mode="json")
+    return name, payload
 
 
 def check_publish_options(

@@ -183,8 +183,14 @@ def flock_type(model: M | None = None, /, *, name: str | None = None) -> M | Cal
     return decorate(model) if model is not None else decorate
 
 
-def validate_payload(model: type[BaseModel], data: Any) -> BaseModel:
-    """Validate `data` (a model instance or a mapping) as `model`, re-checking instances built without validation."""
+def validate_payload(model: type[BaseModel], data: Any) -> dict[str, Any]:
+    """Validate `data` (a model instance or a mapping) as `model`; returns the valid payload as JSON-compatible data.
+
+    An instance is checked again from its fields: it may have been changed since it was built, or built
+    without validation (`model_construct`). This calls Pydantic's validator and serializer directly (what
+    `model_dump`, `model_validate` and `model_dump(mode="json")` call, without their wrappers).
+    """
     if isinstance(data, model):
-        return model.model_validate(data.model_dump(warnings=False))
-    return model.model_validate(data)
+        data = type(data).__pydantic_serializer__.to_python(data, warnings=False)
+    validated = model.__pydantic_validator__.validate_python(data)
+    return model.__pydantic_serializer__.to_python(validated, mode="json")

@@ -44,21 +44,25 @@ class ArtifactFactory:
         tags: Iterable[str] | None = None,
         produced_by: str = "external",
         consumed_from: Sequence[Artifact] = (),
+        artifact_id: UUID | None = None,
     ) -> Artifact:
         """Validate `obj` and wrap it in a new artifact; without a `correlation_id` it starts a workflow."""
-        tags = check_publish_options(
+        checked = check_publish_options(
             visibility=visibility, correlation_id=correlation_id, partition_key=partition_key, tags=tags
         )
         type_name, payload = to_payload(self._registry, obj)
-        return self._artifact(
-            type_name,
-            payload,
-            visibility=visibility,
-            correlation_id=correlation_id,
-            partition_key=partition_key,
-            tags=tags,
+        return build_artifact(
+            type_name=type_name,
+            payload=payload,
             produced_by=produced_by,
-            consumed_from=consumed_from,
+            correlation_id=correlation_id or str(new_id()),
+            partition_key=partition_key,
+            tags=checked,
+            visibility=visibility,
+            created_at=self._clock.now(),
+            consumed_from=tuple(a.id for a in consumed_from) if consumed_from else (),
+            trace_context=inject_current(),
+            artifact_id=artifact_id,
         )
 
     def from_outputs(

@@ -23,6 +23,7 @@ from ..blackboard._artifacts import Artifact
 from ..blackboard._leases import may_lease
 from ..blackboard._store import ArtifactQuery, BlackboardStore, ExclusiveBoard
 from ..blackboard._work import Commit, ExpiredJoin, TimerState, WorkRecord
+from ..blackboard.memory._store import InMemoryBlackboardStore
 from ..exceptions import ConfigurationError
 from ._resume import SkippedWork
 from ._routing import Routed, Routing
@@ -154,6 +155,7 @@ class LocalBoard:
         self._runtime = runtime
         self._agents = agents
         self._steps = anyio.Lock(fast_acquire=True)  # taken per step: a free lock must not yield
+        self._at_once = store.at_once() if isinstance(store, InMemoryBlackboardStore) else None
 
     @property
     def lease(self) -> timedelta | None:
@@ -168,6 +170,15 @@ class LocalBoard:
 
     async def commit(self, commit: Commit) -> bool:
         return await self._store.commit(commit)
+
+    def at_once(self) -> bool:
+        """Whether a step can be stored now without waiting: the store commits in memory, no step is under way."""
+        return self._at_once is not None and not self._steps.locked()
+
+    def commit_at_once(self, commit: Commit) -> bool:
+        """Store a step synchronously (only when `at_once()`): nothing else runs until it returns."""
+        assert self._at_once is not None
+        return self._at_once(commit)
 
     def accept(self, items: Sequence[WorkItem]) -> None:
         for item in items:

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-import anyio
 from pydantic import BaseModel
 
 from .._budget import Budget
@@ -30,12 +29,12 @@ from ..agents._engine import Engine, Usage
 from ..agents._semantic import Embedder
 from ..agents._spec import AgentSpec
 from ..blackboard._approvals import ApprovalOutcome, ApprovalRequest
-from ..blackboard._artifacts import Artifact, WorkflowError
+from ..blackboard._artifacts import EXTERNAL_PRODUCER, Artifact, WorkflowError
 from ..blackboard._leases import new_owner
 from ..blackboard._registry import TypeRegistry
 from ..blackboard._shared import shared_store
 from ..blackboard._store import ArtifactQuery, BlackboardStore, ExclusiveBoard
-from ..blackboard._visibility import AgentIdentity
+from ..blackboard._visibility import AgentIdentity, Visibility
 from ..blackboard._work import Commit, ExpiredJoin
 from ..exceptions import ConfigurationError, DuplicateAgentError, RunTimeoutError, UnknownAgentError
 from ._admission import Admission, WhenFull
@@ -47,7 +46,7 @@ from ._conditions import Condition, ConditionView
 from ._control import WorkflowControl
 from ._dead_letters import DeadLetters
 from ._deferral import DeferredActivations
-from ._events import ArtifactPublished, EventBus
+from ._events import EventBus
 from ._execution import Executor, ToolSource
 from ._resume import ResumeReport, compare_fingerprints, fingerprint
 from ._router import SharedBoard
@@ -59,6 +58,7 @@ from ._schedules import Schedules
 from ._semantic import SemanticIndex
 from ._settling import Settling
 from ._status import CorrelationStatus, StatusReader
+from ._steps import Steps
 
 if TYPE_CHECKING:
     from contextlib import AbstractContextManager
@@ -70,11 +70,6 @@ if TYPE_CHECKING:
 __all__ = ["Orchestrator"]
 
 _log = logging.getLogger("flock_core")
-
-
-def _workflows(commit: Commit) -> set[str] | None:
-    """The workflows a commit added artifacts to; `None` (all) for a commit without any (resume)."""
-    return {a.correlation_id for a in commit.artifacts} if commit.artifacts else None
 
 
 class Orchestrator:
@@ -111,7 +106,6 @@ class Orchestrator:
         self.learned: dict[tuple[str, int], LearnedState] = {}
         self.expired_joins: list[ExpiredJoin] = []
         self._specs: dict[str, AgentSpec] = {}
-        self._listeners: list[Callable[[Artifact], None]] = []
         self._default_engine = engine
         self._tracer = tracer or FlockTracer()
         self._resume_report: ResumeReport | None = None
@@ -124,6 +118,7 @@ class Orchestrator:
         self.deferred = DeferredActivations(self._specs, registry, store, self._routing.rejections.append)
         self._schedules = Schedules(self._specs, clock, self.runtime, self._commit)
         self.board = self._open_board(store, lease)
+        self._steps = Steps(self.board, self._routing, self.deferred, self.events, self._report_expired)
         self._dead_letters = DeadLetters(store, self.requeue)
         self._admission = Admission(max_pending, when_full, self.runtime, self._load, self._drive_until)
         self._control = WorkflowControl(store, self.runtime, self.events, self._tracer, self.board.readmit)
@@ -133,7 +128,7 @@ class Orchestrator:
             artifacts=self._artifacts,
             tracer=self._tracer,
             events=self.events,
-            step=self._step,
+            step=self._steps.step,
         )
         self.budgets = Budgets(budget, clock, store, shared=isinstance(self.board, SharedBoard))
         self._executor = Executor(
@@ -148,7 +143,7 @@ class Orchestrator:
             context=context,
             max_attempts=max_attempts,
             max_agent_iterations=max_agent_iterations,
-            step=self._step,
+            step=self._steps.step,
             approvals=self._approvals,
             defer=self.board.defer,
             budgets=self.budgets,
@@ -242,27 +237,49 @@ class Orchestrator:
 
     def add_listener(self, listener: Callable[[Artifact], None]) -> Callable[[], None]:
         """Call `listener` with every stored artifact; returns a function that removes it."""
-        self._listeners.append(listener)
-        return lambda: self._listeners.remove(listener)
+        self._steps.listeners.append(listener)
+        return lambda: self._steps.listeners.remove(listener)
 
     # -- steps ---------------------------------------------------------------------------------------
 
     async def publish(
-        self, obj: BaseModel | Mapping[str, Any], budget: Budget | None = None, **options: Any
+        self,
+        obj: BaseModel | Mapping[str, Any],
+        *,
+        budget: Budget | None = None,
+        visibility: Visibility | None = None,
+        correlation_id: str | None = None,
+        partition_key: str | None = None,
+        tags: Iterable[str] | None = None,
+        produced_by: str = EXTERNAL_PRODUCER,
     ) -> Artifact:
         """Validate and store an external artifact together with the work it completes, in a publish span.
 
-        A `budget` becomes its workflow's budget before any of its work is stored.
+        Without a `correlation_id`, the artifact starts a workflow named after the artifact's id. A
+        `budget` becomes its workflow's budget before any of its work is stored.
         """
-        await self.start()
-        await self._admission.admit()
-        options["correlation_id"] = options.get("correlation_id") or str(new_id())
+        if self._resume_report is None:
+            await self.start()
+        else:
+            self._check_declarations()  # what `start` does once started, without awaiting it
+        if self._admission.limit is not None:
+            await self._admission.admit()
+        artifact_id = new_id()
+        correlation_id = correlation_id or str(artifact_id)
         if budget is not None:
-            await self.budgets.set(options["correlation_id"], budget)
-        with self._tracer.publish(options["correlation_id"]) as span:
-            artifact = self._artifacts.from_object(obj, **options)
+            await self.budgets.set(correlation_id, budget)
+        with self._tracer.publish(correlation_id) as span:
+            artifact = self._artifacts.from_object(
+                obj,
+                visibility=visibility,
+                correlation_id=correlation_id,
+                partition_key=partition_key,
+                tags=tags,
+                produced_by=produced_by,
+                artifact_id=artifact_id,
+            )
             self._tracer.published(span, artifact)
-            await self._step(Commit(artifacts=(artifact,)), [artifact])
+            await self._steps.step(Commit(artifacts=(artifact,)), (artifact,))
         return artifact
 
     async def invoke(self, agent: str, obj: BaseModel | Mapping[str, Any], publish: bool) -> list[Artifact]:
@@ -274,41 +291,8 @@ class Orchestrator:
         return await self._executor.invoke(spec, source, publish)
 
     async def _commit(self, commit: Commit, routed: Routed) -> bool:
-        """Store one step with the work it completes; then tell listeners and hand the work to the board.
-
-        Work whose activation condition does not hold yet is held (`DeferredActivations`) and committed
-        by a later step, once an artifact of its workflow makes the condition true.
-        """
-        held: list[WorkItem] = []
-        if routed.items:
-            ready, held = self.deferred.split(list(routed.items))
-            routed = Routed(tuple(ready), routed.expired)
-        try:
-            landed = await self.board.commit(routed.into(commit))
-        except Exception:
-            await self.board.unroute(commit.artifacts, (*routed.items, *held), again=False)  # nothing was stored
-            raise
-        if not landed:  # its work item was finished meanwhile: its outputs must not feed later activations
-            again = await self.board.unroute(commit.artifacts, (*routed.items, *held), again=True)
-            if again.items or again.expired:
-                await self._commit(Commit(), again)
-            return False
-        self._report_expired(routed.expired)
-        for artifact in commit.artifacts:
-            for listener in self._listeners:
-                try:
-                    listener(artifact)
-                except Exception:  # noqa: BLE001 - the step is committed; a failing listener must not stop the run
-                    _log.exception("listener %r raised", listener)
-            if self.events.listening:
-                self.events.emit(ArtifactPublished(artifact))
-        if routed.items:
-            self.board.accept(routed.items)
-        if held:
-            self.deferred.hold(held)
-        if self.deferred.waiting() and (released := await self.deferred.release(_workflows(commit))):
-            await self._commit(Commit(), Routed(tuple(released)))
-        return True
+        """Store one step's routed work (a timer's, a flushed batch's) with `commit` (see `Steps.commit`)."""
+        return await self._steps.commit(commit, routed)
 
     async def _load(self) -> int:
         """What `max_pending` bounds: work queued, running or retrying, and inputs held (see `_admission`)."""
@@ -321,21 +305,9 @@ class Orchestrator:
         """Run the queued work here until `room()` holds or nothing is left (a publisher waiting for room)."""
         await self.runtime.drive(self, stop=room)
 
-    async def _step(self, commit: Commit, artifacts: Sequence[Artifact]) -> bool:
-        """Route `artifacts` and store them with `commit` and the work they complete, as one step.
-
-        Shielded: a run cancelled at this moment still stores what a finished activation produced (its model
-        calls are paid for), instead of running it again next time.
-        """
-        landed = False
-        with anyio.CancelScope(shield=True):
-            async with self.board.steps():
-                landed = await self._commit(commit, await self.board.route(artifacts))
-        return landed
-
     async def _release(self, artifact: Artifact) -> None:
         """Route a delayed artifact that became visible, and store the work it completes."""
-        await self._step(Commit(), [artifact])
+        await self._steps.step(Commit(), [artifact])
 
     def _report_expired(self, expired: Iterable[ExpiredJoin]) -> None:
         for record in expired:
@@ -411,11 +383,7 @@ class Orchestrator:
 
         Checks the declarations across agents first, every time (agents may be declared after the start).
         """
-        servers: Mapping[str, object] = getattr(self._executor.tools, "servers", None) or {}
-        checked = (self._declarations, tuple(servers))
-        if checked != self._checked:  # every publish starts the Flock: check only what changed
-            check_declarations(self._specs, checked[1])
-            self._checked = checked
+        self._check_declarations()
         if self._resume_report is None:
             self._resume_report = ResumeReport()
             try:
@@ -424,6 +392,13 @@ class Orchestrator:
                 self._resume_report = None
                 raise
         return self._resume_report
+
+    def _check_declarations(self) -> None:
+        servers: Mapping[str, object] = getattr(self._executor.tools, "servers", None) or {}
+        checked = (self._declarations, tuple(servers))
+        if checked != self._checked:  # every publish starts the Flock: check only what changed
+            check_declarations(self._specs, checked[1])
+            self._checked = checked
 
     async def _resume(self) -> ResumeReport:
         if isinstance(self.board, LocalBoard) and isinstance(self.store, ExclusiveBoard):

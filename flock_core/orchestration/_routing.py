@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Awaitable, Callable, Collection, Iterable
+from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
@@ -39,6 +39,9 @@ class Routed:
         if not self.items and not self.expired:  # most steps of an unsubscribed type: nothing to add
             return commit
         return commit.adding(tuple(i.record for i in self.items), self.expired)
+
+
+_NOTHING = Routed()
 
 
 class Routing:
@@ -94,19 +97,44 @@ class Routing:
         expired: list[ExpiredJoin] = []
         now = self._clock.now()
         for artifact in artifacts:
-            if NESTED_TAG in artifact.tags:
-                continue
-            visible_at = visible_from(artifact.visibility, artifact.created_at)
-            if visible_at > now:
-                self._delay(artifact, visible_at)
+            if self._held_back(artifact, now):
                 continue
             conditions = self._scheduler.semantic_conditions(artifact, now)
             if conditions:
                 await self._semantic.prepare(artifact, conditions)
-            ready, gone = self._scheduler.route(artifact, now)
+            self._take(artifact, now, items, expired)
+        return Routed(tuple(items), tuple(expired)) if items or expired else _NOTHING
+
+    def route_at_once(self, artifacts: Sequence[Artifact]) -> Routed | None:
+        """What `route` returns, without waiting; `None` (and nothing routed) when an artifact may need embedding."""
+        if self._scheduler.may_embed(artifacts):
+            return None
+        items: list[WorkItem] = []
+        expired: list[ExpiredJoin] = []
+        now = self._clock.now()
+        for artifact in artifacts:
+            if not self._held_back(artifact, now):
+                self._take(artifact, now, items, expired)
+        return Routed(tuple(items), tuple(expired)) if items or expired else _NOTHING
+
+    def _held_back(self, artifact: Artifact, now: datetime) -> bool:
+        """Whether `artifact` is not routed now: a nested workflow's (never), or a delayed one (once visible)."""
+        if NESTED_TAG in artifact.tags:
+            return True
+        visible_at = visible_from(artifact.visibility, artifact.created_at)
+        if visible_at > now:
+            self._delay(artifact, visible_at)
+            return True
+        return False
+
+    def _take(self, artifact: Artifact, now: datetime, items: list[WorkItem], expired: list[ExpiredJoin]) -> None:
+        if not self._scheduler.takes(artifact.type):
+            return
+        ready, gone = self._scheduler.route(artifact, now)
+        if ready:
             items.extend(work_item(a) for a in ready)
+        if gone:
             expired.extend(gone)
-        return Routed(tuple(items), tuple(expired))
 
     async def unroute(self, artifacts: Iterable[Artifact], items: Iterable[WorkItem], *, again: bool) -> Routed:
         """Undo the routing of a step that was not stored (its commit was refused or failed).
@@ -116,15 +144,20 @@ class Routing:
         `again`, they are routed now and the work they complete is returned; without (the store failed),
         they wait for the next start, which routes every stored artifact not yet consumed.
         """
+        returned = self.forget_step(artifacts, items)
+        if not again:
+            return Routed()
+        return await self.route({a.id: a for a in returned.values()}.values())
+
+    def forget_step(self, artifacts: Iterable[Artifact], items: Iterable[WorkItem]) -> dict[tuple[str, UUID], Artifact]:
+        """`unroute` without routing again; returns the `(agent, artifact id)` pairs that may be taken again."""
         ids = {a.id for a in artifacts}
         returned: dict[tuple[str, UUID], Artifact] = {}
         for item in items:
             returned.update(((item.agent, a.id), a) for a in item.inputs if a.id not in ids)
         broken = self._scheduler.forget(ids, returned)
         returned.update(((agent, a.id), a) for agent, a in broken)
-        if not again:
-            return Routed()
-        return await self.route({a.id: a for a in returned.values()}.values())
+        return returned
 
     def _delay(self, artifact: Artifact, visible_at: datetime) -> None:
         async def release() -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection, Hashable, Iterable
+from collections.abc import Callable, Collection, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
@@ -136,6 +136,15 @@ class Scheduler:
             if key[1] >= len(spec.subscriptions) or self._groups[key].subscription != spec.subscriptions[key[1]]:
                 del self._groups[key]
                 self._batches.pop(key, None)
+
+    def may_embed(self, artifacts: Sequence[Artifact]) -> bool:
+        """Whether a semantic subscription takes the type of one of `artifacts` (it may need an embedding first)."""
+        semantic = self._semantic_types
+        return bool(semantic) and any(a.type in semantic for a in artifacts)
+
+    def takes(self, type_name: str) -> bool:
+        """Whether any subscription takes artifacts of `type_name` (else routing one does nothing)."""
+        return type_name in self._index
 
     def semantic_conditions(self, artifact: Artifact, now: datetime) -> list[Semantic]:
         """The semantic conditions `artifact` must be embedded for: of subscribers that may see and take it.

@@ -39,7 +39,7 @@ ALLOWED: dict[str, frozenset[str]] = {
 def layer_of(module: str) -> str:
     """The layer of a `flock_core` module, from its dotted name."""
     parts = module.split(".")
-    if len(parts) == 1 or parts[1] in {"__init__", "_flock"}:
+    if len(parts) == 1 or parts[1] in {"__init__", "_flock", "_new_flocks"}:
         return "facade"
     head = parts[1]
     if head in LEAVES:

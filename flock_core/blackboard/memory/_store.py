@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime
 from typing import TypeVar
 from uuid import UUID
@@ -59,7 +59,7 @@ class InMemoryBlackboardStore:
         self._order: list[Artifact] = []
         self._by_id: dict[UUID, Artifact] = {}
         self._by_type: dict[str, list[Artifact]] = {}
-        self._by_correlation: dict[str, list[Artifact]] = {}
+        self._by_correlation: dict[str, list[Artifact] | Artifact] = {}
         self._consumers: dict[UUID, set[str]] = {}
         self._work: dict[str, WorkRecord] = {}
         self._timers: dict[str, TimerState] = {}
@@ -88,8 +88,17 @@ class InMemoryBlackboardStore:
         self._notify()
         self._order.append(artifact)
         self._by_id[artifact.id] = artifact
-        self._by_type.setdefault(artifact.type, []).append(artifact)
-        self._by_correlation.setdefault(artifact.correlation_id, []).append(artifact)
+        if (same_type := self._by_type.get(artifact.type)) is None:
+            self._by_type[artifact.type] = [artifact]
+        else:
+            same_type.append(artifact)
+        workflow = self._by_correlation.get(cid := artifact.correlation_id)
+        if workflow is None:  # a workflow of one artifact keeps no list (each publish may start a workflow)
+            self._by_correlation[cid] = artifact
+        elif isinstance(workflow, list):
+            workflow.append(artifact)
+        else:
+            self._by_correlation[cid] = [workflow, artifact]
         return len(self._order)
 
     async def append(self, artifact: Artifact) -> int:
@@ -100,6 +109,14 @@ class InMemoryBlackboardStore:
 
     async def commit(self, commit: Commit) -> bool:
         """Apply `commit` (checks first, then writes, so a failed check writes nothing)."""
+        return self.commit_at_once(commit)
+
+    def at_once(self) -> Callable[[Commit], bool] | None:
+        """`commit_at_once`, unless a subclass overrides `commit` (then each step goes through its `commit`)."""
+        return self.commit_at_once if type(self).commit is InMemoryBlackboardStore.commit else None
+
+    def commit_at_once(self, commit: Commit) -> bool:
+        """`commit`, synchronous: a step on this store never waits, so nothing can interrupt it half-way."""
         if commit.complete is not None:
             current = self._work.get(commit.complete)
             if current is None:
@@ -138,12 +155,15 @@ class InMemoryBlackboardStore:
 
     def _check_new(self, artifacts: Sequence[Artifact]) -> None:
         """Refuse a step whose artifacts are already stored, or repeat one another."""
+        if len(artifacts) == 1:  # one artifact (a publish) cannot repeat itself
+            if artifacts[0].id in self._by_id:
+                raise StoreError(f"artifact {artifacts[0].id} is already stored; artifacts are immutable")
+            return
         ids: set[UUID] = set()
         for artifact in artifacts:
             if artifact.id in self._by_id or artifact.id in ids:
                 raise StoreError(f"artifact {artifact.id} is already stored; artifacts are immutable")
-            if len(artifacts) > 1:  # one artifact (a publish) cannot repeat itself
-                ids.add(artifact.id)
+            ids.add(artifact.id)
 
     def _pending(self, decision: Decision) -> bool:
         request = self._approvals.get(decision.approval_id)
@@ -185,7 +205,8 @@ class InMemoryBlackboardStore:
 
     def _candidates(self, query: ArtifactQuery) -> list[Artifact]:
         if query.correlation_id is not None:
-            return self._by_correlation.get(query.correlation_id, [])
+            workflow = self._by_correlation.get(query.correlation_id, [])
+            return workflow if isinstance(workflow, list) else [workflow]
         if query.types is not None and len(query.types) == 1:
             (name,) = query.types
             return self._by_type.get(name, [])

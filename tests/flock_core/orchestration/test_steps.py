@@ -10,6 +10,7 @@ other inputs of the work it completed are taken again.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -131,3 +132,137 @@ async def test_work_is_never_stored_before_an_input_it_names() -> None:
 
     assert store.dangling == []
     assert await flock.get_by_type(Summary) == [Summary(ns=[0, 1, 2])]
+
+
+class Held:
+    """An embedder that waits until `go` is set (a step routing a semantic subscription's type waits for it)."""
+
+    def __init__(self) -> None:
+        self.asked = anyio.Event()
+        self.go = anyio.Event()
+
+    async def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        self.asked.set()
+        await self.go.wait()
+        return [[1.0] for _ in texts]
+
+
+class Ticket(BaseModel):
+    text: str
+
+
+def stored_types(store: InMemoryBlackboardStore) -> list[str]:
+    return [a.type for a in store._order]  # pyright: ignore[reportPrivateUsage]
+
+
+@pytest.mark.anyio
+async def test_a_step_that_could_be_stored_at_once_waits_for_the_step_under_way() -> None:
+    embedder = Held()
+    meanwhile: list[str] = ["not checked"]
+    store = InMemoryBlackboardStore()
+    flock = Flock(engine=FunctionEngine(work), store=store, embedder=embedder)
+    flock.agent("triage").consumes(Ticket, semantic="refund").publishes(Final)
+    flock.agent("editor").consumes(Topic).publishes(Final)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(flock.publish, Ticket(text="refund please"))  # routed after an embedding: the step waits
+        with anyio.fail_after(5):
+            await embedder.asked.wait()
+        tg.start_soon(flock.publish, Topic(n=1))  # nothing to wait for, but a step is under way
+        await anyio.wait_all_tasks_blocked()
+        meanwhile = stored_types(store)
+        embedder.go.set()
+
+    assert meanwhile == []
+    assert stored_types(store) == ["Ticket", "Topic"]  # in the order they were routed
+    assert [r.agent for r in await store.work()] == ["triage", "editor"]
+
+
+class SlowStore(InMemoryBlackboardStore):
+    """Waits in every commit until `go` is set; counts the commits."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.committing = anyio.Event()
+        self.go = anyio.Event()
+        self.commits = 0
+
+    async def commit(self, commit: Commit) -> bool:
+        self.commits += 1
+        self.committing.set()
+        await self.go.wait()
+        return await super().commit(commit)
+
+
+async def consistent(flock: Flock, store: InMemoryBlackboardStore) -> int:
+    """The number of stored topics, each with its stored work item, each run once by `run_until_idle`."""
+    topics = [a for a in store._order if a.type == "Topic"]  # pyright: ignore[reportPrivateUsage]
+    records = [r for r in await store.work() if r.agent == "editor"]
+    assert sorted(i for r in records for i in r.input_ids) == sorted(a.id for a in topics)
+    await flock.run_until_idle()
+    assert sorted(f.n for f in await flock.get_by_type(Final)) == sorted(t.payload["n"] for t in topics)
+    return len(topics)
+
+
+@pytest.mark.anyio
+async def test_a_publish_cancelled_while_its_step_waits_is_stored_whole() -> None:
+    store = SlowStore()
+    flock = Flock(engine=FunctionEngine(work), store=store)
+    flock.agent("editor").consumes(Topic).publishes(Final)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(flock.publish, Topic(n=1))
+        with anyio.fail_after(5):  # a store whose `commit` is skipped never gets here
+            await store.committing.wait()
+        tg.cancel_scope.cancel()  # the step is shielded: it finishes once the store answers
+        store.go.set()
+
+    assert await consistent(flock, store) == 1
+
+
+@pytest.mark.anyio
+async def test_a_publish_in_a_cancelled_scope_is_stored_whole_or_not_at_all() -> None:
+    store = InMemoryBlackboardStore()
+    flock = Flock(engine=FunctionEngine(work), store=store)
+    flock.agent("editor").consumes(Topic).publishes(Final)
+    await flock.start()
+    with anyio.CancelScope() as scope:
+        scope.cancel()
+        await flock.publish(Topic(n=1))
+    await flock.publish(Topic(n=2))
+
+    assert await consistent(flock, store) in (1, 2)
+
+
+@pytest.mark.anyio
+async def test_a_store_that_overrides_commit_stores_every_step_through_it() -> None:
+    store = SlowStore()
+    store.go.set()
+    flock = Flock(engine=FunctionEngine(work), store=store)
+    flock.agent("editor").consumes(Topic).publishes(Final)
+    for n in range(3):
+        await flock.publish(Topic(n=n))
+
+    assert await consistent(flock, store) == 3
+    assert store.commits == 6  # three publishes, three activations
+
+
+@pytest.mark.anyio
+async def test_a_step_the_store_fails_at_once_leaves_nothing_in_the_gates() -> None:
+    store = InMemoryBlackboardStore()
+    commit_at_once = store.commit_at_once
+
+    def fail_on_one(commit: Commit) -> bool:
+        if any(a.payload == {"n": 1} for a in commit.artifacts):
+            raise RuntimeError("disk full")
+        return commit_at_once(commit)
+
+    store.commit_at_once = fail_on_one  # pyright: ignore[reportAttributeAccessIssue]
+    flock = Flock(engine=FunctionEngine(work), store=store)
+    flock.agent("summarizer").consumes(Final, Final).publishes(Summary)
+    with pytest.raises(RuntimeError, match="disk full"):
+        await flock.publish(Final(n=1), correlation_id="w")  # routed into the gate, then not stored
+    await flock.publish(Final(n=2), correlation_id="w")
+    await flock.publish(Final(n=3), correlation_id="w")
+    await flock.run_until_idle()
+
+    assert await flock.get_by_type(Summary) == [Summary(ns=[2, 3])]
+    assert stored_types(store) == ["Final", "Final", "Summary"]
