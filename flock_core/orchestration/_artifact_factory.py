@@ -92,29 +92,3 @@ class ArtifactFactory:
             )
             for output in outputs
         ]
-
-    def _artifact(
-        self,
-        type_name: str,
-        payload: dict[str, Any],
-        *,
-        visibility: Visibility | None,
-        correlation_id: str | None,
-        partition_key: str | None,
-        tags: frozenset[str] | None,
-        produced_by: str,
-        consumed_from: Sequence[Artifact],
-        derived_from: Sequence[UUID] = (),
-    ) -> Artifact:
-        return build_artifact(
-            type_name=type_name,
-            payload=payload,
-            produced_by=produced_by,
-            correlation_id=correlation_id or str(new_id()),
-            partition_key=partition_key,
-            tags=tags or frozenset(),
-            visibility=visibility,
-            created_at=self._clock.now(),
-            consumed_from=(*(a.id for a in consumed_from), *derived_from),
-            trace_context=inject_current(),
-        )
