@@ -2,7 +2,8 @@
 
 The virtualenv is kept between runs (it is git-ignored); a marker file records which release went in.
 The newest release is tried first, then older ones, since a release may fail to resolve on a fresh machine.
-Set `FLOCK_BENCH_PYTHON` to choose the interpreter.
+Set `FLOCK_BENCH_PYTHON` to choose the interpreter. `SAME_STACK` goes in beside Flock (into an existing
+environment too), so that both sides' servers parse HTTP with the same code.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["VENV", "FlockEnv", "ensure_flock", "find_python"]
+__all__ = ["SAME_STACK", "VENV", "FlockEnv", "ensure_flock", "find_python"]
 
 VENV = Path(__file__).resolve().parent / ".flock-venv"
 _MARKER = VENV / ".bench-installed"
@@ -25,6 +26,9 @@ _PACKAGE = "flock-core"
 _OLDER_RELEASES_TRIED = 4
 _INSTALL_TIMEOUT = 900.0
 _VERSION = re.compile(r"^\d+(\.\d+)*$")
+SAME_STACK = ("httptools",)
+"""What ours installs for serving (the `serve` extra) and Flock's does not: uvicorn parses HTTP with
+httptools when it is installed (h11 otherwise), on both sides."""
 
 Log = Callable[[str], None]
 
@@ -93,7 +97,15 @@ def _installed() -> FlockEnv | None:
     )
     if not version or done.returncode != 0:
         return None
+    if not _has_same_stack() and _pip("install", "--quiet", *SAME_STACK).returncode != 0:
+        return None
     return FlockEnv(python, done.stdout.strip(), version, _MARKER.read_text().strip())
+
+
+def _has_same_stack() -> bool:
+    imports = "; ".join(f"import {name}" for name in SAME_STACK)
+    done = subprocess.run([str(_venv_python()), "-c", imports], capture_output=True, timeout=60, check=False)
+    return done.returncode == 0
 
 
 def _pip(*args: str, timeout: float = _INSTALL_TIMEOUT) -> subprocess.CompletedProcess[str]:
@@ -125,7 +137,7 @@ def ensure_flock(log: Log) -> FlockEnv | str:
     attempts: list[str] = []
     for release in [None, *_older_releases()[1 : 1 + _OLDER_RELEASES_TRIED]]:
         spec = _PACKAGE if release is None else f"{_PACKAGE}=={release}"
-        done = _pip("install", "--quiet", spec)
+        done = _pip("install", "--quiet", spec, *SAME_STACK)
         if done.returncode == 0:
             note = "newest release" if release is None else f"newest that installed; failed: {', '.join(attempts)}"
             _MARKER.write_text(note + "\n")

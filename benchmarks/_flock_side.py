@@ -31,7 +31,7 @@ from flock.core.store import SQLiteBlackboardStore
 from flock.registry import type_registry
 from flock.utils.runtime import EvalResult
 
-from ._http_client import publish_requests
+from ._http_client import http_parser, publish_requests
 from ._payloads import CALLS_PER_WORKFLOW, FAN_OUT, MODEL_LATENCY, MODELS, STAGES, Note, Review, Topic, advance, note
 from ._protocol import Outcome
 from ._rss import peak_rss_mb
@@ -300,6 +300,7 @@ async def http_publish(job, started):
             await flock.shutdown()
         outcome.add("requests_per_s", job.size / elapsed)
         outcome.add("ms_per_request", elapsed / job.size * 1000)
+    outcome.info["http_parser"] = http_parser()
     return _info(outcome)
 
 

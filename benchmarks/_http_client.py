@@ -7,6 +7,7 @@ client and server share that process (and the machine's CPUs) on both sides alik
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import json
 import time
 
@@ -14,10 +15,15 @@ import httpx
 
 from ._payloads import note
 
-__all__ = ["PATH", "publish_requests"]
+__all__ = ["PATH", "http_parser", "publish_requests"]
 
 PATH = "/api/v1/artifacts"
 """Where both frameworks' REST APIs take a published artifact: `{"type": ..., "payload": {...}}`."""
+
+
+def http_parser() -> str:
+    """What uvicorn parses HTTP with in this interpreter: httptools when installed (its `auto`), else h11."""
+    return "httptools" if importlib.util.find_spec("httptools") is not None else "h11"
 
 
 async def publish_requests(base_url: str, size: int, connections: int = 1) -> float:

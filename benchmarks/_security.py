@@ -17,7 +17,7 @@ from flock_core import Artifact, Flock, LabelledVisibility, PublicVisibility, Te
 from flock_core.agents._flow import output_visibility, read_visibility
 from flock_core.serve import start_server
 
-from ._http_client import publish_requests
+from ._http_client import http_parser, publish_requests
 from ._payloads import Note
 from ._protocol import Job, Outcome
 
@@ -49,6 +49,7 @@ async def http_publish(job: Job, started: float) -> Outcome:
             raise RuntimeError(f"expected {job.size + job.clients} Note, found {stored}")
         outcome.add("requests_per_s", job.size / elapsed)
         outcome.add("ms_per_request", elapsed / job.size * 1000)
+    outcome.info["http_parser"] = http_parser()
     return outcome
 
 

@@ -474,7 +474,8 @@ def security(bench: Bench) -> list[Row]:
     clients, none = sizes.http_clients, "Flock ships no PostgreSQL store"
     return [
         Row(name, f"HTTP publishes/s, one connection, {sizes.http_requests:,} sequential requests",
-            series(http, "requests_per_s"), series(flock_http, "requests_per_s"), target=_AHEAD, note=_HTTP_NOTE),
+            series(http, "requests_per_s"), series(flock_http, "requests_per_s"), target=_AHEAD,
+            note=_http_note(http, flock_http)),
         Row(name, "ms per HTTP publish (client + server, one process)", series(http, "ms_per_request"),
             series(flock_http, "ms_per_request")),
         Row(name, f"HTTP publishes/s, {clients} connections", series(http_many, "requests_per_s"),
@@ -497,6 +498,21 @@ _HTTP_NOTE = (
     "share it and the machine's 2 CPUs); Flock's REST API is its own `Flock.serve()` (FastAPI on uvicorn) with "
     "uvicorn's access log filtered out, as ours logs none; each side's in-memory store"
 )
+
+
+def _http_note(ours: Outcome | str, flock: Outcome | str) -> str:
+    """`_HTTP_NOTE` and which HTTP parser each side's uvicorn ran (httptools when installed, else h11)."""
+    parsers = [o.info.get("http_parser", "?") if isinstance(o, Outcome) else "?" for o in (ours, flock)]
+    if parsers[0] == parsers[1]:
+        stack = (
+            f"both servers parse HTTP with {parsers[0]} (uvicorn's choice when httptools is installed: ours installs "
+            "it with the `serve` extra, Flock does not, so its benchmark environment gets it added)"
+        )
+    else:
+        stack = f"NOT like for like: ours parses HTTP with {parsers[0]}, Flock with {parsers[1]}"
+    return f"{_HTTP_NOTE}; {stack}; each side on its own interpreter (the header names them; docs/performance.md, 7)"
+
+
 _HTTP_PG_NOTE = (
     "each request is committed before its response; concurrent requests share transactions (group commit), so more "
     "connections raise the rate where one connection waits for a WAL flush per request"

@@ -117,17 +117,10 @@ class Flock:
         if context is not None and context_provider is not None:
             raise ConfigurationError("give context= or Flock's name for it, context_provider=, not both")
         options = FlockOptions.of(
-            model=model,
-            store=store,
-            engine=engine,
-            embedder=embedder,
-            context=context or context_provider,
-            clock=clock,
-            max_agent_iterations=max_agent_iterations,
-            max_concurrency=max_concurrency,
-            max_attempts=max_attempts,
-            lease=lease,
-        )
+            model=model, store=store, engine=engine, embedder=embedder, context=context or context_provider,
+            clock=clock, max_agent_iterations=max_agent_iterations, max_concurrency=max_concurrency,
+            max_attempts=max_attempts, lease=lease,
+        )  # fmt: skip
         self.model = model
         self.show_results = show_results
         self.registry = TypeRegistry(default_registry, replace_redefinitions=False)
@@ -281,6 +274,11 @@ class Flock:
         return await self._core.start()
 
     # -- running -------------------------------------------------------------------------------------
+
+    @property
+    def idle(self) -> bool:
+        """Whether `run_until_idle()` would find nothing to do now (always `False` on a shared store)."""
+        return self._core.idle()
 
     async def run_until_idle(self, timeout: float | None = None) -> None:
         """Run until no activation is queued or running and no delayed artifact or bounded timer is pending.

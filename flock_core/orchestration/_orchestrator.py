@@ -112,6 +112,7 @@ class Orchestrator:
         self._declarations = 0  # bumped by every change to an agent's declaration
         self._checked: tuple[int, tuple[str, ...]] | None = None  # the declarations and servers last checked
         self._saved_fingerprints: dict[str, str] = {}
+        self._prepared = -1  # the declarations the latest run started with (fingerprints saved, timers armed)
         self._artifacts = ArtifactFactory(registry, clock)
         self.runtime = Runtime(clock, max_concurrency, lambda name: self._specs[name].max_concurrency)
         self._routing = Routing(registry, clock, self.runtime, release=self._release, semantic=SemanticIndex(embedder))
@@ -256,7 +257,7 @@ class Orchestrator:
         """Validate and store an external artifact together with the work it completes, in a publish span.
 
         Without a `correlation_id`, the artifact starts a workflow named after the artifact's id. A
-        `budget` becomes its workflow's budget before any of its work is stored.
+        `budget` becomes its workflow's budget once the payload is valid, before any of its work is stored.
         """
         if self._resume_report is None:
             await self.start()
@@ -266,8 +267,6 @@ class Orchestrator:
             await self._admission.admit()
         artifact_id = new_id()
         correlation_id = correlation_id or str(artifact_id)
-        if budget is not None:
-            await self.budgets.set(correlation_id, budget)
         with self._tracer.publish(correlation_id) as span:
             artifact = self._artifacts.from_object(
                 obj,
@@ -278,6 +277,8 @@ class Orchestrator:
                 produced_by=produced_by,
                 artifact_id=artifact_id,
             )
+            if budget is not None:
+                await self.budgets.set(correlation_id, budget)
             self._tracer.published(span, artifact)
             await self._steps.step(Commit(artifacts=(artifact,)), (artifact,))
         return artifact
@@ -311,13 +312,8 @@ class Orchestrator:
 
     def _report_expired(self, expired: Iterable[ExpiredJoin]) -> None:
         for record in expired:
-            _log.warning(
-                "join of agent %r key %s expired (%s); %d artifact(s) stay on the board",
-                record.agent,
-                record.key,
-                record.reason,
-                len(record.artifact_ids),
-            )
+            message = "join of agent %r key %s expired (%s); %d artifact(s) stay on the board"
+            _log.warning(message, record.agent, record.key, record.reason, len(record.artifact_ids))
             self.expired_joins.append(record)
 
     # -- the runtime's host --------------------------------------------------------------------------
@@ -432,6 +428,14 @@ class Orchestrator:
         await self.start()
         await self._save_fingerprints()
         self._schedules.arm()
+        self._prepared = self._declarations
+
+    def idle(self) -> bool:
+        """Whether a run would find nothing to do here now (never on a shared board: others' work is in the store)."""
+        if not (self.runtime.idle and self._prepared == self._declarations and isinstance(self.board, LocalBoard)):
+            return False
+        held = any(self._routing.waiting()) or self.deferred.waiting() or self._settling.stale
+        return not held and self.next_deadline() is None and not self._tracer.open_workflows
 
     async def run_until_idle(self, timeout: float | None) -> None:
         """Run until nothing is queued, running, delayed or bounded-timed; `RunTimeoutError` after `timeout` s.

@@ -163,6 +163,11 @@ class Runtime:
         """Activations running now."""
         return self._in_flight
 
+    @property
+    def idle(self) -> bool:
+        """Whether nothing is queued, running or timed here."""
+        return not (self._queued or self._in_flight or self._timers)
+
     def pending(self, correlation_id: str | None = None) -> int:
         """Activations queued or running (optionally for one workflow)."""
         if correlation_id is None:

@@ -26,7 +26,7 @@ from ..blackboard._visibility import (
 from ..exceptions import PayloadValidationError, QueueFullError, TypeRegistrationError
 from ._http import ApiError, json_response, parse_body, read_json, validation_details
 from ._state import ServeState
-from ._views import artifact_view
+from ._views import artifact_json, artifact_view
 
 __all__ = [
     "MAX_PAGE",
@@ -35,11 +35,13 @@ __all__ = [
     "PublishRequest",
     "artifact_routes",
     "default_visibility",
+    "invalid_payload",
     "may_join",
     "may_publish",
     "producer_of",
     "refuse_framework_type",
     "resolve_payload",
+    "resolve_type",
 ]
 
 MAX_PAGE = 500
@@ -112,11 +114,18 @@ def producer_of(identity: AgentIdentity) -> str:
 
 def refuse_framework_type(state: ServeState, type_name: str) -> None:
     """403 when `type_name` is one only the framework publishes (a client must not fail a workflow)."""
-    registry = state.flock.registry
-    owned = {registry.name_of(model) for model in framework_types() if model in registry}
-    if type_name in owned:
+    if type_name in state.flock.registry and state.flock.registry.resolve(type_name) in framework_types():
         problem = f"{type_name!r} artifacts are published by the framework only"
         raise ApiError(403, "forbidden_type", problem, [{"field": "type", "message": problem}])
+
+
+def resolve_type(state: ServeState, type_name: str) -> type[BaseModel]:
+    """The model registered as `type_name`: 422 naming the unknown type."""
+    try:
+        return state.flock.registry.resolve(type_name)
+    except TypeRegistrationError:
+        problem = f"no type registered as {type_name!r}; see GET /api/v1/types"
+        raise ApiError(422, "unknown_type", problem, [{"field": "type", "message": problem}]) from None
 
 
 async def may_join(state: ServeState, identity: AgentIdentity, correlation_id: str) -> bool:
@@ -131,23 +140,23 @@ async def may_join(state: ServeState, identity: AgentIdentity, correlation_id: s
 
 def resolve_payload(state: ServeState, type_name: str, payload: dict[str, Any]) -> dict[str, Any]:
     """Validate `payload` as the registered `type_name`: 422 naming the unknown type or each invalid field."""
-    try:
-        model = state.flock.registry.resolve(type_name)
-    except TypeRegistrationError:
-        problem = f"no type registered as {type_name!r}; see GET /api/v1/types"
-        raise ApiError(422, "unknown_type", problem, [{"field": "type", "message": problem}]) from None
+    model = resolve_type(state, type_name)
     try:
         return model.model_validate(payload).model_dump(mode="json")
     except ValidationError as exc:
-        details = validation_details(exc, prefix="payload")
-        raise ApiError(422, "invalid_payload", f"invalid {type_name!r} payload", details) from None
+        raise invalid_payload(type_name, exc) from None
+
+
+def invalid_payload(type_name: str, error: ValidationError) -> ApiError:
+    """The 422 for a payload that does not validate, one detail per invalid field (`payload.<field>`)."""
+    return ApiError(422, "invalid_payload", f"invalid {type_name!r} payload", validation_details(error, "payload"))
 
 
 async def _publish(state: ServeState, request: Request) -> Response:
     identity = await state.identity(request)
     body = parse_body(PublishRequest, await read_json(request, state.max_body_bytes))
     refuse_framework_type(state, body.type)
-    payload = resolve_payload(state, body.type, body.payload)
+    resolve_type(state, body.type)  # the payload is validated once, by `publish`
     visibility = body.visibility or default_visibility(identity)
     if not may_publish(visibility, identity, state.flock.clock.now()):
         raise ApiError(403, "forbidden_visibility", "a caller may only publish artifacts it could itself see")
@@ -163,7 +172,7 @@ async def _publish(state: ServeState, request: Request) -> Response:
         raise ApiError(422, "invalid_budget", problem, [{"field": "budget", "message": problem}])
     try:
         artifact = await state.flock.publish(
-            {"type": body.type, "payload": payload},
+            {"type": body.type, "payload": body.payload},
             visibility=visibility,
             correlation_id=body.correlation_id,
             partition_key=body.partition_key,
@@ -172,14 +181,15 @@ async def _publish(state: ServeState, request: Request) -> Response:
             budget=None if body.budget is None else body.budget.budget(),
         )
     except PayloadValidationError as exc:
+        if isinstance(exc.__cause__, ValidationError):
+            raise invalid_payload(body.type, exc.__cause__) from None
         details = [{"field": "payload", "message": line} for line in exc.errors]
         raise ApiError(422, "invalid_payload", str(exc), details) from None
     except QueueFullError as exc:  # Flock(max_pending=..., when_full="raise"): the client should retry later
         raise ApiError(429, "queue_full", str(exc)) from None
     state.worker.wake()
-    response = json_response(artifact_view(artifact), status=201)
-    response.headers["Location"] = f"/api/v1/artifacts/{artifact.id}"
-    return response
+    location = {"Location": f"/api/v1/artifacts/{artifact.id}"}
+    return Response(artifact_json(artifact), status_code=201, headers=location, media_type="application/json")
 
 
 def _timestamp(request: Request, name: str) -> datetime | None:

@@ -34,6 +34,13 @@ SECURITY_HEADERS = {
 }
 """Headers set on every response: no framing, no sniffing, scripts and styles from the server only."""
 
+_RAW_SECURITY_HEADERS = tuple(
+    (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in SECURITY_HEADERS.items()
+)
+
+_REMEMBERED_HOSTS = 64
+"""`Host` values whose check a guard remembers (a client naming ever new ones only empties the memory)."""
+
 
 def host_name(value: str) -> str | None:
     """The host name in a `Host` header value (`name`, `name:port`, `[v6]:port`), lower case; `None` if bad.
@@ -58,6 +65,7 @@ class Guard:
     def __init__(self, app: ASGIApp, *, allowed_hosts: Collection[str] | None) -> None:
         self.app = app
         self.allowed_hosts = None if allowed_hosts is None else frozenset(h.lower() for h in allowed_hosts)
+        self._host_allowed: dict[str, bool] = {}  # `Host` value -> whether it names an allowed host
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -71,8 +79,8 @@ class Guard:
             if message["type"] == "http.response.start":
                 started = True
                 headers = MutableHeaders(scope=message)
-                for name, value in SECURITY_HEADERS.items():
-                    headers.setdefault(name, value)
+                present = {name for name, _ in headers.raw}  # ASGI header names are lower case
+                headers.raw.extend(header for header in _RAW_SECURITY_HEADERS if header[0] not in present)
             await send(message)
 
         if refusal is not None:
@@ -89,9 +97,18 @@ class Guard:
     def _refusal(self, headers: Headers) -> ApiError | None:
         if self.allowed_hosts is None:
             return None
-        if host_name(headers.get("host", "")) not in self.allowed_hosts:
+        if not self._allows_host(headers.get("host", ""), self.allowed_hosts):
             return ApiError(403, "forbidden_host", "this server does not answer to that Host name")
         origin = headers.get("origin")
         if origin is not None and (urlsplit(origin).hostname or "").lower() not in self.allowed_hosts:
             return ApiError(403, "forbidden_origin", "requests from pages of other origins are refused")
         return None
+
+    def _allows_host(self, value: str, allowed_hosts: frozenset[str]) -> bool:
+        """Whether a `Host` header value names an allowed host (parsed once per value: clients send few)."""
+        allowed = self._host_allowed.get(value)
+        if allowed is None:
+            if len(self._host_allowed) >= _REMEMBERED_HOSTS:
+                self._host_allowed.clear()
+            allowed = self._host_allowed[value] = host_name(value) in allowed_hosts
+        return allowed

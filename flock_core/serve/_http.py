@@ -9,7 +9,7 @@ from typing import Any, TypeVar, cast
 
 import anyio
 from pydantic import BaseModel, ValidationError
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
 
 __all__ = [
@@ -98,7 +98,13 @@ async def read_json(request: Request, max_bytes: int, *, timeout: float | None =
     size = 0
     try:
         with anyio.fail_after(timeout):
-            async for chunk in request.stream():
+            more = True
+            while more:  # the ASGI messages themselves: `request.stream()` adds an async generator per request
+                message = await request.receive()
+                if message["type"] != "http.request":  # the client disconnected
+                    raise ClientDisconnect
+                chunk: bytes = message.get("body", b"")
+                more = message.get("more_body", False)
                 size += len(chunk)
                 if size > max_bytes:
                     raise _too_large(max_bytes)
@@ -117,7 +123,7 @@ def _decode(raw: bytes) -> dict[str, Any]:
         raise ApiError(400, "malformed_json", f"the request body is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise ApiError(400, "malformed_json", "the request body must be a JSON object")
-    if _depth(data) > MAX_DEPTH:
+    if raw.count(b"[") + raw.count(b"{") > MAX_DEPTH and _depth(data) > MAX_DEPTH:  # fewer brackets: not that deep
         raise ApiError(400, "malformed_json", f"the request body nests deeper than {MAX_DEPTH} levels")
     return dict(data)  # pyright: ignore[reportUnknownArgumentType]
 

@@ -55,8 +55,11 @@ class TraceContextMiddleware:
             for key, value in scope["headers"]
             if key in (b"traceparent", b"tracestate")
         }
-        parent = _propagator.extract(carrier)
         flock_tracer = self._tracer()
+        if not (flock_tracer.enabled or carrier or otel_context.get_current()):
+            await self.app(scope, receive, send)  # no trace to continue, none to leave: the context stays empty
+            return
+        parent = _propagator.extract(carrier)
         if not flock_tracer.enabled:
             token = otel_context.attach(parent)
             try:

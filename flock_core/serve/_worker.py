@@ -21,8 +21,9 @@ _log = logging.getLogger("flock_core.serve")
 DriveMode: TypeAlias = Literal["api", "always", "never"]
 """How a served app runs the Flock's work while its lifespan runs (under uvicorn, for example).
 
-- `"api"`: `run_until_idle()` after each publish or published agent run that came through the API; work
-  published by your own code is run by your own `run_until_idle()` calls (the mode of `serve(blocking=False)`).
+- `"api"`: `run_until_idle()` after each publish or published agent run that came through the API (unless
+  the Flock is idle then: nothing to run); work published by your own code is run by your own
+  `run_until_idle()` calls (the mode of `serve(blocking=False)`).
 - `"always"`: keep the Flock running: every publish is processed and scheduled agents fire on time
   (the mode of `serve(blocking=True)`, where nothing else drives the Flock).
 - `"never"`: the app only reads and publishes; something else runs the work.
@@ -59,8 +60,13 @@ class Worker:
         self._wanted = anyio.Event()
 
     def wake(self) -> None:
-        """Ask for a run (after an API publish); runs requested while one is going are merged."""
-        self._wanted.set()
+        """Ask for a run (after an API publish); runs requested while one is going are merged.
+
+        In `"api"` mode nothing is asked when the Flock is idle (the publish queued no work, filled no gate,
+        join or batch, and nothing else is waiting): that run would do nothing but cost the request's CPU.
+        """
+        if self.mode != "api" or not self.flock.idle:
+            self._wanted.set()
 
     def observe(self, event: FlockEvent) -> None:
         """In `"always"` mode, every stored artifact and every resumed workflow asks for a run."""

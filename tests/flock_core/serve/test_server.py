@@ -21,6 +21,8 @@ from pydantic import BaseModel
 from flock_core import EvaluationRequest, Flock
 from flock_core.exceptions import ConfigurationError
 from flock_core.serve import create_app, serve, start_server
+from flock_core.serve._app import build_app
+from flock_core.serve._worker import drive_lock
 from flock_core.testing import FunctionEngine
 
 from .conftest import Answer, Question, client_for, make_flock
@@ -88,6 +90,29 @@ async def test_lifespan_worker_runs_api_publishes_only(flock: Flock) -> None:
         # the worker's run picked up the local publish too (one blackboard), and a run after an
         # API publish is what `drive="api"` promises
         assert (await http.get("/api/v1/correlations/local")).json()["state"] == "completed"
+
+
+async def test_an_api_publish_nobody_consumes_is_stored_without_a_run_and_queued_work_still_runs(
+    flock: Flock,
+) -> None:
+    app, state = build_app(flock, auth=None, max_body_bytes=10_000, dashboard=False, drive="api")
+    async with app.router.lifespan_context(app), client_for(app) as http:
+        first = await http.post("/api/v1/artifacts", json={"type": "Question", "payload": {"text": "one"}})
+        await wait_for_state(http, first.json()["correlation_id"], artifacts=2)
+        with anyio.fail_after(10):
+            async with drive_lock(flock):  # the worker's run has finished
+                runs = state.worker.runs
+        assert flock.idle
+        for n in range(3):  # no agent consumes an Answer: the Flock stays idle
+            created = await http.post("/api/v1/artifacts", json={"type": "Answer", "payload": {"text": f"a{n}"}})
+            assert created.status_code == 201
+            assert (await http.get(created.headers["location"])).json() == created.json()
+        await anyio.sleep(0.05)
+        assert state.worker.runs == runs
+        assert [a.text for a in await flock.get_by_type(Answer)] == ["ONE", "a0", "a1", "a2"]
+        second = await http.post("/api/v1/artifacts", json={"type": "Question", "payload": {"text": "two"}})
+        await wait_for_state(http, second.json()["correlation_id"], artifacts=2)
+        assert state.worker.runs > runs
 
 
 async def test_lifespan_worker_in_always_mode_runs_every_publish(flock: Flock) -> None:
