@@ -18,9 +18,8 @@ from __future__ import annotations
 import json
 import os
 import traceback
-from collections.abc import Generator, Mapping, Sequence
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Mapping, Sequence
+from contextvars import ContextVar, Token
 from typing import TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:
@@ -77,14 +76,24 @@ def content_json(artifacts: Sequence[Artifact]) -> str:
     return json.dumps([_entry(a) for a in artifacts], ensure_ascii=False, default=str)
 
 
-@contextmanager
-def reading(public: bool) -> Generator[None]:
-    """While an engine runs: whether everything its activation read (inputs and context) is public."""
-    token = _reads_public.set(public)
-    try:
-        yield
-    finally:
-        _reads_public.reset(token)
+class reading:  # noqa: N801 - used as a function: `with reading(public):`
+    """While an engine runs: whether everything its activation read (inputs and context) is public.
+
+    A class rather than a generator-based context manager: it is entered once per activation.
+    """
+
+    __slots__ = ("_public", "_token")
+
+    def __init__(self, public: bool) -> None:
+        self._public = public
+        self._token: Token[bool] | None = None
+
+    def __enter__(self) -> None:
+        self._token = _reads_public.set(self._public)
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._token is not None:
+            _reads_public.reset(self._token)
 
 
 def reads_public() -> bool:

@@ -168,7 +168,8 @@ def workflow_of(artifact: Artifact) -> trace.SpanContext | None:
 def inject_current() -> dict[str, str]:
     """The current span's W3C trace context, and its workflow span's, to store on an artifact."""
     carrier: dict[str, str] = {}
-    if not trace.get_current_span().get_span_context().is_valid:  # nothing traced: nothing to carry
+    context = otel_context.get_current()
+    if not context or not trace.get_current_span(context).get_span_context().is_valid:  # nothing traced
         return carrier
     _propagator.inject(carrier)
     workflow = otel_context.get_value(_WORKFLOW)
@@ -318,13 +319,12 @@ class FlockTracer:
         Inputs from no traced workflow (a timer's activation, artifacts stored before tracing was on): the
         activation is a child of its first input's producer, and is the workflow span of its own outputs.
         """
-        if (
-            not self.enabled
-            and correlation_id not in self._workflows
-            and not any(a.trace_context for a in inputs)
-            and _plain(current := trace.get_current_span())
-        ):
-            return _Untraced(current, self._tracer)
+        if not self.enabled and correlation_id not in self._workflows and not any(a.trace_context for a in inputs):
+            context = otel_context.get_current()
+            if not context:  # nothing attached at all (the common case): no span, no workflow, no capture
+                return _Untraced(trace.INVALID_SPAN, self._tracer)
+            if _plain(current := trace.get_current_span(context), context):
+                return _Untraced(current, self._tracer)
         return self._activation(agent, correlation_id, inputs, attributes)
 
     @contextmanager

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Usage"]
+__all__ = ["NO_USAGE", "Usage"]
 
 _NEGLIGIBLE_COST = 1e-12
 """Dollars below which two sums of the same costs differ only by float rounding."""
@@ -43,3 +43,7 @@ class Usage:
             max(self.calls - other.calls, 0),
             cost if (cost := self.cost - other.cost) > _NEGLIGIBLE_COST else 0.0,
         )
+
+
+NO_USAGE = Usage()
+"""No usage at all, shared (a `Usage` is immutable): what an activation without model calls adds up to."""

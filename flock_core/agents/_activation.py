@@ -15,6 +15,7 @@ from opentelemetry import trace
 from pydantic import BaseModel
 
 from .._clock import Clock, SystemClock
+from .._usage import NO_USAGE
 from ..blackboard._artifacts import Artifact
 from ..blackboard._registry import TypeRegistry
 from ..blackboard._visibility import DeclassifiedVisibility, Visibility
@@ -70,7 +71,7 @@ class UsageMeter:
     see `EvaluationResult.trail`).
     """
 
-    total: Usage = field(default_factory=Usage)
+    total: Usage = NO_USAGE
     repairs: int = 0
     accounts: tuple[Account, ...] = ()
     correlation_id: str = ""
@@ -79,8 +80,9 @@ class UsageMeter:
     outer: CallGate | None = None
 
     def add(self, usage: Usage) -> None:
-        """Add the usage of one engine call."""
-        self.total = self.total + usage
+        """Add the usage of one engine call (`total` stays `NO_USAGE` while nothing was used)."""
+        if usage is not NO_USAGE and usage != NO_USAGE:
+            self.total = self.total + usage
 
     def gate(self, agent: str) -> CallGate:
         """A gate for one engine call of `agent` against this activation's budgets."""
@@ -128,8 +130,11 @@ class ActivationRunner:
         for component in spec.components:
             payloads = await component.on_pre_evaluate(spec, payloads)
         inputs, payloads, context = tuple(inputs), tuple(payloads), tuple(context)
+        single = spec.best_of is None or spec.best_of.n == 1
         outputs: list[Output] = []
         for index, group in enumerate(spec.output_groups):
+            # One candidate: its first attempt's gate and token relay go in the request from the start
+            # (best-of candidates each get their own, see `_with_repair`).
             request = EvaluationRequest(
                 agent=spec,
                 group=group,
@@ -140,17 +145,26 @@ class ActivationRunner:
                 model=self._model,
                 tick=tick,
                 batched=batched,
-                learned=self.learned.get((spec.name, index)),
+                learned=self.learned.get((spec.name, index)) if self.learned else None,
+                on_token=_on_attempt(on_token, 0) if single else None,
+                gate=meter.gate(spec.name) if single else None,
             )
-            produced, derived = await self._best_of(spec, request, meter, on_token)
-            outputs.extend(Output(p, self._visibility(spec, group, index, p, read), index, derived) for p in produced)
+            if single:
+                produced, derived = await self._with_repair(spec, request, meter, on_token)
+            else:
+                produced, derived = await self._best_of(spec, request, meter, on_token)
+            if group.visibility is None and not isinstance(read, DeclassifiedVisibility):  # what `_visibility` gives
+                outputs.extend(Output(p, read, index, derived) for p in produced)
+            else:
+                outputs.extend(
+                    Output(p, self._visibility(spec, group, index, p, read), index, derived) for p in produced
+                )
         return outputs
 
     async def _best_of(
         self, spec: AgentSpec, request: EvaluationRequest, meter: UsageMeter, relay: Callable[[str, int], None] | None
     ) -> Produced:
-        if spec.best_of is None or spec.best_of.n == 1:
-            return await self._with_repair(spec, request, meter, relay)
+        assert spec.best_of is not None
         candidates: list[Produced] = []
         failures: list[Exception] = []
 
@@ -171,16 +185,23 @@ class ActivationRunner:
     async def _with_repair(
         self, spec: AgentSpec, request: EvaluationRequest, meter: UsageMeter, relay: Callable[[str, int], None] | None
     ) -> Produced:
+        """Call the engine, and again with the contract's error as feedback while repairs are left.
+
+        Each attempt gets a gate of its own (and, with `relay`, its own token relay): the first one's are in
+        `request` already when it has a gate (`run`, one candidate).
+        """
         engine = self._engine_for(spec)
         for attempt in range(spec.max_repairs + 1):
             if attempt:
                 meter.repairs += 1
             outputs: Sequence[BaseModel] = ()
-            gate = meter.gate(spec.name)
+            gate = request.gate
+            if gate is None:  # a best-of candidate's first attempt
+                gate = meter.gate(spec.name)
+                request = _replace(request, gate=gate, on_token=_on_attempt(relay, 0))
             try:
                 gate.admit()
-                on_token = None if relay is None else _on_attempt(relay, attempt)
-                result = await evaluate_checked(spec.name, engine, _replace(request, gate=gate, on_token=on_token))
+                result = await evaluate_checked(spec.name, engine, request)
                 gate.settle(result.usage)
                 outputs = result.outputs
                 for component in spec.components:
@@ -218,6 +239,8 @@ class ActivationRunner:
                     attempt=attempt + 1,
                     previous_outputs=tuple(outputs),
                     previous_error=violation,
+                    gate=meter.gate(spec.name),
+                    on_token=_on_attempt(relay, attempt + 1),
                 )
             finally:
                 gate.settle()  # releases the call `admit` reserved if the engine neither used nor reported it
@@ -250,8 +273,10 @@ class ActivationRunner:
         return visibility
 
 
-def _on_attempt(relay: Callable[[str, int], None], attempt: int) -> Callable[[str], None]:
-    """`relay` bound to one attempt: the `on_token` of that attempt's request."""
+def _on_attempt(relay: Callable[[str, int], None] | None, attempt: int) -> Callable[[str], None] | None:
+    """`relay` bound to one attempt: the `on_token` of that attempt's request (`None` without a relay)."""
+    if relay is None:
+        return None
     return lambda text: relay(text, attempt)
 
 

@@ -60,9 +60,30 @@ async def visible_matches(request: ContextRequest, query: ArtifactQuery, limit: 
 
 
 async def _latest(request: ContextRequest, query: ArtifactQuery, limit: int) -> list[Artifact]:
-    own = {a.id for a in request.inputs}
-    items = [a for a in (await request.store.query(query)).items if a.id not in own]
+    own = _ids(request.inputs)
+    items = [a for a in (await request.store.query(query)).items if a.id.int not in own]
     return items[-limit:] if limit else []
+
+
+def _ids(artifacts: Sequence[Artifact]) -> set[int]:
+    """The artifacts' ids as integers: hashing and comparing them is C code, not `UUID.__hash__`."""
+    return {a.id.int for a in artifacts}
+
+
+def _current_turn(items: Sequence[Artifact], inputs: Sequence[Artifact]) -> list[Artifact]:
+    """`items` from the latest turn message before the inputs (from the start without one), inputs excluded."""
+    own = _ids(inputs)
+    last = len(items) - 1
+    for index in range(last, -1, -1):  # the latest input (usually the latest artifact)
+        if items[index].id.int in own:
+            last = index
+            break
+    start = 0
+    for index in range(last, -1, -1):
+        if TURN_TAG in items[index].tags:
+            start = index
+            break
+    return [a for a in items[start:] if a.id.int not in own]
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,11 +102,7 @@ class CorrelationContext:
         if request.correlation_id is None:
             return []
         query = ArtifactQuery(correlation_id=request.correlation_id, visible_to=request.agent.identity, now=request.now)
-        items = (await request.store.query(query)).items
-        own = {a.id for a in request.inputs}
-        last = max((i for i, a in enumerate(items) if a.id in own), default=len(items))
-        start = max((i for i, a in enumerate(items[: last + 1]) if TURN_TAG in a.tags), default=0)
-        kept = [a for a in items[start:] if a.id not in own]
+        kept = _current_turn((await request.store.query(query)).items, request.inputs)
         return kept[-self.limit :] if self.limit else []
 
 
@@ -135,11 +152,16 @@ class FilteredContext:
 
 async def provide_context(provider: ContextProvider, request: ContextRequest) -> tuple[Artifact, ...]:
     """Run `provider` and keep only what the agent may see (fail closed) and is not one of its inputs."""
-    own = {a.id for a in request.inputs}
-    identity = request.agent.identity
+    candidates = await provider.provide(request)
+    if not candidates:
+        return ()
+    own = _ids(request.inputs)
+    identity, now = request.agent.identity, request.now
     return tuple(
-        artifact
-        for artifact in await provider.provide(request)
-        if artifact.id not in own
-        and is_visible(artifact.visibility, identity, created_at=artifact.created_at, now=request.now)
+        [
+            artifact
+            for artifact in candidates
+            if artifact.id.int not in own
+            and is_visible(artifact.visibility, identity, created_at=artifact.created_at, now=now)
+        ]
     )

@@ -25,8 +25,10 @@ def _describe_counts(counts: dict[str, int]) -> str:
     return ", ".join(f"{n} x {t}" for t, n in counts.items()) or "nothing"
 
 
-def _validated(agent: str, group: OutputGroup, outputs: Sequence[object]) -> list[BaseModel]:
+def _validated(agent: str, group: OutputGroup, outputs: Sequence[object]) -> tuple[list[BaseModel], dict[str, int]]:
+    """The outputs validated again (each from a dump of itself), and how many there are of each declared type."""
     result: list[BaseModel] = []
+    counts = dict.fromkeys(group.types, 0)
     for index, output in enumerate(outputs):
         if not isinstance(output, BaseModel):
             raise ContractViolation(
@@ -42,20 +44,21 @@ def _validated(agent: str, group: OutputGroup, outputs: Sequence[object]) -> lis
                 expected=f"only declared types {list(group.types)}",
                 got=f"undeclared {name!r}",
             )
+        counts[name] += 1
         try:
-            result.append(model.model_validate(output.model_dump(warnings=False)))
+            # `model_validate(output.model_dump(warnings=False))` without the two methods' own Python layer;
+            # from a dump, so that nested models are validated again too (a nested instance is not)
+            dumped = output.__pydantic_serializer__.to_python(output, warnings=False)
+            result.append(model.__pydantic_validator__.validate_python(dumped))
         except ValidationError as exc:
             errors = [f"{'.'.join(map(str, e['loc'])) or '<root>'}: {e['msg']}" for e in exc.errors()]
             raise ContractViolation(
                 agent, output_type=name, expected=f"a valid {name}", got="an invalid payload", errors=errors
             ) from exc
-    return result
+    return result, counts
 
 
-def _check_counts(agent: str, group: OutputGroup, outputs: Sequence[BaseModel]) -> None:
-    counts = {name: 0 for name in group.types}
-    for output in outputs:
-        counts[_declared(group, output)[0]] += 1
+def _check_counts(agent: str, group: OutputGroup, counts: dict[str, int]) -> None:
     wrong = [name for name, count in counts.items() if not group.fan_out.accepts(count)]
     if wrong:
         expected = ", ".join(f"{group.fan_out.describe()} {name}" for name in group.types)
@@ -115,7 +118,10 @@ def enforce_contract(agent: str, group: OutputGroup, outputs: Sequence[object]) 
     flock_core.exceptions.ContractViolation: agent 'brainstorm' output 'Idea': expected exactly 2 Idea, got 1 x Idea
       - Idea: expected exactly 2, got 1
     """
-    validated = _validated(agent, group, outputs)
-    _check_counts(agent, group, validated)
-    _check_rules(agent, group, validated)
+    validated, counts = _validated(agent, group, outputs)
+    _check_counts(agent, group, counts)
+    if group.validate:
+        _check_rules(agent, group, validated)
+    if not group.where:
+        return validated
     return [output for output in validated if _keep(agent, group, output)]

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 from uuid import UUID
 
 from pydantic import BaseModel
 
-from .._usage import Usage
+from .._usage import NO_USAGE, Usage
 from ..blackboard._artifacts import Artifact
 from ..blackboard._work import Tick
 from ..exceptions import ContractViolation, EngineError
@@ -76,7 +76,7 @@ class EvaluationResult:
     """
 
     outputs: Sequence[BaseModel] = ()
-    usage: Usage = field(default_factory=Usage)
+    usage: Usage = NO_USAGE
     trail: tuple[Artifact, ...] = ()
     derived_from: tuple[UUID, ...] = ()
 
@@ -130,24 +130,25 @@ async def evaluate_checked(agent: str, engine: Engine, request: EvaluationReques
     Raises:
         EngineError: naming the agent, the engine and what it returned instead.
     """
-    name = type(engine).__name__
     pending = engine.evaluate(request)
     if not inspect.isawaitable(pending):
         raise EngineError(
-            agent, f"{name}.evaluate returned {type(pending).__name__}, not an awaitable: declare it `async def`"
+            agent,
+            f"{type(engine).__name__}.evaluate returned {type(pending).__name__}, not an awaitable: "
+            "declare it `async def`",
         )
     result: object = await pending
     if not isinstance(result, EvaluationResult):
         raise EngineError(
             agent,
-            f"{name}.evaluate returned {type(result).__name__}, not an EvaluationResult: "
+            f"{type(engine).__name__}.evaluate returned {type(result).__name__}, not an EvaluationResult: "
             "return EvaluationResult(outputs=[...], usage=...)",
         )
     outputs: object = result.outputs
-    if isinstance(outputs, BaseModel | str) or not isinstance(outputs, Sequence):
+    if type(outputs) is not list and (isinstance(outputs, BaseModel | str) or not isinstance(outputs, Sequence)):
         raise EngineError(
             agent,
-            f"{name}.evaluate returned EvaluationResult(outputs={type(outputs).__name__}); outputs must be a list "
-            "of models: EvaluationResult(outputs=[Model(...)])",
+            f"{type(engine).__name__}.evaluate returned EvaluationResult(outputs={type(outputs).__name__}); "
+            "outputs must be a list of models: EvaluationResult(outputs=[Model(...)])",
         )
     return result

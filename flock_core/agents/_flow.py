@@ -11,7 +11,7 @@ import functools
 from collections.abc import Iterable
 
 from ..blackboard._artifacts import Artifact
-from ..blackboard._visibility import DeclassifiedVisibility, Visibility, combine, settled
+from ..blackboard._visibility import DeclassifiedVisibility, PublicVisibility, Visibility, combine, settled
 
 __all__ = ["output_visibility", "read_visibility"]
 
@@ -27,6 +27,10 @@ def read_visibility(read: Iterable[Artifact]) -> Visibility:
     # Artifacts the framework builds share their visibility objects (one `PublicVisibility` for all), and
     # hashing a frozen model hashes its fields: each distinct object is hashed once, not once per artifact.
     distinct = {id(visibility): visibility for visibility in (artifact.visibility for artifact in read)}
+    if len(distinct) == 1:
+        (only,) = distinct.values()
+        if type(only) is PublicVisibility:  # what `combine` makes of one public visibility: itself
+            return only
     return _combined(frozenset(distinct.values()))
 
 

@@ -138,11 +138,16 @@ class AgentSpec:
     mcp_servers: tuple[tuple[str, frozenset[str] | None], ...] = ()
     approval: ApprovalPolicy | None = None  # every output group's, unless the group declares its own
     retry: RetryPolicy = DEFAULT_RETRY
+    _identity: AgentIdentity = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # built once: every visibility check of the agent's reads (routing, context) asks for it
+        object.__setattr__(self, "_identity", AgentIdentity(self.name, self.labels, self.tenant))
 
     @property
     def identity(self) -> AgentIdentity:
         """The identity used for visibility checks."""
-        return AgentIdentity(self.name, self.labels, self.tenant)
+        return self._identity
 
     @property
     def consumed_types(self) -> frozenset[str]:

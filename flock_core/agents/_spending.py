@@ -26,12 +26,12 @@ from datetime import datetime
 
 from .._budget import Budget, BudgetLimit, BudgetStatus
 from .._clock import Clock
-from .._usage import Usage
+from .._usage import NO_USAGE, Usage
 from ..exceptions import BudgetExceeded
 
 __all__ = ["Account", "CallGate"]
 
-_NOTHING = Usage()
+_NOTHING = NO_USAGE
 
 
 @dataclass(slots=True)
@@ -113,7 +113,7 @@ class CallGate:
         self.agent = agent
         self.correlation_id = correlation_id
         self.parent = parent
-        self.charged = Usage()
+        self.charged = _NOTHING
         self.refused: BudgetExceeded | None = None
         self._held = False
         self._lock = threading.Lock()  # `_held` and `charged`: nested gates are shared by concurrent activations
@@ -131,7 +131,8 @@ class CallGate:
         The engine's first `before_call` takes this reservation; an engine that never calls `before_call`
         has it released by `settle`, with the calls it reports charged instead.
         """
-        self._reserve()
+        if self._accounts or self.parent is not None:  # else there is nothing to reserve on
+            self._reserve()
         self._held = True
 
     def before_call(self, model: str | None = None) -> None:
@@ -152,16 +153,17 @@ class CallGate:
     def settle(self, reported: Usage = _NOTHING) -> None:
         """Charge what the engine reported beyond what it charged call by call; release an unused reservation."""
         with self._lock:
-            rest = reported.beyond(self.charged)
+            rest = _NOTHING if reported is _NOTHING else reported.beyond(self.charged)  # nothing beyond nothing
             released = 1 if self._held else 0
             self._held = False
-        if rest != _NOTHING or released:
+        if released or (rest is not _NOTHING and rest != _NOTHING):
             self._charge(rest, released=released)
 
     def _charge(self, usage: Usage, *, released: int) -> None:
         """Charge `usage` here and up the parents, releasing `released` reserved calls on each."""
-        with self._lock:
-            self.charged = self.charged + usage
+        if usage is not _NOTHING:  # releasing a reservation only: nothing to add
+            with self._lock:
+                self.charged = self.charged + usage
         for account in self._accounts:
             account.charge(usage, released=released)
         if self.parent is not None:

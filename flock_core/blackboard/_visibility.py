@@ -180,6 +180,8 @@ def is_visible(visibility: Visibility, identity: AgentIdentity, *, created_at: d
     >>> is_visible(PrivateVisibility(agents=frozenset({"a"})), AgentIdentity("b"), created_at=t, now=t)
     False
     """
+    if type(visibility) is PublicVisibility:  # most artifacts: everyone, always (`PublicVisibility.allows`)
+        return True
     try:
         return bool(visibility.allows(identity, created_at=created_at, now=now))
     except Exception:  # noqa: BLE001 - fail closed: a broken check must never grant access

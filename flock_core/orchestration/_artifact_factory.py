@@ -19,6 +19,8 @@ from ..blackboard._visibility import Visibility
 
 __all__ = ["ArtifactFactory"]
 
+_NO_TAGS: frozenset[str] = frozenset()
+
 
 class ArtifactFactory:
     """Builds the artifacts a run stores, validating what comes from outside.
@@ -73,43 +75,20 @@ class ArtifactFactory:
         The contract has validated the payloads already: they are only serialised here, not validated again.
         """
         partition_key = inputs[0].partition_key if inputs else None
+        lineage = tuple(a.id for a in inputs)
+        name_of, now = self._registry.name_of, self._clock.now
         return [
-            self._artifact(
-                self._registry.name_of(type(output.payload)),
-                output.payload.model_dump(mode="json"),
-                visibility=output.visibility,
+            build_artifact(
+                type_name=name_of(type(payload := output.payload)),
+                payload=payload.__pydantic_serializer__.to_python(payload, mode="json"),  # `model_dump(mode="json")`
+                produced_by=agent,
                 correlation_id=correlation_id,
                 partition_key=partition_key,
-                tags=None,
-                produced_by=agent,
-                consumed_from=inputs,
-                derived_from=output.derived_from,
+                tags=_NO_TAGS,
+                visibility=output.visibility,
+                created_at=now(),
+                consumed_from=(*lineage, *output.derived_from) if output.derived_from else lineage,
+                trace_context=inject_current(),
             )
             for output in outputs
         ]
-
-    def _artifact(
-        self,
-        type_name: str,
-        payload: dict[str, Any],
-        *,
-        visibility: Visibility | None,
-        correlation_id: str | None,
-        partition_key: str | None,
-        tags: frozenset[str] | None,
-        produced_by: str,
-        consumed_from: Sequence[Artifact],
-        derived_from: Sequence[UUID] = (),
-    ) -> Artifact:
-        return build_artifact(
-            type_name=type_name,
-            payload=payload,
-            produced_by=produced_by,
-            correlation_id=correlation_id or str(new_id()),
-            partition_key=partition_key,
-            tags=tags or frozenset(),
-            visibility=visibility,
-            created_at=self._clock.now(),
-            consumed_from=(*(a.id for a in consumed_from), *derived_from),
-            trace_context=inject_current(),
-        )

@@ -82,9 +82,14 @@ class Budgets:
         if self._store is not None:
             await self._store.save_budget(correlation_id, budget, account.started_at)
 
+    @property
+    def none(self) -> bool:
+        """Whether no budget can apply to any workflow now (then `accounts` is empty without a look-up)."""
+        return self._flock is None and not self._any and self._loaded and not self._shared
+
     async def accounts(self, correlation_id: str) -> tuple[Account, ...]:
         """The accounts an activation of this workflow spends against: its own budget's, then the Flock's."""
-        if self._flock is None and not self._any and self._loaded and not self._shared:
+        if self.none:
             return ()  # the common case, no budget at all: nothing to look up
         own = await self._load(correlation_id)
         return tuple(a for a in (own, self._flock) if a is not None)

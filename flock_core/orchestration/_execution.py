@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections import Counter, OrderedDict
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -16,9 +16,9 @@ from opentelemetry.trace import Span
 from .._clock import Clock
 from .._trace_content import reading
 from .._tracing import Attr, FlockTracer, current_trace_id, record_failure, record_outputs
+from .._usage import NO_USAGE, Usage
 from ..agents._activation import ActivationRunner, UsageMeter
 from ..agents._context import ContextProvider, ContextRequest, provide_context
-from ..agents._engine import Usage
 from ..agents._flow import read_visibility
 from ..agents._spec import AgentSpec
 from ..blackboard._artifacts import Artifact, WorkflowError
@@ -37,7 +37,6 @@ __all__ = ["Executor", "ToolSource"]
 _log = logging.getLogger("flock_core")
 
 _LEASE = timedelta(minutes=5)
-_NO_USAGE = Usage()
 
 
 def _public(*read: Artifact) -> bool:
@@ -120,13 +119,13 @@ class Executor:
         self.tools: ToolSource | None = None
         self._usage: dict[str, Usage] = {}  # of workflows that may still run here
         self._settled_usage: OrderedDict[str, Usage] = OrderedDict()  # the latest settled ones (bounded)
-        self._iterations: dict[str, Counter[str]] = {}  # per workflow, activations per agent (the loop guard)
+        self._iterations: dict[str, dict[str, int]] = {}  # per workflow, activations per agent (the loop guard)
         self._tripped: set[tuple[str, str]] = set()
         self._initialized: set[str] = set()
 
     def usage(self, correlation_id: str) -> Usage:
         """What a workflow's model calls used in this process (of a settled one, while it is among the latest)."""
-        return self._usage.get(correlation_id) or self._settled_usage.get(correlation_id) or _NO_USAGE
+        return self._usage.get(correlation_id) or self._settled_usage.get(correlation_id) or NO_USAGE
 
     def workflows(self) -> set[str]:
         """The workflows this executor keeps state for (loop guard counts, usage)."""
@@ -174,8 +173,8 @@ class Executor:
         attributes: dict[str, str | int] = {Attr.WORK_KEY: record.key, Attr.ATTEMPT: record.attempts}
         if record.tick is not None:
             attributes[Attr.TICK] = record.tick.number
-        with self._tracer.activation(spec.name, item.correlation_id, item.inputs, attributes) as span:
-            if not self._breaker_allows(spec, item.correlation_id):
+        with self._tracer.activation(spec.name, record.correlation_id, item.inputs, attributes) as span:
+            if not self._breaker_allows(spec, record.correlation_id):
                 tripped = CircuitBreakerTripped(spec.name, self._max_agent_iterations)
                 record_failure(span, tripped, agent=spec.name, disclose=True)  # the framework's own message
                 await self._publish_error(spec, item, tripped)
@@ -189,18 +188,21 @@ class Executor:
     async def _activate(self, spec: AgentSpec, item: WorkItem, record: WorkRecord, span: Span) -> None:
         if self._events.listening:
             input_ids = tuple(str(a.id) for a in item.inputs)
-            self._events.emit(ActivationStarted(spec.name, record.key, item.correlation_id, input_ids))
-        meter = await self._meter(item.correlation_id)
+            self._events.emit(ActivationStarted(spec.name, record.key, record.correlation_id, input_ids))
+        cid = record.correlation_id
+        meter = self._free_meter(cid) if self._budgets.none else await self._meter(cid)
         context: tuple[Artifact, ...] = ()
         try:
-            await self._initialize(spec)
-            spec = await self._with_mcp_tools(spec)
+            if spec.name not in self._initialized:
+                await self._initialize(spec)
+            if spec.mcp_servers:
+                spec = await self._with_mcp_tools(spec)
             request = ContextRequest(self._store, spec, item.inputs, self._clock.now())
             context = await provide_context(spec.context or self._context, request)
             read = read_visibility((*item.inputs, *context))
             # decided once per activation: with no token subscriber, engines do not stream at all
             relay = (
-                TokenRelay(self._events, spec.name, record.key, item.correlation_id, read)
+                TokenRelay(self._events, spec.name, record.key, record.correlation_id, read)
                 if self._events.streaming
                 else None
             )
@@ -215,22 +217,23 @@ class Executor:
                     on_token=relay,
                     read=read,
                 )
-            artifacts = self._artifacts.from_outputs(spec.name, outputs, item.inputs, item.correlation_id)
+            artifacts = self._artifacts.from_outputs(spec.name, outputs, item.inputs, record.correlation_id)
         except Exception as exc:  # noqa: BLE001 - any failing activation is recorded as a WorkflowError; others keep running
             await self._fail(spec, dataclasses.replace(item, record=record), exc, context)
             return
         finally:
-            await self._add_usage(item.correlation_id, meter, span)
+            if meter.total is not NO_USAGE or span.is_recording():  # else there is nothing to count or note
+                await self._add_usage(record.correlation_id, meter, span)
         record_outputs(span, artifacts, meter.total.input_tokens, meter.total.output_tokens)
-        artifacts, held = self._approvals.hold(spec, record.key, item.correlation_id, outputs, artifacts)
-        committed = await self._step(
-            Commit(artifacts=(*meter.trail, *artifacts), complete=record.key, hold=held), artifacts
-        )
+        artifacts, held = self._approvals.hold(spec, record.key, record.correlation_id, outputs, artifacts)
+        stored = (*meter.trail, *artifacts) if meter.trail else tuple(artifacts)
+        committed = await self._step(Commit(artifacts=stored, complete=record.key, hold=held), artifacts)
         if committed:
-            self._approvals.held(held)
+            if held:
+                self._approvals.held(held)
             if self._events.listening:
                 output_ids = tuple(str(a.id) for a in artifacts)
-                self._events.emit(ActivationFinished(spec.name, record.key, item.correlation_id, output_ids))
+                self._events.emit(ActivationFinished(spec.name, record.key, record.correlation_id, output_ids))
             for component in spec.components:
                 try:
                     await component.on_post_publish(spec, artifacts)
@@ -283,12 +286,17 @@ class Executor:
         outer = self._budgets.outer(correlation_id)
         return UsageMeter(accounts=accounts, correlation_id=correlation_id, clock=self._clock, outer=outer)
 
+    def _free_meter(self, correlation_id: str) -> UsageMeter:
+        """`_meter` when no budget applies (`Budgets.none`): no accounts to look up."""
+        outer = self._budgets.outer(correlation_id)
+        return UsageMeter(correlation_id=correlation_id, clock=self._clock, outer=outer)
+
     async def _add_usage(self, correlation_id: str, meter: UsageMeter, span: Span) -> None:
         """Count what the activation spent, store it for its workflow's budget, and note both on its span."""
-        if meter.total != _NO_USAGE:  # a workflow without model calls (or before its first) keeps no entry
-            earlier = self._usage.get(correlation_id) or self._settled_usage.pop(correlation_id, _NO_USAGE)
+        if meter.total != NO_USAGE:  # a workflow without model calls (or before its first) keeps no entry
+            earlier = self._usage.get(correlation_id) or self._settled_usage.pop(correlation_id, NO_USAGE)
             self._usage[correlation_id] = earlier + meter.total
-        if meter.accounts and meter.total != _NO_USAGE:
+        if meter.accounts and meter.total != NO_USAGE:
             with anyio.CancelScope(shield=True):  # a cancelled activation's calls were made: they are recorded
                 await self._budgets.record(correlation_id, meter.total)
         if span.is_recording():
@@ -311,9 +319,9 @@ class Executor:
     def _breaker_allows(self, spec: AgentSpec, correlation_id: str) -> bool:
         counts = self._iterations.get(correlation_id)
         if counts is None:
-            counts = self._iterations[correlation_id] = Counter()
-        counts[spec.name] += 1
-        return counts[spec.name] <= self._max_agent_iterations
+            counts = self._iterations[correlation_id] = {}
+        counts[spec.name] = count = counts.get(spec.name, 0) + 1
+        return count <= self._max_agent_iterations
 
     async def _initialize(self, spec: AgentSpec) -> None:
         """Run the agent's `on_initialize` hooks once."""

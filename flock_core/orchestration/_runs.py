@@ -45,10 +45,13 @@ async def _drive(
         return "done"
     timed_out = False
 
-    async def stop_or_timeout() -> bool:
+    def out_of_time() -> bool:
         nonlocal timed_out
         timed_out = timed_out or (deadline is not None and clock.now() >= deadline)
-        return timed_out or (stop is not None and await stop())
+        return timed_out
+
+    async def stop_or_timeout() -> bool:
+        return out_of_time() or (stop is not None and await stop())
 
     async def watch() -> None:
         nonlocal timed_out
@@ -59,7 +62,10 @@ async def _drive(
     with anyio.move_on_after(timeout * 1.1 + 1) as scope:
         async with anyio.create_task_group() as group:
             group.start_soon(watch)
-            await runtime.drive(host, stop=stop_or_timeout, keep_alive=keep_alive)
+            if stop is None:  # only the time limit to check: tasks may take their next activation themselves
+                await runtime.drive(host, keep_alive=keep_alive, halted=out_of_time)
+            else:
+                await runtime.drive(host, stop=stop_or_timeout, keep_alive=keep_alive)
             group.cancel_scope.cancel()
     return "cancelled" if scope.cancelled_caught else "timeout" if timed_out else "done"
 

@@ -8,7 +8,7 @@ import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, NamedTuple, Protocol
 
 import anyio
 
@@ -21,6 +21,9 @@ __all__ = ["Runtime", "RuntimeHost", "TimerKind", "WorkItem"]
 _log = logging.getLogger("flock_core")
 
 TimerKind = Literal["delayed", "tick", "retry"]
+
+_YIELD_EVERY = 8
+"""Activations a task runs back to back before it yields to the loop (if none of them waited on anything)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,13 +44,13 @@ class WorkItem:
         return self.record.correlation_id
 
 
-@dataclass(slots=True)
-class _Queued:
-    sort_key: tuple[int, int]
-    item: WorkItem
+class _Queued(NamedTuple):
+    """A ready item in its agent's heap: higher priority first, then first come. A tuple of two ints first, so
+    that the heap compares entries in C (the sequence number is unique: the item itself is never compared)."""
 
-    def __lt__(self, other: _Queued) -> bool:  # what `order=True` makes, without building tuples to compare
-        return self.sort_key < other.sort_key
+    rank: int  # minus the priority
+    seq: int
+    item: WorkItem
 
 
 @dataclass(order=True, slots=True)
@@ -259,7 +262,7 @@ class Runtime:
             _log.debug("work item %s is already queued or running here; not queued twice", key)
             return False
         self._queued_keys.add(key)
-        queued = _Queued((-item.record.priority, next(self._counter)), item)
+        queued = _Queued(-item.record.priority, next(self._counter), item)
         heapq.heappush(self._ready.setdefault(item.agent, []), queued)
         self._queued += 1
         self._wake.set()
@@ -282,8 +285,10 @@ class Runtime:
         """The heap whose head runs next: the best head among agents below their own limit."""
         best: list[_Queued] | None = None
         for agent, heap in self._ready.items():
-            limit = self._agent_limit(agent)
-            if (limit is None or self._running.get(agent, 0) < limit) and (best is None or heap[0] < best[0]):
+            running = self._running.get(agent, 0)  # an agent's limit is at least 1: one running none is below it
+            if running and (limit := self._agent_limit(agent)) is not None and running >= limit:
+                continue
+            if best is None or heap[0] < best[0]:
                 best = heap
         return best
 
@@ -295,16 +300,16 @@ class Runtime:
             if heap is None:
                 break
             queued = heapq.heappop(heap)
-            item = queued.item
+            record = queued.item.record
+            agent, cid = record.agent, record.correlation_id
             if not heap:
-                del self._ready[item.agent]
+                del self._ready[agent]
             self._queued -= 1
             self._in_flight += 1
-            self._running[item.agent] = self._running.get(item.agent, 0) + 1
-            cid = item.correlation_id
+            self._running[agent] = self._running.get(agent, 0) + 1
             self._running_by_correlation[cid] = self._running_by_correlation.get(cid, 0) + 1
-            self._queued_keys.discard(item.record.key)
-            self._running_keys.add(item.record.key)
+            self._queued_keys.discard(record.key)
+            self._running_keys.add(record.key)
             started.append(queued)
         return started
 
@@ -316,13 +321,14 @@ class Runtime:
         self._queued += 1
 
     def _finish(self, item: WorkItem) -> None:
-        agent, cid = item.agent, item.correlation_id
+        record = item.record
+        agent, cid = record.agent, record.correlation_id
         self._in_flight -= 1
         self._running[agent] -= 1
         self._running_by_correlation[cid] -= 1
         if not self._running_by_correlation[cid]:
             del self._running_by_correlation[cid]
-        self._running_keys.discard(item.record.key)
+        self._running_keys.discard(record.key)
         self._wake.set()
         self._signal_progress()
         if self._drained is not None and not (self._queued or self._in_flight):
@@ -346,43 +352,69 @@ class Runtime:
         stop: Callable[[], Awaitable[bool]] | None = None,
         *,
         keep_alive: bool = False,
+        halted: Callable[[], bool] | None = None,
     ) -> None:
-        """Run work until idle, or until `stop()` returns true (running activations then finish).
+        """Run work until idle, or until `stop()` or `halted()` returns true (running activations then finish).
 
-        One drive runs at a time per runtime: a second concurrent call (the HTTP server's worker and a
-        user's `run_until_idle`) waits for the first and then drives whatever is left.
+        `halted` is a quick synchronous check (a time limit): unlike `stop`, it lets a task that finished an
+        activation take the next one itself, asking it first. One drive runs at a time per runtime: a second
+        concurrent call (the HTTP server's worker and a user's `run_until_idle`) waits for the first and
+        then drives whatever is left.
         """
 
         async def run_and_finish(queued: _Queued) -> None:
             # Unless the run has a stop condition (checked before anything starts), a task that finished
             # an activation takes the next startable one itself: starting a task costs more than most
-            # in-process activations. It yields in between, so that the loop and other tasks run.
+            # in-process activations. See `_work` for its cancel scope and when it yields.
+            await self._work(host, queued, chain=stop is None, halted=halted)
+
+        try:
+            await self._drive(host, run_and_finish, stop, keep_alive, halted)
+        finally:
+            self._signal_progress()
+
+    async def _work(
+        self, host: RuntimeHost, queued: _Queued, *, chain: bool, halted: Callable[[], bool] | None
+    ) -> None:
+        """Run `queued`, then (with `chain`, unless `halted()`) the next startable item, and so on.
+
+        The task's activations share one cancel scope, registered under the work key of the one running:
+        `cancel` cancels it, and the task ends after that activation (the drive starts another for the
+        work left). It yields to the loop every `_YIELD_EVERY` activations; an activation that waits on
+        anything (a model call, the board's step lock) yields there anyway.
+        """
+        ran = 0
+        with anyio.CancelScope() as scope:
             while True:
-                key = queued.item.record.key
+                item = queued.item
+                key = item.record.key
+                self._scopes[key] = (item.record.correlation_id, scope)
                 try:
-                    with anyio.CancelScope() as scope:
-                        self._scopes[key] = (queued.item.correlation_id, scope)
-                        await host.run_item(queued.item)
-                except BaseException:  # the run itself was cancelled mid-activation: the next run starts it again
-                    self._scopes.pop(key, None)
-                    self._untake(queued)
+                    await host.run_item(item)
+                except BaseException as exc:
+                    del self._scopes[key]
+                    if scope.cancel_called and isinstance(exc, anyio.get_cancelled_exc_class()):
+                        self._finish(item)  # this activation was cancelled: it is dropped, not run again
+                    else:  # the run itself was cancelled (or broke) mid-activation: the next run starts it again
+                        self._untake(queued)
                     raise
-                self._scopes.pop(key, None)
-                self._finish(queued.item)
-                following = self._take_startable(1) if stop is None else []
+                del self._scopes[key]
+                self._finish(item)
+                if scope.cancel_called or not chain or (halted is not None and halted()):
+                    return  # cancelled after it had committed, or nothing more is to start: this task is done
+                following = self._take_startable(1)
                 if not following:
                     return
                 queued = following[0]
-                try:
-                    await anyio.lowlevel.checkpoint()
+                ran += 1
+                try:  # a cancelled run stops here, before the next activation (which the next run starts)
+                    if ran % _YIELD_EVERY:
+                        await anyio.lowlevel.checkpoint_if_cancelled()
+                    else:
+                        await anyio.lowlevel.checkpoint()
                 except BaseException:
                     self._untake(queued)
                     raise
-
-        try:
-            await self._drive(host, run_and_finish, stop, keep_alive)
-        finally:
-            self._signal_progress()
 
     async def _drive(
         self,
@@ -390,6 +422,7 @@ class Runtime:
         run_and_finish: Callable[[_Queued], Coroutine[Any, Any, None]],
         stop: Callable[[], Awaitable[bool]] | None,
         keep_alive: bool,
+        halted: Callable[[], bool] | None,
     ) -> None:
         async with self._driving, anyio.create_task_group() as group:
             while True:
@@ -397,7 +430,7 @@ class Runtime:
                 await self._fire_due()
                 await host.on_clock(self._clock.now())
                 self._signal_progress()
-                if stop is not None and await stop():
+                if (stop is not None and await stop()) or (halted is not None and halted()):
                     return
                 await host.pull(self._max_concurrency - self._in_flight - self._queued)
                 for queued in self._take_startable():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 from pydantic import BaseModel
 
@@ -100,6 +101,8 @@ class FunctionEngine:
     async def evaluate(self, request: EvaluationRequest) -> EvaluationResult:
         """Call the function and wrap its result."""
         result = self._fn(request)
+        if isinstance(result, list):  # the common case: skip the awaitable check (an ABC check for a list)
+            return EvaluationResult(list(cast("Outputs", result)))
         if inspect.isawaitable(result):
             result = await result
         if isinstance(result, EvaluationResult):

@@ -479,3 +479,10 @@ def test_builder_calls_return_new_specs_and_leave_old_ones_alone(flock: Flock) -
     after = builder.consumes(Idea).spec
     assert (before.subscriptions, len(after.subscriptions)) == ((), 1)
     assert before is not after
+
+
+def test_an_identity_follows_a_replaced_spec(flock: Flock) -> None:
+    spec = flock.agent("a").labels("team:red").spec
+    moved = dataclasses.replace(spec, name="b", tenant="acme")
+    assert moved.identity == AgentIdentity("b", labels=frozenset({"team:red"}), tenant="acme")
+    assert spec.identity == AgentIdentity("a", labels=frozenset({"team:red"}))

@@ -12,15 +12,19 @@ from flock_core import (
     Artifact,
     ArtifactQuery,
     ContextRequest,
+    CorrelationContext,
     EvaluationRequest,
     FilterConfig,
     FilteredContext,
     FilteredContextProvider,
     Flock,
+    InMemoryBlackboardStore,
     NoContext,
     PrivateVisibility,
     RecentContext,
 )
+from flock_core.agents._context import TURN_TAG
+from flock_core.agents._spec import AgentSpec
 from flock_core.exceptions import ConfigurationError
 from flock_core.testing import FunctionEngine
 
@@ -139,3 +143,29 @@ def test_filter_config_is_a_query_and_bad_settings_fail() -> None:
         FilteredContextProvider(config, limit=-1)
     with pytest.raises(ConfigurationError, match="not both"):
         Flock(context=NoContext(), context_provider=NoContext())
+
+
+async def test_correlation_context_is_the_current_turn_around_the_inputs_without_them() -> None:
+    store = InMemoryBlackboardStore()
+    board = [
+        Artifact(type="Note", payload={"text": text}, correlation_id="c", tags=frozenset(tags))
+        for text, tags in [("turn 1", {TURN_TAG}), ("reply 1", set()), ("turn 2", {TURN_TAG}), ("input", set())]
+    ]
+    board.append(Artifact(type="Note", payload={"text": "later"}, correlation_id="c"))
+    board.append(Artifact(type="Note", payload={"text": "next turn"}, correlation_id="c", tags=frozenset({TURN_TAG})))
+    for artifact in board:
+        await store.append(artifact)
+    now = datetime.now(UTC)
+
+    def texts(found: Sequence[Artifact]) -> list[str]:
+        return [str(a.payload["text"]) for a in found]
+
+    request = ContextRequest(store, AgentSpec(name="a"), (board[3],), now)
+    assert texts(await CorrelationContext().provide(request)) == ["turn 2", "later", "next turn"]
+    assert texts(await CorrelationContext(limit=1).provide(request)) == ["next turn"]
+    assert texts(await CorrelationContext(limit=0).provide(request)) == []
+    first_turn = ContextRequest(store, AgentSpec(name="a"), (board[1],), now)
+    assert texts(await CorrelationContext().provide(first_turn)) == ["turn 1", "turn 2", "input", "later", "next turn"]
+    absent = Artifact(type="Note", payload={}, correlation_id="c")
+    elsewhere = ContextRequest(store, AgentSpec(name="a"), (absent,), now)
+    assert texts(await CorrelationContext().provide(elsewhere)) == ["next turn"]  # an input not on the board

@@ -132,6 +132,44 @@ def test_an_invalid_payload_built_without_validation(bad: Score, errors: tuple[s
     }
 
 
+class Scores(BaseModel):
+    best: Score
+    all: list[Score]
+
+
+def mutated() -> Score:
+    score = Score(value=3)
+    score.value = 12  # no validate_assignment: the instance is invalid now
+    return score
+
+
+@pytest.mark.parametrize(
+    ("bad", "errors"),
+    [
+        pytest.param(
+            Scores(best=Score(value=1), all=[Score(value=2), Score.model_construct(value=11)]),
+            ("all.1.value: Input should be less than or equal to 10",),
+            id="nested-built-without-validation",
+        ),
+        pytest.param(
+            Scores(best=mutated(), all=[]),
+            ("best.value: Input should be less than or equal to 10",),
+            id="nested-changed-after-validation",
+        ),
+    ],
+)
+def test_an_invalid_nested_model_in_a_valid_output(bad: Scores, errors: tuple[str, ...]) -> None:
+    with pytest.raises(ContractViolation) as caught:
+        enforce_contract("scorer", group(Scores), [bad])
+    assert (caught.value.got, caught.value.errors) == ("an invalid payload", errors)
+
+
+def test_an_output_changed_after_validation_is_validated_again() -> None:
+    with pytest.raises(ContractViolation) as caught:
+        enforce_contract("scorer", group(Score), [mutated()])
+    assert caught.value.errors == ("value: Input should be less than or equal to 10",)
+
+
 @pytest.mark.parametrize("count", [0, 1, 2, 4])
 def test_exact_fan_out_with_the_wrong_count(count: int) -> None:
     with pytest.raises(ContractViolation) as caught:
