@@ -23,9 +23,11 @@ from flock_core import Flock, InMemoryBlackboardStore
 from flock_core.agents import _activation
 from flock_core.orchestration import _execution
 from flock_core.orchestration._artifact_factory import ArtifactFactory
+from flock_core.orchestration._board import LocalBoard
 from flock_core.orchestration._execution import Executor
 from flock_core.orchestration._orchestrator import Orchestrator
 from flock_core.orchestration._routing import Routing
+from flock_core.orchestration._steps import Steps
 from flock_core.testing import FunctionEngine
 
 from ._payloads import STAGES, Topic
@@ -47,6 +49,7 @@ class _Timers:
     def __init__(self, names: tuple[str, ...]) -> None:
         self.totals = dict.fromkeys(names, 0)
         self.counts = dict.fromkeys(names, 0)
+        self.entered = dict.fromkeys(names, 0)
         self.calls = 0
         self._stacks: dict[object, list[str]] = {}
         self._last = time.thread_time_ns()
@@ -64,6 +67,7 @@ class _Timers:
         self.counts[name] += 1  # the call's own half of the timer's cost lands in the stage entered ...
         self.counts[stack[-1] if stack else _OTHER] += 1  # ... the other half in the stage that called it
         stack.append(name)
+        self.entered[name] += 1
         self.calls += 1
 
     def leave(self) -> None:
@@ -97,8 +101,10 @@ def _timed(timers: _Timers, name: str, function: Callable[..., Any]) -> Callable
 _TARGETS: tuple[tuple[object, str, str], ...] = (
     (Orchestrator, "publish", STAGE_NAMES[0]),
     (Routing, "route", STAGE_NAMES[1]),
+    (Routing, "route_at_once", STAGE_NAMES[1]),  # a step that waits for nothing (see `Steps`)
     (InMemoryBlackboardStore, "commit", STAGE_NAMES[2]),
-    (Orchestrator, "_commit", STAGE_NAMES[3]),
+    (LocalBoard, "commit_at_once", STAGE_NAMES[2]),
+    (Steps, "_committed", STAGE_NAMES[3]),
     (InMemoryBlackboardStore, "lease", STAGE_NAMES[4]),
     (Executor, "run_item", STAGE_NAMES[5]),
     (_execution, "provide_context", STAGE_NAMES[6]),

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import _ours_side, _report, _runner, _suite
+from benchmarks import _ours_side, _report, _runner, _stages, _suite
 from benchmarks._lm_server import LMServer
 from benchmarks._payloads import CALLS_PER_WORKFLOW, Idea, Review
 from benchmarks._protocol import STAGE_NAMES, Job, Outcome, StoreKind, WorkloadName
@@ -136,6 +136,12 @@ def test_a_suite_workload_without_flock_says_why() -> None:
     assert rows[0].status == "n/a"
     assert [row.metric.removeprefix("µs per activation, stage: ") for row in stages[:-2]] == list(STAGE_NAMES)
     assert all(isinstance(row.ours, Figure) and row.flock == "—" for row in stages)
+
+
+def test_every_stage_timer_is_reached() -> None:
+    timers = _stages._Timers(STAGE_NAMES)
+    asyncio.run(_stages._pipeline_cpu(Job("overhead_stages", size=3), timers))
+    assert [name for name in STAGE_NAMES[:-1] if timers.entered[name] == 0] == []
 
 
 def test_stage_times_add_up_to_the_plain_runs_total() -> None:
