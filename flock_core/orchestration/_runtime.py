@@ -362,11 +362,11 @@ class Runtime:
         then drives whatever is left.
         """
 
-        async def run_and_finish(queued: _Queued) -> None:
+        async def run_and_finish(queued: _Queued, spawn: Callable[[_Queued], None]) -> None:
             # Unless the run has a stop condition (checked before anything starts), a task that finished
             # an activation takes the next startable one itself: starting a task costs more than most
             # in-process activations. See `_work` for its cancel scope and when it yields.
-            await self._work(host, queued, chain=stop is None, halted=halted)
+            await self._work(host, queued, chain=stop is None, halted=halted, spawn=spawn)
 
         try:
             await self._drive(host, run_and_finish, stop, keep_alive, halted)
@@ -374,9 +374,19 @@ class Runtime:
             self._signal_progress()
 
     async def _work(
-        self, host: RuntimeHost, queued: _Queued, *, chain: bool, halted: Callable[[], bool] | None
+        self,
+        host: RuntimeHost,
+        queued: _Queued,
+        *,
+        chain: bool,
+        halted: Callable[[], bool] | None,
+        spawn: Callable[[_Queued], None],
     ) -> None:
         """Run `queued`, then (with `chain`, unless `halted()`) the next startable item, and so on.
+
+        When it takes the next item, it also `spawn`s a task for every other item that can start now (the
+        siblings its activation released, up to the concurrency limit), so they start together with the
+        one it runs instead of a turn of the drive later: a fan-out's branches run side by side.
 
         The task's activations share one cancel scope, registered under the work key of the one running:
         `cancel` cancels it, and the task ends after that activation (the drive starts another for the
@@ -406,6 +416,8 @@ class Runtime:
                 if not following:
                     return
                 queued = following[0]
+                for sibling in self._take_startable():
+                    spawn(sibling)
                 ran += 1
                 try:  # a cancelled run stops here, before the next activation (which the next run starts)
                     if ran % _YIELD_EVERY:
@@ -419,12 +431,16 @@ class Runtime:
     async def _drive(
         self,
         host: RuntimeHost,
-        run_and_finish: Callable[[_Queued], Coroutine[Any, Any, None]],
+        run_and_finish: Callable[[_Queued, Callable[[_Queued], None]], Coroutine[Any, Any, None]],
         stop: Callable[[], Awaitable[bool]] | None,
         keep_alive: bool,
         halted: Callable[[], bool] | None,
     ) -> None:
         async with self._driving, anyio.create_task_group() as group:
+
+            def spawn(queued: _Queued) -> None:
+                group.start_soon(run_and_finish, queued, spawn)
+
             while True:
                 self._wake = anyio.Event()
                 await self._fire_due()
@@ -434,7 +450,7 @@ class Runtime:
                     return
                 await host.pull(self._max_concurrency - self._in_flight - self._queued)
                 for queued in self._take_startable():
-                    group.start_soon(run_and_finish, queued)
+                    spawn(queued)
                 if self._in_flight or self._queued:
                     await self._wait(host)
                 elif await host.on_idle() or await self._sleep_to_next(host, keep_alive):

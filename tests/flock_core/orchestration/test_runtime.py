@@ -208,3 +208,29 @@ async def test_a_halted_run_starts_nothing_more_while_its_tasks_take_their_next_
     assert loop.pending() == 10 - len(host.ran)
     await loop.drive(host)
     assert sorted(host.ran) == sorted(f"a:{n}" for n in range(10))
+
+
+async def test_the_branches_an_activation_releases_start_together() -> None:
+    """A task that takes the next item also starts its siblings: a fan-out's branches run side by side."""
+    loop = runtime(4)
+    events: list[str] = []
+
+    async def activate(work: WorkItem) -> None:
+        key = work.record.key
+        events.append(f"start {key}")
+        if key == "plan:0":  # the planner's outputs release three branches
+            for n in range(3):
+                loop.submit(item(n, agent="branch"))
+        await anyio.lowlevel.checkpoint()
+        events.append(f"end {key}")
+
+    class BusyHost(Host):
+        async def on_clock(self, now: datetime) -> None:  # a real board's turn of the drive awaits its store
+            for _ in range(5):
+                await anyio.lowlevel.checkpoint()
+
+    loop.submit(item(0, agent="plan"))
+    await loop.drive(BusyHost(activate))
+    branches = [e for e in events if "branch" in e]
+    assert sorted(branches[:3]) == [f"start branch:{n}" for n in range(3)]  # all started before any ended
+    assert len(branches) == 6
