@@ -8,7 +8,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import anyio
@@ -117,6 +117,17 @@ def test_counts_a_real_run() -> None:
     assert summary_line(snapshot, "flock run", final=True) == f"flock run: finished after 2.5 s · {SUMMARY}"
 
 
+def _counted_thinker(engine: Callable[[EvaluationRequest], Awaitable[list[BaseModel]]]) -> tuple[Flock, RunCounts]:
+    """A Flock whose agent `think` turns a Topic into an Idea through `engine`, with a `RunCounts` on its events."""
+    flock = Flock(engine=FunctionEngine(engine))
+    flock.register_type(Topic)
+    flock.register_type(Idea)
+    flock.agent("think").consumes(Topic).publishes(Idea)
+    counts = RunCounts()
+    flock.events.subscribe(counts)
+    return flock, counts
+
+
 def test_counts_running_activations() -> None:
     release, started = anyio.Event(), []
 
@@ -125,12 +136,7 @@ def test_counts_running_activations() -> None:
         await release.wait()
         return [Idea(text="done")]
 
-    flock = Flock(engine=FunctionEngine(slow))
-    flock.register_type(Topic)
-    flock.register_type(Idea)
-    flock.agent("think").consumes(Topic).publishes(Idea)
-    counts = RunCounts()
-    flock.events.subscribe(counts)
+    flock, counts = _counted_thinker(slow)
 
     async def main() -> None:
         async with anyio.create_task_group() as group:
@@ -154,12 +160,7 @@ def test_activations_stopped_by_a_cancellation_are_counted_as_cancelled_not_runn
         await anyio.sleep_forever()
         raise AssertionError("unreachable")
 
-    flock = Flock(engine=FunctionEngine(stuck))
-    flock.register_type(Topic)
-    flock.register_type(Idea)
-    flock.agent("think").consumes(Topic).publishes(Idea)
-    counts = RunCounts()
-    flock.events.subscribe(counts)
+    flock, counts = _counted_thinker(stuck)
 
     async def main() -> None:
         async with anyio.create_task_group() as group:
