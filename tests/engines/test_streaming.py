@@ -178,8 +178,19 @@ async def test_invoke_streams_the_model_output_to_token_subscribers(chat_reply: 
     assert {(t.agent, t.work_key.split(":")[0]) for t in tokens} == {("writer", "invoke")}
 
 
+class Chapter(BaseModel):
+    lines: list[str] = Field(min_length=400)  # the offline model writes 400 lines: a long stream
+
+
 async def test_concurrent_offline_activations_stream_side_by_side() -> None:
-    flock = pipeline(Flock(model="offline"))
+    # Before an LM call streams, DSPy prepares it in a thread: the writers start streaming a few
+    # milliseconds apart, by however long those threads take. Long replies make that delay small against
+    # a stream, so the writers' tokens interleave whenever both run at once, and only then.
+    flock = Flock(model="offline")
+    for model in (Topic, Idea, Chapter):
+        flock.register_type(model, name=f"streaming_side_by_side.{model.__name__}")
+    flock.agent("planner").description("Plan two ideas.").consumes(Topic).publishes(Idea, fan_out=2)
+    flock.agent("writer").description("Write a chapter.").consumes(Idea).publishes(Chapter)
     order: list[str] = []
     flock.events.subscribe(lambda e: order.append(e.work_key) if isinstance(e, TokenStreamed) else None, tokens=True)
     # A topic no other test uses: a reply from DSPy's cache comes back in one piece, not word by word.

@@ -123,17 +123,21 @@ class Publishing:
     async def _write(self, group: list[_Waiting]) -> None:
         """One statement for the whole group (one transaction, one WAL flush)."""
         artifacts = [a.model_dump_json() for one in group for a in one.commit.artifacts]
+        single = len(artifacts) == 1  # the usual publish: its JSON as a scalar parameter, not an array
+        rows: str | list[str] = artifacts[0] if single else artifacts
         routed = [one.routing for one in group if one.routing is not None]
         leader = self._leader()
         params: list[Any]
         if routed:
             cursor, state = routed[-1]  # the router's latest view
-            params = [self._seq_key, artifacts, cursor, state.open_groups, state.delayed, leader, self._channel]
+            params = [self._seq_key, rows, cursor, state.open_groups, state.delayed, leader, self._channel]
+            statement = pg.PUBLISH_ROUTED_ONE if single else pg.PUBLISH_ROUTED
         else:
-            params = [self._seq_key, artifacts, self._channel]
+            params = [self._seq_key, rows, self._channel]
+            statement = pg.PUBLISH_ONE if single else pg.PUBLISH
         db = await self._connections()
         async with db.connection() as conn:
-            cursor_ = await conn.execute(pg.PUBLISH_ROUTED if routed else pg.PUBLISH, params)
+            cursor_ = await conn.execute(statement, params)
             row = await cursor_.fetchone()
         if routed and (leader is None or row is None or row[0] != leader):
             _log.warning("the router lead was lost; its routing is dropped (the new router replays the board)")

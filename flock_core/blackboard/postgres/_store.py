@@ -171,7 +171,7 @@ class PostgresBlackboardStore:
         db = await self._open()
         async with db.transaction() as conn:
             await conn.execute("SELECT pg_advisory_xact_lock(%s)", (self._seq_key,))
-            inserted = await conn.execute(pg.INSERT_ARTIFACTS, ([artifact.model_dump_json()],))
+            inserted = await conn.execute(pg.INSERT_ARTIFACT, (artifact.model_dump_json(),))
             await self._notify(conn)
             return int((await inserted.fetchall())[0][0])
 

@@ -57,6 +57,23 @@ async def test_concurrent_publishes_are_written_together_and_all_land(pg_schema:
     assert max(groups) > 1, "publishes that wait for a write go together in the next one"
 
 
+AWKWARD = 'quotes " and \\ backslashes, {braces}, commas, NULL, ünïcødé, a tab\t and a newline\n'
+
+
+async def test_what_a_publish_stores_is_what_was_published_alone_or_in_a_group(pg_schema: str) -> None:
+    # One artifact goes as a JSON parameter, a group's as an array of them: both store the text exactly.
+    async with stores(pg_schema, 1) as (store,):
+        alone = note(AWKWARD, tags=frozenset({"a,b", '"q"'}))
+        together = [note(AWKWARD + str(i)) for i in range(3)]
+        await store.commit(Commit(artifacts=(alone,)))
+        await store.commit(Commit(artifacts=tuple(together)))
+        await store.append(note(AWKWARD + "appended"))
+        stored = [a for _, a in await store.unrouted(0, 100)]
+    assert stored[0] == alone
+    assert stored[1:4] == together
+    assert stored[4].payload == {"text": AWKWARD + "appended"}
+
+
 async def test_one_bad_publish_in_a_group_fails_alone(pg_schema: str, groups: list[int]) -> None:
     async with stores(pg_schema, 1) as (store,):
         taken = note("taken")
