@@ -156,6 +156,7 @@ class LocalBoard:
         self._agents = agents
         self._steps = anyio.Lock(fast_acquire=True)  # taken per step: a free lock must not yield
         self._at_once = store.at_once() if isinstance(store, InMemoryBlackboardStore) else None
+        self._memory = store if self._at_once is not None and isinstance(store, InMemoryBlackboardStore) else None
 
     @property
     def lease(self) -> timedelta | None:
@@ -174,6 +175,14 @@ class LocalBoard:
     def at_once(self) -> bool:
         """Whether a step can be stored now without waiting: the store commits in memory, no step is under way."""
         return self._at_once is not None and not self._steps.locked()
+
+    def lands_at_once(self, commit: Commit) -> bool:
+        """Whether `commit` can be stored now without waiting (`at_once`) and will not be refused: the work
+        item it completes, if any, is not finished. True stays true until the caller next awaits."""
+        if not self.at_once():
+            return False
+        key = commit.complete
+        return key is None or (self._memory is not None and self._memory.completes(key))
 
     def commit_at_once(self, commit: Commit) -> bool:
         """Store a step synchronously (only when `at_once()`): nothing else runs until it returns."""

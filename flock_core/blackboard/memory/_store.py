@@ -115,6 +115,11 @@ class InMemoryBlackboardStore:
         """`commit_at_once`, unless a subclass overrides `commit` (then each step goes through its `commit`)."""
         return self.commit_at_once if type(self).commit is InMemoryBlackboardStore.commit else None
 
+    def completes(self, key: str) -> bool:
+        """Whether a step that completes work item `key` would land now: it is stored and not finished."""
+        current = self._work.get(key)
+        return current is not None and current.status not in FINISHED
+
     def commit_at_once(self, commit: Commit) -> bool:
         """`commit`, synchronous: a step on this store never waits, so nothing can interrupt it half-way."""
         if commit.complete is not None:

@@ -81,6 +81,32 @@ async def test_refused_outputs_feed_nothing_and_other_inputs_are_taken_again(ord
     assert all(i in artifacts for a in artifacts.values() for i in a.consumed_from), "lineage names a missing artifact"
 
 
+@pytest.mark.anyio
+async def test_outputs_of_a_work_item_finished_while_it_ran_are_refused_on_a_plain_memory_store() -> None:
+    # The store commits synchronously, so the outputs' step could be stored at once: it must still see
+    # that the work item it completes was finished meanwhile, and be refused as on any other store.
+    store = InMemoryBlackboardStore()
+    finished: list[str] = []
+
+    async def finish_it_elsewhere(request: EvaluationRequest) -> list[BaseModel]:
+        if request.agent.name == "editor" and list(request.payloads) == [Topic(n=1)]:
+            [record] = [r for r in await store.work() if r.status == "leased" and r.agent == "editor"]
+            await store.commit(Commit(complete=record.key))  # another owner finished it first
+            finished.append(record.key)
+        return work(request)
+
+    flock = Flock(engine=FunctionEngine(finish_it_elsewhere), store=store)
+    flock.agent("editor").consumes(Topic).publishes(Final)
+    flock.agent("summarizer").consumes(Final, Final).publishes(Summary)
+    for n in (0, 1, 2):
+        await flock.publish(Topic(n=n), correlation_id="w")
+        await flock.run_until_idle()
+
+    assert len(finished) == 1
+    assert sorted(f.n for f in await flock.get_by_type(Final)) == [0, 2]  # Final(n=1) never landed
+    assert await flock.get_by_type(Summary) == [Summary(ns=[0, 2])]
+
+
 def test_a_work_item_queued_or_running_here_is_not_queued_twice() -> None:
     runtime = Runtime(VirtualClock(), max_concurrency=2, agent_limit=lambda _agent: None)
     record = WorkRecord(key="editor:1", agent="editor", subscription=0, input_ids=(), correlation_id="w")
