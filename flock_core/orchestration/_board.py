@@ -155,8 +155,8 @@ class LocalBoard:
         self._runtime = runtime
         self._agents = agents
         self._steps = anyio.Lock(fast_acquire=True)  # taken per step: a free lock must not yield
-        self._at_once = store.at_once() if isinstance(store, InMemoryBlackboardStore) else None
-        self._memory = store if self._at_once is not None and isinstance(store, InMemoryBlackboardStore) else None
+        # a store whose steps can be applied synchronously (see `InMemoryBlackboardStore.at_once`), else None
+        self._memory = store if isinstance(store, InMemoryBlackboardStore) and store.at_once() is not None else None
 
     @property
     def lease(self) -> timedelta | None:
@@ -172,22 +172,18 @@ class LocalBoard:
     async def commit(self, commit: Commit) -> bool:
         return await self._store.commit(commit)
 
-    def at_once(self) -> bool:
-        """Whether a step can be stored now without waiting: the store commits in memory, no step is under way."""
-        return self._at_once is not None and not self._steps.locked()
-
     def lands_at_once(self, commit: Commit) -> bool:
-        """Whether `commit` can be stored now without waiting (`at_once`) and will not be refused: the work
-        item it completes, if any, is not finished. True stays true until the caller next awaits."""
-        if not self.at_once():
+        """Whether `commit` can be stored now without waiting and will not be refused: the store commits in
+        memory, no step is under way, and the work item it completes, if any, is not finished. True stays
+        true until the caller next awaits."""
+        if self._memory is None or self._steps.locked():
             return False
-        key = commit.complete
-        return key is None or (self._memory is not None and self._memory.completes(key))
+        return commit.complete is None or self._memory.completes(commit.complete)
 
     def commit_at_once(self, commit: Commit) -> bool:
-        """Store a step synchronously (only when `at_once()`): nothing else runs until it returns."""
-        assert self._at_once is not None
-        return self._at_once(commit)
+        """Store a step synchronously (only when `lands_at_once`): nothing else runs until it returns."""
+        assert self._memory is not None
+        return self._memory.commit_at_once(commit)
 
     def accept(self, items: Sequence[WorkItem]) -> None:
         for item in items:
