@@ -32,7 +32,7 @@ class Connections:
         self.info = info
         self.label = label
         self._idle: list[AsyncConnection[Any]] = []
-        self._slots = anyio.Semaphore(size)
+        self._slots = anyio.Semaphore(size, fast_acquire=True)  # a free slot costs no event-loop round
         self._listener: AsyncConnection[Any] | None = None
         self._backoff = 0.05
         self._closed = False

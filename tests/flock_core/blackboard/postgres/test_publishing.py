@@ -9,12 +9,15 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import anyio
+import psycopg
 import pytest
 
 from flock_core import Artifact
 from flock_core.blackboard._shared import BoardState
 from flock_core.blackboard._work import Commit
 from flock_core.blackboard.postgres._publishing import Publishing, only_appends
+from flock_core.blackboard.postgres._statements import INSERT_ARTIFACT
 from flock_core.blackboard.postgres._store import PostgresBlackboardStore
 from flock_core.exceptions import StoreError
 
@@ -123,3 +126,40 @@ def test_a_store_publishes_from_one_event_loop_after_another(pg_schema: str) -> 
     assert asyncio.run(publish(published[0])) == published[:1]
     assert asyncio.run(publish(published[1])) == published
     asyncio.run(close())
+
+
+async def test_a_cancelled_publish_is_written_whole_and_a_group_it_leads_lands_for_everyone(
+    pg_schema: str, groups: list[int]
+) -> None:
+    # Another session holds the sequence lock (so the first write waits on the server), then an uncommitted
+    # row with `other`'s id (so the group's write waits on the unique index) while the writers are cancelled.
+    async with stores(pg_schema, 1) as (store,):
+        await store.commit(Commit(artifacts=(note("first"),)))  # opens the pool (and migrates) first
+        published = {name: note(name) for name in ("alone", "leader", "other")}
+        async with await psycopg.AsyncConnection.connect(PG_DSN, options=f"-c search_path={pg_schema}") as held:
+            await held.execute("SELECT pg_advisory_lock(%s)", (store._seq_key,))  # pyright: ignore[reportPrivateUsage]
+            await held.execute(INSERT_ARTIFACT, (published["other"].model_dump_json(),))
+            results: dict[str, bool] = {}
+            scopes = {name: anyio.CancelScope() for name in published}
+
+            async def publish(name: str) -> None:
+                with scopes[name]:
+                    results[name] = await store.commit(Commit(artifacts=(published[name],)))
+
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(publish, "alone")  # a group of its own, waiting for the lock
+                await anyio.sleep(0.2)
+                tasks.start_soon(publish, "leader")
+                await anyio.sleep(0.05)
+                tasks.start_soon(publish, "other")  # both queue behind the first write
+                await anyio.sleep(0.2)
+                scopes["alone"].cancel()  # mid-write: the write goes on
+                await held.execute("SELECT pg_advisory_unlock(%s)", (store._seq_key,))  # pyright: ignore[reportPrivateUsage]
+                await anyio.sleep(0.2)  # `alone` landed; `leader` writes itself and `other`, waiting on the index
+                scopes["leader"].cancel()  # it writes for `other` too: the write goes on
+                await anyio.sleep(0.1)
+                await held.rollback()
+        stored = [a.payload["text"] for _, a in await store.unrouted(0, 100)]
+    assert stored == ["first", "alone", "leader", "other"]
+    assert results.get("other") is True, "the caller whose publish another task wrote gets its result"
+    assert groups[-2:] == [1, 2]
