@@ -7,6 +7,7 @@ cover the grouping: who is written with whom, what fails alone, and the router's
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 import anyio
@@ -146,16 +147,22 @@ async def test_a_cancelled_publish_is_written_whole_and_a_group_it_leads_lands_f
                 with scopes[name]:
                     results[name] = await store.commit(Commit(artifacts=(published[name],)))
 
+            async def until(condition: Callable[[], bool]) -> None:
+                for _ in range(1000):  # 10 s at most
+                    if condition():
+                        return
+                    await anyio.sleep(0.01)
+                raise AssertionError("the publishes never got there")
+
             async with anyio.create_task_group() as tasks:
                 tasks.start_soon(publish, "alone")  # a group of its own, waiting for the lock
-                await anyio.sleep(0.2)
+                await until(lambda: len(groups) == 2)
                 tasks.start_soon(publish, "leader")
-                await anyio.sleep(0.05)
-                tasks.start_soon(publish, "other")  # both queue behind the first write
-                await anyio.sleep(0.2)
+                tasks.start_soon(publish, "other")
+                await until(lambda: len(store._publishing._queue) == 2)  # pyright: ignore[reportPrivateUsage]
                 scopes["alone"].cancel()  # mid-write: the write goes on
                 await held.execute("SELECT pg_advisory_unlock(%s)", (store._seq_key,))  # pyright: ignore[reportPrivateUsage]
-                await anyio.sleep(0.2)  # `alone` landed; `leader` writes itself and `other`, waiting on the index
+                await until(lambda: groups[-1] == 2)  # `leader` writes itself and `other`, waiting on the index
                 scopes["leader"].cancel()  # it writes for `other` too: the write goes on
                 await anyio.sleep(0.1)
                 await held.rollback()
