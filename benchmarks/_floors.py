@@ -4,6 +4,7 @@
 - `makespan_floor`: the same 41 chat calls in the same dependency order, straight through `httpx`.
 - `memory_floor`: the same 100,000 payloads held in a list.
 - `durable_floor`: on PostgreSQL, one INSERT of a row like an artifact's, committed on its own, per publish.
+- `durable_statement`: on PostgreSQL, the store's own publish statement on its own schema, per publish.
 - `http_floor`: the HTTP publish requests answered by a bare Starlette route on uvicorn (parse, validate, keep).
 
 They tell how much of a figure is the framework's and how much is Python, Pydantic or HTTP.
@@ -17,6 +18,7 @@ import json
 import sys
 import time
 import uuid
+from dataclasses import replace
 
 import httpx
 from pydantic import BaseModel
@@ -25,7 +27,7 @@ from ._payloads import FAN_OUT, STAGES, Topic, advance, note
 from ._protocol import Job, Outcome
 from ._rss import peak_rss_mb
 
-__all__ = ["durable_floor", "http_floor", "makespan_floor", "memory_floor", "overhead_floor"]
+__all__ = ["durable_floor", "durable_statement", "http_floor", "makespan_floor", "memory_floor", "overhead_floor"]
 
 
 def _info(outcome: Outcome) -> Outcome:
@@ -125,6 +127,46 @@ async def durable_floor(job: Job, started: float) -> Outcome:
                 outcome.add("publish_per_s", job.size / (time.perf_counter() - begin))
         finally:
             await conn.execute(sql.SQL("DROP TABLE {}").format(table))
+    return _info(outcome)
+
+
+async def durable_statement(job: Job, started: float) -> Outcome:
+    """`job.size` publishes as the PostgreSQL store sends a lone one, one after another, without the framework.
+
+    The store's statement (the sequence lock, the insert, the change notice) with each artifact's JSON, on
+    one connection to a fresh board's schema: what the schema itself (its indexes, the generated tenant and
+    visibility columns, row-level security) costs per publish, next to `durable_floor`'s plain table.
+    """
+    del started
+    import psycopg
+    from psycopg import sql
+
+    from flock_core import Artifact
+    from flock_core.blackboard.postgres import _statements as pg
+    from flock_core.blackboard.postgres._names import advisory_key
+    from flock_core.blackboard.postgres._store import PostgresBlackboardStore
+
+    from ._ours_side import store_for  # that module imports this one
+
+    outcome = Outcome()
+    board = replace(job, store="postgres")
+    for _ in range(job.runs):
+        with store_for(board) as store:
+            assert isinstance(store, PostgresBlackboardStore)
+            await store.append(Artifact(type="Note", payload=note(0).model_dump(), correlation_id="schema"))
+            await store.close()  # the schema is migrated; the statements below run on a connection of their own
+            lock, channel = advisory_key("flock_core:seq", store.schema), f"flock_{store.schema}"
+            async with await psycopg.AsyncConnection.connect(job.dsn, autocommit=True) as conn:
+                await conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(store.schema)))
+                begin = time.perf_counter()
+                for i in range(job.size):
+                    artifact = Artifact(type="Note", payload=note(i).model_dump(), correlation_id=str(uuid.uuid4()))
+                    published = await conn.execute(pg.PUBLISH_ONE, (lock, artifact.model_dump_json(), channel))
+                    await published.fetchone()
+                outcome.add("publish_per_s", job.size / (time.perf_counter() - begin))
+                stored = await (await conn.execute("SELECT count(*) FROM artifacts")).fetchone()
+            if stored != (job.size + 1,):  # and the one that created the schema
+                raise RuntimeError(f"expected {job.size + 1} artifacts in {store.schema}, found {stored}")
     return _info(outcome)
 
 

@@ -27,7 +27,7 @@ from flock_core.testing import FunctionEngine
 
 from ._backpressure import backpressure
 from ._dspy_floor import makespan_dspy
-from ._floors import durable_floor, http_floor, makespan_floor, memory_floor, overhead_floor
+from ._floors import durable_floor, durable_statement, http_floor, makespan_floor, memory_floor, overhead_floor
 from ._payloads import CALLS_PER_WORKFLOW, FAN_OUT, MODELS, STAGES, Note, Review, Topic, advance, note
 from ._protocol import Job, Outcome, WorkloadName
 from ._rss import peak_rss_mb
@@ -255,6 +255,7 @@ WORKLOADS: dict[WorkloadName, Workload] = {
     "memory": memory,
     "memory_floor": memory_floor,
     "durable_floor": durable_floor,
+    "durable_statement": durable_statement,
     "http_floor": http_floor,
     "durable": durable,
     "scaling": scaling,

@@ -27,6 +27,7 @@ WorkloadName = Literal[
     "memory_floor",
     "durable",
     "durable_floor",
+    "durable_statement",
     "scaling",
     "http_publish",
     "http_floor",

@@ -8,122 +8,17 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
+from ._bench import AHEAD, DEFAULT_PG_DSN, FULL, SMOKE, Bench, Sizes, series
+from ._durable_rows import durable, worker_scaling
 from ._lm_server import CallRecord, LMServer
 from ._payloads import CALLS_PER_WORKFLOW, FAN_OUT, STAGES
-from ._protocol import STAGE_NAMES, Job, Outcome, StoreKind
+from ._protocol import STAGE_NAMES, Job, Outcome
 from ._report import Cell, Figure, Row, Target
-from ._runner import BenchError, Interpreter, compile_packages, run_job, time_snippet
+from ._runner import BenchError, compile_packages
 
-__all__ = ["FULL", "SMOKE", "WORKLOADS", "Bench", "Sizes"]
-
-DEFAULT_PG_DSN = "postgresql://postgres@127.0.0.1:5432/test"
-
-
-@dataclass(frozen=True, slots=True)
-class Sizes:
-    """How big and how often: runs per figure and each workload's size."""
-
-    runs: int = 3
-    import_runs: int = 5
-    overhead_inputs: int = 1_000
-    sqlite_overhead_inputs: int = 200
-    flock_default_inputs: int = 20
-    latency: float = 0.2
-    memory_artifacts: int = 100_000
-    durable_inputs: int = 300
-    scaling_workers: tuple[int, ...] = (1, 2, 4)
-    scaling_inputs: int = 120
-    scaling_concurrency: int = 4
-    scaling_latency: float = 0.1
-    http_requests: int = 2_000
-    http_clients: int = 8
-    postgres_http_requests: int = 500
-    durable_clients: int = 8
-    flow_context: int = 50
-    backpressure_inputs: int = 100_000
-    backpressure_runs: int = 1
-    backpressure_bound: int = 1_000
-    backpressure_concurrency: int = 256
-    backpressure_flock_inputs: int = 100
-
-
-FULL = Sizes()
-SMOKE = Sizes(
-    runs=1,
-    import_runs=1,
-    overhead_inputs=20,
-    sqlite_overhead_inputs=5,
-    flock_default_inputs=3,
-    latency=0.02,
-    memory_artifacts=500,
-    durable_inputs=5,
-    scaling_workers=(1, 2),
-    scaling_inputs=4,
-    scaling_latency=0.01,
-    http_requests=20,
-    http_clients=2,
-    postgres_http_requests=10,
-    durable_clients=2,
-    backpressure_inputs=40,
-    backpressure_bound=8,
-    backpressure_concurrency=4,
-    backpressure_flock_inputs=5,
-)
-
-
-@dataclass(frozen=True, slots=True)
-class Bench:
-    """What every workload needs: sizes, both sides' interpreters (Flock's may be missing) and a log."""
-
-    sizes: Sizes
-    ours: Interpreter
-    flock: Interpreter | None
-    flock_missing: str
-    log: Callable[[str], None]
-
-    def run(self, interpreter: Interpreter | None, job: Job, extra: dict[str, str] | None = None) -> Outcome | str:
-        """Run `job` on a side; a string says why there is no outcome (Flock skipped, or the run failed)."""
-        if interpreter is None:
-            return f"skipped: {self.flock_missing}"
-        details = [f"size {job.size:,}"] if job.size else []
-        details += [f"{job.runs} run(s)"] + ([f"{job.store} store"] if job.store != "memory" else [])
-        self.log(f"  {interpreter.side}: {job.workload} ({', '.join(details)})")
-        try:
-            outcome = run_job(interpreter, job, extra)
-        except BenchError as error:
-            self.log(f"  failed: {error}")
-            return f"failed: {error}"
-        unavailable = outcome.info.get("unavailable")
-        return str(unavailable) if unavailable is not None else outcome
-
-    def time_imports(self, interpreter: Interpreter | None, statement: str) -> Cell:
-        """`statement`'s time in `sizes.import_runs` fresh processes, or why it could not be timed."""
-        if interpreter is None:
-            return f"skipped: {self.flock_missing}"
-        try:
-            return Figure.of(time_snippet(interpreter, statement) for _ in range(self.sizes.import_runs))
-        except BenchError as error:
-            return f"failed: {error}"
-
-    def each_run(self, interpreter: Interpreter | None, job: Job, runs: int) -> list[Outcome] | str:
-        """`runs` separate processes of `job` (for figures that must start cold), or why not."""
-        outcomes: list[Outcome] = []
-        for _ in range(runs):
-            outcome = self.run(interpreter, replace(job, runs=1))
-            if isinstance(outcome, str):
-                return outcome
-            outcomes.append(outcome)
-        return outcomes
-
-
-def series(outcome: Outcome | list[Outcome] | str, name: str) -> Cell:
-    """The figure of series `name` (across several outcomes too), or the reason there is none."""
-    if isinstance(outcome, str):
-        return outcome
-    outcomes = outcome if isinstance(outcome, list) else [outcome]
-    return Figure.of(value for one in outcomes for value in one.series[name])
+__all__ = ["DEFAULT_PG_DSN", "FULL", "SMOKE", "WORKLOADS", "Bench", "Sizes"]
 
 
 def _per_artifact_bytes(outcome: list[Outcome] | str, size: int) -> Cell:
@@ -179,7 +74,7 @@ def overhead(bench: Bench) -> list[Row]:
             f"input artifacts/s, SQLite store, {sizes.sqlite_overhead_inputs} inputs",
             series(ours_sqlite, "artifacts_per_s"),
             series(flock_sqlite, "artifacts_per_s"),
-            target=_AHEAD,
+            target=AHEAD,
             note=_SQLITE_NOTE,
         ),
         *_stage_rows(name, stages),
@@ -346,126 +241,6 @@ def memory(bench: Bench) -> list[Row]:
     ]
 
 
-_DURABLE_NOTES: dict[StoreKind, str] = {
-    "memory": (
-        "one publisher awaiting each publish in the calling task on both sides: neither runs its agent meanwhile "
-        "(from a task of its own, Flock would run its activations while it publishes, and its rate would include "
-        "them); ours routes each artifact and stores its work item with it"
-    ),
-    "sqlite": (
-        "ours commits each artifact with the work items it queues in one transaction (exactly-once, resume after a "
-        "crash); Flock's SQLite store keeps the artifacts only, and Flock runs its agent while each publish waits "
-        "for its store, so its publish rate includes its activations: the end-to-end row compares like with like"
-    ),
-}
-
-
-def durable(bench: Bench) -> list[Row]:
-    """6. Publish+schedule and end-to-end throughput of one agent on the memory, SQLite and PostgreSQL stores."""
-    sizes = bench.sizes
-    dsn = os.environ.get("FLOCK_PG_DSN", DEFAULT_PG_DSN)
-    stores: tuple[StoreKind, ...] = ("memory", "sqlite", "postgres")
-    outcomes: dict[StoreKind, tuple[Outcome | str, Outcome | str]] = {}
-    for store in stores:
-        job = Job("durable", size=sizes.durable_inputs, runs=sizes.runs, store=store, dsn=dsn)
-        outcomes[store] = (bench.run(bench.ours, job), bench.run(bench.flock, job))
-    clients = sizes.durable_clients
-    concurrent = bench.run(bench.ours, Job("durable", size=sizes.durable_inputs, runs=sizes.runs, store="postgres",
-                                           dsn=dsn, clients=clients))  # fmt: skip
-    postgres = outcomes["postgres"][0]
-    floor_job = Job("durable_floor", size=sizes.durable_inputs, runs=sizes.runs, dsn=dsn)
-    commits = postgres if isinstance(postgres, str) else bench.run(bench.ours, floor_job)
-    name = f"6. Durable stores: {sizes.durable_inputs} inputs, 1 agent"
-    rows: list[Row] = []
-    for metric, label in (("publish_per_s", "publish+schedule/s"), ("end_to_end_per_s", "end-to-end inputs/s")):
-        memory_figure = series(outcomes["memory"][0], metric)
-        for store in stores:
-            ours, flock = outcomes[store]
-            floor, floor_label = (memory_figure, "ours, memory store") if store != "memory" else ("—", "")
-            if store == "postgres" and metric == "publish_per_s":
-                floor, floor_label = series(commits, metric), "one INSERT committed per publish, no framework"
-            rows.append(
-                Row(
-                    name,
-                    f"{label}, {store}",
-                    series(ours, metric),
-                    series(flock, metric),
-                    floor,
-                    floor_label,
-                    _durable_target(store, metric),
-                    note=_DURABLE_NOTES.get(store, "") if metric == "publish_per_s" else "",
-                )
-            )
-    rows.insert(3, Row(name, f"publish+schedule/s, postgres, {clients} concurrent publishers",
-                       series(concurrent, "publish_per_s"), "Flock ships no PostgreSQL store",
-                       series(outcomes["postgres"][0], "publish_per_s"), "ours, postgres, 1 publisher",
-                       _POSTGRES_TARGET, note=_CONCURRENT_NOTE))  # fmt: skip
-    return rows
-
-
-_POSTGRES_TARGET = Target("absolute", ">=", 2_889, "publishes/s")
-"""3x PostgreSQL's publish+schedule rate before batching (963/s, one publisher, the same workload)."""
-
-
-def _durable_target(store: StoreKind, metric: str) -> Target | None:
-    """Ahead of Flock everywhere; the memory store's publish+schedule at least twice Flock's; see `_POSTGRES_TARGET`."""
-    if store == "postgres":
-        return _POSTGRES_TARGET if metric == "publish_per_s" else None
-    return Target("flock", ">=", 2 if store == "memory" and metric == "publish_per_s" else 1)
-
-
-_CONCURRENT_NOTE = (
-    "publishing tasks of one process, each awaiting its publish; publishes that arrive while one is being written "
-    "are committed together in one transaction (one WAL flush), each returning once its own is committed"
-)
-
-
-def _ratios(high: Outcome | str, low: Outcome | str) -> Cell:
-    """Run-by-run ratios of two scaling outcomes' throughputs, or why there are none."""
-    if isinstance(high, str):
-        return high
-    if isinstance(low, str):
-        return low
-    pairs = zip(high.series["activations_per_s"], low.series["activations_per_s"], strict=True)
-    return Figure.of(h / lo for h, lo in pairs)
-
-
-def worker_scaling(bench: Bench) -> list[Row]:
-    """6. Throughput of 1, 2 and 4 `flock worker` processes on PostgreSQL, latency-bound (fake model)."""
-    sizes = bench.sizes
-    dsn = os.environ.get("FLOCK_PG_DSN", DEFAULT_PG_DSN)
-    concurrency, latency = sizes.scaling_concurrency, sizes.scaling_latency
-    outcomes: dict[int, Outcome | str] = {}
-    with LMServer(latency, python=str(bench.ours.python)) as server:
-        for workers in sizes.scaling_workers:
-            job = Job("scaling", size=sizes.scaling_inputs, runs=sizes.runs, warmup=1, base_url=server.base_url,
-                      concurrency=concurrency, dsn=dsn, workers=workers)  # fmt: skip
-            outcomes[workers] = bench.run(bench.ours, job)
-    name = (
-        f"6. Worker scaling: PostgreSQL, {sizes.scaling_inputs} inputs x 2 model calls, "
-        f"{latency * 1000:.0f} ms model latency, concurrency {concurrency} per worker"
-    )
-    none = "Flock has no distributed workers"
-    rows = [
-        Row(name, f"activations/s, {workers} worker(s)", series(outcome, "activations_per_s"), none,
-            Figure.of([workers * concurrency / latency]), "workers x concurrency / latency")
-        for workers, outcome in outcomes.items()
-    ]  # fmt: skip
-    first, *more = sizes.scaling_workers
-    for workers in more:
-        rows.append(
-            Row(name, f"scaling: {workers} workers / {first}", _ratios(outcomes[workers], outcomes[first]), none,
-                Figure.of([workers / first]), "linear", note=_SCALING_NOTE if workers == more[-1] else "")
-        )  # fmt: skip
-    return rows
-
-
-_SCALING_NOTE = (
-    "each worker is a `flock worker` process; the model server, PostgreSQL and the workers share the machine's CPUs, "
-    "so scaling flattens once their CPU, not the model latency, is the bottleneck"
-)
-
-
 def security(bench: Bench) -> list[Row]:
     """7. HTTP publishes through each framework's REST API (same client), and information flow per activation."""
     sizes = bench.sizes
@@ -484,11 +259,11 @@ def security(bench: Bench) -> list[Row]:
     return [
         Row(name, f"HTTP publishes/s, one connection, {sizes.http_requests:,} sequential requests",
             series(http, "requests_per_s"), series(flock_http, "requests_per_s"), series(floor, "requests_per_s"),
-            "a bare route: parse, validate, keep", _AHEAD, _http_note(http, flock_http)),
+            "a bare route: parse, validate, keep", AHEAD, _http_note(http, flock_http)),
         Row(name, "ms per HTTP publish (client + server, one process)", series(http, "ms_per_request"),
             series(flock_http, "ms_per_request")),
         Row(name, f"HTTP publishes/s, {clients} connections", series(http_many, "requests_per_s"),
-            series(flock_many, "requests_per_s"), target=_AHEAD),
+            series(flock_many, "requests_per_s"), target=AHEAD),
         Row(name, f"HTTP publishes/s, PostgreSQL store, one connection, {sizes.postgres_http_requests:,} requests",
             series(http_pg, "requests_per_s"), none),
         Row(name, f"HTTP publishes/s, PostgreSQL store, {clients} connections", series(http_pg_many, "requests_per_s"),
@@ -499,7 +274,6 @@ def security(bench: Bench) -> list[Row]:
     ]  # fmt: skip
 
 
-_AHEAD = Target("flock", ">=", 1)
 """Ahead of Flock (a rate at least Flock's)."""
 
 _HTTP_NOTE = (

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import doctest
 import importlib
+import os
 import sys
 import time
 from collections.abc import Iterator
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import _ours_side, _report, _runner, _stages, _suite
+from benchmarks import _durable_rows, _ours_side, _report, _runner, _stages, _suite
 from benchmarks._lm_server import LMServer
 from benchmarks._payloads import CALLS_PER_WORKFLOW, Idea, Review
 from benchmarks._protocol import STAGE_NAMES, Job, Outcome, StoreKind, WorkloadName
@@ -93,6 +94,19 @@ def test_durable_floor_commits_each_row_and_drops_its_table() -> None:
     assert left == (0,)
 
 
+def test_durable_statement_stores_every_artifact_on_a_board_schema_and_drops_it() -> None:
+    import psycopg
+
+    outcome = run(Job("durable_statement", size=7, runs=2, dsn=_suite.DEFAULT_PG_DSN))
+    assert len(outcome.series["publish_per_s"]) == 2  # each run counts its rows, and raises when one is missing
+    with psycopg.connect(_suite.DEFAULT_PG_DSN) as conn:
+        left = conn.execute(
+            "SELECT count(*) FROM information_schema.schemata WHERE schema_name LIKE %s",
+            (f"flock_bench_{os.getpid()}_%",),
+        ).fetchone()
+    assert left == (0,)
+
+
 def test_worker_scaling_runs_real_worker_processes(lm_server: LMServer) -> None:
     job = Job("scaling", size=3, runs=1, base_url=lm_server.base_url, concurrency=2, dsn=_suite.DEFAULT_PG_DSN)
     outcome = run(job)
@@ -106,8 +120,8 @@ def test_worker_scaling_runs_real_worker_processes(lm_server: LMServer) -> None:
 def test_scaling_ratios_pair_runs_and_pass_reasons_through() -> None:
     fast = Outcome(series={"activations_per_s": [30.0, 40.0]})
     slow = Outcome(series={"activations_per_s": [10.0, 20.0]})
-    assert _suite._ratios(fast, slow) == Figure((3.0, 2.0))
-    assert _suite._ratios("failed: boom", slow) == "failed: boom"
+    assert _durable_rows._ratios(fast, slow) == Figure((3.0, 2.0))
+    assert _durable_rows._ratios("failed: boom", slow) == "failed: boom"
 
 
 def test_compiling_our_packages_writes_bytecode(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -227,13 +241,13 @@ def test_backpressure_with_and_without_a_bound(max_pending: int) -> None:
 
 
 def test_every_compared_store_row_has_the_issue_target() -> None:
-    memory_publish = _suite._durable_target("memory", "publish_per_s")
+    memory_publish = _durable_rows._durable_target("memory", "publish_per_s")
     assert memory_publish is not None
     assert memory_publish.text == "≥ 2x Flock"
-    assert [_suite._durable_target("sqlite", metric) for metric in ("publish_per_s", "end_to_end_per_s")] == [
+    assert [_durable_rows._durable_target("sqlite", metric) for metric in ("publish_per_s", "end_to_end_per_s")] == [
         Target("flock", ">=", 1)
     ] * 2
-    postgres = _suite._durable_target("postgres", "publish_per_s")
+    postgres = _durable_rows._durable_target("postgres", "publish_per_s")
     assert postgres is not None
     assert (postgres.text, postgres.holds(2_888), postgres.holds(2_889)) == ("≥ 2,889 publishes/s", False, True)
-    assert _suite._durable_target("postgres", "end_to_end_per_s") is None  # Flock has no PostgreSQL store
+    assert _durable_rows._durable_target("postgres", "end_to_end_per_s") is None  # Flock has no PostgreSQL store
