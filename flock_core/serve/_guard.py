@@ -8,10 +8,9 @@ another origin (a cross-site request from the user's browser) is refused with 40
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from urllib.parse import urlsplit
 
-from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ._http import ApiError, error_response
@@ -71,16 +70,17 @@ class Guard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        refusal = self._refusal(Headers(scope=scope))
+        refusal = None if self.allowed_hosts is None else self._refusal(scope["headers"], self.allowed_hosts)
         started = False
 
         async def secured(message: Message) -> None:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                headers = MutableHeaders(scope=message)
-                present = {name for name, _ in headers.raw}  # ASGI header names are lower case
-                headers.raw.extend(header for header in _RAW_SECURITY_HEADERS if header[0] not in present)
+                headers = list(message.get("headers", ()))
+                present = {name for name, _ in headers}  # ASGI header names are lower case
+                headers.extend(header for header in _RAW_SECURITY_HEADERS if header[0] not in present)
+                message["headers"] = headers
             await send(message)
 
         if refusal is not None:
@@ -94,13 +94,16 @@ class Guard:
                 crash = ApiError(500, "internal_error", "the server failed to handle the request (see its log)")
                 await error_response(crash)(scope, receive, secured)
 
-    def _refusal(self, headers: Headers) -> ApiError | None:
-        if self.allowed_hosts is None:
-            return None
-        if not self._allows_host(headers.get("host", ""), self.allowed_hosts):
+    def _refusal(self, raw: Iterable[tuple[bytes, bytes]], allowed_hosts: frozenset[str]) -> ApiError | None:
+        host = origin = None
+        for name, value in raw:  # the first of each, as `Headers.get` reads them
+            if name == b"host" and host is None:
+                host = value.decode("latin-1")
+            elif name == b"origin" and origin is None:
+                origin = value.decode("latin-1")
+        if not self._allows_host(host or "", allowed_hosts):
             return ApiError(403, "forbidden_host", "this server does not answer to that Host name")
-        origin = headers.get("origin")
-        if origin is not None and (urlsplit(origin).hostname or "").lower() not in self.allowed_hosts:
+        if origin is not None and (urlsplit(origin).hostname or "").lower() not in allowed_hosts:
             return ApiError(403, "forbidden_origin", "requests from pages of other origins are refused")
         return None
 

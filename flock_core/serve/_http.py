@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar, cast
 
-import anyio
 from pydantic import BaseModel, ValidationError
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
@@ -97,7 +97,7 @@ async def read_json(request: Request, max_bytes: int, *, timeout: float | None =
     chunks: list[bytes] = []
     size = 0
     try:
-        with anyio.fail_after(timeout):
+        async with asyncio.timeout(timeout):  # the server runs on asyncio; less than half of `anyio.fail_after`'s cost
             more = True
             while more:  # the ASGI messages themselves: `request.stream()` adds an async generator per request
                 message = await request.receive()

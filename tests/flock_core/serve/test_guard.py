@@ -9,10 +9,14 @@ import socket
 import anyio
 import httpx
 import pytest
+from starlette.requests import Request
+from starlette.types import Message, Receive, Scope, Send
 
 from flock_core import ArtifactQuery, Flock
 from flock_core.exceptions import ConfigurationError
 from flock_core.serve import create_app, start_server
+from flock_core.serve._guard import Guard
+from flock_core.serve._http import ApiError, read_json
 
 from .conftest import KEYS, client_for, key
 
@@ -177,3 +181,57 @@ async def test_connections_beyond_the_cap_get_503(flock: Flock) -> None:
                 assert (await three.get("/health")).status_code == 503
     finally:
         await handle.stop()
+
+
+async def _ok(scope: Scope, receive: Receive, send: Send) -> None:
+    """An app that answers 200 with its own Content-Security-Policy, its headers as a tuple."""
+    headers = ((b"content-type", b"text/plain"), (b"content-security-policy", b"default-src 'none'"))
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": b"ok"})
+
+
+async def _call(guard: Guard, headers: list[tuple[bytes, bytes]]) -> list[Message]:
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope: Scope = {"type": "http", "method": "GET", "path": "/", "headers": headers}
+    await guard(scope, receive, send)
+    return sent
+
+
+async def test_the_guard_reads_the_first_host_and_origin_and_keeps_a_policy_the_app_set() -> None:
+    guard = Guard(_ok, allowed_hosts=["localhost"])
+    refused = await _call(guard, [(b"host", b"evil.example"), (b"host", b"localhost")])
+    assert refused[0]["status"] == 403
+    crossed = [(b"host", b"localhost"), (b"origin", b"https://evil.example"), (b"origin", b"http://localhost")]
+    assert (await _call(guard, crossed))[0]["status"] == 403
+    start = (await _call(guard, [(b"host", b"localhost"), (b"origin", b"http://localhost")]))[0]
+    assert start["status"] == 200
+    names = [name for name, _ in start["headers"]]
+    assert sorted(names) == sorted(
+        [b"content-type", b"content-security-policy", b"x-frame-options", b"x-content-type-options", b"referrer-policy"]
+    )
+    assert dict(start["headers"])[b"content-security-policy"] == b"default-src 'none'"  # the app's, not replaced
+
+
+def _stalled_request() -> Request:
+    async def receive() -> Message:
+        await anyio.sleep_forever()
+        raise AssertionError("unreachable")
+
+    scope: Scope = {"type": "http", "method": "POST", "path": "/", "headers": [(b"content-type", b"application/json")]}
+    return Request(scope, receive)
+
+
+async def test_a_stalled_body_times_out_but_a_cancelled_read_is_not_a_timeout() -> None:
+    with pytest.raises(ApiError) as raised:
+        await read_json(_stalled_request(), 1_000, timeout=0.05)
+    assert (raised.value.status, raised.value.code) == (408, "body_timeout")
+    with anyio.move_on_after(0.05) as outer:  # a shutdown cancelling the request, well within its body timeout
+        await read_json(_stalled_request(), 1_000, timeout=30)
+    assert outer.cancelled_caught
