@@ -24,7 +24,7 @@ from ._report import Row, markdown_table, row_record, targets_summary
 from ._runner import Interpreter
 from ._suite import FULL, SMOKE, WORKLOADS, Bench, Sizes
 
-__all__ = ["main"]
+__all__ = ["main", "output_folder"]
 
 RESULTS = Path(__file__).resolve().parent / "results"
 _FLOCK_ENV = {
@@ -43,7 +43,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--runs", type=int, help="measured runs per figure (default 3; 1 with --smoke)")
     parser.add_argument("--no-flock", action="store_true", help="skip Flock's side")
     parser.add_argument("--only", action="append", choices=sorted(WORKLOADS), help="run only these workloads")
-    parser.add_argument("--out", type=Path, default=RESULTS, help="where latest.json and latest.md go")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        help="where latest.json and latest.md go (default: benchmarks/results for the whole suite, "
+        "benchmarks/results/partial for a run with --smoke, --only, --no-flock, --runs or --size)",
+    )
     parser.add_argument(
         "--size",
         action="append",
@@ -120,6 +125,18 @@ def _runs(count: int) -> str:
     return "1 run" if count == 1 else f"{count} runs"
 
 
+def output_folder(args: argparse.Namespace) -> Path:
+    """Where a run's results go: `--out`, else `RESULTS` for the whole suite as `make bench` runs it.
+
+    A partial or resized run goes to `RESULTS / "partial"` (git-ignored), so profiling one row never
+    replaces the committed results of a full run.
+    """
+    if args.out is not None:
+        return Path(args.out)
+    partial = args.smoke or args.only or args.no_flock or args.runs is not None or args.size
+    return RESULTS / "partial" if partial else RESULTS
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmarks; write `latest.json` and `latest.md` under `--out` and print the table."""
     args = _parser().parse_args(argv)
@@ -140,11 +157,12 @@ def main(argv: list[str] | None = None) -> int:
     wall = time.perf_counter() - started
     document = _document(rows, sizes, flock_env, missing, wall)
     markdown = _markdown(rows, document)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "latest.json").write_text(json.dumps(document, indent=2) + "\n")
-    (args.out / "latest.md").write_text(markdown)
+    out = output_folder(args)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "latest.json").write_text(json.dumps(document, indent=2) + "\n")
+    (out / "latest.md").write_text(markdown)
     print(markdown)
-    print(f"Wall time: {wall:.1f} s; results in {args.out}/latest.json and latest.md")
+    print(f"Wall time: {wall:.1f} s; results in {out}/latest.json and latest.md")
     return 0
 
 

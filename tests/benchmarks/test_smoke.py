@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+import benchmarks.__main__ as bench_main
 from benchmarks import _durable_rows, _ours_side, _report, _runner, _stages, _suite
 from benchmarks._lm_server import LMServer
 from benchmarks._payloads import CALLS_PER_WORKFLOW, Idea, Review
@@ -251,3 +252,22 @@ def test_every_compared_store_row_has_the_issue_target() -> None:
     assert postgres is not None
     assert (postgres.text, postgres.holds(2_888), postgres.holds(2_889)) == ("≥ 2,889 publishes/s", False, True)
     assert _durable_rows._durable_target("postgres", "end_to_end_per_s") is None  # Flock has no PostgreSQL store
+
+
+@pytest.mark.parametrize(
+    ("argv", "folder"),
+    [
+        ([], "results"),
+        (["--smoke"], "partial"),
+        (["--only", "memory"], "partial"),
+        (["--no-flock"], "partial"),
+        (["--runs", "5"], "partial"),
+        (["--size", "durable_inputs=30"], "partial"),
+    ],
+)
+def test_only_the_whole_suite_replaces_the_committed_results(argv: list[str], folder: str) -> None:
+    args = bench_main._parser().parse_args(argv)
+    assert bench_main.output_folder(args) == (
+        bench_main.RESULTS if folder == "results" else bench_main.RESULTS / "partial"
+    )
+    assert bench_main.output_folder(bench_main._parser().parse_args([*argv, "--out", "elsewhere"])) == Path("elsewhere")
