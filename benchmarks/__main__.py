@@ -55,7 +55,7 @@ def _parser() -> argparse.ArgumentParser:
         default=[],
         type=_size,
         metavar="NAME=N",
-        help="override one size (e.g. backpressure_inputs=20000; see benchmarks._suite.Sizes)",
+        help="override one size (e.g. backpressure_inputs=20000; see benchmarks._bench.Sizes)",
     )
     return parser
 
