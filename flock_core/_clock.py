@@ -32,7 +32,7 @@ class SystemClock:
 
     def now(self) -> datetime:
         """The current UTC time."""
-        return utcnow()
+        return datetime.now(UTC)  # `utcnow()`, one call fewer: every step reads the clock
 
     async def sleep_until(self, deadline: datetime) -> None:
         """Sleep until `deadline` on the wall clock."""

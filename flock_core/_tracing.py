@@ -246,6 +246,8 @@ class FlockTracer:
         """A `publish` span inside its workflow's span; artifacts created inside carry both contexts."""
         if not self.enabled:
             context = otel_context.get_current()  # read once: the checks below look up three keys in it
+            if not context:  # nothing attached at all (the common case): no span, no workflow, no capture
+                return _NOTHING_TRACED
             if _plain(current := trace.get_current_span(context), context):
                 return _Untraced(current, None)
         return self._publish(correlation_id)
@@ -319,7 +321,8 @@ class FlockTracer:
         Inputs from no traced workflow (a timer's activation, artifacts stored before tracing was on): the
         activation is a child of its first input's producer, and is the workflow span of its own outputs.
         """
-        if not self.enabled and correlation_id not in self._workflows and not any(a.trace_context for a in inputs):
+        # a list, not a generator: an activation has an input or two, and a generator costs more than they do
+        if not self.enabled and correlation_id not in self._workflows and not any([a.trace_context for a in inputs]):
             context = otel_context.get_current()
             if not context:  # nothing attached at all (the common case): no span, no workflow, no capture
                 return _Untraced(trace.INVALID_SPAN, self._tracer)
@@ -407,6 +410,10 @@ class _Untraced:
     def __exit__(self, *exc_info: object) -> None:
         if self._token is not None:
             _active.reset(self._token)
+
+
+_NOTHING_TRACED = _Untraced(trace.INVALID_SPAN, None)
+"""The `_Untraced` of an empty context, shared: without a tracer it keeps no state between uses."""
 
 
 @contextmanager

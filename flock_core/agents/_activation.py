@@ -154,7 +154,7 @@ class ActivationRunner:
             else:
                 produced, derived = await self._best_of(spec, request, meter, on_token)
             if group.visibility is None and not isinstance(read, DeclassifiedVisibility):  # what `_visibility` gives
-                outputs.extend(Output(p, read, index, derived) for p in produced)
+                outputs.extend([Output(p, read, index, derived) for p in produced])
             else:
                 outputs.extend(
                     Output(p, self._visibility(spec, group, index, p, read), index, derived) for p in produced

@@ -26,7 +26,7 @@ def read_visibility(read: Iterable[Artifact]) -> Visibility:
     """
     # Artifacts the framework builds share their visibility objects (one `PublicVisibility` for all), and
     # hashing a frozen model hashes its fields: each distinct object is hashed once, not once per artifact.
-    distinct = {id(visibility): visibility for visibility in (artifact.visibility for artifact in read)}
+    distinct = {id(visibility := artifact.visibility): visibility for artifact in read}
     if len(distinct) == 1:
         (only,) = distinct.values()
         if type(only) is PublicVisibility:  # what `combine` makes of one public visibility: itself

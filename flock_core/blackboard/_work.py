@@ -26,6 +26,8 @@ __all__ = [
     "work_key",
 ]
 
+_set = object.__setattr__
+
 WorkStatus = Literal["pending", "leased", "done", "failed", "cancelled"]
 FINISHED: frozenset[WorkStatus] = frozenset({"done", "failed", "cancelled"})
 """The states a work item never leaves on its own (only `requeue` puts a failed item back)."""
@@ -153,7 +155,7 @@ class TimerState:
     scheduled_at: datetime
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, init=False)
 class Commit:
     """Everything one step of a run writes, applied by the store atomically (all or nothing).
 
@@ -184,6 +186,40 @@ class Commit:
     expired_joins: tuple[ExpiredJoin, ...] = ()
     hold: tuple[ApprovalRequest, ...] = ()
     decide: Decision | None = None
+
+    def __init__(  # noqa: PLR0917 - the signature of the dataclass `__init__` it stands for
+        self,
+        artifacts: tuple[Artifact, ...] = (),
+        enqueue: tuple[WorkRecord, ...] = (),
+        complete: str | None = None,
+        outcome: Outcome = "done",
+        error: str | None = None,
+        retry_at: datetime | None = None,
+        consumed: tuple[tuple[str, UUID], ...] = (),
+        timers: tuple[TimerState, ...] = (),
+        expired_joins: tuple[ExpiredJoin, ...] = (),
+        hold: tuple[ApprovalRequest, ...] = (),
+        decide: Decision | None = None,
+    ) -> None:
+        # What the `__init__` of a frozen dataclass does (one `object.__setattr__` per field), in one
+        # assignment: every step builds a commit or two, and this takes half the time.
+        _set(
+            self,
+            "__dict__",
+            {
+                "artifacts": artifacts,
+                "enqueue": enqueue,
+                "complete": complete,
+                "outcome": outcome,
+                "error": error,
+                "retry_at": retry_at,
+                "consumed": consumed,
+                "timers": timers,
+                "expired_joins": expired_joins,
+                "hold": hold,
+                "decide": decide,
+            },
+        )
 
     def adding(self, enqueue: tuple[WorkRecord, ...], expired_joins: tuple[ExpiredJoin, ...]) -> Commit:
         """This commit with more work items and expired joins (`dataclasses.replace`, at a fraction of its cost).

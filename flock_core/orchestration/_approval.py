@@ -90,7 +90,7 @@ class ApprovalGate:
         artifacts: Sequence[Artifact],
     ) -> tuple[list[Artifact], tuple[ApprovalRequest, ...]]:
         """Split an activation's artifacts into those published now and the requests that hold the rest."""
-        if spec.approval is None and not any(g.approval for g in spec.output_groups):
+        if spec.approval is None and not spec.group_approval:
             return list(artifacts), ()
         now = self._clock.now()
         published: list[Artifact] = []

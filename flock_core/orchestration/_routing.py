@@ -38,7 +38,7 @@ class Routed:
         """`commit` with these work items enqueued and these expiries saved, in the same transaction."""
         if not self.items and not self.expired:  # most steps of an unsubscribed type: nothing to add
             return commit
-        return commit.adding(tuple(i.record for i in self.items), self.expired)
+        return commit.adding(tuple([item.record for item in self.items]), self.expired)
 
 
 _NOTHING = Routed()
@@ -131,8 +131,8 @@ class Routing:
         if not self._scheduler.takes(artifact.type):
             return
         ready, gone = self._scheduler.route(artifact, now)
-        if ready:
-            items.extend(work_item(a) for a in ready)
+        for activation in ready:
+            items.append(work_item(activation))
         if gone:
             expired.extend(gone)
 
@@ -206,7 +206,7 @@ class Routing:
 def work_item(activation: Activation, tick: Tick | None = None) -> WorkItem:
     """The stored work record of a complete activation (a timer tick's has no inputs)."""
     inputs = activation.inputs
-    input_ids = tuple(a.id for a in inputs)
+    input_ids = tuple([a.id for a in inputs])
     if len(inputs) == 1:
         correlation_id = inputs[0].correlation_id
     else:

@@ -263,7 +263,7 @@ class Runtime:
             return False
         self._queued_keys.add(key)
         queued = _Queued(-item.record.priority, next(self._counter), item)
-        heapq.heappush(self._ready.setdefault(item.agent, []), queued)
+        heapq.heappush(self._ready.setdefault(item.record.agent, []), queued)
         self._queued += 1
         self._wake.set()
         return True

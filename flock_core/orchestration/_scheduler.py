@@ -194,9 +194,9 @@ class Scheduler:
     ) -> str | None:
         """Why `spec` does not take `artifact`, or `None`: the filters in order, `where`, then semantic."""
         reason = self._filter_reason(spec, subscription, artifact, now)
-        if reason is None:
+        if reason is None and subscription.where:
             reason = self._where_reason(spec, subscription, artifact)
-        if reason is None:
+        if reason is None and subscription.semantic:
             reason = self._semantic_reason(subscription, artifact)
         return reason
 

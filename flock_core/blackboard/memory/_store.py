@@ -86,6 +86,10 @@ class InMemoryBlackboardStore:
 
     def _add(self, artifact: Artifact) -> int:
         self._notify()
+        return self._index(artifact)
+
+    def _index(self, artifact: Artifact) -> int:
+        """Keep `artifact` in every index (its order, id, type, workflow); the caller notifies waiters."""
         self._order.append(artifact)
         self._by_id[artifact.id] = artifact
         if (same_type := self._by_type.get(artifact.type)) is None:
@@ -132,8 +136,9 @@ class InMemoryBlackboardStore:
             return False
         self._check_new(commit.artifacts)
         for artifact in commit.artifacts:
-            self._add(artifact)
-        self._notify()
+            self._index(artifact)
+        if self._changed is not None:
+            self._notify()
         for record in commit.enqueue:
             self._enqueue(record)
         for agent, artifact_id in commit.consumed:
