@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+import struct
 import threading
 import time
 from typing import ClassVar
 from uuid import UUID, SafeUUID
 
-__all__ = ["new_id"]
+__all__ = ["id_text", "new_id"]
 
 _RANDOM_BATCH = 8 * 512
 """Bytes of `os.urandom` read at once: one system call serves 512 identifiers."""
@@ -36,9 +37,11 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_random)
 
 
+_UNPACK = struct.Struct(f">{_RANDOM_BATCH // 8}Q").unpack
+
+
 def _refill() -> list[int]:
-    data = os.urandom(_RANDOM_BATCH)
-    return [int.from_bytes(data[i : i + 8], "big") & _RAND_MASK for i in range(0, _RANDOM_BATCH, 8)]
+    return [value & _RAND_MASK for value in _UNPACK(os.urandom(_RANDOM_BATCH))]
 
 
 def new_id() -> UUID:
@@ -71,3 +74,16 @@ def new_id() -> UUID:
     _set(uuid, "int", (ms << 80) | _VERSION_AND_VARIANT | (counter << 64) | rand)
     _set(uuid, "is_safe", _UNKNOWN)
     return uuid
+
+
+def id_text(uuid: UUID) -> str:
+    """`str(uuid)` (the canonical 8-4-4-4-12 lowercase hex form) at two thirds of its cost.
+
+    An artifact's id names its workflow and keys its work items, once or twice per step.
+
+    >>> u = new_id()
+    >>> id_text(u) == str(u)
+    True
+    """
+    digits = uuid.int.to_bytes(16, "big").hex()
+    return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"

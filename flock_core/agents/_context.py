@@ -99,9 +99,9 @@ class CorrelationContext:
 
     async def provide(self, request: ContextRequest) -> Sequence[Artifact]:
         """Artifacts of the same correlation id (of the current turn, in a conversation), excluding the inputs."""
-        if request.correlation_id is None:
+        if (correlation_id := request.correlation_id) is None:
             return []
-        query = ArtifactQuery(correlation_id=request.correlation_id, visible_to=request.agent.identity, now=request.now)
+        query = ArtifactQuery(correlation_id=correlation_id, visible_to=request.agent.identity, now=request.now)
         kept = _current_turn((await request.store.query(query)).items, request.inputs)
         return kept[-self.limit :] if self.limit else []
 

@@ -138,19 +138,15 @@ class AgentSpec:
     mcp_servers: tuple[tuple[str, frozenset[str] | None], ...] = ()
     approval: ApprovalPolicy | None = None  # every output group's, unless the group declares its own
     retry: RetryPolicy = DEFAULT_RETRY
-    _identity: AgentIdentity = field(init=False, repr=False, compare=False)
+    identity: AgentIdentity = field(init=False, repr=False, compare=False)
+    """The identity used for visibility checks (derived from the name, labels and tenant)."""
     group_approval: bool = field(init=False, repr=False, compare=False)
     """Whether an output group declares an approval of its own (derived; each activation asks)."""
 
     def __post_init__(self) -> None:
         # built once: every visibility check of the agent's reads (routing, context) asks for it
-        object.__setattr__(self, "_identity", AgentIdentity(self.name, self.labels, self.tenant))
+        object.__setattr__(self, "identity", AgentIdentity(self.name, self.labels, self.tenant))
         object.__setattr__(self, "group_approval", any(g.approval is not None for g in self.output_groups))
-
-    @property
-    def identity(self) -> AgentIdentity:
-        """The identity used for visibility checks."""
-        return self._identity
 
     @property
     def consumed_types(self) -> frozenset[str]:

@@ -75,7 +75,7 @@ class ArtifactFactory:
         The contract has validated the payloads already: they are only serialised here, not validated again.
         """
         partition_key = inputs[0].partition_key if inputs else None
-        lineage = tuple([a.id for a in inputs])
+        lineage = (inputs[0].id,) if len(inputs) == 1 else tuple([a.id for a in inputs])
         name_of, now = self._registry.name_of, self._clock.now
         return [
             build_artifact(

@@ -41,7 +41,7 @@ class DeferredActivations:
         self._admitted: set[str] = set()
 
     def _condition(self, item: WorkItem) -> ActivationCondition | None:
-        spec = self._specs.get(item.agent)
+        spec = self._specs.get(item.record.agent)
         index = item.record.subscription
         if spec is None or not 0 <= index < len(spec.subscriptions):
             return None

@@ -18,7 +18,7 @@ from pydantic import BaseModel
 
 from .._budget import Budget
 from .._clock import Clock
-from .._ids import new_id
+from .._ids import id_text, new_id
 from .._tracing import FlockTracer
 from ..agents._activation import ActivationRunner
 from ..agents._builder import AgentBuilder
@@ -266,7 +266,7 @@ class Orchestrator:
         if self._admission.limit is not None:
             await self._admission.admit()
         artifact_id = new_id()
-        correlation_id = correlation_id or str(artifact_id)
+        correlation_id = correlation_id or id_text(artifact_id)
         with self._tracer.publish(correlation_id) as span:
             artifact = self._artifacts.from_object(
                 obj,

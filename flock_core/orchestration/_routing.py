@@ -38,7 +38,9 @@ class Routed:
         """`commit` with these work items enqueued and these expiries saved, in the same transaction."""
         if not self.items and not self.expired:  # most steps of an unsubscribed type: nothing to add
             return commit
-        return commit.adding(tuple([item.record for item in self.items]), self.expired)
+        items = self.items
+        records = (items[0].record,) if len(items) == 1 else tuple([item.record for item in items])
+        return commit.adding(records, self.expired)
 
 
 _NOTHING = Routed()
@@ -206,7 +208,7 @@ class Routing:
 def work_item(activation: Activation, tick: Tick | None = None) -> WorkItem:
     """The stored work record of a complete activation (a timer tick's has no inputs)."""
     inputs = activation.inputs
-    input_ids = tuple([a.id for a in inputs])
+    input_ids = (inputs[0].id,) if len(inputs) == 1 else tuple([a.id for a in inputs])
     if len(inputs) == 1:
         correlation_id = inputs[0].correlation_id
     else:

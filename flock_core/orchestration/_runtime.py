@@ -125,6 +125,7 @@ class Runtime:
         self._scopes: dict[str, tuple[str, anyio.CancelScope]] = {}  # work key -> (workflow, its cancel scope)
         self._in_flight = 0
         self._wake = anyio.Event()
+        self._woken = False  # whether `_wake` is set: setting a set event again costs two calls
         self._drained: anyio.Event | None = None
         self._driving = anyio.Lock()
         self._progress: anyio.Event | None = None  # made by the first waiter of `progressed`
@@ -139,7 +140,7 @@ class Runtime:
         if value < 1:
             raise ValueError(f"max_concurrency must be at least 1, got {value}")
         self._max_concurrency = value
-        self._wake.set()
+        self._wake_up()
 
     @property
     def driving(self) -> bool:
@@ -244,12 +245,18 @@ class Runtime:
             if chosen(cid, key):
                 scope.cancel()
                 dropped += 1
-        self._wake.set()
+        self._wake_up()
         self._signal_progress()
         if self._drained is not None and not (self._queued or self._in_flight):
             self._drained.set()
             self._drained = None
         return dropped
+
+    def _wake_up(self) -> None:
+        """Wake the drive if it waits for work (see `_wait`)."""
+        if not self._woken:
+            self._woken = True
+            self._wake.set()
 
     def submit(self, item: WorkItem) -> bool:
         """Queue an activation; higher priority first, then first come first served.
@@ -265,7 +272,8 @@ class Runtime:
         queued = _Queued(-item.record.priority, next(self._counter), item)
         heapq.heappush(self._ready.setdefault(item.record.agent, []), queued)
         self._queued += 1
-        self._wake.set()
+        if not self._woken:  # `_wake_up()`, inline: every queued item passes here
+            self._wake_up()
         return True
 
     def call_at(
@@ -279,7 +287,7 @@ class Runtime:
     ) -> None:
         """Call `fire` once the clock reaches `when`."""
         heapq.heappush(self._timers, _Timer(when, next(self._counter), fire, hard, kind, correlation_id))
-        self._wake.set()
+        self._wake_up()
 
     def _next_startable(self) -> list[_Queued] | None:
         """The heap whose head runs next: the best head among agents below their own limit."""
@@ -329,7 +337,7 @@ class Runtime:
         if not self._running_by_correlation[cid]:
             del self._running_by_correlation[cid]
         self._running_keys.discard(record.key)
-        self._wake.set()
+        self._wake_up()
         self._signal_progress()
         if self._drained is not None and not (self._queued or self._in_flight):
             self._drained.set()
@@ -442,7 +450,7 @@ class Runtime:
                 group.start_soon(run_and_finish, queued, spawn)
 
             while True:
-                self._wake = anyio.Event()
+                self._wake, self._woken = anyio.Event(), False
                 await self._fire_due()
                 await host.on_clock(self._clock.now())
                 self._signal_progress()

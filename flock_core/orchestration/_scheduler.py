@@ -181,6 +181,9 @@ class Scheduler:
                 self._on_reject(Rejection(agent_name, artifact.id, reason))
                 continue
             self._seen[agent_name, artifact.id] = artifact.correlation_id
+            if len(subscription.types) == 1 and subscription.join is None and subscription.batch is None:
+                ready.append(Activation(agent_name, position, (artifact,), subscription.priority))  # most do
+                continue
             group, newly_expired = self._complete(spec, position, subscription, artifact, now)
             expired.extend(newly_expired)
             if group is not None:

@@ -16,7 +16,9 @@ ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "flock_core"
 FIRST_PARTY = ("flock_core", "engines")
 
-LEAVES = frozenset({"exceptions", "_ids", "_version", "_clock", "_usage", "_budget", "_tracing", "_trace_content"})
+LEAVES = frozenset(
+    {"exceptions", "_ids", "_version", "_clock", "_usage", "_budget", "_records", "_tracing", "_trace_content"}
+)
 
 # layer -> the layers it may import (besides itself). Leaves may import leaves only.
 ALLOWED: dict[str, frozenset[str]] = {
