@@ -6,7 +6,6 @@ import os
 import struct
 import threading
 import time
-from typing import ClassVar
 from uuid import UUID, SafeUUID
 
 __all__ = ["id_text", "new_id"]
@@ -15,22 +14,32 @@ _RANDOM_BATCH = 8 * 512
 """Bytes of `os.urandom` read at once: one system call serves 512 identifiers."""
 _RAND_MASK = (1 << 62) - 1
 _VERSION_AND_VARIANT = (0x7 << 76) | (0b10 << 62)
-_set = object.__setattr__
 _new = object.__new__
+_set_int = UUID.__dict__["int"].__set__  # the slots' own setters: `UUID.__setattr__` refuses, and these are
+_set_is_safe = UUID.__dict__["is_safe"].__set__  # cheaper than `object.__setattr__` by name
 _time_ns = time.time_ns
 _UNKNOWN = SafeUUID.unknown
 
 
 class _State:
-    lock = threading.Lock()
-    last_ms = 0
-    counter = 0
-    random: ClassVar[list[int]] = []  # 62 random bits each, taken from the end
+    """The generator's state, shared by every thread under its lock (an instance: setting a class's
+    attributes costs more, it invalidates the type's caches)."""
+
+    __slots__ = ("counter", "last_ms", "lock", "random")
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.last_ms = 0
+        self.counter = 0
+        self.random: list[int] = []  # 62 random bits each, taken from the end
+
+
+_state = _State()
 
 
 def _forget_random() -> None:
     """A forked child must not reuse its parent's unread random bytes (they would repeat its identifiers)."""
-    _State.random = []
+    _state.random = []
 
 
 if hasattr(os, "register_at_fork"):
@@ -54,7 +63,7 @@ def new_id() -> UUID:
     >>> a < b and a.version == 7
     True
     """
-    state = _State
+    state = _state
     with state.lock:
         ms = _time_ns() // 1_000_000
         if ms <= state.last_ms:
@@ -71,8 +80,8 @@ def new_id() -> UUID:
             state.random = _refill()
         rand = state.random.pop()
     uuid = _new(UUID)  # what `UUID(int=...)` does, without re-checking a value built in range
-    _set(uuid, "int", (ms << 80) | _VERSION_AND_VARIANT | (counter << 64) | rand)
-    _set(uuid, "is_safe", _UNKNOWN)
+    _set_int(uuid, (ms << 80) | _VERSION_AND_VARIANT | (counter << 64) | rand)
+    _set_is_safe(uuid, _UNKNOWN)
     return uuid
 
 

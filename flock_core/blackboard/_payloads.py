@@ -77,6 +77,9 @@ def to_payload(registry: TypeRegistry, obj: BaseModel | Mapping[str, Any]) -> tu
     return name, payload
 
 
+_NO_TAGS: frozenset[str] = frozenset()
+
+
 def check_publish_options(
     *, visibility: object, correlation_id: object, partition_key: object, tags: object
 ) -> frozenset[str]:
@@ -87,6 +90,9 @@ def check_publish_options(
     >>> sorted(check_publish_options(visibility=None, correlation_id=None, partition_key=None, tags="urgent"))
     ['urgent']
     """
+    usual = visibility is None and partition_key is None and tags is None
+    if usual and (correlation_id is None or (type(correlation_id) is str and correlation_id)):
+        return _NO_TAGS  # the usual publish: nothing else to check
     visibilities = (PublicVisibility, PrivateVisibility, LabelledVisibility, TenantVisibility, AfterVisibility)
     if visibility is not None and not isinstance(visibility, visibilities):
         raise ConfigurationError(

@@ -279,7 +279,8 @@ class Orchestrator:
             )
             if budget is not None:
                 await self.budgets.set(correlation_id, budget)
-            self._tracer.published(span, artifact)
+            if span.is_recording():
+                self._tracer.published(span, artifact)
             await self._steps.step(Commit(artifacts=(artifact,)), (artifact,))
         return artifact
 

@@ -14,7 +14,7 @@ from ..agents._nested import NESTED_TAG
 from ..agents._spec import AgentSpec
 from ..blackboard._artifacts import Artifact
 from ..blackboard._registry import TypeRegistry
-from ..blackboard._visibility import visible_from
+from ..blackboard._visibility import PublicVisibility, visible_from
 from ..blackboard._work import Commit, ExpiredJoin, Tick, WorkRecord, work_key
 from ._collectors import Admits, admit_all
 from ._runtime import Runtime, WorkItem
@@ -113,9 +113,15 @@ class Routing:
             return None
         items: list[WorkItem] = []
         expired: list[ExpiredJoin] = []
-        now = self._clock.now()
+        now: datetime | None = None  # read once, and only when needed: most steps route nothing
         for artifact in artifacts:
-            if not self._held_back(artifact, now):
+            # a public artifact outside a nested workflow is never held back (most are): no need to ask
+            if type(artifact.visibility) is not PublicVisibility or NESTED_TAG in artifact.tags:
+                now = now or self._clock.now()
+                if self._held_back(artifact, now):
+                    continue
+            if self._scheduler.takes(artifact.type):
+                now = now or self._clock.now()
                 self._take(artifact, now, items, expired)
         return Routed(tuple(items), tuple(expired)) if items or expired else _NOTHING
 

@@ -75,7 +75,8 @@ class Steps:
         held: list[WorkItem] = []
         routed = self._route_at_once(commit, artifacts)
         if routed is not None:
-            routed, held = self._split(routed)
+            if routed.items:  # else nothing to hold (a type nobody takes, an activation's last outputs)
+                routed, held = self._split(routed)
             if not held:
                 return self._commit_at_once(commit, routed)
         landed = False
@@ -102,7 +103,7 @@ class Steps:
         """Store a step that decides nothing and completes nothing finished (so it lands), synchronously."""
         assert self._local is not None
         try:
-            landed = self._local.commit_at_once(routed.into(commit))
+            landed = self._local.commit_at_once(routed.into(commit) if routed.items or routed.expired else commit)
         except Exception:
             self._routing.forget_step(commit.artifacts, routed.items)  # nothing was stored
             raise

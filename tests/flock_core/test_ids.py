@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import itertools
+import threading
 import time
+import uuid
 from uuid import UUID
 
-from flock_core._ids import new_id
+from flock_core._ids import id_text, new_id
 
 
 def test_version_and_variant_bits() -> None:
@@ -69,3 +71,25 @@ def test_a_forked_child_does_not_repeat_its_parents_ids() -> None:
     parent = {new_id().int & ((1 << 62) - 1) for _ in range(8)}
     assert len(child) == 8
     assert not child & parent
+
+
+def test_id_text_is_the_canonical_uuid_text() -> None:
+    samples = [new_id() for _ in range(1_000)]
+    samples += [UUID(int=0), UUID(int=(1 << 128) - 1), uuid.uuid4(), UUID("00000000-0000-7000-8000-00000000000f")]
+    assert [id_text(u) for u in samples] == [str(u) for u in samples]
+
+
+def test_ids_made_by_threads_at_once_are_unique_and_each_threads_increase() -> None:
+    made: dict[int, list[UUID]] = {}
+
+    def make(index: int) -> None:
+        made[index] = [new_id() for _ in range(5_000)]
+
+    threads = [threading.Thread(target=make, args=(i,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    every = [u for ids in made.values() for u in ids]
+    assert len(set(every)) == len(every) == 20_000
+    assert all(ids == sorted(ids) for ids in made.values())
