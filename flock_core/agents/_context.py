@@ -67,6 +67,8 @@ async def _latest(request: ContextRequest, query: ArtifactQuery, limit: int) -> 
 
 def _ids(artifacts: Sequence[Artifact]) -> set[int]:
     """The artifacts' ids as integers: hashing and comparing them is C code, not `UUID.__hash__`."""
+    if len(artifacts) == 1:  # an activation's one input (most): no comprehension to call
+        return {artifacts[0].id.int}
     return {a.id.int for a in artifacts}
 
 

@@ -71,7 +71,12 @@ class Artifact(BaseModel):
         return model.model_validate(self.payload)
 
 
-_set = object.__setattr__
+# The setters of the instance dict and of Pydantic's three slots, taken from `BaseModel` once: cheaper than
+# `object.__setattr__` by name, which looks each one up along the class's MRO.
+_set_dict = BaseModel.__dict__["__dict__"].__set__
+_set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
+_set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
+_set_private = BaseModel.__dict__["__pydantic_private__"].__set__
 _NO_TAGS: frozenset[str] = frozenset()
 _SET_FIELDS = {
     "type",
@@ -116,9 +121,8 @@ def build_artifact(
     True
     """
     artifact = Artifact.__new__(Artifact)  # what `Artifact.model_construct` does, without its per-field loop
-    _set(
+    _set_dict(
         artifact,
-        "__dict__",
         {
             "id": artifact_id or new_id(),
             "type": type_name,
@@ -134,9 +138,9 @@ def build_artifact(
             "trace_context": trace_context,
         },
     )
-    _set(artifact, "__pydantic_fields_set__", _SET_FIELDS)
-    _set(artifact, "__pydantic_extra__", None)
-    _set(artifact, "__pydantic_private__", None)
+    _set_fields_set(artifact, _SET_FIELDS)
+    _set_extra(artifact, None)
+    _set_private(artifact, None)
     return artifact
 
 

@@ -29,6 +29,7 @@ __all__ = [
 ]
 
 _set = object.__setattr__
+_new = object.__new__
 
 WorkStatus = Literal["pending", "leased", "done", "failed", "cancelled"]
 FINISHED: frozenset[WorkStatus] = frozenset({"done", "failed", "cancelled"})
@@ -267,7 +268,11 @@ class Commit:
         >>> Commit(complete="k").adding((WorkRecord("k2", "a", 0, (), "c"),), ()).complete
         'k'
         """
-        return Commit(
-            self.artifacts, (*self.enqueue, *enqueue), self.complete, self.outcome, self.error, self.retry_at,
-            self.consumed, self.timers, (*self.expired_joins, *expired_joins), self.hold, self.decide,
-        )  # fmt: skip
+        fields = self.__dict__.copy()  # a commit keeps its fields in its dict (see `__init__`)
+        if enqueue:
+            fields["enqueue"] = (*self.enqueue, *enqueue) if self.enqueue else enqueue
+        if expired_joins:
+            fields["expired_joins"] = (*self.expired_joins, *expired_joins) if self.expired_joins else expired_joins
+        commit = _new(Commit)
+        _set(commit, "__dict__", fields)
+        return commit

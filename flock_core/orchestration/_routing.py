@@ -101,6 +101,8 @@ class Routing:
         for artifact in artifacts:
             if self._held_back(artifact, now):
                 continue
+            if not self._scheduler.takes(artifact.type):
+                continue
             conditions = self._scheduler.semantic_conditions(artifact, now)
             if conditions:
                 await self._semantic.prepare(artifact, conditions)
@@ -136,8 +138,7 @@ class Routing:
         return False
 
     def _take(self, artifact: Artifact, now: datetime, items: list[WorkItem], expired: list[ExpiredJoin]) -> None:
-        if not self._scheduler.takes(artifact.type):
-            return
+        """Route `artifact`, of a type some subscription takes (the caller asked `takes`)."""
         ready, gone = self._scheduler.route(artifact, now)
         for activation in ready:
             items.append(work_item(activation))

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable, Collection, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 from uuid import UUID
 
 from ..agents._semantic import Semantic
@@ -22,9 +23,9 @@ __all__ = ["Activation", "Rejection", "Scheduler"]
 _log = logging.getLogger("flock_core.scheduler")
 
 
-@dataclass(frozen=True, slots=True)
-class Activation:
-    """A complete set of inputs for one agent: becomes one work item."""
+class Activation(NamedTuple):
+    """A complete set of inputs for one agent: becomes one work item (a tuple: one is made per routed
+    artifact and turned into its work item at once, and a tuple is built in a third of a dataclass's time)."""
 
     agent: str
     subscription: int
@@ -71,13 +72,14 @@ class Scheduler:
         self._semantic_types: set[str] = set()  # types some subscription takes under semantic conditions
         self._groups: dict[tuple[str, int], GroupCollector] = {}
         self._batches: dict[tuple[str, int], BatchCollector] = {}
-        # (agent, artifact id) pairs routed, with the artifact's workflow (None: marked on resume, not met yet)
-        self._seen: dict[tuple[str, UUID], str | None] = {}
+        # (agent, artifact id) pairs routed, with the artifact's workflow (None: marked on resume, not met yet);
+        # the id as its integer: hashing it is C code, not `UUID.__hash__`
+        self._seen: dict[tuple[str, int], str | None] = {}
         self._on_reject: Callable[[Rejection], None] = on_reject or _ignore
 
     def mark_seen(self, pairs: Iterable[tuple[str, UUID]]) -> None:
         """Record `(agent, artifact id)` pairs that were already routed (when resuming from a store)."""
-        self._seen.update(dict.fromkeys(pairs))
+        self._seen.update(dict.fromkeys((agent, artifact_id.int) for agent, artifact_id in pairs))
 
     def routed_workflows(self) -> set[str]:
         """The workflows of the routed pairs remembered."""
@@ -110,14 +112,14 @@ class Scheduler:
 
         Returns the `(agent, artifact)` pairs of partial batches broken up this way, to route again.
         """
-        for pair in returned:
-            self._seen.pop(pair, None)
+        for agent, artifact_id in returned:
+            self._seen.pop((agent, artifact_id.int), None)
         for collector in self._groups.values():
             collector.forget(ids)
         again: list[tuple[str, Artifact]] = []
         for (agent, _position), batches in self._batches.items():
             for artifact in batches.forget(ids):
-                self._seen.pop((agent, artifact.id), None)
+                self._seen.pop((agent, artifact.id.int), None)
                 again.append((agent, artifact))
         return again
 
@@ -160,7 +162,7 @@ class Scheduler:
             subscription = spec.subscriptions[position]
             if (
                 subscription.semantic
-                and (agent_name, artifact.id) not in self._seen
+                and (agent_name, artifact.id.int) not in self._seen
                 and self._filter_reason(spec, subscription, artifact, now) is None
             ):
                 conditions.extend(subscription.semantic)
@@ -171,8 +173,9 @@ class Scheduler:
         ready: list[Activation] = []
         expired: list[ExpiredJoin] = []
         for agent_name, position in self._index.get(artifact.type, ()):
-            if (agent_name, artifact.id) in self._seen:
-                self._seen[agent_name, artifact.id] = artifact.correlation_id  # a pair marked on resume is met
+            pair = (agent_name, artifact.id.int)
+            if pair in self._seen:
+                self._seen[pair] = artifact.correlation_id  # a pair marked on resume is met
                 continue
             spec = self._agents[agent_name]
             subscription = spec.subscriptions[position]
@@ -180,7 +183,7 @@ class Scheduler:
             if reason is not None:
                 self._on_reject(Rejection(agent_name, artifact.id, reason))
                 continue
-            self._seen[agent_name, artifact.id] = artifact.correlation_id
+            self._seen[pair] = artifact.correlation_id
             if len(subscription.types) == 1 and subscription.join is None and subscription.batch is None:
                 ready.append(Activation(agent_name, position, (artifact,), subscription.priority))  # most do
                 continue
@@ -249,7 +252,7 @@ class Scheduler:
                 key = subscription.join.by(artifact.as_model(self._registry.resolve(artifact.type)))
                 hash(key)
             except Exception as exc:  # noqa: BLE001 - a join key function that raises rejects the artifact, with the reason
-                self._seen.pop((spec.name, artifact.id), None)
+                self._seen.pop((spec.name, artifact.id.int), None)
                 self._on_reject(Rejection(spec.name, artifact.id, f"join key raised {type(exc).__name__}: {exc}"))
                 return None, []
         collector = self._groups.setdefault((spec.name, position), GroupCollector(spec.name, position, subscription))

@@ -57,7 +57,7 @@ class InMemoryBlackboardStore:
         self._state = BoardState(0, 0, 0, 0)
         self._changed: anyio.Event | None = None
         self._order: list[Artifact] = []
-        self._by_id: dict[UUID, Artifact] = {}
+        self._by_id: dict[int, Artifact] = {}  # by the id's integer: hashing it is C code, not `UUID.__hash__`
         self._by_type: dict[str, list[Artifact]] = {}
         self._by_correlation: dict[str, list[Artifact] | Artifact] = {}
         self._consumers: dict[UUID, set[str]] = {}
@@ -91,7 +91,7 @@ class InMemoryBlackboardStore:
     def _index(self, artifact: Artifact) -> int:
         """Keep `artifact` in every index (its order, id, type, workflow); the caller notifies waiters."""
         self._order.append(artifact)
-        self._by_id[artifact.id] = artifact
+        self._by_id[artifact.id.int] = artifact
         if (same_type := self._by_type.get(artifact.type)) is None:
             self._by_type[artifact.type] = [artifact]
         else:
@@ -107,7 +107,7 @@ class InMemoryBlackboardStore:
 
     async def append(self, artifact: Artifact) -> int:
         """Store `artifact`; an id that is already stored is rejected."""
-        if artifact.id in self._by_id:
+        if artifact.id.int in self._by_id:
             raise StoreError(f"artifact {artifact.id} is already stored; artifacts are immutable")
         return self._add(artifact)
 
@@ -166,14 +166,14 @@ class InMemoryBlackboardStore:
     def _check_new(self, artifacts: Sequence[Artifact]) -> None:
         """Refuse a step whose artifacts are already stored, or repeat one another."""
         if len(artifacts) == 1:  # one artifact (a publish) cannot repeat itself
-            if artifacts[0].id in self._by_id:
+            if artifacts[0].id.int in self._by_id:
                 raise StoreError(f"artifact {artifacts[0].id} is already stored; artifacts are immutable")
             return
-        ids: set[UUID] = set()
+        ids: set[int] = set()
         for artifact in artifacts:
-            if artifact.id in self._by_id or artifact.id in ids:
+            if (number := artifact.id.int) in self._by_id or number in ids:
                 raise StoreError(f"artifact {artifact.id} is already stored; artifacts are immutable")
-            ids.add(artifact.id)
+            ids.add(number)
 
     def _pending(self, decision: Decision) -> bool:
         request = self._approvals.get(decision.approval_id)
@@ -207,11 +207,12 @@ class InMemoryBlackboardStore:
 
     async def get(self, artifact_id: UUID) -> Artifact | None:
         """The artifact with this id, or `None`."""
-        return self._by_id.get(artifact_id)
+        return self._by_id.get(artifact_id.int)
 
     async def get_many(self, artifact_ids: Sequence[UUID]) -> list[Artifact]:
         """The artifacts with these ids, in order, skipping missing ones."""
-        return [self._by_id[i] for i in artifact_ids if i in self._by_id]
+        by_id = self._by_id
+        return [artifact for i in artifact_ids if (artifact := by_id.get(i.int)) is not None]
 
     def _candidates(self, query: ArtifactQuery) -> list[Artifact]:
         if query.correlation_id is not None:
