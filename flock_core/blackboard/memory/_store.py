@@ -60,7 +60,7 @@ class InMemoryBlackboardStore:
         self._by_id: dict[int, Artifact] = {}  # by the id's integer: hashing it is C code, not `UUID.__hash__`
         self._by_type: dict[str, list[Artifact]] = {}
         self._by_correlation: dict[str, list[Artifact] | Artifact] = {}
-        self._consumers: dict[UUID, set[str]] = {}
+        self._consumers: dict[int, set[str]] = {}  # by the id's integer, as `_by_id`
         self._work: dict[str, WorkRecord] = {}
         self._timers: dict[str, TimerState] = {}
         self._expired: list[ExpiredJoin] = []
@@ -142,7 +142,7 @@ class InMemoryBlackboardStore:
         for record in commit.enqueue:
             self._enqueue(record)
         for agent, artifact_id in commit.consumed:
-            self._consumers.setdefault(artifact_id, set()).add(agent)
+            self._consumers.setdefault(artifact_id.int, set()).add(agent)
         if commit.complete is not None:
             self._work[commit.complete] = _completed(self._work[commit.complete], commit)
         if commit.timers or commit.expired_joins or commit.hold or commit.decide is not None:
@@ -203,7 +203,7 @@ class InMemoryBlackboardStore:
             record = dataclasses.replace(record, status="cancelled")
         self._work[record.key] = record
         for artifact_id in record.input_ids:
-            self._consumers.setdefault(artifact_id, set()).add(record.agent)
+            self._consumers.setdefault(artifact_id.int, set()).add(record.agent)
 
     async def get(self, artifact_id: UUID) -> Artifact | None:
         """The artifact with this id, or `None`."""
@@ -249,16 +249,16 @@ class InMemoryBlackboardStore:
         """Deprecated: commit `Commit(consumed=...)` instead (the consumption then lands with its step)."""
         warnings.warn(RECORD_CONSUMPTION_DEPRECATED, DeprecationWarning, stacklevel=2)
         for artifact_id in artifact_ids:
-            self._consumers.setdefault(artifact_id, set()).add(agent)
+            self._consumers.setdefault(artifact_id.int, set()).add(agent)
 
     async def consumers_of(self, artifact_id: UUID) -> frozenset[str]:
         """Deprecated: read `consumed_pairs()` instead."""
         warnings.warn(CONSUMERS_OF_DEPRECATED, DeprecationWarning, stacklevel=2)
-        return frozenset(self._consumers.get(artifact_id, ()))
+        return frozenset(self._consumers.get(artifact_id.int, ()))
 
     async def consumed_pairs(self) -> set[tuple[str, UUID]]:
         """Every consumption record."""
-        return {(agent, artifact_id) for artifact_id, agents in self._consumers.items() for agent in agents}
+        return {(agent, UUID(int=number)) for number, agents in self._consumers.items() for agent in agents}
 
     async def lease(self, key: str, owner: str, until: datetime) -> WorkRecord | None:
         """Lease a pending work item (or one whose lease has expired)."""
