@@ -86,7 +86,7 @@ def new_id() -> UUID:
 
 
 def id_text(uuid: UUID) -> str:
-    """`str(uuid)` (the canonical 8-4-4-4-12 lowercase hex form) at two thirds of its cost.
+    """`str(uuid)` (the canonical 8-4-4-4-12 lowercase hex form) in two thirds of its time.
 
     An artifact's id names its workflow and keys its work items, once or twice per step.
 
