@@ -45,8 +45,12 @@ class ArtifactFactory:
         produced_by: str = "external",
         consumed_from: Sequence[Artifact] = (),
         artifact_id: UUID | None = None,
+        trace_context: dict[str, str] | None = None,
     ) -> Artifact:
-        """Validate `obj` and wrap it in a new artifact; without a `correlation_id` it starts a workflow."""
+        """Validate `obj` and wrap it in a new artifact; without a `correlation_id` it starts a workflow.
+
+        Its trace context is the current span's unless given (`{}`: the caller knows nothing is traced).
+        """
         checked = check_publish_options(
             visibility=visibility, correlation_id=correlation_id, partition_key=partition_key, tags=tags
         )
@@ -61,16 +65,23 @@ class ArtifactFactory:
             visibility=visibility,
             created_at=self._clock.now(),
             consumed_from=tuple(a.id for a in consumed_from) if consumed_from else (),
-            trace_context=inject_current(),
+            trace_context=inject_current() if trace_context is None else trace_context,
             artifact_id=artifact_id,
         )
 
     def from_outputs(
-        self, agent: str, outputs: Sequence[Output], inputs: Sequence[Artifact], correlation_id: str
+        self,
+        agent: str,
+        outputs: Sequence[Output],
+        inputs: Sequence[Artifact],
+        correlation_id: str,
+        *,
+        traced: bool = True,
     ) -> list[Artifact]:
         """Artifacts for an activation's outputs, with its lineage, workflow and partition key.
 
         Their lineage is the inputs, and the artifacts of the activation's trail each output derives from.
+        They carry the current span's trace context, unless not `traced` (the caller knows there is none).
 
         The contract has validated the payloads already: they are only serialised here, not validated again.
         """
@@ -88,7 +99,7 @@ class ArtifactFactory:
                 visibility=output.visibility,
                 created_at=now(),
                 consumed_from=(*lineage, *output.derived_from) if output.derived_from else lineage,
-                trace_context=inject_current(),
+                trace_context=inject_current() if traced else {},
             )
             for output in outputs
         ]

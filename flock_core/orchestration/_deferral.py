@@ -39,6 +39,12 @@ class DeferredActivations:
         self._on_reject = on_reject
         self._held: dict[str, list[WorkItem]] = {}
         self._admitted: set[str] = set()
+        self.conditional = False
+        """Whether a declared subscription has an activation condition (else `split` holds nothing)."""
+
+    def declared(self) -> None:
+        """Note that a declaration was added or changed (see `conditional`)."""
+        self.conditional = any(s.activation is not None for spec in self._specs.values() for s in spec.subscriptions)
 
     def _condition(self, item: WorkItem) -> ActivationCondition | None:
         spec = self._specs.get(item.record.agent)

@@ -11,7 +11,7 @@ from typing import Any, Protocol
 
 import anyio
 from opentelemetry import trace
-from opentelemetry.trace import Span
+from opentelemetry.trace import INVALID_SPAN, Span
 
 from .._clock import Clock
 from .._trace_content import reading
@@ -217,7 +217,10 @@ class Executor:
                     on_token=relay,
                     read=read,
                 )
-            artifacts = self._artifacts.from_outputs(spec.name, outputs, item.inputs, record.correlation_id)
+            traced = span is not INVALID_SPAN  # an invalid span: no trace context to give the outputs
+            artifacts = self._artifacts.from_outputs(
+                spec.name, outputs, item.inputs, record.correlation_id, traced=traced
+            )
         except Exception as exc:  # noqa: BLE001 - any failing activation is recorded as a WorkflowError; others keep running
             await self._fail(spec, dataclasses.replace(item, record=record), exc, context)
             return

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+from opentelemetry.trace import INVALID_SPAN
 from pydantic import BaseModel
 
 from .._budget import Budget
@@ -217,6 +218,7 @@ class Orchestrator:
         self._specs[spec.name] = spec
         self._declarations += 1
         self._routing.update_agent(spec)
+        self.deferred.declared()
 
     def spec(self, agent: str) -> AgentSpec:
         """The declaration of `agent`; `UnknownAgentError` names the declared ones."""
@@ -276,6 +278,7 @@ class Orchestrator:
                 tags=tags,
                 produced_by=produced_by,
                 artifact_id=artifact_id,
+                trace_context={} if span is INVALID_SPAN else None,  # an invalid span: nothing to inject
             )
             if budget is not None:
                 await self.budgets.set(correlation_id, budget)

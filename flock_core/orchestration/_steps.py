@@ -75,7 +75,7 @@ class Steps:
         held: list[WorkItem] = []
         routed = self._route_at_once(commit, artifacts)
         if routed is not None:
-            if routed.items:  # else nothing to hold (a type nobody takes, an activation's last outputs)
+            if routed.items and self._deferred.conditional:  # else nothing to hold
                 routed, held = self._split(routed)
             if not held:
                 return self._commit_at_once(commit, routed)
@@ -121,7 +121,7 @@ class Steps:
 
     def _split(self, routed: Routed) -> tuple[Routed, list[WorkItem]]:
         """The work to queue now, and the work its activation condition holds (stored with a later step)."""
-        if not routed.items:
+        if not routed.items or not self._deferred.conditional:  # most runs declare no activation condition
             return routed, []
         ready, held = self._deferred.split(list(routed.items))
         return (routed if not held else Routed(tuple(ready), routed.expired)), held

@@ -426,3 +426,56 @@ def test_configure_sets_the_global_provider_once() -> None:
         "invoke_agent answerer",
         "invoke_workflow Question",
     ]
+
+
+def test_a_global_provider_set_after_the_flock_is_created_traces_its_next_publish() -> None:
+    done = run_python(
+        """
+        from opentelemetry import trace
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+        from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+        from pydantic import BaseModel
+        from flock_core import Flock
+
+        class Question(BaseModel):
+            text: str
+
+        flock = Flock()
+        flock.register_type(Question)
+        untraced = flock.run(Question(text="before"))
+        assert not flock.tracer.enabled
+        exporter = InMemorySpanExporter()
+        provider = TracerProvider()
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
+        trace.set_tracer_provider(provider)
+        assert flock.tracer.enabled
+        flock.run(Question(text="after"))
+        print(sorted(span.name for span in exporter.get_finished_spans()))
+        """
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "['invoke_workflow Question', 'publish Question']"
+
+
+@pytest.mark.parametrize(("named", "enabled"), [("sdk_tracer_provider", True), ("default_tracer_provider", False)])
+def test_a_provider_named_in_the_environment_is_loaded_when_the_flock_is_created(named: str, enabled: bool) -> None:
+    done = run_python(
+        """
+        from opentelemetry import trace
+        from flock_core import Flock
+
+        print(Flock().tracer.enabled, type(trace.get_tracer_provider()).__name__)
+        """,
+        env={"OTEL_PYTHON_TRACER_PROVIDER": named},
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == [str(enabled), "TracerProvider" if enabled else "NoOpTracerProvider"]
+
+
+def test_open_telemetry_keeps_its_global_provider_where_the_tracer_reads_it() -> None:
+    # `FlockTracer.enabled` reads this module global (the public getter is slow while none is set) and
+    # falls back to the getter without it: this pins the faster path to the OpenTelemetry we ship with.
+    from opentelemetry import trace
+
+    assert hasattr(trace, "_TRACER_PROVIDER")

@@ -129,6 +129,22 @@ async def test_an_unmet_activation_condition_keeps_waiting_and_runs_when_it_beco
     assert await flock.store.get_by_type(FinalReview) == [FinalReview(approved=True)]
 
 
+async def test_a_condition_declared_after_the_first_steps_holds_its_activations() -> None:
+    flock = review_flock()
+    flock.agent("first").consumes(SecurityReport).publishes(StyleReport)  # no condition yet: nothing is held
+    await flock.publish(SecurityReport(passed=True), correlation_id="before")
+    await flock.run_until_idle()
+    condition = When.correlation(StyleReport).count_at_least(2)
+    flock.agent("final").consumes(SecurityReport, activation=condition).publishes(FinalReview)
+    await flock.publish(SecurityReport(passed=True), correlation_id="c")
+    await flock.run_until_idle()
+    assert await flock.store.get_by_type(FinalReview) == []  # one StyleReport in "c", from "first"
+    assert flock._core.deferred.waiting() == 1  # pyright: ignore[reportPrivateUsage]
+    await flock.publish(StyleReport(passed=True), correlation_id="c")
+    await flock.run_until_idle()
+    assert await flock.store.get_by_type(FinalReview) == [FinalReview(approved=True)]
+
+
 async def test_an_activation_condition_counts_only_what_the_agent_may_see() -> None:
     flock = review_flock()
     flock.agent("final").consumes(SecurityReport, activation=When.correlation(StyleReport).exists()).publishes(
