@@ -78,19 +78,6 @@ _propagator = TraceContextTextMapPropagator()
 _NOT_KEPT: Final[Any] = object()
 
 
-def _global_provider() -> TracerProvider | None:
-    """OpenTelemetry's global tracer provider; `None` while none is set.
-
-    `trace.get_tracer_provider()` says the same, but while no provider is set (the default) it looks up
-    `OTEL_PYTHON_TRACER_PROVIDER` in `os.environ` on every call (a Python mapping lookup that raises and
-    catches a `KeyError`: 5% of an untraced publish); this reads the module global that function returns
-    instead. The variable is honoured when a `FlockTracer` is created: `trace.get_tracer`, called then,
-    loads the provider it names. An OpenTelemetry without that global is asked the public way.
-    """
-    kept: TracerProvider | None = getattr(trace, "_TRACER_PROVIDER", _NOT_KEPT)  # OpenTelemetry's own: see above
-    return trace.get_tracer_provider() if kept is _NOT_KEPT else kept
-
-
 def active_tracer() -> Tracer:
     """The tracer of the activation running in this task (so engines' spans reach the Flock's provider)."""
     return _active.get() or trace.get_tracer("flock_core", __version__)
@@ -238,14 +225,21 @@ class FlockTracer:
     def enabled(self) -> bool:
         """Whether a tracer provider is configured (the Flock's, else a global one set at any time).
 
-        Once true it stays true: OpenTelemetry sets the global provider only once. A provider named by
-        `OTEL_PYTHON_TRACER_PROVIDER` is loaded when the tracer is created (see `_global_provider`).
+        Once true it stays true: OpenTelemetry sets the global provider only once.
+
+        It reads OpenTelemetry's module global rather than asking `trace.get_tracer_provider()`: while no
+        provider is set (the default), that looks up `OTEL_PYTHON_TRACER_PROVIDER` in `os.environ` on
+        every call (a Python mapping lookup that raises and catches a `KeyError`, 5% of an untraced
+        publish). The variable is honoured when the tracer is created: `trace.get_tracer`, called then,
+        loads the provider it names. An OpenTelemetry without that global is asked the public way.
         """
         if self._enabled:
             return True
         provider = self._provider
         if provider is None or isinstance(provider, ProxyTracerProvider):
-            provider = _global_provider()
+            provider = getattr(trace, "_TRACER_PROVIDER", _NOT_KEPT)  # OpenTelemetry's own: see above
+            if provider is _NOT_KEPT:
+                provider = trace.get_tracer_provider()
         if provider is None:  # the common case, answered before `isinstance` asks the providers' ABC
             return False
         self._enabled = not isinstance(provider, (ProxyTracerProvider, NoOpTracerProvider))

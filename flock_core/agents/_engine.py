@@ -10,7 +10,7 @@ from uuid import UUID
 
 from pydantic import BaseModel
 
-from .._records import slot_setters
+from .._records import thaw, unfrozen
 from .._usage import NO_USAGE, Usage
 from ..blackboard._artifacts import Artifact
 from ..blackboard._work import Tick
@@ -84,25 +84,26 @@ class EvaluationRequest:
         on_token: Callable[[str], None] | None = None,
         gate: CallGate | None = None,
     ) -> None:
-        s = _REQUEST_SLOTS  # what the dataclass's `__init__` does, in half the time (see `slot_setters`)
-        s[0](self, agent)
-        s[1](self, group)
-        s[2](self, group_index)
-        s[3](self, inputs)
-        s[4](self, payloads)
-        s[5](self, context)
-        s[6](self, attempt)
-        s[7](self, previous_outputs)
-        s[8](self, previous_error)
-        s[9](self, model)
-        s[10](self, tick)
-        s[11](self, batched)
-        s[12](self, learned)
-        s[13](self, on_token)
-        s[14](self, gate)
+        request = thaw(self, _UNFROZEN_REQUEST)  # the dataclass's `__init__`, in a third of its time (see `unfrozen`)
+        request.agent = agent
+        request.group = group
+        request.group_index = group_index
+        request.inputs = inputs
+        request.payloads = payloads
+        request.context = context
+        request.attempt = attempt
+        request.previous_outputs = previous_outputs
+        request.previous_error = previous_error
+        request.model = model
+        request.tick = tick
+        request.batched = batched
+        request.learned = learned
+        request.on_token = on_token
+        request.gate = gate
+        request.__class__ = EvaluationRequest
 
 
-_REQUEST_SLOTS = slot_setters(EvaluationRequest)
+_UNFROZEN_REQUEST = unfrozen(EvaluationRequest)
 
 
 @dataclass(frozen=True, slots=True)

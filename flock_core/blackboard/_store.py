@@ -11,7 +11,7 @@ from uuid import UUID
 from pydantic import BaseModel
 
 from .._budget import Budget
-from .._records import slot_setters
+from .._records import thaw, unfrozen
 from .._usage import Usage
 from ._approvals import ApprovalRequest, ApprovalStatus
 from ._artifacts import Artifact
@@ -82,20 +82,21 @@ class ArtifactQuery:
         offset: int = 0,
         limit: int | None = None,
     ) -> None:
-        s = _QUERY_SLOTS  # what the dataclass's `__init__` does, in half the time (see `slot_setters`)
-        s[0](self, types)
-        s[1](self, produced_by)
-        s[2](self, correlation_id)
-        s[3](self, tags)
-        s[4](self, since)
-        s[5](self, until)
-        s[6](self, visible_to)
-        s[7](self, now)
-        s[8](self, offset)
-        s[9](self, limit)
+        query = thaw(self, _UNFROZEN_QUERY)  # the dataclass's `__init__`, in a third of its time (see `unfrozen`)
+        query.types = types
+        query.produced_by = produced_by
+        query.correlation_id = correlation_id
+        query.tags = tags
+        query.since = since
+        query.until = until
+        query.visible_to = visible_to
+        query.now = now
+        query.offset = offset
+        query.limit = limit
+        query.__class__ = ArtifactQuery
 
 
-_QUERY_SLOTS = slot_setters(ArtifactQuery)
+_UNFROZEN_QUERY = unfrozen(ArtifactQuery)
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ from typing import Literal
 from uuid import UUID
 
 from .._ids import id_text
-from .._records import slot_setters
+from .._records import thaw, unfrozen
 from ._approvals import ApprovalRequest, Decision
 from ._artifacts import Artifact
 
@@ -137,26 +137,27 @@ class WorkRecord:
         lease_until: datetime | None = None,
         retry_at: datetime | None = None,
     ) -> None:
-        # What the dataclass's `__init__` does, in half the time (see `slot_setters`): an activation records
-        # its work item three times (queued, leased, finished).
-        s = _WORK_RECORD_SLOTS
-        s[0](self, key)
-        s[1](self, agent)
-        s[2](self, subscription)
-        s[3](self, input_ids)
-        s[4](self, correlation_id)
-        s[5](self, priority)
-        s[6](self, batched)
-        s[7](self, tick)
-        s[8](self, status)
-        s[9](self, attempts)
-        s[10](self, last_error)
-        s[11](self, lease_owner)
-        s[12](self, lease_until)
-        s[13](self, retry_at)
+        # What the dataclass's `__init__` does, in a third of its time (see `unfrozen`): an activation
+        # records its work item three times (queued, leased, finished).
+        record = thaw(self, _UNFROZEN_WORK_RECORD)
+        record.key = key
+        record.agent = agent
+        record.subscription = subscription
+        record.input_ids = input_ids
+        record.correlation_id = correlation_id
+        record.priority = priority
+        record.batched = batched
+        record.tick = tick
+        record.status = status
+        record.attempts = attempts
+        record.last_error = last_error
+        record.lease_owner = lease_owner
+        record.lease_until = lease_until
+        record.retry_at = retry_at
+        record.__class__ = WorkRecord
 
 
-_WORK_RECORD_SLOTS = slot_setters(WorkRecord)
+_UNFROZEN_WORK_RECORD = unfrozen(WorkRecord)
 
 
 def leased(record: WorkRecord, owner: str, until: datetime) -> WorkRecord:

@@ -394,7 +394,10 @@ class Orchestrator:
         return self._resume_report
 
     def _check_declarations(self) -> None:
-        servers: Mapping[str, object] = getattr(self._executor.tools, "servers", None) or {}
+        tools = self._executor.tools
+        if tools is None and self._checked is not None and self._checked[0] == self._declarations:
+            return  # the usual publish: no MCP servers, no declaration changed since the last check
+        servers: Mapping[str, object] = getattr(tools, "servers", None) or {}
         checked = (self._declarations, tuple(servers))
         if checked != self._checked:  # every publish starts the Flock: check only what changed
             check_declarations(self._specs, checked[1])

@@ -124,7 +124,11 @@ class Routing:
                     continue
             if self._scheduler.takes(artifact.type):
                 now = now or self._clock.now()
-                self._take(artifact, now, items, expired)
+                ready, gone = self._scheduler.route(artifact, now)  # `_take`, inline (one call less per step)
+                for activation in ready:
+                    items.append(work_item(activation))
+                if gone:
+                    expired.extend(gone)
         return Routed(tuple(items), tuple(expired)) if items or expired else _NOTHING
 
     def _held_back(self, artifact: Artifact, now: datetime) -> bool:

@@ -179,7 +179,10 @@ class Scheduler:
                 continue
             spec = self._agents[agent_name]
             subscription = spec.subscriptions[position]
-            reason = self._reject_reason(spec, subscription, artifact, now)
+            # the filters in order, then `where=` and semantic conditions (which most subscriptions lack)
+            reason = self._filter_reason(spec, subscription, artifact, now)
+            if reason is None and (subscription.where or subscription.semantic):
+                reason = self._condition_reason(spec, subscription, artifact)
             if reason is not None:
                 self._on_reject(Rejection(agent_name, artifact.id, reason))
                 continue
@@ -195,13 +198,9 @@ class Scheduler:
             ready.sort(key=lambda a: -a.priority)
         return ready, expired
 
-    def _reject_reason(
-        self, spec: AgentSpec, subscription: Subscription, artifact: Artifact, now: datetime
-    ) -> str | None:
-        """Why `spec` does not take `artifact`, or `None`: the filters in order, `where`, then semantic."""
-        reason = self._filter_reason(spec, subscription, artifact, now)
-        if reason is None and subscription.where:
-            reason = self._where_reason(spec, subscription, artifact)
+    def _condition_reason(self, spec: AgentSpec, subscription: Subscription, artifact: Artifact) -> str | None:
+        """Why `spec` does not take `artifact` that passed its filters, or `None`: `where`, then semantic."""
+        reason = self._where_reason(spec, subscription, artifact) if subscription.where else None
         if reason is None and subscription.semantic:
             reason = self._semantic_reason(subscription, artifact)
         return reason

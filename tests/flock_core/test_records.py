@@ -1,8 +1,8 @@
 """The records whose `__init__` is written by hand for speed behave as their dataclass's own would.
 
 `Commit`, `WorkRecord`, `EvaluationRequest` and `ArtifactQuery` replace the generated `__init__` of a frozen
-dataclass (see `flock_core._records.slot_setters`). A field added to one of them without its `__init__`, or a
-setter index out of step, must fail here, not as a value landing in the wrong field.
+dataclass (see `flock_core._records.unfrozen`). A field added to one of them without its `__init__`, or an
+assignment to the wrong field, must fail here, not as a value landing in the wrong field.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from flock_core._records import slot_setters
+from flock_core._records import thaw, unfrozen
 from flock_core.agents._engine import EvaluationRequest
 from flock_core.blackboard._store import ArtifactQuery
 from flock_core.blackboard._work import Commit, WorkRecord
@@ -60,14 +60,46 @@ def test_a_work_record_pickles_and_keeps_its_defaults() -> None:
     assert pickle.loads(pickle.dumps(record)) == record
 
 
-def test_slot_setters_are_one_per_field_in_order() -> None:
+@pytest.mark.parametrize("cls", [WorkRecord, EvaluationRequest, ArtifactQuery], ids=lambda cls: cls.__name__)
+def test_a_record_built_through_its_unfrozen_twin_is_a_plain_instance_of_its_class(cls: type[Any]) -> None:
+    record = cls(*(f"value of {f.name}" for f in dataclasses.fields(cls)))
+    assert type(record) is cls
+    assert not hasattr(record, "__dict__")
+    assert cls.__slots__ == unfrozen(cls).__slots__
+
+
+def test_a_subclass_with_another_layout_is_built_field_by_field() -> None:
+    class Annotated(WorkRecord):  # no slots: it has a `__dict__`, so its instances cannot switch classes
+        pass
+
+    record = Annotated("key", "agent", 0, (), "workflow", attempts=2)
+    assert type(record) is Annotated
+    assert (record.key, record.attempts, record.status) == ("key", 2, "pending")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        record.key = "other"  # pyright: ignore[reportAttributeAccessIssue]
+
+
+def test_unfrozen_refuses_a_class_that_is_not_a_slotted_dataclass() -> None:
+    @dataclasses.dataclass(frozen=True)
+    class Loose:
+        value: int
+
+    with pytest.raises(TypeError, match="Loose is not a slotted dataclass"):
+        unfrozen(Loose)
+
+
+def test_thaw_switches_a_new_instance_to_the_twin_until_its_class_is_assigned_back() -> None:
     @dataclasses.dataclass(frozen=True, slots=True)
     class Pair:
         left: int
         right: int
 
-    set_left, set_right = slot_setters(Pair)
+    twin = unfrozen(Pair)
     pair = object.__new__(Pair)
-    set_right(pair, 2)
-    set_left(pair, 1)
+    fields = thaw(pair, twin)
+    assert type(fields) is twin
+    fields.left, fields.right = 1, 2
+    fields.__class__ = Pair
     assert pair == Pair(1, 2)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        pair.left = 3  # pyright: ignore[reportAttributeAccessIssue]
