@@ -76,6 +76,7 @@ _propagator = TraceContextTextMapPropagator()
 
 
 _NOT_KEPT: Final[Any] = object()
+"""What `FlockTracer.enabled` reads if OpenTelemetry keeps no global provider where it looks (see there)."""
 
 
 def active_tracer() -> Tracer:
