@@ -45,11 +45,11 @@ class ArtifactFactory:
         produced_by: str = "external",
         consumed_from: Sequence[Artifact] = (),
         artifact_id: UUID | None = None,
-        trace_context: dict[str, str] | None = None,
+        traced: bool = True,
     ) -> Artifact:
         """Validate `obj` and wrap it in a new artifact; without a `correlation_id` it starts a workflow.
 
-        Its trace context is the current span's unless given (`{}`: the caller knows nothing is traced).
+        It carries the current span's trace context, unless not `traced` (the caller knows there is none).
         """
         checked = check_publish_options(
             visibility=visibility, correlation_id=correlation_id, partition_key=partition_key, tags=tags
@@ -65,7 +65,7 @@ class ArtifactFactory:
             visibility=visibility,
             created_at=self._clock.now(),
             consumed_from=tuple(a.id for a in consumed_from) if consumed_from else (),
-            trace_context=inject_current() if trace_context is None else trace_context,
+            trace_context=inject_current() if traced else {},
             artifact_id=artifact_id,
         )
 

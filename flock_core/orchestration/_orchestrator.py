@@ -278,7 +278,7 @@ class Orchestrator:
                 tags=tags,
                 produced_by=produced_by,
                 artifact_id=artifact_id,
-                trace_context={} if span is INVALID_SPAN else None,  # an invalid span: nothing to inject
+                traced=span is not INVALID_SPAN,  # an invalid span: no trace context to give the artifact
             )
             if budget is not None:
                 await self.budgets.set(correlation_id, budget)
