@@ -28,8 +28,8 @@ demo-stream: $(STAMP) ## The demo under `flock run --stream`: every agent's toke
 traces: $(STAMP) ## Start Phoenix on loopback, run the demo exporting to it, print the trace's URL
 	$(BIN)/python -m traces
 
-test: $(STAMP) ## Run the whole test suite (doctests included)
-	$(BIN)/python -m pytest
+test: $(STAMP) ## Run the whole test suite (doctests included), one worker per core
+	$(BIN)/python -m pytest -n auto
 
 # The Pythons the package claims (its classifiers list the same; a test checks): each found one gets .venvs/pyX.Y.
 PYTHONS := 3.11 3.12 3.13
@@ -43,7 +43,7 @@ test-all: ## Run the suite on every supported Python found (python3.X on PATH, e
 	  echo "== Python $$v: $$py"; venv=.venvs/py$$v; \
 	  [ -x $$venv/bin/python ] || $$py -m venv $$venv || exit 1; \
 	  [ $$venv/.installed -nt pyproject.toml ] || { $$venv/bin/python -m pip install --quiet -e ".[dev]" && touch $$venv/.installed; } || exit 1; \
-	  $$venv/bin/python -m pytest -q -p no:cacheprovider || exit 1; ran=$$((ran + 1)); \
+	  $$venv/bin/python -m pytest -n auto -q -p no:cacheprovider || exit 1; ran=$$((ran + 1)); \
 	done; echo "== the suite passed on $$ran Python version(s)"; [ $$ran -gt 0 ]
 
 lint: $(STAMP) ## ruff lint and format check
