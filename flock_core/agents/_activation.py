@@ -15,6 +15,7 @@ from opentelemetry import trace
 from pydantic import BaseModel
 
 from .._clock import Clock, SystemClock
+from .._records import plain_init
 from .._usage import NO_USAGE
 from ..blackboard._artifacts import Artifact
 from ..blackboard._registry import TypeRegistry
@@ -47,6 +48,7 @@ def _visibility_adapter() -> TypeAdapter[Visibility]:
     return TypeAdapter(Visibility)
 
 
+@plain_init
 @dataclass(frozen=True, slots=True)
 class Output:
     """A validated output ready to publish: its payload, visibility, output group, and extra lineage.

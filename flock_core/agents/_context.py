@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
+from .._records import plain_init
 from ..blackboard._artifacts import Artifact
 from ..blackboard._store import ArtifactQuery, BlackboardStore
 from ..blackboard._visibility import is_visible
@@ -29,6 +30,7 @@ __all__ = [
 ]
 
 
+@plain_init
 @dataclass(frozen=True, slots=True)
 class ContextRequest:
     """What a provider knows: the store, the agent, its inputs, and the current time."""

@@ -10,7 +10,7 @@ from uuid import UUID
 
 from pydantic import BaseModel
 
-from .._records import thaw, unfrozen
+from .._records import plain_init
 from .._usage import NO_USAGE, Usage
 from ..blackboard._artifacts import Artifact
 from ..blackboard._work import Tick
@@ -24,7 +24,8 @@ if TYPE_CHECKING:
 __all__ = ["Engine", "EvaluationRequest", "EvaluationResult", "Usage", "engine_problem", "evaluate_checked"]
 
 
-@dataclass(frozen=True, slots=True, init=False)
+@plain_init
+@dataclass(frozen=True, slots=True)
 class EvaluationRequest:
     """Everything an engine needs for one output group of one activation.
 
@@ -66,46 +67,8 @@ class EvaluationRequest:
     on_token: Callable[[str], None] | None = None
     gate: CallGate | None = None
 
-    def __init__(  # noqa: PLR0917 - the signature of the dataclass `__init__` it stands for
-        self,
-        agent: AgentSpec,
-        group: OutputGroup,
-        group_index: int,
-        inputs: tuple[Artifact, ...],
-        payloads: tuple[BaseModel, ...],
-        context: tuple[Artifact, ...] = (),
-        attempt: int = 0,
-        previous_outputs: tuple[BaseModel, ...] = (),
-        previous_error: ContractViolation | None = None,
-        model: str | None = None,
-        tick: Tick | None = None,
-        batched: bool = False,
-        learned: LearnedState | None = None,
-        on_token: Callable[[str], None] | None = None,
-        gate: CallGate | None = None,
-    ) -> None:
-        request = thaw(self, _UNFROZEN_REQUEST)  # the dataclass's `__init__`, in a third of its time (see `unfrozen`)
-        request.agent = agent
-        request.group = group
-        request.group_index = group_index
-        request.inputs = inputs
-        request.payloads = payloads
-        request.context = context
-        request.attempt = attempt
-        request.previous_outputs = previous_outputs
-        request.previous_error = previous_error
-        request.model = model
-        request.tick = tick
-        request.batched = batched
-        request.learned = learned
-        request.on_token = on_token
-        request.gate = gate
-        request.__class__ = EvaluationRequest
 
-
-_UNFROZEN_REQUEST = unfrozen(EvaluationRequest)
-
-
+@plain_init
 @dataclass(frozen=True, slots=True)
 class EvaluationResult:
     """What an engine returns: output models (checked by the contract) and the model usage it cost.

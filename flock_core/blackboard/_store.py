@@ -11,7 +11,7 @@ from uuid import UUID
 from pydantic import BaseModel
 
 from .._budget import Budget
-from .._records import thaw, unfrozen
+from .._records import plain_init
 from .._usage import Usage
 from ._approvals import ApprovalRequest, ApprovalStatus
 from ._artifacts import Artifact
@@ -41,7 +41,8 @@ RECORD_CONSUMPTION_DEPRECATED = "record_consumption() is deprecated: commit Comm
 CONSUMERS_OF_DEPRECATED = "consumers_of() is deprecated: read consumed_pairs() instead"
 
 
-@dataclass(frozen=True, slots=True, init=False)
+@plain_init
+@dataclass(frozen=True, slots=True)
 class ArtifactQuery:
     """Filters for `BlackboardStore.query`; every filter given must match (AND).
 
@@ -69,36 +70,8 @@ class ArtifactQuery:
     offset: int = 0
     limit: int | None = None
 
-    def __init__(  # noqa: PLR0917 - the signature of the dataclass `__init__` it stands for
-        self,
-        types: frozenset[str] | None = None,
-        produced_by: frozenset[str] | None = None,
-        correlation_id: str | None = None,
-        tags: frozenset[str] | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        visible_to: AgentIdentity | None = None,
-        now: datetime | None = None,
-        offset: int = 0,
-        limit: int | None = None,
-    ) -> None:
-        query = thaw(self, _UNFROZEN_QUERY)  # the dataclass's `__init__`, in a third of its time (see `unfrozen`)
-        query.types = types
-        query.produced_by = produced_by
-        query.correlation_id = correlation_id
-        query.tags = tags
-        query.since = since
-        query.until = until
-        query.visible_to = visible_to
-        query.now = now
-        query.offset = offset
-        query.limit = limit
-        query.__class__ = ArtifactQuery
 
-
-_UNFROZEN_QUERY = unfrozen(ArtifactQuery)
-
-
+@plain_init
 @dataclass(frozen=True, slots=True)
 class ArtifactPage:
     """One page of query results, oldest first, with the total number of matches."""

@@ -10,7 +10,7 @@ from typing import Literal
 from uuid import UUID
 
 from .._ids import id_text
-from .._records import thaw, unfrozen
+from .._records import plain_init
 from ._approvals import ApprovalRequest, Decision
 from ._artifacts import Artifact
 
@@ -83,7 +83,8 @@ def work_key(agent: str, input_ids: Sequence[UUID], tick: Tick | None = None) ->
     return f"{agent}:{digest}"
 
 
-@dataclass(frozen=True, slots=True, init=False)
+@plain_init
+@dataclass(frozen=True, slots=True)
 class WorkRecord:
     """One activation as the store keeps it: pending until leased, then done or failed (or cancelled).
 
@@ -119,45 +120,6 @@ class WorkRecord:
     lease_owner: str | None = None
     lease_until: datetime | None = None
     retry_at: datetime | None = None
-
-    def __init__(  # noqa: PLR0917 - the signature of the dataclass `__init__` it stands for
-        self,
-        key: str,
-        agent: str,
-        subscription: int,
-        input_ids: tuple[UUID, ...],
-        correlation_id: str,
-        priority: int = 0,
-        batched: bool = False,
-        tick: Tick | None = None,
-        status: WorkStatus = "pending",
-        attempts: int = 0,
-        last_error: str | None = None,
-        lease_owner: str | None = None,
-        lease_until: datetime | None = None,
-        retry_at: datetime | None = None,
-    ) -> None:
-        # What the dataclass's `__init__` does, in a third of its time (see `unfrozen`): an activation
-        # records its work item three times (queued, leased, finished).
-        record = thaw(self, _UNFROZEN_WORK_RECORD)
-        record.key = key
-        record.agent = agent
-        record.subscription = subscription
-        record.input_ids = input_ids
-        record.correlation_id = correlation_id
-        record.priority = priority
-        record.batched = batched
-        record.tick = tick
-        record.status = status
-        record.attempts = attempts
-        record.last_error = last_error
-        record.lease_owner = lease_owner
-        record.lease_until = lease_until
-        record.retry_at = retry_at
-        record.__class__ = WorkRecord
-
-
-_UNFROZEN_WORK_RECORD = unfrozen(WorkRecord)
 
 
 def leased(record: WorkRecord, owner: str, until: datetime) -> WorkRecord:

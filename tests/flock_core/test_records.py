@@ -1,8 +1,8 @@
-"""The records whose `__init__` is written by hand for speed behave as their dataclass's own would.
+"""Records whose `__init__` is not the dataclass's own behave exactly as if it were.
 
-`Commit`, `WorkRecord`, `EvaluationRequest` and `ArtifactQuery` replace the generated `__init__` of a frozen
-dataclass (see `flock_core._records.unfrozen`). A field added to one of them without its `__init__`, or an
-assignment to the wrong field, must fail here, not as a value landing in the wrong field.
+`plain_init` generates the `__init__` of the frozen, slotted records built on every step; `Commit` has one
+written by hand. A field the generated code skips, a parameter out of order or a value landing in the
+wrong field must fail here.
 """
 
 from __future__ import annotations
@@ -10,25 +10,33 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import pickle
-from typing import Any
+from dataclasses import InitVar, dataclass, field
+from typing import Any, ClassVar
 
 import pytest
 
-from flock_core._records import thaw, unfrozen
-from flock_core.agents._engine import EvaluationRequest
-from flock_core.blackboard._store import ArtifactQuery
+from flock_core._records import plain_init
+from flock_core.agents._activation import Output
+from flock_core.agents._context import ContextRequest
+from flock_core.agents._engine import EvaluationRequest, EvaluationResult
+from flock_core.blackboard._store import ArtifactPage, ArtifactQuery
 from flock_core.blackboard._work import Commit, WorkRecord
 
-RECORDS = [Commit, WorkRecord, EvaluationRequest, ArtifactQuery]
+PLAIN = [WorkRecord, EvaluationRequest, EvaluationResult, ArtifactQuery, ArtifactPage, ContextRequest, Output]
+RECORDS = [Commit, *PLAIN]
+
+
+def _reference(cls: type[Any]) -> type[Any]:
+    """The same fields through the dataclass's own generated `__init__`."""
+    fields = [(f.name, f.type, f) for f in dataclasses.fields(cls)]
+    return dataclasses.make_dataclass(f"Reference{cls.__name__}", fields, frozen=True, slots=True)
 
 
 @pytest.mark.parametrize("cls", RECORDS, ids=lambda cls: cls.__name__)
-def test_init_takes_the_fields_in_order_with_their_defaults(cls: type[Any]) -> None:
-    parameters = list(inspect.signature(cls.__init__).parameters.values())[1:]
-    fields = [f for f in dataclasses.fields(cls) if f.init]
-    assert [p.name for p in parameters] == [f.name for f in fields]
-    for parameter, field in zip(parameters, fields, strict=True):
-        assert parameter.default == (inspect.Parameter.empty if field.default is dataclasses.MISSING else field.default)
+def test_init_has_the_signature_of_the_generated_one(cls: type[Any]) -> None:
+    ours = inspect.signature(cls.__init__).parameters.values()
+    generated = inspect.signature(_reference(cls).__init__).parameters.values()
+    assert [(p.name, p.kind, p.default) for p in ours] == [(p.name, p.kind, p.default) for p in generated]
 
 
 @pytest.mark.parametrize("cls", RECORDS, ids=lambda cls: cls.__name__)
@@ -43,29 +51,66 @@ def test_each_argument_lands_in_its_own_field_and_the_record_stays_frozen(cls: t
 
 
 @pytest.mark.parametrize("cls", RECORDS, ids=lambda cls: cls.__name__)
-def test_replace_equality_and_hash_work_as_for_a_generated_init(cls: type[Any]) -> None:
+def test_defaults_replace_equality_and_hash_work_as_for_a_generated_init(cls: type[Any]) -> None:
+    required = {f.name: f"value of {f.name}" for f in dataclasses.fields(cls) if f.default is dataclasses.MISSING}
+    reference = _reference(cls)(**required)
+    record = cls(**required)
+    assert dataclasses.astuple(record) == dataclasses.astuple(reference)
+    assert record == cls(**required)
+    assert hash(record) == hash(cls(**required))
     first = dataclasses.fields(cls)[0].name
-    values = {f.name: f"value of {f.name}" for f in dataclasses.fields(cls)}
-    record = cls(**values)
-    assert record == cls(**values)
-    assert hash(record) == hash(cls(**values))
     changed = dataclasses.replace(record, **{first: "changed"})
     assert getattr(changed, first) == "changed"
     assert changed != record
 
 
-def test_a_work_record_pickles_and_keeps_its_defaults() -> None:
-    record = WorkRecord("key", "agent", 0, (), "workflow")
-    assert (record.status, record.attempts, record.priority, record.tick) == ("pending", 0, 0, None)
-    assert pickle.loads(pickle.dumps(record)) == record
-
-
-@pytest.mark.parametrize("cls", [WorkRecord, EvaluationRequest, ArtifactQuery], ids=lambda cls: cls.__name__)
-def test_a_record_built_through_its_unfrozen_twin_is_a_plain_instance_of_its_class(cls: type[Any]) -> None:
+@pytest.mark.parametrize("cls", PLAIN, ids=lambda cls: cls.__name__)
+def test_a_plain_init_record_is_a_plain_slotted_instance_of_its_class(cls: type[Any]) -> None:
     record = cls(*(f"value of {f.name}" for f in dataclasses.fields(cls)))
     assert type(record) is cls
     assert not hasattr(record, "__dict__")
-    assert cls.__slots__ == unfrozen(cls).__slots__
+    assert pickle.loads(pickle.dumps(record)) == record
+
+
+def test_a_work_record_keeps_its_defaults() -> None:
+    record = WorkRecord("key", "agent", 0, (), "workflow")
+    assert (record.status, record.attempts, record.priority, record.tick) == ("pending", 0, 0, None)
+
+
+def test_factories_keyword_only_fields_and_post_init_work_as_for_a_generated_init() -> None:
+    checked: list[int] = []
+
+    @plain_init
+    @dataclass(frozen=True, slots=True)
+    class Point:
+        limit: ClassVar[int] = 10  # not a field
+        x: int
+        tags: list[str] = field(default_factory=list)
+        label: str = field(default="p", kw_only=True)
+
+        def __post_init__(self) -> None:
+            checked.append(self.x)
+
+    first, second = Point(1), Point(2, ["a"], label="q")
+    assert (first.tags, first.label, second.tags, second.label) == ([], "p", ["a"], "q")
+    assert first.tags is not Point(3).tags  # a new list per instance
+    assert checked == [1, 2, 3]
+    with pytest.raises(TypeError):
+        Point(1, [], "q")  # pyright: ignore[reportCallIssue] - `label` is keyword-only
+    assert [p.name for p in inspect.signature(Point).parameters.values()] == ["x", "tags", "label"]
+
+
+def test_a_field_named_like_the_generated_codes_helpers_does_not_shadow_them() -> None:
+    @plain_init
+    @dataclass(frozen=True, slots=True)
+    class Shadow:
+        type: str
+        self_: int = 0
+        _cls: int = 1
+        _set: int = 2
+
+    assert dataclasses.astuple(Shadow("t", 5, 6, 7)) == ("t", 5, 6, 7)
+    assert type(Shadow("t")) is Shadow
 
 
 def test_a_subclass_with_another_layout_is_built_field_by_field() -> None:
@@ -79,27 +124,30 @@ def test_a_subclass_with_another_layout_is_built_field_by_field() -> None:
         record.key = "other"  # pyright: ignore[reportAttributeAccessIssue]
 
 
-def test_unfrozen_refuses_a_class_that_is_not_a_slotted_dataclass() -> None:
-    @dataclasses.dataclass(frozen=True)
+def test_plain_init_refuses_what_it_cannot_stand_for() -> None:
+    @dataclass(frozen=True)
     class Loose:
         value: int
 
-    with pytest.raises(TypeError, match="Loose is not a slotted dataclass"):
-        unfrozen(Loose)
+    @dataclass(slots=True)
+    class Mutable:
+        value: int
 
+    @dataclass(frozen=True, slots=True)
+    class Derived:
+        value: int = field(init=False, default=0)
 
-def test_thaw_switches_a_new_instance_to_the_twin_until_its_class_is_assigned_back() -> None:
-    @dataclasses.dataclass(frozen=True, slots=True)
-    class Pair:
-        left: int
-        right: int
+    @dataclass(frozen=True, slots=True)
+    class WithInitVar:
+        value: int
+        scale: InitVar[int] = 1
 
-    twin = unfrozen(Pair)
-    pair = object.__new__(Pair)
-    fields = thaw(pair, twin)
-    assert type(fields) is twin
-    fields.left, fields.right = 1, 2
-    fields.__class__ = Pair
-    assert pair == Pair(1, 2)
-    with pytest.raises(dataclasses.FrozenInstanceError):
-        pair.left = 3  # pyright: ignore[reportAttributeAccessIssue]
+    for cls, message in [
+        (Loose, "Loose is not a slotted dataclass"),
+        (Mutable, "Mutable is not a frozen dataclass"),
+        (Derived, "Derived has fields that are not __init__ parameters"),
+        (WithInitVar, "WithInitVar has __init__ parameters that are not fields"),
+        (int, "int is not a frozen dataclass"),
+    ]:
+        with pytest.raises(TypeError, match=message):
+            plain_init(cls)
