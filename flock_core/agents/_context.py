@@ -11,7 +11,7 @@ from typing import Protocol, runtime_checkable
 from .._records import plain_init
 from ..blackboard._artifacts import Artifact
 from ..blackboard._store import ArtifactQuery, BlackboardStore
-from ..blackboard._visibility import is_visible
+from ..blackboard._visibility import PublicVisibility, is_visible
 from ._spec import AgentSpec
 
 TURN_TAG = "flock:turn"
@@ -166,6 +166,9 @@ async def provide_context(provider: ContextProvider, request: ContextRequest) ->
             artifact
             for artifact in candidates
             if artifact.id.int not in own
-            and is_visible(artifact.visibility, identity, created_at=artifact.created_at, now=now)
+            and (
+                type(visibility := artifact.visibility) is PublicVisibility  # `is_visible`'s first test, inline
+                or is_visible(visibility, identity, created_at=artifact.created_at, now=now)
+            )
         ]
     )

@@ -15,7 +15,7 @@ from .._records import plain_init
 from .._usage import Usage
 from ._approvals import ApprovalRequest, ApprovalStatus
 from ._artifacts import Artifact
-from ._visibility import AgentIdentity, is_visible
+from ._visibility import AgentIdentity, PublicVisibility, is_visible
 from ._work import Commit, ExpiredJoin, TimerState, WorkRecord, WorkStatus
 
 __all__ = [
@@ -101,9 +101,9 @@ def matches(artifact: Artifact, query: ArtifactQuery, now: datetime) -> bool:  #
         return False
     if query.until is not None and artifact.created_at >= query.until:
         return False
-    if query.visible_to is not None:
-        when = query.now or now
-        return is_visible(artifact.visibility, query.visible_to, created_at=artifact.created_at, now=when)
+    if query.visible_to is not None and type(visibility := artifact.visibility) is not PublicVisibility:
+        when = query.now or now  # a public artifact is visible to all, always: `is_visible` is not called for it
+        return is_visible(visibility, query.visible_to, created_at=artifact.created_at, now=when)
     return True
 
 

@@ -10,6 +10,7 @@ from uuid import UUID
 
 from .._clock import Clock
 from .._ids import new_id
+from .._records import plain_init
 from ..agents._nested import NESTED_TAG
 from ..agents._spec import AgentSpec
 from ..blackboard._artifacts import Artifact
@@ -24,6 +25,7 @@ from ._semantic import SemanticIndex
 __all__ = ["Routed", "Routing"]
 
 
+@plain_init
 @dataclass(frozen=True, slots=True)
 class Routed:
     """What routing produced: work items to enqueue and join groups that expired on the way."""

@@ -13,6 +13,7 @@ from typing import Any, Literal, NamedTuple, Protocol
 import anyio
 
 from .._clock import Clock
+from .._records import plain_init
 from ..blackboard._artifacts import Artifact
 from ..blackboard._work import WorkRecord
 
@@ -26,6 +27,7 @@ _YIELD_EVERY = 8
 """Activations a task runs back to back before it yields to the loop (if none of them waited on anything)."""
 
 
+@plain_init
 @dataclass(frozen=True, slots=True)
 class WorkItem:
     """A stored work record and its input artifacts, ready to run."""
@@ -300,10 +302,10 @@ class Runtime:
                 best = heap
         return best
 
-    def _take_startable(self, limit: int | None = None) -> list[_Queued]:
+    def _take_startable(self) -> list[_Queued]:
         """Ready items in priority order (then first come), skipping agents that run at their limit."""
         started: list[_Queued] = []
-        while self._queued and self._in_flight < self._max_concurrency and (limit is None or len(started) < limit):
+        while self._queued and self._in_flight < self._max_concurrency:
             heap = self._next_startable()
             if heap is None:
                 break
@@ -420,11 +422,11 @@ class Runtime:
                 self._finish(item)
                 if scope.cancel_called or not chain or (halted is not None and halted()):
                     return  # cancelled after it had committed, or nothing more is to start: this task is done
-                following = self._take_startable(1)
+                following = self._take_startable()
                 if not following:
                     return
                 queued = following[0]
-                for sibling in self._take_startable():
+                for sibling in following[1:]:
                     spawn(sibling)
                 ran += 1
                 try:  # a cancelled run stops here, before the next activation (which the next run starts)

@@ -13,7 +13,7 @@ from ..agents._semantic import Semantic
 from ..agents._spec import AgentSpec, Subscription
 from ..blackboard._artifacts import Artifact
 from ..blackboard._registry import TypeRegistry
-from ..blackboard._visibility import is_visible
+from ..blackboard._visibility import PublicVisibility, is_visible
 from ..blackboard._work import ExpiredJoin
 from ._collectors import Admits, BatchCollector, Group, GroupCollector, admit_all
 from ._semantic import SemanticIndex
@@ -220,7 +220,10 @@ class Scheduler:
     ) -> str | None:
         if spec.prevent_self_trigger and artifact.produced_by == spec.name:
             return "self-trigger prevented"
-        if not is_visible(artifact.visibility, spec.identity, created_at=artifact.created_at, now=now):
+        visibility = artifact.visibility
+        if type(visibility) is not PublicVisibility and not is_visible(  # public: visible (`is_visible`'s first test)
+            visibility, spec.identity, created_at=artifact.created_at, now=now
+        ):
             return "not visible to the agent"
         if subscription.from_agents is not None and artifact.produced_by not in subscription.from_agents:
             return f"produced by {artifact.produced_by!r}, not one of from_agents"

@@ -227,8 +227,10 @@ class InMemoryBlackboardStore:
         """Artifacts matching `query`, oldest first."""
         now = query.now or utcnow()
         found = [a for a in self._candidates(query) if matches(a, query, now)]
-        end = None if query.limit is None else query.offset + query.limit
-        return ArtifactPage(items=tuple(found[query.offset : end]), total=len(found), offset=query.offset)
+        offset, limit = query.offset, query.limit
+        if not offset and limit is None:  # every match (a context provider's query): no slice to copy
+            return ArtifactPage(tuple(found), len(found), 0)
+        return ArtifactPage(tuple(found[offset : None if limit is None else offset + limit]), len(found), offset)
 
     async def get_by_type(
         self, model: type[M], *, correlation_id: str | None = None, type_name: str | None = None
