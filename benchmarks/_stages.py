@@ -105,7 +105,7 @@ _TARGETS: tuple[tuple[object, str, str], ...] = (
     (InMemoryBlackboardStore, "commit", STAGE_NAMES[2]),
     (LocalBoard, "commit_at_once", STAGE_NAMES[2]),
     (Steps, "_committed", STAGE_NAMES[3]),
-    (InMemoryBlackboardStore, "lease", STAGE_NAMES[4]),
+    (InMemoryBlackboardStore, "lease_at_once", STAGE_NAMES[4]),  # what a run calls instead of `lease`
     (Executor, "run_item", STAGE_NAMES[5]),
     (_execution, "provide_context", STAGE_NAMES[6]),
     (_activation.ActivationRunner, "run", STAGE_NAMES[7]),

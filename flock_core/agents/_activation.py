@@ -23,7 +23,7 @@ from ..blackboard._visibility import DeclassifiedVisibility, Visibility
 from ..blackboard._work import Tick
 from ..exceptions import ContractViolation, EngineError
 from ._contract import enforce_contract
-from ._engine import Engine, EvaluationRequest, Usage, evaluate_checked
+from ._engine import Engine, EvaluationRequest, Usage, checked_result, evaluation
 from ._flow import output_visibility, read_visibility
 from ._spec import AgentSpec, OutputGroup
 from ._spending import Account, CallGate
@@ -203,7 +203,8 @@ class ActivationRunner:
                 request = _replace(request, gate=gate, on_token=_on_attempt(relay, 0))
             try:
                 gate.admit()
-                result = await evaluate_checked(spec.name, engine, request)
+                # `evaluate_checked`, inline: one coroutine fewer per engine call
+                result = checked_result(spec.name, engine, await evaluation(spec.name, engine, request))
                 gate.settle(result.usage)
                 outputs = result.outputs
                 for component in spec.components:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 from uuid import UUID
@@ -21,7 +21,16 @@ if TYPE_CHECKING:
     from ._learned import LearnedState
     from ._spending import CallGate
 
-__all__ = ["Engine", "EvaluationRequest", "EvaluationResult", "Usage", "engine_problem", "evaluate_checked"]
+__all__ = [
+    "Engine",
+    "EvaluationRequest",
+    "EvaluationResult",
+    "Usage",
+    "checked_result",
+    "engine_problem",
+    "evaluate_checked",
+    "evaluation",
+]
 
 
 @plain_init
@@ -133,6 +142,15 @@ async def evaluate_checked(agent: str, engine: Engine, request: EvaluationReques
     Raises:
         EngineError: naming the agent, the engine and what it returned instead.
     """
+    return checked_result(agent, engine, await evaluation(agent, engine, request))
+
+
+def evaluation(agent: str, engine: Engine, request: EvaluationRequest) -> Awaitable[object]:
+    """`engine.evaluate(request)`, checked to be awaitable (`evaluate_checked`, for callers that await it inline).
+
+    Raises:
+        EngineError: naming the agent, the engine and what it returned instead.
+    """
     pending = engine.evaluate(request)
     if not inspect.isawaitable(pending):
         raise EngineError(
@@ -140,7 +158,15 @@ async def evaluate_checked(agent: str, engine: Engine, request: EvaluationReques
             f"{type(engine).__name__}.evaluate returned {type(pending).__name__}, not an awaitable: "
             "declare it `async def`",
         )
-    result: object = await pending
+    return pending
+
+
+def checked_result(agent: str, engine: Engine, result: object) -> EvaluationResult:
+    """`result`, what awaiting `evaluation` gave, checked to be an `EvaluationResult` with a list of outputs.
+
+    Raises:
+        EngineError: naming the agent, the engine and what it returned instead.
+    """
     if not isinstance(result, EvaluationResult):
         raise EngineError(
             agent,

@@ -24,6 +24,7 @@ from ..agents._spec import AgentSpec
 from ..blackboard._artifacts import Artifact, WorkflowError
 from ..blackboard._store import BlackboardStore
 from ..blackboard._work import Commit, WorkRecord
+from ..blackboard.memory._store import InMemoryBlackboardStore
 from ..exceptions import BudgetExceeded, CircuitBreakerTripped, ConfigurationError, RuntimeFlockError
 from ._approval import ApprovalGate
 from ._artifact_factory import ArtifactFactory
@@ -31,6 +32,7 @@ from ._budgets import Budgets
 from ._events import ActivationFailed, ActivationFinished, ActivationStarted, EventBus, TokenRelay
 from ._runtime import WorkItem
 from ._settling import SETTLED_KEPT
+from ._steps import Steps
 
 __all__ = ["Executor", "ToolSource"]
 
@@ -94,7 +96,7 @@ class Executor:
         context: ContextProvider,
         max_attempts: int,
         max_agent_iterations: int,
-        step: Callable[[Commit, Sequence[Artifact]], Awaitable[bool]],
+        steps: Steps,
         approvals: ApprovalGate,
         defer: Callable[[WorkItem, datetime], None],
         budgets: Budgets,
@@ -103,6 +105,12 @@ class Executor:
         self._agents = agents
         self._approvals = approvals
         self._store = store
+        # a plain in-memory store leases synchronously: one coroutine fewer per activation
+        self._memory = (
+            store
+            if isinstance(store, InMemoryBlackboardStore) and type(store).lease is InMemoryBlackboardStore.lease
+            else None
+        )
         self._clock = clock
         self._worker_id = worker_id
         self._runner = runner
@@ -112,7 +120,7 @@ class Executor:
         self._context = context
         self._max_attempts = max_attempts
         self._max_agent_iterations = max_agent_iterations
-        self._step = step
+        self._steps = steps
         self._defer = defer
         self._budgets = budgets
         self._stop_workflow = stop_workflow
@@ -161,7 +169,13 @@ class Executor:
         spec = self._agents.get(item.agent)
         record: WorkRecord | None = item.record
         if not (item.record.status == "leased" and item.record.lease_owner == self._worker_id):
-            record = await self._store.lease(item.record.key, self._worker_id, self._clock.now() + _LEASE)
+            until, memory = self._clock.now() + _LEASE, self._memory
+            key, owner = item.record.key, self._worker_id
+            record = (
+                memory.lease_at_once(key, owner, until)
+                if memory is not None
+                else await self._store.lease(key, owner, until)
+            )
             if record is None:  # finished meanwhile, or (a store that cannot hold the board) leased elsewhere
                 _log.info("work item %s was not run here: it is finished or leased by another owner", item.record.key)
         if spec is None or record is None:
@@ -230,7 +244,10 @@ class Executor:
         record_outputs(span, artifacts, meter.total.input_tokens, meter.total.output_tokens)
         artifacts, held = self._approvals.hold(spec, record.key, record.correlation_id, outputs, artifacts)
         stored = (*meter.trail, *artifacts) if meter.trail else tuple(artifacts)
-        committed = await self._step(Commit(artifacts=stored, complete=record.key, hold=held), artifacts)
+        commit = Commit(artifacts=stored, complete=record.key, hold=held)
+        committed = self._steps.at_once(commit, artifacts)
+        if committed is None:
+            committed = await self._steps.step(commit, artifacts)
         if committed:
             if held:
                 self._approvals.held(held)
@@ -276,7 +293,7 @@ class Executor:
         if publish:
             published, held = self._approvals.hold(spec, key, source.correlation_id, outputs, artifacts)
             commit = Commit(artifacts=(source, *meter.trail, *published), consumed=((spec.name, source.id),), hold=held)
-            if await self._step(commit, published):
+            if await self._steps.step(commit, published):
                 self._approvals.held(held)
         if self._events.listening:
             self._events.emit(
@@ -378,7 +395,7 @@ class Executor:
             delay.total_seconds(),
         )
         commit = Commit(complete=item.record.key, outcome="retry", error=str(exc), retry_at=when)
-        if await self._step(commit, ()):
+        if await self._steps.step(commit, ()):
             pending = dataclasses.replace(
                 item.record, status="pending", lease_owner=None, lease_until=None, last_error=str(exc), retry_at=when
             )
@@ -415,4 +432,4 @@ class Executor:
                 ),
             )
         commit = Commit(artifacts=artifacts, complete=item.record.key, outcome="failed", error=str(exc))
-        await self._step(commit, artifacts)
+        await self._steps.step(commit, artifacts)

@@ -145,7 +145,7 @@ class Orchestrator:
             context=context,
             max_attempts=max_attempts,
             max_agent_iterations=max_agent_iterations,
-            step=self._steps.step,
+            steps=self._steps,
             approvals=self._approvals,
             defer=self.board.defer,
             budgets=self.budgets,
@@ -284,7 +284,9 @@ class Orchestrator:
                 await self.budgets.set(correlation_id, budget)
             if span.is_recording():
                 self._tracer.published(span, artifact)
-            await self._steps.step(Commit(artifacts=(artifact,)), (artifact,))
+            commit = Commit(artifacts=(artifact,))
+            if self._steps.at_once(commit, commit.artifacts) is None:
+                await self._steps.step(commit, commit.artifacts)
         return artifact
 
     async def invoke(self, agent: str, obj: BaseModel | Mapping[str, Any], publish: bool) -> list[Artifact]:

@@ -264,6 +264,10 @@ class InMemoryBlackboardStore:
 
     async def lease(self, key: str, owner: str, until: datetime) -> WorkRecord | None:
         """Lease a pending work item (or one whose lease has expired)."""
+        return self.lease_at_once(key, owner, until)
+
+    def lease_at_once(self, key: str, owner: str, until: datetime) -> WorkRecord | None:
+        """`lease`, synchronous. A run calls it instead of `lease` unless a subclass overrides `lease`."""
         record = self._work.get(key)
         if record is None or self._is_paused(record.correlation_id) or not may_lease(record, owner, utcnow()):
             return None

@@ -107,6 +107,52 @@ async def test_outputs_of_a_work_item_finished_while_it_ran_are_refused_on_a_pla
     assert await flock.get_by_type(Summary) == [Summary(ns=[0, 2])]
 
 
+class CountingLeases(InMemoryBlackboardStore):
+    """Counts its leases and refuses the one of `Topic(n=refused)` (another owner holds it)."""
+
+    def __init__(self, refused: int) -> None:
+        super().__init__()
+        self.refused = refused
+        self.leases: list[str] = []
+
+    async def lease(self, key: str, owner: str, until: datetime) -> WorkRecord | None:
+        self.leases.append(key)
+        record = self._work.get(key)
+        if record is not None and (await self.get_many(record.input_ids))[0].payload == {"n": self.refused}:
+            return None
+        return await super().lease(key, owner, until)
+
+
+@pytest.mark.anyio
+async def test_a_store_that_overrides_lease_is_asked_for_every_lease() -> None:
+    # A plain memory store is leased synchronously (`lease_at_once`); a subclass's own `lease` must
+    # still decide every lease, or a store that refuses one would see its item run anyway.
+    store = CountingLeases(refused=1)
+    flock = Flock(engine=FunctionEngine(work), store=store)
+    flock.agent("editor").consumes(Topic).publishes(Final)
+    for n in range(3):
+        await flock.publish(Topic(n=n))
+    await flock.run_until_idle()
+    assert len(store.leases) == 3
+    assert sorted(f.n for f in await flock.get_by_type(Final)) == [0, 2]
+
+
+@pytest.mark.anyio
+async def test_the_synchronous_lease_is_the_lease() -> None:
+    until = datetime(2030, 1, 1, tzinfo=UTC)
+    records = [WorkRecord(f"k{n}", "editor", 0, (), "w") for n in range(2)]
+    stores = [InMemoryBlackboardStore(), InMemoryBlackboardStore()]
+    for store in stores:
+        await store.commit(Commit(enqueue=tuple(records)))
+    by_lease = [await stores[0].lease("k0", "me", until), await stores[0].lease("k0", "other", until)]
+    at_once = [stores[1].lease_at_once("k0", "me", until), stores[1].lease_at_once("k0", "other", until)]
+    assert by_lease == at_once
+    assert by_lease[0] is not None
+    assert (by_lease[0].status, by_lease[0].attempts) == ("leased", 1)
+    assert by_lease[1] is None  # leased by another owner until then
+    assert await stores[0].work() == await stores[1].work()
+
+
 def test_a_work_item_queued_or_running_here_is_not_queued_twice() -> None:
     runtime = Runtime(VirtualClock(), max_concurrency=2, agent_limit=lambda _agent: None)
     record = WorkRecord(key="editor:1", agent="editor", subscription=0, input_ids=(), correlation_id="w")
