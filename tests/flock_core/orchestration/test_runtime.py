@@ -16,7 +16,8 @@ import anyio.lowlevel
 import pytest
 
 from flock_core.blackboard._work import WorkRecord
-from flock_core.orchestration._runtime import Runtime, WorkItem
+from flock_core.orchestration import _runtime
+from flock_core.orchestration._runtime import Runtime, WorkItem, cancel_check
 from flock_core.testing import VirtualClock
 
 pytestmark = pytest.mark.anyio
@@ -234,3 +235,30 @@ async def test_the_branches_an_activation_releases_start_together() -> None:
     branches = [e for e in events if "branch" in e]
     assert sorted(branches[:3]) == [f"start branch:{n}" for n in range(3)]  # all started before any ended
     assert len(branches) == 6
+
+
+async def test_the_cancel_check_raises_in_a_cancelled_scope_and_only_there() -> None:
+    check = cancel_check()
+    assert check is not anyio.lowlevel.checkpoint_if_cancelled  # the backend's own, found once
+    await check()  # nothing cancelled: returns
+    passed = False
+    with anyio.CancelScope() as outer:
+        with anyio.CancelScope():
+            outer.cancel()  # an enclosing scope, cancelled without a wait in between
+            await check()
+            passed = True  # pragma: no cover - the check raised
+    assert outer.cancelled_caught
+    assert not passed
+    with anyio.CancelScope() as outer, anyio.CancelScope(shield=True):
+        outer.cancel()
+        await check()  # a shielded scope is not cancelled by its parent
+
+
+async def test_the_cancel_check_is_the_public_function_if_anyio_moves_its_backend(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def moved(name: str) -> object:
+        raise ModuleNotFoundError(name)
+
+    monkeypatch.setattr(_runtime.importlib, "import_module", moved)
+    assert cancel_check() is anyio.lowlevel.checkpoint_if_cancelled
