@@ -21,6 +21,7 @@ from ..agents._activation import ActivationRunner, UsageMeter
 from ..agents._context import ContextProvider, ContextRequest, provide_context
 from ..agents._flow import read_visibility
 from ..agents._spec import AgentSpec
+from ..blackboard._approvals import ApprovalRequest
 from ..blackboard._artifacts import Artifact, WorkflowError
 from ..blackboard._store import BlackboardStore
 from ..blackboard._work import Commit, WorkRecord
@@ -206,6 +207,7 @@ class Executor:
         cid = record.correlation_id
         meter = self._free_meter(cid) if self._budgets.none else await self._meter(cid)
         context: tuple[Artifact, ...] = ()
+        traced = span is not INVALID_SPAN  # an invalid span: nothing to record, no trace context for the outputs
         try:
             if spec.name not in self._initialized:
                 await self._initialize(spec)
@@ -231,7 +233,6 @@ class Executor:
                     on_token=relay,
                     read=read,
                 )
-            traced = span is not INVALID_SPAN  # an invalid span: no trace context to give the outputs
             artifacts = self._artifacts.from_outputs(
                 spec.name, outputs, item.inputs, record.correlation_id, traced=traced
             )
@@ -239,26 +240,36 @@ class Executor:
             await self._fail(spec, dataclasses.replace(item, record=record), exc, context)
             return
         finally:
-            if meter.total is not NO_USAGE or span.is_recording():  # else there is nothing to count or note
+            recording = traced and span.is_recording()
+            if meter.total is not NO_USAGE or recording:  # else there is nothing to count or note
                 await self._add_usage(record.correlation_id, meter, span)
-        record_outputs(span, artifacts, meter.total.input_tokens, meter.total.output_tokens)
-        artifacts, held = self._approvals.hold(spec, record.key, record.correlation_id, outputs, artifacts)
+        if recording:
+            record_outputs(span, artifacts, meter.total.input_tokens, meter.total.output_tokens)
+        held: tuple[ApprovalRequest, ...] = ()
+        if spec.approval is not None or spec.group_approval:  # else `hold` holds nothing back
+            artifacts, held = self._approvals.hold(spec, record.key, record.correlation_id, outputs, artifacts)
         stored = (*meter.trail, *artifacts) if meter.trail else tuple(artifacts)
         commit = Commit(artifacts=stored, complete=record.key, hold=held)
         committed = self._steps.at_once(commit, artifacts)
         if committed is None:
             committed = await self._steps.step(commit, artifacts)
         if committed:
-            if held:
-                self._approvals.held(held)
-            if self._events.listening:
-                output_ids = tuple(str(a.id) for a in artifacts)
-                self._events.emit(ActivationFinished(spec.name, record.key, record.correlation_id, output_ids))
+            self._finished(spec, record, artifacts, held)
             for component in spec.components:
                 try:
                     await component.on_post_publish(spec, artifacts)
                 except Exception:  # noqa: BLE001 - the outputs are committed; a failing hook must not stop the run
                     _log.exception("on_post_publish hook of agent %r raised", spec.name)
+
+    def _finished(
+        self, spec: AgentSpec, record: WorkRecord, artifacts: Sequence[Artifact], held: tuple[ApprovalRequest, ...]
+    ) -> None:
+        """After an activation's outputs are committed: hold what awaits approval, tell the subscribers."""
+        if held:
+            self._approvals.held(held)
+        if self._events.listening:
+            output_ids = tuple(str(a.id) for a in artifacts)
+            self._events.emit(ActivationFinished(spec.name, record.key, record.correlation_id, output_ids))
 
     async def invoke(self, spec: AgentSpec, source: Artifact, publish: bool) -> list[Artifact]:
         """Run `spec` on one artifact outside the queue (`Flock.invoke`) in an `invoke_agent` span; errors propagate.
