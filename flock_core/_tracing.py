@@ -335,11 +335,12 @@ class FlockTracer:
         Inputs from no traced workflow (a timer's activation, artifacts stored before tracing was on): the
         activation is a child of its first input's producer, and is the workflow span of its own outputs.
         """
-        # a list, not a generator: an activation has an input or two, and a generator costs more than they do
-        if not self.enabled and correlation_id not in self._workflows and not any([a.trace_context for a in inputs]):
+        if not self.enabled and correlation_id not in self._workflows and not _carry_trace(inputs):
             context = otel_context.get_current()
             if not context:  # nothing attached at all (the common case): no span, no workflow, no capture
-                return _Untraced(trace.INVALID_SPAN, self._tracer)
+                # With no provider of its own, its tracer is the global one, which `active_tracer` falls
+                # back to: nothing to make active either.
+                return _NOTHING_TRACED if self._provider is None else _Untraced(trace.INVALID_SPAN, self._tracer)
             if _plain(current := trace.get_current_span(context), context):
                 return _Untraced(current, self._tracer)
         return self._activation(agent, correlation_id, inputs, attributes)
@@ -424,6 +425,13 @@ class _Untraced:
     def __exit__(self, *exc_info: object) -> None:
         if self._token is not None:
             _active.reset(self._token)
+
+
+def _carry_trace(inputs: Sequence[Artifact]) -> bool:
+    """Whether any of `inputs` carries a trace context (most activations have one input)."""
+    if len(inputs) == 1:
+        return bool(inputs[0].trace_context)
+    return any([a.trace_context for a in inputs])  # a list: a generator costs more than an input or two
 
 
 _NOTHING_TRACED = _Untraced(trace.INVALID_SPAN, None)

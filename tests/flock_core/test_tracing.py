@@ -6,10 +6,11 @@ import json
 from collections.abc import Iterator
 
 import pytest
+from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.trace import NoOpTracerProvider, SpanContext, SpanKind, StatusCode
+from opentelemetry.trace import NoOpTracerProvider, ProxyTracerProvider, SpanContext, SpanKind, StatusCode
 from pydantic import BaseModel
 
 from flock_core import (
@@ -23,7 +24,7 @@ from flock_core import (
     Usage,
     WorkflowError,
 )
-from flock_core._tracing import WORKFLOW_KEY, quiet_span
+from flock_core._tracing import WORKFLOW_KEY, active_tracer, quiet_span
 from flock_core.testing import FunctionEngine, Script, ScriptedEngine
 
 pytestmark = pytest.mark.anyio
@@ -344,3 +345,27 @@ async def test_content_capture_follows_the_standard_genai_switch(
     provider.shutdown()
     [publish] = by_name(exporter.get_finished_spans(), "publish Topic")
     assert json.loads(str(dict(publish.attributes or {})["input.value"]))[0]["payload"] == {"name": "bees"}
+
+
+async def test_an_engine_opens_its_spans_with_the_tracer_of_its_flock(exporter: InMemorySpanExporter) -> None:
+    # An engine's own spans (the DSPy engine's model calls) use `active_tracer()`: the traced Flock's
+    # provider inside its activations; without any provider, the global one, which records nothing until
+    # one is set (this process may have set one in another test: then it records).
+    recording: list[bool] = []
+
+    def engine(request: EvaluationRequest) -> list[BaseModel]:
+        with active_tracer().start_as_current_span("engine work") as span:
+            recording.append(span.is_recording())
+        return [Idea(text=request.payloads[0].model_dump()["name"])]
+
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    for flock in (Flock(engine=FunctionEngine(engine)), Flock(engine=FunctionEngine(engine), tracer_provider=provider)):
+        flock.agent("thinker").consumes(Topic).publishes(Idea)
+        await flock.publish(Topic(name="cats"))
+        await flock.run_until_idle()
+    global_set = not isinstance(trace.get_tracer_provider(), ProxyTracerProvider)
+    assert recording == [global_set, True]
+    engine_spans = [s for s in exporter.get_finished_spans() if s.name == "engine work"]
+    assert len(engine_spans) == 1  # the traced Flock's, under its activation
+    assert engine_spans[0].parent is not None
