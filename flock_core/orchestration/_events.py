@@ -226,8 +226,12 @@ class EventBus:
     asked for them with `tokens=True`; while there is none, engines do not stream at all.
 
     >>> bus = EventBus()
+    >>> bus.listening, bus.streaming
+    (False, False)
     >>> seen: list[str] = []
-    >>> _ = bus.subscribe(lambda event: seen.append("counts " + event.kind))
+    >>> unsubscribe = bus.subscribe(lambda event: seen.append("counts " + event.kind))
+    >>> bus.listening, bus.streaming
+    (True, False)
     >>> _ = bus.subscribe(lambda event: seen.append("tokens " + event.kind), tokens=True)
     >>> bus.streaming
     True
@@ -239,38 +243,31 @@ class EventBus:
     def __init__(self) -> None:
         self._subscribers: list[Callable[[FlockEvent], None]] = []
         self._token_subscribers: list[Callable[[FlockEvent], None]] = []
-
-    @property
-    def listening(self) -> bool:
-        """Whether anyone subscribed (emitters skip building events nobody receives).
-
-        >>> bus = EventBus()
-        >>> unsubscribe = bus.subscribe(print)
-        >>> bus.listening
-        True
-        >>> unsubscribe()
-        >>> bus.listening
-        False
-        """
-        return bool(self._subscribers)
-
-    @property
-    def streaming(self) -> bool:
+        # Plain attributes, kept by `subscribe` and its `unsubscribe`, not properties: every activation
+        # and every stored artifact asks, and a property is a call each time.
+        self.listening = False
+        """Whether anyone subscribed (emitters skip building events nobody receives); read it, do not set it."""
+        self.streaming = False
         """Whether a subscriber wants `TokenStreamed` events (activations stream only when one does)."""
-        return bool(self._token_subscribers)
 
     def subscribe(self, subscriber: Callable[[FlockEvent], None], *, tokens: bool = False) -> Callable[[], None]:
         """Add a subscriber (with `tokens`, it also receives `TokenStreamed`); returns a function that removes it."""
         self._subscribers.append(subscriber)
         if tokens:
             self._token_subscribers.append(subscriber)
+        self._counted()
 
         def unsubscribe() -> None:
             self._subscribers.remove(subscriber)
             if tokens:
                 self._token_subscribers.remove(subscriber)
+            self._counted()
 
         return unsubscribe
+
+    def _counted(self) -> None:
+        self.listening = bool(self._subscribers)
+        self.streaming = bool(self._token_subscribers)
 
     def emit(self, event: FlockEvent) -> None:
         """Deliver `event` to every subscriber (a `TokenStreamed` only to those that asked for tokens)."""
