@@ -128,7 +128,12 @@ class ActivationRunner:
             read = read_visibility((*inputs, *context))
         for component in spec.components:
             inputs = await component.on_pre_consume(spec, inputs)
-        payloads: Sequence[BaseModel] = [a.as_model(self._registry.resolve(a.type)) for a in inputs]
+        resolve = self._registry.resolve
+        payloads: Sequence[BaseModel] = (
+            [inputs[0].as_model(resolve(inputs[0].type))]  # one input (most): no comprehension to call
+            if len(inputs) == 1
+            else [a.as_model(resolve(a.type)) for a in inputs]
+        )
         for component in spec.components:
             payloads = await component.on_pre_evaluate(spec, payloads)
         inputs, payloads, context = tuple(inputs), tuple(payloads), tuple(context)
@@ -148,7 +153,7 @@ class ActivationRunner:
                 tick=tick,
                 batched=batched,
                 learned=self.learned.get((spec.name, index)) if self.learned else None,
-                on_token=_on_attempt(on_token, 0) if single else None,
+                on_token=_on_attempt(on_token, 0) if single and on_token is not None else None,
                 gate=meter.gate(spec.name) if single else None,
             )
             if single:
@@ -210,7 +215,8 @@ class ActivationRunner:
                 for component in spec.components:
                     outputs = await component.on_post_evaluate(spec, outputs)
                 accepted = enforce_contract(spec.name, request.group, outputs)
-                meter.trail.extend(result.trail)
+                if result.trail:
+                    meter.trail.extend(result.trail)
                 return accepted, result.derived_from
             except EngineError as error:
                 gate.settle(error.usage or Usage())
@@ -247,7 +253,8 @@ class ActivationRunner:
                 )
             finally:
                 gate.settle()  # releases the call `admit` reserved if the engine neither used nor reported it
-                meter.add(gate.charged)  # what the engine reported, or charged call by call if that is more
+                if gate.charged is not NO_USAGE:  # what the engine reported, or charged call by call if more
+                    meter.add(gate.charged)
         raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
 
     def _visibility(

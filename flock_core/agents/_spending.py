@@ -152,7 +152,8 @@ class CallGate:
 
     def settle(self, reported: Usage = _NOTHING) -> None:
         """Charge what the engine reported beyond what it charged call by call; release an unused reservation."""
-        if reported is _NOTHING and not self._held:  # nothing reported, nothing reserved: no lock to take
+        if reported is _NOTHING and (not self._held or (not self._accounts and self.parent is None)):
+            self._held = False  # nothing reported, and nothing reserved or nowhere to release it: no lock to take
             return
         with self._lock:
             rest = _NOTHING if reported is _NOTHING else reported.beyond(self.charged)  # nothing beyond nothing

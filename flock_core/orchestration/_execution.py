@@ -167,7 +167,7 @@ class Executor:
 
     async def run_item(self, item: WorkItem) -> None:
         """Run one stored work item; any failure becomes a `WorkflowError` artifact."""
-        spec = self._agents.get(item.agent)
+        spec = self._agents.get(item.record.agent)  # `item.agent`, without its property call
         record: WorkRecord | None = item.record
         if not (item.record.status == "leased" and item.record.lease_owner == self._worker_id):
             until, memory = self._clock.now() + _LEASE, self._memory

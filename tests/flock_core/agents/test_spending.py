@@ -64,3 +64,23 @@ def test_the_tighter_budget_wins_and_cost_limits_come_from_the_parents_too() -> 
         child.before_call()
     assert parent.refused is None  # the inner Flock's own budget refused, not the outer one
     assert (outer.spent.calls, inner.spent.calls) == (1, 1)
+
+
+def test_a_gate_without_budgets_settles_as_one_with_them() -> None:
+    # A gate with no account and no parent settles without taking its lock: it must end in the same
+    # state as one with an account would (the reservation released, what was reported charged).
+    clock = VirtualClock()
+    for accounts in [(), (account("workflow", clock, max_calls=5),)]:
+        gate = CallGate(accounts, clock, agent="writer", correlation_id="w")
+        gate.admit()
+        gate.settle()  # nothing reported: the reservation is released
+        gate.before_call()  # a fresh reservation, not the released one
+        gate.after_call(Usage(3, 2, 1))
+        gate.settle()
+        assert gate.charged == Usage(3, 2, 1)
+        reported = CallGate(accounts, clock, agent="writer", correlation_id="w")
+        reported.admit()
+        reported.settle(Usage(7, 1, 2))  # an engine that reports instead of charging call by call
+        reported.settle()
+        assert reported.charged == Usage(7, 1, 2)
+    assert accounts[0].status(clock.now()).remaining["max_calls"] == 5 - 1 - 2
