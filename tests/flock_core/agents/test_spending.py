@@ -70,7 +70,8 @@ def test_a_gate_without_budgets_settles_as_one_with_them() -> None:
     # A gate with no account and no parent settles without taking its lock: it must end in the same
     # state as one with an account would (the reservation released, what was reported charged).
     clock = VirtualClock()
-    for accounts in [(), (account("workflow", clock, max_calls=5),)]:
+    budgeted = account("workflow", clock, max_calls=5)
+    for accounts in [(), (budgeted,)]:
         gate = CallGate(accounts, clock, agent="writer", correlation_id="w")
         gate.admit()
         gate.settle()  # nothing reported: the reservation is released
@@ -83,4 +84,4 @@ def test_a_gate_without_budgets_settles_as_one_with_them() -> None:
         reported.settle(Usage(7, 1, 2))  # an engine that reports instead of charging call by call
         reported.settle()
         assert reported.charged == Usage(7, 1, 2)
-    assert accounts[0].status(clock.now()).remaining["max_calls"] == 5 - 1 - 2
+    assert budgeted.status(clock.now()).remaining["max_calls"] == 5 - 1 - 2
