@@ -54,6 +54,20 @@ def plain_init(cls: type[_T]) -> type[_T]:
     # the generated code's own names start with `__plain_`: no field can shadow them
     names: dict[str, Any] = {"__plain_cls": cls, "__plain_twin": twin, "__plain_set": _set}
     names["__plain_missing"] = dataclasses.MISSING
+    source = _init_source(fields, names, post_init=hasattr(cls, "__post_init__"))
+    exec(source, names)  # what `dataclasses` does for the `__init__` it generates
+    init = names["__init__"]
+    if _parameters(init) != _parameters(cls.__init__):  # an `InitVar`: a parameter that is not a field
+        raise TypeError(f"{cls.__name__} has __init__ parameters that are not fields (InitVar)")
+    init.__qualname__ = f"{cls.__qualname__}.__init__"
+    init.__module__ = cls.__module__
+    init.__doc__ = f"Build a {cls.__name__} (see `flock_core._records.plain_init`)."
+    cls.__init__ = init  # pyright: ignore[reportAttributeAccessIssue] - the signature is the dataclass's own
+    return cls
+
+
+def _init_source(fields: tuple[dataclasses.Field[Any], ...], names: dict[str, Any], *, post_init: bool) -> str:
+    """The source of `plain_init`'s `__init__` for `fields`; the defaults and factories go into `names`."""
     signature: list[str] = []
     keyword: list[str] = []
     values: list[tuple[str, str]] = []  # (field, the expression of its value)
@@ -72,7 +86,7 @@ def plain_init(cls: type[_T]) -> type[_T]:
         values.append((f.name, value))
     if keyword:
         signature += ["*", *keyword]
-    source = "\n".join(
+    return "\n".join(
         [
             f"def __init__(self, {', '.join(signature)}):",
             "    if self.__class__ is __plain_cls:",
@@ -82,18 +96,9 @@ def plain_init(cls: type[_T]) -> type[_T]:
             "    else:",
             *(f"        __plain_set(self, {name!r}, {value})" for name, value in values),
             "        pass",
-            "    self.__post_init__()" if hasattr(cls, "__post_init__") else "",
+            "    self.__post_init__()" if post_init else "",
         ]
     )
-    exec(source, names)
-    init = names["__init__"]
-    if _parameters(init) != _parameters(cls.__init__):  # an `InitVar`: a parameter that is not a field
-        raise TypeError(f"{cls.__name__} has __init__ parameters that are not fields (InitVar)")
-    init.__qualname__ = f"{cls.__qualname__}.__init__"
-    init.__module__ = cls.__module__
-    init.__doc__ = f"Build a {cls.__name__} (see `flock_core._records.plain_init`)."
-    cls.__init__ = init  # pyright: ignore[reportAttributeAccessIssue] - the signature is the dataclass's own
-    return cls
 
 
 def _parameters(function: Callable[..., object]) -> list[tuple[str, object]]:

@@ -223,24 +223,7 @@ class ActivationRunner:
                 raise
             except ContractViolation as violation:
                 gate.settle(violation.usage or Usage())
-                trace.get_current_span().add_event(
-                    "flock.contract_violation",
-                    {
-                        "flock.output_group": request.group_index,
-                        "flock.attempt": attempt,
-                        "flock.expected": violation.expected,
-                        "flock.got": violation.got,
-                        "flock.errors": list(violation.errors),
-                        "flock.will_repair": attempt < spec.max_repairs,
-                    },
-                )
-                _log.info(
-                    "agent %r group %d attempt %d violated its contract: %s",
-                    spec.name,
-                    request.group_index,
-                    attempt,
-                    violation,
-                )
+                _note_violation(spec, request, violation)
                 if attempt == spec.max_repairs:
                     raise
                 request = _replace(
@@ -281,6 +264,25 @@ class ActivationRunner:
                 },
             )
         return visibility
+
+
+def _note_violation(spec: AgentSpec, request: EvaluationRequest, violation: ContractViolation) -> None:
+    """Record a contract violation of `request`'s attempt on the current span and in the log."""
+    attempt = request.attempt
+    trace.get_current_span().add_event(
+        "flock.contract_violation",
+        {
+            "flock.output_group": request.group_index,
+            "flock.attempt": attempt,
+            "flock.expected": violation.expected,
+            "flock.got": violation.got,
+            "flock.errors": list(violation.errors),
+            "flock.will_repair": attempt < spec.max_repairs,
+        },
+    )
+    _log.info(
+        "agent %r group %d attempt %d violated its contract: %s", spec.name, request.group_index, attempt, violation
+    )
 
 
 def _on_attempt(relay: Callable[[str, int], None] | None, attempt: int) -> Callable[[str], None] | None:
