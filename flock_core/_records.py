@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import inspect
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -101,8 +100,10 @@ def _init_source(fields: tuple[dataclasses.Field[Any], ...], names: dict[str, An
     )
 
 
-def _parameters(function: Callable[..., object]) -> list[tuple[str, object]]:
-    return [(p.name, p.kind) for p in inspect.signature(function).parameters.values()]
+def _parameters(function: Callable[..., object]) -> tuple[tuple[str, ...], int]:
+    """`function`'s parameter names and how many of them are keyword-only (from its code: no `inspect`)."""
+    code = function.__code__
+    return code.co_varnames[: code.co_argcount + code.co_kwonlyargcount], code.co_kwonlyargcount
 
 
 def _twin_of(cls: type) -> type:
